@@ -1,0 +1,46 @@
+"""Maintainer script: cut the bundled sample from ``../shared/data/nse`` (not run at run time).
+
+Usage: ``python app/data/nse/make_sample.py /path/to/shared/data/nse``. Prices are copied as
+they are; only rows and columns are selected. See this folder's README for what and why.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+STOCKS = [
+    "RELIANCE", "HDFCBANK", "INFY", "TCS", "ICICIBANK", "SBIN", "ITC", "LT", "AXISBANK",
+    "KOTAKBANK", "BHARTIARTL", "MARUTI", "HINDUNILVR", "WIPRO", "HCLTECH", "SUNPHARMA",
+    "ASIANPAINT", "M&M", "TATASTEEL", "NTPC",
+]
+INDICES_1MIN = {"NIFTYIT": "NIFTY IT", "INDIAVIX": "INDIA VIX"}
+
+
+def main(src: Path, dst: Path) -> None:
+    minute = pd.read_csv(src / "intraday/1min_kite_2016-08-16_2016-09-09/all_instruments_1min.csv.gz")
+    minute = minute[minute["symbol"].isin(STOCKS + list(INDICES_1MIN))].copy()
+    minute["symbol"] = minute["symbol"].replace(INDICES_1MIN)
+    minute.to_csv(dst / "minute_2016-08-16_2016-09-09.csv.gz", index=False, compression="gzip")
+
+    eod = pd.read_csv(src / "daily/nifty500_nse_eod_unadjusted_2016-08_2026-08.csv.gz")
+    eod = eod[eod["symbol"].isin(STOCKS)].drop(columns=["delivery_pct"])
+    eod.to_csv(dst / "daily_eod_unadjusted_2016-08_2026-08.csv.gz", index=False, compression="gzip")
+
+    nifty = pd.read_csv(src / "indices/NIFTY50_index_daily_kite_1990-07_2025-12.csv")
+    nifty = nifty[nifty["date"] >= "2015-01-01"]
+    nifty.insert(0, "symbol", "NIFTY 50")
+    nifty.to_csv(dst / "index_daily_nifty50_2015-01_2025-12.csv", index=False)
+
+    inst = pd.read_csv(src / "instruments/kite_instruments_NSE_2025-12.csv", dtype=str)
+    inst.to_csv(dst / "kite_instruments_NSE_2025-12.csv.gz", index=False, compression="gzip")
+
+    for name in ("constituents/ind_nifty500list_2026-03.csv",
+                 "calendar/nse_weekend_special_sessions_2019_2025.csv"):
+        (dst / Path(name).name).write_bytes((src / name).read_bytes())
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(__file__).resolve().parent)

@@ -1,0 +1,31 @@
+"""Time zones and conversions. ``core`` never reads a clock: callers pass the time in.
+
+Store UTC, show IST (``Asia/Kolkata``, UTC+05:30, no DST).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from core.errors import ValidationError
+
+IST = ZoneInfo("Asia/Kolkata")
+UTC = ZoneInfo("UTC")
+
+
+def require_aware(when: datetime, name: str = "time") -> datetime:
+    """Return ``when`` unchanged if tz-aware; raise ``ValidationError`` for a naive datetime."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValidationError(f"{name} must be timezone-aware (got naive {when.isoformat()}); pass IST or UTC")
+    return when
+
+
+def to_ist(when: datetime) -> datetime:
+    """Convert a tz-aware datetime to IST. Raises ``ValidationError`` if naive."""
+    return require_aware(when).astimezone(IST)
+
+
+def to_utc(when: datetime) -> datetime:
+    """Convert a tz-aware datetime to UTC. Raises ``ValidationError`` if naive."""
+    return require_aware(when).astimezone(UTC)
