@@ -1,0 +1,83 @@
+"""Composition root: builds each adapter and service once per process, lazily.
+
+Pages reach it through ``app.ui.state.get_services()``; actors and processes call
+``services()``. Nothing here does work at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from app.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    import redis
+
+    from app.adapters.store import SqlStore
+    from app.adapters.tick_cache import TickCache
+    from app.services.instruments import InstrumentService
+    from app.services.market_data import MarketDataService
+    from core.calendar import NseCalendar
+
+
+@dataclass
+class Services:
+    """The service graph of one process. Treat it as read-only once built."""
+
+    settings: Settings
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        from app.adapters.redis_client import redis_client
+
+        return redis_client(self.settings.effective_redis_url)
+
+    @cached_property
+    def store(self) -> SqlStore:
+        from app.adapters.store import SqlStore
+
+        return SqlStore(self.settings.effective_database_url)
+
+    @cached_property
+    def instruments(self) -> InstrumentService:
+        from app.services.instruments import InstrumentService
+
+        return InstrumentService(self.store)
+
+    @cached_property
+    def ticks(self) -> TickCache:
+        from app.adapters.tick_cache import TickCache
+
+        return TickCache(self.redis, stream_maxlen=self.settings.tick_stream_maxlen)
+
+    @cached_property
+    def calendar(self) -> NseCalendar:
+        from app.adapters.calendar_source import load_nse_calendar
+
+        return load_nse_calendar()
+
+    @cached_property
+    def market_data(self) -> MarketDataService:
+        from app.services.market_data import MarketDataService
+
+        return MarketDataService(self.settings, self.store, self.redis)
+
+
+_services: Services | None = None
+
+
+def services() -> Services:
+    """This process's service graph (built on first use)."""
+    global _services
+    if _services is None:
+        _services = Services(get_settings())
+    return _services
+
+
+def reset_services() -> None:
+    """Forget the graph (tests, or after settings change)."""
+    global _services
+    _services = None
+    get_settings.cache_clear()
