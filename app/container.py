@@ -18,7 +18,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.store import SqlStore
     from app.adapters.tick_cache import TickCache
     from app.services.instruments import InstrumentService
+    from app.adapters.queue import DramatiqTaskQueue
     from app.services.market_data import MarketDataService
+    from app.services.watchlists import WatchlistService
     from core.calendar import NseCalendar
 
 
@@ -60,9 +62,23 @@ class Services:
 
     @cached_property
     def market_data(self) -> MarketDataService:
-        from app.services.market_data import MarketDataService
+        from app.adapters.queue import DramatiqTaskQueue
+    from app.services.market_data import MarketDataService
+    from app.services.watchlists import WatchlistService
 
         return MarketDataService(self.settings, self.store, self.redis)
+
+    @cached_property
+    def watchlists(self) -> WatchlistService:
+        from app.services.watchlists import WatchlistService
+
+        return WatchlistService(self.store, self.instruments, default=self.settings.watchlist_keys)
+
+    @cached_property
+    def jobs(self) -> DramatiqTaskQueue:
+        from app.adapters.queue import DramatiqTaskQueue, install_broker
+
+        return DramatiqTaskQueue(install_broker(self.settings))
 
 
 _services: Services | None = None

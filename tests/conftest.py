@@ -18,6 +18,8 @@ from tests.servers import postgres_database, run_redis  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytest_plugins = ["tests.fixtures_replay", "tests.fixtures_store"]
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory) -> Iterator[str]:

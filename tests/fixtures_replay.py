@@ -1,0 +1,1 @@
+"""Replay-server fixtures (owned by the replay work)."""
