@@ -62,9 +62,7 @@ class Services:
 
     @cached_property
     def market_data(self) -> MarketDataService:
-        from app.adapters.queue import DramatiqTaskQueue
-    from app.services.market_data import MarketDataService
-    from app.services.watchlists import WatchlistService
+        from app.services.market_data import MarketDataService
 
         return MarketDataService(self.settings, self.store, self.redis)
 
