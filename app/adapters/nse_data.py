@@ -1,0 +1,132 @@
+"""Loaders for the bundled real NSE data in ``app/data/nse`` (see its README.md).
+
+Every loader is cached per path and returns a typed frame. Rows that fail validation
+(unparseable, non-positive price, high < low, open/close outside [low, high], negative
+volume) are dropped with a logged warning naming the file and the CSV line; the rest load.
+
+Frames:
+
+* :func:`load_minute_bars` — ``symbol`` (str), ``datetime`` (tz-aware IST bar-open time),
+  ``open high low close`` (float ₹), ``volume`` (int64 shares); Kite 1-minute bars, 2016.
+* :func:`load_daily` — ``symbol``, ``date`` (``datetime.date``, IST trading date), ``open high
+  low close`` (float ₹), ``volume`` (int64; 0 for the NIFTY 50 index). NSE bhavcopy EOD
+  (unadjusted) for the 20 bundled stocks plus the NIFTY 50 index daily from Kite.
+* :func:`load_instruments` — Kite's ``instruments("NSE")`` columns, typed as the kiteconnect
+  client types them (token int, prices float, expiry date or None).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from app.settings import DATA_DIR
+from core.timeutil import IST
+
+log = logging.getLogger(__name__)
+
+MINUTE_FILE = DATA_DIR / "minute_2016-08-16_2016-09-09.csv.gz"
+DAILY_FILE = DATA_DIR / "daily_eod_unadjusted_2016-08_2026-08.csv.gz"
+INDEX_DAILY_FILE = DATA_DIR / "index_daily_nifty50_2015-01_2025-12.csv"
+INSTRUMENTS_FILE = DATA_DIR / "kite_instruments_NSE_2025-12.csv.gz"
+
+INSTRUMENT_COLUMNS = ["instrument_token", "exchange_token", "tradingsymbol", "name", "last_price",
+                      "expiry", "strike", "tick_size", "lot_size", "instrument_type", "segment",
+                      "exchange"]
+_PRICES = ["open", "high", "low", "close"]
+
+
+def _drop_bad_rows(raw: pd.DataFrame, path: Path, time_col: str, time_format: str | None,
+                   has_volume: bool = True) -> pd.DataFrame:
+    """Type the columns and drop invalid rows, warning per row (file name and CSV line)."""
+    out = pd.DataFrame({"symbol": raw["symbol"].astype("string")})
+    out[time_col] = pd.to_datetime(raw[time_col], format=time_format, errors="coerce")
+    for col in _PRICES:
+        out[col] = pd.to_numeric(raw[col], errors="coerce")
+    out["volume"] = pd.to_numeric(raw["volume"], errors="coerce") if has_volume else 0
+    reasons = pd.Series("", index=raw.index, dtype=object)
+    unparsed = out[[time_col, *_PRICES, "volume"]].isna().any(axis=1) | out["symbol"].isna()
+    reasons[unparsed] = "unparseable value"
+    p = out[_PRICES]
+    ok = ~unparsed
+    reasons[ok & (p <= 0).any(axis=1)] = "non-positive price"
+    reasons[ok & (out["high"] < out["low"])] = "high < low"
+    outside = ((out["open"] < out["low"]) | (out["open"] > out["high"])
+               | (out["close"] < out["low"]) | (out["close"] > out["high"]))
+    reasons[ok & (out["high"] >= out["low"]) & outside] = "open/close outside [low, high]"
+    reasons[ok & (out["volume"] < 0)] = "negative volume"
+    bad = reasons != ""
+    for i in np.flatnonzero(bad.to_numpy()):
+        log.warning("dropped corrupt row in %s line %d (%s): %s", path.name, i + 2,
+                    reasons.iloc[i], ",".join(str(v) for v in raw.iloc[i].tolist()))
+    out = out[~bad].copy()
+    out["volume"] = out["volume"].astype("int64")
+    out["symbol"] = out["symbol"].astype(str)
+    return out.reset_index(drop=True)
+
+
+@lru_cache(maxsize=4)
+def load_minute_bars(path: Path = MINUTE_FILE) -> pd.DataFrame:
+    """1-minute bars (see module docstring), sorted by symbol then time."""
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    out = _drop_bad_rows(raw, path, "datetime", "ISO8601")
+    if len(out):
+        out["datetime"] = pd.DatetimeIndex(out["datetime"]).tz_convert(IST)
+    return out.sort_values(["symbol", "datetime"], kind="stable").reset_index(drop=True)
+
+
+@lru_cache(maxsize=4)
+def load_daily(path: Path = DAILY_FILE, index_path: Path = INDEX_DAILY_FILE) -> pd.DataFrame:
+    """Daily bars: bundled stocks' NSE EOD plus NIFTY 50 (volume 0), sorted by symbol, date."""
+    frames = []
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frames.append(_drop_bad_rows(raw, path, "date", "%Y-%m-%d"))
+    if index_path is not None:
+        raw_i = pd.read_csv(index_path, dtype=str, keep_default_na=False)
+        frames.append(_drop_bad_rows(raw_i, index_path, "date", "%Y-%m-%d", has_volume=False))
+    out = pd.concat(frames, ignore_index=True)
+    out["date"] = out["date"].dt.date
+    return out.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
+
+
+@lru_cache(maxsize=2)
+def load_instruments(path: Path = INSTRUMENTS_FILE) -> pd.DataFrame:
+    """The bundled Kite NSE instruments dump, typed (8,725 rows: NSE equities and INDICES)."""
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    out = raw[INSTRUMENT_COLUMNS].copy()
+    token = pd.to_numeric(out["instrument_token"], errors="coerce")
+    bad = token.isna() | (out["tradingsymbol"] == "")
+    for i in np.flatnonzero(bad.to_numpy()):
+        log.warning("dropped corrupt row in %s line %d: bad instrument_token or tradingsymbol", path.name, i + 2)
+    out = out[~bad].copy()
+    out["instrument_token"] = token[~bad].astype("int64")
+    for col in ("last_price", "strike", "tick_size"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").fillna(0.0)
+    out["lot_size"] = pd.to_numeric(out["lot_size"], errors="coerce").fillna(0).astype("int64")
+    out["expiry"] = [date.fromisoformat(x) if x else None for x in out["expiry"]]
+    return out.reset_index(drop=True)
+
+
+@lru_cache(maxsize=4)
+def _sessions(path: Path) -> tuple[date, ...]:
+    bars = load_minute_bars(path)
+    return tuple(sorted(set(bars["datetime"].dt.date)))
+
+
+def recorded_sessions(path: Path = MINUTE_FILE) -> list[date]:
+    """The trading dates that have recorded 1-minute bars (ascending)."""
+    return list(_sessions(path))
+
+
+def minute_bars_for(symbol: str, day: date | None = None, path: Path = MINUTE_FILE) -> pd.DataFrame:
+    """One symbol's 1-minute bars, indexed by IST bar-open time (optionally one session)."""
+    bars = load_minute_bars(path)
+    sel = bars[bars["symbol"] == symbol]
+    if day is not None:
+        sel = sel[sel["datetime"].dt.date == day]
+    return sel.set_index("datetime")[["open", "high", "low", "close", "volume"]]

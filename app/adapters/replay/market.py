@@ -1,0 +1,299 @@
+"""The replayed market of one recorded session: every derived tick, precomputed as arrays.
+
+What is real and what is derived (also in ``docs/replay.md``):
+
+* **Real:** the 1-minute bars of the 20 bundled stocks, NIFTY IT and INDIA VIX; the stocks'
+  NSE EOD bars; NIFTY 50's daily OHLC; the Kite instruments dump (tokens, symbols).
+* **Derived ticks:** each 1-minute bar becomes ``K`` ticks by ``core.tickpath`` (one per
+  ``60/K`` s; price path open→low→high→close or open→high→low→close; volume split evenly with
+  the remainder on the bar's last tick).
+* **NIFTY 50 intraday is derived:** no 1-minute NIFTY 50 data for 2016 is bundled, so the
+  whole session is one ``375*K``-tick path through that day's *real* daily OHLC, by the same
+  ``core.tickpath`` rule (extremes at about 11:20 and 13:25 IST). Its minute bars (historical)
+  are rebuilt from that path. Index prices are rounded to ₹0.01 and carry no volume.
+* **Daily bars** (historical ``day``): NSE EOD rows dated before the replay date; a recorded
+  session missing from the EOD file (e.g. RELIANCE's EOD starts 2016-08-22) is aggregated from
+  its 1-minute bars. NIFTY IT and INDIA VIX days always come from their 1-minute bars.
+* **Previous close** (the tick's ``close``): the previous session's close in the daily file,
+  else the previous recorded session's last minute close, else the day's open.
+* **Depth (derived, not recorded):** 5 bids at LTP − k·tick and 5 asks at LTP + k·tick
+  (k = 1…5, bids floored at one tick); the quantity at level k is ``k × max(1, bar volume // K)``
+  shares; orders at a level = ``1 + quantity // 500``. ``total_buy_quantity`` and
+  ``total_sell_quantity`` are the sums over the 5 levels.
+* **Average traded price:** volume-weighted average of the day's ticks so far (LTP before
+  any volume).
+* **Circuit limits (derived):** previous close ±10 % rounded to the tick (the bundled stocks
+  are F&O stocks, which have no fixed band; ±10 % approximates NSE's operating range).
+* **Tick size regime:** ₹0.05 for every NSE equity before 10 Jun 2024 (NSE's uniform tick
+  then); from that date the dump's own ``tick_size``.
+* **--fill-unrecorded (benchmark only):** an NSE-segment token with no recorded bars borrows
+  the price path of recorded stock ``STOCKS[token % 20]`` (alphabetical order), so a
+  benchmark can subscribe thousands of instruments. Its prices are not its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import numpy as np
+import pandas as pd
+
+from app.adapters import nse_data
+from core.resample import resample_bars
+from core.tickpath import DEFAULT_TICKS_PER_BAR, bars_ticks, turning_offsets
+from core.timeutil import IST
+
+log = logging.getLogger(__name__)
+
+SESSION_OPEN = time(9, 15)
+SESSION_MINUTES = 375
+NIFTY50 = "NIFTY 50"
+MINUTE_INDICES = ("NIFTY IT", "INDIA VIX")
+TICK_REGIME_CHANGE = date(2024, 6, 10)
+INDEX_TICK_PAISE = 1
+CIRCUIT_PCT = 10
+
+
+def equity_tick_size(day: date, dump_tick_size: float) -> float:
+    """NSE cash tick size on ``day``: ₹0.05 before 10 Jun 2024, else the dump's value."""
+    return 0.05 if day < TICK_REGIME_CHANGE else float(dump_tick_size)
+
+
+def _round_to(value: float, step: int) -> int:
+    return int(np.floor(value / step + 0.5)) * step
+
+
+@dataclass(frozen=True)
+class Row:
+    """One recorded series in the day's arrays."""
+
+    symbol: str
+    token: int
+    is_index: bool
+    tick_paise: int
+
+
+class ReplayMarket:
+    """All ticks of ``day`` for the recorded instruments, as ``(rows, N)`` int64 arrays.
+
+    ``N = 375 * ticks_per_bar``; tick ``i`` happens at 09:15 IST + ``i * 60 / K`` seconds.
+    Prices are paise, volumes shares. Raises ``ValueError`` for a date with no recorded bars.
+    """
+
+    def __init__(self, day: date, ticks_per_bar: int = DEFAULT_TICKS_PER_BAR,
+                 fill_unrecorded: bool = False) -> None:
+        sessions = nse_data.recorded_sessions()
+        if day not in sessions:
+            raise ValueError(f"{day} is not a recorded session; recorded dates: "
+                             + ", ".join(d.isoformat() for d in sessions))
+        turning_offsets(ticks_per_bar)  # validates K
+        self.day = day
+        self.k = ticks_per_bar
+        self.n = SESSION_MINUTES * ticks_per_bar
+        self.tick_seconds = 60.0 / ticks_per_bar
+        self.open_dt = datetime.combine(day, SESSION_OPEN, IST)
+        self.open_epoch = int(self.open_dt.timestamp())
+        self.sessions = sessions
+        self.minute = nse_data.load_minute_bars()
+        self.daily = nse_data.load_daily()
+        self.instruments = nse_data.load_instruments()
+        self.fill_unrecorded = fill_unrecorded
+        self._by_token = {int(t): i for i, t in enumerate(self.instruments["instrument_token"])}
+        self._by_key = {f"{e}:{s}": int(t) for e, s, t in zip(
+            self.instruments["exchange"], self.instruments["tradingsymbol"], self.instruments["instrument_token"])}
+        self._build()
+
+    # ------------------------------------------------------------------ construction
+    def _token_of(self, symbol: str) -> int | None:
+        return self._by_key.get(f"NSE:{symbol}")
+
+    def prev_close(self, symbol: str) -> float | None:
+        """Previous session's close (₹) by the documented fallback chain; None if no data."""
+        d = self.daily[(self.daily["symbol"] == symbol) & (self.daily["date"] < self.day)]
+        if len(d):
+            return float(d["close"].iloc[-1])
+        m = self.minute[(self.minute["symbol"] == symbol) & (self.minute["datetime"] < self.open_dt)]
+        if len(m):
+            return float(m["close"].iloc[-1])
+        m = self.minute[(self.minute["symbol"] == symbol) & (self.minute["datetime"] >= self.open_dt)]
+        return float(m["open"].iloc[0]) if len(m) else None
+
+    def _day_minutes(self, symbol: str, day: date) -> pd.DataFrame:
+        bars = nse_data.minute_bars_for(symbol, day)
+        idx = pd.date_range(datetime.combine(day, SESSION_OPEN, IST), periods=SESSION_MINUTES, freq="1min")
+        if len(bars) != SESSION_MINUTES:
+            bars = bars.reindex(idx)
+            bars["close"] = bars["close"].ffill().bfill()
+            for c in ("open", "high", "low"):
+                bars[c] = bars[c].fillna(bars["close"])
+            bars["volume"] = bars["volume"].fillna(0).astype("int64")
+        return bars
+
+    def _nifty_path(self, day: date):
+        row = self.daily[(self.daily["symbol"] == NIFTY50) & (self.daily["date"] == day)]
+        if not len(row):
+            return None
+        r = row.iloc[0]
+        return bars_ticks([r.open], [r.high], [r.low], [r.close], [0], k=self.n, tick_size=0.01)
+
+    def _build(self) -> None:
+        stocks = sorted(set(self.minute["symbol"]) - set(MINUTE_INDICES))
+        self.stock_symbols = stocks
+        rows: list[Row] = []
+        prices, vols = [], []
+        for sym in stocks + list(MINUTE_INDICES):
+            token = self._token_of(sym)
+            if token is None:
+                log.warning("replay: %s is not in the instruments dump; skipped", sym)
+                continue
+            is_index = sym in MINUTE_INDICES
+            if is_index:
+                tick = INDEX_TICK_PAISE
+            else:
+                dump_tick = self.instruments.loc[self._by_token[token], "tick_size"]
+                tick = int(round(equity_tick_size(self.day, dump_tick) * 100))
+            bars = self._day_minutes(sym, self.day)
+            path = bars_ticks(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"],
+                              k=self.k, tick_size=tick / 100)
+            rows.append(Row(sym, token, is_index, tick))
+            prices.append(path.prices)
+            vols.append(path.volumes)
+        nifty = self._nifty_path(self.day)
+        token = self._token_of(NIFTY50)
+        if nifty is not None and token is not None:
+            rows.append(Row(NIFTY50, token, True, INDEX_TICK_PAISE))
+            prices.append(nifty.prices)
+            vols.append(nifty.volumes)
+        else:
+            log.warning("replay: no NIFTY 50 daily bar for %s; NIFTY 50 not replayed", self.day)
+        self.rows = rows
+        self.row_of_token = {r.token: i for i, r in enumerate(rows)}
+        self.price = np.vstack(prices)
+        self.ltq = np.vstack(vols)
+        self.cumvol = np.cumsum(self.ltq, axis=1)
+        self.high = np.maximum.accumulate(self.price, axis=1)
+        self.low = np.minimum.accumulate(self.price, axis=1)
+        self.day_open = self.price[:, 0].copy()
+        turnover = np.cumsum(self.price * self.ltq, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            atp = np.where(self.cumvol > 0, np.floor_divide(2 * turnover + self.cumvol, 2 * np.maximum(self.cumvol, 1)),
+                           self.price)
+        self.atp = atp.astype(np.int64)
+        bar_vol = self.ltq.reshape(len(rows), SESSION_MINUTES, self.k).sum(axis=2)
+        self.depth_base = np.repeat(np.maximum(1, bar_vol // self.k), self.k, axis=1)
+        self.tick_paise = np.array([r.tick_paise for r in rows], dtype=np.int64)
+        self.is_index = np.array([r.is_index for r in rows], dtype=bool)
+        pc = [self.prev_close(r.symbol) for r in rows]
+        self.prev_close_paise = np.array(
+            [int(round((p if p is not None else self.day_open[i] / 100) * 100)) for i, p in enumerate(pc)],
+            dtype=np.int64)
+        self.tick_epoch = self.open_epoch + (np.arange(self.n) * self.tick_seconds).astype(np.int64)
+
+    # ------------------------------------------------------------------ lookups
+    def instrument_key_token(self, key: str) -> int | None:
+        """Token of ``"EX:SYMBOL"`` in the dump, or None."""
+        return self._by_key.get(key)
+
+    def in_dump(self, token: int) -> bool:
+        return token in self._by_token
+
+    def row_for(self, token: int) -> int | None:
+        """Array row that drives ``token`` (recorded, or borrowed under --fill-unrecorded)."""
+        r = self.row_of_token.get(token)
+        if r is not None or not self.fill_unrecorded:
+            return r
+        i = self._by_token.get(token)
+        if i is None or self.instruments.loc[i, "segment"] != "NSE":
+            return None
+        return self.row_of_token[self._token_of(self.stock_symbols[token % len(self.stock_symbols)])]
+
+    def tick_time(self, i: int) -> datetime:
+        return self.open_dt + timedelta(seconds=i * self.tick_seconds)
+
+    def tick_index_at(self, now: datetime) -> int:
+        """Index of the last tick at or before ``now`` (−1 before the open, N−1 after the close)."""
+        secs = (now - self.open_dt).total_seconds()
+        if secs < 0:
+            return -1
+        return min(int(np.floor(secs / self.tick_seconds + 1e-9)), self.n - 1)
+
+    def circuit_limits(self, row: int) -> tuple[float, float]:
+        """(lower, upper) ₹: previous close ∓10 % rounded to the tick; (0, 0) for indices."""
+        if self.is_index[row]:
+            return 0.0, 0.0
+        pc, t = self.prev_close_paise[row], int(self.tick_paise[row])
+        return _round_to(pc * (100 - CIRCUIT_PCT) / 100, t) / 100, _round_to(pc * (100 + CIRCUIT_PCT) / 100, t) / 100
+
+    def instruments_csv(self) -> str:
+        """The dump as Kite CSV, tick_size per the date's regime, last_price = previous close."""
+        inst = self.instruments.copy()
+        eq = inst["segment"] == "NSE"
+        if self.day < TICK_REGIME_CHANGE:
+            inst.loc[eq, "tick_size"] = 0.05
+        lp = np.zeros(len(inst))
+        for pos, token in enumerate(inst["instrument_token"]):
+            r = self.row_of_token.get(int(token))
+            if r is None and self.fill_unrecorded and eq.iloc[pos]:
+                r = self.row_for(int(token))
+            if r is not None:
+                lp[pos] = self.prev_close_paise[r] / 100
+        inst["last_price"] = lp
+        inst["expiry"] = [e.isoformat() if e else "" for e in inst["expiry"]]
+        return inst[nse_data.INSTRUMENT_COLUMNS].to_csv(index=False)
+
+    # ------------------------------------------------------------------ historical
+    def _symbol_of_token(self, token: int) -> str | None:
+        r = self.row_of_token.get(token)
+        return self.rows[r].symbol if r is not None else None
+
+    def _nifty_minutes(self, until_day: date) -> pd.DataFrame:
+        frames = []
+        for d in self.sessions:
+            if d > until_day:
+                break
+            path = self._nifty_path(d)
+            if path is None:
+                continue
+            p = path.prices.reshape(SESSION_MINUTES, self.k) / 100.0
+            idx = pd.date_range(datetime.combine(d, SESSION_OPEN, IST), periods=SESSION_MINUTES, freq="1min")
+            frames.append(pd.DataFrame({"open": p[:, 0], "high": p.max(axis=1), "low": p.min(axis=1),
+                                        "close": p[:, -1], "volume": 0}, index=idx))
+        return pd.concat(frames) if frames else pd.DataFrame(columns=["open", "high", "low", "close", "volume"])
+
+    def historical(self, token: int, interval: str, frm: datetime, to: datetime,
+                   now: datetime) -> pd.DataFrame:
+        """Candles (IST-indexed frame) for ``token`` from data known at replay time ``now``.
+
+        Intraday intervals come from 1-minute bars that have closed by ``now`` (NIFTY 50's are
+        derived); ``day`` from daily bars dated before the replay date (NIFTY IT and INDIA VIX
+        from their minute bars). Rows are those whose open time lies in ``[frm, to]``.
+        """
+        symbol = self._symbol_of_token(token)
+        empty = pd.DataFrame(columns=["open", "high", "low", "close", "volume"])
+        if symbol is None:
+            return empty
+        if interval == "day" and symbol not in MINUTE_INDICES:
+            d = self.daily[(self.daily["symbol"] == symbol) & (self.daily["date"] < self.day)]
+            out = d.set_index(pd.DatetimeIndex([datetime.combine(x, time(0), IST) for x in d["date"]]))
+            out = out[["open", "high", "low", "close", "volume"]]
+            if symbol != NIFTY50:  # recorded sessions missing from the EOD file: from minute bars
+                mins = nse_data.minute_bars_for(symbol)
+                mins = resample_bars(mins[mins.index < self.open_dt], "day") if len(mins) else mins
+                extra = mins[~mins.index.isin(out.index)]
+                if len(extra):
+                    out = pd.concat([out, extra]).sort_index()
+        else:
+            if symbol == NIFTY50:
+                bars = self._nifty_minutes(self.day)
+            else:
+                bars = nse_data.minute_bars_for(symbol)
+            if interval == "day":
+                bars = bars[bars.index < self.open_dt]
+            else:
+                bars = bars[bars.index + pd.Timedelta(minutes=1) <= now]
+            out = resample_bars(bars, interval) if len(bars) else empty
+        if not len(out):
+            return empty
+        return out[(out.index >= frm) & (out.index <= to)]

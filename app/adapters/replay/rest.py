@@ -1,0 +1,314 @@
+"""Kite Connect v3 REST endpoints of the replay server (``kite-protocol.md`` §2.2–2.4).
+
+Served at the origin root so ``KiteConnect(api_key, root="http://127.0.0.1:P")`` works
+unmodified. Success: ``{"status": "success", "data": …}``; errors use Kite's envelope
+``{"status": "error", "message", "data": null, "error_type"}`` (InputException 400,
+TokenException 403, GeneralException 500). A handler that fails unexpectedly is logged and
+answered with GeneralException; the server keeps running.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from app.adapters.replay.auth import AuthError
+from core.models import INTERVAL_MINUTES
+from core.timeutil import IST
+
+if TYPE_CHECKING:  # pragma: no cover
+    from app.adapters.replay.server import ReplayState
+
+log = logging.getLogger(__name__)
+
+MAX_QUOTE, MAX_LTP = 500, 1000
+_STATUS = {"InputException": 400, "TokenException": 403, "PermissionException": 403,
+           "GeneralException": 500, "DataException": 502}
+
+
+class KiteError(Exception):
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+def ok(data) -> JSONResponse:
+    return JSONResponse({"status": "success", "data": data})
+
+
+def error(error_type: str, message: str) -> JSONResponse:
+    return JSONResponse({"status": "error", "message": message, "data": None, "error_type": error_type},
+                        status_code=_STATUS.get(error_type, 500))
+
+
+def _fmt(dt: datetime) -> str:
+    return dt.astimezone(IST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def endpoint(auth_required: bool = True):
+    """Wrap a handler: check the Authorization header, map errors to Kite's envelope."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        async def handler(request: Request):
+            state: ReplayState = request.app.state.replay
+            try:
+                if auth_required:
+                    header = request.headers.get("authorization", "")
+                    scheme, _, cred = header.partition(" ")
+                    key, _, token = cred.partition(":")
+                    if scheme.lower() != "token" or not state.auth.valid(key, token):
+                        raise KiteError("TokenException", "Incorrect `api_key` or `access_token`.")
+                return await fn(request, state)
+            except KiteError as exc:
+                log.info("replay REST %s %s -> %s: %s", request.method, request.url.path,
+                         exc.error_type, exc.message)
+                return error(exc.error_type, exc.message)
+            except Exception:  # never let a bad request kill the server
+                log.exception("replay REST %s %s failed", request.method, request.url.path)
+                return error("GeneralException", "Internal error in the replay server.")
+
+        return handler
+
+    return wrap
+
+
+# ------------------------------------------------------------------------- session
+@endpoint(auth_required=False)
+async def login(request: Request, state: ReplayState):
+    api_key = request.query_params.get("api_key", "")
+    try:
+        request_token = state.auth.issue_request_token(api_key)
+    except AuthError as exc:
+        raise KiteError("InputException", str(exc)) from None
+    target = request.query_params.get("redirect_url") or state.config.redirect_url \
+        or str(request.url_for("login_finish"))
+    parts = urlsplit(target)
+    query = parse_qsl(parts.query) + [("request_token", request_token), ("action", "login"),
+                                      ("status", "success")]
+    return RedirectResponse(urlunsplit(parts._replace(query=urlencode(query))), status_code=302)
+
+
+@endpoint(auth_required=False)
+async def login_finish(request: Request, state: ReplayState):
+    return ok(dict(request.query_params))
+
+
+def _profile(state: ReplayState) -> dict:
+    return {"user_id": "PD0001", "user_name": "PaperDesk Replay", "user_shortname": "Replay",
+            "email": "replay@paperdesk.local", "user_type": "individual", "broker": "ZERODHA",
+            "exchanges": ["NSE"], "products": ["CNC", "MIS"],
+            "order_types": ["MARKET", "LIMIT", "SL", "SL-M"], "avatar_url": None,
+            "meta": {"demat_consent": "physical"}}
+
+
+@endpoint(auth_required=False)
+async def session_token(request: Request, state: ReplayState):
+    form = await request.form()
+    try:
+        access = state.auth.exchange(str(form.get("api_key", "")), str(form.get("request_token", "")),
+                                     str(form.get("checksum", "")))
+    except AuthError as exc:
+        raise KiteError("TokenException", str(exc)) from None
+    data = _profile(state) | {"api_key": state.auth.api_key, "access_token": access,
+                              "public_token": access[:16], "refresh_token": "", "enctoken": "",
+                              "login_time": _fmt(datetime.now(IST))}
+    return ok(data)
+
+
+@endpoint(auth_required=False)
+async def session_delete(request: Request, state: ReplayState):
+    token = request.query_params.get("access_token", "")
+    if request.query_params.get("api_key") != state.auth.api_key or not state.auth.invalidate(token):
+        raise KiteError("TokenException", "Incorrect `api_key` or `access_token`.")
+    return ok(True)
+
+
+@endpoint()
+async def profile(request: Request, state: ReplayState):
+    return ok(_profile(state))
+
+
+def _margin() -> dict:
+    cash = 1_000_000.0
+    return {"enabled": True, "net": cash,
+            "available": {"adhoc_margin": 0, "cash": cash, "opening_balance": cash, "live_balance": cash,
+                          "collateral": 0, "intraday_payin": 0},
+            "utilised": {k: 0 for k in ("debits", "exposure", "m2m_realised", "m2m_unrealised", "option_premium",
+                                        "payout", "span", "holding_sales", "turnover", "liquid_collateral",
+                                        "stock_collateral", "delivery")}}
+
+
+@endpoint()
+async def margins(request: Request, state: ReplayState):
+    segment = request.path_params.get("segment")
+    if segment is None:
+        return ok({"equity": _margin(), "commodity": _margin() | {"enabled": False}})
+    if segment not in ("equity", "commodity"):
+        raise KiteError("InputException", f"Invalid segment {segment!r}; use equity or commodity.")
+    return ok(_margin())
+
+
+# ------------------------------------------------------------------------- instruments
+@endpoint()
+async def instruments(request: Request, state: ReplayState):
+    exchange = request.path_params.get("exchange")
+    body = state.instruments_csv()
+    if exchange is not None and exchange != "NSE":
+        body = body.splitlines()[0] + "\n"  # the replay carries NSE only
+    return Response(body, media_type="text/csv")
+
+
+def _parse_when(raw: str | None, name: str) -> datetime:
+    if not raw:
+        raise KiteError("InputException", f"missing `{name}`; send YYYY-MM-DD HH:MM:SS (IST)")
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(raw, fmt).replace(tzinfo=IST)
+        except ValueError:
+            continue
+    raise KiteError("InputException", f"invalid `{name}` {raw!r}; send YYYY-MM-DD HH:MM:SS (IST)")
+
+
+@endpoint()
+async def historical(request: Request, state: ReplayState):
+    interval = request.path_params["interval"]
+    if interval not in INTERVAL_MINUTES:
+        raise KiteError("InputException", f"invalid interval {interval!r}; use one of {', '.join(INTERVAL_MINUTES)}")
+    try:
+        token = int(request.path_params["token"])
+    except ValueError:
+        raise KiteError("InputException", "invalid instrument token") from None
+    frm = _parse_when(request.query_params.get("from"), "from")
+    to = _parse_when(request.query_params.get("to"), "to")
+    if frm > to:
+        raise KiteError("InputException", "`from` date cannot be after `to` date.")
+    if len(request.query_params.get("to", "")) == 10:
+        to = to + timedelta(days=1) - timedelta(seconds=1)
+    if not state.market.in_dump(token):
+        raise KiteError("InputException", f"invalid token {token}")
+    with_oi = request.query_params.get("oi") in ("1", "true")
+    frame = state.market.historical(token, interval, frm, to, state.clock.now())
+    candles = []
+    for ts, row in zip(frame.index, frame.itertuples(index=False)):
+        c = [ts.strftime("%Y-%m-%dT%H:%M:%S%z"), float(row.open), float(row.high), float(row.low),
+             float(row.close), int(row.volume)]
+        if with_oi:
+            c.append(0)
+        candles.append(c)
+    return ok({"candles": candles})
+
+
+# ------------------------------------------------------------------------- quotes
+def _keys(request: Request, limit: int) -> list[str]:
+    keys = request.query_params.getlist("i")
+    if not keys:
+        raise KiteError("InputException", "no instruments: send one or more `i=EXCHANGE:TRADINGSYMBOL`")
+    if len(keys) > limit:
+        raise KiteError("InputException", f"too many instruments ({len(keys)}); at most {limit} per call")
+    return keys
+
+
+def _snapshot(state: ReplayState, key: str) -> dict | None:
+    m = state.market
+    token = m.instrument_key_token(key)
+    if token is None:
+        return None
+    row = m.row_for(token)
+    if row is None:
+        return None
+    now = state.clock.now()
+    i = m.tick_index_at(now)
+    pc = m.prev_close_paise[row] / 100
+    if i < 0:
+        ltp = o = h = lo = pc
+        vol = ltq = 0
+        atp = 0.0
+        ltt = m.open_dt - timedelta(days=1)
+        base = 1
+    else:
+        ltp, o = m.price[row, i] / 100, m.day_open[row] / 100
+        h, lo = m.high[row, i] / 100, m.low[row, i] / 100
+        vol, ltq, atp = int(m.cumvol[row, i]), int(m.ltq[row, i]), m.atp[row, i] / 100
+        ltt = m.tick_time(i)
+        base = int(m.depth_base[row, i])
+    return {"token": token, "row": row, "now": now, "ltp": ltp, "ohlc": {"open": o, "high": h, "low": lo, "close": pc},
+            "volume": vol, "ltq": ltq, "atp": atp, "ltt": ltt, "base": base}
+
+
+@endpoint()
+async def quote(request: Request, state: ReplayState):
+    out = {}
+    m = state.market
+    for key in _keys(request, MAX_QUOTE):
+        s = _snapshot(state, key)
+        if s is None:
+            continue
+        row = s["row"]
+        index = bool(m.is_index[row])
+        tick = m.tick_paise[row] / 100
+        levels = range(1, 6)
+        qty = [s["base"] * k for k in levels]
+        buy = [] if index else [{"price": round(max(s["ltp"] - k * tick, tick), 2), "quantity": q,
+                                 "orders": 1 + q // 500} for k, q in zip(levels, qty)]
+        sell = [] if index else [{"price": round(s["ltp"] + k * tick, 2), "quantity": q,
+                                  "orders": 1 + q // 500} for k, q in zip(levels, qty)]
+        lower, upper = m.circuit_limits(row)
+        close = s["ohlc"]["close"]
+        out[key] = {
+            "instrument_token": s["token"], "timestamp": _fmt(s["now"]), "last_trade_time": _fmt(s["ltt"]),
+            "last_price": s["ltp"], "last_quantity": s["ltq"], "buy_quantity": sum(q for q in qty) if not index else 0,
+            "sell_quantity": sum(q for q in qty) if not index else 0, "volume": s["volume"],
+            "average_price": s["atp"], "oi": 0, "oi_day_high": 0, "oi_day_low": 0,
+            "net_change": round(s["ltp"] - close, 2) if close else 0,
+            "lower_circuit_limit": lower, "upper_circuit_limit": upper, "ohlc": s["ohlc"],
+            "depth": {"buy": buy, "sell": sell},
+        }
+    return ok(out)
+
+
+@endpoint()
+async def quote_ohlc(request: Request, state: ReplayState):
+    out = {}
+    for key in _keys(request, MAX_LTP):
+        s = _snapshot(state, key)
+        if s is not None:
+            out[key] = {"instrument_token": s["token"], "last_price": s["ltp"], "ohlc": s["ohlc"]}
+    return ok(out)
+
+
+@endpoint()
+async def quote_ltp(request: Request, state: ReplayState):
+    out = {}
+    for key in _keys(request, MAX_LTP):
+        s = _snapshot(state, key)
+        if s is not None:
+            out[key] = {"instrument_token": s["token"], "last_price": s["ltp"]}
+    return ok(out)
+
+
+routes = [
+    Route("/connect/login", login, methods=["GET"]),
+    Route("/connect/finish", login_finish, methods=["GET"], name="login_finish"),
+    Route("/session/token", session_token, methods=["POST"]),
+    Route("/session/token", session_delete, methods=["DELETE"]),
+    Route("/user/profile", profile, methods=["GET"]),
+    Route("/user/margins", margins, methods=["GET"]),
+    Route("/user/margins/{segment}", margins, methods=["GET"]),
+    Route("/instruments", instruments, methods=["GET"]),
+    Route("/instruments/historical/{token}/{interval}", historical, methods=["GET"]),
+    Route("/instruments/{exchange}", instruments, methods=["GET"]),
+    Route("/quote", quote, methods=["GET"]),
+    Route("/quote/ohlc", quote_ohlc, methods=["GET"]),
+    Route("/quote/ltp", quote_ltp, methods=["GET"]),
+]
+
+
