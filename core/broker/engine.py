@@ -1,0 +1,298 @@
+"""The paper broker: a pure order book, ``(state, input) -> (new_state, events)``.
+
+``submit``, ``modify``, ``cancel``, ``on_tick`` and ``cancel_all`` never mutate ``state``;
+they return a new :class:`BrokerState` and a tuple of events (``core.broker.events``). The
+fill rules are in ``core.broker.matching``. Bad input raises ``ValidationError``; a refusal is
+an ``OrderRejected`` event with the book unchanged; a duplicate is a ``NoOp`` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time
+from decimal import Decimal
+
+from core.broker import matching
+from core.broker.events import (
+    BrokerEvent,
+    Fill,
+    NoOp,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderModified,
+    OrderRejected,
+    OrderTriggered,
+    fill_id_for,
+)
+from core.charges import NSE_EQUITY_SCHEDULES, ChargeSchedule, equity_charges, schedule_for
+from core.errors import ValidationError
+from core.models import Instrument, Tick
+from core.orders import (
+    CircuitBand,
+    FrozenMap,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Validity,
+    admit,
+    cancel_order,
+    initial_status,
+    modify_order,
+    price_from_float,
+)
+from core.sessions import MIS_SQUARE_OFF, SessionPhase
+from core.timeutil import require_aware, to_ist
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerConfig:
+    """Paper-broker settings.
+
+    ``slippage_bps``: basis points against the trader when filling at the LTP (no depth);
+    ``partial_fills``: limit fills to the best level's quantity; ``include_ipft``: add NSE IPFT
+    to charges; ``schedules``: the dated charge table.
+    """
+
+    slippage_bps: Decimal = Decimal(0)
+    partial_fills: bool = False
+    include_ipft: bool = False
+    schedules: tuple[ChargeSchedule, ...] = NSE_EQUITY_SCHEDULES
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.slippage_bps, Decimal) or self.slippage_bps < 0:
+            raise ValidationError(f"slippage_bps must be a Decimal >= 0, was {self.slippage_bps!r}")
+
+
+def _freeze(orders: Mapping[str, Order]) -> Mapping[str, Order]:
+    return FrozenMap(orders)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerState:
+    """The order book: every accepted order by ``order_id`` (open and closed)."""
+
+    orders: Mapping[str, Order] = field(default_factory=lambda: _freeze({}))
+
+    def open_orders(self, instrument_token: int | None = None) -> tuple[Order, ...]:
+        return tuple(
+            o
+            for o in self.orders.values()
+            if o.is_open and (instrument_token is None or o.intent.instrument_token == instrument_token)
+        )
+
+    def get(self, order_id: str) -> Order:
+        """The order ``order_id``. Raises ``ValidationError`` if unknown."""
+        try:
+            return self.orders[order_id]
+        except KeyError:
+            raise ValidationError(f"unknown order_id {order_id!r}") from None
+
+    def with_order(self, order: Order) -> BrokerState:
+        return BrokerState(_freeze({**self.orders, order.order_id: order}))
+
+
+Result = tuple[BrokerState, tuple[BrokerEvent, ...]]
+
+
+def submit(
+    state: BrokerState,
+    intent: OrderIntent,
+    instrument: Instrument,
+    *,
+    order_id: str,
+    now: datetime,
+    phase: SessionPhase,
+    circuit: CircuitBand | None = None,
+    holding_quantity: int = 0,
+    position_quantity: int = 0,
+    square_off_cutoff: time = MIS_SQUARE_OFF,
+    ltp: Decimal | None = None,
+) -> Result:
+    """Place ``intent`` as order ``order_id`` (caller-chosen, e.g. derived from the trace id).
+
+    Returns ``OrderAccepted``; or ``OrderRejected`` with the book unchanged (see
+    ``core.orders.admit`` for the reasons); or ``NoOp`` if ``order_id`` is already in the book.
+
+    Raises ``ValidationError`` for bad input (``core.orders.validate_intent``), an empty
+    ``order_id`` or a naive ``now``.
+    """
+    if not order_id:
+        raise ValidationError("order_id is required")
+    require_aware(now, "now")
+    if order_id in state.orders:
+        return state, (NoOp(f"order {order_id} already exists; submit ignored", intent),)
+    admission = admit(
+        intent,
+        instrument,
+        now=now,
+        phase=phase,
+        circuit=circuit,
+        holding_quantity=holding_quantity,
+        position_quantity=position_quantity,
+        square_off_cutoff=square_off_cutoff,
+        ltp=ltp,
+    )
+    order = Order(
+        order_id=order_id,
+        intent=intent,
+        status=initial_status(intent.order_type),
+        placed_at=now,
+        updated_at=now,
+        tick_size=instrument.tick_size,
+        queued_for_open=admission.queued_for_open,
+    )
+    if not admission.accepted:
+        rejected = replace(order, status=OrderStatus.REJECTED, status_message="; ".join(admission.messages))
+        return state, (OrderRejected(rejected, admission.reasons, admission.messages),)
+    return state.with_order(order), (OrderAccepted(order),)
+
+
+def modify(
+    state: BrokerState,
+    order_id: str,
+    instrument: Instrument,
+    *,
+    now: datetime,
+    quantity: int | None = None,
+    price: Decimal | None = None,
+    trigger_price: Decimal | None = None,
+    order_type: OrderType | None = None,
+) -> Result:
+    """Modify an open order (``core.orders.modify_order``). Raises ``ValidationError`` if it is
+    unknown, not open, or the change is invalid."""
+    order = modify_order(
+        state.get(order_id),
+        instrument,
+        now=now,
+        quantity=quantity,
+        price=price,
+        trigger_price=trigger_price,
+        order_type=order_type,
+    )
+    return state.with_order(order), (OrderModified(order),)
+
+
+def cancel(state: BrokerState, order_id: str, *, now: datetime, message: str = "cancelled by user") -> Result:
+    """Cancel an open order. Raises ``ValidationError`` if it is unknown or not open."""
+    order = cancel_order(state.get(order_id), now=now, message=message)
+    return state.with_order(order), (OrderCancelled(order),)
+
+
+def cancel_all(state: BrokerState, *, now: datetime, message: str = "day ended") -> Result:
+    """Cancel every open order (end of day, kill switch). ``NoOp`` when none is open."""
+    events: list[BrokerEvent] = []
+    for order in state.open_orders():
+        state, evs = cancel(state, order.order_id, now=now, message=message)
+        events.extend(evs)
+    return state, tuple(events) or (NoOp("no open orders to cancel"),)
+
+
+def on_tick(
+    state: BrokerState,
+    tick: Tick,
+    *,
+    now: datetime,
+    phase: SessionPhase = SessionPhase.NORMAL,
+    circuit: CircuitBand | None = None,
+    config: BrokerConfig = BrokerConfig(),
+) -> Result:
+    """Match every open order of ``tick.instrument_token`` against ``tick`` (rules in
+    ``core.broker.matching``). ``now`` (tz-aware) is the tick's time: orders placed after
+    ``now`` are skipped, and fills are stamped and charged at ``now``'s IST date.
+
+    Returns the new book and the ``OrderTriggered`` / ``OrderFilled`` / ``OrderCancelled``
+    events in order-id order; no events when nothing happened.
+    """
+    require_aware(now, "now")
+    if phase is not SessionPhase.NORMAL or not tick.tradable:
+        return state, ()
+    events: list[BrokerEvent] = []
+    for order in sorted(state.open_orders(tick.instrument_token), key=lambda o: o.order_id):
+        if order.placed_at > now:
+            continue
+        order, evs = _match(order, tick, now, circuit, config)
+        state = state.with_order(order)
+        events.extend(evs)
+    return state, tuple(events)
+
+
+def _match(
+    order: Order, tick: Tick, now: datetime, circuit: CircuitBand | None, config: BrokerConfig
+) -> tuple[Order, Sequence[BrokerEvent]]:
+    events: list[BrokerEvent] = []
+    if order.queued_for_open:
+        price = matching.open_auction_fill(order, tick)
+        order = replace(order, queued_for_open=False, updated_at=now)
+        if price is not None and matching.within_circuit(price, circuit):
+            order, fill = _fill(order, order.pending_quantity, price, now, config)
+            events.append(OrderFilled(order, fill))
+        return _ioc(order, now, events)
+
+    intent = order.intent
+    if order.status is OrderStatus.TRIGGER_PENDING:
+        if not matching.stop_triggered(order, price_from_float(tick.last_price)):
+            return _ioc(order, now, events)
+        order = replace(order, status=OrderStatus.OPEN, updated_at=now)
+        events.append(OrderTriggered(order))
+
+    quote = matching.quote_for(intent.side, tick, order.tick_size, config.slippage_bps)
+    if intent.order_type in (OrderType.MARKET, OrderType.SL_M):
+        price: Decimal | None = quote.price
+    else:
+        price = matching.limit_price_fill(order, tick, quote)
+    if price is not None and matching.within_circuit(price, circuit):
+        qty = matching.fill_quantity(order, quote, config.partial_fills)
+        if qty > 0:
+            order, fill = _fill(order, qty, price, now, config)
+            events.append(OrderFilled(order, fill))
+    return _ioc(order, now, events)
+
+
+def _ioc(order: Order, now: datetime, events: list[BrokerEvent]) -> tuple[Order, Sequence[BrokerEvent]]:
+    if order.intent.validity is Validity.IOC and order.is_open:
+        order = cancel_order(order, now=now, message="IOC: unfilled remainder cancelled")
+        events.append(OrderCancelled(order))
+    return order, events
+
+
+def _fill(order: Order, qty: int, price: Decimal, now: datetime, config: BrokerConfig) -> tuple[Order, Fill]:
+    intent = order.intent
+    schedule = schedule_for(to_ist(now).date(), config.schedules)
+    charges = equity_charges(
+        intent.side,
+        intent.product,
+        qty,
+        price,
+        schedule,
+        include_ipft=config.include_ipft,
+        prior_order_turnover=order.filled_turnover,
+    )
+    seq = order.fill_count + 1
+    fill = Fill(
+        fill_id=fill_id_for(order.order_id, seq),
+        order_id=order.order_id,
+        seq=seq,
+        instrument_token=intent.instrument_token,
+        tradingsymbol=intent.tradingsymbol,
+        side=intent.side,
+        product=intent.product,
+        quantity=qty,
+        price=price,
+        charges=charges,
+        filled_at=now,
+        trace_id=intent.trace_id,
+        tag=intent.tag,
+    )
+    filled = order.filled_quantity + qty
+    order = replace(
+        order,
+        filled_quantity=filled,
+        filled_turnover=order.filled_turnover + price * qty,
+        fill_count=seq,
+        status=OrderStatus.COMPLETE if filled == intent.quantity else OrderStatus.OPEN,
+        updated_at=now,
+    )
+    return order, fill

@@ -1,0 +1,489 @@
+"""Positions, funds and the append-only ledger of the paper account. Pure and immutable.
+
+Money is ``Decimal`` rupees; quantities are signed shares (long > 0, short < 0); times tz-aware.
+
+Model
+-----
+* **Ledger**: append-only :class:`LedgerEntry` rows (credit > 0, debit < 0): the opening
+  ``CAPITAL``, each fill's ``BUY`` debit / ``SELL`` credit (full notional, MIS too), its
+  ``CHARGES`` debit, and ``SQUARE_OFF_CHARGE`` debits. ``cash`` is the ledger's sum.
+* **Positions**: one book per ``(instrument_token, product)`` with signed ``quantity`` and the
+  exact signed ``cost`` of the open quantity (weighted average). Reducing a position removes
+  ``cost × closed / |quantity|`` rounded half-up to the paisa (the whole cost when it goes
+  flat) and realizes ``proceeds − removed cost``, so the identity
+  ``cash == capital + realized − charges − Σ cost`` holds exactly (:func:`reconcile`).
+* **Funds**: MIS uses leverage: margin blocked = ``|cost| / mis_leverage``. Available margin =
+  ``cash + Σ MIS cost − MIS margin + min(0, MIS unrealized)`` (unrealized MIS losses reduce it,
+  gains are not credited: pessimistic). CNC buys pay the full notional from cash.
+* **Settlement**: CNC buys are T+1 (NSE, indian-market.md §1): each CNC buy records a lot that
+  settles on the date the caller passes; :func:`holdings` splits settled and T1 quantity.
+* **Idempotency**: a fill whose ``fill_id`` was already applied is a reported no-op.
+* **Square-off**: :func:`square_off` produces MARKET exits for open MIS positions at/after the
+  cut-off (Zerodha 15:20 IST), once per position per day, optionally debiting Zerodha's
+  ₹50 + 18 % GST per squared-off order (``core.charges.square_off_charge``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import StrEnum
+
+from core.broker.events import Fill
+from core.charges import NSE_EQUITY_SCHEDULES, ChargeSchedule, schedule_for, square_off_charge
+from core.errors import ValidationError
+from core.orders import ZERO, FrozenMap, OrderIntent, OrderType, Product, Side, paise, reduces_position
+from core.sessions import MIS_SQUARE_OFF
+from core.timeutil import require_aware, to_ist
+
+DEFAULT_CAPITAL = Decimal("1000000.00")
+DEFAULT_MIS_LEVERAGE = Decimal(5)
+
+
+class LedgerKind(StrEnum):
+    CAPITAL = "CAPITAL"
+    BUY = "BUY"
+    SELL = "SELL"
+    CHARGES = "CHARGES"
+    SQUARE_OFF_CHARGE = "SQUARE_OFF_CHARGE"
+
+
+_CHARGE_KINDS = (LedgerKind.CHARGES, LedgerKind.SQUARE_OFF_CHARGE)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One ledger row: ``amount`` rupees (credit > 0, debit < 0) at ``at`` (tz-aware)."""
+
+    entry_id: str
+    at: datetime
+    kind: LedgerKind
+    amount: Decimal
+    reference: str = ""  # fill_id or order_id
+    instrument_token: int = 0
+    memo: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Net position of one instrument in one product.
+
+    ``quantity`` signed shares; ``cost`` signed rupees of the open quantity; ``realized_pnl``
+    rupees (before charges); ``buy_*``/``sell_*`` the day's shares and rupees.
+    """
+
+    instrument_token: int
+    tradingsymbol: str
+    product: Product
+    quantity: int = 0
+    cost: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+    buy_quantity: int = 0
+    buy_value: Decimal = ZERO
+    sell_quantity: int = 0
+    sell_value: Decimal = ZERO
+
+    @property
+    def average_price(self) -> Decimal:
+        """Average price of the open quantity, rupees (0 when flat), rounded to the paisa."""
+        return paise(self.cost / self.quantity) if self.quantity else ZERO
+
+    def unrealized(self, ltp: Decimal) -> Decimal:
+        """``quantity × ltp − cost``, rupees."""
+        return self.quantity * ltp - self.cost
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementLot:
+    """A CNC buy of ``quantity`` shares that becomes a settled holding on ``settles_on``."""
+
+    instrument_token: int
+    quantity: int
+    settles_on: date
+
+
+def _frozen(mapping: Mapping) -> Mapping:
+    return FrozenMap(mapping)
+
+
+PositionKey = tuple[int, Product]
+
+
+@dataclass(frozen=True, slots=True)
+class Portfolio:
+    """The paper account on ``trading_day`` (IST). Build with :func:`new_portfolio`."""
+
+    capital: Decimal
+    mis_leverage: Decimal
+    trading_day: date
+    ledger: tuple[LedgerEntry, ...]
+    positions: Mapping[PositionKey, Position] = field(default_factory=lambda: _frozen({}))
+    applied_fills: frozenset[str] = frozenset()
+    lots: tuple[SettlementLot, ...] = ()
+    realized_today: Decimal = ZERO
+    charges_today: Decimal = ZERO
+    squared_off: frozenset[PositionKey] = frozenset()
+
+    @property
+    def cash(self) -> Decimal:
+        """Ledger balance, rupees."""
+        return sum((e.amount for e in self.ledger), ZERO)
+
+    def position(self, instrument_token: int, product: Product) -> Position | None:
+        return self.positions.get((instrument_token, product))
+
+    def position_quantity(self, instrument_token: int, product: Product) -> int:
+        """Signed open shares of ``(instrument_token, product)``; 0 if none."""
+        pos = self.positions.get((instrument_token, product))
+        return pos.quantity if pos else 0
+
+    def open_positions(self) -> tuple[Position, ...]:
+        return tuple(p for p in self.positions.values() if p.quantity)
+
+
+def new_portfolio(
+    *,
+    opened_at: datetime,
+    capital: Decimal = DEFAULT_CAPITAL,
+    mis_leverage: Decimal = DEFAULT_MIS_LEVERAGE,
+) -> Portfolio:
+    """A fresh account: one CAPITAL ledger credit of ``capital`` rupees at ``opened_at``.
+
+    Raises ``ValidationError`` if ``capital`` is not positive Decimal rupees, ``mis_leverage``
+    is below 1, or ``opened_at`` is naive.
+    """
+    require_aware(opened_at, "opened_at")
+    if not isinstance(capital, Decimal) or capital <= 0:
+        raise ValidationError(f"capital must be positive Decimal rupees, was {capital!r}")
+    if not isinstance(mis_leverage, Decimal) or mis_leverage < 1:
+        raise ValidationError(f"mis_leverage must be a Decimal >= 1 (e.g. 5 for 5x), was {mis_leverage!r}")
+    entry = LedgerEntry("capital-0", opened_at, LedgerKind.CAPITAL, paise(capital), memo="opening capital")
+    return Portfolio(capital=paise(capital), mis_leverage=mis_leverage, trading_day=to_ist(opened_at).date(),
+                     ledger=(entry,))
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """Result of :func:`apply_fill`: the new portfolio, and whether anything changed."""
+
+    portfolio: Portfolio
+    applied: bool
+    message: str = ""
+
+
+def _trade(pos: Position, dq: int, price: Decimal) -> tuple[Position, Decimal]:
+    """Apply signed ``dq`` shares at ``price`` to ``pos``; return (new position, realized)."""
+    qty, cost, realized = pos.quantity, pos.cost, ZERO
+    if qty and (qty > 0) != (dq > 0):
+        close = min(abs(dq), abs(qty))
+        removed = cost if close == abs(qty) else paise(cost * close / abs(qty))
+        signed_close = close if dq > 0 else -close
+        realized = -signed_close * price - removed
+        qty, cost, dq = qty + signed_close, cost - removed, dq - signed_close
+    qty, cost = qty + dq, cost + dq * price
+    return replace(pos, quantity=qty, cost=cost, realized_pnl=pos.realized_pnl + realized), realized
+
+
+def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = None) -> Applied:
+    """Book ``fill``: position, ledger (trade + charges), realized P&L, T+1 lot for CNC buys.
+
+    Parameters
+    ----------
+    settles_on : date
+        Required for a CNC BUY: the settlement date (next trading day, from the calendar).
+
+    Returns
+    -------
+    Applied
+        ``applied=False`` (portfolio unchanged) when ``fill.fill_id`` was already applied.
+
+    Raises
+    ------
+    ValidationError
+        The fill is not on ``trading_day`` (call :func:`roll_day` first), a CNC BUY has no
+        ``settles_on`` or it is before the trade date, or a CNC SELL would go short.
+    """
+    if fill.fill_id in portfolio.applied_fills:
+        return Applied(portfolio, False, f"fill {fill.fill_id} already applied")
+    day = to_ist(fill.filled_at).date()
+    if day != portfolio.trading_day:
+        raise ValidationError(
+            f"fill {fill.fill_id} is dated {day} but the portfolio is on {portfolio.trading_day}; roll_day first"
+        )
+    key = (fill.instrument_token, fill.product)
+    pos = portfolio.positions.get(key) or Position(fill.instrument_token, fill.tradingsymbol, fill.product)
+    lots = portfolio.lots
+    if fill.product is Product.CNC:
+        if fill.side is Side.BUY:
+            if settles_on is None or settles_on < day:
+                raise ValidationError(f"CNC buy {fill.fill_id} needs settles_on on/after {day} (T+1 date)")
+            lots = (*lots, SettlementLot(fill.instrument_token, fill.quantity, settles_on))
+        elif fill.quantity > pos.quantity:
+            raise ValidationError(
+                f"CNC sell of {fill.quantity} {fill.tradingsymbol} exceeds the {pos.quantity} shares held"
+            )
+    pos, realized = _trade(pos, fill.signed_quantity, fill.price)
+    if fill.side is Side.BUY:
+        pos = replace(pos, buy_quantity=pos.buy_quantity + fill.quantity, buy_value=pos.buy_value + fill.turnover)
+    else:
+        pos = replace(pos, sell_quantity=pos.sell_quantity + fill.quantity, sell_value=pos.sell_value + fill.turnover)
+    kind = LedgerKind.BUY if fill.side is Side.BUY else LedgerKind.SELL
+    entries = [
+        LedgerEntry(f"{fill.fill_id}/trade", fill.filled_at, kind, -fill.signed_quantity * fill.price,
+                    fill.fill_id, fill.instrument_token, f"{fill.side} {fill.quantity} {fill.tradingsymbol} @ {fill.price}")
+    ]
+    charges = fill.charges.total
+    if charges:
+        entries.append(LedgerEntry(f"{fill.fill_id}/charges", fill.filled_at, LedgerKind.CHARGES, -charges,
+                                   fill.fill_id, fill.instrument_token, "brokerage and statutory charges"))
+    new = replace(
+        portfolio,
+        positions=_frozen({**portfolio.positions, key: pos}),
+        ledger=(*portfolio.ledger, *entries),
+        applied_fills=portfolio.applied_fills | {fill.fill_id},
+        lots=lots,
+        realized_today=portfolio.realized_today + realized,
+        charges_today=portfolio.charges_today + charges,
+    )
+    return Applied(new, True)
+
+
+def roll_day(portfolio: Portfolio, day: date) -> Portfolio:
+    """Start trading day ``day`` (IST): reset the day's realized P&L, charges, buy/sell stats and
+    square-off marks; drop settled lots. Raises ``ValidationError`` unless ``day`` is later."""
+    if day <= portfolio.trading_day:
+        raise ValidationError(f"roll_day needs a day after {portfolio.trading_day}, was {day}")
+    positions = {
+        k: replace(p, buy_quantity=0, buy_value=ZERO, sell_quantity=0, sell_value=ZERO)
+        for k, p in portfolio.positions.items()
+        if p.quantity
+    }
+    return replace(
+        portfolio,
+        trading_day=day,
+        positions=_frozen(positions),
+        lots=tuple(lot for lot in portfolio.lots if lot.settles_on > day),
+        realized_today=ZERO,
+        charges_today=ZERO,
+        squared_off=frozenset(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """CNC shares of one instrument: ``quantity`` settled, ``t1_quantity`` awaiting settlement."""
+
+    instrument_token: int
+    tradingsymbol: str
+    quantity: int
+    t1_quantity: int
+    average_price: Decimal
+
+
+def holdings(portfolio: Portfolio, as_of: date) -> tuple[Holding, ...]:
+    """CNC holdings on ``as_of``: lots settling after ``as_of`` count as T1 (sells consume
+    settled shares first)."""
+    out = []
+    for pos in portfolio.positions.values():
+        if pos.product is not Product.CNC or pos.quantity <= 0:
+            continue
+        pending = sum(
+            lot.quantity
+            for lot in portfolio.lots
+            if lot.instrument_token == pos.instrument_token and lot.settles_on > as_of
+        )
+        t1 = min(pos.quantity, pending)
+        out.append(Holding(pos.instrument_token, pos.tradingsymbol, pos.quantity - t1, t1, pos.average_price))
+    return tuple(out)
+
+
+def _mark(pos: Position, ltps: Mapping[int, Decimal]) -> Decimal:
+    ltp = ltps.get(pos.instrument_token)
+    return pos.unrealized(ltp) if ltp is not None else ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Funds:
+    """Account funds, rupees. ``equity`` = cash + market value of open positions."""
+
+    capital: Decimal
+    cash: Decimal
+    used_margin: Decimal
+    available_margin: Decimal
+    equity: Decimal
+
+
+def funds(portfolio: Portfolio, ltps: Mapping[int, Decimal]) -> Funds:
+    """Funds marked to ``ltps`` (token → LTP rupees); a position without an LTP is marked at cost."""
+    cash = portfolio.cash
+    mis = [p for p in portfolio.open_positions() if p.product is Product.MIS]
+    mis_cost = sum((p.cost for p in mis), ZERO)
+    used = paise(sum((abs(p.cost) for p in mis), ZERO) / portfolio.mis_leverage)
+    mis_unrealized = sum((_mark(p, ltps) for p in mis), ZERO)
+    value = sum((p.cost + _mark(p, ltps) for p in portfolio.open_positions()), ZERO)
+    return Funds(
+        capital=portfolio.capital,
+        cash=cash,
+        used_margin=used,
+        available_margin=cash + mis_cost - used + min(ZERO, mis_unrealized),
+        equity=cash + value,
+    )
+
+
+def required_margin(intent: OrderIntent, price: Decimal, leverage: Decimal, position_quantity: int = 0) -> Decimal:
+    """Rupees an order blocks: 0 for an exit or a CNC sell; ``qty × price / leverage`` for an MIS
+    entry; ``qty × price`` for a CNC buy. ``price`` is the expected fill price, rupees."""
+    if reduces_position(intent, position_quantity) or (intent.product is Product.CNC and intent.side is Side.SELL):
+        return ZERO
+    notional = price * intent.quantity
+    return paise(notional / leverage) if intent.product is Product.MIS else paise(notional)
+
+
+@dataclass(frozen=True, slots=True)
+class PnL:
+    """P&L in rupees. ``gross = realized + unrealized``; ``net = gross − charges``;
+    ``day = realized_today + unrealized − charges_today`` (positions carried from earlier days
+    are marked against their cost, not the previous close)."""
+
+    realized: Decimal
+    realized_today: Decimal
+    unrealized: Decimal
+    charges: Decimal
+    charges_today: Decimal
+    gross: Decimal
+    net: Decimal
+    day: Decimal
+
+
+def pnl(portfolio: Portfolio, ltps: Mapping[int, Decimal]) -> PnL:
+    """P&L marked to ``ltps`` (token → LTP rupees; missing → marked at cost)."""
+    realized = sum((p.realized_pnl for p in portfolio.positions.values()), ZERO)
+    unrealized = sum((_mark(p, ltps) for p in portfolio.open_positions()), ZERO)
+    charges = -sum((e.amount for e in portfolio.ledger if e.kind in _CHARGE_KINDS), ZERO)
+    return PnL(
+        realized=realized,
+        realized_today=portfolio.realized_today,
+        unrealized=unrealized,
+        charges=charges,
+        charges_today=portfolio.charges_today,
+        gross=realized + unrealized,
+        net=realized + unrealized - charges,
+        day=portfolio.realized_today + unrealized - portfolio.charges_today,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Discrepancy:
+    """One failed reconciliation check: ``expected`` vs ``actual`` rupees (or counts)."""
+
+    check: str
+    expected: Decimal
+    actual: Decimal
+
+
+def reconcile(portfolio: Portfolio) -> tuple[Discrepancy, ...]:
+    """Check the books; return the discrepancies (empty tuple when everything reconciles).
+
+    Checks: cash (ledger sum) = capital credits + realized − charges − Σ open cost; today's
+    charges = today's charge entries; one trade entry per applied fill; unique entry ids.
+    """
+    out: list[Discrepancy] = []
+    ledger = portfolio.ledger
+    capital = sum((e.amount for e in ledger if e.kind is LedgerKind.CAPITAL), ZERO)
+    charges = -sum((e.amount for e in ledger if e.kind in _CHARGE_KINDS), ZERO)
+    realized = sum((p.realized_pnl for p in portfolio.positions.values()), ZERO)
+    open_cost = sum((p.cost for p in portfolio.positions.values()), ZERO)
+    expected_cash = capital + realized - charges - open_cost
+    if expected_cash != portfolio.cash:
+        out.append(Discrepancy("cash", expected_cash, portfolio.cash))
+    today = -sum(
+        (e.amount for e in ledger if e.kind in _CHARGE_KINDS and to_ist(e.at).date() == portfolio.trading_day),
+        ZERO,
+    )
+    if today != portfolio.charges_today:
+        out.append(Discrepancy("charges_today", today, portfolio.charges_today))
+    trades = sum(1 for e in ledger if e.kind in (LedgerKind.BUY, LedgerKind.SELL))
+    if trades != len(portfolio.applied_fills):
+        out.append(Discrepancy("fills", Decimal(len(portfolio.applied_fills)), Decimal(trades)))
+    ids = len({e.entry_id for e in ledger})
+    if ids != len(ledger):
+        out.append(Discrepancy("unique_entry_ids", Decimal(len(ledger)), Decimal(ids)))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class SquareOffOrder:
+    """A closing order: place ``intent`` as ``order_id`` (deterministic). ``reference_price`` is
+    the LTP it was generated at (rupees, ``None`` if unknown)."""
+
+    order_id: str
+    intent: OrderIntent
+    reference_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class SquareOff:
+    portfolio: Portfolio
+    orders: tuple[SquareOffOrder, ...]
+
+
+def square_off(
+    portfolio: Portfolio,
+    *,
+    now: datetime,
+    ltps: Mapping[int, Decimal],
+    cutoff: time = MIS_SQUARE_OFF,
+    charge_fee: bool = False,
+    schedules: tuple[ChargeSchedule, ...] = NSE_EQUITY_SCHEDULES,
+) -> SquareOff:
+    """MARKET exits for every open MIS position at/after ``cutoff`` (IST wall clock).
+
+    Idempotent: each position is squared off once per trading day (a second run returns no
+    orders and the same portfolio). Before ``cutoff`` it returns no orders. With
+    ``charge_fee`` each generated order debits Zerodha's ₹50 + 18 % GST at ``now``. If a
+    square-off order does not fill, the caller re-places it under a new ``order_id`` (the broker
+    treats a repeated ``order_id`` as a no-op).
+
+    Raises ``ValidationError`` if ``now`` is naive or not on ``trading_day``.
+    """
+    local = to_ist(now)
+    if local.date() != portfolio.trading_day:
+        raise ValidationError(f"now is {local.date()} but the portfolio is on {portfolio.trading_day}")
+    if local.time() < cutoff:
+        return SquareOff(portfolio, ())
+    orders: list[SquareOffOrder] = []
+    entries: list[LedgerEntry] = []
+    fee_total = ZERO
+    marked = set(portfolio.squared_off)
+    for key, pos in sorted(portfolio.positions.items(), key=lambda kv: kv[0][0]):
+        if pos.product is not Product.MIS or not pos.quantity or key in marked:
+            continue
+        order_id = f"SQ-{portfolio.trading_day:%Y%m%d}-{pos.instrument_token}"
+        intent = OrderIntent(
+            instrument_token=pos.instrument_token,
+            tradingsymbol=pos.tradingsymbol,
+            side=Side.SELL if pos.quantity > 0 else Side.BUY,
+            quantity=abs(pos.quantity),
+            product=Product.MIS,
+            order_type=OrderType.MARKET,
+            tag="SQUAREOFF",
+            trace_id=order_id,
+        )
+        orders.append(SquareOffOrder(order_id, intent, ltps.get(pos.instrument_token)))
+        marked.add(key)
+        if charge_fee:
+            fee = square_off_charge(schedule_for(local.date(), schedules)).total
+            fee_total += fee
+            entries.append(LedgerEntry(f"{order_id}/fee", now, LedgerKind.SQUARE_OFF_CHARGE, -fee, order_id,
+                                       pos.instrument_token, "auto square-off ₹50 + GST"))
+    if not orders:
+        return SquareOff(portfolio, ())
+    new = replace(
+        portfolio,
+        ledger=(*portfolio.ledger, *entries),
+        charges_today=portfolio.charges_today + fee_total,
+        squared_off=frozenset(marked),
+    )
+    return SquareOff(new, tuple(orders))

@@ -1,0 +1,127 @@
+"""Property tests (hypothesis) for ledger, charges, square-off and rejection invariants."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.broker import BrokerState, Fill, OrderFilled, OrderRejected, on_tick, submit
+from core.charges import ChargeLeg, contract_note_charges, equity_charges, schedule_for
+from core.errors import ValidationError
+from core.models import Instrument, Tick
+from core.orders import OrderIntent, OrderType, Product, Side
+from core.portfolio import apply_fill, funds, new_portfolio, pnl, reconcile, square_off
+from core.sessions import SessionPhase
+from core.timeutil import IST
+
+D = Decimal
+OPEN = datetime(2025, 1, 6, 9, 0, tzinfo=IST)
+T = datetime(2025, 1, 6, 10, 0, tzinfo=IST)
+CUT = datetime(2025, 1, 6, 15, 20, tzinfo=IST)
+SCHEDULE = schedule_for(T.date())
+SETTLE = date(2025, 1, 7)
+
+
+def instrument(token: int) -> Instrument:
+    return Instrument(token, token, f"SYM{token}", f"SYM{token}", "NSE", "NSE", "EQ", D("0.01"), 1)
+
+
+prices = st.integers(min_value=1, max_value=500_000).map(lambda p: D(p) / 100)  # ₹0.01 … ₹5,000.00
+trades = st.tuples(
+    st.integers(min_value=1, max_value=3),  # token
+    st.sampled_from([Product.MIS, Product.CNC]),
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.integers(min_value=1, max_value=500),  # quantity
+    prices,
+)
+ltps = st.dictionaries(st.integers(min_value=1, max_value=3), prices)
+
+
+def build(trade_list, *, mis_only: bool = False):
+    """Apply ``trade_list`` as fills (CNC sells clipped to the shares held)."""
+    p = new_portfolio(opened_at=OPEN)
+    for n, (token, product, side, qty, price) in enumerate(trade_list):
+        if mis_only:
+            product = Product.MIS
+        if product is Product.CNC and side is Side.SELL:
+            qty = min(qty, p.position_quantity(token, Product.CNC))
+            if qty == 0:
+                continue
+        charges = equity_charges(side, product, qty, price, SCHEDULE)
+        fill = Fill(f"f{n}-1", f"f{n}", 1, token, f"SYM{token}", side, product, qty, price, charges,
+                    T + timedelta(seconds=n))
+        p = apply_fill(p, fill, settles_on=SETTLE).portfolio
+    return p
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(trades, max_size=30), ltps)
+def test_ledger_reconciles_with_funds_and_positions_after_any_fills(trade_list, marks):
+    p = build(trade_list)
+    assert reconcile(p) == ()
+    f, r = funds(p, marks), pnl(p, marks)
+    assert f.cash == sum((e.amount for e in p.ledger), D(0))
+    assert f.equity == p.capital + r.realized + r.unrealized - r.charges
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.sampled_from([Product.MIS, Product.CNC]),
+    st.integers(min_value=1, max_value=100_000),
+    prices,
+    st.integers(min_value=0, max_value=10_000_000).map(lambda p: D(p) / 100),
+    st.booleans(),
+)
+def test_charges_are_never_negative(side, product, qty, price, prior, ipft):
+    c = equity_charges(side, product, qty, price, SCHEDULE, include_ipft=ipft, prior_order_turnover=prior)
+    note = contract_note_charges([ChargeLeg("o", side, product, qty, price)], SCHEDULE, include_ipft=ipft)
+    for charges in (c, note):
+        assert all(getattr(charges, name) >= 0 for name in charges.__dataclass_fields__)
+        assert charges.total >= 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(trades, max_size=20), st.booleans())
+def test_square_off_leaves_no_mis_position(trade_list, charge_fee):
+    p = build(trade_list, mis_only=True)
+    result = square_off(p, now=CUT, ltps={}, charge_fee=charge_fee)
+    p, book = result.portfolio, BrokerState()
+    fill_time = CUT + timedelta(seconds=1)
+    for order in result.orders:
+        token = order.intent.instrument_token
+        book, _ = submit(book, order.intent, instrument(token), order_id=order.order_id, now=CUT,
+                         phase=SessionPhase.NORMAL, position_quantity=p.position_quantity(token, Product.MIS))
+        book, events = on_tick(book, Tick(token, 100.0), now=fill_time)
+        for event in events:
+            if isinstance(event, OrderFilled):
+                p = apply_fill(p, event.fill).portfolio
+    assert all(pos.quantity == 0 for pos in p.positions.values() if pos.product is Product.MIS)
+    assert reconcile(p) == ()
+    assert square_off(p, now=CUT, ltps={}).orders == ()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(trades, max_size=15), st.integers(min_value=1, max_value=3), st.integers(min_value=1, max_value=1000))
+def test_rejected_order_leaves_state_exactly_as_before(trade_list, token, qty):
+    p = build(trade_list)
+    snapshot = copy.deepcopy(p)
+    book = BrokerState()
+    intent = OrderIntent(token, f"SYM{token}", Side.SELL, qty, Product.CNC, OrderType.MARKET)
+    held = p.position_quantity(token, Product.CNC)
+    # refused by the exchange session (closed) and, when oversold, by holdings
+    after, events = submit(book, intent, instrument(token), order_id="x", now=T, phase=SessionPhase.CLOSED,
+                           holding_quantity=held)
+    assert after == book and isinstance(events[0], OrderRejected)
+    # a fill that cannot be booked (CNC oversell) raises and leaves the portfolio untouched
+    oversell = Fill("bad-1", "bad", 1, token, f"SYM{token}", Side.SELL, Product.CNC, held + qty, D("10.00"),
+                    equity_charges(Side.SELL, Product.CNC, held + qty, D("10.00"), SCHEDULE), T)
+    try:
+        apply_fill(p, oversell)
+    except ValidationError:
+        pass
+    assert p == snapshot
