@@ -1,0 +1,392 @@
+"""Read models for the dashboard pages: the live watchlist table, the market-status summary
+and the bars a chart shows.
+
+Everything here reads (tick cache, instruments, calendar, store) and builds plain frames or
+frozen dataclasses; nothing writes. "Now" is an argument (the page passes the wall clock).
+When the market is the replay, the *market* clock is the latest tick's exchange timestamp, so
+the session phase follows the recorded 2016 session, not today's wall clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+
+from core.calendar import NseCalendar, TradingSession
+from core.errors import DeskError, ValidationError
+from core.models import Instrument
+from core.resample import resample_bars
+from core.sessions import SessionPhase
+from core.timeutil import IST, to_ist
+
+if TYPE_CHECKING:  # pragma: no cover
+    from app.adapters.tick_cache import CachedTick, TickerStatus
+
+log = logging.getLogger(__name__)
+
+#: Column order of the watchlist table (numeric columns are float64; NaN when no tick yet).
+WATCHLIST_COLUMNS = ["symbol", "LTP", "change %", "volume", "day high", "day low", "tick age s"]
+
+PHASE_LABELS: dict[SessionPhase, str] = {
+    SessionPhase.CLOSED: "Closed",
+    SessionPhase.PRE_OPEN: "Pre-open (order entry)",
+    SessionPhase.PRE_OPEN_MATCHING: "Pre-open (matching)",
+    SessionPhase.NORMAL: "Open (normal market)",
+    SessionPhase.CLOSING: "Closing session",
+    SessionPhase.POST_CLOSE: "Post-close",
+}
+
+Level = Literal["ok", "warning", "error"]
+
+#: The ticker rewrites its status every second; silence longer than this means it is down.
+HEARTBEAT_TIMEOUT_S = 5.0
+
+#: Last session of the bundled replay recording (app/data/nse/minute_2016-08-16_2016-09-09.csv.gz):
+#: the Chart page's default date in replay mode before any tick has told us the session.
+REPLAY_LAST_SESSION = date(2016, 9, 9)
+
+
+class InstrumentResolver(Protocol):
+    def resolve(self, key: str) -> Instrument: ...
+
+
+class TickSource(Protocol):
+    def latest(self, tokens: Iterable[int]) -> Mapping[int, CachedTick]: ...
+
+    def status(self) -> TickerStatus | None: ...
+
+
+# ---- watchlist table ------------------------------------------------------------------------
+
+
+def watchlist_frame(
+    rows: Sequence[tuple[str, Instrument | None]],
+    latest: Mapping[int, CachedTick],
+    now: datetime,
+) -> pd.DataFrame:
+    """The watchlist table, one row per watchlist key, in watchlist order.
+
+    Parameters
+    ----------
+    rows : sequence of (key, Instrument or None)
+        ``None`` when the key no longer resolves (the row still shows, without data).
+    latest : mapping instrument_token → CachedTick
+        From ``TickCache.latest``; tokens without a tick are simply absent.
+    now : datetime
+        Tz-aware wall clock, for the tick age.
+
+    Returns
+    -------
+    pd.DataFrame
+        Index: the keys (``"NSE:INFY"``), named ``key``. Columns ``WATCHLIST_COLUMNS``:
+        ``symbol`` (str), ``LTP`` (₹), ``change %`` (day change vs previous close, %),
+        ``volume`` (day volume, shares), ``day high``/``day low`` (₹), ``tick age s``
+        (seconds since the tick reached the cache). Numeric columns are ``float64`` and
+        ``NaN`` where there is no tick (or no previous close, or no OHLC in ltp mode).
+    """
+    records: list[dict[str, Any]] = []
+    for key, inst in rows:
+        rec: dict[str, Any] = {"key": key, "symbol": inst.tradingsymbol if inst else key.split(":")[-1]}
+        cached = latest.get(inst.instrument_token) if inst else None
+        if cached is not None:
+            t = cached.tick
+            change = t.change_pct
+            rec.update({
+                "LTP": t.last_price,
+                "change %": np.nan if change is None else change,
+                "volume": float(t.volume_traded) if t.mode != "ltp" else np.nan,
+                "day high": t.high or np.nan,
+                "day low": t.low or np.nan,
+                "tick age s": max(0.0, cached.age_seconds(now)),
+            })
+        records.append(rec)
+    frame = pd.DataFrame.from_records(records, columns=["key", *WATCHLIST_COLUMNS])
+    for col in WATCHLIST_COLUMNS[1:]:
+        frame[col] = frame[col].astype("float64")
+    frame["symbol"] = frame["symbol"].astype(str)
+    return frame.set_index("key")
+
+
+# ---- market status --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TickerHealth:
+    """Whether live data is flowing. ``level`` is what the page shows (ok/warning/error)."""
+
+    cache_ok: bool  # Redis reachable
+    connected: bool  # the ticker process reports a live WebSocket
+    tick_age_s: float | None  # seconds since the newest tick reached the cache (wall clock)
+    stale: bool
+    level: Level
+    message: str
+    subscribed: int = 0
+    ticks_total: int = 0
+    reconnects: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MarketStatus:
+    """What the Home page shows about the market.
+
+    ``wall_clock`` is the real time (IST). ``market_time`` is the clock the phase is taken
+    at: the replay's latest tick exchange time in replay mode (``None`` before the first
+    tick, then the wall clock is used and ``market_time_source`` says so). Times are IST.
+    """
+
+    mode: Literal["replay", "kite"]
+    mode_label: str
+    wall_clock: datetime
+    market_time: datetime | None
+    market_time_source: str
+    phase: SessionPhase
+    phase_label: str
+    session: TradingSession | None
+    next_open: datetime
+    next_close: datetime
+    calendar_note: str | None
+    ticker: TickerHealth
+
+
+def ticker_health(
+    status: TickerStatus | None,
+    newest_tick_at: datetime | None,
+    now: datetime,
+    stale_after_s: float,
+    error: str | None = None,
+) -> TickerHealth:
+    """Summarise ticker health at wall clock ``now``.
+
+    ``status`` is the ticker's heartbeat (``None`` if it never reported), ``newest_tick_at`` the
+    newest cached tick's receive time (UTC), ``error`` the message when the cache could not be
+    read. Levels: ``error`` (cache down, ticker down or disconnected), ``warning`` (no ticker
+    yet, or no tick for ``stale_after_s`` seconds), ``ok``.
+    """
+    if error is not None:
+        return TickerHealth(False, False, None, True, "error", error)
+    newest = newest_tick_at
+    if status is not None and status.last_tick_at is not None:
+        newest = max(newest, status.last_tick_at) if newest else status.last_tick_at
+    age = None if newest is None else max(0.0, (now - newest).total_seconds())
+    if status is None:
+        return TickerHealth(
+            True, False, age, True, "warning",
+            "The ticker has not reported yet — start it with `python -m workers.ticker` "
+            "(or `make run`).",
+        )
+    stale = age is None or age > stale_after_s
+    counts = {"subscribed": status.subscribed, "ticks_total": status.ticks_total,
+              "reconnects": status.reconnects}
+    silent = status.age_seconds(now)
+    if silent > max(stale_after_s, HEARTBEAT_TIMEOUT_S):
+        return TickerHealth(True, False, age, True, "error",
+                            f"The ticker stopped reporting {silent:.0f} s ago: the process is down. "
+                            "Restart it with `python -m workers.ticker` (or `make run`).", **counts)
+    if not status.connected:
+        return TickerHealth(True, False, age, True, "error",
+                            "The ticker is not connected to the market feed (it is reconnecting "
+                            "or stopped).", **counts)
+    if stale:
+        age_txt = "no ticks yet" if age is None else f"last tick {age:.0f} s ago"
+        return TickerHealth(True, True, age, True, "warning",
+                            f"Ticker connected but data is stale ({age_txt}; stale after "
+                            f"{stale_after_s:.0f} s).", **counts)
+    return TickerHealth(True, True, age, False, "ok", f"Ticker connected · last tick {age:.1f} s ago",
+                        **counts)
+
+
+def market_status(
+    calendar: NseCalendar,
+    mode: Literal["replay", "kite"],
+    now: datetime,
+    ticker: TickerHealth,
+    replay_time: datetime | None = None,
+    replay_date_hint: str | None = None,
+) -> MarketStatus:
+    """Build the market summary at wall clock ``now`` (tz-aware).
+
+    In replay mode the phase, session and next open/close are taken at ``replay_time`` (the
+    latest tick's exchange timestamp) when known. Raises ``ValidationError`` for naive times.
+    """
+    wall = to_ist(now)
+    if mode == "replay" and replay_time is not None:
+        market_time: datetime | None = to_ist(replay_time)
+        at = market_time
+        source = "replay (latest tick's exchange time)"
+    elif mode == "replay":
+        market_time, at = None, wall
+        source = "wall clock (no replay ticks yet)"
+    else:
+        market_time, at = wall, wall
+        source = "wall clock (Kite, live)"
+    if mode == "replay":
+        day = market_time.date().isoformat() if market_time else (replay_date_hint or "date not known yet")
+        mode_label = f"Replay (recorded NSE session {day})"
+    else:
+        mode_label = "Kite (live NSE market)"
+    phase = calendar.phase(at)
+    note = None
+    if not calendar.is_covered(at.date()):
+        note = (f"NSE holidays are known only up to {calendar.covered_until}; later weekdays are "
+                "treated as regular sessions.")
+    return MarketStatus(
+        mode=mode, mode_label=mode_label, wall_clock=wall, market_time=market_time,
+        market_time_source=source, phase=phase, phase_label=PHASE_LABELS[phase],
+        session=calendar.session(at.date()), next_open=calendar.next_open(at),
+        next_close=calendar.next_close(at), calendar_note=note, ticker=ticker,
+    )
+
+
+# ---- the service ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSnapshot:
+    """One refresh of the Home page: the table, the market status, and any cache error."""
+
+    table: pd.DataFrame
+    status: MarketStatus
+    cache_error: str | None
+
+
+class WatchView:
+    """Builds the Home page's snapshot from the tick cache, instruments and calendar.
+
+    Resolved instruments are memoised per key (the master changes once a day at most).
+    """
+
+    def __init__(
+        self,
+        ticks: TickSource,
+        instruments: InstrumentResolver,
+        calendar: NseCalendar,
+        mode: Literal["replay", "kite"],
+        stale_after_s: float = 10.0,
+        replay_date_hint: str | None = None,
+    ) -> None:
+        self._ticks = ticks
+        self._instruments = instruments
+        self._calendar = calendar
+        self._mode = mode
+        self._stale_after_s = stale_after_s
+        self._replay_date_hint = replay_date_hint
+        self._resolved: dict[str, Instrument | None] = {}
+        self._last_replay_time: datetime | None = None
+
+    def mode_label(self) -> str:
+        """``"Replay (recorded NSE session 2016-08-16)"`` or ``"Kite (live NSE market)"``; no I/O
+        (the replay date is the one seen in the latest snapshot, or the configured one)."""
+        if self._mode == "kite":
+            return "Kite (live NSE market)"
+        day = (to_ist(self._last_replay_time).date().isoformat() if self._last_replay_time
+               else self._replay_date_hint or "not known until the first tick")
+        return f"Replay (recorded NSE session {day})"
+
+    def market_date(self) -> date | None:
+        """The replay's session date seen in the latest snapshot, else the configured
+        ``DESK_REPLAY_DATE``, else ``REPLAY_LAST_SESSION``; ``None`` for Kite (use today). No I/O."""
+        if self._last_replay_time is not None:
+            return to_ist(self._last_replay_time).date()
+        if self._mode == "replay":
+            try:
+                return date.fromisoformat(self._replay_date_hint or "")
+            except ValueError:
+                return REPLAY_LAST_SESSION
+        return None
+
+    def resolve(self, keys: Sequence[str]) -> list[tuple[str, Instrument | None]]:
+        out = []
+        for key in keys:
+            if key not in self._resolved:
+                try:
+                    self._resolved[key] = self._instruments.resolve(key)
+                except ValidationError as exc:
+                    log.warning("watchlist key %s does not resolve: %s", key, exc)
+                    self._resolved[key] = None
+            out.append((key, self._resolved[key]))
+        return out
+
+    def snapshot(self, keys: Sequence[str], now: datetime) -> WatchSnapshot:
+        """Table + status at wall clock ``now``. A dead Redis gives an empty-data table and
+        an error in ``cache_error`` (and in ``status.ticker``), never an exception."""
+        rows = self.resolve(keys)
+        tokens = [inst.instrument_token for _, inst in rows if inst is not None]
+        latest: Mapping[int, CachedTick] = {}
+        status = None
+        error = None
+        try:
+            latest = self._ticks.latest(tokens) if tokens else {}
+            status = self._ticks.status()
+        except DeskError as exc:  # CacheUnavailable: Redis unreachable
+            error = str(exc) or "The tick cache (Redis) is unreachable."
+        newest_received = max((c.received_at for c in latest.values()), default=None)
+        exchange_times = [c.tick.exchange_timestamp for c in latest.values() if c.tick.exchange_timestamp]
+        replay_time = max(exchange_times, default=None)
+        if replay_time is not None:
+            self._last_replay_time = replay_time
+        health = ticker_health(status, newest_received, now, self._stale_after_s, error)
+        st = market_status(self._calendar, self._mode, now, health, replay_time, self._replay_date_hint)
+        return WatchSnapshot(watchlist_frame(rows, latest, now), st, error)
+
+
+# ---- chart bars -----------------------------------------------------------------------------
+
+#: Chart intervals (Kite names) and a default look-back in trading days.
+CHART_INTERVALS: dict[str, int] = {"minute": 2, "5minute": 5, "15minute": 10, "60minute": 30, "day": 250}
+_RESAMPLABLE = {"5minute", "15minute", "60minute"}
+
+
+class BarSource(Protocol):
+    def bars(self, key_or_token: str | int, interval: str, start: datetime, end: datetime) -> pd.DataFrame: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChartBars:
+    """Bars for a chart. ``source`` says where they came from (shown under the chart)."""
+
+    frame: pd.DataFrame  # index tz-aware IST bar-open time; float open high low close volume
+    source: Literal["store", "resampled from 1-minute", "none"]
+
+
+def chart_window(calendar: NseCalendar, interval: str, as_of: date) -> tuple[datetime, datetime]:
+    """Default ``(start, end)`` (IST) for ``interval``: the last ``CHART_INTERVALS[interval]``
+    trading days up to and including ``as_of`` (or the trading day before it if ``as_of``
+    is not one). Raises ``ValidationError`` for an unknown interval."""
+    if interval not in CHART_INTERVALS:
+        raise ValidationError(f"interval must be one of {list(CHART_INTERVALS)}, got {interval!r}")
+    last = as_of if calendar.is_trading_day(as_of) else calendar.previous_trading_day(as_of)
+    first = last
+    for _ in range(CHART_INTERVALS[interval] - 1):
+        first = calendar.previous_trading_day(first)
+    start = datetime.combine(first, datetime.min.time(), IST)
+    end = datetime.combine(last, datetime.min.time(), IST) + timedelta(days=1) - timedelta(seconds=1)
+    return start, end
+
+
+def chart_bars(source: BarSource, key: str, interval: str, start: datetime, end: datetime) -> ChartBars:
+    """Bars of ``key`` at ``interval`` in ``[start, end]``; when the store has none at 5/15/60
+    minutes, aggregate its 1-minute bars with ``core.resample.resample_bars``."""
+    frame = _clean(source.bars(key, interval, start, end))
+    if not frame.empty:
+        return ChartBars(frame, "store")
+    if interval in _RESAMPLABLE:
+        minute = _clean(source.bars(key, "minute", start, end))
+        if not minute.empty:
+            return ChartBars(_clean(resample_bars(minute, interval)), "resampled from 1-minute")
+    return ChartBars(frame, "none")
+
+
+def _clean(frame: pd.DataFrame | None) -> pd.DataFrame:
+    cols = ["open", "high", "low", "close", "volume"]
+    if frame is None or frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols},
+                            index=pd.DatetimeIndex([], tz=IST))
+    out = frame[cols].astype("float64")
+    out.index = pd.DatetimeIndex(out.index).tz_convert(IST)
+    return out[~out.index.duplicated(keep="last")].sort_index()

@@ -1,0 +1,88 @@
+"""Small Streamlit building blocks shared by pages: status badges, clocks, the watchlist table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from app.services.watch_view import MarketStatus, TickerHealth
+from core.sessions import SessionPhase
+from core.timeutil import IST
+
+_PHASE_COLOUR = {
+    SessionPhase.NORMAL: "green",
+    SessionPhase.PRE_OPEN: "orange",
+    SessionPhase.PRE_OPEN_MATCHING: "orange",
+    SessionPhase.CLOSING: "orange",
+    SessionPhase.POST_CLOSE: "violet",
+    SessionPhase.CLOSED: "gray",
+}
+_LEVEL_COLOUR = {"ok": "green", "warning": "orange", "error": "red"}
+
+
+def fmt_ist(when: datetime | None, with_date: bool = True) -> str:
+    """``"Tue 16 Aug 2016 09:15:00 IST"`` (or ``"—"``)."""
+    if when is None:
+        return "—"
+    local = when.astimezone(IST)
+    return local.strftime("%a %d %b %Y %H:%M:%S IST" if with_date else "%H:%M:%S IST")
+
+
+def phase_badge(status: MarketStatus) -> None:
+    colour = _PHASE_COLOUR[status.phase]
+    st.markdown(f"**Market:** :{colour}-badge[{status.phase_label}]")
+
+
+def ticker_badge(health: TickerHealth) -> None:
+    colour = _LEVEL_COLOUR[health.level]
+    label = {"ok": "Live", "warning": "Stale", "error": "Down"}[health.level]
+    st.markdown(f"**Ticker:** :{colour}-badge[{label}]")
+
+
+def market_status_panel(status: MarketStatus) -> None:
+    """Phase, clocks (wall and market), next open/close, and ticker health."""
+    c1, c2, c3, c4 = st.columns(4)
+    with c1:
+        phase_badge(status)
+        if status.session is not None and status.session.special:
+            st.caption(f"Special session: {status.session.name}")
+    with c2:
+        st.markdown(f"**Wall clock:** {fmt_ist(status.wall_clock)}")
+        st.markdown(f"**Market time:** {fmt_ist(status.market_time)}")
+        st.caption(f"Market time source: {status.market_time_source}")
+    with c3:
+        st.markdown(f"**Next open:** {fmt_ist(status.next_open)}")
+        st.markdown(f"**Next close:** {fmt_ist(status.next_close)}")
+    with c4:
+        ticker_badge(status.ticker)
+        t = status.ticker
+        if t.cache_ok:
+            st.caption(f"{t.subscribed} subscribed · {t.ticks_total:,} ticks · {t.reconnects} reconnects")
+    if status.calendar_note:
+        st.caption(status.calendar_note)
+    health = status.ticker
+    if health.level == "error":
+        st.error(health.message, icon="🚨")
+    elif health.level == "warning":
+        st.warning(health.message, icon="⚠️")
+
+
+def watchlist_table(frame: pd.DataFrame, key: str) -> None:
+    """The watchlist table; missing values show as ``—``; change % coloured by sign."""
+    view = frame.reset_index(drop=True)
+
+    def colour(v: float) -> str:
+        if pd.isna(v) or v == 0:
+            return ""
+        return "color: #26a69a" if v > 0 else "color: #ef5350"
+
+    styled = (
+        view.style.format(
+            {"LTP": "₹{:,.2f}", "change %": "{:+.2f}%", "volume": "{:,.0f}", "day high": "₹{:,.2f}",
+             "day low": "₹{:,.2f}", "tick age s": "{:.1f}"},
+            na_rep="—",
+        ).map(colour, subset=["change %"])
+    )
+    st.dataframe(styled, hide_index=True, width="stretch", key=key)

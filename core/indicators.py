@@ -1,0 +1,200 @@
+"""Chart indicators over OHLCV bars: SMA, EMA, RSI, MACD, Bollinger bands, ATR, session VWAP
+and volume SMA.
+
+Input shape (every function): ``bars`` is one instrument's bars, a ``pd.DataFrame`` indexed by
+a strictly increasing, tz-aware ``DatetimeIndex`` (bar open time; IST for intraday), with
+float columns ``open high low close`` (₹) and ``volume`` (shares); a function only requires
+the columns it reads. Output: a ``float64`` Series (or DataFrame) on the same index, with the
+stable names listed in each docstring. No function looks ahead: the value at bar ``t`` depends
+only on bars ``<= t`` (tests check this on every indicator). The first bars, before the
+indicator has enough history, are ``NaN`` (the "warm-up", given per function); with fewer bars
+than the warm-up the whole result is ``NaN``.
+
+Why pandas-ta-classic
+---------------------
+* The official ``pandas-ta`` now requires Python 3.12; the desk runs on 3.11.
+* ``ft-pandas-ta`` (freqtrade's fork, last release 0.3.16 in 2025-09) is kept for
+  freqtrade's own needs; pandas-ta-classic has the newer release line.
+* ``pandas-ta-classic`` 0.8.32 is maintained (releases into 2026-09), pure Python, and works
+  with pandas 3. Its SMA/EMA/RSI/BBANDS/ATR match TA-Lib to ~1e-10 on real NSE data (its
+  EMA and Wilder averages seed with an SMA, as TA-Lib does); its MACD differs from TA-Lib only
+  in the first few dozen bars (TA-Lib starts both EMAs at the slow EMA's first bar) and
+  agrees after warm-up.
+* ``TA-Lib`` (0.8.2 has wheels) wraps a C library; it is kept as the *test reference* only,
+  so production results never depend on a compiled extension. Every call passes
+  ``talib=False`` so pandas-ta-classic never silently switches to TA-Lib when it is installed.
+
+VWAP is plain pandas (a cumulative sum per IST day) because the library's version anchors on
+calendar periods of the index's own time zone and adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import pandas_ta_classic as ta
+
+from core.errors import ValidationError
+from core.timeutil import IST
+
+OHLCV = ("open", "high", "low", "close", "volume")
+MACD_COLUMNS = ("macd", "macd_signal", "macd_hist")
+BOLLINGER_COLUMNS = ("bb_lower", "bb_mid", "bb_upper")
+
+
+def sma(bars: pd.DataFrame, period: int = 20, column: str = "close") -> pd.Series:
+    """Simple moving average of ``column`` over ``period`` bars.
+
+    Returns ``float64`` Series named ``f"sma_{period}"`` (₹ for prices). Warm-up: the first
+    ``period - 1`` bars are ``NaN``. Raises ``ValidationError`` (see ``validate_bars``).
+    """
+    _check_period(period)
+    src = validate_bars(bars, [column])[column]
+    return _finish(ta.sma(src, length=period, talib=False), src.index, f"sma_{period}")
+
+
+def ema(bars: pd.DataFrame, period: int = 20, column: str = "close") -> pd.Series:
+    """Exponential moving average (α = 2/(period+1)), seeded with the SMA of the first
+    ``period`` bars (as TA-Lib does).
+
+    Returns ``float64`` Series named ``f"ema_{period}"``. Warm-up: ``period - 1`` bars ``NaN``.
+    """
+    _check_period(period)
+    src = validate_bars(bars, [column])[column]
+    return _finish(ta.ema(src, length=period, talib=False), src.index, f"ema_{period}")
+
+
+def rsi(bars: pd.DataFrame, period: int = 14, column: str = "close") -> pd.Series:
+    """Wilder's relative strength index of ``column``, 0–100.
+
+    Returns ``float64`` Series named ``f"rsi_{period}"``. Warm-up: the first ``period`` bars
+    are ``NaN`` (one bar is spent on the first price change).
+    """
+    _check_period(period)
+    src = validate_bars(bars, [column])[column]
+    return _finish(ta.rsi(src, length=period, talib=False), src.index, f"rsi_{period}")
+
+
+def macd(bars: pd.DataFrame, fast: int = 12, slow: int = 26, signal: int = 9) -> pd.DataFrame:
+    """MACD of ``close``: ``ema(fast) - ema(slow)``, its ``signal``-bar EMA, and the histogram.
+
+    Returns a ``float64`` DataFrame with columns ``macd``, ``macd_signal``, ``macd_hist``
+    (``macd - macd_signal``), ₹. Warm-up: ``macd`` is ``NaN`` for the first ``slow - 1`` bars,
+    the signal and histogram for the first ``slow + signal - 2``. Early values differ from
+    TA-Lib's (different EMA seeding) and converge to it within ~10 × ``slow`` bars.
+    Raises ``ValidationError`` if ``fast >= slow`` or a period is < 1.
+    """
+    for p in (fast, slow, signal):
+        _check_period(p)
+    if fast >= slow:
+        raise ValidationError(f"macd needs fast < slow, got fast={fast}, slow={slow}")
+    src = validate_bars(bars, ["close"])["close"]
+    out = ta.macd(src, fast=fast, slow=slow, signal=signal, talib=False)
+    if out is None:
+        return _empty_frame(src.index, MACD_COLUMNS)
+    line, hist, sig = (out[c].astype("float64") for c in out.columns[:3])
+    frame = pd.DataFrame({"macd": line, "macd_signal": sig, "macd_hist": hist}, index=src.index)
+    # pandas-ta fills no signal values before the line exists; make the warm-up explicit.
+    frame.loc[frame["macd_signal"].isna(), "macd_hist"] = np.nan
+    return frame
+
+
+def bollinger(bars: pd.DataFrame, period: int = 20, std: float = 2.0, column: str = "close") -> pd.DataFrame:
+    """Bollinger bands: SMA(``period``) ± ``std`` population standard deviations.
+
+    Returns a ``float64`` DataFrame with columns ``bb_lower``, ``bb_mid``, ``bb_upper`` (₹).
+    Warm-up: ``period - 1`` bars ``NaN``. Raises ``ValidationError`` if ``std <= 0``.
+    """
+    _check_period(period)
+    if not std > 0:
+        raise ValidationError(f"bollinger std must be > 0, got {std}")
+    src = validate_bars(bars, [column])[column]
+    out = ta.bbands(src, length=period, std=float(std), ddof=0, talib=False)
+    if out is None:
+        return _empty_frame(src.index, BOLLINGER_COLUMNS)
+    lower, mid, upper = (out[c].astype("float64") for c in out.columns[:3])
+    return pd.DataFrame({"bb_lower": lower, "bb_mid": mid, "bb_upper": upper}, index=src.index)
+
+
+def atr(bars: pd.DataFrame, period: int = 14) -> pd.Series:
+    """Wilder's average true range (₹), seeded with the mean true range of bars 1..``period``.
+
+    Returns ``float64`` Series named ``f"atr_{period}"``. Warm-up: the first ``period`` bars
+    are ``NaN``.
+    """
+    _check_period(period)
+    b = validate_bars(bars, ["high", "low", "close"])
+    out = ta.atr(b["high"], b["low"], b["close"], length=period, mamode="rma", talib=False)
+    return _finish(out, b.index, f"atr_{period}")
+
+
+def volume_sma(bars: pd.DataFrame, period: int = 20) -> pd.Series:
+    """Simple moving average of ``volume`` (shares). Series ``f"volume_sma_{period}"``;
+    warm-up ``period - 1`` bars."""
+    _check_period(period)
+    src = validate_bars(bars, ["volume"])["volume"].astype("float64")
+    return _finish(ta.sma(src, length=period, talib=False), src.index, f"volume_sma_{period}")
+
+
+def session_vwap(bars: pd.DataFrame) -> pd.Series:
+    """Volume-weighted average price, reset at each IST trading day.
+
+    Typical price ``(high + low + close) / 3`` weighted by ``volume``, cumulative within the
+    bar's IST date. Index must be ``Asia/Kolkata``.
+
+    Returns ``float64`` Series named ``"vwap"`` (₹). ``NaN`` while the day's cumulative
+    volume is zero (e.g. index bars with no volume). No warm-up otherwise.
+    """
+    b = validate_bars(bars, ["high", "low", "close", "volume"])
+    if str(b.index.tz) != IST.key:
+        raise ValidationError(f"session_vwap needs an index in {IST.key}; call .tz_convert('{IST.key}')")
+    typical = (b["high"] + b["low"] + b["close"]) / 3.0
+    volume = b["volume"].astype("float64")
+    day = b.index.date
+    cum_pv = (typical * volume).groupby(day).cumsum()
+    cum_vol = volume.groupby(day).cumsum()
+    return (cum_pv / cum_vol.where(cum_vol > 0)).astype("float64").rename("vwap")
+
+
+def validate_bars(bars: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """Check ``bars`` and return the required ``columns`` as ``float64``.
+
+    Raises
+    ------
+    ValidationError
+        If ``bars`` is not a DataFrame, a column is missing, the index is not a tz-aware
+        ``DatetimeIndex``, is not strictly increasing, or a required column holds NaN.
+    """
+    cols = list(columns)
+    if not isinstance(bars, pd.DataFrame):
+        raise ValidationError(f"bars must be a pandas DataFrame, got {type(bars).__name__}")
+    missing = [c for c in cols if c not in bars.columns]
+    if missing:
+        raise ValidationError(f"bars is missing columns {missing}; expected OHLCV columns {list(OHLCV)}")
+    idx = bars.index
+    if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
+        raise ValidationError("bars index must be a tz-aware DatetimeIndex (bar open time, IST)")
+    if not idx.is_monotonic_increasing or idx.has_duplicates:
+        raise ValidationError("bars index must be strictly increasing; sort it and drop duplicate timestamps")
+    out = bars[cols].astype("float64")
+    nan_cols = [c for c in cols if out[c].isna().any()]
+    if nan_cols:
+        raise ValidationError(f"bars has NaN in {nan_cols}; drop or fill those rows first")
+    return out
+
+
+def _check_period(period: int) -> None:
+    if isinstance(period, bool) or not isinstance(period, (int, np.integer)) or period < 1:
+        raise ValidationError(f"period must be an integer >= 1, got {period!r}")
+
+
+def _finish(out: pd.Series | None, index: pd.DatetimeIndex, name: str) -> pd.Series:
+    if out is None:  # pandas-ta returns None when there are fewer bars than the period
+        return pd.Series(np.nan, index=index, dtype="float64", name=name)
+    return out.astype("float64").reindex(index).rename(name)
+
+
+def _empty_frame(index: pd.DatetimeIndex, columns: Iterable[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: np.full(len(index), np.nan) for c in columns}, index=index)

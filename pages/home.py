@@ -1,0 +1,64 @@
+"""Home: market status, ticker health, and the live, editable watchlist."""
+
+from datetime import datetime
+
+import streamlit as st
+
+from app.ui.state import get_services, get_watch_view
+from app.ui.widgets import market_status_panel, watchlist_table
+from core.errors import DeskError, ValidationError
+from core.timeutil import IST
+
+svc = get_services()
+view = get_watch_view()
+
+st.header("Home")
+
+try:
+    keys = svc.watchlists.keys()
+except DeskError as exc:
+    st.error(f"Could not read the watchlist from the store: {exc}")
+    st.stop()
+
+
+@st.fragment(run_every="1s")
+def live_market() -> None:
+    snap = view.snapshot(svc.watchlists.keys(), datetime.now(IST))
+    market_status_panel(snap.status)
+    st.subheader("Watchlist")
+    if snap.table.empty:
+        st.info("The watchlist is empty: add a symbol below.")
+    else:
+        watchlist_table(snap.table, key="home_watchlist_table")
+        if snap.cache_error is None and snap.table["LTP"].isna().all():
+            st.caption("No ticks for these symbols yet.")
+
+
+live_market()
+
+st.subheader("Edit watchlist")
+flash = st.session_state.pop("home_flash", None)
+if flash:
+    st.success(flash)
+add_col, remove_col = st.columns(2)
+with add_col:
+    symbol = st.text_input("Add symbol", placeholder="INFY or NSE:INFY", key="home_add_symbol").strip()
+    if st.button("Add", key="home_add", type="primary"):
+        if not symbol:
+            st.warning("Type a symbol first, e.g. INFY or NSE:INFY.")
+        else:
+            try:
+                added = svc.watchlists.add(symbol)
+            except ValidationError as exc:
+                st.error(str(exc))
+            else:
+                name = symbol.upper()
+                st.session_state["home_flash"] = f"Added {name}" if added else f"{name} is already listed"
+                st.rerun()
+with remove_col:
+    victim = st.selectbox("Remove symbol", keys, index=None, placeholder="Pick a symbol",
+                          key="home_remove_symbol")
+    if st.button("Remove", key="home_remove", disabled=victim is None):
+        svc.watchlists.remove(victim)
+        st.session_state["home_flash"] = f"Removed {victim}"
+        st.rerun()

@@ -1,0 +1,27 @@
+"""PaperDesk entrypoint: page config, navigation, and the sidebar's market mode.
+
+Run with ``streamlit run streamlit_app.py``. Streamlit puts only this file's folder on the
+import path, so it sits at the repo root beside ``pages/``.
+"""
+
+import streamlit as st
+
+from app.ui.state import get_watch_view
+
+st.set_page_config(layout="wide", page_title="PaperDesk", page_icon="📈")
+
+pages = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/chart.py", title="Chart", icon="📊"),
+]
+nav = st.navigation(pages)
+
+with st.sidebar:
+    st.markdown("### PaperDesk")
+    st.caption("Paper trading on NSE · no real orders")
+    market_slot = st.empty()
+
+try:
+    nav.run()
+finally:  # after the page, so the label carries the replay date its snapshot just saw
+    market_slot.markdown(f"**Market:** {get_watch_view().mode_label()}")
