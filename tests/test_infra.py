@@ -10,8 +10,10 @@ def test_redis_server_answers_ping(redis_url):
     assert client.info("server")["redis_version"]
 
 
-def test_postgres_database_is_fresh(postgres_url):
+def test_postgres_database_is_a_throwaway_one(postgres_url):
     url = postgres_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url) as conn:
-        tables = conn.execute("select count(*) from pg_tables where schemaname = 'public'").fetchone()[0]
-    assert tables == 0
+        name = conn.execute("select current_database()").fetchone()[0]
+        version = conn.execute("show server_version_num").fetchone()[0]
+    assert name.startswith("paperdesk_test_")
+    assert int(version) >= 130000
