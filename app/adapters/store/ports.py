@@ -1,0 +1,107 @@
+"""Repository interfaces of the store, so another backend (Supabase/PostgREST) can stand in.
+
+Every time argument and result is tz-aware (results in UTC unless stated); a naive datetime
+raises ``core.errors.ValidationError``. ``interval`` is one of Kite's historical intervals
+(``core.models.INTERVAL_MINUTES``); any other value raises ``ValidationError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+import pandas as pd
+
+from core.models import Bar, Instrument
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One background job as the UI shows it. ``progress`` is a fraction 0..1; times UTC."""
+
+    id: str
+    kind: str
+    args: dict[str, Any]
+    status: JobStatus
+    progress: float
+    message: str
+    result: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (JobStatus.DONE, JobStatus.FAILED)
+
+
+class InstrumentRepository(Protocol):
+    def replace_dump(self, rows: Iterable[Instrument | Mapping[str, Any]], dump_date: date) -> int:
+        """Replace the whole master with ``rows`` in one transaction; return the row count."""
+
+    def get(self, instrument_token: int) -> Instrument | None: ...
+
+    def by_key(self, key: str) -> Instrument | None:
+        """``"EXCHANGE:TRADINGSYMBOL"`` exactly as Kite spells it (``"NSE:NIFTY 50"``)."""
+
+    def search(self, prefix: str, limit: int = 20) -> list[Instrument]: ...
+
+    def all(self) -> list[Instrument]: ...
+
+    def frame(self) -> pd.DataFrame: ...
+
+    def count(self) -> int: ...
+
+    def dump_date(self) -> date | None: ...
+
+
+class BarRepository(Protocol):
+    def upsert(self, bars: Sequence[Bar]) -> int:
+        """Insert or overwrite on ``(instrument_token, interval, ts)``; return rows written."""
+
+    def frame(
+        self, instrument_token: int, interval: str, start: datetime, end: datetime
+    ) -> pd.DataFrame: ...
+
+    def latest_ts(self, instrument_token: int, interval: str) -> datetime | None: ...
+
+    def count(self, instrument_token: int | None = None, interval: str | None = None) -> int: ...
+
+    def coverage(self, instrument_token: int, interval: str) -> list[tuple[datetime, datetime]]: ...
+
+    def add_coverage(self, instrument_token: int, interval: str, start: datetime, end: datetime) -> None: ...
+
+
+class WatchlistRepository(Protocol):
+    def get(self, name: str) -> list[str]: ...
+
+    def exists(self, name: str) -> bool: ...
+
+    def replace(self, name: str, keys: Sequence[str]) -> None: ...
+
+    def names(self) -> list[str]: ...
+
+
+class JobRepository(Protocol):
+    def create(self, kind: str, args: Mapping[str, Any], job_id: str | None = None) -> str: ...
+
+    def start(self, job_id: str, message: str = "") -> None: ...
+
+    def update(self, job_id: str, progress: float, message: str | None = None) -> None: ...
+
+    def finish(self, job_id: str, result: Mapping[str, Any] | None = None, message: str = "") -> None: ...
+
+    def fail(self, job_id: str, message: str) -> None: ...
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def recent(self, limit: int = 20, kind: str | None = None) -> list[Job]: ...

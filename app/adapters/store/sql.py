@@ -1,0 +1,103 @@
+"""``SqlStore``: the SQL store on SQLite (default) or PostgreSQL, behind repository attributes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, insert, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.pool import StaticPool
+
+from app.adapters.store.bars_repo import SqlBarRepository
+from app.adapters.store.instruments_repo import SqlInstrumentRepository
+from app.adapters.store.jobs_repo import SqlJobRepository
+from app.adapters.store.schema import SCHEMA_VERSION, metadata, schema_version
+from app.adapters.store.watchlists_repo import SqlWatchlistRepository
+from core.errors import ValidationError
+from core.timeutil import UTC
+
+#: SQLite waits this long (ms) for another process's write lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``sqlite:///path`` (WAL, foreign keys, busy timeout; the folder is
+    created), ``sqlite://`` (in memory, one shared connection) or ``postgresql+psycopg://…``.
+
+    Raises ``ValidationError`` for any other URL.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        else:
+            engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":  # plain URL (as a PaaS sets it): use psycopg 3
+            url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    raise ValidationError(f"unsupported database URL scheme {parsed.drivername!r}; use sqlite:/// or postgresql://")
+
+
+class SqlStore:
+    """The desk's store. Repositories: ``instruments``, ``bars``, ``watchlists``, ``jobs``.
+
+    ``SqlStore("sqlite:///.state/paperdesk.db")`` or ``SqlStore("postgresql+psycopg://…")``.
+    The schema is created idempotently on construction (safe if several processes start at
+    once). Thread-safe: share one per process.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._create_schema()
+        self.instruments = SqlInstrumentRepository(self.engine)
+        self.bars = SqlBarRepository(self.engine)
+        self.watchlists = SqlWatchlistRepository(self.engine)
+        self.jobs = SqlJobRepository(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def _create_schema(self) -> None:
+        try:
+            metadata.create_all(self.engine)
+        except (IntegrityError, ProgrammingError, OperationalError):
+            # Another process created the same tables at the same moment; check it is all there.
+            metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            if conn.execute(select(schema_version.c.version)).first() is not None:
+                return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(schema_version).values(version=SCHEMA_VERSION, applied_at=datetime.now(UTC)))
+        except IntegrityError:
+            pass
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(schema_version.c.version).order_by(schema_version.c.version.desc())).scalar_one())
+
+    def dispose(self) -> None:
+        """Close pooled connections (tests, shutdown)."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"SqlStore({make_url(self.url).render_as_string(hide_password=True)!r})"

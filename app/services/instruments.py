@@ -1,0 +1,208 @@
+"""Resolve what a trader types (``"INFY"``, ``"nse:infy"``, ``"NIFTY 50"``) to Kite instruments.
+
+The instruments master lives in the store; this service keeps an in-memory index of it
+(built once per process, rebuilt after a refresh) so that resolving a NIFTY 500 list is a
+few dictionary look-ups. The store is seeded from the bundled Kite dump on first use.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from app.adapters.store.ports import InstrumentRepository
+from core.errors import DataError, ValidationError
+from core.models import Instrument
+from core.timeutil import IST
+
+log = logging.getLogger(__name__)
+
+#: Exchange assumed when a key has no ``EXCHANGE:`` prefix.
+DEFAULT_EXCHANGE = "NSE"
+
+
+class _HasInstruments(Protocol):
+    instruments: InstrumentRepository
+
+
+class _KiteInstruments(Protocol):
+    def instruments(self, exchange: str | None = None) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    by_key: dict[tuple[str, str], Instrument]
+    by_token: dict[int, Instrument]
+    symbols: dict[str, list[str]]  # exchange -> upper-case symbols (for suggestions)
+    by_name: dict[str, list[Instrument]]  # upper-case company name -> instruments
+
+
+def _split(key: str) -> tuple[str, str]:
+    text = " ".join(str(key).split())  # trim and collapse inner whitespace
+    if not text:
+        raise ValidationError("instrument key is empty; type a symbol such as 'INFY' or 'NSE:INFY'")
+    exchange, sep, symbol = text.partition(":")
+    if not sep:
+        return DEFAULT_EXCHANGE, text.upper()
+    exchange, symbol = exchange.strip().upper(), symbol.strip().upper()
+    if not exchange or not symbol:
+        raise ValidationError(f"instrument key {key!r} must look like 'NSE:INFY'")
+    return exchange, symbol
+
+
+def _dump_date_from_name(name: str, default: date) -> date:
+    m = re.search(r"(\d{4})-(\d{2})(?:-(\d{2}))?", name)
+    if not m:
+        return default
+    return date(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1))
+
+
+class InstrumentService:
+    """Instrument look-ups over the store's master, with an in-memory index.
+
+    Keys are ``"EXCHANGE:TRADINGSYMBOL"``; the exchange defaults to NSE and case is ignored.
+    Unknown symbols raise ``ValidationError`` naming the symbol and close matches.
+    """
+
+    def __init__(self, store: _HasInstruments) -> None:
+        self._repo = store.instruments
+        self._lock = threading.Lock()
+        self._index: _Index | None = None
+
+    # ---- loading -----------------------------------------------------------------------
+
+    def ensure_loaded(self) -> int:
+        """Seed the store from the bundled Kite dump if it has no instruments; return the count.
+
+        Source: ``app/data/nse/kite_instruments_NSE_2025-12.csv.gz`` via
+        ``app.adapters.nse_data.load_instruments``. A no-op when the store already has rows.
+        """
+        count = self._seed_if_empty()
+        self.invalidate()
+        return count
+
+    def _seed_if_empty(self) -> int:
+        count = self._repo.count()
+        if count:
+            return count
+        from app.adapters.nse_data import INSTRUMENTS_FILE, load_instruments
+
+        dump_date = _dump_date_from_name(INSTRUMENTS_FILE.name, date.today())
+        count = self._repo.replace_dump(load_instruments().to_dict("records"), dump_date)
+        log.info("seeded %d instruments from the bundled dump %s", count, INSTRUMENTS_FILE.name)
+        return count
+
+    def refresh_from_kite(self, kite: _KiteInstruments, exchanges: Sequence[str] = ("NSE",),
+                          now: datetime | None = None) -> int:
+        """Replace the master with Kite's ``instruments(exchange)`` for ``exchanges``.
+
+        ``kite`` is a ``kiteconnect.KiteConnect`` (real or replay). ``dump_date`` is the IST
+        date of ``now`` (default: the wall clock). Returns the rows stored. Raises
+        ``DataError`` if Kite returns no rows (the old master is kept).
+        """
+        rows: list[dict[str, Any]] = []
+        for exchange in exchanges:
+            rows.extend(kite.instruments(exchange))
+        if not rows:
+            raise DataError(f"Kite returned no instruments for {', '.join(exchanges)}; kept the old master")
+        today = (now or datetime.now(IST)).astimezone(IST).date()
+        count = self._repo.replace_dump(rows, today)
+        self.invalidate()
+        log.info("refreshed %d instruments from Kite (%s)", count, ", ".join(exchanges))
+        return count
+
+    def invalidate(self) -> None:
+        """Forget the in-memory index (rebuilt from the store on next use)."""
+        with self._lock:
+            self._index = None
+
+    def _idx(self) -> _Index:
+        index = self._index
+        if index is not None:
+            return index
+        with self._lock:
+            if self._index is None:
+                self._seed_if_empty()
+                by_key: dict[tuple[str, str], Instrument] = {}
+                by_token: dict[int, Instrument] = {}
+                symbols: dict[str, list[str]] = {}
+                by_name: dict[str, list[Instrument]] = {}
+                for inst in self._repo.all():
+                    by_key[(inst.exchange.upper(), inst.tradingsymbol.upper())] = inst
+                    by_token[inst.instrument_token] = inst
+                    symbols.setdefault(inst.exchange.upper(), []).append(inst.tradingsymbol.upper())
+                    if inst.name:
+                        by_name.setdefault(inst.name.upper(), []).append(inst)
+                self._index = _Index(by_key, by_token, symbols, by_name)
+            return self._index
+
+    # ---- look-ups ----------------------------------------------------------------------
+
+    def resolve(self, key: str | int) -> Instrument:
+        """The instrument for ``key``: ``"NSE:INFY"``, ``"INFY"``, ``"nse:infy"``, ``"NIFTY 50"``
+        (or an ``int`` instrument_token).
+
+        Raises ``ValidationError`` for an unknown symbol, naming it and up to three close matches.
+        """
+        if isinstance(key, int):
+            return self.by_token(key)
+        index = self._idx()
+        exchange, symbol = _split(key)
+        found = index.by_key.get((exchange, symbol))
+        if found is None:
+            raise ValidationError(self._unknown_message(index, exchange, symbol))
+        return found
+
+    def resolve_many(self, keys: Iterable[str | int]) -> list[Instrument]:
+        """Resolve every key in order. Raises one ``ValidationError`` naming every unknown key."""
+        out: list[Instrument] = []
+        problems: list[str] = []
+        for key in keys:
+            try:
+                out.append(self.resolve(key))
+            except ValidationError as exc:
+                problems.append(str(exc))
+        if problems:
+            head = f"{len(problems)} unknown instrument(s): " if len(problems) > 1 else ""
+            raise ValidationError(head + "; ".join(problems))
+        return out
+
+    def by_token(self, instrument_token: int) -> Instrument:
+        """The instrument with this token. Raises ``ValidationError`` if the master lacks it."""
+        found = self._idx().by_token.get(int(instrument_token))
+        if found is None:
+            raise ValidationError(f"no instrument with instrument_token {instrument_token} in the master")
+        return found
+
+    def search(self, prefix: str, limit: int = 20) -> list[Instrument]:
+        """Instruments whose symbol starts with ``prefix`` (case-insensitive)."""
+        self._idx()
+        return self._repo.search(prefix, limit)
+
+    def count(self) -> int:
+        return len(self._idx().by_token)
+
+    def suggestions(self, key: str, n: int = 3) -> list[str]:
+        """Up to ``n`` keys close to ``key`` (company-name matches first, then spelling)."""
+        index = self._idx()
+        exchange, symbol = _split(key)
+        out = [i.key for i in index.by_name.get(symbol, []) if i.exchange.upper() == exchange]
+        for s in difflib.get_close_matches(symbol, index.symbols.get(exchange, []), n=n, cutoff=0.6):
+            k = index.by_key[(exchange, s)].key
+            if k not in out:
+                out.append(k)
+        return out[:n]
+
+    def _unknown_message(self, index: _Index, exchange: str, symbol: str) -> str:
+        if exchange not in index.symbols:
+            return (f"unknown exchange {exchange!r} in '{exchange}:{symbol}'; "
+                    f"the master has {', '.join(sorted(index.symbols))}")
+        close = self.suggestions(f"{exchange}:{symbol}")
+        hint = f"; did you mean {', '.join(close)}?" if close else "; check the spelling or search by prefix"
+        return f"unknown instrument '{exchange}:{symbol}'{hint}"

@@ -1,0 +1,157 @@
+"""MarketDataService against the real replay server through the real kiteconnect client.
+
+The session replay server replays 2016-08-17, so its history holds the full 2016-08-16
+session (375 one-minute bars per stock) and the 2016-08-16 daily bar.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from app.adapters.redis_client import redis_client
+from app.services.instruments import InstrumentService
+from app.services.market_data import KITE_MAX_DAYS, MarketDataService, kite_windows, uncovered
+from app.settings import Settings
+from core.errors import ValidationError
+from core.models import INTERVAL_MINUTES
+from core.timeutil import IST, UTC
+from tests.fixtures_store import seed_instruments
+
+INFY = 408065
+AUG16 = date(2016, 8, 16)
+AUG16_OPEN = datetime(2016, 8, 16, 9, 15, tzinfo=IST)
+
+
+def replay_settings(server, redis_url: str) -> Settings:
+    return Settings(env="test", redis_url=redis_url, replay_host=server.host, replay_port=server.port,
+                    replay_api_key=server.api_key, replay_api_secret=SecretStr(server.api_secret))
+
+
+@pytest.fixture()
+def market(sqlite_store, replay_server, redis_url) -> MarketDataService:
+    seed_instruments(sqlite_store)
+    settings = replay_settings(replay_server, redis_url)
+    return MarketDataService(settings, sqlite_store, redis_client(redis_url), InstrumentService(sqlite_store))
+
+
+# ---- windows (pure) -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("interval", list(INTERVAL_MINUTES))
+def test_kite_windows_respect_limit_and_tile_range_for_every_interval(interval):
+    limit = KITE_MAX_DAYS[interval]
+    start = datetime(2015, 1, 1, tzinfo=IST)
+    end = start + timedelta(days=limit * 3 + 7, hours=5)
+    windows = kite_windows(interval, start, end)
+    assert len(windows) == 4
+    assert windows[0][0] == start and windows[-1][1] == end
+    for (f, t), nxt in zip(windows, windows[1:] + [None]):
+        assert t - f < timedelta(days=limit)
+        assert (t - f).days < limit  # what Kite checks
+        if nxt is not None:
+            assert nxt[0] - t == timedelta(seconds=1)
+    assert all(f.tzinfo is not None and f.utcoffset() == timedelta(hours=5, minutes=30) for f, _ in windows)
+
+
+def test_kite_windows_exactly_limit_days_takes_two_requests():
+    start = datetime(2016, 1, 1, tzinfo=IST)
+    assert len(kite_windows("minute", start, start + timedelta(days=60) - timedelta(seconds=1))) == 1
+    assert len(kite_windows("minute", start, start + timedelta(days=60))) == 2
+
+
+def test_kite_windows_bad_input_raises_validation_error():
+    t = datetime(2016, 8, 16, tzinfo=IST)
+    with pytest.raises(ValidationError, match="unknown interval"):
+        kite_windows("1min", t, t)
+    with pytest.raises(ValidationError, match="after end"):
+        kite_windows("minute", t + timedelta(seconds=1), t)
+    with pytest.raises(ValidationError, match="timezone-aware"):
+        kite_windows("minute", datetime(2016, 8, 16), t)
+
+
+def test_uncovered_returns_gaps_and_refetches_covered_end():
+    t = datetime(2016, 8, 16, tzinfo=UTC)
+    h = timedelta(hours=1)
+    covered = [(t + h, t + 2 * h), (t + 4 * h, t + 5 * h)]
+    assert uncovered(t, t + 6 * h, covered) == [
+        (t, t + h - timedelta(seconds=1)), (t + 2 * h, t + 4 * h - timedelta(seconds=1)), (t + 5 * h, t + 6 * h),
+    ]
+    assert uncovered(t + h, t + 2 * h, covered) == [(t + 2 * h, t + 2 * h)]
+    assert uncovered(t, t + h, []) == [(t, t + h)]
+
+
+# ---- backfill through the replay server ---------------------------------------------------------
+
+def test_backfill_minute_day_stores_full_session(market, sqlite_store):
+    seen: list[tuple[float, str]] = []
+    added = market.backfill("NSE:INFY", "minute", AUG16, AUG16, progress=lambda f, m: seen.append((f, m)))
+    assert added == 375
+    assert sqlite_store.bars.count(INFY, "minute") == 375
+    assert seen[-1][0] == 1.0 and "375 bars" in seen[-1][1]
+    df = market.bars("infy", "minute", AUG16, AUG16)
+    assert len(df) == 375
+    assert df.index[0] == AUG16_OPEN and df.index[-1] == datetime(2016, 8, 16, 15, 29, tzinfo=IST)
+    assert str(df.index.tz) == "Asia/Kolkata"
+    first = df.iloc[0]
+    assert (first["open"], first["high"], first["low"], first["close"], first["volume"]) == (
+        1041.55, 1041.55, 1028.05, 1031.35, 527702)
+
+
+def test_backfill_second_run_stores_nothing_new(market, sqlite_store):
+    assert market.backfill(INFY, "5minute", AUG16, AUG16) == 75
+    snapshot = market.bars(INFY, "5minute", AUG16, AUG16)
+    assert market.backfill(INFY, "5minute", AUG16, AUG16) == 0
+    assert sqlite_store.bars.count(INFY, "5minute") == 75
+    assert market.bars(INFY, "5minute", AUG16, AUG16).equals(snapshot)
+
+
+def test_backfill_covered_range_requests_only_the_tail(market):
+    market.backfill("TCS", "minute", AUG16, AUG16)
+    seen: list[str] = []
+    market.backfill("TCS", "minute", AUG16, AUG16, progress=lambda f, m: seen.append(m))
+    assert len(seen) == 1 and "2016-08-16 → 2016-08-16, 1 bars" in seen[0]  # the 15:29 bar again
+
+
+def test_backfill_long_range_splits_into_kite_windows(market, sqlite_store):
+    seen: list[tuple[float, str]] = []
+    start = datetime(2016, 6, 1, tzinfo=IST)
+    added = market.backfill("SBIN", "minute", start, datetime(2016, 8, 16, 23, 59, tzinfo=IST),
+                            progress=lambda f, m: seen.append((f, m)))
+    assert added == 375
+    assert [f for f, _ in seen] == [0.5, 1.0]  # 76 days of minutes = 2 requests of <= 60 days
+    assert "0 bars" in seen[0][1] and "375 bars" in seen[1][1]
+
+
+def test_backfill_index_15minute_and_daily_bars(market):
+    assert market.backfill("NIFTY 50", "15minute", AUG16, AUG16) == 25
+    assert market.backfill("NSE:INFY", "day", date(2010, 1, 1), AUG16) == 1  # 2 windows of 2000 days
+    day = market.bars("INFY", "day", date(2016, 8, 1), AUG16)
+    assert day.index.tolist() == [datetime(2016, 8, 16, tzinfo=IST)]
+    assert day["close"].iloc[0] == 1053.0 and day["volume"].iloc[0] == 8151591
+
+
+def test_backfill_bad_input_raises_validation_error(market, sqlite_store):
+    with pytest.raises(ValidationError, match="unknown interval"):
+        market.backfill("INFY", "2minute", AUG16, AUG16)
+    with pytest.raises(ValidationError, match="after end"):
+        market.backfill("INFY", "minute", date(2016, 8, 17), AUG16)
+    with pytest.raises(ValidationError, match="timezone-aware"):
+        market.backfill("INFY", "minute", datetime(2016, 8, 16, 9, 15), AUG16_OPEN)
+    with pytest.raises(ValidationError, match="'NSE:INFOSYS'.*NSE:INFY"):
+        market.backfill("INFOSYS", "minute", AUG16, AUG16)
+    assert sqlite_store.bars.count() == 0
+
+
+def test_backfill_token_unknown_to_market_raises_validation_error(market):
+    with pytest.raises(ValidationError, match="refused historical minute for token 12345"):
+        market.backfill(12345, "minute", AUG16, AUG16)
+
+
+def test_bars_reads_store_without_network(sqlite_store, redis_url):
+    """No replay server is running for these settings: bars() must not touch the market."""
+    seed_instruments(sqlite_store)
+    settings = Settings(env="test", redis_url=redis_url, replay_port=1)
+    market = MarketDataService(settings, sqlite_store, redis_client(redis_url))
+    assert market.bars("INFY", "minute", AUG16, AUG16).empty

@@ -1,0 +1,151 @@
+"""The clock process (``python -m workers.clock``): one APScheduler that only *sends* actors.
+
+Exactly one clock runs per deployment (the Procfile's ``clock:``). Jobs fire in IST
+(``Asia/Kolkata``; every ``CronTrigger`` gets ``timezone=`` because a bare one takes the host's
+zone, infra-notes §5.4) and each checks the NSE calendar first, so holidays are skipped and
+special sessions (e.g. Budget Saturday) are honoured:
+
+* 08:45 IST ``refresh_instruments``: Kite publishes the day's instruments dump around 08:30.
+* 15:45 IST ``backfill_watchlist(day, "minute")``: the day's 1-minute candles of the default
+  watchlist, after the 15:30 close (one backfill job per instrument).
+
+The clock enqueues by actor *name* and never imports the actor modules. SIGTERM/SIGINT stop it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from app.adapters.queue import DramatiqTaskQueue, install_broker
+from app.settings import get_settings
+from core.timeutil import IST, require_aware
+
+log = logging.getLogger("workers.clock")
+
+#: A job that could not run at its time (clock down, machine asleep) still runs this late (s).
+MISFIRE_GRACE_S = 15 * 60
+
+
+class TradingCalendar(Protocol):
+    def is_trading_day(self, day: date | datetime) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClockJob:
+    """One scheduled send: at ``hour:minute`` IST on every NSE trading day."""
+
+    id: str
+    hour: int
+    minute: int
+    description: str
+    send: Callable[[DramatiqTaskQueue, date], str]
+
+    def trigger(self) -> CronTrigger:
+        # Every day: the calendar (not cron) decides, so weekend special sessions are included.
+        return CronTrigger(hour=self.hour, minute=self.minute, timezone=IST)
+
+
+def schedule() -> list[ClockJob]:
+    """The clock's jobs (pure data; ``next_fire_times`` shows when they run)."""
+    return [
+        ClockJob("refresh_instruments", 8, 45, "refresh the instruments master from the market",
+                 lambda queue, day: queue.enqueue_refresh_instruments()),
+        ClockJob("backfill_watchlist_minute", 15, 45, "backfill the day's 1-minute candles of the watchlist",
+                 lambda queue, day: queue.enqueue_backfill_watchlist(day, "minute")),
+    ]
+
+
+def next_fire_times(after: datetime, jobs: list[ClockJob] | None = None) -> dict[str, datetime]:
+    """When each job's trigger fires next after ``after`` (tz-aware), in IST.
+
+    This is the cron time only; on a non-trading day the job fires and skips (see ``fire``).
+    """
+    after = require_aware(after, "after")
+    out = {}
+    for job in jobs or schedule():
+        when = job.trigger().get_next_fire_time(None, after)
+        out[job.id] = when.astimezone(IST)
+    return out
+
+
+def fire(job: ClockJob, now: datetime, calendar: TradingCalendar, queue: DramatiqTaskQueue) -> str | None:
+    """Send ``job`` for IST day of ``now`` if NSE trades that day; return the message id or ``None``."""
+    day = require_aware(now, "now").astimezone(IST).date()
+    if not calendar.is_trading_day(day):
+        log.info("skipping %s: %s is not an NSE trading day", job.id, day)
+        return None
+    message_id = job.send(queue, day)
+    log.info("sent %s for %s (message %s)", job.id, day, message_id)
+    return message_id
+
+
+class WeekdayCalendar:
+    """Fallback when the NSE calendar cannot be loaded: Monday to Friday (no holidays)."""
+
+    def is_trading_day(self, day: date | datetime) -> bool:
+        return (day.date() if isinstance(day, datetime) else day).weekday() < 5
+
+
+def load_calendar() -> TradingCalendar:
+    """``services().calendar`` (the NSE calendar); weekdays if it cannot be loaded (logged)."""
+    try:
+        from app.container import services
+
+        return services().calendar
+    except ImportError as exc:
+        log.warning("NSE calendar unavailable (%s); treating every weekday as a trading day", exc)
+        return WeekdayCalendar()
+
+
+def build_scheduler(calendar: TradingCalendar, queue: DramatiqTaskQueue,
+                    now: Callable[[], datetime] = lambda: datetime.now(IST)) -> BlockingScheduler:
+    """A ``BlockingScheduler`` (IST) with every job of ``schedule()`` added (not started)."""
+    scheduler = BlockingScheduler(timezone=IST)
+    for job in schedule():
+        scheduler.add_job(_run, trigger=job.trigger(), args=[job, calendar, queue, now], id=job.id,
+                          name=job.description, coalesce=True, max_instances=1,
+                          misfire_grace_time=MISFIRE_GRACE_S, replace_existing=True)
+    return scheduler
+
+
+def _run(job: ClockJob, calendar: TradingCalendar, queue: DramatiqTaskQueue, now: Callable[[], datetime]) -> None:
+    try:
+        fire(job, now(), calendar, queue)
+    except Exception:  # keep the clock alive; the next day's run will try again
+        log.exception("clock job %s failed to send", job.id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    queue = DramatiqTaskQueue(install_broker(settings))
+    calendar = load_calendar()
+    scheduler = build_scheduler(calendar, queue)
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("received %s; stopping the clock", signal.Signals(signum).name)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    upcoming = next_fire_times(datetime.now(IST))
+    for job in schedule():
+        log.info("scheduled %s at %02d:%02d IST on NSE trading days (next %s): %s", job.id, job.hour,
+                 job.minute, upcoming[job.id].isoformat(), job.description)
+    log.info("clock started (%d jobs)", len(schedule()))
+    scheduler.start()  # blocks until stop()
+    log.info("clock stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
