@@ -8,12 +8,21 @@ import streamlit as st
 
 from app.ui.state import get_watch_view
 
-st.set_page_config(layout="wide", page_title="PaperDesk", page_icon="📈")
+st.set_page_config(layout="wide", page_title="PaperDesk", page_icon=":material/monitoring:")
 
-pages = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/chart.py", title="Chart", icon="📊"),
-]
+# Material icons: emoji need fonts a headless or minimal machine may not have.
+pages = {
+    "Market": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/chart.py", title="Chart", icon=":material/candlestick_chart:"),
+    ],
+    "Trading": [
+        st.Page("pages/approvals.py", title="Approvals", icon=":material/task_alt:"),
+        st.Page("pages/orders.py", title="Orders & Positions", icon=":material/receipt_long:"),
+        st.Page("pages/risk.py", title="Risk", icon=":material/shield:"),
+        st.Page("pages/pnl.py", title="P&L", icon=":material/monitoring:"),
+    ],
+}
 nav = st.navigation(pages)
 
 with st.sidebar:

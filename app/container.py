@@ -19,7 +19,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.tick_cache import TickCache
     from app.services.instruments import InstrumentService
     from app.adapters.queue import DramatiqTaskQueue
+    from app.services.market_clock import MarketClock
     from app.services.market_data import MarketDataService
+    from app.services.trading import TradingService
     from app.services.watchlists import WatchlistService
     from core.calendar import NseCalendar
 
@@ -77,6 +79,22 @@ class Services:
         from app.adapters.queue import DramatiqTaskQueue, install_broker
 
         return DramatiqTaskQueue(install_broker(self.settings))
+
+    @cached_property
+    def market_clock(self) -> MarketClock:
+        from app.services.market_clock import MarketClock
+
+        return MarketClock(self.settings.market, self.ticks, self.watchlists.tokens)
+
+    @cached_property
+    def trading(self) -> TradingService:
+        from app.adapters.trading_store import TradingStore
+        from app.services.trading import TradingService
+
+        return TradingService(
+            self.settings, TradingStore(self.store.engine), self.instruments, self.ticks, self.jobs,
+            calendar=self.calendar,
+        )
 
 
 _services: Services | None = None

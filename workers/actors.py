@@ -4,6 +4,6 @@
 """
 
 from workers import broker  # noqa: F401  (first: installs the broker)
-from workers import backfill  # noqa: F401
+from workers import backfill, trading  # noqa: F401
 
-__all__ = ["backfill", "broker"]
+__all__ = ["backfill", "broker", "trading"]

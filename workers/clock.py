@@ -9,6 +9,14 @@ special sessions (e.g. Budget Saturday) are honoured:
 * 15:45 IST ``backfill_watchlist(day, "minute")``: the day's 1-minute candles of the default
   watchlist, after the 15:30 close (one backfill job per instrument).
 
+Paper-desk housekeeping runs every few seconds on *market* time (``services().market_clock``:
+the wall clock with Kite, the replayed session's clock with the replay market), sent as
+``as_of`` so a replayed session trades on its own clock:
+
+* every 5 s ``match_orders`` (open LIMIT/SL/SL-M orders against the latest ticks; also executes
+  approvals whose message was lost), every 30 s ``expire_approvals`` and ``square_off`` (MIS
+  auto square-off; a no-op before the 15:20 IST cut-off and idempotent after it).
+
 The clock enqueues by actor *name* and never imports the actor modules. SIGTERM/SIGINT stop it.
 """
 
@@ -64,6 +72,27 @@ def schedule() -> list[ClockJob]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class PeriodicJob:
+    """A trading actor sent every ``seconds`` with ``as_of`` = market time (ISO-8601)."""
+
+    actor: str
+    seconds: int
+
+
+#: The paper desk's periodic actors (queue ``trading``), see the module docstring.
+PERIODIC_TRADING_JOBS = (
+    PeriodicJob("match_orders", 5),
+    PeriodicJob("expire_approvals", 30),
+    PeriodicJob("square_off", 30),
+)
+
+
+def send_periodic(job: PeriodicJob, market_now: datetime, queue: DramatiqTaskQueue) -> str:
+    """Send ``job`` with ``as_of`` = ``market_now`` (tz-aware); return the message id."""
+    return queue.enqueue("trading", job.actor, as_of=require_aware(market_now, "market_now").isoformat())
+
+
 def next_fire_times(after: datetime, jobs: list[ClockJob] | None = None) -> dict[str, datetime]:
     """When each job's trigger fires next after ``after`` (tz-aware), in IST.
 
@@ -107,14 +136,28 @@ def load_calendar() -> TradingCalendar:
 
 
 def build_scheduler(calendar: TradingCalendar, queue: DramatiqTaskQueue,
-                    now: Callable[[], datetime] = lambda: datetime.now(IST)) -> BlockingScheduler:
-    """A ``BlockingScheduler`` (IST) with every job of ``schedule()`` added (not started)."""
+                    now: Callable[[], datetime] = lambda: datetime.now(IST),
+                    market_now: Callable[[], datetime] | None = None) -> BlockingScheduler:
+    """A ``BlockingScheduler`` (IST) with every job of ``schedule()`` added (not started), and
+    the periodic trading jobs when ``market_now`` (the market clock) is given."""
     scheduler = BlockingScheduler(timezone=IST)
     for job in schedule():
         scheduler.add_job(_run, trigger=job.trigger(), args=[job, calendar, queue, now], id=job.id,
                           name=job.description, coalesce=True, max_instances=1,
                           misfire_grace_time=MISFIRE_GRACE_S, replace_existing=True)
+    if market_now is not None:
+        for periodic in PERIODIC_TRADING_JOBS:
+            scheduler.add_job(_run_periodic, "interval", seconds=periodic.seconds,
+                              args=[periodic, market_now, queue], id=periodic.actor, coalesce=True,
+                              max_instances=1, misfire_grace_time=periodic.seconds, replace_existing=True)
     return scheduler
+
+
+def _run_periodic(job: PeriodicJob, market_now: Callable[[], datetime], queue: DramatiqTaskQueue) -> None:
+    try:
+        send_periodic(job, market_now(), queue)
+    except Exception:  # keep the clock alive; the next interval tries again
+        log.exception("periodic job %s failed to send", job.actor)
 
 
 def _run(job: ClockJob, calendar: TradingCalendar, queue: DramatiqTaskQueue, now: Callable[[], datetime]) -> None:
@@ -129,7 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     queue = DramatiqTaskQueue(install_broker(settings))
     calendar = load_calendar()
-    scheduler = build_scheduler(calendar, queue)
+    from app.container import services
+
+    market_clock = services().market_clock
+    scheduler = build_scheduler(calendar, queue, market_now=lambda: market_clock.now().now)
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("received %s; stopping the clock", signal.Signals(signum).name)
@@ -141,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     for job in schedule():
         log.info("scheduled %s at %02d:%02d IST on NSE trading days (next %s): %s", job.id, job.hour,
                  job.minute, upcoming[job.id].isoformat(), job.description)
-    log.info("clock started (%d jobs)", len(schedule()))
+    for periodic in PERIODIC_TRADING_JOBS:
+        log.info("scheduled %s every %d s on market time", periodic.actor, periodic.seconds)
+    log.info("clock started (%d jobs)", len(schedule()) + len(PERIODIC_TRADING_JOBS))
     scheduler.start()  # blocks until stop()
     log.info("clock stopped")
     return 0

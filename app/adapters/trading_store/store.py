@@ -1,0 +1,470 @@
+"""``TradingStore``: the paper desk's rows on the engine it is given (SQLite or PostgreSQL).
+
+Rows go in and out as plain dicts keyed by column name (``Decimal`` money, tz-aware UTC times),
+so the service layer owns the domain conversion. Each public method is one transaction.
+Concurrency: the fill transaction starts with a *write* (the optimistic order update, or the
+fill insert), which on SQLite takes the write lock before anything is read and on PostgreSQL
+row-locks the order; the position row is then read ``FOR UPDATE``. Unique keys turn a replay
+into a no-op (see ``schema``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from app.adapters.trading_store import schema as t
+
+Row = dict[str, Any]
+ZERO = Decimal("0.00")
+DESK = "desk"
+
+
+class Conflict(Exception):
+    """Raised inside a transaction to roll it back as a no-op (someone else got there first)."""
+
+
+def _rows(result) -> list[Row]:
+    return [dict(r._mapping) for r in result]
+
+
+class TradingStore:
+    """Approvals, risk decisions, orders, fills, ledger, positions, audit, limits, desk state.
+
+    ``TradingStore(engine)`` creates its tables idempotently (safe when several processes
+    start at once). Thread-safe: share one per process.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        try:
+            t.metadata.create_all(engine)
+        except (IntegrityError, ProgrammingError, OperationalError):
+            t.metadata.create_all(engine)  # another process created them at the same moment
+        self._pg = engine.dialect.name == "postgresql"
+        self._stmt_cache: dict = {}
+        self._write_lock = None if self._pg else threading.RLock()
+        pos_key = and_(t.positions.c.instrument_token == bindparam("k_token"),
+                       t.positions.c.product == bindparam("k_product"))
+        self._position_select = self._lock(select(t.positions).where(pos_key))
+        self._position_update = update(t.positions).where(pos_key).values(
+            {c.name: bindparam(f"v_{c.name}") for c in t.positions.columns})
+        self._fill_exists = select(t.fills.c.fill_id).where(t.fills.c.fill_id == bindparam("k"))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # ------------------------------------------------------------------ generic helpers
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        """One write transaction. On SQLite, writers of this process take turns on a lock
+        first: SQLite allows one writer at a time and its busy handler backs off in steps of
+        up to 100 ms, which would dominate latency under thread contention."""
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+        else:
+            with self._write_lock, self.engine.begin() as conn:
+                yield conn
+
+    def _lock(self, stmt):
+        return stmt.with_for_update() if self._pg else stmt
+
+
+    # ------------------------------------------------------------------ account
+
+    def ensure_capital(self, entry: Row) -> bool:
+        """Insert the opening CAPITAL ledger row once (keyed by ``entry_id``); True if inserted."""
+        with self.engine.connect() as conn:
+            if conn.execute(select(t.ledger.c.id).where(t.ledger.c.entry_id == entry["entry_id"])).first():
+                return False
+        return self.append_ledger([entry])
+
+    # ------------------------------------------------------------------ approvals
+
+    def insert_approval(self, row: Row, decision: Row | None = None, audit: Row | None = None) -> None:
+        """Insert a new approval (with its preview risk decision and audit row), atomically."""
+        with self._tx() as conn:
+            conn.execute(insert(t.approvals).values(**row))
+            if decision is not None:
+                conn.execute(insert(t.risk_decisions).values(**decision))
+            if audit is not None:
+                conn.execute(insert(t.audit).values(**audit))
+
+    def get_approval(self, approval_id: str) -> Row | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(t.approvals).where(t.approvals.c.approval_id == approval_id)).first()
+        return dict(r._mapping) if r else None
+
+    def list_approvals(self, statuses: Sequence[str], *, limit: int | None = None, newest_first: bool = False,
+                       trace_id: str | None = None) -> list[Row]:
+        q = select(t.approvals)
+        if statuses:
+            q = q.where(t.approvals.c.status.in_(list(statuses)))
+        if trace_id is not None:
+            q = q.where(t.approvals.c.trace_id == trace_id)
+        if newest_first:
+            q = q.order_by(func.coalesce(t.approvals.c.decided_at, t.approvals.c.created_at).desc(),
+                           t.approvals.c.approval_id.desc())
+        else:
+            q = q.order_by(t.approvals.c.created_at, t.approvals.c.approval_id)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return _rows(conn.execute(q))
+
+    def decide_approval(self, approval_id: str, values: Row, *, decision: Row | None = None,
+                        audit: Iterable[Row] = (), from_status: str = "PENDING") -> bool:
+        """Move ``approval_id`` out of ``from_status`` with ``values``, writing ``decision``
+        and ``audit`` in the same transaction. False (nothing written) when it was no longer
+        in ``from_status`` (approved twice, decided concurrently)."""
+        with self._tx() as conn:
+            res = conn.execute(
+                update(t.approvals)
+                .where(and_(t.approvals.c.approval_id == approval_id, t.approvals.c.status == from_status))
+                .values(**values)
+            )
+            if res.rowcount != 1:
+                return False
+            if decision is not None:
+                conn.execute(insert(t.risk_decisions).values(**decision))
+            for a in audit:
+                conn.execute(insert(t.audit).values(**a))
+            return True
+
+    def update_approval(self, approval_id: str, values: Row, *, decision: Row | None = None,
+                        audit: Iterable[Row] = ()) -> None:
+        """Unconditional update (risk preview refresh) with its decision and audit rows."""
+        with self._tx() as conn:
+            conn.execute(update(t.approvals).where(t.approvals.c.approval_id == approval_id).values(**values))
+            if decision is not None:
+                conn.execute(insert(t.risk_decisions).values(**decision))
+            for a in audit:
+                conn.execute(insert(t.audit).values(**a))
+
+    def approved_without_order(self) -> list[Row]:
+        """APPROVED approvals that have no order yet (a lost or unprocessed message)."""
+        q = (select(t.approvals)
+             .outerjoin(t.orders, t.orders.c.approval_id == t.approvals.c.approval_id)
+             .where(and_(t.approvals.c.status == "APPROVED", t.orders.c.order_id.is_(None)))
+             .order_by(t.approvals.c.decided_at))
+        with self.engine.connect() as conn:
+            return _rows(conn.execute(q))
+
+    # ------------------------------------------------------------------ risk decisions
+
+    def get_decision(self, decision_id: str) -> Row | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(t.risk_decisions).where(t.risk_decisions.c.decision_id == decision_id)).first()
+        return dict(r._mapping) if r else None
+
+    def approved_decision_for(self, approval_id: str) -> Row | None:
+        """The latest approved decision of ``approval_id`` (stage approval/manual/system)."""
+        q = (select(t.risk_decisions)
+             .where(and_(t.risk_decisions.c.approval_id == approval_id, t.risk_decisions.c.approved.is_(True),
+                         t.risk_decisions.c.stage != "preview"))
+             .order_by(t.risk_decisions.c.at.desc()).limit(1))
+        with self.engine.connect() as conn:
+            r = conn.execute(q).first()
+        return dict(r._mapping) if r else None
+
+    def decisions(self, trace_id: str) -> list[Row]:
+        q = select(t.risk_decisions).where(t.risk_decisions.c.trace_id == trace_id).order_by(t.risk_decisions.c.at)
+        with self.engine.connect() as conn:
+            return _rows(conn.execute(q))
+
+    # ------------------------------------------------------------------ orders
+
+    def insert_order(self, row: Row, audit: Row | None = None) -> bool:
+        """Insert an order for an **approved** risk decision; False if the order id or its
+        approval already has one (exactly once). Raises ``ValueError`` if the decision is
+        missing or not approved."""
+        with self.engine.connect() as conn:
+            dec = conn.execute(select(t.risk_decisions.c.approved)
+                               .where(t.risk_decisions.c.decision_id == row["decision_id"])).first()
+            exists = conn.execute(select(t.orders.c.order_id).where(
+                (t.orders.c.order_id == row["order_id"]) | (t.orders.c.approval_id == row["approval_id"]))).first()
+        if dec is None or not dec.approved:
+            raise ValueError(f"order {row['order_id']} needs an approved risk decision, got {row['decision_id']!r}")
+        if exists:
+            return False
+        try:
+            with self._tx() as conn:
+                conn.execute(insert(t.orders).values(**row))
+                if audit is not None:
+                    conn.execute(insert(t.audit).values(**audit))
+            return True
+        except IntegrityError:
+            return False
+
+    def get_order(self, order_id: str) -> Row | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(t.orders).where(t.orders.c.order_id == order_id)).first()
+        return dict(r._mapping) if r else None
+
+    def order_for_approval(self, approval_id: str) -> Row | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(t.orders).where(t.orders.c.approval_id == approval_id)).first()
+        return dict(r._mapping) if r else None
+
+    def list_orders(self, *, day: date | None = None, open_only: bool = False, trace_id: str | None = None,
+                    newest_first: bool = True) -> list[Row]:
+        q = select(t.orders)
+        if day is not None:
+            q = q.where(t.orders.c.day == day)
+        if open_only:
+            q = q.where(t.orders.c.status.in_(["OPEN", "TRIGGER PENDING"]))
+        if trace_id is not None:
+            q = q.where(t.orders.c.trace_id == trace_id)
+        q = q.order_by(t.orders.c.placed_at.desc() if newest_first else t.orders.c.placed_at, t.orders.c.order_id)
+        with self.engine.connect() as conn:
+            return _rows(conn.execute(q))
+
+    def update_order(self, order_id: str, values: Row, *, expect: Mapping[str, Any], audit: Row | None = None) -> bool:
+        """Update ``order_id`` only if its columns still equal ``expect`` (optimistic); False otherwise."""
+        conds = [t.orders.c.order_id == order_id] + [t.orders.c[k] == v for k, v in expect.items()]
+        with self._tx() as conn:
+            res = conn.execute(update(t.orders).where(and_(*conds)).values(**values))
+            if res.rowcount != 1:
+                return False
+            if audit is not None:
+                conn.execute(insert(t.audit).values(**audit))
+            return True
+
+    def count_orders(self, day: date) -> list[Row]:
+        """Today's non-rejected orders: ``tradingsymbol``, ``tag``, ``n``."""
+        q = (select(t.orders.c.tradingsymbol, t.orders.c.tag, func.count().label("n"))
+             .where(and_(t.orders.c.day == day, t.orders.c.status != "REJECTED"))
+             .group_by(t.orders.c.tradingsymbol, t.orders.c.tag))
+        with self.engine.connect() as conn:
+            return _rows(conn.execute(q))
+
+    # ------------------------------------------------------------------ fills (the one transaction)
+
+    def apply_fill(
+        self,
+        fill: Row,
+        *,
+        order_values: Row | None,
+        order_expect: Mapping[str, Any] | None,
+        book: Callable[[Row | None], tuple[Row, list[Row], Decimal]],
+        audit: Row | None = None,
+    ) -> bool:
+        """Store one fill, its ledger entries and the position change in ONE transaction.
+
+        ``order_values``/``order_expect``: the order's new state, applied only if it still
+        matches ``order_expect`` (e.g. ``fill_count``); ``book(position_row_or_None)`` returns
+        ``(position_row, ledger_rows, realized)`` computed from the locked current position.
+        Returns False and writes nothing when the fill was already stored or the order moved
+        on (a redelivery or a concurrent matcher): exactly once.
+        """
+        try:
+            with self._tx() as conn:
+                if order_values is not None:
+                    expect = dict(order_expect or {})
+                    stmt = self._order_update_stmt(tuple(sorted(order_values)), tuple(sorted(expect)))
+                    params = {**{f"v_{k}": v for k, v in order_values.items()},
+                              **{f"e_{k}": v for k, v in expect.items()}, "k_order_id": fill["order_id"]}
+                    if conn.execute(stmt, params).rowcount != 1:
+                        raise Conflict
+                elif conn.execute(self._fill_exists, {"k": fill["fill_id"]}).first():
+                    raise Conflict
+                cur = conn.execute(self._position_select, {"k_token": fill["instrument_token"],
+                                                           "k_product": fill["product"]}).first()
+                current = dict(cur._mapping) if cur else None
+                position, entries, realized = book(current)
+                conn.execute(insert(t.fills), [{**fill, "realized": realized}])
+                if entries:
+                    conn.execute(insert(t.ledger), entries)
+                if current is None:
+                    conn.execute(insert(t.positions), [position])
+                else:
+                    conn.execute(self._position_update, {**{f"v_{k}": v for k, v in position.items()},
+                                                         "k_token": fill["instrument_token"],
+                                                         "k_product": fill["product"]})
+                if audit is not None:
+                    conn.execute(insert(t.audit), [audit])
+            return True
+        except Conflict:
+            return False
+        except IntegrityError:
+            return False
+
+    # Pre-built statements with bound parameters: SQLAlchemy caches their compilation, which
+    # keeps the fill transaction cheap (building ``.values(**row)`` per call costs more than
+    # the SQL itself).
+    def _order_update_stmt(self, value_keys: tuple[str, ...], expect_keys: tuple[str, ...]):
+        key = (value_keys, expect_keys)
+        stmt = self._stmt_cache.get(key)
+        if stmt is None:
+            conds = [t.orders.c.order_id == bindparam("k_order_id")]
+            conds += [t.orders.c[k] == bindparam(f"e_{k}") for k in expect_keys]
+            stmt = update(t.orders).where(and_(*conds)).values({k: bindparam(f"v_{k}") for k in value_keys})
+            self._stmt_cache[key] = stmt
+        return stmt
+
+    def list_fills(self, *, day: date | None = None, trace_id: str | None = None, order_id: str | None = None,
+                   newest_first: bool = False) -> list[Row]:
+        q = select(t.fills)
+        if day is not None:
+            q = q.where(t.fills.c.day == day)
+        if trace_id is not None:
+            q = q.where(t.fills.c.trace_id == trace_id)
+        if order_id is not None:
+            q = q.where(t.fills.c.order_id == order_id)
+        q = q.order_by(t.fills.c.filled_at.desc() if newest_first else t.fills.c.filled_at, t.fills.c.fill_id)
+        with self.engine.connect() as conn:
+            return _rows(conn.execute(q))
+
+    def last_fills(self, day: date) -> list[Row]:
+        """The latest fill of each tradingsymbol on ``day``: ``tradingsymbol``, ``side``, ``filled_at``."""
+        latest = (select(t.fills.c.tradingsymbol, func.max(t.fills.c.filled_at).label("at"))
+                  .where(t.fills.c.day == day).group_by(t.fills.c.tradingsymbol).subquery())
+        q = (select(t.fills.c.tradingsymbol, t.fills.c.side, t.fills.c.filled_at)
+             .join(latest, and_(t.fills.c.tradingsymbol == latest.c.tradingsymbol,
+                                t.fills.c.filled_at == latest.c.at)))
+        with self.engine.connect() as conn:
+            return _rows(conn.execute(q))
+
+    def position(self, instrument_token: int, product: str) -> Row | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(t.positions).where(and_(t.positions.c.instrument_token == instrument_token,
+                                                            t.positions.c.product == product))).first()
+        return dict(r._mapping) if r else None
+
+    def closing_fills(self, limit: int = 50) -> list[Row]:
+        """The latest fills that realized P&L (``realized != 0``), newest first."""
+        q = (select(t.fills.c.realized, t.fills.c.charges_total, t.fills.c.filled_at)
+             .where(t.fills.c.realized != 0).order_by(t.fills.c.filled_at.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return _rows(conn.execute(q))
+
+    def count_fills(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(t.fills)).scalar_one())
+
+    # ------------------------------------------------------------------ ledger and positions
+
+    def append_ledger(self, entries: Sequence[Row], audit: Row | None = None) -> bool:
+        """Append entries (all or nothing); False if any ``entry_id`` already exists."""
+        try:
+            with self._tx() as conn:
+                conn.execute(insert(t.ledger), list(entries))
+                if audit is not None:
+                    conn.execute(insert(t.audit).values(**audit))
+            return True
+        except IntegrityError:
+            return False
+
+    def ledger_entries(self) -> list[Row]:
+        with self.engine.connect() as conn:
+            return _rows(conn.execute(select(t.ledger).order_by(t.ledger.c.id)))
+
+    def ledger_sums(self, day: date | None = None) -> dict[str, Decimal]:
+        """Sum of ``amount`` ₹ by ``kind`` (every day, or only ``day``)."""
+        q = select(t.ledger.c.kind, func.sum(t.ledger.c.amount)).group_by(t.ledger.c.kind)
+        if day is not None:
+            q = q.where(t.ledger.c.day == day)
+        with self.engine.connect() as conn:
+            return {k: Decimal(v or 0) for k, v in conn.execute(q)}
+
+    def positions(self) -> list[Row]:
+        with self.engine.connect() as conn:
+            return _rows(conn.execute(select(t.positions).order_by(t.positions.c.instrument_token,
+                                                                    t.positions.c.product)))
+
+    def fill_sums(self, day: date) -> dict[str, Decimal]:
+        """Today's ``realized`` ₹ and each charge component ₹ summed over fills of ``day``."""
+        cols = ["realized", "brokerage", "stt", "exchange_txn", "sebi", "ipft", "stamp", "square_off_fee", "gst"]
+        q = select(*[func.sum(t.fills.c[c]).label(c) for c in cols]).where(t.fills.c.day == day)
+        with self.engine.connect() as conn:
+            r = conn.execute(q).first()
+        return {c: Decimal(getattr(r, c) or 0) for c in cols}
+
+    def pending_cnc_buys(self, as_of: date) -> dict[int, int]:
+        """CNC shares bought but not yet settled on ``as_of`` (T+1), by instrument_token."""
+        q = (select(t.fills.c.instrument_token, func.sum(t.fills.c.quantity))
+             .where(and_(t.fills.c.product == "CNC", t.fills.c.side == "BUY", t.fills.c.settles_on > as_of))
+             .group_by(t.fills.c.instrument_token))
+        with self.engine.connect() as conn:
+            return {int(k): int(v) for k, v in conn.execute(q)}
+
+    # ------------------------------------------------------------------ square-off marks
+
+    def mark_square_off(self, row: Row, fee_entries: Sequence[Row] = ()) -> bool:
+        """Record the day's square-off of one position (+ its fee); False if already done."""
+        try:
+            with self._tx() as conn:
+                conn.execute(insert(t.square_offs).values(**row))
+                if fee_entries:
+                    conn.execute(insert(t.ledger), list(fee_entries))
+            return True
+        except IntegrityError:
+            return False
+
+    # ------------------------------------------------------------------ audit
+
+    def add_audit(self, row: Row) -> None:
+        with self._tx() as conn:
+            conn.execute(insert(t.audit).values(**row))
+
+    def audit_rows(self, trace_id: str) -> list[Row]:
+        q = select(t.audit).where(t.audit.c.trace_id == trace_id).order_by(t.audit.c.id)
+        with self.engine.connect() as conn:
+            return _rows(conn.execute(q))
+
+    # ------------------------------------------------------------------ limits and desk state
+
+    def latest_limits(self) -> Row | None:
+        q = select(t.risk_limits).order_by(t.risk_limits.c.version.desc()).limit(1)
+        with self.engine.connect() as conn:
+            r = conn.execute(q).first()
+        return dict(r._mapping) if r else None
+
+    def save_limits(self, limits: Row, *, saved_by: str, saved_at: datetime, audit: Row | None = None) -> int:
+        """Append a new limits version; return it. Retries once on a concurrent save."""
+        for _ in range(3):
+            try:
+                with self._tx() as conn:
+                    top = conn.execute(select(func.max(t.risk_limits.c.version))).scalar()
+                    version = int(top or 0) + 1
+                    conn.execute(insert(t.risk_limits).values(version=version, limits=limits, saved_by=saved_by,
+                                                              saved_at=saved_at))
+                    if audit is not None:
+                        conn.execute(insert(t.audit).values(**audit))
+                return version
+            except IntegrityError:
+                continue
+        raise RuntimeError("could not save risk limits: concurrent saves kept colliding; retry")
+
+    def desk_state(self) -> Row | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(t.desk_state).where(t.desk_state.c.key == DESK)).first()
+        return dict(r._mapping) if r else None
+
+    def set_desk_state(self, values: Row, audit: Row | None = None) -> None:
+        """Upsert the desk's flags (halted, safe mode, equity peak)."""
+        for _ in range(3):
+            try:
+                with self._tx() as conn:
+                    res = conn.execute(update(t.desk_state).where(t.desk_state.c.key == DESK).values(**values))
+                    if res.rowcount == 0:
+                        conn.execute(insert(t.desk_state).values(key=DESK, **values))
+                    if audit is not None:
+                        conn.execute(insert(t.audit).values(**audit))
+                return
+            except IntegrityError:
+                continue  # created concurrently: update it now
+
+    def dispose(self) -> None:
+        self.engine.dispose()

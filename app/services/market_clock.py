@@ -1,0 +1,69 @@
+"""The desk's market clock: what time it is *in the market the desk trades*.
+
+With Kite the market is live, so market time is the wall clock. With the replay market it is
+a recorded session, so market time is the newest cached tick's ``exchange_timestamp`` plus the
+wall time since that tick was received (the ticker's rule). Pages pass it as ``now`` to the
+trading service, and the clock process sends it as ``as_of`` to periodic trading actors, so a
+replayed 2016 session expires approvals, matches orders and squares off on its own clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import redis
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.adapters.tick_cache import CacheUnavailable, TickCache
+from core.timeutil import UTC
+
+
+@dataclass(frozen=True)
+class DeskClock:
+    """Market time ``now`` (tz-aware), where it came from, and ``offset`` = market − wall.
+
+    ``error`` is set when the tick cache could not be read (market time then falls back to the
+    wall clock and ``source`` says so).
+    """
+
+    now: datetime
+    source: str
+    offset: timedelta = timedelta(0)
+    error: str | None = None
+
+    def at_wall(self, wall: datetime) -> datetime:
+        """Market time at wall time ``wall`` (tz-aware), without reading the cache again."""
+        return wall + self.offset
+
+
+class MarketClock:
+    """Reads market time from the tick cache for the instruments the desk watches."""
+
+    def __init__(self, market: str, ticks: TickCache, watched_tokens: Callable[[], list[int]]) -> None:
+        """``market`` is ``"kite"`` or ``"replay"``; ``watched_tokens()`` returns the tokens to look at."""
+        self._market = market
+        self._ticks = ticks
+        self._watched_tokens = watched_tokens
+
+    def now(self, wall: datetime | None = None) -> DeskClock:
+        """Market time at ``wall`` (default: the wall clock now). Never raises for a dead Redis."""
+        wall = wall or datetime.now(UTC)
+        if self._market == "kite":
+            return DeskClock(wall, "wall clock (Kite, live)")
+        try:
+            latest = self._ticks.latest(self._watched_tokens())
+        except (CacheUnavailable, redis.RedisError, SQLAlchemyError) as exc:
+            what = "store" if isinstance(exc, SQLAlchemyError) else "tick cache"
+            return DeskClock(wall, f"wall clock ({what} unavailable)", error=str(exc).splitlines()[0][:300])
+        best: datetime | None = None
+        for cached in latest.values():
+            ts = cached.tick.exchange_timestamp
+            if ts is None:
+                continue
+            candidate = ts + max(wall - cached.received_at, timedelta(0))
+            best = candidate if best is None or candidate > best else best
+        if best is None:
+            return DeskClock(wall, "wall clock (no replay ticks yet)")
+        return DeskClock(best, "replay (latest tick's exchange time)", offset=best - wall)

@@ -1,0 +1,328 @@
+"""The paper desk's use cases: propose → approve (gatekeeper) → order → fill, and the books.
+
+``TradingService`` is what the dashboard pages and the trading actors call. It keeps no state
+of its own: everything lives in the ``TradingStore`` (SQL) and the latest prices in the Redis
+``TickCache``. Every method that depends on time takes ``now`` (tz-aware; IST or UTC): on a
+replayed 2016 session the market's time is the tick's exchange timestamp, so callers pass the
+time they mean and business rules never read the wall clock.
+
+Outcomes (DESIGN.md §3): bad input raises ``core.errors.ValidationError`` with a message that
+says what to fix (and the ledger is untouched); a business refusal (risk, hours, circuit,
+drift, expiry, already decided) returns an ``ActionOutcome`` with reason codes; a no-op is
+reported with ``noop=True``.
+
+Exactly once: an approval becomes at most one order (order id ``O-<approval_id>``, unique on
+``approval_id`` in the store) and each fill is one row keyed ``<order_id>-<seq>``; the fill,
+its ledger entries and the position change are one transaction, so a redelivered message or a
+re-run after a crash is a no-op. Every order exists only with an approved risk decision row.
+
+Construction (composition root)::
+
+    TradingService(settings, TradingStore(store.engine), instruments, ticks, jobs,
+                   calendar=calendar)
+
+``jobs`` needs ``enqueue(queue: str, actor: str, **kwargs) -> str`` (``DramatiqTaskQueue``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pandas as pd
+
+from app.services.trading_config import TradingConfig
+from app.services.trading_views import (
+    ActionOutcome,
+    ApprovalView,
+    FundsView,
+    LimitsView,
+    OrderView,
+    PositionView,
+    RiskStatusView,
+    TradeView,
+    TraceView,
+)
+from core.charges import Charges
+from core.orders import OrderIntent
+from core.risk import RiskLimits
+
+if TYPE_CHECKING:  # pragma: no cover
+    from app.adapters.tick_cache import TickCache
+    from app.adapters.trading_store import TradingStore
+    from app.services.instruments import InstrumentService
+    from core.calendar import NseCalendar
+
+#: Dramatiq queue and actor names used by the service (actors live in ``workers.trading``).
+QUEUE = "trading"
+EXECUTE_ACTOR = "execute_approval"
+
+
+class Enqueuer(Protocol):
+    """Sends a Dramatiq message by actor name (``app.adapters.queue.DramatiqTaskQueue``)."""
+
+    def enqueue(self, queue: str, actor: str, **kwargs: Any) -> str: ...
+
+
+class TradingService:
+    """Approvals, the risk gatekeeper, paper execution and the books of the paper account.
+
+    Parameters
+    ----------
+    settings : app.settings.Settings
+        Read through :class:`TradingConfig` (capital, MIS leverage, slippage, drift limit,
+        square-off cut-off and fee, circuit band, approval TTL).
+    store : TradingStore
+        Approvals, orders, fills, ledger, positions, audit, limits and desk state.
+    instruments : InstrumentService
+        ``resolve`` / ``by_token`` (tick size, lot size, tradability).
+    ticks : TickCache
+        Latest tick per instrument (LTP, 5-level depth, previous close, exchange time).
+    jobs : Enqueuer | None
+        Where approved orders are sent for execution (``execute_approval`` on queue
+        ``trading``). ``None`` executes in-process (scripts, tests of the pure path).
+    calendar : NseCalendar, optional
+        Session phases and T+1 settlement dates; defaults to regular weekday sessions.
+    """
+
+    def __init__(
+        self,
+        settings: Any,
+        store: TradingStore,
+        instruments: InstrumentService,
+        ticks: TickCache,
+        jobs: Enqueuer | None = None,
+        *,
+        calendar: NseCalendar | None = None,
+        config: TradingConfig | None = None,
+    ) -> None:
+        from app.services.trading_engine import TradingEngine
+
+        self.config = config or TradingConfig.from_settings(settings)
+        self.store = store
+        self.instruments = instruments
+        self.ticks = ticks
+        self.jobs = jobs
+        self._engine = TradingEngine(self.config, store, instruments, ticks, calendar)
+
+    # ------------------------------------------------------------------ approvals
+
+    def propose(
+        self,
+        intent: OrderIntent,
+        *,
+        signal_price: Any,
+        reason: str,
+        source: str = "strategy",
+        ttl_seconds: int | None = None,
+        now: datetime,
+    ) -> ApprovalView:
+        """Record ``intent`` as a PENDING approval with a risk preview at the latest LTP.
+
+        ``signal_price`` ₹ (Decimal, or a number/str convertible exactly) when the signal
+        fired; ``reason`` why it was proposed (shown on the card); ``source`` who proposed it;
+        ``ttl_seconds`` (default ``config.approval_ttl_seconds``, 300) until it expires. A
+        trace id is minted when ``intent.trace_id`` is empty. Audited (``propose``).
+
+        Raises ``ValidationError``: unknown instrument, quantity not a lot multiple, price off
+        the tick, non-positive signal price or ttl, blank reason, naive ``now``.
+        """
+        return self._engine.propose(intent, signal_price=signal_price, reason=reason, source=source,
+                                    ttl_seconds=ttl_seconds, now=now)
+
+    def pending(self, now: datetime) -> list[ApprovalView]:
+        """PENDING approvals, oldest first, after expiring those whose TTL elapsed at ``now``
+        (``seconds_left`` is computed at ``now``)."""
+        return self._engine.pending(now)
+
+    def history(self, limit: int = 100, *, now: datetime | None = None) -> list[ApprovalView]:
+        """Decided approvals (APPROVED/REJECTED/EXPIRED), newest decision first, at most
+        ``limit``. REJECTED and EXPIRED carry ``shadow_pnl`` ₹ marked to the latest tick."""
+        return self._engine.history(limit)
+
+    def approval(self, approval_id: str) -> ApprovalView:
+        """One approval. Raises ``ValidationError`` if ``approval_id`` is unknown."""
+        return self._engine.approval_view(approval_id)
+
+    def approve(self, approval_id: str, *, user: str, now: datetime) -> ActionOutcome:
+        """Approve at ``now``: re-check expiry, price drift (bps of the signal price vs the
+        latest tick's LTP, limit ``config.max_drift_bps``), risk (``core.risk.evaluate``),
+        session hours, the MIS cut-off and the circuit band. On success the approval becomes
+        APPROVED with an approved risk decision in one transaction, and ``execute_approval``
+        is enqueued; the outcome carries the future ``order_id``.
+
+        Refusals (``ok=False``): ``EXPIRED`` (it becomes EXPIRED), ``ALREADY_DECIDED``
+        (approving twice: ``noop=True``, never a second order), ``PRICE_DRIFT``,
+        ``NO_MARKET_PRICE`` (no tick cached), risk/hours/circuit codes (stays PENDING).
+        Every attempt is audited with the LTP at that moment.
+
+        Raises ``ValidationError`` for an unknown id, a blank user or a naive ``now``.
+        """
+        return self._engine.approve(approval_id, user=user, now=now, enqueue=self._enqueue)
+
+    def approve_many(self, approval_ids: Sequence[str], *, user: str, now: datetime) -> list[ActionOutcome]:
+        """:meth:`approve` each id in order (the page asks for confirmation first); one
+        outcome per id, refusals included. Raises ``ValidationError`` for an empty list."""
+        return self._engine.approve_many(approval_ids, user=user, now=now, enqueue=self._enqueue)
+
+    def reject(self, approval_id: str, *, user: str, reason: str, now: datetime) -> ActionOutcome:
+        """Reject a PENDING approval with the trader's ``reason`` (audited). Refused with
+        ``ALREADY_DECIDED``/``EXPIRED`` when no longer pending.
+
+        Raises ``ValidationError`` for a blank reason or user, an unknown id, a naive ``now``.
+        """
+        return self._engine.reject(approval_id, user=user, reason=reason, now=now)
+
+    def expire_approvals(self, now: datetime) -> int:
+        """Expire every PENDING approval whose TTL elapsed at ``now``; return how many.
+        Idempotent (a second run returns 0)."""
+        return self._engine.expire_approvals(now)
+
+    # ------------------------------------------------------------------ orders
+
+    def place_manual(self, intent: OrderIntent, *, user: str, now: datetime) -> ActionOutcome:
+        """The order ticket: the same gatekeeper as :meth:`approve` (hours, cut-off, circuit,
+        risk at the latest LTP), recorded as an approval decided by ``user`` (source
+        ``manual``), then the same execution path (``execute_approval``).
+
+        Raises ``ValidationError`` (ledger untouched): unknown symbol, quantity not positive or
+        not a lot multiple, price off the tick, blank user, naive ``now``.
+        """
+        return self._engine.place_manual(intent, user=user, now=now, enqueue=self._enqueue)
+
+    def execute_approval(self, approval_id: str, *, now: datetime | None = None) -> OrderView | None:
+        """Turn an APPROVED approval into its one order and fill it against the latest tick
+        (MARKET at once; LIMIT/SL rest until :meth:`match_open_orders` crosses them).
+
+        Idempotent: re-running (a redelivered message, a worker restarted after a crash)
+        finds the same order and the same fill ids and changes nothing. ``now`` defaults to
+        the approval's decision time; the fill is stamped with the tick's exchange time (never
+        before the order). Returns the order, or ``None`` when the approval is not APPROVED
+        (nothing to execute). Raises ``ValidationError`` for an unknown id.
+        """
+        return self._engine.execute_approval(approval_id, now=now)
+
+    def modify_order(
+        self,
+        order_id: str,
+        *,
+        quantity: int | None = None,
+        price: Any = None,
+        trigger_price: Any = None,
+        user: str,
+        now: datetime,
+    ) -> ActionOutcome:
+        """Modify an open order (quantity shares, price/trigger ₹); audited.
+
+        Raises ``ValidationError``: unknown order, order not open ("cannot modify order … it is
+        COMPLETE"), nothing to change, new quantity not above what filled, price off the tick.
+        """
+        return self._engine.modify_order(order_id, quantity=quantity, price=price,
+                                         trigger_price=trigger_price, user=user, now=now)
+
+    def cancel_order(self, order_id: str, *, user: str, now: datetime) -> ActionOutcome:
+        """Cancel an open order; audited. Raises ``ValidationError`` for an unknown order or
+        one that is not open (COMPLETE, CANCELLED, REJECTED)."""
+        return self._engine.cancel_order(order_id, user=user, now=now)
+
+    def match_open_orders(self, now: datetime) -> int:
+        """Match open LIMIT/SL/SL-M (and not-yet-filled MARKET) orders against the latest
+        ticks; also executes APPROVED approvals whose message was lost. Returns fills stored.
+        Idempotent. Used by the periodic ``match_orders`` actor."""
+        return self._engine.match_open_orders(now)
+
+    def square_off_mis(self, now: datetime) -> int:
+        """At/after the cut-off (``config.square_off_cutoff``, 15:20 IST): cancel open MIS
+        entry orders and close every open MIS position at MARKET (optional ₹50 + GST per
+        order, ``config.square_off_fee``). Idempotent per position per day. Returns the
+        number of square-off orders placed (0 before the cut-off or when flat)."""
+        return self._engine.square_off_mis(now)
+
+    def kill_switch(self, *, user: str, now: datetime) -> ActionOutcome:
+        """Halt the desk: cancel every open order, flatten every position at MARKET against
+        the latest ticks, and refuse new entries until :meth:`resume`. Audited."""
+        return self._engine.kill_switch(user=user, now=now)
+
+    def resume(self, *, user: str, now: datetime) -> ActionOutcome:
+        """Lift the kill switch and safe mode (audited). A no-op when not halted."""
+        return self._engine.resume(user=user, now=now)
+
+    # ------------------------------------------------------------------ books
+
+    def order_book(self, day: date | None = None) -> list[OrderView]:
+        """Orders placed on ``day`` (IST date; every day when ``None``), newest first."""
+        return self._engine.order_book(day)
+
+    def trade_book(self, day: date | None = None) -> list[TradeView]:
+        """Fills on ``day`` (IST date; every day when ``None``), newest first, with charges."""
+        return self._engine.trade_book(day)
+
+    def positions(self, now: datetime) -> list[PositionView]:
+        """Positions marked to the latest ticks: open ones, plus ones closed on ``now``'s day."""
+        return self._engine.positions(now)
+
+    def funds(self, now: datetime) -> FundsView:
+        """Funds, margin and P&L (gross and net of charges) marked to the latest ticks."""
+        return self._engine.funds(now)
+
+    def charges_today(self, now: datetime) -> Charges:
+        """Sum of today's (IST date of ``now``) charges by component, ₹ (fees included)."""
+        return self._engine.charges_today(now)
+
+    # ------------------------------------------------------------------ risk
+
+    def risk_limits(self) -> LimitsView:
+        """The limits in force (latest saved version, or the defaults)."""
+        return self._engine.risk_limits()
+
+    def save_risk_limits(self, limits: RiskLimits | LimitsView | dict, *, user: str,
+                         now: datetime | None = None) -> LimitsView:
+        """Validate and save a new version of the limits (audited).
+
+        ``limits``: a ``RiskLimits``, a ``LimitsView``, or a dict of its fields (Decimal or
+        number ₹ caps, int counts). Raises ``ValidationError`` naming the field for a negative
+        cap, a wrong type or an unknown field; nothing is saved then.
+        """
+        return self._engine.save_risk_limits(limits, user=user, now=now)
+
+    def risk_status(self, now: datetime) -> RiskStatusView:
+        """Safe mode, halt, day P&L, drawdown, counts, cooldown and limits at ``now``."""
+        return self._engine.risk_status(now)
+
+    # ------------------------------------------------------------------ analytics
+
+    def equity_curve(self) -> pd.DataFrame:
+        """Equity after each fill/fee (marked at cost, i.e. cash + open cost + realized).
+
+        Index: ``RangeIndex``; columns ``ts`` (datetime64[ns, Asia/Kolkata]), ``equity``
+        (float64 ₹), ``drawdown`` (float64 ₹ below the running peak, ≤ 0), ``drawdown_pct``
+        (float64 percent, ≤ 0). Starts with the opening capital.
+        """
+        return self._engine.equity_curve()
+
+    def pnl_by_symbol(self) -> pd.DataFrame:
+        """Realized P&L per tradingsymbol. Columns: ``tradingsymbol`` (str), ``gross``,
+        ``charges``, ``net`` (float64 ₹), ``charges_pct`` (float64, charges as % of |gross|;
+        NaN when gross is 0), ``trades`` (int64 fills)."""
+        return self._engine.pnl_by("tradingsymbol")
+
+    def pnl_by_strategy(self) -> pd.DataFrame:
+        """As :meth:`pnl_by_symbol`, grouped by ``strategy`` ("manual" when none)."""
+        return self._engine.pnl_by("strategy")
+
+    def audit(self, trace_id: str) -> TraceView:
+        """The whole chain of ``trace_id``: approvals, risk decisions, orders, fills, audit.
+        Raises ``ValidationError`` if nothing carries that trace id."""
+        return self._engine.trace(trace_id)
+
+    # ------------------------------------------------------------------ internals
+
+    def _enqueue(self, approval_id: str) -> None:
+        if self.jobs is None:
+            self._engine.execute_approval(approval_id)
+        else:
+            self.jobs.enqueue(QUEUE, EXECUTE_ACTOR, approval_id=approval_id)
+
+
+__all__ = ["EXECUTE_ACTOR", "QUEUE", "Enqueuer", "TradingConfig", "TradingService"]

@@ -1,0 +1,363 @@
+"""Read side of the paper desk: market look-ups, the account snapshot, risk state, books and
+analytics. ``TradingEngine`` (the write side) builds on it. Money ``Decimal`` rupees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import fields
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from app.adapters.trading_store import TradingStore
+from app.services.trading_config import TradingConfig
+from app.services.trading_rows import (
+    CHARGE_FIELDS,
+    approval_view,
+    order_view,
+    pending_from_row,
+    position_from_row,
+    trade_view,
+)
+from app.services.trading_views import ApprovalView, FundsView, LimitsView, OrderView, PositionView, RiskStatusView, TradeView
+from core.approvals import shadow_pnl
+from core.charges import Charges
+from core.errors import ValidationError
+from core.models import Instrument, Tick
+from core.orders import PAISA, ZERO, CircuitBand, FrozenMap, Product, Side, price_from_float, round_to_tick, session_phase
+from core.portfolio import LedgerEntry, LedgerKind, Portfolio, funds, pnl
+from core.risk import LastFill, RiskLimits, RiskState
+from core.sessions import SessionPhase
+from core.timeutil import IST, require_aware, to_ist
+
+_CHARGE_KINDS = ("CHARGES", "SQUARE_OFF_CHARGE")
+_SYSTEM_TAGS = ("SQUAREOFF", "KILLSWITCH")
+
+
+class TradingBooks:
+    """Market look-ups and every read of the paper account (see ``TradingService``)."""
+
+    def __init__(self, config: TradingConfig, store: TradingStore, instruments: Any, ticks: Any,
+                 calendar: Any = None) -> None:
+        self.config = config
+        self.store = store
+        self.instruments = instruments
+        self.ticks = ticks
+        self.calendar = calendar
+        self._capital_ready = False
+
+    # ------------------------------------------------------------------ market
+
+    def instrument(self, token: int) -> Instrument:
+        """The instrument ``token``; ``ValidationError`` if unknown or not tradable."""
+        inst = self.instruments.by_token(int(token))
+        if not inst.tradable:
+            raise ValidationError(f"{inst.tradingsymbol} is an index and cannot be traded; pick a stock")
+        return inst
+
+    def latest(self, tokens: Iterable[int]) -> dict[int, Any]:
+        """``{token: CachedTick}`` of the latest ticks (absent when never ticked)."""
+        return self.ticks.latest(list(tokens))
+
+    def ltps(self, tokens: Iterable[int]) -> dict[int, Decimal]:
+        return {t: price_from_float(c.tick.last_price) for t, c in self.latest(tokens).items()
+                if c.tick.last_price > 0}
+
+    @staticmethod
+    def tick_time(cached: Any) -> datetime:
+        """The market time of a cached tick: its exchange timestamp, else when it was received."""
+        return cached.tick.exchange_timestamp or cached.received_at
+
+    def circuit(self, inst: Instrument, tick: Tick | None) -> CircuitBand | None:
+        """The day's band: previous close ± ``config.circuit_pct`` %, on the tick size (None
+        without a previous close)."""
+        if tick is None or tick.close <= 0 or inst.tick_size <= 0:
+            return None
+        prev = price_from_float(tick.close)
+        pct = self.config.circuit_pct / 100
+        lower = round_to_tick(prev * (1 - pct), inst.tick_size, up=True)
+        upper = round_to_tick(prev * (1 + pct), inst.tick_size, up=False)
+        if lower <= 0:
+            lower = inst.tick_size
+        return CircuitBand(lower, upper)
+
+    def phase(self, now: datetime) -> SessionPhase:
+        if self.calendar is not None:
+            return self.calendar.phase(now)
+        if to_ist(now).weekday() >= 5:
+            return SessionPhase.CLOSED
+        return session_phase(now)
+
+    def settles_on(self, day: date) -> date:
+        """T+1: the next trading day after ``day``."""
+        if self.calendar is not None:
+            return self.calendar.next_trading_day(day)
+        nxt = day + timedelta(days=1)
+        while nxt.weekday() >= 5:
+            nxt += timedelta(days=1)
+        return nxt
+
+    # ------------------------------------------------------------------ account snapshot
+
+    def ensure_capital(self, at: datetime) -> None:
+        if self._capital_ready:
+            return
+        self.store.ensure_capital(dict(
+            entry_id="capital-0", at=at, day=to_ist(at).date(), kind="CAPITAL",
+            amount=self.config.capital.quantize(PAISA), reference="", instrument_token=0, trace_id="",
+            memo="opening capital"))
+        self._capital_ready = True
+
+    def portfolio(self, day: date) -> Portfolio:
+        """The account as a core ``Portfolio`` on ``day``: ledger summarised one entry per kind
+        (so ``cash`` and charges are exact), positions from the store, today's realized and
+        charges from fills/ledger of ``day``."""
+        sums = self.store.ledger_sums()
+        epoch = datetime(2000, 1, 1, tzinfo=IST)
+        ledger = tuple(LedgerEntry(f"sum-{k}", epoch, LedgerKind(k), v) for k, v in sorted(sums.items()))
+        capital = sums.get("CAPITAL", self.config.capital)
+        positions = {(int(r["instrument_token"]), Product(r["product"])): position_from_row(r, day=day)
+                     for r in self.store.positions()}
+        today = self.store.ledger_sums(day)
+        charges_today = -sum((today.get(k, ZERO) for k in _CHARGE_KINDS), ZERO)
+        return Portfolio(
+            capital=capital if capital > 0 else self.config.capital, mis_leverage=self.config.mis_leverage,
+            trading_day=day, ledger=ledger, positions=FrozenMap(positions),
+            realized_today=self.store.fill_sums(day)["realized"], charges_today=charges_today,
+        )
+
+    def risk_limits_obj(self) -> RiskLimits:
+        row = self.store.latest_limits()
+        if row is None:
+            return RiskLimits(square_off_cutoff=self.config.square_off_cutoff)
+        return limits_from_json(row["limits"])
+
+    def risk_state(self, now: datetime, portfolio: Portfolio | None = None,
+                   ltps: dict[int, Decimal] | None = None) -> RiskState:
+        day = to_ist(now).date()
+        pf = portfolio or self.portfolio(day)
+        open_pos = pf.open_positions()
+        marks = ltps if ltps is not None else self.ltps({p.instrument_token for p in open_pos})
+        f = funds(pf, marks)
+        p = pnl(pf, marks)
+        counts = self.store.count_orders(day)
+        by_symbol: dict[str, int] = {}
+        for r in counts:
+            if r["tag"] not in _SYSTEM_TAGS:
+                by_symbol[r["tradingsymbol"]] = by_symbol.get(r["tradingsymbol"], 0) + int(r["n"])
+        losses, last_loss = 0, None
+        for r in self.store.closing_fills():
+            if Decimal(r["realized"]) < 0:
+                losses += 1
+                last_loss = last_loss or r["filled_at"]
+            else:
+                break
+        last_fills: dict[str, LastFill] = {}
+        for r in self.store.last_fills(day):
+            last_fills[r["tradingsymbol"]] = LastFill(Side(r["side"]), r["filled_at"])
+        desk = self.store.desk_state() or {}
+        peak = max(Decimal(desk.get("equity_peak") or 0), pf.capital, f.equity)
+        return RiskState(
+            capital=pf.capital, equity=f.equity, equity_peak=peak, day_pnl=p.day,
+            orders_today=sum(by_symbol.values()), orders_today_by_symbol=FrozenMap(by_symbol),
+            positions=FrozenMap({(q.instrument_token, q.product): q.quantity for q in open_pos}),
+            consecutive_losses=losses, last_loss_at=last_loss, last_fills=FrozenMap(last_fills),
+            halted=bool(desk.get("halted")), safe_mode=bool(desk.get("safe_mode")) and desk.get("safe_mode_day") == day,
+            available_margin=f.available_margin, mis_leverage=pf.mis_leverage,
+        )
+
+    # ------------------------------------------------------------------ views
+
+    def approval_view(self, approval_id: str, now: datetime | None = None) -> ApprovalView:
+        row = self.store.get_approval(approval_id)
+        if row is None:
+            raise ValidationError(f"unknown approval_id {approval_id!r}; pick one from the Approvals page")
+        return self._view(row, now)
+
+    def _view(self, row: dict, now: datetime | None, ltps: dict[int, Decimal] | None = None) -> ApprovalView:
+        shadow = None
+        if row["status"] in ("REJECTED", "EXPIRED"):
+            marks = ltps if ltps is not None else self.ltps([int(row["instrument_token"])])
+            ltp = marks.get(int(row["instrument_token"]))
+            if ltp is not None and ltp > 0:
+                shadow = shadow_pnl(pending_from_row(row), ltp)
+        order = self.store.order_for_approval(row["approval_id"]) if row["status"] == "APPROVED" else None
+        return approval_view(row, now=now, shadow=shadow, order_id=order["order_id"] if order else None)
+
+    def history(self, limit: int = 100) -> list[ApprovalView]:
+        rows = self.store.list_approvals(("APPROVED", "REJECTED", "EXPIRED"), limit=limit, newest_first=True)
+        ltps = self.ltps({int(r["instrument_token"]) for r in rows})
+        return [self._view(r, None, ltps) for r in rows]
+
+    def order_book(self, day: date | None) -> list[OrderView]:
+        return [order_view(r) for r in self.store.list_orders(day=day)]
+
+    def trade_book(self, day: date | None) -> list[TradeView]:
+        return [trade_view(r) for r in self.store.list_fills(day=day, newest_first=True)]
+
+    def positions(self, now: datetime) -> list[PositionView]:
+        require_aware(now, "now")
+        day = to_ist(now).date()
+        rows = [r for r in self.store.positions() if int(r["quantity"]) != 0 or r["day"] == day]
+        latest = self.latest({int(r["instrument_token"]) for r in rows})
+        realized_today: dict[tuple[int, str], Decimal] = {}
+        for f in self.store.list_fills(day=day):
+            k = (int(f["instrument_token"]), f["product"])
+            realized_today[k] = realized_today.get(k, ZERO) + Decimal(f["realized"])
+        out = []
+        for r in rows:
+            pos = position_from_row(r, day=day)
+            cached = latest.get(pos.instrument_token)
+            ltp = price_from_float(cached.tick.last_price) if cached else None
+            unreal = pos.unrealized(ltp) if (ltp is not None and pos.quantity) else ZERO
+            out.append(PositionView(
+                instrument_token=pos.instrument_token, tradingsymbol=pos.tradingsymbol, product=str(pos.product),
+                quantity=pos.quantity, average_price=pos.average_price, ltp=ltp, unrealized=unreal,
+                realized=pos.realized_pnl,
+                day_pnl=realized_today.get((pos.instrument_token, str(pos.product)), ZERO) + unreal,
+                value=(ltp * pos.quantity) if ltp is not None else pos.cost,
+                buy_quantity=pos.buy_quantity, buy_value=pos.buy_value, sell_quantity=pos.sell_quantity,
+                sell_value=pos.sell_value, ltp_at=to_ist(self.tick_time(cached)) if cached else None,
+            ))
+        return out
+
+    def funds(self, now: datetime) -> FundsView:
+        require_aware(now, "now")
+        day = to_ist(now).date()
+        self.ensure_capital(now)
+        pf = self.portfolio(day)
+        marks = self.ltps({p.instrument_token for p in pf.open_positions()})
+        f, p = funds(pf, marks), pnl(pf, marks)
+        return FundsView(
+            capital=pf.capital, cash=f.cash, available=f.available_margin, margin_used=f.used_margin,
+            realized=p.realized, unrealized=p.unrealized, charges_today=p.charges_today, charges_total=p.charges,
+            gross_pnl=p.gross, net_pnl=p.net, day_pnl=p.day, equity=f.equity,
+            reconciled=f.cash == pf.capital + p.realized - p.charges - sum((q.cost for q in pf.positions.values()), ZERO),
+        )
+
+    def charges_today(self, now: datetime) -> Charges:
+        day = to_ist(require_aware(now, "now")).date()
+        s = self.store.fill_sums(day)
+        fees = -self.store.ledger_sums(day).get("SQUARE_OFF_CHARGE", ZERO)
+        # square-off fee ledger rows carry fee + GST together; split with the schedule's 18 %
+        fee_part = (fees / Decimal("1.18")).quantize(PAISA) if fees else ZERO
+        return Charges(**{k: s[k] for k in CHARGE_FIELDS if k not in ("square_off_fee", "gst")},
+                       square_off_fee=s["square_off_fee"] + fee_part, gst=s["gst"] + (fees - fee_part))
+
+    def risk_limits(self) -> LimitsView:
+        row = self.store.latest_limits()
+        lim = self.risk_limits_obj()
+        return LimitsView(**{f.name: getattr(lim, f.name) for f in fields(RiskLimits)},
+                          version=row["version"] if row else 0, saved_by=row["saved_by"] if row else "",
+                          saved_at=to_ist(row["saved_at"]) if row else None)
+
+    def risk_status(self, now: datetime) -> RiskStatusView:
+        require_aware(now, "now")
+        self.ensure_capital(now)
+        st = self.risk_state(now)
+        lim = self.risk_limits_obj()
+        cooldown = None
+        if (lim.max_consecutive_losses and st.consecutive_losses >= lim.max_consecutive_losses
+                and st.last_loss_at is not None):
+            until = st.last_loss_at + timedelta(minutes=lim.cooldown_minutes)
+            cooldown = to_ist(until) if until > now else None
+        dd = ((st.equity - st.equity_peak) * 100 / st.equity_peak).quantize(PAISA) if st.equity_peak else ZERO
+        desk = self.store.desk_state() or {}
+        return RiskStatusView(
+            safe_mode=st.safe_mode, halted=st.halted, day_pnl=st.day_pnl.quantize(PAISA), drawdown_pct=dd,
+            equity=st.equity.quantize(PAISA), equity_peak=st.equity_peak.quantize(PAISA),
+            orders_today=st.orders_today, open_positions=len(st.positions),
+            consecutive_losses=st.consecutive_losses, cooldown_until=cooldown, limits=self.risk_limits(),
+            halted_by=desk.get("halted_by") or "", halted_at=to_ist(desk["halted_at"]) if desk.get("halted_at") else None,
+        )
+
+    # ------------------------------------------------------------------ analytics
+
+    def equity_curve(self) -> pd.DataFrame:
+        realized = {f["fill_id"]: Decimal(f["realized"]) for f in self.store.list_fills()}
+        ts, eq = [], []
+        equity = ZERO
+        for e in self.store.ledger_entries():
+            kind = e["kind"]
+            if kind in ("CAPITAL", *_CHARGE_KINDS):
+                equity += Decimal(e["amount"])
+            elif e["reference"] in realized:
+                equity += realized.pop(e["reference"])
+            else:
+                continue
+            ts.append(e["at"])
+            eq.append(float(equity))
+        frame = pd.DataFrame({"ts": pd.to_datetime(ts, utc=True).tz_convert(IST) if ts else
+                              pd.Series([], dtype="datetime64[ns, Asia/Kolkata]"),
+                              "equity": pd.Series(eq, dtype="float64")})
+        peak = frame["equity"].cummax()
+        frame["drawdown"] = (frame["equity"] - peak).astype("float64")
+        frame["drawdown_pct"] = (frame["drawdown"] * 100 / peak.where(peak > 0)).fillna(0.0).astype("float64")
+        return frame
+
+    def pnl_by(self, key: str) -> pd.DataFrame:
+        rows = self.store.list_fills()
+        cols = [key, "gross", "charges", "net", "charges_pct", "trades"]
+        if not rows:
+            return pd.DataFrame({c: pd.Series([], dtype="float64" if c not in (key, "trades") else
+                                              ("object" if c == key else "int64")) for c in cols})
+        df = pd.DataFrame({
+            key: [(r[key] or "manual") for r in rows],
+            "gross": [float(r["realized"]) for r in rows],
+            "charges": [float(r["charges_total"]) for r in rows],
+        })
+        out = df.groupby(key, as_index=False).agg(gross=("gross", "sum"), charges=("charges", "sum"),
+                                                  trades=("gross", "size"))
+        out["net"] = out["gross"] - out["charges"]
+        out["charges_pct"] = out["charges"] * 100 / out["gross"].abs().where(out["gross"] != 0)
+        out["trades"] = out["trades"].astype("int64")
+        return out[cols].sort_values("net", ascending=False, ignore_index=True)
+
+
+def limits_to_json(lim: RiskLimits) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(RiskLimits):
+        v = getattr(lim, f.name)
+        out[f.name] = str(v) if isinstance(v, Decimal) else (v.strftime("%H:%M") if isinstance(v, time) else v)
+    return out
+
+
+def limits_from_json(data: dict[str, Any]) -> RiskLimits:
+    return coerce_limits(data)
+
+
+def coerce_limits(data: Any) -> RiskLimits:
+    """A ``RiskLimits`` from a ``RiskLimits``, ``LimitsView`` or dict (numbers/str accepted).
+    Raises ``ValidationError`` naming the field for an unknown field or a bad/negative value."""
+    if isinstance(data, RiskLimits):
+        return data
+    if not isinstance(data, dict):
+        data = {f.name: getattr(data, f.name) for f in fields(RiskLimits)}
+    names = {f.name: f for f in fields(RiskLimits)}
+    unknown = set(data) - set(names) - {"version", "saved_by", "saved_at"}
+    if unknown:
+        raise ValidationError(f"unknown risk limit fields {sorted(unknown)}; use {sorted(names)}")
+    kw: dict[str, Any] = {}
+    for name, f in names.items():
+        if name not in data:
+            continue
+        v = data[name]
+        try:
+            if f.type == "Decimal":
+                if isinstance(v, bool):
+                    raise ValueError
+                kw[name] = v if isinstance(v, Decimal) else Decimal(str(v))
+            elif f.type == "bool":
+                kw[name] = bool(v)
+            elif f.type == "time":
+                kw[name] = v if isinstance(v, time) else time.fromisoformat(str(v))
+            else:
+                if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
+                    raise ValueError
+                kw[name] = int(v)
+        except (ValueError, ArithmeticError):
+            raise ValidationError(f"risk limit {name} must be a number, was {v!r}") from None
+    return RiskLimits(**kw)

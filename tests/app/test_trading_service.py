@@ -1,0 +1,225 @@
+"""TradingService end to end on a real SQLite store and a real Redis tick cache."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from core.errors import ValidationError
+from core.orders import OrderType, Product, Side
+from core.timeutil import IST
+from tests.fixtures_trading import INFY, SBIN, T0, D, desk, intent, later, pg_desk  # noqa: F401
+
+
+def _propose(desk, **kw):
+    return desk.svc.propose(intent(**kw), signal_price=D("1000"), reason="ORB breakout", now=T0)
+
+
+def test_propose_approve_fills_once_with_charges_and_one_trace(desk):
+    desk.tick(INFY, 1000.0)
+    a = _propose(desk)
+    assert a.status == "PENDING" and a.risk_preview.approved and a.trace_id
+    out = desk.svc.approve(a.approval_id, user="trader", now=later(5))
+    assert out.ok and out.order_id == f"O-{a.approval_id}"
+    [order] = desk.svc.order_book()
+    [trade] = desk.svc.trade_book()
+    assert order.status == "COMPLETE" and order.filled_quantity == 10
+    assert trade.price == D("1000.10")  # best ask
+    assert trade.charges.total == D("4.23") and trade.charges.brokerage == D("3.00")
+    [pos] = desk.svc.positions(later(10))
+    assert pos.quantity == 10 and pos.average_price == D("1000.10") and pos.unrealized == D("-1.00")
+    chain = desk.svc.audit(a.trace_id)
+    assert [e.action for e in chain.audit] == ["propose", "risk", "approve", "order", "fill"]
+    assert {o.trace_id for o in chain.orders} == {f.trace_id for f in chain.fills} == {a.trace_id}
+
+
+def test_approve_twice_refuses_second_and_keeps_one_order(desk):
+    desk.tick(INFY, 1000.0)
+    a = _propose(desk)
+    assert desk.svc.approve(a.approval_id, user="trader", now=later(5)).ok
+    again = desk.svc.approve(a.approval_id, user="trader", now=later(6))
+    assert not again.ok and again.noop and again.reasons == ("ALREADY_DECIDED",)
+    assert len(desk.svc.order_book()) == 1 and len(desk.svc.trade_book()) == 1
+
+
+def test_execute_approval_rerun_is_noop(desk):
+    desk.tick(INFY, 1000.0)
+    a = _propose(desk)
+    desk.svc.approve(a.approval_id, user="trader", now=later(5))
+    before = desk.ledger_snapshot()
+    desk.svc.execute_approval(a.approval_id)
+    desk.svc.match_open_orders(later(20))
+    assert desk.ledger_snapshot() == before
+
+
+def test_reject_needs_reason_and_keeps_shadow_pnl(desk):
+    desk.tick(INFY, 1000.0)
+    a = _propose(desk)
+    with pytest.raises(ValidationError, match="reason"):
+        desk.svc.reject(a.approval_id, user="trader", reason="  ", now=later(5))
+    assert desk.svc.reject(a.approval_id, user="trader", reason="spread too wide", now=later(5)).ok
+    desk.tick(INFY, 1010.0, at=later(60))
+    [h] = desk.svc.history()
+    assert h.status == "REJECTED" and h.decision_note == "spread too wide"
+    assert h.shadow_pnl == D("100.00")  # 10 × (1010 − 1000)
+
+
+def test_pending_expires_overdue_approvals(desk):
+    desk.tick(INFY, 1000.0)
+    a = desk.svc.propose(intent(), signal_price=D("1000"), reason="r", ttl_seconds=60, now=T0)
+    assert [p.approval_id for p in desk.svc.pending(later(30))] == [a.approval_id]
+    assert desk.svc.pending(later(61)) == []
+    assert desk.svc.approval(a.approval_id).status == "EXPIRED"
+    assert desk.svc.expire_approvals(later(90)) == 0
+
+
+def test_approving_an_expired_approval_is_refused_and_ledger_unchanged(desk):
+    desk.tick(INFY, 1000.0)
+    a = desk.svc.propose(intent(), signal_price=D("1000"), reason="r", ttl_seconds=60, now=T0)
+    before = desk.ledger_snapshot()
+    out = desk.svc.approve(a.approval_id, user="trader", now=later(120))
+    assert not out.ok and out.reasons == ("EXPIRED",)
+    assert desk.ledger_snapshot() == before and desk.svc.order_book() == []
+
+
+def test_price_drift_beyond_limit_refuses_and_stays_pending(desk):
+    desk.tick(INFY, 1000.0)
+    a = _propose(desk)
+    desk.tick(INFY, 1010.0, at=later(3))  # 100 bps > 50
+    out = desk.svc.approve(a.approval_id, user="trader", now=later(5))
+    assert not out.ok and out.reasons == ("PRICE_DRIFT",)
+    assert desk.svc.approval(a.approval_id).status == "PENDING"
+    assert desk.svc.order_book() == []
+
+
+def test_manual_ticket_goes_through_the_same_gatekeeper(desk):
+    desk.tick(INFY, 1000.0)
+    big = desk.svc.place_manual(intent(qty=300), user="trader", now=later(1))  # ₹3 lakh > ₹2 lakh cap
+    assert not big.ok and "ORDER_NOTIONAL" in big.reasons
+    ok = desk.svc.place_manual(intent(qty=5), user="trader", now=later(2))
+    assert ok.ok and [o.status for o in desk.svc.order_book()] == ["COMPLETE"]
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda: intent(qty=0), "quantity"),
+        (lambda: intent(qty=-5), "quantity"),
+        (lambda: intent(order_type=OrderType.LIMIT, price=D("1000.05")), "tick_size"),
+        (lambda: intent(token=999999999, symbol="NOSUCH"), "no instrument"),
+    ],
+    ids=["zero_qty", "negative_qty", "off_tick", "unknown_symbol"],
+)
+def test_bad_ticket_raises_clear_error_and_ledger_unchanged(desk, build, match):
+    desk.tick(INFY, 1000.0)
+    desk.svc.place_manual(intent(qty=1), user="trader", now=later(1))
+    before = desk.ledger_snapshot()
+    with pytest.raises(ValidationError, match=match):
+        desk.svc.place_manual(build(), user="trader", now=later(2))
+    assert desk.ledger_snapshot() == before
+
+
+def test_price_outside_circuit_is_refused_and_ledger_unchanged(desk):
+    desk.tick(INFY, 1000.0, close=1000.0)  # band 900–1100
+    desk.svc.funds(T0)  # opens the account (capital entry)
+    before = desk.ledger_snapshot()
+    out = desk.svc.place_manual(intent(order_type=OrderType.LIMIT, price=D("1200.0")), user="trader", now=later(1))
+    assert not out.ok and "OUTSIDE_CIRCUIT" in out.reasons
+    assert desk.ledger_snapshot() == before
+
+
+def test_fresh_mis_after_cutoff_is_refused(desk):
+    at = datetime(2016, 8, 17, 15, 21, tzinfo=IST)
+    desk.tick(INFY, 1000.0, at=at)
+    desk.svc.funds(at)
+    before = desk.ledger_snapshot()
+    out = desk.svc.place_manual(intent(), user="trader", now=at)
+    assert not out.ok and "MIS_CUTOFF" in out.reasons and desk.svc.order_book() == []
+    assert desk.ledger_snapshot() == before
+
+
+def test_modify_and_cancel_rules(desk):
+    desk.tick(INFY, 1000.0)
+    out = desk.svc.place_manual(intent(order_type=OrderType.LIMIT, price=D("990.0")), user="trader", now=later(1))
+    order_id = out.order_id
+    assert desk.svc.order_book()[0].status == "OPEN"
+    assert desk.svc.modify_order(order_id, price=D("995.0"), user="trader", now=later(2)).ok
+    assert desk.svc.order_book()[0].price == D("995.00")
+    desk.tick(INFY, 994.0, at=later(3))  # best ask 994.10 <= 995 → fills
+    assert desk.svc.match_open_orders(later(4)) == 1
+    with pytest.raises(ValidationError, match="COMPLETE"):
+        desk.svc.modify_order(order_id, quantity=20, user="trader", now=later(5))
+    with pytest.raises(ValidationError, match="COMPLETE"):
+        desk.svc.cancel_order(order_id, user="trader", now=later(5))
+    out2 = desk.svc.place_manual(intent(order_type=OrderType.LIMIT, price=D("900.0")), user="trader", now=later(6))
+    assert desk.svc.cancel_order(out2.order_id, user="trader", now=later(7)).ok
+    assert {o.order_id: o.status for o in desk.svc.order_book()}[out2.order_id] == "CANCELLED"
+
+
+def test_kill_switch_cancels_flattens_and_halts(desk):
+    desk.tick(INFY, 1000.0)
+    desk.tick(SBIN, 200.0)
+    desk.svc.place_manual(intent(qty=10), user="trader", now=later(1))
+    desk.svc.place_manual(intent(token=SBIN, symbol="SBIN", side=Side.SELL, qty=20), user="trader", now=later(2))
+    desk.svc.place_manual(intent(order_type=OrderType.LIMIT, price=D("950.0"), qty=1), user="trader", now=later(3))
+    out = desk.svc.kill_switch(user="trader", now=later(10))
+    assert out.ok
+    assert all(p.quantity == 0 for p in desk.svc.positions(later(11)))
+    assert not any(o.can_cancel for o in desk.svc.order_book())
+    status = desk.svc.risk_status(later(11))
+    assert status.halted and status.halted_by == "trader"
+    refused = desk.svc.place_manual(intent(), user="trader", now=later(12))
+    assert not refused.ok and "HALTED" in refused.reasons
+    assert desk.svc.resume(user="trader", now=later(13)).ok
+    desk.tick(INFY, 1000.0, at=later(400))  # past the 5-minute wash-trade window
+    assert desk.svc.place_manual(intent(qty=1), user="trader", now=later(400)).ok
+
+
+def test_square_off_closes_mis_once_with_fee(desk):
+    desk.tick(INFY, 1000.0)
+    desk.svc.place_manual(intent(qty=10), user="trader", now=later(1))
+    desk.svc.place_manual(intent(qty=3, product=Product.CNC), user="trader", now=later(2))
+    cut = datetime(2016, 8, 17, 15, 20, tzinfo=IST)
+    assert desk.svc.square_off_mis(cut - timedelta(minutes=1)) == 0
+    desk.tick(INFY, 1001.0, at=cut)
+    assert desk.svc.square_off_mis(cut) == 1
+    snapshot = desk.ledger_snapshot()
+    assert desk.svc.square_off_mis(cut + timedelta(minutes=1)) == 0
+    assert desk.ledger_snapshot() == snapshot
+    pos = {p.product: p.quantity for p in desk.svc.positions(cut)}
+    assert pos == {"MIS": 0, "CNC": 3}
+    assert desk.svc.charges_today(cut).square_off_fee == D("50.00")
+
+
+def test_save_risk_limits_rejects_negative_cap_and_keeps_old(desk):
+    with pytest.raises(ValidationError, match="max_order_notional"):
+        desk.svc.save_risk_limits({"max_order_notional": "-1"}, user="risk")
+    assert desk.svc.risk_limits().version == 0
+    saved = desk.svc.save_risk_limits({"max_order_notional": "50000", "max_open_positions": 2}, user="risk")
+    assert saved.version == 1 and saved.max_order_notional == D("50000")
+    desk.tick(INFY, 1000.0)
+    out = desk.svc.place_manual(intent(qty=60), user="trader", now=later(1))
+    assert "ORDER_NOTIONAL" in out.reasons
+
+
+def test_funds_reconcile_after_round_trip(desk):
+    desk.tick(INFY, 1000.0)
+    desk.svc.place_manual(intent(qty=10), user="trader", now=later(1))
+    desk.tick(INFY, 1010.0, at=later(600))
+    desk.svc.place_manual(intent(side=Side.SELL, qty=10), user="trader", now=later(601))
+    f = desk.svc.funds(later(700))
+    assert f.reconciled and f.realized == D("99.00")  # sold at bid 1010.00, bought at 1000.10
+    assert f.net_pnl == f.gross_pnl - f.charges_total
+    curve = desk.svc.equity_curve()
+    assert list(curve.columns) == ["ts", "equity", "drawdown", "drawdown_pct"]
+    by_sym = desk.svc.pnl_by_symbol()
+    assert by_sym.loc[0, "tradingsymbol"] == "INFY" and by_sym.loc[0, "gross"] == pytest.approx(99.0)
+
+
+def test_postgres_flow_fills_once(pg_desk):
+    pg_desk.tick(INFY, 1000.0)
+    a = pg_desk.svc.propose(intent(), signal_price=D("1000"), reason="r", now=T0)
+    assert pg_desk.svc.approve(a.approval_id, user="trader", now=later(5)).ok
+    assert not pg_desk.svc.approve(a.approval_id, user="trader", now=later(6)).ok
+    assert len(pg_desk.svc.trade_book()) == 1 and pg_desk.svc.funds(later(9)).reconciled
