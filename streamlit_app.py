@@ -6,7 +6,8 @@ import path, so it sits at the repo root beside ``pages/``.
 
 import streamlit as st
 
-from app.ui.state import get_watch_view
+from app.ui.state import get_services, get_watch_view
+from app.ui.widgets import token_banner
 
 st.set_page_config(layout="wide", page_title="PaperDesk", page_icon=":material/monitoring:")
 
@@ -22,8 +23,12 @@ pages = {
         st.Page("pages/risk.py", title="Risk", icon=":material/shield:"),
         st.Page("pages/pnl.py", title="P&L", icon=":material/monitoring:"),
     ],
+    "Desk": [
+        st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+    ],
 }
 nav = st.navigation(pages)
+token_banner(get_services())
 
 with st.sidebar:
     st.markdown("### PaperDesk")

@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.store import SqlStore
     from app.adapters.tick_cache import TickCache
     from app.services.instruments import InstrumentService
+    from app.services.kite_auth import KiteAuthService
+    from app.adapters.kite_historical import HistoricalClient
     from app.adapters.queue import DramatiqTaskQueue
     from app.services.market_clock import MarketClock
     from app.services.market_data import MarketDataService
@@ -79,6 +81,18 @@ class Services:
         from app.adapters.queue import DramatiqTaskQueue, install_broker
 
         return DramatiqTaskQueue(install_broker(self.settings))
+
+    @cached_property
+    def kite_auth(self) -> KiteAuthService:
+        from app.services.kite_auth import KiteAuthService
+
+        return KiteAuthService(self.settings, self.redis)
+
+    @cached_property
+    def historical(self) -> HistoricalClient:
+        from app.adapters.kite_historical import historical_client
+
+        return historical_client(self.settings, self.redis)
 
     @cached_property
     def market_clock(self) -> MarketClock:

@@ -32,7 +32,7 @@ st.header("Approvals")
 clock = desk_clock(svc)
 if clock.error:
     st.warning(f"Tick cache (Redis) unavailable: {clock.error}. Prices and the market clock are unknown; "
-               "approvals will be refused until it is back.", icon="⚠️")
+               "approvals will be refused until it is back.", icon=":material/warning:")
 st.caption(f"Desk time {ist(clock.now)} · {clock.source} · acting as **{user}**")
 
 with st.expander("Settings"):

@@ -35,7 +35,7 @@ st.header("Orders & Positions")
 clock = desk_clock(svc)
 if clock.error:
     st.warning(f"Tick cache (Redis) unavailable: {clock.error}. Positions cannot be marked to market and "
-               "orders will be refused until it is back.", icon="⚠️")
+               "orders will be refused until it is back.", icon=":material/warning:")
 st.caption(f"Desk time {ist(clock.now)} · {clock.source} · acting as **{user}**")
 show_flash("orders_flash")
 

@@ -19,7 +19,7 @@ trading = require_trading(svc)
 st.header("P&L")
 clock = desk_clock(svc)
 if clock.error:
-    st.warning(f"Tick cache (Redis) unavailable: {clock.error}. Unrealized P&L is shown at cost.", icon="⚠️")
+    st.warning(f"Tick cache (Redis) unavailable: {clock.error}. Unrealized P&L is shown at cost.", icon=":material/warning:")
 
 funds = guarded("Funds", trading.funds, clock.now)
 if funds is not None:

@@ -26,7 +26,7 @@ st.header("Risk")
 clock = desk_clock(svc)
 if clock.error:
     st.warning(f"Tick cache (Redis) unavailable: {clock.error}. Open positions cannot be marked to market.",
-               icon="⚠️")
+               icon=":material/warning:")
 st.caption(f"Desk time {ist(clock.now)} · {clock.source} · acting as **{user}**")
 show_flash("risk_flash")
 
@@ -41,11 +41,11 @@ def live_status() -> None:
         return
     if status.halted:
         st.error(f"HALTED by the kill switch ({status.halted_by or 'unknown'} at {ist(status.halted_at)}): "
-                 "no new orders until you resume.", icon="🛑")
+                 "no new orders until you resume.", icon=":material/block:")
     elif status.safe_mode:
-        st.warning("SAFE MODE: the daily loss limit was hit; only exits are allowed today.", icon="⚠️")
+        st.warning("SAFE MODE: the daily loss limit was hit; only exits are allowed today.", icon=":material/warning:")
     else:
-        st.success("Trading normally: entries allowed within the limits.", icon="✅")
+        st.success("Trading normally: entries allowed within the limits.", icon=":material/check_circle:")
     lim = status.limits
     c = st.columns(4)
     c[0].metric("Day P&L (net)", inr(status.day_pnl, sign=True), help=f"Safe mode at -{inr(lim.daily_loss_limit)}")

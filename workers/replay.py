@@ -2,7 +2,8 @@
 
 Options: ``--host`` (127.0.0.1), ``--start HH:MM`` (09:15), ``--ticks-per-bar K`` (60),
 ``--loop`` (restart the session at the close), ``--fill-unrecorded`` (benchmark only: tokens
-without recorded bars borrow a recorded stock's path). The date defaults to the latest
+without recorded bars borrow a recorded stock's path), ``--test-endpoints`` (TEST ONLY:
+``app.adapters.replay.testing``). The date defaults to the latest
 recorded session; a date that is not recorded exits with status 2 naming the recorded dates.
 API key and secret come from settings (``DESK_REPLAY_API_KEY``/``DESK_REPLAY_API_SECRET``).
 """
@@ -28,6 +29,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--start", default="09:15", help="replay start time HH:MM IST")
     p.add_argument("--ticks-per-bar", type=int, default=60)
     p.add_argument("--loop", action="store_true", help="restart the session at the close")
+    p.add_argument("--test-endpoints", action="store_true",
+                   help="TEST ONLY: mount /_test/* (inject REST failures, invalidate tokens, order frames)")
     p.add_argument("--fill-unrecorded", action="store_true",
                    help="benchmark only: unrecorded NSE tokens borrow a recorded stock's price path")
     return p.parse_args(argv)
@@ -64,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
 
     s = get_settings()
     config = ReplayConfig(day=day, speed=args.speed, start=start, ticks_per_bar=args.ticks_per_bar,
-                          loop=args.loop, fill_unrecorded=args.fill_unrecorded, api_key=s.replay_api_key,
+                          loop=args.loop, fill_unrecorded=args.fill_unrecorded,
+                          test_endpoints=args.test_endpoints, api_key=s.replay_api_key,
                           api_secret=s.replay_api_secret.get_secret_value())
     app = create_app(config)
     logging.getLogger(__name__).info(

@@ -7,15 +7,20 @@
   (stored under the same Redis key); without it, :class:`KiteLoginRequired` is raised.
 
 The session lives in Redis key ``desk:kite:session`` as JSON ``{api_key, access_token,
-user_id, login_time, expires_at}`` (ISO times, UTC). Kite access tokens expire at 06:00 IST the
-next morning (Kite Connect docs, "Session expiry"). Secrets and tokens are never logged.
+user_id, user_name, login_time, expires_at, status}`` (ISO times, UTC; ``status`` is
+``active`` or ``expired``). Kite access tokens expire at 06:00 IST the next morning (Kite
+Connect docs, "Session expiry"; ``core.kite_session_rules.session_expiry``). A
+``TokenException`` from any call made through :func:`kite_client` marks the session
+``expired`` (the token is dropped, who was logged in is kept for the banner). Every process
+reads the key per call, so a new login is picked up without a restart. Secrets and tokens are
+never logged.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -24,12 +29,13 @@ from kiteconnect import exceptions as kite_errors
 
 from app.settings import Settings
 from core.errors import DeskError
-from core.timeutil import IST, UTC
+from core.kite_session_rules import TOKEN_EXPIRY_IST, session_expiry
+from core.timeutil import UTC
 
 log = logging.getLogger(__name__)
 
 SESSION_KEY = "desk:kite:session"
-TOKEN_EXPIRY = time(6, 0)
+TOKEN_EXPIRY = TOKEN_EXPIRY_IST
 
 
 class KiteLoginRequired(DeskError):
@@ -44,37 +50,84 @@ def market_roots(settings: Settings) -> tuple[str | None, str | None]:
 
 
 def _expires_at(login: datetime) -> datetime:
-    ist = login.astimezone(IST)
-    day = ist.date() if ist.time() < TOKEN_EXPIRY else ist.date() + timedelta(days=1)
-    return datetime.combine(day, TOKEN_EXPIRY, IST).astimezone(UTC)
+    return session_expiry(login)
 
 
-def load_session(redis_client) -> dict | None:
-    """The stored session dict, or None if missing, malformed or expired."""
+def read_session(redis_client) -> dict | None:
+    """The stored session dict as is (active, expired or past its expiry), or None if missing
+    or malformed. Contains the access token: never log or show it."""
     raw = redis_client.get(SESSION_KEY)
     if not raw:
         return None
     try:
         data = json.loads(raw)
-        if datetime.fromisoformat(data["expires_at"]) <= datetime.now(UTC):
-            return None
-        if not data.get("access_token"):
-            return None
+        datetime.fromisoformat(data["expires_at"])
+        if not isinstance(data, dict):
+            raise TypeError("not an object")
     except (ValueError, KeyError, TypeError):
         log.warning("ignoring a malformed Kite session in Redis key %s", SESSION_KEY)
         return None
     return data
 
 
+def load_session(redis_client, now: datetime | None = None) -> dict | None:
+    """The stored session dict, or None if missing, malformed, marked expired or past its
+    06:00 IST expiry."""
+    data = read_session(redis_client)
+    if data is None or data.get("status", "active") != "active" or not data.get("access_token"):
+        return None
+    if datetime.fromisoformat(data["expires_at"]) <= (now or datetime.now(UTC)):
+        return None
+    return data
+
+
 def store_session(redis_client, api_key: str, access_token: str, user_id: str,
-                  login_time: datetime | None = None) -> dict:
-    """Save a session (e.g. after the Settings login) and return the stored dict."""
+                  login_time: datetime | None = None, user_name: str = "") -> dict:
+    """Save an active session (e.g. after the Settings login) and return the stored dict.
+
+    ``expires_at`` is the next 06:00 IST after ``login_time`` (default: now).
+    """
     login_time = login_time or datetime.now(UTC)
-    data = {"api_key": api_key, "access_token": access_token, "user_id": user_id,
+    data = {"api_key": api_key, "access_token": access_token, "user_id": user_id, "user_name": user_name,
             "login_time": login_time.astimezone(UTC).isoformat(),
-            "expires_at": _expires_at(login_time).isoformat()}
+            "expires_at": _expires_at(login_time).isoformat(), "status": "active"}
     redis_client.set(SESSION_KEY, json.dumps(data))
     return data
+
+
+_MARK_EXPIRED = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local ok, data = pcall(cjson.decode, raw)
+if not ok or type(data) ~= 'table' then return 0 end
+if ARGV[1] ~= '' and data['access_token'] ~= ARGV[1] then return 0 end
+if data['status'] == 'expired' then return 0 end
+data['status'] = 'expired'
+data['access_token'] = ''
+data['expired_reason'] = ARGV[2]
+data['expired_at'] = ARGV[3]
+redis.call('SET', KEYS[1], cjson.encode(data))
+return 1
+"""
+
+
+def mark_expired(redis_client, reason: str, access_token: str | None = None) -> bool:
+    """Mark the stored session expired (atomically, in Redis) and drop its token.
+
+    With ``access_token`` only that token's session is marked, so a late error from an old
+    token never expires a newer login. ``reason`` is shown to the user; it must not contain
+    a secret. Returns True if a session was marked.
+    """
+    marked = bool(redis_client.eval(_MARK_EXPIRED, 1, SESSION_KEY, access_token or "", reason[:200],
+                                    datetime.now(UTC).isoformat()))
+    if marked:
+        log.warning("Kite session marked expired: %s", reason)
+    return marked
+
+
+def clear_session(redis_client) -> None:
+    """Forget the stored session (logout)."""
+    redis_client.delete(SESSION_KEY)
 
 
 def _replay_login(settings: Settings, rest_root: str) -> tuple[str, str]:
@@ -94,12 +147,13 @@ def _replay_login(settings: Settings, rest_root: str) -> tuple[str, str]:
     return data["access_token"], data.get("user_id", "")
 
 
-def ensure_access_token(settings: Settings, redis_client) -> str:
+def ensure_access_token(settings: Settings, redis_client, auto_login: bool = True) -> str:
     """A valid access token for the configured market.
 
-    Replay: the stored token if the server still accepts it, else a fresh automatic login
-    (stored). Real Kite: the stored token, else :class:`KiteLoginRequired`. Network errors to
-    the replay server raise ``requests.ConnectionError``.
+    Replay: the stored token if the server still accepts it, else (``auto_login``) a fresh
+    automatic login (stored). Real Kite, or replay without ``auto_login``: the stored token,
+    else :class:`KiteLoginRequired`. Network errors to the replay server raise
+    ``requests.ConnectionError``.
     """
     rest_root, _ = market_roots(settings)
     stored = load_session(redis_client)
@@ -108,6 +162,10 @@ def ensure_access_token(settings: Settings, redis_client) -> str:
             return stored["access_token"]
         raise KiteLoginRequired("no valid Kite session: log in to Kite from the Settings page "
                                 "(Kite access tokens expire daily at 06:00 IST)")
+    if not auto_login:
+        if stored and stored.get("api_key") == settings.replay_api_key:
+            return stored["access_token"]
+        raise KiteLoginRequired("no valid replay session: log in from the Settings page")
     if stored and stored.get("api_key") == settings.replay_api_key:
         probe = KiteConnect(settings.replay_api_key, access_token=stored["access_token"], root=rest_root)
         try:
@@ -121,9 +179,22 @@ def ensure_access_token(settings: Settings, redis_client) -> str:
     return access_token
 
 
+def api_key_of(settings: Settings) -> str:
+    """The api_key of the configured market (``KITE_API_KEY`` or the replay's)."""
+    return settings.kite_api_key if settings.market == "kite" else settings.replay_api_key
+
+
 def kite_client(settings: Settings, redis_client) -> KiteConnect:
-    """A ``KiteConnect`` pointed at the configured market, with a valid access token set."""
+    """A ``KiteConnect`` pointed at the configured market, with a valid access token set.
+
+    Its session-expiry hook marks the stored session expired when a call fails with
+    ``TokenException`` (HTTP 403), so every page shows the login banner; the exception still
+    propagates to the caller. Raises :class:`KiteLoginRequired` when there is no session.
+    """
     rest_root, _ = market_roots(settings)
-    api_key = settings.kite_api_key if settings.market == "kite" else settings.replay_api_key
+    api_key = api_key_of(settings)
     token = ensure_access_token(settings, redis_client)
-    return KiteConnect(api_key, access_token=token, root=rest_root)
+    kite = KiteConnect(api_key, access_token=token, root=rest_root)
+    kite.set_session_expiry_hook(
+        lambda: mark_expired(redis_client, "Kite refused the access token (TokenException)", token))
+    return kite

@@ -214,7 +214,7 @@ def guarded(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | N
     except ValidationError:
         raise
     except _INFRA_ERRORS as exc:
-        st.warning(f"{what} is unavailable right now: {_infra_message(exc)}", icon="⚠️")
+        st.warning(f"{what} is unavailable right now: {_infra_message(exc)}", icon=":material/warning:")
         return None
 
 

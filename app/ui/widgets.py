@@ -64,9 +64,9 @@ def market_status_panel(status: MarketStatus) -> None:
         st.caption(status.calendar_note)
     health = status.ticker
     if health.level == "error":
-        st.error(health.message, icon="🚨")
+        st.error(health.message, icon=":material/error:")
     elif health.level == "warning":
-        st.warning(health.message, icon="⚠️")
+        st.warning(health.message, icon=":material/warning:")
 
 
 def watchlist_table(frame: pd.DataFrame, key: str) -> None:
@@ -86,3 +86,34 @@ def watchlist_table(frame: pd.DataFrame, key: str) -> None:
         ).map(colour, subset=["change %"])
     )
     st.dataframe(styled, hide_index=True, width="stretch", key=key)
+
+
+def kite_auth_of(svc):
+    """The ``KiteAuthService`` of a service graph (``svc.kite_auth`` once the container has it)."""
+    auth = getattr(svc, "kite_auth", None)
+    if auth is None:
+        from app.services.kite_auth import KiteAuthService
+
+        auth = KiteAuthService(svc.settings, svc.redis)
+    return auth
+
+
+def token_banner(svc) -> None:
+    """A warning at the top of every page when the Kite session is missing or expired, with a
+    link to Settings (where the daily login is). Shows nothing while the session is active.
+    Never shows a token. Redis being down is reported once, as a caption."""
+    try:
+        status = kite_auth_of(svc).status()
+    except Exception as exc:  # noqa: BLE001 - Redis down: the page must still render
+        st.caption(f"Kite session unknown: {type(exc).__name__} reading the session store")
+        return
+    if status.ok:
+        return
+    where = "Kite" if status.market == "kite" else "the replay market"
+    if status.state == "missing":
+        st.warning(f"Not logged in to {where}: open [Settings](/settings) and log in "
+                   "(Kite sessions end at 06:00 IST each day).", icon=":material/key:")
+    else:
+        who = f" for {status.user_id}" if status.user_id else ""
+        st.warning(f"The {where} session{who} has expired ({status.reason}): open [Settings](/settings) "
+                   "and log in again.", icon=":material/key:")

@@ -30,23 +30,39 @@ log = logging.getLogger(__name__)
 
 MAX_QUOTE, MAX_LTP = 500, 1000
 _STATUS = {"InputException": 400, "TokenException": 403, "PermissionException": 403,
-           "GeneralException": 500, "DataException": 502}
+           "GeneralException": 500, "DataException": 502, "NetworkException": 503}
 
 
 class KiteError(Exception):
-    def __init__(self, error_type: str, message: str) -> None:
+    def __init__(self, error_type: str, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
+        self.status = status
 
 
 def ok(data) -> JSONResponse:
     return JSONResponse({"status": "success", "data": data})
 
 
-def error(error_type: str, message: str) -> JSONResponse:
+def error(error_type: str, message: str, status: int | None = None) -> JSONResponse:
     return JSONResponse({"status": "error", "message": message, "data": None, "error_type": error_type},
-                        status_code=_STATUS.get(error_type, 500))
+                        status_code=status or _STATUS.get(error_type, 500))
+
+
+def _injected_failure(request: Request, state: ReplayState) -> None:
+    """TEST ONLY: record the request and raise a failure queued by ``POST /_test/fail``."""
+    if not state.config.test_endpoints:
+        return
+    import time as _t
+
+    path = request.url.path
+    state.request_log.append((path + ("?" + request.url.query if request.url.query else ""), _t.time()))
+    for i, (prefix, status, error_type) in enumerate(state.fail_next):
+        if path.startswith(prefix):
+            del state.fail_next[i]
+            msg = "Too many requests" if status == 429 else f"Injected {status} for tests"
+            raise KiteError(error_type, msg, status)
 
 
 def _fmt(dt: datetime) -> str:
@@ -61,6 +77,7 @@ def endpoint(auth_required: bool = True):
         async def handler(request: Request):
             state: ReplayState = request.app.state.replay
             try:
+                _injected_failure(request, state)
                 if auth_required:
                     header = request.headers.get("authorization", "")
                     scheme, _, cred = header.partition(" ")
@@ -71,7 +88,7 @@ def endpoint(auth_required: bool = True):
             except KiteError as exc:
                 log.info("replay REST %s %s -> %s: %s", request.method, request.url.path,
                          exc.error_type, exc.message)
-                return error(exc.error_type, exc.message)
+                return error(exc.error_type, exc.message, exc.status)
             except Exception:  # never let a bad request kill the server
                 log.exception("replay REST %s %s failed", request.method, request.url.path)
                 return error("GeneralException", "Internal error in the replay server.")
@@ -129,7 +146,15 @@ async def session_delete(request: Request, state: ReplayState):
     token = request.query_params.get("access_token", "")
     if request.query_params.get("api_key") != state.auth.api_key or not state.auth.invalidate(token):
         raise KiteError("TokenException", "Incorrect `api_key` or `access_token`.")
+    await _drop_sockets(state, token)
     return ok(True)
+
+
+async def _drop_sockets(state: ReplayState, token: str) -> None:
+    """Close ticker connections opened with an invalidated ``token`` (as Kite ends them at logout)."""
+    for conn in list(state.connections):
+        if conn.access_token == token:
+            await conn.expire()
 
 
 @endpoint()

@@ -17,6 +17,7 @@ from app.adapters.replay.auth import AuthStore
 from app.adapters.replay.clock import ReplayClock
 from app.adapters.replay.market import ReplayMarket
 from app.adapters.replay.rest import routes as rest_routes
+from app.adapters.replay.testing import routes as test_routes
 from app.adapters.replay.ws import ticker_endpoint
 
 
@@ -33,6 +34,7 @@ class ReplayConfig:
     redirect_url: str | None = None
     max_instruments: int = 3000
     max_connections: int = 3
+    test_endpoints: bool = False  # TEST ONLY: enable /_test/* (see app.adapters.replay.testing)
 
 
 class ReplayState:
@@ -43,6 +45,11 @@ class ReplayState:
         self.market = market or ReplayMarket(config.day, config.ticks_per_bar, config.fill_unrecorded)
         self.auth = AuthStore(config.api_key, config.api_secret)
         self.clock = ReplayClock(config.day, config.speed, config.start, config.loop)
+        # TEST ONLY hooks (used when config.test_endpoints): queued REST failures, a log of
+        # historical request times, and the open ticker connections (for order frames).
+        self.fail_next: list[tuple[str, int, str]] = []  # (path prefix, HTTP status, error_type)
+        self.request_log: list[tuple[str, float]] = []  # (path, wall time.time())
+        self.connections: set = set()
 
     def restart_clock(self) -> None:
         c = self.config
@@ -64,6 +71,9 @@ def create_app(config: ReplayConfig, market: ReplayMarket | None = None) -> Star
         state.restart_clock()  # the session starts when the server is ready
         yield
 
-    app = Starlette(routes=[*rest_routes, WebSocketRoute("/ws", ticker_endpoint)], lifespan=lifespan)
+    routes = [*rest_routes, WebSocketRoute("/ws", ticker_endpoint)]
+    if config.test_endpoints:
+        routes += test_routes
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.replay = state
     return app

@@ -10,6 +10,8 @@
   subscribed instruments since the last send, in time order (``frames.encode_ticks``). A new
   subscription (or mode change) first gets the latest tick as a snapshot, as Kite does.
   With ``--loop`` a new lap starts again from the session start.
+* ``DELETE /session/token`` of a socket's access token sends an error text frame and closes the
+  socket (code 1008); reconnecting with that token is refused at the upgrade.
 """
 
 from __future__ import annotations
@@ -44,6 +46,16 @@ class Connection:
         self.groups: list[Group] = []
         self.last = -1
         self.lap = state.clock.lap()
+        self.access_token = ws.query_params.get("access_token")
+
+    async def expire(self) -> None:
+        """The token was invalidated: say so in an error frame and close (code 1008)."""
+        try:
+            await self.ws.send_text(json.dumps({"type": "error", "data": "TokenException: session expired or "
+                                                                           "invalidated; log in again"}))
+            await self.ws.close(code=1008)
+        except Exception:  # the socket may already be gone
+            pass
 
     def regroup(self) -> None:
         m = self.state.market
@@ -164,6 +176,7 @@ async def ticker_endpoint(ws: WebSocket) -> None:
         await ws.close(code=1008)
         return
     conn = Connection(ws, state)
+    state.connections.add(conn)
     pump = asyncio.create_task(conn.pump())
     try:
         while True:
@@ -185,4 +198,5 @@ async def ticker_endpoint(ws: WebSocket) -> None:
             await pump
         except (asyncio.CancelledError, Exception):
             pass
+        state.connections.discard(conn)
         state.auth.close_socket()

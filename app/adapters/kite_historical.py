@@ -1,0 +1,154 @@
+"""Historical candles from Kite, within Kite's limits: windows, a shared rate limit, retries.
+
+* **Windows**: one request may span at most ``KITE_MAX_DAYS[interval]`` days
+  (``app.services.market_data``; Kite Connect docs/forum: minute 60, 3/5/10minute 100,
+  15/30minute 200, 60minute 400, day 2000); :meth:`HistoricalClient.fetch` splits a range with
+  ``kite_windows``; :meth:`HistoricalClient.fetch_window` refuses a longer single window.
+* **Rate**: every request takes a permit from the Redis limiter ``KITE_HISTORICAL`` (3/s per
+  api_key, shared by all processes; ``app.adapters.rate_limit``).
+* **Retries**: HTTP 429 and 5xx (kiteconnect ``NetworkException``, ``DataException``,
+  ``GeneralException`` with code ≥ 429, or a dropped connection) are retried with exponential
+  backoff (``backoff * 2**attempt`` seconds, capped at ``max_backoff``); ``InputException``
+  becomes ``ValidationError``; ``TokenException`` propagates (the client's session hook has
+  already marked the session expired).
+* ``continuous`` (continuous futures data) and ``oi`` (open interest column) are passed through.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from kiteconnect import exceptions as kite_errors
+
+from app.adapters.rate_limit import RedisRateLimiter
+from app.services.market_data import KITE_MAX_DAYS, kite_windows
+from core.errors import DeskError, ValidationError
+from core.timeutil import IST, require_aware
+
+log = logging.getLogger(__name__)
+
+
+class HistoricalUnavailable(DeskError):
+    """Kite kept failing (429/5xx/network) after every retry; the message says how often."""
+
+
+def check_interval(interval: str) -> str:
+    """``interval`` if Kite offers it, else ``ValidationError`` listing the ones it does."""
+    if interval not in KITE_MAX_DAYS:
+        raise ValidationError(f"Kite does not offer interval {interval!r}; use one of {', '.join(KITE_MAX_DAYS)}")
+    return interval
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, (kite_errors.NetworkException, kite_errors.DataException)):
+        return True
+    if isinstance(exc, kite_errors.GeneralException):
+        return getattr(exc, "code", 500) >= 429
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout))
+
+
+class HistoricalClient:
+    """Rate-limited, retried ``historical_data`` calls.
+
+    ``kite`` is a callable returning a logged-in ``KiteConnect`` (called per request, so a
+    new login is picked up without a restart); ``limiter`` a :class:`RedisRateLimiter` for
+    ``KITE_HISTORICAL``; ``sleep`` is injectable for tests of the backoff arithmetic.
+    """
+
+    def __init__(self, kite: Callable[[], Any], limiter: RedisRateLimiter, *, retries: int = 4,
+                 backoff: float = 0.5, max_backoff: float = 8.0, acquire_timeout: float = 60.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._kite = kite
+        self._limiter = limiter
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.acquire_timeout = acquire_timeout
+        self._sleep = sleep
+        self.retried = 0  # retries made so far (for job results and tests)
+
+    def fetch_window(self, instrument_token: int, frm: datetime, to: datetime, interval: str,
+                     continuous: bool = False, oi: bool = False) -> list[dict]:
+        """One request: candles ``[frm, to]`` (tz-aware; sent as IST wall time).
+
+        Returns kiteconnect's rows ``{date (tz-aware IST), open, high, low, close (₹), volume
+        (shares)[, oi]}``. Raises ``ValidationError`` for an interval Kite does not offer, a
+        window longer than ``KITE_MAX_DAYS[interval]`` days, ``frm > to``, or anything Kite
+        rejects as bad input; ``HistoricalUnavailable`` after ``retries`` failed retries.
+        """
+        check_interval(interval)
+        frm = require_aware(frm, "from").astimezone(IST).replace(microsecond=0)
+        to = require_aware(to, "to").astimezone(IST).replace(microsecond=0)
+        if frm > to:
+            raise ValidationError(f"from {frm:%Y-%m-%d %H:%M} is after to {to:%Y-%m-%d %H:%M}; swap them")
+        limit = KITE_MAX_DAYS[interval]
+        if to - frm >= timedelta(days=limit):
+            raise ValidationError(
+                f"{interval} data spans at most {limit} days per request (Kite's limit); "
+                f"{frm:%Y-%m-%d}→{to:%Y-%m-%d} is {(to - frm).days} days: use fetch() to split it")
+        attempt = 0
+        while True:
+            kite = self._kite()  # session first, so the request follows its permit at once
+            self._limiter.acquire(self.acquire_timeout)
+            try:
+                return kite.historical_data(instrument_token, frm, to, interval, continuous=continuous, oi=oi)
+            except kite_errors.InputException as exc:
+                raise ValidationError(f"Kite refused historical {interval} for instrument {instrument_token}: "
+                                      f"{exc}") from None
+            except Exception as exc:
+                if not _retryable(exc):
+                    raise
+                if attempt >= self.retries:
+                    raise HistoricalUnavailable(
+                        f"historical {interval} for {instrument_token} failed {attempt + 1} times "
+                        f"({type(exc).__name__} {getattr(exc, 'code', '')}); try again later") from None
+                delay = min(self.max_backoff, self.backoff * 2 ** attempt)
+                log.warning("historical %s %s: %s (HTTP %s); retry %d/%d in %.2fs", instrument_token, interval,
+                            type(exc).__name__, getattr(exc, "code", "?"), attempt + 1, self.retries, delay)
+                attempt += 1
+                self.retried += 1
+                self._sleep(delay)
+
+    def fetch(self, instrument_token: int, start: datetime, end: datetime, interval: str,
+              continuous: bool = False, oi: bool = False) -> list[dict]:
+        """Candles for ``[start, end]`` of any length, split into the windows Kite accepts
+        (``kite_windows``) and fetched in order; same rows and errors as :meth:`fetch_window`."""
+        check_interval(interval)
+        rows: list[dict] = []
+        for frm, to in kite_windows(interval, start, end):
+            rows.extend(self.fetch_window(instrument_token, frm, to, interval, continuous, oi))
+        return rows
+
+
+class SessionKite:
+    """Callable returning a ``KiteConnect`` for the session stored *now* (read per call, so a
+    new login is used without a restart); the client is rebuilt only when the token changes.
+    Raises ``KiteLoginRequired`` (real Kite) when nobody is logged in."""
+
+    def __init__(self, settings, redis_client) -> None:
+        self._settings = settings
+        self._redis = redis_client
+        self._kite = None
+
+    def __call__(self):
+        from app.adapters.kite_session import kite_client, load_session
+
+        data = load_session(self._redis)
+        token = data.get("access_token") if data else None
+        if self._kite is None or token is None or token != self._kite.access_token:
+            self._kite = kite_client(self._settings, self._redis)
+        return self._kite
+
+
+def historical_client(settings, redis_client, **kwargs) -> HistoricalClient:
+    """A :class:`HistoricalClient` for the configured market (session read per request,
+    ``KITE_HISTORICAL`` limiter on ``redis_client``)."""
+    from app.adapters.rate_limit import KITE_HISTORICAL
+
+    return HistoricalClient(SessionKite(settings, redis_client), RedisRateLimiter(redis_client, KITE_HISTORICAL),
+                            **kwargs)

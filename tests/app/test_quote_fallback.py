@@ -1,0 +1,76 @@
+"""Stale-tick fallback: REST quote into the tick cache, batched by 500, 1 call/s across processes."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+import redis
+
+from app.adapters.kite_historical import SessionKite
+from app.adapters.rate_limit import KITE_QUOTE, RedisRateLimiter
+from app.adapters.store import SqlStore
+from app.adapters.tick_cache import TickCache
+from app.services.instruments import InstrumentService
+from app.services.quote_fallback import QuoteFallback
+from core import kite_wire
+from core.errors import ValidationError
+from core.models import Tick
+from core.tick_batch import decode_frame
+from tests.kite_fixtures import kite_replay, requests_log, settings_for  # noqa: F401
+
+
+@pytest.fixture()
+def parts(kite_replay, redis_url, tmp_path):
+    r = redis.Redis.from_url(redis_url)
+    instruments = InstrumentService(SqlStore(f"sqlite:///{tmp_path / 'desk.db'}"))
+    instruments.ensure_loaded()
+
+    def key_of(token: int) -> str:
+        i = instruments.by_token(token)
+        return f"{i.exchange}:{i.tradingsymbol}"
+
+    cache = TickCache(r)
+    fb = QuoteFallback(cache, key_of, SessionKite(settings_for(kite_replay), r), RedisRateLimiter(r, KITE_QUOTE),
+                       stale_after=5.0)
+    yield fb, cache, instruments
+    r.close()
+
+
+def test_stale_and_missing_ticks_are_refreshed_from_quote_fresh_ones_are_not(parts, kite_replay):
+    fb, cache, instruments = parts
+    infy, tcs, sbin = (instruments.resolve(k).instrument_token for k in ("NSE:INFY", "NSE:TCS", "NSE:SBIN"))
+    now = datetime.now(UTC)
+    fresh = kite_wire.encode_frame([kite_wire.encode_packet(Tick(sbin, 111.0, mode="quote"), "quote")])
+    cache.write_frame(decode_frame(fresh), now)
+    old = kite_wire.encode_frame([kite_wire.encode_packet(Tick(tcs, 1.0, mode="quote"), "quote")])
+    cache.write_frame(decode_frame(old), datetime.fromtimestamp(now.timestamp() - 60, UTC))
+    assert fb.stale([infy, tcs, sbin], now) == sorted([infy, tcs])
+    assert fb.refresh([infy, tcs, sbin], now) == 2
+    latest = cache.latest([infy, tcs, sbin])
+    quotes = kite_replay.kite().quote(["NSE:INFY", "NSE:TCS"])
+    assert latest[sbin].tick.last_price == 111.0  # fresh tick untouched
+    for key, tok in (("NSE:INFY", infy), ("NSE:TCS", tcs)):
+        assert latest[tok].tick.last_price == pytest.approx(quotes[key]["last_price"], rel=0.02)
+        assert latest[tok].tick.close == quotes[key]["ohlc"]["close"]
+    assert fb.stale([infy, tcs, sbin], now) == []
+
+
+def test_thousand_stale_instruments_use_500_per_call_at_1_per_second(parts, kite_replay):
+    fb, cache, instruments = parts
+    tokens = [i.instrument_token for i in instruments._idx().by_token.values() if i.exchange == "NSE"][:1001]
+    assert len(tokens) == 1001
+    t0 = time.time()
+    fb.refresh(tokens, datetime.now(UTC))
+    calls = [(p, t) for p, t in requests_log(kite_replay, "/quote") if t >= t0 and p.startswith("/quote?")]
+    assert len(calls) == 3 and fb.calls == 3
+    assert [p.count("i=") for p, _ in calls] == [500, 500, 1]
+    times = sorted(t for _, t in calls)
+    assert times[1] - times[0] >= 1.0 and times[2] - times[1] >= 1.0
+
+
+def test_batch_above_kite_limit_is_refused(parts):
+    fb, cache, _ = parts
+    with pytest.raises(ValidationError, match="batch must be 1..500"):
+        QuoteFallback(cache, fb.key_of, fb.kite, fb.limiter, batch=501)
