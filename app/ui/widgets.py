@@ -85,7 +85,8 @@ def watchlist_table(frame: pd.DataFrame, key: str) -> None:
             na_rep="—",
         ).map(colour, subset=["change %"])
     )
-    st.dataframe(styled, hide_index=True, width="stretch", key=key)
+    # Tall enough for every row (35 px each plus the header): a watchlist should not scroll.
+    st.dataframe(styled, hide_index=True, width="stretch", key=key, height=35 * (len(view) + 1) + 3)
 
 
 def kite_auth_of(svc):

@@ -1,0 +1,75 @@
+"""Start the whole desk the way ``make run`` does, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.servers import free_port, unavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@dataclass(frozen=True)
+class RunningDesk:
+    url: str
+    state_dir: Path
+    log: Path
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as resp:
+            return resp.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+@contextmanager
+def running_desk(state_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningDesk]:
+    """``python -m app.launcher`` on free ports with embedded Redis and a fresh SQLite store."""
+    web_port, replay_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "DESK_BROKER"}}
+    env.update({
+        "DESK_ENV": "dev", "DESK_STATE_DIR": str(state_dir), "PORT": str(web_port),
+        "DESK_REPLAY_PORT": str(replay_port), "TZ": "Asia/Kolkata",
+    })
+    env.update(extra_env or {})
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = state_dir / "desk.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app.launcher"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{web_port}"
+    try:
+        deadline = time.monotonic() + 120
+        while not _healthy(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"desk did not start; log:\n{log.read_text()[-4000:]}")
+            time.sleep(0.5)
+        yield RunningDesk(url=url, state_dir=state_dir, log=log)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def launch_chromium(playwright):
+    if not Path(CHROMIUM).exists():
+        unavailable(f"{CHROMIUM} missing (apt-get install chromium; make test does it)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
