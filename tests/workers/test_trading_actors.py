@@ -17,6 +17,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from core.orders import OrderType
 
+from tests.dramatiq_helpers import drop_worker_middleware
 from tests.fixtures_trading import INFY, T0, D, desk, intent, later, make_desk  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -30,11 +31,13 @@ def stub(desk):
     if not hasattr(broker, "join"):
         pytest.skip("the installed broker is not a StubBroker (DESK_ENV must be test)")
     broker.flush_all()
+    drop_worker_middleware(broker)  # stopped workers of earlier tests would swallow messages
     wt._service = desk.svc
     worker = Worker(broker, worker_timeout=50, worker_threads=2)
     worker.start()
     yield broker, wt
     worker.stop()
+    drop_worker_middleware(broker)
     wt.reset_trading()
 
 
