@@ -17,12 +17,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from app.adapters.store import SqlStore
     from app.adapters.tick_cache import TickCache
+    from app.services.analysis import AnalysisService
     from app.services.instruments import InstrumentService
     from app.services.kite_auth import KiteAuthService
     from app.adapters.kite_historical import HistoricalClient
     from app.adapters.queue import DramatiqTaskQueue
     from app.services.market_clock import MarketClock
     from app.services.market_data import MarketDataService
+    from app.services.sectors import SectorService
     from app.services.trading import TradingService
     from app.services.watchlists import WatchlistService
     from core.calendar import NseCalendar
@@ -93,6 +95,18 @@ class Services:
         from app.adapters.kite_historical import historical_client
 
         return historical_client(self.settings, self.redis)
+
+    @cached_property
+    def analysis(self) -> AnalysisService:
+        from app.services.analysis import build_analysis_service
+
+        return build_analysis_service(self)
+
+    @cached_property
+    def sectors(self) -> SectorService:
+        from app.services.sectors import SectorService
+
+        return SectorService()
 
     @cached_property
     def market_clock(self) -> MarketClock:

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import streamlit as st
 
+from app.ui.analysis_widgets import latest_analysis_badge
 from app.ui.state import get_services
 from app.ui.trading_widgets import (
     approval_card,
@@ -128,6 +129,7 @@ else:
             body, side = st.columns([5, 1])
             with body:
                 approval_card(v)
+                latest_analysis_badge(svc, v.instrument_token)
             with side:
                 expiry_countdown(v.expires_at, offset_s)
                 st.caption(f"expires {ist(v.expires_at, with_date=False)}")

@@ -1,9 +1,10 @@
 """Every actor module, for the worker process: ``dramatiq workers.actors`` (see the Procfile).
 
 ``workers.broker`` is imported first so the broker is installed before any ``@actor`` runs.
+Add each new actor module here.
 """
 
 from workers import broker  # noqa: F401  (first: installs the broker)
-from workers import backfill, trading  # noqa: F401
+from workers import analysis, backfill, trading  # noqa: F401
 
-__all__ = ["backfill", "broker", "trading"]
+__all__ = ["analysis", "backfill", "broker", "trading"]

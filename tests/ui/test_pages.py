@@ -16,7 +16,7 @@ from app.container import reset_services, services
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "streamlit_app.py")
-PAGES = ["pages/home.py", "pages/chart.py"]
+PAGES = ["pages/home.py", "pages/chart.py", "pages/sectors.py"]
 TIMEOUT = 60
 
 

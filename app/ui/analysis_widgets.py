@@ -1,0 +1,73 @@
+"""Streamlit pieces for analyses: the latest-analysis badge (approval cards, scanner rows) and
+the analysis card. The offline analyst is always labelled as such."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from app.adapters.analysis_store import StoredAnalysis
+from app.services.analysis import AnalysisService, analysis_service
+from app.ui.trading_widgets import inr, ist
+
+VERDICT_COLOUR = {"buy": "green", "sell": "red", "hold": "blue", "avoid": "gray"}
+
+
+def get_analysis(svc: Any) -> AnalysisService:
+    """The analysis service of this process's service graph."""
+    return analysis_service(svc)
+
+
+def _levels(a: StoredAnalysis) -> str:
+    if a.entry is None:
+        return "no levels"
+    return f"entry {inr(a.entry)} · stop {inr(a.stop)} · target {inr(a.target)}"
+
+
+def badge_text(a: StoredAnalysis) -> str:
+    """One-line markdown: ``:green-badge[… BUY 72%] · levels · as of`` (label names the analyst)."""
+    colour = VERDICT_COLOUR.get(a.verdict, "gray")
+    return (f":{colour}-badge[:material/psychology: {a.verdict.upper()} {a.confidence:.0%}] "
+            f"**{a.label}** · {_levels(a)} · as of {ist(a.as_of)}")
+
+
+def latest_analysis_badge(svc: Any, symbol: str | int) -> None:
+    """Show the newest analysis of ``symbol`` (key or instrument_token) in one line, or a hint.
+
+    Never raises: a store or Redis outage shows a caption instead (the host page must keep working).
+    """
+    try:
+        a = get_analysis(svc).latest(symbol)
+    except Exception as exc:  # noqa: BLE001 - a badge must not break an approval card
+        st.caption(f":material/psychology: analysis unavailable ({type(exc).__name__})")
+        return
+    if a is None:
+        st.caption(":material/psychology: no analysis yet (ask on the Analysis page)")
+        return
+    st.markdown(badge_text(a))
+
+
+def analysis_card(a: StoredAnalysis, *, key: str) -> None:
+    """The full analysis: analyst label, verdict, levels, reasons, risks, notes, cost, snapshot."""
+    with st.container(border=True, key=key):
+        colour = VERDICT_COLOUR.get(a.verdict, "gray")
+        st.markdown(f"#### :{colour}[{a.verdict.upper()}] {a.symbol} · confidence {a.confidence:.0%} · "
+                    f"{a.time_horizon}")
+        who = f"**{a.label}**" + (" — deterministic rules, no model was asked" if a.offline else "")
+        st.markdown(f"{who} · as of {ist(a.as_of)} (market time)" + (" · cached" if a.cached else ""))
+        st.markdown(f"**Levels:** {_levels(a)} · LTP then {inr(a.snapshot.get('ltp'))}")
+        st.markdown("**Reasons**\n" + "\n".join(f"- {r}" for r in a.reasons))
+        if a.risks:
+            st.markdown("**Risks**\n" + "\n".join(f"- {r}" for r in a.risks))
+        for note in a.notes:
+            st.caption(f"• {note}")
+        if a.snapshot.get("headlines"):
+            st.warning("Included unverified headlines pasted by the trader: "
+                       + " | ".join(a.snapshot["headlines"]), icon=":material/report:")
+        if not a.offline:
+            st.caption(f"{a.prompt_tokens:,} prompt + {a.output_tokens:,} output tokens · est. ₹{a.cost_inr:,.4f}")
+        if a.outcome:
+            st.caption(f"Outcome: **{a.outcome}** — {a.outcome_detail or ''}")
+        with st.expander("Snapshot (the numbers the analyst saw)"):
+            st.json(a.snapshot, expanded=False)

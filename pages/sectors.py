@@ -1,0 +1,142 @@
+"""Sectors: NIFTY 500 industry heatmap (1D/1W/1M), the sector table, and a symbol's relative
+strength against its sector and NIFTY 50."""
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.ui.state import get_services
+from core.errors import DeskError, ValidationError
+
+RS_LABELS = {"rs_vs_sector": "RS vs sector", "rs_vs_nifty50": "RS vs NIFTY 50"}
+TABLE_LABELS = {"return_pct": "return %", "members": "members", "constituents": "in list",
+                "advancers": "up", "decliners": "down", "best": "best", "best_pct": "best %",
+                "worst": "worst", "worst_pct": "worst %"}
+
+svc = get_services()
+sectors = svc.sectors
+st.header("Sectors")
+
+try:
+    as_of = sectors.as_of()
+except DeskError as exc:
+    st.error(f"Could not load the bundled sector data: {exc}")
+    st.stop()
+
+
+def treemap(leaves: pd.DataFrame, table: pd.DataFrame, period: str) -> go.Figure:
+    """Root → industry → symbol; every symbol one unit of area (equal weight), colour = return %."""
+    leaves = leaves.dropna(subset=["return_pct"])
+    table = table[table["members"] > 0]
+    root = f"NIFTY 500 ({period})"
+    ids = [root, *(f"sector/{i}" for i in table.index), *(f"symbol/{s}" for s in leaves.index)]
+    labels = [root, *table.index, *leaves.index]
+    parents = ["", *([root] * len(table)), *(f"sector/{i}" for i in leaves["industry"])]
+    values = [len(leaves), *table["members"], *([1] * len(leaves))]
+    colours = [leaves["return_pct"].mean(), *table["return_pct"], *leaves["return_pct"]]
+    names = [root, *(f"{m} of {c} members" for m, c in zip(table["members"], table["constituents"], strict=True)),
+             *leaves["company_name"]]
+    span = max(1.0, float(leaves["return_pct"].abs().quantile(0.95))) if len(leaves) else 1.0
+    fig = go.Figure(go.Treemap(
+        ids=ids, labels=labels, parents=parents, values=values, branchvalues="total",
+        customdata=list(zip(colours, names, strict=True)),
+        marker={"colors": colours, "colorscale": "RdYlGn", "cmid": 0.0, "cmin": -span, "cmax": span,
+                "colorbar": {"title": {"text": f"{period} %"}}},
+        texttemplate="%{label}<br>%{customdata[0]:+.2f}%",
+        hovertemplate="<b>%{label}</b><br>%{customdata[1]}<br>%{customdata[0]:+.2f}%<extra></extra>",
+        maxdepth=2,
+    ))
+    fig.update_layout(height=560, margin={"l": 0, "r": 0, "t": 10, "b": 0})
+    return fig
+
+
+def rs_figure(rs: pd.DataFrame, symbol: str) -> go.Figure:
+    """The two RS lines (100 = in line with the benchmark since the window start)."""
+    fig = go.Figure()
+    x = [ts.strftime("%Y-%m-%d") for ts in rs.index]
+    for col, colour in (("rs_vs_sector", "#4fc3f7"), ("rs_vs_nifty50", "#ffb74d")):
+        fig.add_trace(go.Scatter(x=x, y=rs[col], name=f"{symbol} {RS_LABELS[col]}", mode="lines",
+                                 line={"width": 1.6, "color": colour}))
+    fig.add_hline(y=100, line={"width": 1, "dash": "dot", "color": "grey"})
+    fig.update_xaxes(type="category", nticks=10, showgrid=False)
+    fig.update_layout(height=380, margin={"l": 40, "r": 20, "t": 30, "b": 20}, yaxis_title="RS (100 = start)",
+                      legend={"orientation": "h", "y": 1.08, "x": 0}, hovermode="x unified")
+    return fig
+
+
+bench_end = sectors.benchmark_last_date()
+bench_note = ("No NIFTY 50 bars are bundled." if bench_end is None
+              else f"The bundled NIFTY 50 ends {bench_end:%d %b %Y}.")
+
+st.caption(f"As of the close of {as_of:%a %d %b %Y} (15:30 IST), the latest bundled daily bar. "
+           "Industries are NSE's from the NIFTY 500 list; sector returns are equal-weighted "
+           "(the bundled data has no free-float market caps), on split/bonus-adjusted closes.")
+
+period = st.radio("Period", sectors.periods(), index=0, horizontal=True, key="sectors_period",
+                  help="1D = 1 session, 1W = 5 sessions, 1M = 21 sessions.")
+try:
+    table = sectors.sector_table(period)
+    leaves = sectors.symbol_table(period)
+except ValidationError as exc:
+    st.error(str(exc))
+    st.stop()
+
+bench = sectors.benchmark_return_pct(period)
+base = table.attrs["base"]
+c1, c2, c3 = st.columns(3)
+members = leaves["return_pct"].notna()
+c1.metric(f"NIFTY 500 equal-weighted, {period}", f"{leaves['return_pct'].mean():+.2f}%")
+c2.metric("Advancers / decliners", f"{int((leaves['return_pct'] > 0).sum())} / "
+          f"{int((leaves['return_pct'] < 0).sum())}")
+c3.metric(f"NIFTY 50, {period}", "n/a" if bench is None else f"{bench:+.2f}%")
+st.caption(f"Returns from the close of {base:%d %b %Y} to the close of {as_of:%d %b %Y}; "
+           f"{int(members.sum())} of {len(leaves)} constituents have bars on both days."
+           + ("" if bench is not None else
+              f" {bench_note}"))
+
+st.plotly_chart(treemap(leaves, table, period), key="sectors_heatmap", width="stretch")
+
+st.subheader("Sector table")
+shown = table.rename(columns=TABLE_LABELS).reset_index()
+shown.attrs = {}  # as_of/base dates are in the caption; Arrow cannot serialise them
+st.dataframe(
+    shown,
+    key="sectors_table", hide_index=True, width="stretch",
+    column_config={c: st.column_config.NumberColumn(c, format="%+.2f") for c in ("return %", "best %", "worst %")},
+)
+
+st.subheader("Relative strength")
+r1, r2, r3 = st.columns([2, 2, 3])
+with r1:
+    industry = st.selectbox("Industry", ["All industries", *sectors.industries()], key="sectors_industry")
+with r2:
+    choices = sectors.symbols(None if industry == "All industries" else industry)
+    symbol = st.selectbox("Symbol", choices, index=None, placeholder="Pick a symbol", key="sectors_symbol")
+with r3:
+    window = st.radio("Window", sectors.rs_windows(), index=1, horizontal=True, key="sectors_rs_window",
+                      help="1M = 21, 3M = 63, 6M = 126, 1Y = 250 sessions ending at the as-of date.")
+
+if symbol is None:
+    st.info("Pick a symbol to see its relative strength against its sector and NIFTY 50.")
+    st.stop()
+try:
+    rs = sectors.relative_strength(symbol, window)
+    company, sector = sectors.company(symbol)
+except ValidationError as exc:
+    st.error(str(exc))
+    st.stop()
+
+last = rs.iloc[-1]
+m1, m2, m3 = st.columns(3)
+m1.metric(f"{symbol} {window}", f"{last['close_rebased'] - 100:+.2f}%")
+m2.metric(f"RS vs {sector}", f"{last['rs_vs_sector']:.1f}",
+          f"{last['rs_vs_sector'] - 100:+.1f} vs sector")
+nifty_last = rs["rs_vs_nifty50"].dropna()
+m3.metric("RS vs NIFTY 50", "n/a" if nifty_last.empty else f"{nifty_last.iloc[-1]:.1f}",
+          None if nifty_last.empty else f"{nifty_last.iloc[-1] - 100:+.1f} vs NIFTY 50")
+st.plotly_chart(rs_figure(rs, symbol), key="sectors_rs_chart", width="stretch")
+notes = [f"{company} · {sector}: equal-weighted index of {rs.attrs['sector_members']} members, "
+         f"100 on {rs.attrs['start']:%d %b %Y}. Above 100 = out-performing since then."]
+if len(nifty_last) < len(rs):
+    notes.append(f"{bench_note} The NIFTY 50 line covers only the sessions it has.")
+st.caption(" ".join(notes))

@@ -1,0 +1,304 @@
+"""AnalysisService with the real google-genai client against the loopback Gemini fake.
+
+Real parts: a SQLite store file with the bundled instruments, the session's real Redis (rate
+limit), the bundled 2016 minute bars (the replay market's data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import redis as redis_lib
+from pydantic import SecretStr
+
+from app.adapters.analysis_store import AnalysisStore
+from app.adapters.gemini import GeminiRateLimited, GeminiUnavailable
+from app.adapters.rate_limit import RateLimitTimeout
+from app.adapters.store import SqlStore
+from app.services.analysis import AnalysisConfig, AnalysisRefused, AnalysisService
+from app.services.instruments import InstrumentService
+from app.settings import Settings
+from core.analysis import OFFLINE_LABEL
+from core.errors import ValidationError
+from core.timeutil import IST, UTC
+from tests.fake_gemini import FakeGemini, answer, error, raw_text, slow
+from tests.fixtures_store import seed_instruments
+
+AT = datetime(2016, 8, 24, 11, 0, tzinfo=IST)
+SYMBOLS = {"INFY", "SBIN", "TCS", "RELIANCE", "ITC", "NIFTY 50", "NIFTY IT"}
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeGemini]:
+    f = FakeGemini().start()
+    yield f
+    f.stop()
+
+
+@pytest.fixture(scope="module")
+def sql(tmp_path_factory) -> Iterator[SqlStore]:
+    s = SqlStore(f"sqlite:///{tmp_path_factory.mktemp('an') / 'store.db'}")
+    seed_instruments(s, SYMBOLS)
+    yield s
+    s.dispose()
+
+
+def _wipe(sql: SqlStore) -> None:
+    AnalysisStore(sql.engine)
+    with sql.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM analyses")
+        conn.exec_driver_sql("DELETE FROM analysis_calls")
+
+
+def make_service(sql, fake, redis_url=None, *, key: str | None = "test-key", **config) -> AnalysisService:
+    settings = Settings(gemini_api_key=SecretStr(key) if key else None, env="test")
+    cfg = AnalysisConfig(**{"base_url": fake.url, "timeout_s": 5.0, "rate_per_minute": 1000,
+                            "daily_budget_inr": Decimal("50"), **config})
+    r = redis_lib.Redis.from_url(redis_url) if redis_url else None
+    return AnalysisService(settings, AnalysisStore(sql.engine), InstrumentService(sql), redis=r, config=cfg,
+                           wall_clock=lambda: datetime(2026, 11, 21, 10, 0, tzinfo=UTC))
+
+
+@pytest.fixture()
+def svc(sql, fake, redis_url) -> AnalysisService:
+    _wipe(sql)
+    fake.clear()
+    return make_service(sql, fake, redis_url)
+
+
+def good(snap, **over) -> dict:
+    ltp, tick = snap.ltp, float(snap.tick_size)
+    base = {"verdict": "buy", "confidence": 0.72, "entry": ltp, "stop": round(ltp - 20 * tick, 2),
+            "target": round(ltp + 40 * tick, 2), "time_horizon": "intraday",
+            "reasons": [f"LTP {ltp} above VWAP"], "risks": ["index weakness"]}
+    return {**base, **over}
+
+
+# ---- valid answer ------------------------------------------------------------------------
+
+
+def test_valid_answer_is_stored_with_tokens_cost_and_label(svc, fake):
+    snap = svc.snapshot("INFY", AT)
+    fake.push(answer(good(snap), prompt_tokens=2000, output_tokens=500))
+    a = svc.analyse("INFY", AT)
+    assert a.verdict == "buy" and a.label == "Gemini (gemini-2.5-flash)" and not a.cached
+    assert a.entry == Decimal(str(snap.ltp)).quantize(Decimal("0.01"))
+    assert (a.prompt_tokens, a.output_tokens) == (2000, 500)
+    assert a.cost_inr == Decimal("0.1628")  # (2000 × 0.30 + 500 × 2.50) / 1e6 $ × ₹88
+    path, headers, body = fake.requests[-1]
+    assert path == "/v1beta/models/gemini-2.5-flash:generateContent"
+    assert headers.get("x-goog-api-key") == "test-key"
+    gen = body["generationConfig"]
+    assert gen["responseMimeType"] == "application/json" and "verdict" in gen["responseSchema"]["properties"]
+    assert f"LTP {snap.ltp:.2f}" in body["contents"][0]["parts"][0]["text"]
+    assert [c["status"] for c in svc.store.calls()] == ["ok"]
+
+
+def test_headlines_reach_the_prompt_marked_unverified(svc, fake):
+    snap = svc.snapshot("INFY", AT)
+    fake.push(answer(good(snap)))
+    svc.analyse("INFY", AT, headlines="Infosys bags $1bn deal\n\n")
+    text = fake.requests[-1][2]["contents"][0]["parts"][0]["text"]
+    assert "UNVERIFIED HEADLINES" in text and '"""Infosys bags $1bn deal"""' in text
+
+
+# ---- answers in the wrong shape: refused, nothing stored ---------------------------------
+
+
+@pytest.mark.parametrize("reply, needle", [
+    (raw_text('{"verdict": "buy", "confidence": 0.7,'), "not valid JSON"),
+    (answer({"verdict": "strong buy", "confidence": 1.7, "time_horizon": "intraday", "reasons": ["x"]}),
+     "wrong shape"),
+    (answer({"mood": "bullish"}), "wrong shape"),
+], ids=["malformed-json", "schema-violation", "wrong-object"])
+def test_wrong_shape_answers_are_refused_and_not_stored(svc, fake, reply, needle):
+    fake.push(reply)
+    with pytest.raises(AnalysisRefused, match=needle) as info:
+        svc.analyse("INFY", AT)
+    assert info.value.code == "INVALID_ANSWER"
+    assert svc.history() == []
+    [call] = svc.store.calls()
+    assert call["status"] == "invalid" and call["prompt_tokens"] == 1200 and call["cost_inr"] > 0
+
+
+def test_hallucinated_levels_are_refused_with_reasons_and_not_stored(svc, fake):
+    snap = svc.snapshot("INFY", AT)
+    fake.push(answer(good(snap, entry=snap.ltp * 2, stop=snap.ltp * 1.9, target=snap.ltp * 2.2)))
+    with pytest.raises(AnalysisRefused) as info:
+        svc.analyse("INFY", AT)
+    assert "far from today's range" in str(info.value) and "price band" in str(info.value)
+    assert svc.history() == []
+
+
+def test_stop_on_the_wrong_side_is_refused(svc, fake):
+    snap = svc.snapshot("INFY", AT)
+    fake.push(answer(good(snap, stop=round(snap.ltp + 2, 1))))
+    with pytest.raises(AnalysisRefused, match="stop < entry < target"):
+        svc.analyse("INFY", AT)
+    assert svc.history() == []
+
+
+# ---- transport errors --------------------------------------------------------------------
+
+
+def test_429_then_success(svc, fake):
+    snap = svc.snapshot("INFY", AT)
+    fake.push(error(429), answer(good(snap)))
+    with pytest.raises(GeminiRateLimited):
+        svc.analyse("INFY", AT)
+    assert svc.history() == []
+    a = svc.analyse("INFY", AT)
+    assert a.verdict == "buy" and fake.calls == 2
+    assert [c["status"] for c in svc.store.calls()] == ["ok", "error"]
+
+
+def test_500_is_transient_and_nothing_is_stored(svc, fake):
+    fake.push(error(500))
+    with pytest.raises(GeminiUnavailable, match="server error 500"):
+        svc.analyse("INFY", AT)
+    assert svc.history() == []
+
+
+def test_slow_answer_times_out(sql, fake, redis_url):
+    _wipe(sql)
+    fake.clear()
+    s = make_service(sql, fake, redis_url, timeout_s=1.0)
+    fake.push(slow(2.5, answer({"verdict": "avoid"})))
+    with pytest.raises(GeminiUnavailable, match="did not answer within 1s"):
+        s.analyse("INFY", AT)
+    assert s.history() == []
+
+
+def test_unknown_model_is_refused_clearly(svc, fake):
+    with pytest.raises(AnalysisRefused, match="rejected the model 'gemini-0.1-imaginary'") as info:
+        svc.analyse("INFY", AT, model="gemini-0.1-imaginary")
+    assert info.value.code == "MODEL_REJECTED" and svc.history() == []
+
+
+def test_model_name_that_is_not_a_name_is_bad_input(svc, fake):
+    with pytest.raises(ValidationError, match="model name"):
+        svc.analyse("INFY", AT, model="../../etc passwd")
+    assert fake.calls == 0
+
+
+def test_invalid_key_is_refused_and_offline_is_offered(sql, fake, redis_url):
+    _wipe(sql)
+    fake.clear()
+    s = make_service(sql, fake, redis_url, key="wrong-key")
+    with pytest.raises(AnalysisRefused, match="API key") as info:
+        s.analyse("INFY", AT)
+    assert info.value.code == "BAD_KEY" and info.value.offline_available
+    assert "wrong-key" not in str(info.value)
+    assert s.history() == []
+    assert s.analyse("INFY", AT, analyst="offline").label == OFFLINE_LABEL
+
+
+def test_missing_key_uses_the_offline_analyst_and_refuses_gemini(sql, fake):
+    _wipe(sql)
+    fake.clear()
+    s = make_service(sql, fake, key=None)
+    assert s.default_analyst() == "offline"
+    a = s.analyse("INFY", AT)
+    assert a.label == OFFLINE_LABEL and a.analyst == "offline" and a.cost_inr == 0
+    with pytest.raises(AnalysisRefused, match="No GEMINI_API_KEY") as info:
+        s.analyse("INFY", AT, analyst="gemini")
+    assert info.value.code == "NO_KEY" and fake.calls == 0
+
+
+# ---- bad input ---------------------------------------------------------------------------
+
+
+def test_unknown_symbol_is_bad_input(svc, fake):
+    with pytest.raises(ValidationError, match="unknown instrument 'NSE:INFOSIS'"):
+        svc.analyse("INFOSIS", AT)
+    assert fake.calls == 0
+
+
+def test_symbol_with_no_data_today_is_bad_input(svc, fake):
+    with pytest.raises(ValidationError, match="no market data for NSE:INFY"):
+        svc.analyse("INFY", datetime(2016, 8, 24, 9, 5, tzinfo=IST))
+    with pytest.raises(ValidationError, match="no market data"):
+        svc.analyse("INFY", datetime(2016, 8, 27, 11, 0, tzinfo=IST))  # a Saturday
+    assert fake.calls == 0 and svc.history() == []
+
+
+def test_index_and_too_many_headlines_are_bad_input(svc):
+    with pytest.raises(ValidationError, match="index"):
+        svc.analyse("NIFTY 50", AT)
+    with pytest.raises(ValidationError, match="at most 10 headlines"):
+        svc.analyse("INFY", AT, headlines=[f"h{i}" for i in range(11)])
+
+
+# ---- cache, budget, rate limit -----------------------------------------------------------
+
+
+def test_same_snapshot_is_a_cache_hit_without_a_call(svc, fake):
+    snap = svc.snapshot("INFY", AT)
+    fake.default = answer(good(snap))
+    first = svc.analyse("INFY", AT)
+    again = svc.analyse("INFY", AT)
+    assert again.cached and again.id == first.id and fake.calls == 1
+    svc.analyse("INFY", AT, headlines=["results next week"])  # another snapshot: a new call
+    assert fake.calls == 2 and len(svc.history("INFY")) == 2
+
+
+def test_daily_budget_stops_new_calls_with_a_clear_message(sql, fake, redis_url):
+    _wipe(sql)
+    fake.clear()
+    s = make_service(sql, fake, redis_url, daily_budget_inr=Decimal("0.15"))
+    for minute in (0, 1):  # ₹0.0977 each: the second starts under budget and takes it over
+        at = AT + timedelta(minutes=minute)
+        fake.push(answer(good(s.snapshot("INFY", at))))
+        s.analyse("INFY", at)
+    assert s.budget().exhausted and s.budget().spent == Decimal("0.1954")
+    with pytest.raises(AnalysisRefused, match="Today's Gemini budget is spent") as info:
+        s.analyse("INFY", AT + timedelta(minutes=2))
+    assert info.value.code == "BUDGET" and fake.calls == 2
+    cached = s.analyse("INFY", AT)  # cache hits cost nothing and still work
+    assert cached.cached
+    assert s.analyse("INFY", AT + timedelta(minutes=2), analyst="offline").label == OFFLINE_LABEL
+
+
+def test_rate_limit_is_shared_through_redis(sql, fake, redis_url):
+    _wipe(sql)
+    fake.clear()
+    one = make_service(sql, fake, redis_url, rate_per_minute=1, rate_wait_s=0.0)
+    two = make_service(sql, fake, redis_url, rate_per_minute=1, rate_wait_s=0.0)  # another worker
+    fake.default = answer(good(one.snapshot("INFY", AT)))
+    one.analyse("INFY", AT)
+    with pytest.raises(RateLimitTimeout, match="gemini:generate"):
+        two.analyse("INFY", AT + timedelta(minutes=1))
+    assert fake.calls == 1
+
+
+# ---- offline analyst on bundled real data, outcomes --------------------------------------
+
+
+@pytest.mark.parametrize("symbol", ["INFY", "SBIN", "TCS", "RELIANCE", "ITC"])
+def test_offline_analyst_on_bundled_data_stores_labelled_valid_analyses(sql, fake, symbol):
+    _wipe(sql)
+    s = make_service(sql, fake, key=None)
+    a = s.analyse(symbol, AT)
+    assert a.label == OFFLINE_LABEL and a.verdict in ("buy", "sell", "hold", "avoid")
+    assert a.snapshot["tradingsymbol"] == symbol and a.snapshot["as_of"].startswith("2016-08-24T11:00")
+    if a.verdict in ("buy", "sell"):
+        assert a.entry is not None and a.stop is not None and a.target is not None
+    assert s.analyse(symbol, AT).cached
+
+
+def test_outcomes_are_scored_against_later_bars_and_tabulated(sql, fake):
+    _wipe(sql)
+    s = make_service(sql, fake, key=None)
+    for symbol in ("INFY", "SBIN", "TCS", "RELIANCE", "ITC"):
+        for hh in (10, 12):
+            s.analyse(symbol, AT.replace(hour=hh))
+    assert s.score_outcomes(AT.replace(hour=11, minute=30)) >= 0  # partly pending
+    n = s.score_outcomes(datetime(2016, 8, 24, 15, 31, tzinfo=IST))
+    rows = s.history()
+    assert n > 0 and all(r.outcome in ("hit", "miss") for r in rows)
+    table = s.hit_rates()
+    assert table["scored"].sum() == len(rows)
+    assert set(s.compare_frame("INFY")["outcome"]) <= {"hit", "miss"}

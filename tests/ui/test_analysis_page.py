@@ -1,0 +1,191 @@
+"""AppTest for the Analysis page and the latest-analysis badge on approval cards.
+
+Real parts: a fresh SQLite store, the session's real Redis (tick cache → market clock on the
+replayed 2016 session), the Dramatiq StubBroker of DESK_ENV=test (queued jobs are run here as
+the worker would), the bundled minute bars, and the loopback Gemini fake for the key cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import dramatiq
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from app.adapters.nse_data import minute_bars_for
+from app.container import reset_services, services
+from app.services.analysis import analysis_service
+from core import kite_wire
+from core.models import Tick
+from core.tick_batch import decode_frame
+from core.timeutil import IST
+from tests.fake_gemini import FakeGemini
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 60
+AT = datetime(2016, 8, 24, 11, 0, tzinfo=IST)
+
+
+def _tick(symbol: str, at: datetime = AT) -> None:
+    """A tick of ``symbol`` with exchange time ``at`` received now: market time becomes ``at``."""
+    token = services().instruments.resolve(f"NSE:{symbol}").instrument_token
+    bars = minute_bars_for(symbol)
+    last = bars[bars.index < at].iloc[-1]
+    day = bars[(bars.index.date == at.date()) & (bars.index < at)]
+    tick = Tick(instrument_token=token, last_price=float(last.close), mode="full", volume_traded=int(day.volume.sum()),
+                open=float(day.open.iloc[0]), high=float(day.high.max()), low=float(day.low.min()),
+                close=float(bars[bars.index.date < at.date()].close.iloc[-1]), last_trade_time=at,
+                exchange_timestamp=at)
+    frame = kite_wire.encode_frame([kite_wire.encode_packet(tick, "full")])
+    services().ticks.write_frame(decode_frame(frame), datetime.now(UTC))
+
+
+def _run_jobs() -> None:
+    """Do what the worker does: run each queued ``run_analysis`` message."""
+    from workers.analysis import run_analysis
+
+    q = services().jobs.broker.queues.get("analysis")
+    while q is not None and not q.empty():
+        message = dramatiq.Message.decode(q.get_nowait())
+        try:
+            run_analysis.fn(**message.kwargs)
+        except Exception:  # noqa: BLE001 - refusals fail the job; the page shows it
+            pass
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeGemini]:
+    f = FakeGemini().start()
+    yield f
+    f.stop()
+
+
+def _fresh(monkeypatch, tmp_path, redis_url, key: str | None = None, base_url: str | None = None) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'desk.db'}")
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("DESK_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("KITE_API_KEY", raising=False)
+    monkeypatch.delenv("DESK_BROKER", raising=False)
+    if key:
+        monkeypatch.setenv("GEMINI_API_KEY", key)
+        monkeypatch.setenv("DESK_GEMINI_BASE_URL", base_url or "")
+    else:
+        monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    reset_services()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    services().jobs.broker.flush_all()
+    _tick("INFY")
+
+
+@pytest.fixture()
+def offline_desk(monkeypatch, tmp_path, redis_url) -> Iterator[None]:
+    _fresh(monkeypatch, tmp_path, redis_url)
+    yield
+    services().jobs.broker.flush_all()
+    reset_services()
+    st.cache_resource.clear()
+
+
+@pytest.fixture()
+def gemini_desk(monkeypatch, tmp_path, redis_url, fake) -> Iterator[FakeGemini]:
+    fake.clear()
+    _fresh(monkeypatch, tmp_path, redis_url, key="not-the-right-key", base_url=fake.url)
+    yield fake
+    services().jobs.broker.flush_all()
+    reset_services()
+    st.cache_resource.clear()
+
+
+def _page() -> AppTest:
+    return AppTest.from_file(str(ROOT / "pages" / "analysis.py"), default_timeout=TIMEOUT)
+
+
+def _text(at: AppTest) -> str:
+    return "\n".join(str(e.value) for kind in ("markdown", "caption", "info", "warning", "error", "success",
+                                               "header", "subheader") for e in getattr(at, kind))
+
+
+def _ask(at: AppTest, symbol: str, headlines: str = "") -> AppTest:
+    at.text_input(key="analysis_symbol").input(symbol)
+    at.text_area(key="analysis_headlines").input(headlines)
+    return at.button(key="FormSubmitter:analysis_form-Analyse").click().run()
+
+
+def test_page_renders_without_a_key_and_offers_the_offline_analyst(offline_desk):
+    at = _page().run()
+    assert not at.exception, at.exception
+    text = _text(at)
+    assert "No GEMINI_API_KEY" in text and "Offline analyst (rules)" in text
+    assert "2016" in text  # market time of the replayed session, not the wall clock
+
+
+def test_ask_runs_as_a_job_and_shows_the_labelled_result(offline_desk):
+    at = _ask(_page().run(), "infy", "Infosys wins a deal")
+    assert not at.exception, at.exception
+    assert "queued" in _text(at) or at.get("progress")
+    _run_jobs()
+    at.run()
+    text = _text(at)
+    assert "Offline analyst (rules)" in text and "NSE:INFY" in text and "deterministic rules" in text
+    assert "unverified headlines" in text.lower()
+    assert len(at.dataframe[0].value) == 1  # compare table of NSE:INFY
+
+
+def test_unknown_symbol_shows_a_clear_error_and_queues_nothing(offline_desk):
+    at = _ask(_page().run(), "INFOSIS")
+    assert not at.exception
+    assert "unknown instrument 'NSE:INFOSIS'" in "\n".join(e.value for e in at.error)
+    assert services().jobs.broker.queues.get("analysis") is None or services().jobs.broker.queues["analysis"].empty()
+
+
+def test_invalid_key_fails_clearly_and_the_offline_analyst_is_one_click_away(gemini_desk):
+    at = _page().run()
+    assert at.radio(key="analysis_analyst").value.startswith("Gemini")
+    at = _ask(at, "INFY")
+    _run_jobs()
+    at.run()
+    assert "API key" in "\n".join(e.value for e in at.error)
+    assert analysis_service(services()).history() == []
+    at.button(key="analysis_offline").click().run()
+    _run_jobs()
+    at.run()
+    assert not at.exception, at.exception
+    [stored] = analysis_service(services()).history()
+    assert stored.label == "Offline analyst (rules)" and "Offline analyst (rules)" in _text(at)
+    assert gemini_desk.calls == 1
+
+
+def test_history_compares_two_analyses_and_scores_outcomes(offline_desk):
+    an = analysis_service(services())
+    an.analyse("INFY", AT.replace(hour=10))
+    an.analyse("INFY", AT)
+    at = _page().run()
+    assert not at.exception, at.exception
+    assert len(at.dataframe[0].value) == 2 and "Compare: 2 analyses of NSE:INFY" in _text(at)
+    at.button(key="analysis_score").click().run()
+    assert not at.exception, at.exception
+    rates = at.dataframe[1].value
+    assert rates["scored"].sum() + rates["pending"].sum() == 2
+
+
+def test_approval_card_shows_the_latest_analysis_badge(offline_desk):
+    from app.ui.trading_widgets import trading_service
+
+    an = analysis_service(services())
+    a = an.analyse("INFY", AT)
+    from core.orders import OrderIntent, OrderType, Product, Side
+
+    token = services().instruments.resolve("NSE:INFY").instrument_token
+    trading_service(services()).propose(OrderIntent(token, "INFY", Side.BUY, 5, Product.MIS, OrderType.MARKET),
+                                        signal_price=Decimal(str(a.snapshot["ltp"])), reason="ORB", source="scan",
+                                        now=AT)
+    at = AppTest.from_file(str(ROOT / "pages" / "approvals.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    text = _text(at)
+    assert "Offline analyst (rules)" in text and f"{a.verdict.upper()} {a.confidence:.0%}" in text

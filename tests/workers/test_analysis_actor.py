@@ -1,0 +1,119 @@
+"""The run_analysis actor on Dramatiq's StubBroker with a real Worker, real SQLite, real Redis
+and the real google-genai client against the loopback Gemini fake."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from dramatiq import Worker
+
+from app.adapters.store.ports import JobStatus
+from app.container import reset_services, services
+from app.services.analysis import analysis_service
+from core.timeutil import IST
+from tests.dramatiq_helpers import drop_worker_middleware
+from tests.fake_gemini import FakeGemini, answer, error
+
+AT = datetime(2016, 8, 24, 11, 0, tzinfo=IST)
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeGemini]:
+    f = FakeGemini().start()
+    yield f
+    f.stop()
+
+
+@pytest.fixture()
+def env(monkeypatch, tmp_path, redis_url, fake):
+    fake.clear()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'desk.db'}")
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("GEMINI_API_KEY", "test-key")
+    monkeypatch.setenv("DESK_GEMINI_BASE_URL", fake.url)
+    monkeypatch.setenv("DESK_GEMINI_TIMEOUT_S", "5")
+    monkeypatch.delenv("DESK_BROKER", raising=False)
+    reset_services()
+    from workers.analysis import run_analysis
+
+    broker = services().jobs.broker
+    broker.flush_all()
+    drop_worker_middleware(broker)  # stopped workers of earlier tests would swallow messages
+    worker = Worker(broker, worker_timeout=50, worker_threads=1)
+    worker.start()
+    yield run_analysis
+    worker.stop()
+    drop_worker_middleware(broker)
+    broker.flush_all()
+    reset_services()
+
+
+def _good(snap) -> dict:
+    return {"verdict": "sell", "confidence": 0.55, "entry": snap.ltp, "stop": round(snap.ltp + 3, 1),
+            "target": round(snap.ltp - 6, 1), "time_horizon": "intraday", "reasons": ["below VWAP"], "risks": []}
+
+
+def _join(broker) -> None:
+    broker.join("analysis", fail_fast=False)
+
+
+def test_actor_declares_queue_retries_time_limit_and_throws(env):
+    from app.services.analysis import AnalysisRefused
+    from core.errors import ValidationError
+
+    opts = env.options
+    assert env.queue_name == "analysis" and env.actor_name == "run_analysis"
+    assert opts["max_retries"] == 4 and opts["time_limit"] == 120_000
+    assert set(opts["throws"]) == {ValidationError, AnalysisRefused}
+
+
+def test_enqueued_job_runs_with_progress_and_stores_the_analysis(env, fake):
+    an = analysis_service(services())
+    fake.push(answer(_good(an.snapshot("INFY", AT))))
+    job_id = an.enqueue("infy", AT)
+    _join(services().jobs.broker)
+    job = an.job(job_id)
+    assert job.status is JobStatus.DONE and job.progress == 1.0, job.message
+    stored = an.get(job.result["analysis_id"])
+    assert stored.symbol == "NSE:INFY" and stored.verdict == "sell" and "Gemini" in job.message
+
+
+def test_429_is_retried_with_backoff_then_succeeds(env, fake):
+    an = analysis_service(services())
+    fake.push(error(429), answer(_good(an.snapshot("INFY", AT))))
+    job_id = services().store.jobs.create("analysis", {})
+    env.send_with_options(kwargs={"job_id": job_id, "symbol": "NSE:INFY", "at_iso": AT.isoformat()},
+                          min_backoff=10, max_backoff=50)
+    _join(services().jobs.broker)
+    assert an.job(job_id).status is JobStatus.DONE and fake.calls == 2
+
+
+def test_500_every_time_gives_up_after_the_retries(env, fake):
+    fake.default = error(500)
+    job_id = services().store.jobs.create("analysis", {})
+    env.send_with_options(kwargs={"job_id": job_id, "symbol": "NSE:INFY", "at_iso": AT.isoformat()},
+                          min_backoff=10, max_backoff=20, max_retries=2)
+    _join(services().jobs.broker)
+    job = analysis_service(services()).job(job_id)
+    assert job.status is JobStatus.FAILED and "gave up" in job.message and fake.calls == 3
+    assert analysis_service(services()).history() == []
+
+
+def test_refusal_fails_the_job_without_retrying(env, fake):
+    an = analysis_service(services())
+    job_id = an.enqueue("INFY", AT, model="gemini-unknown")
+    _join(services().jobs.broker)
+    job = an.job(job_id)
+    assert job.status is JobStatus.FAILED and "rejected the model" in job.message and fake.calls == 1
+
+
+def test_redelivered_message_of_a_done_job_does_nothing(env, fake):
+    an = analysis_service(services())
+    fake.push(answer(_good(an.snapshot("INFY", AT))))
+    job_id = an.enqueue("INFY", AT)
+    _join(services().jobs.broker)
+    first = an.job(job_id).result["analysis_id"]
+    assert env.fn(job_id=job_id, symbol="NSE:INFY", at_iso=AT.isoformat()) == first
+    assert fake.calls == 1 and len(an.history()) == 1
