@@ -70,7 +70,7 @@ class Services:
     def market_data(self) -> MarketDataService:
         from app.services.market_data import MarketDataService
 
-        return MarketDataService(self.settings, self.store, self.redis)
+        return MarketDataService(self.settings, self.store, self.redis, self.instruments, historical=self.historical)
 
     @cached_property
     def watchlists(self) -> WatchlistService:

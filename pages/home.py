@@ -5,7 +5,7 @@ from datetime import datetime
 import streamlit as st
 
 from app.ui.state import get_services, get_watch_view
-from app.ui.widgets import market_status_panel, watchlist_table
+from app.ui.widgets import market_status_panel, subscription_notice, watchlist_table
 from core.errors import DeskError, ValidationError
 from core.timeutil import IST
 
@@ -25,6 +25,7 @@ except DeskError as exc:
 def live_market() -> None:
     snap = view.snapshot(svc.watchlists.keys(), datetime.now(IST))
     market_status_panel(snap.status)
+    subscription_notice(svc)
     st.subheader("Watchlist")
     if snap.table.empty:
         st.info("The watchlist is empty: add a symbol below.")

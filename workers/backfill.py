@@ -1,4 +1,12 @@
-"""Backfill actors: historical candles into the store, tracked as jobs the UI follows."""
+"""Backfill and reference-data actors: historical candles and the instruments master, tracked
+as jobs the UI follows (``store.jobs``; the Chart page shows their status and message).
+
+Bad input (``ValidationError``), Kite still failing after the historical client's own retries
+(``HistoricalUnavailable``), no free rate-limit permit (``RateLimitTimeout``) and no Kite
+session (``KiteLoginRequired``) end the job as ``failed`` with the message: the actor returns
+normally, so Dramatiq does not retry what cannot succeed (no crash loop). Anything else
+(network blips, a refused token) is retried up to ``BACKFILL_MAX_RETRIES`` times.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +24,19 @@ from app.adapters.queue import (
     REFERENCE_QUEUE,
     REFRESH_INSTRUMENTS_ACTOR,
 )
+from app.adapters.kite_historical import HistoricalUnavailable
+from app.adapters.kite_session import KiteLoginRequired
+from app.adapters.rate_limit import RateLimitTimeout
 from app.adapters.store.ports import JobStatus
 from app.container import services
-from core.errors import ValidationError
+from core.errors import DataError, ValidationError
 from core.timeutil import IST, require_aware
 
 log = logging.getLogger(__name__)
 
 BACKFILL_MAX_RETRIES = 3
+#: Errors that end a job as ``failed`` with their message instead of a Dramatiq retry.
+FINAL_ERRORS = (ValidationError, HistoricalUnavailable, RateLimitTimeout, KiteLoginRequired)
 
 
 def _parse_iso(value: str, name: str) -> datetime:
@@ -34,11 +47,11 @@ def _parse_iso(value: str, name: str) -> datetime:
     return require_aware(when, name)
 
 
-def _last_attempt() -> bool:
+def _last_attempt(max_retries: int = BACKFILL_MAX_RETRIES) -> bool:
     message = CurrentMessage.get_current_message()
     if message is None:  # called directly (``.fn``), not through a worker
         return True
-    return message.options.get("retries", 0) >= BACKFILL_MAX_RETRIES
+    return message.options.get("retries", 0) >= max_retries
 
 
 @dramatiq.actor(queue_name=BACKFILL_QUEUE, actor_name=BACKFILL_ACTOR, max_retries=BACKFILL_MAX_RETRIES,
@@ -48,8 +61,11 @@ def backfill_candles(job_id: str, key: str | int, interval: str, start_iso: str,
 
     Idempotent: a job already ``done`` is left alone, and the backfill itself skips what the
     store has. Progress goes to the job row after each Kite request window. ``ValidationError``
-    (bad interval, unknown symbol, token the market refuses) fails the job without retries;
-    other errors are retried up to ``BACKFILL_MAX_RETRIES`` times, then fail the job.
+    (bad interval, unknown symbol, range beyond Kite's limit, token the market refuses),
+    ``HistoricalUnavailable`` (429/5xx after the client's retries), ``RateLimitTimeout`` and
+    ``KiteLoginRequired`` fail the job with their message and return (no retry); other errors
+    are retried up to ``BACKFILL_MAX_RETRIES`` times, then fail the job. Bars stored by
+    earlier windows are kept either way.
     """
     svc = services()
     jobs = svc.store.jobs
@@ -65,9 +81,10 @@ def backfill_candles(job_id: str, key: str | int, interval: str, start_iso: str,
         start, end = _parse_iso(start_iso, "start_iso"), _parse_iso(end_iso, "end_iso")
         added = svc.market_data.backfill(key, interval, start, end,
                                          progress=lambda fraction, msg: jobs.update(job_id, fraction, msg))
-    except ValidationError as exc:
+    except FINAL_ERRORS as exc:
         jobs.fail(job_id, str(exc))
-        raise
+        log.warning("backfill job %s failed: %s", job_id, exc)
+        return
     except BaseException as exc:  # includes dramatiq's TimeLimitExceeded
         if _last_attempt():
             jobs.fail(job_id, f"gave up: {type(exc).__name__}: {exc}")
@@ -100,12 +117,58 @@ def backfill_watchlist(day_iso: str, interval: str = "minute", name: str = "defa
     return ids
 
 
-@dramatiq.actor(queue_name=REFERENCE_QUEUE, actor_name=REFRESH_INSTRUMENTS_ACTOR, max_retries=5,
-                min_backoff=10_000, max_backoff=300_000, time_limit=300_000, throws=(ValidationError,))
-def refresh_instruments() -> int:
-    """Replace the instruments master with the market's current NSE dump; return the row count.
+REFRESH_MAX_RETRIES = 5
 
-    Idempotent (a full replacement). Kite publishes the day's dump around 08:30 IST.
+
+@dramatiq.actor(queue_name=REFERENCE_QUEUE, actor_name=REFRESH_INSTRUMENTS_ACTOR, max_retries=REFRESH_MAX_RETRIES,
+                min_backoff=10_000, max_backoff=300_000, time_limit=300_000, throws=(ValidationError,))
+def refresh_instruments(job_id: str | None = None, exchanges: list[str] | None = None) -> dict | None:
+    """Replace the instruments master with the market's NSE and NFO dumps (dated today, IST).
+
+    Runs ``app.services.instruments_refresh.refresh_instruments`` and records job ``job_id``
+    (kind ``instruments``; default ``instruments:<IST date>``, so the clock's daily send and a
+    redelivery share one row). The result ``{stored, per_exchange, empty}`` and the message
+    name exchanges that returned nothing: the replay market serves NSE only, so its NFO is
+    empty (reported, not an error). Idempotent (a full replacement; a job already ``done`` is
+    left alone). ``DataError`` (every exchange empty: the old master is kept) and
+    ``KiteLoginRequired`` fail the job with the message and return; other errors are retried.
+    Kite publishes the day's dump around 08:30 IST.
     """
+    from datetime import UTC
+
+    from app.services.instruments_refresh import DEFAULT_EXCHANGES
+    from app.services.instruments_refresh import refresh_instruments as refresh
+
     svc = services()
-    return svc.instruments.refresh_from_kite(svc.market_data.kite)
+    jobs = svc.store.jobs
+    now = datetime.now(UTC)
+    exchanges = list(exchanges or DEFAULT_EXCHANGES)
+    job_id = job_id or f"instruments:{now.astimezone(IST).date().isoformat()}"
+    job = jobs.get(job_id)
+    if job is None:
+        jobs.create("instruments", {"exchanges": exchanges}, job_id=job_id)
+    elif job.status is JobStatus.DONE:
+        log.info("instruments job %s is already done; nothing to do", job_id)
+        return job.result
+    jobs.start(job_id, f"refreshing instruments ({', '.join(exchanges)})")
+    try:
+        result = refresh(svc.instruments, svc.market_data.kite, now, exchanges=exchanges)
+    except (DataError, KiteLoginRequired) as exc:
+        jobs.fail(job_id, str(exc))
+        log.warning("instruments job %s failed: %s", job_id, exc)
+        return None
+    except BaseException as exc:
+        if _last_attempt(REFRESH_MAX_RETRIES):
+            jobs.fail(job_id, f"gave up: {type(exc).__name__}: {exc}; the old master is kept")
+        else:
+            jobs.update(job_id, 0.0, f"attempt failed ({type(exc).__name__}: {exc}); retrying")
+        raise
+    out = {"stored": result.stored, "per_exchange": result.per_exchange, "empty": list(result.empty)}
+    counts = ", ".join(f"{ex} {n:,}" for ex, n in result.per_exchange.items())
+    message = f"stored {result.stored:,} instruments ({counts})"
+    if result.empty:
+        note = " (the replay market serves NSE only)" if svc.settings.market == "replay" else ""
+        message += f"; {', '.join(result.empty)} returned no rows{note}"
+    jobs.finish(job_id, out, message)
+    log.info("instruments job %s: %s", job_id, message)
+    return out

@@ -5,7 +5,10 @@ Exactly one clock runs per deployment (the Procfile's ``clock:``). Jobs fire in 
 zone, infra-notes §5.4) and each checks the NSE calendar first, so holidays are skipped and
 special sessions (e.g. Budget Saturday) are honoured:
 
-* 08:45 IST ``refresh_instruments``: Kite publishes the day's instruments dump around 08:30.
+* 08:45 IST ``refresh_instruments``: Kite publishes the day's instruments dump around 08:30;
+  the actor (``workers.backfill.refresh_instruments``) reloads NSE and NFO before the 09:00
+  pre-open and records job ``instruments:<IST date>`` (the replay market serves NSE only: its
+  empty NFO is named in the job's message, not treated as a failure).
 * 15:45 IST ``backfill_watchlist(day, "minute")``: the day's 1-minute candles of the default
   watchlist, after the 15:30 close (one backfill job per instrument).
 
@@ -33,7 +36,7 @@ from typing import Any, Protocol
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from app.adapters.queue import DramatiqTaskQueue, install_broker
+from app.adapters.queue import REFERENCE_QUEUE, REFRESH_INSTRUMENTS_ACTOR, DramatiqTaskQueue, install_broker
 from app.settings import get_settings
 from core.timeutil import IST, require_aware
 
@@ -62,11 +65,22 @@ class ClockJob:
         return CronTrigger(hour=self.hour, minute=self.minute, timezone=IST)
 
 
+#: Exchanges of the morning instruments refresh (Kite's dumps; the replay market has NSE only).
+INSTRUMENT_EXCHANGES = ("NSE", "NFO")
+
+
+def send_refresh_instruments(queue: DramatiqTaskQueue, day: date) -> str:
+    """Send ``refresh_instruments`` for IST ``day`` (job ``instruments:<day>``, NSE + NFO);
+    return the message id. A second send the same day finds the job done and does nothing."""
+    return queue.enqueue(REFERENCE_QUEUE, REFRESH_INSTRUMENTS_ACTOR, job_id=f"instruments:{day.isoformat()}",
+                         exchanges=list(INSTRUMENT_EXCHANGES))
+
+
 def schedule() -> list[ClockJob]:
     """The clock's jobs (pure data; ``next_fire_times`` shows when they run)."""
     return [
-        ClockJob("refresh_instruments", 8, 45, "refresh the instruments master from the market",
-                 lambda queue, day: queue.enqueue_refresh_instruments()),
+        ClockJob("refresh_instruments", 8, 45, "refresh the instruments master (NSE, NFO) before the 09:00 pre-open",
+                 send_refresh_instruments),
         ClockJob("backfill_watchlist_minute", 15, 45, "backfill the day's 1-minute candles of the watchlist",
                  lambda queue, day: queue.enqueue_backfill_watchlist(day, "minute")),
     ]

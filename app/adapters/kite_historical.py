@@ -1,9 +1,9 @@
 """Historical candles from Kite, within Kite's limits: windows, a shared rate limit, retries.
 
-* **Windows**: one request may span at most ``KITE_MAX_DAYS[interval]`` days
-  (``app.services.market_data``; Kite Connect docs/forum: minute 60, 3/5/10minute 100,
+* **Windows**: one request may span at most ``KITE_MAX_DAYS[interval]`` days (defined here,
+  the desk's one copy of the table; Kite Connect docs/forum: minute 60, 3/5/10minute 100,
   15/30minute 200, 60minute 400, day 2000); :meth:`HistoricalClient.fetch` splits a range with
-  ``kite_windows``; :meth:`HistoricalClient.fetch_window` refuses a longer single window.
+  :func:`kite_windows`; :meth:`HistoricalClient.fetch_window` refuses a longer single window.
 * **Rate**: every request takes a permit from the Redis limiter ``KITE_HISTORICAL`` (3/s per
   api_key, shared by all processes; ``app.adapters.rate_limit``).
 * **Retries**: HTTP 429 and 5xx (kiteconnect ``NetworkException``, ``DataException``,
@@ -26,11 +26,25 @@ import requests
 from kiteconnect import exceptions as kite_errors
 
 from app.adapters.rate_limit import RedisRateLimiter
-from app.services.market_data import KITE_MAX_DAYS, kite_windows
 from core.errors import DeskError, ValidationError
 from core.timeutil import IST, require_aware
 
 log = logging.getLogger(__name__)
+
+#: Longest range (days) Kite accepts in one historical request, per interval. The keys are the
+#: intervals Kite offers (Kite Connect docs "Historical candle data"; limits from the Kite
+#: Connect forum: minute 60, 3/5/10minute 100, 15/30minute 200, 60minute 400, day 2000).
+KITE_MAX_DAYS: dict[str, int] = {
+    "minute": 60,
+    "3minute": 100,
+    "5minute": 100,
+    "10minute": 100,
+    "15minute": 200,
+    "30minute": 200,
+    "60minute": 400,
+    "day": 2000,
+}
+_SECOND = timedelta(seconds=1)
 
 
 class HistoricalUnavailable(DeskError):
@@ -42,6 +56,49 @@ def check_interval(interval: str) -> str:
     if interval not in KITE_MAX_DAYS:
         raise ValidationError(f"Kite does not offer interval {interval!r}; use one of {', '.join(KITE_MAX_DAYS)}")
     return interval
+
+
+def _ist(when: datetime, name: str) -> datetime:
+    return require_aware(when, name).astimezone(IST).replace(microsecond=0)
+
+
+def check_window(interval: str, frm: datetime, to: datetime) -> tuple[datetime, datetime]:
+    """``(frm, to)`` in IST (whole seconds) if one Kite request may cover them, else
+    ``ValidationError``: unknown interval, naive time, ``frm > to``, or a span of
+    ``KITE_MAX_DAYS[interval]`` days or more (Kite's per-request limit)."""
+    check_interval(interval)
+    frm, to = _ist(frm, "from"), _ist(to, "to")
+    if frm > to:
+        raise ValidationError(f"from {frm:%Y-%m-%d %H:%M} is after to {to:%Y-%m-%d %H:%M}; swap them")
+    limit = KITE_MAX_DAYS[interval]
+    if to - frm >= timedelta(days=limit):
+        raise ValidationError(
+            f"{interval} data spans at most {limit} days per request (Kite's limit); "
+            f"{frm:%Y-%m-%d}→{to:%Y-%m-%d} is {(to - frm).days} days: shorten the range or let the "
+            "desk split it into several requests")
+    return frm, to
+
+
+def kite_windows(interval: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Split ``[start, end]`` into request windows Kite accepts for ``interval``.
+
+    Returns ``(from, to)`` pairs in IST, both inclusive, contiguous (each ``from`` is the
+    previous ``to`` plus one second) and each spanning less than ``KITE_MAX_DAYS[interval]``
+    days. Raises ``ValidationError`` for an interval Kite does not offer, a naive time or
+    ``start > end``.
+    """
+    check_interval(interval)
+    start, end = _ist(start, "start"), _ist(end, "end")
+    if start > end:
+        raise ValidationError(f"start {start.isoformat()} is after end {end.isoformat()}; swap them")
+    span = timedelta(days=KITE_MAX_DAYS[interval]) - _SECOND
+    out: list[tuple[datetime, datetime]] = []
+    cursor = start
+    while cursor <= end:
+        to = min(cursor + span, end)
+        out.append((cursor, to))
+        cursor = to + _SECOND
+    return out
 
 
 def _retryable(exc: Exception) -> bool:
@@ -81,16 +138,7 @@ class HistoricalClient:
         window longer than ``KITE_MAX_DAYS[interval]`` days, ``frm > to``, or anything Kite
         rejects as bad input; ``HistoricalUnavailable`` after ``retries`` failed retries.
         """
-        check_interval(interval)
-        frm = require_aware(frm, "from").astimezone(IST).replace(microsecond=0)
-        to = require_aware(to, "to").astimezone(IST).replace(microsecond=0)
-        if frm > to:
-            raise ValidationError(f"from {frm:%Y-%m-%d %H:%M} is after to {to:%Y-%m-%d %H:%M}; swap them")
-        limit = KITE_MAX_DAYS[interval]
-        if to - frm >= timedelta(days=limit):
-            raise ValidationError(
-                f"{interval} data spans at most {limit} days per request (Kite's limit); "
-                f"{frm:%Y-%m-%d}→{to:%Y-%m-%d} is {(to - frm).days} days: use fetch() to split it")
+        frm, to = check_window(interval, frm, to)
         attempt = 0
         while True:
             kite = self._kite()  # session first, so the request follows its permit at once

@@ -12,8 +12,10 @@ ticker tick simply replaces it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from datetime import datetime
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from app.adapters.rate_limit import RedisRateLimiter
@@ -95,3 +97,56 @@ class QuoteFallback:
         if written:
             log.info("stale-tick fallback: %d instrument(s) refreshed from /quote", written)
         return written
+
+
+class StaleTickWatcher(threading.Thread):
+    """The ticker process's stale-tick loop, on its own thread (a ``/quote`` call may wait for
+    its 1/s permit; the reactor thread must never block on it).
+
+    Every ``interval`` seconds: ``streaming()`` returns ``{instrument_token: monotonic time it
+    was subscribed}`` for instruments on *connected* sockets; those subscribed at least
+    ``fallback.stale_after`` seconds ago (so Kite's snapshot tick had time to arrive) go to
+    :meth:`QuoteFallback.refresh`. Errors (market down, no session) are logged, never raised;
+    ``runs``, ``written`` and ``last_error`` are reported in the ticker's subscription status.
+    """
+
+    def __init__(self, fallback: QuoteFallback, streaming: Callable[[], Mapping[int, float]],
+                 interval: float = 5.0) -> None:
+        super().__init__(name="stale-tick-fallback", daemon=True)
+        self.fallback = fallback
+        self.streaming = streaming
+        self.interval = interval
+        self.runs = 0
+        self.written = 0
+        self.last_error = ""
+        self._stop_event = threading.Event()
+
+    def check(self) -> int:
+        """One pass (also callable directly); returns the ticks written."""
+        mono = time.monotonic()
+        tokens = [t for t, since in self.streaming().items() if mono - since >= self.fallback.stale_after]
+        if not tokens:
+            return 0
+        n = self.fallback.refresh(tokens, datetime.now(UTC), acquire_timeout=max(self.interval, 1.0) * 6)
+        self.runs += 1
+        self.written += n
+        return n
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            try:
+                self.check()
+                self.last_error = ""
+            except Exception as exc:  # noqa: BLE001 - the next pass retries
+                msg = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+                if msg != self.last_error:
+                    log.warning("stale-tick fallback failed: %s", msg)
+                self.last_error = msg
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop_event.set()
+        self.join(timeout)
+
+    def stats(self) -> dict[str, Any]:
+        return {"stale_after": self.fallback.stale_after, "runs": self.runs, "written": self.written,
+                "quote_calls": self.fallback.calls, "last_error": self.last_error}

@@ -275,6 +275,19 @@ class TickerService:
     def on_reconnect_attempt(self) -> None:
         self.reconnects += 1
 
+    def set_link(self, connected: bool, subscribed: Iterable[int]) -> None:
+        """Report the state of a sharded ticker (several connections managed outside this
+        service, ``app.services.ticker_subscriptions``): ``connected`` = every connection is
+        open, ``subscribed`` = tokens subscribed on live sockets (the heartbeat's count)."""
+        self.connected = bool(connected)
+        self.subscribed = {int(t) for t in subscribed}
+
+    @property
+    def has_market_time(self) -> bool:
+        """True once a tick with an exchange timestamp arrived (``market_now`` is then the
+        market's clock, not the wall clock)."""
+        return self._frontier is not None
+
     # ------------------------------------------------------------------ heartbeat
     def status(self, now: datetime) -> TickerStatus:
         return TickerStatus(connected=self.connected, market=self.market, updated_at=require_aware(now, "now"),

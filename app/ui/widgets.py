@@ -118,3 +118,24 @@ def token_banner(svc) -> None:
         who = f" for {status.user_id}" if status.user_id else ""
         st.warning(f"The {where} session{who} has expired ({status.reason}): open [Settings](/settings) "
                    "and log in again.", icon=":material/key:")
+
+
+def subscription_notice(svc) -> None:
+    """The ticker's subscription report: an error when Kite's 9,000-instrument cap refused the
+    wanted set, else a caption with connections and sources. Silent when Redis is down (the
+    status panel already says so) or the ticker never reported."""
+    from app.services.ticker_subscriptions import read_subscriptions
+
+    try:
+        report = read_subscriptions(svc.redis)
+    except Exception:  # noqa: BLE001 - Redis down: reported by the status panel
+        return
+    if not report:
+        return
+    if report.get("refused"):
+        st.error(report["refused"], icon=":material/block:")
+        return
+    sources = report.get("sources") or {}
+    detail = " · ".join(f"{name} {count}" for name, count in sources.items())
+    st.caption(f"Ticker subscriptions: {report.get('subscribed', 0)} on {report.get('connections', 0)} connection(s)"
+               + (f" ({detail})" if detail else ""))

@@ -16,7 +16,7 @@ import redis
 
 from app.adapters.kite_historical import HistoricalClient, HistoricalUnavailable, SessionKite
 from app.adapters.rate_limit import KITE_HISTORICAL, RateLimit, RateLimitTimeout, RedisRateLimiter
-from app.services.market_data import KITE_MAX_DAYS
+from app.adapters.kite_historical import KITE_MAX_DAYS
 from core.errors import ValidationError
 from core.timeutil import IST
 from tests.kite_fixtures import inject_failures, kite_replay, requests_log, settings_for  # noqa: F401

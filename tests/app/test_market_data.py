@@ -11,14 +11,20 @@ from datetime import date, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
+import redis
+
+from app.adapters import kite_historical
+from app.adapters.kite_historical import KITE_MAX_DAYS, HistoricalUnavailable, historical_client, kite_windows
 from app.adapters.redis_client import redis_client
+from app.services import market_data as market_data_module
 from app.services.instruments import InstrumentService
-from app.services.market_data import KITE_MAX_DAYS, MarketDataService, kite_windows, uncovered
+from app.services.market_data import MarketDataService, uncovered
 from app.settings import Settings
 from core.errors import ValidationError
 from core.models import INTERVAL_MINUTES
 from core.timeutil import IST, UTC
 from tests.fixtures_store import seed_instruments
+from tests.kite_fixtures import inject_failures, kite_replay, requests_log  # noqa: F401
 
 INFY = 408065
 AUG16 = date(2016, 8, 16)
@@ -63,7 +69,7 @@ def test_kite_windows_exactly_limit_days_takes_two_requests():
 
 def test_kite_windows_bad_input_raises_validation_error():
     t = datetime(2016, 8, 16, tzinfo=IST)
-    with pytest.raises(ValidationError, match="unknown interval"):
+    with pytest.raises(ValidationError, match="Kite does not offer interval '1min'"):
         kite_windows("1min", t, t)
     with pytest.raises(ValidationError, match="after end"):
         kite_windows("minute", t + timedelta(seconds=1), t)
@@ -133,7 +139,7 @@ def test_backfill_index_15minute_and_daily_bars(market):
 
 
 def test_backfill_bad_input_raises_validation_error(market, sqlite_store):
-    with pytest.raises(ValidationError, match="unknown interval"):
+    with pytest.raises(ValidationError, match="Kite does not offer interval '2minute'; use one of minute"):
         market.backfill("INFY", "2minute", AUG16, AUG16)
     with pytest.raises(ValidationError, match="after end"):
         market.backfill("INFY", "minute", date(2016, 8, 17), AUG16)
@@ -145,7 +151,7 @@ def test_backfill_bad_input_raises_validation_error(market, sqlite_store):
 
 
 def test_backfill_token_unknown_to_market_raises_validation_error(market):
-    with pytest.raises(ValidationError, match="refused historical minute for token 12345"):
+    with pytest.raises(ValidationError, match="refused historical minute for instrument 12345"):
         market.backfill(12345, "minute", AUG16, AUG16)
 
 
@@ -155,3 +161,50 @@ def test_bars_reads_store_without_network(sqlite_store, redis_url):
     settings = Settings(env="test", redis_url=redis_url, replay_port=1)
     market = MarketDataService(settings, sqlite_store, redis_client(redis_url))
     assert market.bars("INFY", "minute", AUG16, AUG16).empty
+
+
+# ---- one source of Kite's limits; bad input; nothing stored is lost ----------------------------
+
+def test_window_table_has_one_source_shared_with_the_historical_client():
+    assert market_data_module.KITE_MAX_DAYS is kite_historical.KITE_MAX_DAYS
+    assert market_data_module.kite_windows is kite_historical.kite_windows
+    assert list(KITE_MAX_DAYS) == list(INTERVAL_MINUTES)  # the store accepts exactly Kite's intervals
+    assert not hasattr(market_data_module, "KITE_HISTORICAL_MIN_GAP_S")  # no private throttle loop
+
+
+def test_single_call_beyond_kite_limit_raises_before_any_request(market, sqlite_store):
+    with pytest.raises(ValidationError, match=r"minute data spans at most 60 days per request \(Kite's limit\)"):
+        market.backfill("INFY", "minute", date(2016, 6, 1), AUG16, single=True)
+    assert sqlite_store.bars.count() == 0
+    assert market.backfill("INFY", "minute", AUG16, AUG16, single=True) == 375  # within the limit: fine
+
+
+@pytest.fixture()
+def flaky_market(sqlite_store, kite_replay, redis_url):
+    """A MarketDataService on the test-endpoint replay with a fast-backoff historical client."""
+    seed_instruments(sqlite_store)
+    settings = replay_settings(kite_replay, redis_url)
+    r = redis.Redis.from_url(redis_url)
+    svc = MarketDataService(settings, sqlite_store, r, InstrumentService(sqlite_store),
+                            historical=historical_client(settings, r, retries=1, backoff=0.01))
+    yield svc
+    r.close()
+
+
+def test_backfill_goes_through_historical_client_with_flags_and_retries(flaky_market, kite_replay, sqlite_store):
+    inject_failures(kite_replay, "/instruments/historical", 429, count=1)
+    t0 = __import__("time").time()
+    assert flaky_market.backfill("INFY", "minute", AUG16, AUG16, oi=True, continuous=True) == 375
+    seen = [p for p, t in requests_log(kite_replay, "/instruments/historical") if t >= t0]
+    assert len(seen) == 2 and all("oi=1" in p and "continuous=1" in p for p in seen)  # one 429, one retry
+    assert flaky_market.historical.retried == 1
+
+
+def test_market_unavailable_after_retries_keeps_what_is_stored(flaky_market, kite_replay, sqlite_store):
+    assert flaky_market.backfill("INFY", "minute", AUG16, AUG16) == 375
+    before = flaky_market.bars("INFY", "minute", AUG16, AUG16)
+    inject_failures(kite_replay, "/instruments/historical", 503, count=2)
+    with pytest.raises(HistoricalUnavailable, match=r"failed 2 times"):
+        flaky_market.backfill("INFY", "minute", datetime(2016, 6, 1, tzinfo=IST), AUG16)
+    assert flaky_market.bars("INFY", "minute", AUG16, AUG16).equals(before)
+    assert sqlite_store.bars.count(INFY, "minute") == 375

@@ -48,8 +48,21 @@ def desk(tmp_path, redis_url, replay_server, monkeypatch):
     reset_services()
 
 
+def drop_worker_middleware(broker) -> None:
+    """Remove every worker's middleware from ``broker``.
+
+    ``Worker.stop()`` leaves its ``_WorkerMiddleware`` on the broker, so a queue declared later
+    (an actor module imported by a later test) gets consumers of the *stopped* worker, which
+    swallow its messages and ``join`` hangs. Only call it when no worker is running.
+    """
+    broker.middleware[:] = [m for m in broker.middleware if type(m).__name__ != "_WorkerMiddleware"]
+
+
 @pytest.fixture()
-def actors():
+def actors(desk):
+    # Purge stopped workers' middleware *before* the actor modules declare their queues.
+    drop_worker_middleware(install_broker(desk.settings))
+    import workers.actors  # noqa: F401  (every actor module: all queues declared up front)
     import workers.backfill as module
 
     return module
@@ -66,10 +79,12 @@ def stub_broker(desk, actors):
 
 @pytest.fixture()
 def stub_worker(stub_broker):
+    drop_worker_middleware(stub_broker)  # leftovers of workers other tests stopped
     worker = Worker(stub_broker, worker_timeout=100, worker_threads=2)
     worker.start()
     yield worker
     worker.stop()
+    drop_worker_middleware(stub_broker)
 
 
 @pytest.fixture()
@@ -79,7 +94,7 @@ def queue(desk, stub_broker) -> DramatiqTaskQueue:
 
 def test_enqueue_backfill_by_name_runs_actor_and_marks_job_done(desk, queue, stub_broker, stub_worker):
     job_id = queue.enqueue_backfill("NSE:INFY", "minute", AUG16, AUG16)
-    assert desk.store.jobs.get(job_id).status is JobStatus.QUEUED
+    assert desk.store.jobs.get(job_id) is not None  # the row exists before (or while) the worker runs it
     stub_broker.join("backfill")
     stub_worker.join()
     job = desk.store.jobs.get(job_id)
@@ -105,13 +120,42 @@ def test_redelivered_backfill_message_is_a_noop(desk, queue, stub_broker, stub_w
 
 def test_unknown_symbol_fails_job_without_retry(desk, queue, stub_broker, stub_worker):
     job_id = queue.enqueue_backfill("NSE:INFYY", "minute", AUG16, AUG16)
-    with pytest.raises(ValidationError, match="INFYY"):
-        stub_broker.join("backfill")
+    stub_broker.join("backfill", fail_fast=True)  # the actor returns: no exception, no retry
     stub_worker.join()
     job = desk.store.jobs.get(job_id)
     assert job.status is JobStatus.FAILED
     assert "unknown instrument 'NSE:INFYY'" in job.message and "NSE:INFY" in job.message
-    assert len(stub_broker.dead_letters) == 1  # throws=(ValidationError,): not retried
+    assert len(stub_broker.dead_letters) == 0
+
+
+def test_interval_kite_does_not_offer_fails_job_with_message(desk, actors):
+    job_id = desk.store.jobs.create("backfill", {})
+    actors.backfill_candles.fn(job_id, "NSE:INFY", "2minute", "2016-08-16T00:00:00+05:30",
+                               "2016-08-16T23:59:59+05:30")
+    job = desk.store.jobs.get(job_id)
+    assert job.status is JobStatus.FAILED
+    assert "Kite does not offer interval '2minute'; use one of minute" in job.message
+
+
+def test_historical_unavailable_fails_job_with_message_and_keeps_stored_bars(desk, actors, monkeypatch):
+    from app.adapters.kite_historical import HistoricalUnavailable
+
+    assert desk.market_data.backfill("NSE:INFY", "minute", AUG16, AUG16) == 375
+    calls = []
+
+    def unavailable(*args, **kwargs):
+        calls.append(args)
+        raise HistoricalUnavailable("historical minute for 408065 failed 5 times (NetworkException 429); "
+                                    "try again later")
+
+    monkeypatch.setattr(desk.market_data.historical, "fetch_window", unavailable)
+    job_id = desk.store.jobs.create("backfill", {})
+    actors.backfill_candles.fn(job_id, "NSE:INFY", "minute", "2016-08-01T00:00:00+05:30",
+                               "2016-08-16T23:59:59+05:30")
+    job = desk.store.jobs.get(job_id)
+    assert calls and job.status is JobStatus.FAILED
+    assert job.message.endswith("failed 5 times (NetworkException 429); try again later")
+    assert desk.store.bars.count(INFY, "minute") == 375
 
 
 def test_enqueue_backfill_bad_input_stores_and_sends_nothing(desk, queue, stub_broker):
@@ -144,9 +188,9 @@ def test_backfill_market_unreachable_on_last_attempt_fails_job(desk, actors, mon
 
 def test_backfill_naive_iso_time_fails_job(desk, actors):
     job_id = desk.store.jobs.create("backfill", {})
-    with pytest.raises(ValidationError, match="timezone-aware"):
-        actors.backfill_candles.fn(job_id, "INFY", "minute", "2016-08-16T00:00:00", "2016-08-16T23:59:59+05:30")
-    assert desk.store.jobs.get(job_id).status is JobStatus.FAILED
+    actors.backfill_candles.fn(job_id, "INFY", "minute", "2016-08-16T00:00:00", "2016-08-16T23:59:59+05:30")
+    job = desk.store.jobs.get(job_id)
+    assert job.status is JobStatus.FAILED and "timezone-aware" in job.message
 
 
 def test_backfill_watchlist_queues_one_job_per_key_idempotently(desk, queue, stub_broker, stub_worker):
@@ -166,10 +210,25 @@ def test_backfill_watchlist_queues_one_job_per_key_idempotently(desk, queue, stu
     assert [j.updated_at for j in desk.store.jobs.recent(kind="backfill")] == [j.updated_at for j in jobs]
 
 
-def test_refresh_instruments_loads_market_master(desk, actors):
+def test_refresh_instruments_loads_nse_reports_empty_nfo_in_job(desk, actors):
     desk.store.instruments.replace_dump([], AUG16)
-    assert actors.refresh_instruments.fn() == 8725
+    result = actors.refresh_instruments.fn(job_id="instruments:test")
+    assert result == {"stored": 8725, "per_exchange": {"NSE": 8725, "NFO": 0}, "empty": ["NFO"]}
+    job = desk.store.jobs.get("instruments:test")
+    assert job.status is JobStatus.DONE and job.kind == "instruments"
+    assert job.message == ("stored 8,725 instruments (NSE 8,725, NFO 0); NFO returned no rows "
+                           "(the replay market serves NSE only)")
     assert desk.instruments.resolve("INFY").instrument_token == INFY
+    assert actors.refresh_instruments.fn(job_id="instruments:test") == result  # redelivery: no-op
+
+
+def test_refresh_instruments_all_empty_fails_job_and_keeps_master(desk, actors):
+    desk.instruments.ensure_loaded()
+    before = desk.store.instruments.count()
+    assert actors.refresh_instruments.fn(job_id="instruments:nfo", exchanges=["NFO"]) is None
+    job = desk.store.jobs.get("instruments:nfo")
+    assert job.status is JobStatus.FAILED and "no instruments for NFO; kept the old master" in job.message
+    assert desk.store.instruments.count() == before
 
 
 # ---- a real worker process on a real Redis -------------------------------------------------------
