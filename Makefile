@@ -37,7 +37,9 @@ lint: setup-dev
 test: setup-dev services lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# backtesting.py is the peer of bench/backtest.py only: installed for the benchmarks, not the desk.
 bench: setup-dev
+	$(PY) -m pip install -q backtesting==0.6.5
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
 
 clean:

@@ -16,12 +16,15 @@ pages = {
     "Market": [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/chart.py", title="Chart", icon=":material/candlestick_chart:"),
+        st.Page("pages/scanner.py", title="Scanner", icon=":material/manage_search:"),
         st.Page("pages/sectors.py", title="Sectors", icon=":material/grid_view:"),
     ],
     "Trading": [
         st.Page("pages/approvals.py", title="Approvals", icon=":material/task_alt:"),
         st.Page("pages/analysis.py", title="Analysis", icon=":material/psychology:"),
         st.Page("pages/orders.py", title="Orders & Positions", icon=":material/receipt_long:"),
+        st.Page("pages/strategies.py", title="Strategies", icon=":material/tune:"),
+        st.Page("pages/backtest.py", title="Backtest", icon=":material/query_stats:"),
         st.Page("pages/risk.py", title="Risk", icon=":material/shield:"),
         st.Page("pages/pnl.py", title="P&L", icon=":material/monitoring:"),
     ],

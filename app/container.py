@@ -18,13 +18,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.store import SqlStore
     from app.adapters.tick_cache import TickCache
     from app.services.analysis import AnalysisService
+    from app.services.backtests import BacktestService
     from app.services.instruments import InstrumentService
     from app.services.kite_auth import KiteAuthService
     from app.adapters.kite_historical import HistoricalClient
     from app.adapters.queue import DramatiqTaskQueue
     from app.services.market_clock import MarketClock
     from app.services.market_data import MarketDataService
+    from app.services.scanner import ScannerService
     from app.services.sectors import SectorService
+    from app.services.strategies import StrategyService
     from app.services.trading import TradingService
     from app.services.watchlists import WatchlistService
     from core.calendar import NseCalendar
@@ -101,6 +104,25 @@ class Services:
         from app.services.analysis import build_analysis_service
 
         return build_analysis_service(self)
+
+    @cached_property
+    def scanner(self) -> ScannerService:
+        from app.services.scanner import ScannerService
+
+        return ScannerService(self.store, self.watchlists, queue=self.jobs, calendar=self.calendar)
+
+    @cached_property
+    def strategies(self) -> StrategyService:
+        from app.adapters.strategy_store import StrategyStore
+        from app.services.strategies import StrategyService
+
+        return StrategyService(StrategyStore(self.store.engine), self.instruments)
+
+    @cached_property
+    def backtests(self) -> BacktestService:
+        from app.services.backtests import BacktestService
+
+        return BacktestService(self.strategies.store, self.instruments, sql=self.store, jobs=self.jobs)
 
     @cached_property
     def sectors(self) -> SectorService:

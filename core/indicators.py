@@ -1,5 +1,5 @@
-"""Chart indicators over OHLCV bars: SMA, EMA, RSI, MACD, Bollinger bands, ATR, session VWAP
-and volume SMA.
+"""Chart indicators over OHLCV bars: SMA, EMA, RSI, MACD, Bollinger bands, ATR, ADX, Supertrend,
+StochRSI, OBV, session VWAP and volume SMA.
 
 Input shape (every function): ``bars`` is one instrument's bars, a ``pd.DataFrame`` indexed by
 a strictly increasing, tz-aware ``DatetimeIndex`` (bar open time; IST for intraday), with
@@ -42,6 +42,9 @@ from core.timeutil import IST
 OHLCV = ("open", "high", "low", "close", "volume")
 MACD_COLUMNS = ("macd", "macd_signal", "macd_hist")
 BOLLINGER_COLUMNS = ("bb_lower", "bb_mid", "bb_upper")
+ADX_COLUMNS = ("adx", "plus_di", "minus_di")
+SUPERTREND_COLUMNS = ("supertrend", "supertrend_dir")
+STOCHRSI_COLUMNS = ("stochrsi_k", "stochrsi_d")
 
 
 def sma(bars: pd.DataFrame, period: int = 20, column: str = "close") -> pd.Series:
@@ -136,6 +139,74 @@ def volume_sma(bars: pd.DataFrame, period: int = 20) -> pd.Series:
     _check_period(period)
     src = validate_bars(bars, ["volume"])["volume"].astype("float64")
     return _finish(ta.sma(src, length=period, talib=False), src.index, f"volume_sma_{period}")
+
+
+def adx(bars: pd.DataFrame, period: int = 14) -> pd.DataFrame:
+    """Wilder's average directional index with the directional indicators (TA-Lib seeding).
+
+    Returns a ``float64`` DataFrame with columns ``adx``, ``plus_di``, ``minus_di`` (0–100).
+    Warm-up: ``plus_di``/``minus_di`` are ``NaN`` for the first ``period`` bars, ``adx`` for
+    the first ``2 * period - 1`` bars. Matches TA-Lib ``ADX``/``PLUS_DI``/``MINUS_DI``.
+    """
+    _check_period(period)
+    b = validate_bars(bars, ["high", "low", "close"])
+    out = ta.adx(b["high"], b["low"], b["close"], length=period, talib=False)
+    if out is None:
+        return _empty_frame(b.index, ADX_COLUMNS)
+    return pd.DataFrame({"adx": out[f"ADX_{period}"], "plus_di": out[f"DMP_{period}"],
+                         "minus_di": out[f"DMN_{period}"]}, index=b.index).astype("float64")
+
+
+def supertrend(bars: pd.DataFrame, period: int = 10, multiplier: float = 3.0) -> pd.DataFrame:
+    """Supertrend: a trailing band ``hl2 ± multiplier × ATR(period)`` that flips with the close.
+
+    Returns a ``float64`` DataFrame with columns ``supertrend`` (₹, the active band: the lower
+    band in an up-trend, the upper band in a down-trend) and ``supertrend_dir`` (``+1.0`` up,
+    ``-1.0`` down). Warm-up: both are ``NaN`` for the first ``period`` bars (ATR warm-up);
+    the direction starts at ``+1`` (pandas-ta's convention) and flips when the close crosses
+    the previous bar's opposite band. Raises ``ValidationError`` if ``multiplier <= 0``.
+    """
+    _check_period(period)
+    if not multiplier > 0:
+        raise ValidationError(f"supertrend multiplier must be > 0, got {multiplier}")
+    b = validate_bars(bars, ["high", "low", "close"])
+    out = ta.supertrend(b["high"], b["low"], b["close"], length=period, multiplier=float(multiplier))
+    if out is None or len(b) <= period:
+        return _empty_frame(b.index, SUPERTREND_COLUMNS)
+    frame = pd.DataFrame({"supertrend": out.iloc[:, 0], "supertrend_dir": out.iloc[:, 1]},
+                         index=b.index).astype("float64")
+    frame.iloc[:period] = np.nan
+    return frame
+
+
+def stoch_rsi(bars: pd.DataFrame, period: int = 14, rsi_period: int = 14, k: int = 3, d: int = 3,
+              column: str = "close") -> pd.DataFrame:
+    """Stochastic RSI: where RSI(``rsi_period``) sits in its ``period``-bar range, 0–100,
+    smoothed by an SMA(``k``) (``stochrsi_k``) and an SMA(``d``) of that (``stochrsi_d``).
+
+    Returns a ``float64`` DataFrame with columns ``stochrsi_k``, ``stochrsi_d``. Warm-up:
+    ``rsi_period + period + k - 2`` bars for ``k``, ``d - 1`` more for ``d``. With ``k=1`` it
+    equals TA-Lib ``STOCHRSI`` (fastk, fastd = SMA(``d``)). A flat RSI window gives 0.
+    """
+    for p in (period, rsi_period, k, d):
+        _check_period(p)
+    src = validate_bars(bars, [column])[column]
+    out = ta.stochrsi(src, length=period, rsi_length=rsi_period, k=k, d=d, talib=False)
+    if out is None:
+        return _empty_frame(src.index, STOCHRSI_COLUMNS)
+    return pd.DataFrame({"stochrsi_k": out.iloc[:, 0], "stochrsi_d": out.iloc[:, 1]},
+                        index=src.index).astype("float64")
+
+
+def obv(bars: pd.DataFrame) -> pd.Series:
+    """On-balance volume (shares): a running sum of ``volume`` signed by the close's change,
+    starting with the first bar's volume (as TA-Lib ``OBV``).
+
+    Returns ``float64`` Series named ``"obv"``. No warm-up; its level depends on the first bar
+    given, so compare OBV values only within one series.
+    """
+    b = validate_bars(bars, ["close", "volume"])
+    return _finish(ta.obv(b["close"], b["volume"], talib=False), b.index, "obv")
 
 
 def session_vwap(bars: pd.DataFrame) -> pd.Series:

@@ -18,7 +18,8 @@ the wall clock with Kite, the replayed session's clock with the replay market), 
 
 * every 5 s ``match_orders`` (open LIMIT/SL/SL-M orders against the latest ticks; also executes
   approvals whose message was lost), every 30 s ``expire_approvals`` and ``square_off`` (MIS
-  auto square-off; a no-op before the 15:20 IST cut-off and idempotent after it).
+  auto square-off; a no-op before the 15:20 IST cut-off and idempotent after it); every 60 s
+  ``send_scheduled_scans`` (the trader's scans scheduled every N minutes during the session).
 
 The clock enqueues by actor *name* and never imports the actor modules. SIGTERM/SIGINT stop it.
 """
@@ -88,23 +89,25 @@ def schedule() -> list[ClockJob]:
 
 @dataclass(frozen=True, slots=True)
 class PeriodicJob:
-    """A trading actor sent every ``seconds`` with ``as_of`` = market time (ISO-8601)."""
+    """An actor on ``queue`` sent every ``seconds`` with ``as_of`` = market time (ISO-8601)."""
 
+    queue: str
     actor: str
     seconds: int
 
 
-#: The paper desk's periodic actors (queue ``trading``), see the module docstring.
-PERIODIC_TRADING_JOBS = (
-    PeriodicJob("match_orders", 5),
-    PeriodicJob("expire_approvals", 30),
-    PeriodicJob("square_off", 30),
+#: Periodic actors on market time, see the module docstring.
+PERIODIC_JOBS = (
+    PeriodicJob("trading", "match_orders", 5),
+    PeriodicJob("trading", "expire_approvals", 30),
+    PeriodicJob("trading", "square_off", 30),
+    PeriodicJob("scans", "send_scheduled_scans", 60),
 )
 
 
 def send_periodic(job: PeriodicJob, market_now: datetime, queue: DramatiqTaskQueue) -> str:
     """Send ``job`` with ``as_of`` = ``market_now`` (tz-aware); return the message id."""
-    return queue.enqueue("trading", job.actor, as_of=require_aware(market_now, "market_now").isoformat())
+    return queue.enqueue(job.queue, job.actor, as_of=require_aware(market_now, "market_now").isoformat())
 
 
 def next_fire_times(after: datetime, jobs: list[ClockJob] | None = None) -> dict[str, datetime]:
@@ -160,7 +163,7 @@ def build_scheduler(calendar: TradingCalendar, queue: DramatiqTaskQueue,
                           name=job.description, coalesce=True, max_instances=1,
                           misfire_grace_time=MISFIRE_GRACE_S, replace_existing=True)
     if market_now is not None:
-        for periodic in PERIODIC_TRADING_JOBS:
+        for periodic in PERIODIC_JOBS:
             scheduler.add_job(_run_periodic, "interval", seconds=periodic.seconds,
                               args=[periodic, market_now, queue], id=periodic.actor, coalesce=True,
                               max_instances=1, misfire_grace_time=periodic.seconds, replace_existing=True)
@@ -201,9 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     for job in schedule():
         log.info("scheduled %s at %02d:%02d IST on NSE trading days (next %s): %s", job.id, job.hour,
                  job.minute, upcoming[job.id].isoformat(), job.description)
-    for periodic in PERIODIC_TRADING_JOBS:
+    for periodic in PERIODIC_JOBS:
         log.info("scheduled %s every %d s on market time", periodic.actor, periodic.seconds)
-    log.info("clock started (%d jobs)", len(schedule()) + len(PERIODIC_TRADING_JOBS))
+    log.info("clock started (%d jobs)", len(schedule()) + len(PERIODIC_JOBS))
     scheduler.start()  # blocks until stop()
     log.info("clock stopped")
     return 0

@@ -126,15 +126,16 @@ def test_periodic_trading_jobs_are_sent_with_market_time_as_of():
     from dramatiq.brokers.stub import StubBroker
 
     from app.adapters.queue import DramatiqTaskQueue
-    from workers.clock import PERIODIC_TRADING_JOBS, WeekdayCalendar, build_scheduler, send_periodic
+    from workers.clock import PERIODIC_JOBS, WeekdayCalendar, build_scheduler, send_periodic
 
     broker = StubBroker()
     queue = DramatiqTaskQueue(broker)
     market_now = datetime(2016, 8, 17, 15, 21, tzinfo=IST)
-    send_periodic(PERIODIC_TRADING_JOBS[2], market_now, queue)
+    send_periodic(PERIODIC_JOBS[2], market_now, queue)
     message = broker.queues["trading"].get_nowait()
     assert b'"actor_name":"square_off"' in message
     assert b'"as_of":"2016-08-17T15:21:00+05:30"' in message
     scheduler = build_scheduler(WeekdayCalendar(), queue, market_now=lambda: market_now)
-    assert {j.id for j in scheduler.get_jobs()} >= {"match_orders", "expire_approvals", "square_off"}
+    assert {j.id for j in scheduler.get_jobs()} >= {"match_orders", "expire_approvals", "square_off",
+                                                     "send_scheduled_scans"}
     assert {j.id for j in build_scheduler(WeekdayCalendar(), queue).get_jobs()}.isdisjoint({"match_orders"})

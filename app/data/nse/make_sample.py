@@ -44,3 +44,25 @@ def main(src: Path, dst: Path) -> None:
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]), Path(__file__).resolve().parent)
+
+
+# ---- scanner sample (NIFTY 50/100/500 universes and ~15 months of NIFTY 500 daily bars) ----------
+
+SCANNER_DAILY_FROM = "2025-03-01"
+
+
+def make_scanner_sample(src: Path, dst: Path) -> None:
+    """Cut the scanner's data: NIFTY 500 × daily bars since ``SCANNER_DAILY_FROM`` (Yahoo,
+    split/bonus-adjusted ``close``) and the NIFTY 50 / NIFTY Next 50 lists (see the README)."""
+    n500 = pd.read_csv(src / "constituents/ind_nifty500list_2026-03.csv")
+    daily = pd.read_csv(src / "daily/nse750_yahoo_splitadj_2016-01_2026-06.csv.gz")
+    daily = daily[daily["symbol"].isin(n500["Symbol"]) & (daily["date"] >= SCANNER_DAILY_FROM)]
+    daily = daily[["symbol", "date", "open", "high", "low", "close", "volume"]]
+    daily.to_csv(dst / "daily_nifty500_yahoo_splitadj_2025-03_2026-06.csv.gz", index=False, compression="gzip")
+    for name in ("constituents/nifty50_constituents_2025-10_derived.csv",
+                 "constituents/ind_niftynext50list_2025-03.csv"):
+        (dst / Path(name).name).write_bytes((src / name).read_bytes())
+
+
+if __name__ == "__main__":
+    make_scanner_sample(Path(sys.argv[1]), Path(__file__).resolve().parent)

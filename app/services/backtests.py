@@ -1,0 +1,224 @@
+"""Backtests as jobs: submit (validated, stored ``queued``), run (progress, result stored in
+one transaction with ``complete``), list and compare side by side, optional parameter sweep.
+
+Bars come from the SQL store's 1-minute bars when it has them for the range, else from the
+bundled real NSE 1-minute bars (2016-08-16 … 2016-09-09, 20 stocks). A run that fails is
+marked ``failed`` with its message; nothing is stored as complete unless the whole run
+finished.
+
+Construction: ``BacktestService(StrategyStore(engine), instruments, store=sql_store, jobs=queue)``;
+``jobs`` needs ``enqueue(queue, actor, **kwargs)`` (``None`` runs in-process).
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from core.backtest import BacktestConfig, InstrumentBars, run_backtest
+from core.errors import ValidationError
+from core.strategies import make_strategy
+from core.timeutil import IST, UTC
+
+if TYPE_CHECKING:  # pragma: no cover
+    from app.adapters.store import SqlStore
+    from app.adapters.strategy_store import StrategyStore
+    from app.services.instruments import InstrumentService
+
+QUEUE = "backtests"
+ACTOR = "run_backtest"
+MAX_SWEEP_RUNS = 50
+
+
+def _bundled(symbol: str, start: datetime, end: datetime) -> pd.DataFrame:
+    from app.adapters import nse_data
+
+    bars = nse_data.minute_bars_for(symbol)
+    return bars[(bars.index >= start) & (bars.index <= end)]
+
+
+class BacktestService:
+    def __init__(self, store: StrategyStore, instruments: InstrumentService, *, sql: SqlStore | None = None,
+                 jobs: Any = None, config: BacktestConfig | None = None) -> None:
+        self.store = store
+        self.instruments = instruments
+        self.sql = sql
+        self.jobs = jobs
+        self.config = config or BacktestConfig()
+
+    # ------------------------------------------------------------------ bars
+    def bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
+        """1-minute bars of ``symbol`` for IST dates ``start..end`` (store first, then bundled)."""
+        lo = datetime.combine(start, time(0), IST)
+        hi = datetime.combine(end, time(23, 59), IST)
+        if self.sql is not None:
+            inst = self.instruments.resolve(symbol)
+            stored = self.sql.bars.frame(inst.instrument_token, "minute", lo, hi)
+            if len(stored):
+                return stored[["open", "high", "low", "close", "volume"]]
+        return _bundled(symbol, lo, hi)
+
+    # ------------------------------------------------------------------ submit
+    def submit(self, strategy: str, params: Mapping[str, Any], symbols: Sequence[str], start: date, end: date, *,
+               now: datetime, sweep: Mapping[str, Sequence[Any]] | None = None, label: str = "") -> list[str]:
+        """Validate and queue one run (or one per combination of ``sweep`` values); return run ids.
+
+        Raises ``ValidationError`` (nothing stored): unknown strategy, a parameter out of range
+        (each sweep combination is checked), an empty universe, an unknown symbol, ``start >
+        end``, no bars in the range, or a sweep of more than 50 runs.
+        """
+        syms = [s.strip().upper() for s in symbols if s and s.strip()]
+        if not syms:
+            raise ValidationError("the universe is empty; pick at least one symbol to backtest")
+        syms = [i.tradingsymbol for i in self.instruments.resolve_many(syms)]
+        if start > end:
+            raise ValidationError(f"start {start} is after end {end}; swap them")
+        combos = [dict(params)]
+        if sweep:
+            keys = [k for k, v in sweep.items() if v]
+            grid = list(itertools.product(*(list(sweep[k]) for k in keys)))
+            if len(grid) > MAX_SWEEP_RUNS:
+                raise ValidationError(f"the sweep has {len(grid)} runs; keep it to {MAX_SWEEP_RUNS} or fewer")
+            combos = [{**params, **dict(zip(keys, values, strict=True))} for values in grid]
+        checked = [make_strategy(strategy, c).params for c in combos]
+        empty = [s for s in syms if not len(self.bars(s, start, end))]
+        if len(empty) == len(syms):
+            raise ValidationError(
+                f"no bars for {syms} between {start} and {end}; the bundled 1-minute data covers "
+                "2016-08-16 to 2016-09-09 (or backfill the range first)")
+        sweep_id = f"S-{uuid.uuid4().hex[:12]}" if sweep else None
+        ids = []
+        for p in checked:
+            run_id = f"B-{uuid.uuid4().hex[:16]}"
+            name = label or f"{strategy}(" + ", ".join(f"{k}={v}" for k, v in p.items() if k != "quantity") + ")"
+            self.store.create_run(dict(
+                run_id=run_id, sweep_id=sweep_id, label=name[:200], strategy=strategy, params=p, symbols=syms,
+                start=datetime.combine(start, time(0), IST), end=datetime.combine(end, time(23, 59), IST),
+                status="queued", progress=0.0, message="queued", created_at=now))
+            ids.append(run_id)
+        for run_id in ids:
+            if self.jobs is None:
+                self.run(run_id)
+            else:
+                try:
+                    self.jobs.enqueue(QUEUE, ACTOR, run_id=run_id)
+                except Exception as exc:
+                    self.store.update_run(run_id, status="failed", message=f"could not queue the job: {exc}")
+                    raise
+        return ids
+
+    # ------------------------------------------------------------------ run
+    def run(self, run_id: str, *, now: Callable[[], datetime] | None = None) -> dict:
+        """Run a queued run; idempotent (a complete run is returned as is). Returns the run row.
+
+        Raises ``ValidationError`` for an unknown run, after marking the run failed for bad
+        data (no bars)."""
+        clock = now or (lambda: datetime.now(UTC))
+        row = self.store.get_run(run_id)
+        if row is None:
+            raise ValidationError(f"no backtest run {run_id!r}")
+        if row["status"] == "complete":
+            return row
+        self.store.update_run(run_id, status="running", progress=0.0, message="loading bars")
+        try:
+            strat = make_strategy(row["strategy"], row["params"])
+            start, end = row["start"].astimezone(IST).date(), row["end"].astimezone(IST).date()
+            universe = []
+            for sym in row["symbols"]:
+                b = self.bars(sym, start, end)
+                if len(b):
+                    universe.append(InstrumentBars(self.instruments.resolve(sym), b))
+            if not universe:
+                raise ValidationError(f"no bars for {row['symbols']} between {start} and {end}")
+            last = [0.0]
+
+            def progress(frac: float, msg: str) -> None:
+                if frac - last[0] >= 0.05 or frac >= 1.0:
+                    last[0] = frac
+                    self.store.update_run(run_id, progress=min(frac, 0.99), message=msg)
+
+            res = run_backtest(strat, universe, self.config, progress=progress)
+            self.store.complete_run(run_id, metrics=res.metrics, bars=res.bars, result=_result_json(res),
+                                    at=clock())
+        except Exception as exc:
+            self.store.update_run(run_id, status="failed", message=str(exc)[:500], finished_at=clock())
+            raise
+        return self.store.get_run(run_id)
+
+    # ------------------------------------------------------------------ read
+    def runs(self, limit: int = 50) -> pd.DataFrame:
+        rows = self.store.runs(limit)
+        cols = ["run_id", "label", "strategy", "status", "progress", "message", "symbols", "start", "end",
+                "created_at", "sweep_id"]
+        df = pd.DataFrame(rows, columns=[*cols, "params", "metrics", "bars", "finished_at"])
+        for m in ("total_return_pct", "sharpe", "max_drawdown_pct", "trades"):
+            df[m] = [(r or {}).get(m) for r in df["metrics"]] if len(df) else []
+        return df.drop(columns=["metrics"])
+
+    def run_row(self, run_id: str) -> dict:
+        row = self.store.get_run(run_id)
+        if row is None:
+            raise ValidationError(f"no backtest run {run_id!r}; pick one from the list")
+        return row
+
+    def compare(self, run_ids: Iterable[str]) -> pd.DataFrame:
+        """Metrics side by side: index = metric names, one column per complete run (its label)."""
+        cols = {}
+        for rid in run_ids:
+            row = self.run_row(rid)
+            if row["status"] == "complete":
+                cols[f"{row['label']} [{rid[-4:]}]"] = {k: (float(v) if isinstance(v, (int, float)) else
+                                                         (float(v) if v in ("inf", "-inf") else float("nan")))
+                                                     for k, v in (row["metrics"] or {}).items()}
+        return pd.DataFrame(cols)
+
+    def equity(self, run_id: str) -> pd.DataFrame:
+        res = self.store.result(run_id)
+        if res is None:
+            return pd.DataFrame(columns=["equity", "drawdown_pct"])
+        df = pd.DataFrame(res["equity"], columns=["ts", "equity", "drawdown_pct"])
+        df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("ts"), utc=True)).tz_convert(IST)
+        return df
+
+    def trades(self, run_id: str) -> pd.DataFrame:
+        res = self.store.result(run_id)
+        df = pd.DataFrame(res["trades"] if res else [])
+        for c in ("entry_at", "exit_at"):
+            if c in df:
+                df[c] = pd.to_datetime(df[c], utc=True).dt.tz_convert(IST)
+        return df
+
+
+def _iso(v: Any) -> Any:
+    return v.isoformat() if hasattr(v, "isoformat") else v
+
+
+def _result_json(res) -> dict:
+    eq = res.equity
+    equity = [[ts.isoformat(), float(e), float(d)] for ts, e, d in
+              zip(eq.index, eq["equity"], eq["drawdown_pct"], strict=True)]
+    trades = [{k: _iso(v) if not isinstance(v, float) else v for k, v in r.items()}
+              for r in res.trades.to_dict("records")]
+    fills = [{k: (str(v) if k in ("price", "charges") else _iso(v)) for k, v in r.items()}
+             for r in res.fills.to_dict("records")]
+    rej = [{k: _iso(v) for k, v in r.items()} for r in res.rejections.to_dict("records")]
+    return dict(equity=equity, trades=trades, fills=fills, rejections=rej)
+
+
+__all__ = ["ACTOR", "QUEUE", "BacktestService"]
+
+
+def backtest_service(svc: Any) -> BacktestService:
+    """The container's ``backtests`` service, or one built from its parts (store, instruments,
+    job queue) until the lead wires ``Services.backtests``."""
+    existing = getattr(svc, "backtests", None)
+    if existing is not None:
+        return existing
+    from app.adapters.strategy_store import StrategyStore
+
+    return BacktestService(StrategyStore(svc.store.engine), svc.instruments, sql=svc.store, jobs=svc.jobs)

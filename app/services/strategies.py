@@ -1,0 +1,249 @@
+"""Strategy parameters (stored per strategy) and the live runner.
+
+The runner consumes ``desk:bars:closed`` (closed 1-minute bars the ticker publishes), keeps
+each instrument's bars of the session in memory, feeds every *enabled* strategy whose symbols
+include the bar's instrument, and turns each signal into a PENDING approval through
+``TradingService.propose`` — never into an order. The trader approves on the Approvals page.
+
+Idempotent on (strategy, bar): before deciding, the runner claims the row
+``strategy_signals(strategy, instrument_token, bar_ts)``; a bar seen again (a restart, a
+redelivered stream entry) finds the claim and does nothing. The stream cursor is stored too,
+so a restarted runner resumes after the last bar it handled. A crash between the claim and the
+proposal loses that one signal (at most once, never twice).
+
+Market time: a proposal is stamped with the bar's close time (``bar.ts + 1 min``), which on a
+replayed session is the replay's market time, not the wall clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from core.errors import ValidationError
+from core.models import Bar
+from core.orders import price_from_float
+from core.strategies import STRATEGIES, Strategy, bar_end_of, make_strategy
+from core.timeutil import IST
+
+if TYPE_CHECKING:  # pragma: no cover
+    from app.adapters.strategy_store import StrategyStore
+    from app.adapters.tick_cache import TickCache
+    from app.services.instruments import InstrumentService
+    from app.services.trading import TradingService
+
+log = logging.getLogger(__name__)
+
+#: Bars of history kept per instrument by the runner (about 5 sessions of 1-minute bars).
+HISTORY_BARS = 2000
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """A strategy's stored settings: ``params`` (validated), ``symbols`` (NSE tradingsymbols
+    the live runner feeds it), ``enabled`` (the runner only runs enabled strategies)."""
+
+    name: str
+    title: str
+    params: dict[str, int | float]
+    symbols: tuple[str, ...]
+    enabled: bool
+    updated_at: datetime | None = None
+
+    def strategy(self) -> Strategy:
+        return make_strategy(self.name, self.params)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    kind: str  # "int" | "float"
+    default: float
+    low: float
+    high: float
+    help: str
+
+
+class StrategyService:
+    """Catalogue and stored parameters of the strategies."""
+
+    def __init__(self, store: StrategyStore, instruments: InstrumentService | None = None) -> None:
+        self.store = store
+        self.instruments = instruments
+
+    def catalog(self) -> list[tuple[str, str, str]]:
+        """``(name, title, description)`` of every strategy."""
+        return [(c.name, c.title, c.description) for c in STRATEGIES.values()]
+
+    def param_specs(self, name: str) -> list[ParamSpec]:
+        cls = _cls(name)
+        return [ParamSpec(p.name, p.kind.__name__, p.default, p.low, p.high, p.help) for p in cls.spec()]
+
+    def config(self, name: str) -> StrategyConfig:
+        """Stored settings of ``name``, or its defaults (disabled, no symbols)."""
+        cls = _cls(name)
+        row = self.store.get_config(name)
+        if row is None:
+            return StrategyConfig(name, cls.title, cls().params, (), False)
+        try:
+            params = cls(**row["params"]).params
+        except ValidationError:  # ranges changed since it was saved: fall back to defaults
+            params = cls().params
+        return StrategyConfig(name, cls.title, params, tuple(row["symbols"]), bool(row["enabled"]), row["updated_at"])
+
+    def configs(self) -> list[StrategyConfig]:
+        return [self.config(n) for n in STRATEGIES]
+
+    def save(self, name: str, params: Mapping[str, Any], symbols: Iterable[str], *, enabled: bool,
+             now: datetime) -> StrategyConfig:
+        """Validate and store. Raises ``ValidationError`` (nothing stored) for an unknown strategy,
+        a parameter out of range, an unknown symbol, or enabling with no symbols."""
+        strat = make_strategy(name, params)
+        syms = [s.strip().upper() for s in symbols if s and s.strip()]
+        if enabled and not syms:
+            raise ValidationError(f"{name}: pick at least one symbol before enabling it (the universe is empty)")
+        if self.instruments is not None and syms:
+            syms = [i.tradingsymbol for i in self.instruments.resolve_many(syms)]
+        self.store.save_config(name, strat.params, syms, enabled, now)
+        return self.config(name)
+
+    def recent_signals(self, name: str | None = None, limit: int = 100) -> pd.DataFrame:
+        rows = self.store.signals(name, limit)
+        cols = ["bar_ts", "strategy", "tradingsymbol", "side", "quantity", "reason", "approval_id"]
+        df = pd.DataFrame(rows, columns=[*cols, "instrument_token", "created_at"])[cols]
+        if len(df):
+            df["bar_ts"] = pd.to_datetime(df["bar_ts"], utc=True).dt.tz_convert(IST)
+        return df
+
+
+def _cls(name: str) -> type[Strategy]:
+    cls = STRATEGIES.get(name)
+    if cls is None:
+        raise ValidationError(f"unknown strategy {name!r}; choose one of {sorted(STRATEGIES)}")
+    return cls
+
+
+@dataclass
+class RunnerReport:
+    """One poll: bars read, proposals made (approval ids), bars skipped as already handled."""
+
+    bars: int = 0
+    proposals: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class StrategyRunner:
+    """Feeds closed bars to enabled strategies and proposes their orders (module docstring)."""
+
+    def __init__(self, strategies: StrategyService, trading: TradingService, ticks: TickCache, *,
+                 name: str = "live", ttl_seconds: int | None = None) -> None:
+        self.strategies = strategies
+        self.store = strategies.store
+        self.trading = trading
+        self.ticks = ticks
+        self.name = name
+        self.ttl_seconds = ttl_seconds
+        self._history: dict[int, pd.DataFrame] = {}
+
+    # ------------------------------------------------------------------ stream
+    def poll_once(self, count: int = 1000) -> RunnerReport:
+        """Handle every closed bar after the stored cursor (up to ``count``); advance the cursor."""
+        report = RunnerReport()
+        cursor = self.store.cursor(self.name)
+        entries = self.ticks.bars_closed_since(cursor, count)
+        if not entries:
+            return report
+        active = [(c, c.strategy()) for c in self.strategies.configs() if c.enabled and c.symbols]
+        for entry_id, bar in entries:
+            report.bars += 1
+            try:
+                self.handle_bar(bar, active, report)
+            except ValidationError as exc:  # a bad intent or unknown instrument: log, keep going
+                log.warning("strategy runner: bar %s of %s skipped: %s", bar.ts, bar.instrument_token, exc)
+                report.errors.append(str(exc))
+            self.store.save_cursor(self.name, entry_id)
+        return report
+
+    def handle_bar(self, bar: Bar, active: Sequence[tuple[StrategyConfig, Strategy]] | None = None,
+                   report: RunnerReport | None = None) -> list[str]:
+        """Feed one closed bar; return the approval ids it proposed."""
+        report = report if report is not None else RunnerReport()
+        if active is None:
+            active = [(c, c.strategy()) for c in self.strategies.configs() if c.enabled and c.symbols]
+        if bar.interval != "minute":
+            return []
+        history = self._history.get(bar.instrument_token)
+        proposed: list[str] = []
+        symbol = None
+        for cfg, strat in active:
+            if symbol is None:
+                symbol = self._symbol(bar.instrument_token)
+                if symbol is None:
+                    break
+            if symbol not in cfg.symbols:
+                continue
+            end = bar_end_of(bar.ts, bar.interval)
+            if not self.store.claim_signal(cfg.name, bar.instrument_token, bar.ts, symbol, end):
+                report.duplicates += 1
+                continue
+            position = self._position(bar.instrument_token)
+            if self._has_pending(cfg.name, bar.instrument_token, end):
+                self.store.record_signal(cfg.name, bar.instrument_token, bar.ts, side=None, quantity=None,
+                                         reason="skipped: an approval is already pending", approval_id=None)
+                continue
+            signal, _ = strat.signal_for_bar(bar, history, position=position)
+            if signal is None:
+                continue
+            intent = strat.intent(bar.instrument_token, symbol, signal)
+            view = self.trading.propose(intent, signal_price=price_from_float(bar.close), reason=signal.reason,
+                                        source=f"strategy:{cfg.name}", ttl_seconds=self.ttl_seconds, now=end)
+            self.store.record_signal(cfg.name, bar.instrument_token, bar.ts, side=str(signal.side),
+                                     quantity=signal.quantity, reason=signal.reason, approval_id=view.approval_id)
+            proposed.append(view.approval_id)
+            report.proposals.append(view.approval_id)
+        self._remember(bar)
+        return proposed
+
+    # ------------------------------------------------------------------ helpers
+    def _remember(self, bar: Bar) -> None:
+        ts = pd.Timestamp(bar.ts).tz_convert(IST)
+        row = pd.DataFrame({"open": [bar.open], "high": [bar.high], "low": [bar.low], "close": [bar.close],
+                            "volume": [float(bar.volume)]}, index=pd.DatetimeIndex([ts]))
+        old = self._history.get(bar.instrument_token)
+        if old is not None and len(old) and old.index[-1] >= ts:
+            return  # a repeated or late bar does not rewrite history
+        frame = row if old is None else pd.concat([old, row])
+        self._history[bar.instrument_token] = frame.iloc[-HISTORY_BARS:]
+
+    def _symbol(self, token: int) -> str | None:
+        try:
+            return self.trading.instruments.by_token(token).tradingsymbol
+        except ValidationError:
+            return None
+
+    def _position(self, token: int) -> int:
+        row = self.trading.store.position(int(token), "MIS")
+        return int(row["quantity"]) if row else 0
+
+    def _has_pending(self, strategy: str, token: int, now: datetime) -> bool:
+        return any(v.instrument_token == token and v.strategy == strategy for v in self.trading.pending(now))
+
+
+__all__ = ["ParamSpec", "RunnerReport", "StrategyConfig", "StrategyRunner", "StrategyService"]
+
+
+def strategy_service(svc: Any) -> StrategyService:
+    """The container's ``strategies`` service, or one built from its parts (store engine,
+    instruments) until the lead wires ``Services.strategies``."""
+    existing = getattr(svc, "strategies", None)
+    if existing is not None:
+        return existing
+    from app.adapters.strategy_store import StrategyStore
+
+    return StrategyService(StrategyStore(svc.store.engine), svc.instruments)

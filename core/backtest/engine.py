@@ -1,0 +1,424 @@
+"""The backtester: one strategy over many instruments' bars, through the paper desk's own
+broker (``core.broker``), charges (``core.charges``), risk gatekeeper (``core.risk``) and
+portfolio (``core.portfolio``). Pure: no I/O, no clock.
+
+Timing (the same as the live desk fed by the replay server):
+
+* At the close of bar ``t`` (time ``ts + 1 min``) the strategy decides on bar ``t``'s features.
+  An intent passes ``core.risk.evaluate`` (at the bar's close as the expected price) and is
+  submitted to the broker (``core.broker.submit``: session phase, MIS cut-off, circuit) with
+  ``placed_at`` = the bar's close. A refusal is recorded in ``rejections`` with its reasons.
+* Bar ``t+1`` is expanded into ticks by ``core.tickpath`` with the replay's depth
+  (``core.backtest.ticks``) and open orders meet those ticks through ``core.broker.on_tick``:
+  a MARKET order fills on the first tick (the next bar's open; a BUY at the best ask, a SELL
+  at the best bid), stamped at that tick's time and charged by the dated Zerodha schedule.
+* Fills are booked with ``core.portfolio.apply_fill``. Any MIS position still open when a bar
+  ends at or after the square-off cut-off (15:20 IST), or on the instrument's last bar of the
+  day, is squared off at MARKET (tag ``SQUAREOFF``, optional ₹50 + GST fee, as the desk does).
+  Orders still open at the end of a day are cancelled.
+
+Money stays ``Decimal`` through fills and the ledger; the equity curve and metrics are
+floats (analytics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from core import broker
+from core.backtest.metrics import compute_metrics, round_trips
+from core.backtest.ticks import BarTicks, market_tick_size
+from core.broker import BrokerConfig, BrokerState, OrderFilled, OrderRejected
+from core.charges import NSE_EQUITY_SCHEDULES, ChargeSchedule, schedule_for, square_off_charge
+from core.errors import ValidationError
+from core.models import Instrument
+from core.orders import CircuitBand, FrozenMap, OrderIntent, OrderType, Product, Side, price_from_float, round_to_tick, session_phase
+from core.portfolio import LedgerEntry, LedgerKind, Portfolio, apply_fill, funds, new_portfolio, pnl, roll_day
+from core.risk import RiskLimits, evaluate
+from core.risk.limits import LastFill, RiskState
+from core.strategies.base import Signal, Strategy
+from core.timeutil import IST
+
+_ZERO = Decimal("0.00")
+_SYSTEM_TAGS = ("SQUAREOFF",)
+
+
+def backfilled_schedules(schedules: Sequence[ChargeSchedule] = NSE_EQUITY_SCHEDULES) -> tuple[ChargeSchedule, ...]:
+    """The dated schedules with the earliest one also covering any earlier date, as the paper
+    desk does for replayed 2016 sessions (which predate the first dated schedule)."""
+    first = min(schedules, key=lambda s: s.effective_from)
+    return (replace(first, effective_from=date(1990, 1, 1), source=f"{first.source} (back-filled)"), *schedules)
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """Backtest settings (the paper desk's defaults).
+
+    ``capital`` ₹ and ``mis_leverage`` as the desk; ``slippage_bps`` applies only to ticks
+    without depth; ``depth`` gives ticks the replay's 5-level depth; ``ticks_per_bar`` as
+    the replay (60); ``limits`` the risk limits (``use_risk=False`` skips the gatekeeper, for
+    the benchmark comparison only); ``circuit_pct`` the band around the previous session's
+    close; ``square_off_fee`` charges ₹50 + GST per auto square-off.
+    """
+
+    capital: Decimal = Decimal("1000000.00")
+    mis_leverage: Decimal = Decimal(5)
+    slippage_bps: Decimal = Decimal(0)
+    depth: bool = True
+    ticks_per_bar: int = 60
+    limits: RiskLimits = field(default_factory=RiskLimits)
+    use_risk: bool = True
+    circuit_pct: Decimal = Decimal(10)
+    square_off_fee: bool = True
+    schedules: tuple[ChargeSchedule, ...] = field(default_factory=backfilled_schedules)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.capital, Decimal) or self.capital <= 0:
+            raise ValidationError(f"capital must be positive Decimal rupees, was {self.capital!r}")
+        if self.ticks_per_bar < 4:
+            raise ValidationError(f"ticks_per_bar must be >= 4, was {self.ticks_per_bar}")
+
+
+@dataclass(frozen=True)
+class InstrumentBars:
+    """One instrument and its bars (frame indexed by tz-aware bar-open time, OHLCV floats)."""
+
+    instrument: Instrument
+    bars: pd.DataFrame
+
+
+@dataclass
+class BacktestResult:
+    """Everything a run produces.
+
+    * ``metrics``: dict of floats (see ``core.backtest.metrics.compute_metrics``);
+    * ``equity``: frame indexed by bar close time (IST), columns ``equity`` (₹), ``drawdown_pct``
+      (≤ 0), ``exposure`` (gross open value ₹);
+    * ``fills``: one row per fill — ``fill_id, order_id, filled_at, tradingsymbol,
+      instrument_token, side, quantity, price`` (Decimal ₹), ``charges`` (Decimal ₹), ``tag``;
+    * ``trades``: round trips (``core.backtest.metrics.round_trips``);
+    * ``rejections``: intents refused by risk or the broker: ``at, tradingsymbol, side,
+      quantity, reasons``;
+    * ``bars``: bars processed.
+    """
+
+    metrics: dict[str, float]
+    equity: pd.DataFrame
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    rejections: pd.DataFrame
+    bars: int
+
+
+@dataclass
+class _Sym:
+    inst: Instrument
+    token: int
+    symbol: str
+    ts: np.ndarray  # int64 ns bar-open times
+    o: np.ndarray
+    h: np.ndarray
+    lo: np.ndarray
+    c: np.ndarray
+    v: np.ndarray
+    feats: dict[str, np.ndarray]
+    last_of_day: np.ndarray  # bool
+    prev_close: np.ndarray  # previous session's close per bar (NaN on the first day)
+    day_open: np.ndarray
+    cols: tuple[str, ...] = ()
+
+
+ProgressFn = Callable[[float, str], None]
+
+
+def _prepare(strategy: Strategy, ib: InstrumentBars) -> _Sym:
+    b = ib.bars
+    if not isinstance(b.index, pd.DatetimeIndex) or b.index.tz is None:
+        raise ValidationError(f"{ib.instrument.tradingsymbol}: bars need a tz-aware DatetimeIndex (bar open, IST)")
+    b = b.sort_index()
+    feats = strategy.features(b)
+    idx = b.index.tz_convert(IST)
+    days = np.asarray(idx.date)
+    last = np.ones(len(b), dtype=bool)
+    last[:-1] = days[1:] != days[:-1]
+    first = np.ones(len(b), dtype=bool)
+    first[1:] = days[1:] != days[:-1]
+    close = b["close"].to_numpy(float)
+    # previous session's close and this day's open, per bar
+    day_id = np.cumsum(first) - 1
+    day_close = close[last]
+    prev = np.full(len(b), np.nan)
+    prev_day_close = np.concatenate([[np.nan], day_close[:-1]])
+    prev[:] = prev_day_close[day_id]
+    day_open = b["open"].to_numpy(float)[first][day_id]
+    cols = tuple(feats.columns)
+    return _Sym(ib.instrument, int(ib.instrument.instrument_token), ib.instrument.tradingsymbol,
+                idx.as_unit("ns").asi8,
+                b["open"].to_numpy(float), b["high"].to_numpy(float), b["low"].to_numpy(float), close,
+                b["volume"].to_numpy(np.int64), {k: feats[k].to_numpy(float) for k in cols}, last, prev, day_open,
+                cols)
+
+
+class _Run:
+    def __init__(self, strategy: Strategy, syms: list[_Sym], config: BacktestConfig, start: datetime) -> None:
+        self.s = strategy
+        self.syms = syms
+        self.cfg = config
+        self.bcfg = BrokerConfig(slippage_bps=config.slippage_bps, schedules=config.schedules)
+        self.pf: Portfolio = new_portfolio(opened_at=start, capital=config.capital, mis_leverage=config.mis_leverage)
+        self.book = BrokerState()
+        self.fills: list = []
+        self.rejections: list[dict] = []
+        self.pos: dict[int, int] = {}  # token → signed MIS shares
+        self.last_close: dict[int, float] = {}
+        self.cash = float(config.capital)
+        self.seq = 0
+        self.day: date | None = None
+        self.orders_today: dict[str, int] = {}
+        self.last_fills: dict[str, LastFill] = {}
+        self.loss_streak = 0
+        self.last_loss_at: datetime | None = None
+        self.peak = config.capital
+        self.fees: list[dict] = []
+
+    # ---------------------------------------------------------------- days
+    def new_day(self, day: date, at: datetime) -> None:
+        if self.day is not None:
+            self.book, _ = broker.cancel_all(self.book, now=at, message="day ended")
+            self.prune()
+            cash = self.pf.cash
+            pf = roll_day(self.pf, day)
+            # compact the ledger (cash carried forward) so per-day bookkeeping stays O(day)
+            carry = LedgerEntry(f"carry-{day.isoformat()}", at, LedgerKind.CAPITAL, cash, memo="carried balance")
+            self.pf = replace(pf, ledger=(carry,), applied_fills=frozenset())
+        else:
+            self.pf = replace(self.pf, trading_day=day)
+        self.day = day
+        self.orders_today = {}
+        self.last_fills = {}
+
+    # ---------------------------------------------------------------- fills
+    def fill_on_bar(self, sym: _Sym, i: int, bar_ticks: Callable[[], BarTicks]) -> None:
+        if not self.book.open_orders(sym.token):
+            return
+        bt = bar_ticks()
+        for j in range(bt.k):
+            t = bt.tick(j)
+            now = bt.time(j)
+            self.book, events = broker.on_tick(self.book, t, now=now, phase=session_phase(now),
+                                               circuit=self.circuit(sym, i), config=self.bcfg)
+            for ev in events:
+                if isinstance(ev, OrderFilled):
+                    self.book_fill(ev.fill)
+            if events:
+                self.prune()
+            if not self.book.open_orders(sym.token):
+                break
+
+    def prune(self) -> None:
+        """Keep only open orders in the book (filled ones live on as fills), so per-bar
+        look-ups cost O(open orders), not O(every order of the run)."""
+        self.book = BrokerState(FrozenMap({k: o for k, o in self.book.orders.items() if o.is_open}))
+
+    def book_fill(self, fill) -> None:
+        before = self.pf.positions.get((fill.instrument_token, fill.product))
+        realized_before = before.realized_pnl if before else _ZERO
+        self.pf = apply_fill(self.pf, fill).portfolio
+        after = self.pf.positions[(fill.instrument_token, fill.product)]
+        self.pos[fill.instrument_token] = after.quantity
+        self.cash -= float(fill.signed_quantity * fill.price + fill.charges.total)
+        self.fills.append(fill)
+        self.last_fills[fill.tradingsymbol] = LastFill(fill.side, fill.filled_at)
+        realized = after.realized_pnl - realized_before
+        if before is not None and before.quantity and abs(after.quantity) < abs(before.quantity):
+            if realized < 0:
+                self.loss_streak += 1
+                self.last_loss_at = fill.filled_at
+            else:
+                self.loss_streak = 0
+
+    def circuit(self, sym: _Sym, i: int) -> CircuitBand | None:
+        prev = sym.prev_close[i]
+        tick = sym.inst.tick_size
+        if not prev == prev or tick <= 0:  # NaN: first day, no previous close
+            return None
+        p = price_from_float(float(prev))
+        pct = self.cfg.circuit_pct / 100
+        lower = round_to_tick(p * (1 - pct), tick, up=True)
+        return CircuitBand(max(lower, tick), round_to_tick(p * (1 + pct), tick, up=False))
+
+    # ---------------------------------------------------------------- orders
+    def risk_state(self) -> RiskState:
+        marks = {t: price_from_float(self.last_close[t]) for t, q in self.pos.items() if q}
+        f = funds(self.pf, marks)
+        p = pnl(self.pf, marks)
+        self.peak = max(self.peak, f.equity)
+        return RiskState(
+            capital=self.pf.capital, equity=f.equity, equity_peak=self.peak, day_pnl=p.day,
+            orders_today=sum(self.orders_today.values()), orders_today_by_symbol=FrozenMap(self.orders_today),
+            positions=FrozenMap({(q.instrument_token, q.product): q.quantity for q in self.pf.open_positions()}),
+            consecutive_losses=self.loss_streak, last_loss_at=self.last_loss_at,
+            last_fills=FrozenMap(self.last_fills), available_margin=f.available_margin,
+            mis_leverage=self.pf.mis_leverage)
+
+    def place(self, sym: _Sym, i: int, intent: OrderIntent, at: datetime, reason: str) -> bool:
+        price = price_from_float(float(sym.c[i]))
+        phase = session_phase(at)
+        circuit = self.circuit(sym, i)
+        if self.cfg.use_risk and intent.tag not in _SYSTEM_TAGS:
+            dec = evaluate(intent, price, self.risk_state(), self.cfg.limits, at, phase=phase, circuit=circuit)
+            if not dec.approved:
+                self._reject(at, intent, [str(r) for r in dec.reasons], reason)
+                return False
+        self.seq += 1
+        cutoff = self.cfg.limits.square_off_cutoff if intent.tag not in _SYSTEM_TAGS else time.max
+        self.book, events = broker.submit(
+            self.book, intent, sym.inst, order_id=f"BT-{self.seq:06d}", now=at, phase=phase, circuit=circuit,
+            position_quantity=self.pos.get(sym.token, 0), square_off_cutoff=cutoff)
+        ev = events[0]
+        if isinstance(ev, OrderRejected):
+            self._reject(at, intent, [str(r) for r in ev.reasons], reason)
+            return False
+        if intent.tag not in _SYSTEM_TAGS:
+            self.orders_today[sym.symbol] = self.orders_today.get(sym.symbol, 0) + 1
+        return True
+
+    def _reject(self, at: datetime, intent: OrderIntent, reasons: list[str], why: str) -> None:
+        self.rejections.append(dict(at=at, tradingsymbol=intent.tradingsymbol, side=str(intent.side),
+                                    quantity=intent.quantity, reasons=",".join(reasons), signal=why))
+
+    def square_off(self, sym: _Sym, i: int, end: datetime, last_bar: BarTicks | None) -> None:
+        """Close an open MIS position at MARKET. At/after the cut-off the order is placed at the
+        bar's close and fills on the next bar's first tick; on the instrument's last bar of the
+        day (no next bar) it is placed and filled on that bar's last tick."""
+        qty = self.pos.get(sym.token, 0)
+        if qty and last_bar is not None:  # no next bar today: an exit waiting for it never fills
+            for o in self.book.open_orders(sym.token):
+                self.book, _ = broker.cancel(self.book, o.order_id, now=end, message="no more bars today")
+        if not qty or self.book.open_orders(sym.token):
+            return
+        at = last_bar.time(last_bar.k - 1) if last_bar is not None else end
+        side = Side.SELL if qty > 0 else Side.BUY
+        intent = OrderIntent(sym.token, sym.symbol, side, abs(qty), Product.MIS, OrderType.MARKET,
+                             tag="SQUAREOFF", strategy=self.s.name)
+        if not self.place(sym, i, intent, at, "auto square-off"):
+            return
+        if self.cfg.square_off_fee:
+            fee = square_off_charge(schedule_for(at.astimezone(IST).date(), self.cfg.schedules))
+            self.pf = replace(self.pf, ledger=(*self.pf.ledger, LedgerEntry(
+                f"fee-{self.seq}", at, LedgerKind.SQUARE_OFF_CHARGE, -fee.total, memo="auto square-off ₹50 + GST")),
+                charges_today=self.pf.charges_today + fee.total)
+            self.cash -= float(fee.total)
+            self.fees.append(dict(at=at, tradingsymbol=sym.symbol, amount=float(fee.total)))
+        if last_bar is not None:
+            self.book, events = broker.on_tick(self.book, last_bar.tick(last_bar.k - 1), now=at,
+                                               phase=session_phase(at), circuit=self.circuit(sym, i),
+                                               config=self.bcfg)
+            for ev in events:
+                if isinstance(ev, OrderFilled):
+                    self.book_fill(ev.fill)
+            self.prune()
+
+
+def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config: BacktestConfig | None = None,
+                 *, progress: ProgressFn | None = None) -> BacktestResult:
+    """Run ``strategy`` over ``universe`` (see module docstring).
+
+    ``progress(fraction, message)`` is called about every 2 % of the timeline.
+    Raises ``ValidationError`` for an empty universe, an instrument without bars, or bars
+    without a tz-aware index.
+    """
+    cfg = config or BacktestConfig()
+    if not universe:
+        raise ValidationError("the universe is empty; pick at least one symbol to backtest")
+    empty = [ib.instrument.tradingsymbol for ib in universe if ib.bars is None or not len(ib.bars)]
+    if empty:
+        raise ValidationError(f"no bars for {empty}; pick a date range with data or drop those symbols")
+    syms = [_prepare(strategy, ib) for ib in sorted(universe, key=lambda u: u.instrument.instrument_token)]
+    all_ts = np.unique(np.concatenate([s.ts for s in syms]))
+    # per timeline step: which (symbol, bar index) pairs have a bar
+    members: list[list[tuple[_Sym, int]]] = [[] for _ in range(len(all_ts))]
+    for s in syms:
+        for i, step in enumerate(np.searchsorted(all_ts, s.ts)):
+            members[step].append((s, i))
+    start = pd.Timestamp(all_ts[0], tz="UTC").tz_convert(IST).to_pydatetime()
+    run = _Run(strategy, syms, cfg, start)
+    k = cfg.ticks_per_bar
+    minute = timedelta(minutes=1)
+    cutoff = cfg.limits.square_off_cutoff
+    equity = np.empty(len(all_ts))
+    gross = np.empty(len(all_ts))
+    n_steps = len(all_ts)
+    report_every = max(1, n_steps // 50)
+    decide = strategy.decide
+    bars_done = 0
+    for step, ns in enumerate(all_ts):
+        ts = pd.Timestamp(ns, tz="UTC").tz_convert(IST).to_pydatetime()
+        day = ts.date()
+        if day != run.day:
+            run.new_day(day, ts)
+        group = members[step]
+        makers = {}
+        for sym, i in group:
+            def make(sym=sym, i=i, ts=ts, cache={}):  # noqa: B006 - per-bar lazy cache
+                if "t" not in cache:
+                    cache["t"] = BarTicks(sym.token, ts, sym.o[i], sym.h[i], sym.lo[i], sym.c[i], sym.v[i], k=k,
+                                          tick_size=market_tick_size(day, float(sym.inst.tick_size)),
+                                          prev_close=float(sym.prev_close[i]) if sym.prev_close[i] == sym.prev_close[i]
+                                          else float(sym.day_open[i]), day_open=float(sym.day_open[i]),
+                                          with_depth=cfg.depth)
+                return cache["t"]
+            makers[sym.token] = make
+            run.fill_on_bar(sym, i, make)
+            run.last_close[sym.token] = float(sym.c[i])
+        end = ts + minute
+        for sym, i in group:
+            position = run.pos.get(sym.token, 0)
+            f = {c: sym.feats[c][i] for c in sym.cols}
+            signal: Signal | None = decide(end, f, position)
+            if signal is not None and not run.book.open_orders(sym.token):
+                run.place(sym, i, strategy.intent(sym.token, sym.symbol, signal), end, signal.reason)
+            if run.pos.get(sym.token, 0) and (end.time() >= cutoff or sym.last_of_day[i]):
+                run.square_off(sym, i, end, makers[sym.token]() if sym.last_of_day[i] else None)
+        bars_done += len(group)
+        value = 0.0
+        gv = 0.0
+        for tok, q in run.pos.items():
+            if q:
+                mv = q * run.last_close[tok]
+                value += mv
+                gv += abs(mv)
+        equity[step] = run.cash + value
+        gross[step] = gv
+        if progress is not None and step % report_every == 0:
+            progress(step / n_steps, f"{ts:%Y-%m-%d %H:%M} · {bars_done} bars")
+    index = pd.DatetimeIndex(all_ts, tz="UTC").tz_convert(IST) + pd.Timedelta(minutes=1)
+    eq = pd.DataFrame({"equity": equity, "exposure": gross}, index=index)
+    peak = eq["equity"].cummax()
+    eq["drawdown_pct"] = (eq["equity"] / peak - 1.0) * 100.0
+    fills = fills_frame(run.fills)
+    trades = round_trips(fills)
+    fees = sum(f["amount"] for f in run.fees)
+    metrics = compute_metrics(eq, trades, float(cfg.capital), extra_charges=fees)
+    if progress is not None:
+        progress(1.0, f"done · {bars_done} bars · {len(trades)} trades")
+    rej = pd.DataFrame(run.rejections, columns=["at", "tradingsymbol", "side", "quantity", "reasons", "signal"])
+    return BacktestResult(metrics, eq, fills, trades, rej, bars_done)
+
+
+FILL_COLUMNS = ["fill_id", "order_id", "filled_at", "tradingsymbol", "instrument_token", "side", "quantity", "price",
+                "charges", "tag"]
+
+
+def fills_frame(fills: Sequence) -> pd.DataFrame:
+    """Core ``Fill`` objects → the ``fills`` frame of :class:`BacktestResult`."""
+    rows = [dict(fill_id=f.fill_id, order_id=f.order_id, filled_at=f.filled_at, tradingsymbol=f.tradingsymbol,
+                 instrument_token=f.instrument_token, side=str(f.side), quantity=f.quantity, price=f.price,
+                 charges=f.charges.total, tag=f.tag) for f in fills]
+    return pd.DataFrame(rows, columns=FILL_COLUMNS)

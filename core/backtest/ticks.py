@@ -1,0 +1,66 @@
+"""Ticks of a bar exactly as the replay server derives them, for the backtester.
+
+Prices come from ``core.tickpath.bar_ticks`` (the replay's path rule). Depth follows the
+replay's documented rule (``app/adapters/replay/market.py``): 5 bids at LTP − k·tick
+(floored at one tick) and 5 asks at LTP + k·tick, k = 1…5, ``k × max(1, bar volume // K)``
+shares at level k. So a MARKET BUY pays the best ask (LTP + one tick) and a SELL gets the
+best bid, in the backtest as on the paper desk fed by the replay.
+
+The market's tick size is NSE's: ₹0.05 for every equity before 10 Jun 2024 (NSE's uniform
+tick then), else the instrument's own tick size.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from core.models import DepthLevel, Tick
+from core.tickpath import bar_ticks
+
+TICK_REGIME_CHANGE = date(2024, 6, 10)
+
+
+def market_tick_size(day: date, instrument_tick_size: float) -> float:
+    """₹ tick on ``day``: 0.05 before 10 Jun 2024, else ``instrument_tick_size``."""
+    return 0.05 if day < TICK_REGIME_CHANGE else float(instrument_tick_size)
+
+
+def depth(ltp_paise: int, tick_paise: int, base_qty: int) -> tuple[tuple[DepthLevel, ...], tuple[DepthLevel, ...]]:
+    """(bids, asks) around ``ltp_paise`` (see module docstring)."""
+    bids, asks = [], []
+    for k in range(1, 6):
+        qty = k * base_qty
+        orders = 1 + qty // 500
+        bids.append(DepthLevel(max(ltp_paise - k * tick_paise, tick_paise) / 100, qty, orders))
+        asks.append(DepthLevel((ltp_paise + k * tick_paise) / 100, qty, orders))
+    return tuple(bids), tuple(asks)
+
+
+class BarTicks:
+    """The ``k`` ticks of one bar, built on demand (only bars with open orders need them).
+
+    ``with_depth=False`` gives LTP-only ticks (fills at the LTP ± slippage, as without depth).
+    """
+
+    __slots__ = ("token", "ts", "k", "prices", "base_qty", "tick_paise", "prev_close", "day_open", "with_depth")
+
+    def __init__(self, token: int, ts: datetime, o: float, h: float, lo: float, c: float, volume: int, *,
+                 k: int, tick_size: float, prev_close: float, day_open: float, with_depth: bool = True) -> None:
+        path = bar_ticks(o, h, lo, c, int(volume), k=k, tick_size=tick_size)
+        self.token, self.ts, self.k = token, ts, k
+        self.prices = path.prices
+        self.base_qty = max(1, int(volume) // k)
+        self.tick_paise = int(round(tick_size * 100))
+        self.prev_close, self.day_open, self.with_depth = prev_close, day_open, with_depth
+
+    def time(self, i: int) -> datetime:
+        """Tick ``i``'s time: whole seconds after the bar opens, as the replay stamps it."""
+        return self.ts + timedelta(seconds=int(i * 60 / self.k))
+
+    def tick(self, i: int) -> Tick:
+        p = int(self.prices[i])
+        at = self.time(i)
+        bids, asks = depth(p, self.tick_paise, self.base_qty) if self.with_depth else ((), ())
+        return Tick(instrument_token=self.token, last_price=p / 100, mode="full" if self.with_depth else "ltp",
+                    open=self.day_open, close=self.prev_close, exchange_timestamp=at, last_trade_time=at,
+                    bids=bids, asks=asks)

@@ -1,0 +1,177 @@
+"""Scanner: pick a universe and a built-in scan or an expression, run it now (a job with
+progress) or schedule it, see the matched values, open a symbol's chart or analysis, browse
+run history and backtest the scan (matches per past day)."""
+
+from datetime import datetime, time
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.services.scanner import BUILTIN_SCANS, get_scanner
+from app.ui.state import get_services
+from core.errors import ValidationError
+from core.scan_lang import ScanSyntaxError, parse
+from core.timeutil import IST
+
+svc = get_services()
+scanner = get_scanner(svc)
+st.header("Scanner")
+
+c1, c2 = st.columns([2, 3])
+with c1:
+    universe = st.selectbox("Universe", scanner.universes(), index=2, key="scanner_universe")
+with c2:
+    mode = st.radio("Scan", ["Built-in", "Expression"], horizontal=True, key="scanner_mode")
+
+if mode == "Built-in":
+    key = st.selectbox("Built-in scan", list(BUILTIN_SCANS), format_func=lambda k: BUILTIN_SCANS[k].title,
+                       key="scanner_builtin")
+    st.caption(BUILTIN_SCANS[key].description)
+    st.code(BUILTIN_SCANS[key].expression, language=None)
+    scan = key
+else:
+    scan = st.text_area("Expression", key="scanner_expr", height=80,
+                        placeholder="[0] 5 minute close > [0] 5 minute ema(close, 20) and [0] daily rsi(14) < 40")
+    if scan.strip():
+        try:
+            parse(scan)
+        except ScanSyntaxError as exc:
+            pointer = " " * (exc.column - 1) + "^"
+            st.error(str(exc))
+            st.code(f"{scan}\n{pointer}", language=None)
+            scan = ""
+    with st.expander("Language help"):
+        st.markdown("Fields `open high low close volume`; timeframes `1/5/15/30/60 minute`, `daily`, `weekly`; "
+                    "`[n]` = n bars ago; `> >= < <= =`, `crossed above/below`, `and`/`or`, `+ - * /`, parentheses. "
+                    "Indicators: `sma(close, 20)`, `ema`, `rsi(14)`, `macd(12,26,9)`, `macd_signal`, `macd_hist`, "
+                    "`bb_upper(20,2)`, `bb_lower`, `atr(14)`, `adx(14)`, `supertrend(10,3)`, `supertrend_dir`, "
+                    "`stochrsi_k()`, `obv()`, `vwap()`, `volume_sma(20)`, `max(high, 20)`, `min(low, 20)`, "
+                    "`or_high(15)`, patterns `bullish_engulfing()`, `hammer()`, `doji()`, `nr7()` … (1 or 0).")
+
+c3, c4 = st.columns(2)
+latest = c3.toggle("Latest bundled data", value=True, key="scanner_latest")
+as_of = None
+if not latest:
+    d = c4.date_input("As of (IST)", value=datetime(2026, 6, 12).date(), key="scanner_as_of_date")
+    t = c4.time_input("Time (IST)", value=time(15, 30), key="scanner_as_of_time")
+    as_of = datetime.combine(d, t, IST)
+
+b1, b2, b3 = st.columns([1, 2, 1])
+if b1.button("Run now", type="primary", key="scanner_run", disabled=not scan):
+    try:
+        st.session_state["scanner_job"] = scanner.enqueue(scan, universe, as_of)
+        st.session_state.pop("scanner_view_run", None)
+    except ValidationError as exc:
+        st.error(str(exc))
+every = b2.number_input("Every N minutes (during the session)", 1, 375, 15, key="scanner_every")
+if b3.button("Schedule", key="scanner_schedule", disabled=not scan):
+    try:
+        sid = scanner.schedule(scan, universe, int(every))
+        st.success(f"Scheduled #{sid}: every {int(every)} min on {universe}, 09:15–15:30 IST on trading days")
+    except ValidationError as exc:
+        st.error(str(exc))
+
+job_id = st.session_state.get("scanner_job")
+if job_id:
+    job = svc.store.jobs.get(job_id)
+    if job is not None and not job.finished:
+
+        @st.fragment(run_every="1s")
+        def scan_progress() -> None:
+            j = svc.store.jobs.get(job_id)
+            if j is None:
+                return
+            st.progress(min(max(j.progress, 0.0), 1.0), text=f"Scan {j.status}: {j.message}")
+            if j.finished:
+                st.rerun(scope="app")
+
+        scan_progress()
+    elif job is not None and job.status == "failed":
+        st.error(f"Scan failed: {job.message}")
+    elif job is not None:
+        st.session_state["scanner_view_run"] = (job.result or {}).get("run_id")
+
+
+def open_chart(symbol: str) -> None:
+    key = f"NSE:{symbol}"
+    try:
+        if key not in svc.watchlists.keys():
+            svc.watchlists.add(key)
+    except ValidationError as exc:
+        st.error(str(exc))
+        return
+    st.session_state["chart_symbol"] = key
+    st.switch_page("pages/chart.py", query_params={"symbol": key})
+
+
+def open_analysis(symbol: str) -> None:
+    st.session_state["analysis_symbol"] = f"NSE:{symbol}"
+    st.switch_page("pages/analysis.py")
+
+
+run_id = st.session_state.get("scanner_view_run")
+runs = scanner.history(30)
+if run_id:
+    run = scanner.results.run(run_id)
+    if run is not None:
+        st.subheader(f"{run.title} · {run.universe}")
+        st.caption(f"Data: {run.data_label} · as of {run.as_of.astimezone(IST):%d %b %Y %H:%M} IST · {run.message}")
+        hits = scanner.hits_frame(run_id)
+        if hits.empty:
+            st.info("No symbol matched.")
+        else:
+            sel = st.dataframe(hits, hide_index=True, key="scanner_results", on_select="rerun",
+                               selection_mode="single-row")
+            rows = sel.selection.rows if sel is not None else []
+            picked = hits["symbol"].iloc[rows[0]] if rows else None
+            a1, a2, _ = st.columns([1, 1, 3])
+            if a1.button("Chart", key="scanner_chart", disabled=picked is None,
+                         help="Open the selected symbol on the Chart page (adds it to the watchlist)"):
+                open_chart(picked)
+            if a2.button("Analyse", key="scanner_analyse", disabled=picked is None):
+                open_analysis(picked)
+
+st.subheader("Run history")
+if not runs:
+    st.caption("No scans have run yet.")
+else:
+    st.dataframe([{"when (IST)": r.created_at.astimezone(IST).strftime("%d %b %H:%M:%S"), "scan": r.title,
+                   "universe": r.universe, "as of (IST)": r.as_of.astimezone(IST).strftime("%d %b %Y %H:%M"),
+                   "status": r.status, "matched": r.matched, "message": r.message} for r in runs],
+                 hide_index=True, key="scanner_history")
+    labels = {r.id: f"{r.created_at.astimezone(IST):%d %b %H:%M:%S} · {r.title} · {r.universe} · {r.matched}"
+              for r in runs if r.status == "done"}
+    if labels:
+        pick = st.selectbox("Show a past run", list(labels), format_func=labels.get, key="scanner_history_pick")
+        if st.button("Show", key="scanner_history_show"):
+            st.session_state["scanner_view_run"] = pick
+            st.rerun()
+
+schedules = scanner.schedules()
+if schedules:
+    st.subheader("Schedules")
+    st.dataframe([{"id": s.id, "scan": BUILTIN_SCANS[s.scan].title if s.scan in BUILTIN_SCANS else s.scan,
+                   "universe": s.universe, "every (min)": s.every_minutes, "enabled": s.enabled,
+                   "last sent (IST)": s.last_sent_at.astimezone(IST).strftime("%d %b %H:%M") if s.last_sent_at else "—"}
+                  for s in schedules], hide_index=True, key="scanner_schedules")
+
+st.subheader("Scan backtest")
+st.caption("How many symbols of the universe matched on each past bar (single-timeframe scans).")
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def backtest(scan_: str, universe_: str):
+    return get_scanner(get_services()).backtest(scan_, universe_)
+
+
+if st.button("Backtest this scan", key="scanner_backtest", disabled=not scan):
+    try:
+        with st.spinner("Backtesting…"):
+            counts = backtest(scan, universe)
+        fig = go.Figure(go.Bar(x=counts.index, y=counts.to_numpy(), name="matches"))
+        fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="symbols matched",
+                          title=f"{universe}: matches per bar ({counts.index[0]:%d %b %Y} – {counts.index[-1]:%d %b %Y})")
+        st.plotly_chart(fig, key="scanner_backtest_chart")
+        st.caption(f"{int(counts.sum())} matches over {len(counts)} bars · mean {counts.mean():.1f} per bar")
+    except ValidationError as exc:
+        st.error(str(exc))

@@ -1,0 +1,58 @@
+"""Strategies: parameters per strategy (validated, stored), the symbols the live runner feeds
+it, on/off, and the signals it proposed (each one a pending approval, never an order)."""
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from app.services.strategies import strategy_service
+from app.ui.state import get_services
+from core.errors import ValidationError
+
+svc = strategy_service(get_services())
+
+st.header("Strategies")
+st.caption("Enabled strategies run on every closed 1-minute bar (process `python -m workers.strategy_runner`) "
+           "and propose orders to the **Approvals** page — never straight into orders.")
+
+names = [n for n, _, _ in svc.catalog()]
+titles = {n: t for n, t, _ in svc.catalog()}
+name = st.selectbox("Strategy", names, format_func=lambda n: titles[n], key="strategies_pick")
+cfg = svc.config(name)
+st.write(dict((n, d) for n, _, d in svc.catalog())[name])
+
+with st.form("strategies_form"):
+    values = {}
+    cols = st.columns(3)
+    for i, p in enumerate(svc.param_specs(name)):
+        current = cfg.params.get(p.name, p.default)
+        with cols[i % 3]:
+            if p.kind == "int":
+                values[p.name] = st.number_input(p.name, value=int(current), step=1, help=p.help,
+                                                 key=f"strategies_param_{name}_{p.name}")
+            else:
+                values[p.name] = st.number_input(p.name, value=float(current), help=p.help, format="%.4g",
+                                                 key=f"strategies_param_{name}_{p.name}")
+    symbols = st.text_input("Symbols (comma separated NSE tradingsymbols)", value=", ".join(cfg.symbols),
+                            key=f"strategies_symbols_{name}")
+    enabled = st.checkbox("Enabled (live runner proposes its orders)", value=cfg.enabled,
+                          key=f"strategies_enabled_{name}")
+    saved = st.form_submit_button("Save", key="strategies_save")
+if saved:
+    try:
+        svc.save(name, values, symbols.split(","), enabled=enabled, now=datetime.now(UTC))
+        st.success(f"Saved {titles[name]}" + (" (enabled)" if enabled else " (disabled)"))
+    except ValidationError as exc:
+        st.error(str(exc), icon=":material/error:")
+
+st.subheader("All strategies")
+st.dataframe([{"strategy": c.title, "enabled": c.enabled, "symbols": ", ".join(c.symbols),
+               "params": ", ".join(f"{k}={v}" for k, v in c.params.items())} for c in svc.configs()],
+             hide_index=True, key="strategies_table")
+
+st.subheader("Recent signals")
+signals = svc.recent_signals(limit=100)
+if signals.empty:
+    st.info("No signals yet: enable a strategy with symbols and start the runner.")
+else:
+    st.dataframe(signals, hide_index=True, key="strategies_signals")

@@ -1,0 +1,136 @@
+"""Backtest engine and metrics on hand-checked cases."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from core.backtest import BacktestConfig, InstrumentBars, backfilled_schedules, compute_metrics, run_backtest
+from core.backtest.metrics import TRADE_COLUMNS
+from core.charges import equity_charges, schedule_for
+from core.errors import ValidationError
+from core.models import Instrument
+from core.orders import Product, Side
+from core.risk import RiskLimits
+from core.strategies.base import Signal, Strategy
+from core.timeutil import IST
+
+INFY = Instrument(408065, 1594, "INFY", "INFOSYS", "NSE", "NSE", "EQ", Decimal("0.05"), 1)
+T0 = datetime(2016, 8, 17, 10, 0, tzinfo=IST)
+
+
+class Script(Strategy):
+    """Buys at the close of bar ``buy_at`` and sells at the close of bar ``sell_at`` (test only)."""
+
+    name = "script"
+
+    def __init__(self, buy_at: int, sell_at: int, qty: int = 10) -> None:
+        super().__init__(quantity=qty)
+        self.buy_at, self.sell_at = buy_at, sell_at
+
+    @property
+    def warmup(self) -> int:
+        return 0
+
+    def features(self, bars: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"close": bars["close"], "i": range(len(bars))}, index=bars.index, dtype=float)
+
+    def decide(self, bar_end: datetime, f: Mapping[str, float], position: int) -> Signal | None:
+        if f["i"] == self.buy_at and position == 0:
+            return Signal(Side.BUY, self.quantity, "scripted buy")
+        if f["i"] == self.sell_at and position > 0:
+            return Signal(Side.SELL, position, "scripted sell")
+        return None
+
+
+def bars(rows, start=T0) -> pd.DataFrame:
+    idx = pd.DatetimeIndex([start + timedelta(minutes=i) for i in range(len(rows))])
+    return pd.DataFrame(rows, columns=["open", "high", "low", "close", "volume"], index=idx, dtype=float)
+
+
+ROWS = [(100, 100.5, 99.5, 100, 6000), (101, 102, 100.5, 101.5, 6000), (102, 103, 101, 102, 6000),
+        (105, 106, 104, 105.5, 6000), (105, 105, 104, 104.5, 6000)]
+
+
+def test_fills_at_next_bar_open_across_the_spread_with_zerodha_charges():
+    res = run_backtest(Script(0, 2), [InstrumentBars(INFY, bars(ROWS))])
+    f = res.fills
+    assert list(f["side"]) == ["BUY", "SELL"]
+    assert list(f["filled_at"]) == [T0 + timedelta(minutes=1), T0 + timedelta(minutes=3)]
+    # depth as the replay: BUY at ask = open + one tick, SELL at bid = open − one tick
+    assert list(f["price"]) == [Decimal("101.05"), Decimal("104.95")]
+    sched = schedule_for(T0.date(), backfilled_schedules())
+    buy = equity_charges(Side.BUY, Product.MIS, 10, Decimal("101.05"), sched).total
+    sell = equity_charges(Side.SELL, Product.MIS, 10, Decimal("104.95"), sched).total
+    assert list(f["charges"]) == [buy, sell]
+    [t] = res.trades.itertuples()
+    assert t.gross == pytest.approx(39.0)
+    assert t.net == pytest.approx(39.0 - float(buy + sell))
+    assert res.metrics["final_equity"] == pytest.approx(1_000_000 + 39.0 - float(buy + sell))
+    assert res.metrics["exposure_pct"] == pytest.approx(40.0)  # closes of bars 1 and 2 of 5
+    assert res.bars == 5
+
+
+def test_risk_refusal_is_recorded_and_nothing_fills():
+    cfg = BacktestConfig(limits=RiskLimits(max_order_quantity=5))
+    res = run_backtest(Script(0, 2), [InstrumentBars(INFY, bars(ROWS))], cfg)
+    assert res.fills.empty
+    assert list(res.rejections["reasons"]) == ["ORDER_QUANTITY"]
+    assert res.metrics["final_equity"] == 1_000_000
+
+
+def test_open_position_is_squared_off_on_the_last_bar_of_the_day_with_the_fee():
+    res = run_backtest(Script(0, 99), [InstrumentBars(INFY, bars(ROWS))])
+    assert list(res.fills["tag"]) == ["script", "SQUAREOFF"]
+    assert res.fills["price"].iloc[1] == Decimal("104.45")  # last tick = close 104.50, bid one tick lower
+    assert res.metrics["charges"] > float(res.fills["charges"].sum())  # + ₹50 + GST fee
+
+
+def test_empty_universe_and_missing_bars_are_refused():
+    with pytest.raises(ValidationError, match="universe is empty"):
+        run_backtest(Script(0, 2), [])
+    with pytest.raises(ValidationError, match="no bars for"):
+        run_backtest(Script(0, 2), [InstrumentBars(INFY, bars([]))])
+
+
+def _curve(values, exposure):
+    idx = pd.DatetimeIndex([T0 + timedelta(days=d) for d in range(len(values))])
+    return pd.DataFrame({"equity": values, "exposure": exposure}, index=idx)
+
+
+def test_metrics_hand_checked():
+    # three days: +10 %, −10 %, +10 % on ₹100
+    eq = _curve([110.0, 99.0, 108.9, 108.9], [0, 5, 5, 0])
+    eq.index = pd.DatetimeIndex([T0, T0 + timedelta(days=1), T0 + timedelta(days=2),
+                                 T0 + timedelta(days=2, minutes=1)])
+    trades = pd.DataFrame([dict(gross=35.0, charges=5.0, net=30.0), dict(gross=-5.0, charges=5.0, net=-10.0),
+                           dict(gross=-2.0, charges=3.0, net=-5.0), dict(gross=20.0, charges=5.0, net=15.0)],
+                          columns=TRADE_COLUMNS)
+    m = compute_metrics(eq, trades, 100.0)
+    assert m["total_return_pct"] == pytest.approx(8.9)
+    assert m["days"] == 3
+    assert m["annualized_return_pct"] == pytest.approx((1.089 ** 84 - 1) * 100)
+    assert m["sharpe"] == pytest.approx((0.1 / 3) / math.sqrt(0.04 / 3) * math.sqrt(252))  # 4.5826
+    assert m["sharpe"] == pytest.approx(4.5826, abs=1e-4)
+    assert m["sortino"] == pytest.approx((0.1 / 3) / math.sqrt(0.01 / 3) * math.sqrt(252))  # 9.1652
+    assert m["max_drawdown_pct"] == pytest.approx(-10.0)
+    assert m["win_rate_pct"] == 50.0
+    assert m["profit_factor"] == pytest.approx(3.0)
+    assert m["expectancy"] == pytest.approx(7.5)
+    assert m["exposure_pct"] == 50.0
+    assert m["charges_pct_of_gross"] == pytest.approx(18 / 48 * 100)
+
+
+def test_metrics_without_trades_or_losses():
+    eq = _curve([100.0], [0])
+    empty = pd.DataFrame(columns=TRADE_COLUMNS)
+    m = compute_metrics(eq, empty, 100.0)
+    assert m["trades"] == 0 and math.isnan(m["win_rate_pct"]) and math.isnan(m["profit_factor"])
+    assert math.isnan(m["sharpe"]) and math.isnan(m["charges_pct_of_gross"])
+    wins = pd.DataFrame([dict(gross=5.0, charges=1.0, net=4.0)], columns=TRADE_COLUMNS)
+    assert compute_metrics(eq, wins, 100.0)["profit_factor"] == math.inf
