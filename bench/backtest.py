@@ -1,7 +1,7 @@
 """Benchmark: SMA(10/30) crossover on the bundled 1-minute bars, PaperDesk's backtester vs
 backtesting.py (https://kernc.github.io/backtesting.py/) on the same bars in the same run.
 
-Peer: ``backtesting`` 0.6.5, installed ONLY for this benchmark (``requirements-dev.txt``);
+Peer: ``backtesting`` 0.6.5, installed ONLY for the benchmarks (``make bench``);
 it is AGPL, so it is imported here and nowhere else, and none of its code is copied.
 
 Universe: every stock bundled in ``app/data/nse`` — 20 symbols × 18 sessions (2016-08-16 …
