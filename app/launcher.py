@@ -144,7 +144,9 @@ def main() -> int:
         log.info("Store: %s", settings.effective_database_url.split("@")[-1])
         print(f"\n  PaperDesk dashboard: http://{address}:{port}\n", flush=True)
         honcho = subprocess.Popen(
-            [sys.executable, "-m", "honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT)],
+            # honcho hands each process PORT = base + 100 × its Procfile index; web is first.
+            [sys.executable, "-m", "honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT),
+             "-p", port],
             cwd=ROOT, env=env,
         )
         started.append(honcho)
