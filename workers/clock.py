@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -184,6 +185,22 @@ def _run(job: ClockJob, calendar: TradingCalendar, queue: DramatiqTaskQueue, now
         log.exception("clock job %s failed to send", job.id)
 
 
+def _warm_up(queue: DramatiqTaskQueue, calendar: TradingCalendar) -> None:
+    """Once market time is known, queue recent history for the watchlist (charts need context)."""
+    from app.container import services
+    from app.services.history_warmup import wait_for_market_time, warm_up_history
+
+    svc = services()
+    try:
+        now = wait_for_market_time(svc.market_clock.now, svc.settings.market)
+        if now is None:
+            log.warning("market time unknown after 2 minutes (no ticks?); history warm-up skipped")
+            return
+        warm_up_history(queue, svc.watchlists.keys(), calendar, now)
+    except Exception:  # the clock's schedule matters more than the warm-up
+        log.exception("history warm-up failed")
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
@@ -193,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
     market_clock = services().market_clock
     scheduler = build_scheduler(calendar, queue, market_now=lambda: market_clock.now().now)
+    threading.Thread(target=_warm_up, args=(queue, calendar), name="history-warm-up", daemon=True).start()
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("received %s; stopping the clock", signal.Signals(signum).name)
