@@ -120,8 +120,11 @@ if run_id:
         if hits.empty:
             st.info("No symbol matched.")
         else:
+            config = {c: st.column_config.NumberColumn(format="%.0f" if "volume" in c else "%.2f")
+                      for c in hits.select_dtypes("number").columns}
+            config["bar_time"] = st.column_config.DatetimeColumn("bar (IST)", format="DD MMM YYYY, HH:mm")
             sel = st.dataframe(hits, hide_index=True, key="scanner_results", on_select="rerun",
-                               selection_mode="single-row")
+                               selection_mode="single-row", column_config=config)
             rows = sel.selection.rows if sel is not None else []
             picked = hits["symbol"].iloc[rows[0]] if rows else None
             a1, a2, _ = st.columns([1, 1, 3])
