@@ -112,6 +112,7 @@ class Desk:
         q = services().jobs.broker.queues.get(queue)
         while q is not None and not q.empty():
             message = dramatiq.Message.decode(q.get_nowait())
+            q.task_done()  # the StubBroker's join() counts unfinished tasks across tests
             assert message.actor_name == "execute_approval"
             self.svc.execute_approval(**message.kwargs)
 

@@ -133,6 +133,7 @@ def test_periodic_trading_jobs_are_sent_with_market_time_as_of():
     market_now = datetime(2016, 8, 17, 15, 21, tzinfo=IST)
     send_periodic(PERIODIC_JOBS[2], market_now, queue)
     message = broker.queues["trading"].get_nowait()
+    broker.queues["trading"].task_done()
     assert b'"actor_name":"square_off"' in message
     assert b'"as_of":"2016-08-17T15:21:00+05:30"' in message
     scheduler = build_scheduler(WeekdayCalendar(), queue, market_now=lambda: market_now)
