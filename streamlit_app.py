@@ -6,9 +6,12 @@ import path, so it sits at the repo root beside ``pages/``.
 
 import streamlit as st
 
+from app.logging_setup import configure_logging
+
 from app.ui.state import get_services, get_watch_view
 from app.ui.widgets import token_banner
 
+configure_logging("web")
 st.set_page_config(layout="wide", page_title="PaperDesk", page_icon=":material/monitoring:")
 
 # Material icons: emoji need fonts a headless or minimal machine may not have.
@@ -29,6 +32,7 @@ pages = {
         st.Page("pages/pnl.py", title="P&L", icon=":material/monitoring:"),
     ],
     "Desk": [
+        st.Page("pages/system.py", title="System", icon=":material/monitor_heart:"),
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ],
 }

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import redis
 
     from app.adapters.store import SqlStore
+    from app.adapters.supabase_store import SupabaseStore
     from app.adapters.tick_cache import TickCache
     from app.services.analysis import AnalysisService
     from app.services.backtests import BacktestService
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.queue import DramatiqTaskQueue
     from app.services.market_clock import MarketClock
     from app.services.market_data import MarketDataService
+    from app.services.operations import OperationsService
     from app.services.scanner import ScannerService
     from app.services.sectors import SectorService
     from app.services.strategies import StrategyService
@@ -46,7 +48,19 @@ class Services:
         return redis_client(self.settings.effective_redis_url)
 
     @cached_property
-    def store(self) -> SqlStore:
+    def store(self) -> SqlStore | SupabaseStore:
+        """Instruments, bars, watchlists and jobs: Supabase's Data API when ``SUPABASE_URL`` and
+        ``SUPABASE_KEY`` are set, else the SQL store."""
+        if self.settings.uses_supabase:
+            from app.adapters.supabase_store import SupabaseStore
+
+            return SupabaseStore(self.settings.supabase_url, self.settings.supabase_key.get_secret_value())
+        return self.sql
+
+    @cached_property
+    def sql(self) -> SqlStore:
+        """The SQL store (SQLite, PostgreSQL, or Supabase's Postgres): the stores that need SQL
+        transactions (trading, scans, strategies, analyses, users) live here."""
         from app.adapters.store import SqlStore
 
         return SqlStore(self.settings.effective_database_url)
@@ -109,26 +123,32 @@ class Services:
     def scanner(self) -> ScannerService:
         from app.services.scanner import ScannerService
 
-        return ScannerService(self.store, self.watchlists, queue=self.jobs, calendar=self.calendar)
+        return ScannerService(self.sql, self.watchlists, queue=self.jobs, calendar=self.calendar)
 
     @cached_property
     def strategies(self) -> StrategyService:
         from app.adapters.strategy_store import StrategyStore
         from app.services.strategies import StrategyService
 
-        return StrategyService(StrategyStore(self.store.engine), self.instruments)
+        return StrategyService(StrategyStore(self.sql.engine), self.instruments)
 
     @cached_property
     def backtests(self) -> BacktestService:
         from app.services.backtests import BacktestService
 
-        return BacktestService(self.strategies.store, self.instruments, sql=self.store, jobs=self.jobs)
+        return BacktestService(self.strategies.store, self.instruments, sql=self.sql, jobs=self.jobs)
 
     @cached_property
     def sectors(self) -> SectorService:
         from app.services.sectors import SectorService
 
         return SectorService()
+
+    @cached_property
+    def operations(self) -> OperationsService:
+        from app.services.operations import build_operations
+
+        return build_operations(self)
 
     @cached_property
     def market_clock(self) -> MarketClock:
@@ -142,7 +162,7 @@ class Services:
         from app.services.trading import TradingService
 
         return TradingService(
-            self.settings, TradingStore(self.store.engine), self.instruments, self.ticks, self.jobs,
+            self.settings, TradingStore(self.sql.engine), self.instruments, self.ticks, self.jobs,
             calendar=self.calendar,
         )
 

@@ -98,6 +98,7 @@ def child_env(redis_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env["REDIS_URL"] = redis_url
     env.setdefault("TZ", "Asia/Kolkata")
+    env.setdefault("DESK_LOG_FORMAT", "text")  # readable in a terminal; a PaaS gets JSON lines
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}".rstrip(os.pathsep)
     env["PYTHONUNBUFFERED"] = "1"

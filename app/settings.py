@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.errors import ValidationError
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "app" / "data" / "nse"
 
@@ -61,6 +63,9 @@ class Settings(BaseSettings):
     gemini_api_key: SecretStr | None = Field(None, validation_alias=_env("GEMINI_API_KEY"))
     supabase_url: str | None = Field(None, validation_alias=_env("SUPABASE_URL"))
     supabase_key: SecretStr | None = Field(None, validation_alias=_env("SUPABASE_KEY"))
+    #: Supabase's Postgres connection string (pooler): atomic writes and the stores that are
+    #: not on the Data API (trading, scans, strategies, analyses) use it when SUPABASE_URL is set.
+    supabase_db_url: SecretStr | None = Field(None, validation_alias=_env("SUPABASE_DB_URL"))
 
     @property
     def market(self) -> Literal["kite", "replay"]:
@@ -81,7 +86,23 @@ class Settings(BaseSettings):
         return self.redis_url or f"unix://{self.redis_socket}"
 
     @property
+    def uses_supabase(self) -> bool:
+        return bool(self.supabase_url and self.supabase_key)
+
+    @property
     def effective_database_url(self) -> str:
+        """The SQL store's URL: ``SUPABASE_DB_URL`` with Supabase, else ``DATABASE_URL``, else
+        the SQLite file in the state folder.
+
+        Raises ``ValidationError`` when Supabase is configured without a Postgres URL, since the
+        desk would otherwise split its data between Supabase and a local file.
+        """
+        if self.uses_supabase:
+            url = (self.supabase_db_url.get_secret_value() if self.supabase_db_url else None) or self.database_url
+            if not url:
+                raise ValidationError("SUPABASE_URL is set but SUPABASE_DB_URL is not: set it to the project's "
+                                      "Postgres connection string (Dashboard → Connect → Session pooler)")
+            return url
         return self.database_url or f"sqlite:///{self.state_dir / 'paperdesk.db'}"
 
     @property

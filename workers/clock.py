@@ -39,6 +39,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from app.adapters.queue import REFERENCE_QUEUE, REFRESH_INSTRUMENTS_ACTOR, DramatiqTaskQueue, install_broker
+from app.logging_setup import configure_logging
+from app.services.operations import record_clock_run
 from app.settings import get_settings
 from core.timeutil import IST, require_aware
 
@@ -172,17 +174,23 @@ def build_scheduler(calendar: TradingCalendar, queue: DramatiqTaskQueue,
 
 
 def _run_periodic(job: PeriodicJob, market_now: Callable[[], datetime], queue: DramatiqTaskQueue) -> None:
+    outcome: str | BaseException | None
     try:
-        send_periodic(job, market_now(), queue)
-    except Exception:  # keep the clock alive; the next interval tries again
+        outcome = send_periodic(job, market_now(), queue)
+    except Exception as exc:  # keep the clock alive; the next interval tries again
+        outcome = exc
         log.exception("periodic job %s failed to send", job.actor)
+    record_clock_run(queue, job.actor, outcome)  # the System page's "last runs"
 
 
 def _run(job: ClockJob, calendar: TradingCalendar, queue: DramatiqTaskQueue, now: Callable[[], datetime]) -> None:
+    outcome: str | BaseException | None
     try:
-        fire(job, now(), calendar, queue)
-    except Exception:  # keep the clock alive; the next day's run will try again
+        outcome = fire(job, now(), calendar, queue)
+    except Exception as exc:  # keep the clock alive; the next day's run will try again
+        outcome = exc
         log.exception("clock job %s failed to send", job.id)
+    record_clock_run(queue, job.id, outcome)  # the System page's "last runs"
 
 
 def _warm_up(queue: DramatiqTaskQueue, calendar: TradingCalendar) -> None:
@@ -202,7 +210,7 @@ def _warm_up(queue: DramatiqTaskQueue, calendar: TradingCalendar) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("clock")
     settings = get_settings()
     queue = DramatiqTaskQueue(install_broker(settings))
     calendar = load_calendar()

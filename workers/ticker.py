@@ -439,7 +439,9 @@ def _exit_on_signal(signum, _frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app.logging_setup import configure_logging
+
+    configure_logging("ticker", level=args.log_level.upper())
     signal.signal(signal.SIGTERM, _exit_on_signal)
 
     from kiteconnect import KiteTicker

@@ -31,6 +31,8 @@ from dramatiq.results.backends.stub import StubBackend
 
 from app.adapters.store.bars_repo import check_interval
 from app.adapters.store.ports import Job, JobRepository, JobStatus
+from app.adapters.worker_heartbeat import install_worker_heartbeat
+from app.logging_setup import install_trace_middleware
 from app.settings import Settings
 from core.errors import ValidationError
 from core.timeutil import IST, require_aware
@@ -77,6 +79,8 @@ def install_broker(settings: Settings) -> dramatiq.Broker:
                 broker = RedisBroker(url=settings.effective_redis_url, namespace=NAMESPACE)
                 broker.add_middleware(Results(backend=RedisBackend(client=broker.client), result_ttl=RESULT_TTL_MS))
                 broker.add_middleware(CurrentMessage())
+            install_trace_middleware(broker)  # trace id from message to log lines
+            install_worker_heartbeat(broker)  # the System page's live workers (no-op on the stub)
             dramatiq.set_broker(broker)
             _installed = broker
             log.info("installed the %s broker", type(broker).__name__)

@@ -514,7 +514,7 @@ def build_analysis_service(svc: Any) -> AnalysisService:
         trading = svc.trading
     except Exception as exc:  # the desk still analyses without the trading store
         log.warning("trading service unavailable for analyses: %s", exc)
-    return AnalysisService(svc.settings, AnalysisStore(svc.store.engine), svc.instruments, bars_store=svc.store,
+    return AnalysisService(svc.settings, AnalysisStore(svc.sql.engine), svc.instruments, bars_store=svc.store,
                            ticks=svc.ticks, trading=trading, redis=svc.redis, queue=svc.jobs, jobs=svc.store.jobs)
 
 

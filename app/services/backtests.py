@@ -221,4 +221,4 @@ def backtest_service(svc: Any) -> BacktestService:
         return existing
     from app.adapters.strategy_store import StrategyStore
 
-    return BacktestService(StrategyStore(svc.store.engine), svc.instruments, sql=svc.store, jobs=svc.jobs)
+    return BacktestService(StrategyStore(svc.sql.engine), svc.instruments, sql=svc.sql, jobs=svc.jobs)

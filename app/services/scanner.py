@@ -451,7 +451,7 @@ def get_scanner(svc: Any) -> ScannerService:
         return svc.scanner  # the composition root provides it
     existing = svc.__dict__.get("scanner")
     if existing is None:
-        existing = ScannerService(svc.store, svc.watchlists, queue=None, calendar=None)
+        existing = ScannerService(svc.sql, svc.watchlists, queue=None, calendar=None)
         existing.queue = _LazyQueue(svc)
         existing.calendar = _LazyCalendar(svc)
         svc.__dict__["scanner"] = existing

@@ -246,4 +246,4 @@ def strategy_service(svc: Any) -> StrategyService:
         return existing
     from app.adapters.strategy_store import StrategyStore
 
-    return StrategyService(StrategyStore(svc.store.engine), svc.instruments)
+    return StrategyService(StrategyStore(svc.sql.engine), svc.instruments)

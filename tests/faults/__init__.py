@@ -1,0 +1,1 @@
+"""Fault-tolerance suite (``pytest -m faults``): real Redis, PostgreSQL, workers, ticker."""
