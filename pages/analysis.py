@@ -7,6 +7,9 @@ from app.ui.state import get_services
 from app.ui.trading_widgets import desk_clock, guarded, ist
 from core.analysis import OFFLINE_LABEL
 from core.errors import ValidationError
+from app.ui.auth import guard_page
+
+guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
 an = get_analysis(svc)

@@ -22,6 +22,9 @@ from app.ui.trading_widgets import (
     show_flash,
 )
 from core.errors import ValidationError
+from app.ui.auth import guard_page
+
+guard_page(get_services())  # sign-in, when the desk requires it
 
 DEFAULT_CONFIRM_ABOVE = 100_000.0  # ₹ notional above which Approve asks for confirmation
 

@@ -10,6 +10,9 @@ from app.services.backtests import backtest_service
 from app.services.strategies import strategy_service
 from app.ui.state import get_services
 from core.errors import ValidationError
+from app.ui.auth import guard_page
+
+guard_page(get_services())  # sign-in, when the desk requires it
 
 BUNDLED = ["ASIANPAINT", "AXISBANK", "BHARTIARTL", "HCLTECH", "HDFCBANK", "HINDUNILVR", "ICICIBANK", "INFY", "ITC",
            "KOTAKBANK", "LT", "M&M", "MARUTI", "NTPC", "RELIANCE", "SBIN", "SUNPHARMA", "TATASTEEL", "TCS", "WIPRO"]

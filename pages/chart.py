@@ -9,6 +9,9 @@ from app.ui.charts import price_figure
 from app.ui.state import get_services, get_watch_view
 from core.errors import DeskError, ValidationError
 from core.timeutil import IST
+from app.ui.auth import guard_page
+
+guard_page(get_services())  # sign-in, when the desk requires it
 
 INTERVAL_LABELS = {"1m": "minute", "5m": "5minute", "15m": "15minute", "60m": "60minute", "day": "day"}
 

@@ -8,6 +8,9 @@ from app.ui.state import get_services, get_watch_view
 from app.ui.widgets import market_status_panel, subscription_notice, watchlist_table
 from core.errors import DeskError, ValidationError
 from core.timeutil import IST
+from app.ui.auth import guard_page
+
+guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
 view = get_watch_view()

@@ -24,6 +24,9 @@ from app.ui.trading_widgets import (
     trades_frame,
 )
 from core.errors import ValidationError
+from app.ui.auth import guard_page
+
+guard_page(get_services())  # sign-in, when the desk requires it
 
 ORDER_TYPES = ["MARKET", "LIMIT", "SL", "SL-M"]
 

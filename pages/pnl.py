@@ -12,6 +12,9 @@ from app.ui.trading_widgets import (
     pnl_table,
     require_trading,
 )
+from app.ui.auth import guard_page
+
+guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
 trading = require_trading(svc)

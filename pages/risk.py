@@ -17,6 +17,9 @@ from app.ui.trading_widgets import (
     show_flash,
 )
 from core.errors import ValidationError
+from app.ui.auth import guard_page
+
+guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
 trading = require_trading(svc)

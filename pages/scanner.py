@@ -12,6 +12,9 @@ from app.ui.state import get_services
 from core.errors import ValidationError
 from core.scan_lang import ScanSyntaxError, parse
 from core.timeutil import IST
+from app.ui.auth import guard_page
+
+guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
 scanner = get_scanner(svc)

@@ -7,6 +7,9 @@ import streamlit as st
 
 from app.ui.state import get_services
 from core.errors import DeskError, ValidationError
+from app.ui.auth import guard_page
+
+guard_page(get_services())  # sign-in, when the desk requires it
 
 RS_LABELS = {"rs_vs_sector": "RS vs sector", "rs_vs_nifty50": "RS vs NIFTY 50"}
 TABLE_LABELS = {"return_pct": "return %", "members": "members", "constituents": "in list",

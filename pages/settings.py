@@ -6,6 +6,9 @@ from app.services.kite_auth import KiteUnavailable
 from app.ui.state import get_services
 from app.ui.widgets import fmt_ist, kite_auth_of
 from core.errors import ValidationError
+from app.ui.auth import guard_page
+
+guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
 auth = kite_auth_of(svc)

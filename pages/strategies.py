@@ -8,6 +8,9 @@ import streamlit as st
 from app.services.strategies import strategy_service
 from app.ui.state import get_services
 from core.errors import ValidationError
+from app.ui.auth import guard_page
+
+guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = strategy_service(get_services())
 

@@ -8,6 +8,9 @@ import streamlit as st
 
 from app.ui.state import get_services
 from app.ui.widgets import fmt_ist
+from app.ui.auth import guard_page
+
+guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
 

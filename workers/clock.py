@@ -209,6 +209,17 @@ def _warm_up(queue: DramatiqTaskQueue, calendar: TradingCalendar) -> None:
         log.exception("history warm-up failed")
 
 
+def _check_health() -> None:
+    """Notify the trader of a stale ticker or an expired Kite token (deduped per event)."""
+    try:
+        from app.container import services
+        from app.services.notifications import notification_service
+
+        notification_service().check_health(services())
+    except Exception:  # noqa: BLE001 - the clock's schedule matters more
+        log.exception("health notification check failed")
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_logging("clock")
     settings = get_settings()
@@ -219,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     market_clock = services().market_clock
     scheduler = build_scheduler(calendar, queue, market_now=lambda: market_clock.now().now)
     threading.Thread(target=_warm_up, args=(queue, calendar), name="history-warm-up", daemon=True).start()
+    scheduler.add_job(_check_health, "interval", seconds=60, id="notify_health", coalesce=True, max_instances=1,
+                      misfire_grace_time=60, replace_existing=True)
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("received %s; stopping the clock", signal.Signals(signum).name)

@@ -30,6 +30,7 @@ from app.settings import Settings
 from core.errors import DeskError, ValidationError
 from core.kite_session_rules import is_expired, request_token_from_redirect
 from core.timeutil import IST, UTC
+from app.services.notifications import kite_token_expired, notify
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,10 @@ class KiteAuthService:
 
     def mark_expired(self, reason: str) -> bool:
         """Mark the session expired (e.g. after a ``TokenException``)."""
-        return mark_expired(self._redis, reason)
+        done = mark_expired(self._redis, reason)
+        if done:
+            notify(kite_token_expired(self.status()))
+        return done
 
 
 def _safe(exc: Exception, *secrets: str) -> str:

@@ -47,6 +47,7 @@ from app.services.trading_views import (
 from core.charges import Charges
 from core.orders import OrderIntent
 from core.risk import RiskLimits
+from app.services.notifications import approval_pending, notify, risk_breach
 
 if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.tick_cache import TickCache
@@ -128,8 +129,10 @@ class TradingService:
         Raises ``ValidationError``: unknown instrument, quantity not a lot multiple, price off
         the tick, non-positive signal price or ttl, blank reason, naive ``now``.
         """
-        return self._engine.propose(intent, signal_price=signal_price, reason=reason, source=source,
+        view = self._engine.propose(intent, signal_price=signal_price, reason=reason, source=source,
                                     ttl_seconds=ttl_seconds, now=now)
+        notify(approval_pending(view))
+        return view
 
     def pending(self, now: datetime) -> list[ApprovalView]:
         """PENDING approvals, oldest first, after expiring those whose TTL elapsed at ``now``
@@ -159,7 +162,11 @@ class TradingService:
 
         Raises ``ValidationError`` for an unknown id, a blank user or a naive ``now``.
         """
-        return self._engine.approve(approval_id, user=user, now=now, enqueue=self._enqueue)
+        out = self._engine.approve(approval_id, user=user, now=now, enqueue=self._enqueue)
+        if not out.ok and not out.noop and out.reasons:
+            notify(risk_breach(approval_id, self.approval(approval_id).tradingsymbol, out.reasons, out.messages,
+                               trace_id=out.trace_id or ""))
+        return out
 
     def approve_many(self, approval_ids: Sequence[str], *, user: str, now: datetime) -> list[ActionOutcome]:
         """:meth:`approve` each id in order (the page asks for confirmation first); one

@@ -60,6 +60,7 @@ from core.portfolio import Portfolio, Position, apply_fill
 from core.orders import FrozenMap
 from core.risk import RiskLimits, evaluate
 from core.timeutil import UTC, require_aware, to_ist, to_utc
+from app.services.notifications import fill_event, notify, safe_mode
 
 Enqueue = Callable[[str], None]
 
@@ -135,6 +136,7 @@ class TradingEngine(TradingBooks):
                 self.store.set_desk_state(dict(safe_mode=True, safe_mode_day=day, updated_at=to_utc(now)),
                                           audit_row(intent.trace_id, at=now, actor="system", action="safe_mode",
                                                     price=ltp, day_pnl=state.day_pnl))
+                notify(safe_mode(day, state.day_pnl))
         decision = dict(decision_id=f"RD-{uuid.uuid4().hex}", trace_id=intent.trace_id, approval_id=approval_id,
                         stage=stage, approved=not reasons, reasons=reasons, messages=messages, price=ltp,
                         at=to_utc(now))
@@ -412,12 +414,15 @@ class TradingEngine(TradingBooks):
             entries = [ledger_row(e, trace_id=fill.trace_id) for e in applied.portfolio.ledger]
             return position_row(new_pos, day=day, at=fill.filled_at), entries, applied.portfolio.realized_today
 
-        return self.store.apply_fill(
+        stored = self.store.apply_fill(
             fill_row(fill, strategy=strategy, settles_on=settles), order_values=order_values,
             order_expect=order_expect, book=book,
             audit=audit_row(fill.trace_id, at=fill.filled_at, actor="worker", action="fill", price=fill.price,
                             fill_id=fill.fill_id, quantity=fill.quantity, side=str(fill.side),
                             charges=fill.charges.total))
+        if stored:
+            notify(fill_event(fill))
+        return stored
 
     def match_open_orders(self, now: datetime) -> int:
         require_aware(now, "now")

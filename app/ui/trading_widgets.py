@@ -150,7 +150,11 @@ def require_trading(svc: Any) -> TradingService:
 
 
 def current_user() -> str:
-    """Who is acting: the logged-in user's name when auth is configured, else ``"trader"``."""
+    """Who is acting: the signed-in desk user, else Streamlit's OIDC user, else ``"trader"``."""
+    from app.ui.auth import signed_in_user
+
+    if user := signed_in_user():
+        return user
     try:
         if st.user.get("is_logged_in"):
             return str(st.user.get("email") or st.user.get("name") or "trader")

@@ -1,0 +1,82 @@
+"""Background jobs through the Supabase Data API (same behaviour as ``SqlJobRepository``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from supabase import Client
+
+from app.adapters.store.ports import Job, JobStatus
+from app.adapters.supabase_store.client import iso, parse_ts, run
+from core.errors import ValidationError
+from core.timeutil import UTC
+
+_T = "jobs"
+_SELECT = "id,kind,args,status,progress,message,result,created_at,updated_at"
+
+
+def _job(row: Mapping[str, Any]) -> Job:
+    return Job(
+        id=row["id"], kind=row["kind"], args=dict(row["args"] or {}), status=JobStatus(row["status"]),
+        progress=float(row["progress"]), message=row["message"] or "",
+        result=dict(row["result"]) if row["result"] is not None else None,
+        created_at=parse_ts(row["created_at"]), updated_at=parse_ts(row["updated_at"]),
+    )
+
+
+class SupabaseJobRepository:
+    """Job rows. Every write stamps ``updated_at`` (UTC). Unknown ids raise ``ValidationError``."""
+
+    def __init__(self, client: Client, url: str) -> None:
+        self._c, self._url = client, url
+
+    def create(self, kind: str, args: Mapping[str, Any], job_id: str | None = None) -> str:
+        """Store a ``queued`` job; creating an existing ``job_id`` again is a no-op."""
+        if not kind:
+            raise ValidationError("job kind must not be empty")
+        job_id = job_id or uuid.uuid4().hex
+        now = iso(datetime.now(UTC))
+        row = {"id": job_id, "kind": kind, "args": dict(args), "status": JobStatus.QUEUED.value, "progress": 0.0,
+               "message": "", "result": None, "created_at": now, "updated_at": now}
+        # INSERT … ON CONFLICT DO NOTHING: exactly-once even when two workers create it at once.
+        run(self._url, "create job", lambda: self._c.table(_T).upsert(
+            row, on_conflict="id", ignore_duplicates=True, returning="minimal", default_to_null=False).execute())
+        return job_id
+
+    def _set(self, job_id: str, **values: Any) -> None:
+        values["updated_at"] = iso(datetime.now(UTC))
+        rows = run(self._url, "update job",
+                   lambda: self._c.table(_T).update(values).eq("id", job_id).execute().data)
+        if not rows:
+            raise ValidationError(f"no job with id {job_id!r}; create it first")
+
+    def start(self, job_id: str, message: str = "") -> None:
+        self._set(job_id, status=JobStatus.RUNNING.value, progress=0.0, message=message)
+
+    def update(self, job_id: str, progress: float, message: str | None = None) -> None:
+        values: dict[str, Any] = {"progress": min(1.0, max(0.0, float(progress)))}
+        if message is not None:
+            values["message"] = message
+        self._set(job_id, **values)
+
+    def finish(self, job_id: str, result: Mapping[str, Any] | None = None, message: str = "") -> None:
+        self._set(job_id, status=JobStatus.DONE.value, progress=1.0, message=message,
+                  result=dict(result) if result is not None else None)
+
+    def fail(self, job_id: str, message: str) -> None:
+        self._set(job_id, status=JobStatus.FAILED.value, message=message)
+
+    def get(self, job_id: str) -> Job | None:
+        rows = run(self._url, "job", lambda: self._c.table(_T).select(_SELECT).eq("id", job_id).limit(1).execute().data)
+        return _job(rows[0]) if rows else None
+
+    def recent(self, limit: int = 20, kind: str | None = None) -> list[Job]:
+        def q():
+            b = self._c.table(_T).select(_SELECT)
+            if kind is not None:
+                b = b.eq("kind", kind)
+            return b.order("created_at", desc=True).order("id").limit(limit).execute().data
+        return [_job(r) for r in run(self._url, "recent jobs", q)]

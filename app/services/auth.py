@@ -1,0 +1,383 @@
+"""Sign-in for the deployed dashboard: users, password check, sessions in Redis, lockout.
+
+When it applies (``AuthConfig.required``): ``DESK_AUTH=on``, or ``DESK_AUTH=auto`` (the default)
+with ``DESK_ENV=prod``. ``DESK_AUTH=off`` (or a dev/test run on auto) is a local single-user
+run without sign-in, and the sidebar says so.
+
+Users come from ``DESK_USERS`` (a file of ``name:hash`` lines) when set, else the
+``desk_users`` table on the store (``python -m app.services.auth add-user NAME``).
+
+Redis keys (never holding a password or a usable token):
+
+* ``desk:auth:session:<sha256 of the token>``: JSON ``{user, issued_at, last_seen}``; the
+  browser session holds the token itself. Sessions end after ``DESK_SESSION_IDLE_MINUTES``
+  (60) without use or ``DESK_SESSION_HOURS`` (12) after sign-in (``core.auth.SessionRule``).
+* ``desk:auth:fail:<user>``: sorted set of wrong-password times; ``DESK_SIGNIN_MAX_FAILURES``
+  (5) within ``DESK_SIGNIN_LOCKOUT_MINUTES`` (15) lock the name for as long
+  (``core.auth.LockoutRule``). Unknown names count too, and take as long to refuse.
+
+Errors: a Redis outage raises ``AuthUnavailable`` (sign-in fails closed with a clear message);
+bad input to ``add_user`` raises ``ValidationError``. Logs name users, never passwords,
+hashes or tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.adapters.auth_store import FileUserStore, SqlUserStore, UserStore
+from core import auth as rules
+from core.errors import DeskError, ValidationError
+
+log = logging.getLogger(__name__)
+
+SESSION_PREFIX = "desk:auth:session:"
+FAIL_PREFIX = "desk:auth:fail:"
+
+
+class AuthUnavailable(DeskError):
+    """Sign-in cannot be checked (Redis or the user store is unreachable)."""
+
+
+class AuthConfig(BaseSettings):
+    """Sign-in settings from the environment (and ``.env``)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    mode: Literal["on", "off", "auto"] = Field("auto", validation_alias=AliasChoices("DESK_AUTH"))
+    env: str = Field("dev", validation_alias=AliasChoices("DESK_ENV"))
+    users_file: str | None = Field(None, validation_alias=AliasChoices("DESK_USERS"))
+    session_idle_minutes: float = Field(60, gt=0, validation_alias=AliasChoices("DESK_SESSION_IDLE_MINUTES"))
+    session_hours: float = Field(12, gt=0, validation_alias=AliasChoices("DESK_SESSION_HOURS"))
+    max_failures: int = Field(5, ge=1, validation_alias=AliasChoices("DESK_SIGNIN_MAX_FAILURES"))
+    lockout_minutes: float = Field(15, gt=0, validation_alias=AliasChoices("DESK_SIGNIN_LOCKOUT_MINUTES"))
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> str:
+        text = str(value or "auto").strip().lower()
+        aliases = {"1": "on", "true": "on", "yes": "on", "0": "off", "false": "off", "no": "off", "": "auto"}
+        text = aliases.get(text, text)
+        if text not in ("on", "off", "auto"):
+            raise ValueError(f"DESK_AUTH={value!r}: use on, off or auto")
+        return text
+
+    @property
+    def required(self) -> bool:
+        """Sign-in is required: ``DESK_AUTH=on``, or ``auto`` with ``DESK_ENV=prod``."""
+        return self.mode == "on" or (self.mode == "auto" and self.env == "prod")
+
+    @property
+    def session_rule(self) -> rules.SessionRule:
+        return rules.SessionRule(idle=timedelta(minutes=self.session_idle_minutes),
+                                 lifetime=timedelta(hours=self.session_hours))
+
+    @property
+    def lockout_rule(self) -> rules.LockoutRule:
+        span = timedelta(minutes=self.lockout_minutes)
+        return rules.LockoutRule(max_failures=self.max_failures, window=span, lockout=span)
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    """``ok`` with ``user``, ``token`` (keep it in the browser session only) and ``expires_at``;
+    else ``message`` says why (``locked`` when the lockout refused it)."""
+
+    ok: bool
+    message: str
+    user: str | None = None
+    token: str | None = None
+    expires_at: datetime | None = None
+    locked: bool = False
+
+    def __repr__(self) -> str:  # the token must not reach a log through repr()
+        return f"SignInResult(ok={self.ok}, user={self.user!r}, locked={self.locked}, message={self.message!r})"
+
+
+@dataclass(frozen=True)
+class SessionCheck:
+    """``state``: ``active`` (``user``, ``expires_at``), ``expired`` (``message`` says why) or
+    ``missing`` (no such session: never signed in, signed out, or forgotten by Redis)."""
+
+    state: Literal["active", "expired", "missing"]
+    user: str | None = None
+    expires_at: datetime | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "active"
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown users, so they take as long as known ones."""
+    return rules.hash_password("paperdesk-no-such-user", salt=b"paperdesk-dummy!")
+
+
+def _token_key(token: str) -> str:
+    return SESSION_PREFIX + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _utc(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise ValidationError("now must be timezone-aware")
+    return now.astimezone(UTC)
+
+
+class AuthService:
+    """Sign-in, sessions and sign-out. ``redis``: a redis-py client; ``users``: a ``UserStore``;
+    ``clock``: the wall clock (tests pass their own)."""
+
+    def __init__(self, config: AuthConfig, users: UserStore, redis: Any,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.config = config
+        self.users = users
+        self.redis = redis
+        self.clock = clock
+
+    @classmethod
+    def from_services(cls, svc: Any, config: AuthConfig | None = None) -> AuthService:
+        """Build from a service graph (``app.container.Services``): users from ``DESK_USERS`` or
+        the store's ``desk_users`` table, sessions in ``svc.redis``."""
+        config = config or AuthConfig()
+        users: UserStore = FileUserStore(config.users_file) if config.users_file else SqlUserStore(svc.sql.engine)
+        return cls(config, users, svc.redis)
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def required(self) -> bool:
+        return self.config.required
+
+    def local_run_notice(self) -> str:
+        """The sidebar sentence for a run without sign-in."""
+        if self.config.mode == "off":
+            return "Sign-in is off (DESK_AUTH=off): anyone who can open this page can trade on it."
+        return ("Local single-user run: no sign-in. Set DESK_AUTH=on (or deploy with DESK_ENV=prod) "
+                "to require one.")
+
+    def users_configured(self) -> bool:
+        try:
+            return self.users.count() > 0
+        except ValidationError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the store is down
+            raise AuthUnavailable(f"Sign-in is unavailable: cannot read {self.users.describe()} "
+                                  f"({type(exc).__name__})") from None
+
+    def no_users_message(self) -> str:
+        return ("No users are set up, so nobody can sign in. On the server run "
+                "`python -m app.services.auth add-user NAME`, or set DESK_USERS to a file of "
+                "name:hash lines (`python -m app.services.auth hash NAME` prints one).")
+
+    # ------------------------------------------------------------------ sign-in
+
+    def sign_in(self, username: str, password: str, now: datetime | None = None) -> SignInResult:
+        """Check ``password`` for ``username``; on success open a session.
+
+        Refusals are results, never exceptions: a blank name, a wrong name or password (same
+        message either way, with the tries left), or a locked name (``locked=True``). Raises
+        ``AuthUnavailable`` when Redis or the user store is unreachable.
+        """
+        now = _utc(now or self.clock())
+        try:
+            name = rules.check_username(username)
+        except ValidationError as exc:
+            return SignInResult(False, str(exc).capitalize() + ".")
+        if not password:
+            return SignInResult(False, "Enter the password.")
+        rule = self.config.lockout_rule
+        try:
+            state = rules.lockout_state(self._failures(name, now), now, rule)
+            if state.locked:
+                log.warning("sign-in refused for %s: locked after %d wrong passwords", name, rule.max_failures)
+                return SignInResult(False, rules.lock_message(state, now), locked=True)
+            record = self.users.get(name)
+        except (AuthUnavailable, ValidationError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - Redis or the store is down
+            raise AuthUnavailable(f"Sign-in is unavailable: {type(exc).__name__} reaching Redis or the "
+                                  "user store; try again shortly.") from None
+        good = rules.verify_password(password, record.password_hash if record else _dummy_hash())
+        if good and record is not None and not record.disabled:
+            return self._open(name, now)
+        state = self._record_failure(name, now)
+        if state.locked:
+            log.warning("sign-in refused for %s: wrong password; now locked for %s min", name,
+                        self.config.lockout_minutes)
+            return SignInResult(False, "Wrong user name or password. " + rules.lock_message(state, now), locked=True)
+        log.info("sign-in refused for %s: wrong user name or password (%d left)", name, state.remaining)
+        minutes = int(self.config.lockout_minutes)
+        return SignInResult(
+            False, f"Wrong user name or password. {state.remaining} more wrong "
+                   f"{'try' if state.remaining == 1 else 'tries'} and sign-in for this user is locked "
+                   f"for {minutes} minutes.")
+
+    def _failures(self, name: str, now: datetime) -> list[datetime]:
+        key = FAIL_PREFIX + name
+        rule = self.config.lockout_rule
+        horizon = (now - rule.window - rule.lockout).timestamp()
+        self.redis.zremrangebyscore(key, "-inf", horizon)
+        return [datetime.fromtimestamp(score, UTC) for _, score in self.redis.zrange(key, 0, -1, withscores=True)]
+
+    def _record_failure(self, name: str, now: datetime) -> rules.LockoutState:
+        key = FAIL_PREFIX + name
+        rule = self.config.lockout_rule
+        try:
+            pipe = self.redis.pipeline()
+            pipe.zadd(key, {secrets.token_hex(8): now.timestamp()})
+            pipe.expire(key, int((rule.window + rule.lockout).total_seconds()) + 60)
+            pipe.execute()
+            return rules.lockout_state(self._failures(name, now), now, rule)
+        except Exception as exc:  # noqa: BLE001
+            raise AuthUnavailable(f"Sign-in is unavailable: {type(exc).__name__} reaching Redis") from None
+
+    def _open(self, name: str, now: datetime) -> SignInResult:
+        token = secrets.token_urlsafe(32)
+        record = {"user": name, "issued_at": now.isoformat(), "last_seen": now.isoformat()}
+        rule = self.config.session_rule
+        try:
+            pipe = self.redis.pipeline()
+            pipe.set(_token_key(token), json.dumps(record), ex=int(rule.lifetime.total_seconds()) + 3600)
+            pipe.delete(FAIL_PREFIX + name)
+            pipe.execute()
+        except Exception as exc:  # noqa: BLE001
+            raise AuthUnavailable(f"Sign-in is unavailable: {type(exc).__name__} reaching Redis") from None
+        log.info("signed in: %s", name)
+        return SignInResult(True, f"Signed in as {name}.", user=name, token=token,
+                            expires_at=rule.expires_at(now, now))
+
+    # ------------------------------------------------------------------ sessions
+
+    def session(self, token: str | None, now: datetime | None = None, *, touch: bool = True) -> SessionCheck:
+        """The session of ``token`` at ``now``; ``touch`` renews its idle timer. An expired
+        session is deleted and reported with the reason. Raises ``AuthUnavailable`` when Redis
+        is unreachable."""
+        if not token:
+            return SessionCheck("missing")
+        now = _utc(now or self.clock())
+        key = _token_key(token)
+        try:
+            raw = self.redis.get(key)
+            if raw is None:
+                return SessionCheck("missing")
+            data = json.loads(raw)
+            issued, seen = datetime.fromisoformat(data["issued_at"]), datetime.fromisoformat(data["last_seen"])
+            rule = self.config.session_rule
+            if rule.is_expired(issued, seen, now):
+                self.redis.delete(key)
+                log.info("session of %s expired", data.get("user"))
+                return SessionCheck("expired", user=data.get("user"),
+                                    message=f"Your session has expired ({rule.why_expired(issued, seen, now)}): "
+                                            "sign in again.")
+            if touch and now > seen:
+                data["last_seen"] = now.isoformat()
+                self.redis.set(key, json.dumps(data), keepttl=True)
+                seen = now
+            return SessionCheck("active", user=data["user"], expires_at=rule.expires_at(issued, seen))
+        except (ValueError, KeyError, TypeError):
+            return SessionCheck("missing")
+        except Exception as exc:  # noqa: BLE001 - Redis down: fail closed
+            raise AuthUnavailable(f"Sign-in is unavailable: {type(exc).__name__} reaching Redis; "
+                                  "try again shortly.") from None
+
+    def sign_out(self, token: str | None) -> bool:
+        """End the session of ``token``; True when one was open. Never raises for Redis down
+        (the browser forgets the token anyway)."""
+        if not token:
+            return False
+        try:
+            raw = self.redis.get(_token_key(token))
+            gone = bool(self.redis.delete(_token_key(token)))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("sign-out could not reach Redis (%s); the browser session is cleared", type(exc).__name__)
+            return False
+        if raw:
+            try:
+                log.info("signed out: %s", json.loads(raw).get("user"))
+            except ValueError:
+                pass
+        return gone
+
+    # ------------------------------------------------------------------ users
+
+    def add_user(self, username: str, password: str, now: datetime | None = None) -> bool:
+        """Create ``username`` or set its password (table store only); True when created.
+        Raises ``ValidationError`` for a bad name, a weak password, or a read-only users file."""
+        name = rules.check_username(username)
+        rules.check_new_password(password, name)
+        if not getattr(self.users, "writable", False):
+            raise ValidationError(f"users come from {self.users.describe()} (DESK_USERS), which the desk "
+                                  "does not write: add a line made by `python -m app.services.auth hash NAME`")
+        encoded = rules.hash_password(password, salt=secrets.token_bytes(rules.SALT_BYTES))
+        created = self.users.set_password(name, encoded, _utc(now or self.clock()))
+        log.info("%s user %s", "created" if created else "updated the password of", name)
+        return created
+
+
+def make_hash_line(username: str, password: str) -> str:
+    """A ``name:hash`` line for a ``DESK_USERS`` file. Raises ``ValidationError`` like ``add_user``."""
+    name = rules.check_username(username)
+    rules.check_new_password(password, name)
+    return f"{name}:{rules.hash_password(password, salt=secrets.token_bytes(rules.SALT_BYTES))}"
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise ValidationError("the two passwords differ")
+    return first
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m app.services.auth add-user NAME | hash NAME | disable NAME [--stdin]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m app.services.auth", description="PaperDesk sign-in users")
+    parser.add_argument("command", choices=["add-user", "hash", "disable"])
+    parser.add_argument("username")
+    parser.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "hash":
+            print(make_hash_line(args.username, _read_password(args.stdin)))
+            return 0
+        from app.container import services
+
+        svc = AuthService.from_services(services())
+        if args.command == "disable":
+            if not getattr(svc.users, "writable", False):
+                raise ValidationError(f"remove the line from {svc.users.describe()} instead")
+            done = svc.users.disable(rules.check_username(args.username), datetime.now(UTC))
+            print(f"disabled {args.username}" if done else f"no user {args.username}")
+            return 0 if done else 1
+        created = svc.add_user(args.username, _read_password(args.stdin))
+        print(f"{'created' if created else 'updated'} user {rules.check_username(args.username)}")
+        return 0
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
+
+
+__all__ = ["AuthConfig", "AuthService", "AuthUnavailable", "SessionCheck", "SignInResult", "make_hash_line"]

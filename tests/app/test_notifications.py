@@ -1,0 +1,262 @@
+"""Notifications through apprise ``json://`` to a LOCAL webhook receiver (a tiny HTTP server on a
+free loopback port), with the ``send_notification`` actor on the process's StubBroker worker
+and dedupe keys in the session's real Redis. A receiver that is down is retried and logged, and
+a fill still happens."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import dramatiq
+import pytest
+import redis as redis_lib
+from dramatiq import Worker
+
+from app.adapters.notify import parse_channels
+from app.adapters.queue import install_broker
+from app.adapters.tick_cache import TickerStatus
+from app.services import notifications as notif
+from app.settings import get_settings
+from core.errors import ValidationError
+from tests.dramatiq_helpers import drop_worker_middleware
+from tests.fixtures_trading import INFY, T0, D, desk, intent, later  # noqa: F401
+from tests.servers import free_port
+
+SECRET = "s3cr3t-hook-token"
+
+
+class Receiver:
+    """A webhook on 127.0.0.1:<port>/hook/<SECRET>: records JSON bodies; answers 503 to the
+    first ``fail_first`` requests."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.bodies: list[dict] = []
+        self.hits = 0
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.hits += 1
+                if receiver.hits <= receiver.fail_first:
+                    self.send_response(503)
+                else:
+                    receiver.bodies.append(json.loads(raw))
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.port}/hook/{SECRET}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture()
+def stub_worker(monkeypatch):
+    """The StubBroker (DESK_ENV=test) with a worker on it, ``workers.notify`` imported, and
+    short retry backoffs."""
+    broker = install_broker(get_settings())
+    if not hasattr(broker, "join"):
+        pytest.skip("the installed broker is not a StubBroker (DESK_ENV must be test)")
+    import workers.notify as wn
+
+    monkeypatch.setitem(wn.send_notification.options, "min_backoff", 20)
+    monkeypatch.setitem(wn.send_notification.options, "max_backoff", 50)
+    broker.flush_all()
+    drop_worker_middleware(broker)
+    worker = Worker(broker, worker_timeout=50, worker_threads=2)
+    worker.start()
+    yield broker
+    worker.stop()
+    drop_worker_middleware(broker)
+    broker.flush_all()
+    notif.reset_notifications()
+
+
+class BrokerQueue:
+    def __init__(self, broker) -> None:
+        self.broker = broker
+
+    def enqueue(self, queue: str, actor: str, **kwargs) -> str:
+        self.broker.declare_queue(queue)
+        msg = dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs=kwargs, options={})
+        return self.broker.enqueue(msg).message_id
+
+
+def _service(urls: str, redis_url: str, broker) -> notif.NotificationService:
+    svc = notif.NotificationService(parse_channels(urls), redis_lib.Redis.from_url(redis_url), BrokerQueue(broker))
+    notif._service = svc  # what the worker and the notify() hook use in this process
+    return svc
+
+
+def _join(broker) -> None:
+    broker.join(notif.QUEUE, fail_fast=False, timeout=30_000)
+
+
+def _event(key: str = "fill:O-1-1") -> notif.DeskEvent:
+    return notif.DeskEvent(notif.EventKind.FILL, key, "Filled: BUY 10 INFY @ ₹1,000.00", "body text", "success")
+
+
+def test_apprise_json_delivers_event_to_local_receiver(receiver, redis_url, stub_worker):
+    _service(receiver.url, redis_url, stub_worker)
+    assert notif.notify(_event()) == 1
+    _join(stub_worker)
+    assert len(receiver.bodies) == 1
+    body = receiver.bodies[0]
+    assert body["title"] == "Filled: BUY 10 INFY @ ₹1,000.00"
+    assert body["message"] == "body text" and body["type"] == "success"
+
+
+def test_same_event_key_twice_is_sent_once(receiver, redis_url, stub_worker):
+    _service(receiver.url, redis_url, stub_worker)
+    assert notif.notify(_event("approval:A-1")) == 1
+    assert notif.notify(_event("approval:A-1")) == 0
+    assert notif.notify(_event("approval:A-2")) == 1
+    _join(stub_worker)
+    assert len(receiver.bodies) == 2
+
+
+def test_receiver_down_then_up_is_retried_logged_and_delivered(redis_url, stub_worker, caplog):
+    flaky = Receiver(fail_first=2)
+    try:
+        caplog.set_level(logging.INFO)
+        _service(flaky.url, redis_url, stub_worker)
+        notif.notify(_event())
+        _join(stub_worker)
+        assert flaky.hits == 3 and len(flaky.bodies) == 1
+        text = caplog.text
+        assert "failed (attempt 1)" in text and "failed (attempt 2)" in text
+        assert "delivered to json#" in text and "(attempt 3)" in text
+        assert SECRET not in text  # the URL (and its secret) never reach the log
+    finally:
+        flaky.close()
+
+
+def test_receiver_down_does_not_block_fill_and_is_retried(desk, redis_url, stub_worker, monkeypatch, caplog):  # noqa: F811
+    """The lead's call site: ``notify(fill_event(fill))`` right after the fill is booked."""
+    import workers.notify as wn
+
+    monkeypatch.setitem(wn.send_notification.options, "max_retries", 2)
+    caplog.set_level(logging.INFO)
+    down = f"json://127.0.0.1:{free_port()}/hook/{SECRET}"  # nothing listens there
+    _service(down, redis_url, stub_worker)
+    engine = desk.svc._engine
+    real_store_fill = engine.store_fill
+    seconds: list[float] = []
+
+    def store_fill_then_notify(fill, **kw):
+        stored = real_store_fill(fill, **kw)
+        started = time.monotonic()
+        if stored:
+            notif.notify(notif.fill_event(fill))
+        seconds.append(time.monotonic() - started)
+        return stored
+
+    monkeypatch.setattr(engine, "store_fill", store_fill_then_notify)
+    desk.tick(INFY, 1000.0)
+    a = desk.svc.propose(intent(), signal_price=D("1000"), reason="ORB", now=T0)
+    assert desk.svc.approve(a.approval_id, user="trader", now=later(5)).ok
+    trades = desk.svc.trade_book()
+    assert len(trades) == 1 and trades[0].quantity == 10  # the fill happened
+    assert seconds and max(seconds) < 0.5  # notify only queued
+    _join(stub_worker)
+    text = caplog.text
+    assert text.count("to json#") >= 3 and "failed (attempt 3)" in text  # 1 try + 2 retries, logged
+    assert SECRET not in text
+    assert len(desk.svc.trade_book()) == 1
+
+
+def test_notify_with_redis_down_returns_zero_and_logs(receiver, caplog):
+    dead = redis_lib.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    svc = notif.NotificationService(parse_channels(receiver.url), dead, jobs=None)
+    assert svc.notify(_event()) == 0
+    assert "Redis unreachable" in caplog.text
+
+
+def test_no_channels_configured_is_noop(redis_url):
+    svc = notif.NotificationService([], redis_lib.Redis.from_url(redis_url), jobs=None)
+    assert svc.notify(_event()) == 0
+
+
+def test_parse_channels_invalid_url_names_position_not_secret():
+    with pytest.raises(ValidationError, match=r"entry 3 \(scheme 'nosuchscheme'\)") as err:
+        parse_channels(f"json://127.0.0.1:9/hook tgram://123456789:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQ/987654, "
+                       f"nosuchscheme://{SECRET}")
+    with pytest.raises(ValidationError, match=r"entry 1 \(scheme 'tgram'\)"):
+        parse_channels("tgram://not-a-bot-token")
+    assert SECRET not in str(err.value)
+
+
+def test_parse_channels_dedupes_and_labels_without_url():
+    chans = parse_channels("json://127.0.0.1:9/a json://127.0.0.1:9/a\nmailto://user:pw@example.com")
+    assert [c.scheme for c in chans] == ["json", "mailto"]
+    assert "pw" not in repr(chans[1]) and chans[1].label.startswith("mailto#")
+
+
+def test_check_health_notifies_stale_ticker_once(receiver, redis_url, stub_worker):
+    from app.adapters.tick_cache import TickCache
+
+    svc = _service(receiver.url, redis_url, stub_worker)
+    client = redis_lib.Redis.from_url(redis_url)
+    ticks = TickCache(client)
+    now = datetime.now(UTC)
+    old = now - timedelta(seconds=120)
+    ticks.write_status(TickerStatus(True, "replay", old, 14, 10, 0, 0, old))
+
+    class Graph:  # the parts of the service graph check_health reads
+        pass
+
+    graph = Graph()
+    graph.ticks = ticks
+
+    class NoKite:
+        def status(self, now):
+            from app.services.kite_auth import SessionStatus
+
+            return SessionStatus("expired", market="kite", reason="Kite sessions end at 06:00 IST")
+
+    graph.kite_auth = NoKite()
+    kinds = [e.kind for e in svc.check_health(graph, now)]
+    assert kinds == [notif.EventKind.STALE_TICKER, notif.EventKind.KITE_TOKEN_EXPIRED]
+    svc.check_health(graph, now + timedelta(seconds=5))  # same outage: deduped
+    _join(stub_worker)
+    titles = sorted(b["title"] for b in receiver.bodies)
+    assert titles == ["Kite session expired", "Ticker stale"]
+
+
+def test_event_helpers_build_keys_and_text():
+    from types import SimpleNamespace
+
+    view = SimpleNamespace(approval_id="A-1", side="BUY", quantity=10, tradingsymbol="INFY", product="MIS",
+                           order_type="MARKET", signal_price=D("1000"), reason="ORB breakout", expires_at=T0,
+                           trace_id="T-1")
+    e = notif.approval_pending(view)
+    assert e.key == "approval:A-1" and "Approvals page" in e.body and e.trace_id == "T-1"
+    r = notif.risk_breach("A-1", "INFY", ["DAILY_LOSS_LIMIT"], ["day P&L hit the limit"])
+    assert r.key == "risk:A-1:DAILY_LOSS_LIMIT" and r.severity == "warning"
+    assert notif.safe_mode("2016-08-17", D("-5000")).key == "safe_mode:2016-08-17"
