@@ -5,7 +5,7 @@ Store UTC, show IST (``Asia/Kolkata``, UTC+05:30, no DST).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from core.errors import ValidationError
@@ -29,3 +29,19 @@ def to_ist(when: datetime) -> datetime:
 def to_utc(when: datetime) -> datetime:
     """Convert a tz-aware datetime to UTC. Raises ``ValidationError`` if naive."""
     return require_aware(when).astimezone(UTC)
+
+
+def ist_range(start: datetime | date, end: datetime | date) -> tuple[datetime, datetime]:
+    """``(start, end)`` as tz-aware datetimes; a ``date`` means the whole IST day (00:00:00 for
+    ``start``, 23:59:59 for ``end``).
+
+    Raises ``ValidationError`` for a naive datetime or ``start > end``.
+    """
+    if not isinstance(start, datetime):
+        start = datetime.combine(start, datetime.min.time(), IST)
+    if not isinstance(end, datetime):
+        end = datetime.combine(end, datetime.max.time().replace(microsecond=0), IST)
+    start, end = require_aware(start, "start"), require_aware(end, "end")
+    if start > end:
+        raise ValidationError(f"start {start.isoformat()} is after end {end.isoformat()}; swap them")
+    return start, end

@@ -35,7 +35,7 @@ from app.adapters.worker_heartbeat import install_worker_heartbeat
 from app.logging_setup import install_trace_middleware
 from app.settings import Settings
 from core.errors import ValidationError
-from core.timeutil import IST, require_aware
+from core.timeutil import ist_range
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +94,6 @@ def uninstall_broker() -> None:
         _installed = None
 
 
-def _day_bounds(start: datetime | date, end: datetime | date) -> tuple[datetime, datetime]:
-    if not isinstance(start, datetime):
-        start = datetime.combine(start, datetime.min.time(), IST)
-    if not isinstance(end, datetime):
-        end = datetime.combine(end, datetime.max.time().replace(microsecond=0), IST)
-    start, end = require_aware(start, "start"), require_aware(end, "end")
-    if start > end:
-        raise ValidationError(f"start {start.isoformat()} is after end {end.isoformat()}; swap them")
-    return start, end
-
-
 class DramatiqTaskQueue:
     """Enqueue actors by *name*, so the web process and the clock never import ``workers``.
 
@@ -154,7 +143,7 @@ class DramatiqTaskQueue:
         interval, a naive time or ``start > end`` (nothing is stored or sent then).
         """
         check_interval(interval)
-        start_dt, end_dt = _day_bounds(start, end)
+        start_dt, end_dt = ist_range(start, end)
         args = {"key": key, "interval": interval, "start_iso": start_dt.isoformat(), "end_iso": end_dt.isoformat()}
         if job_id is not None:
             existing = self.jobs.get(job_id)

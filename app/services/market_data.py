@@ -23,7 +23,7 @@ from app.services.instruments import InstrumentService
 from app.settings import Settings
 from core.errors import ValidationError
 from core.models import Bar
-from core.timeutil import IST, UTC, require_aware
+from core.timeutil import IST, UTC, ist_range
 
 if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.kite_historical import HistoricalClient
@@ -52,17 +52,6 @@ def uncovered(start: datetime, end: datetime, covered: list[tuple[datetime, date
     if cursor <= end:
         gaps.append((cursor, end))
     return gaps
-
-
-def _as_range(start: datetime | date, end: datetime | date) -> tuple[datetime, datetime]:
-    if not isinstance(start, datetime):
-        start = datetime.combine(start, datetime.min.time(), IST)
-    if not isinstance(end, datetime):
-        end = datetime.combine(end, datetime.max.time().replace(microsecond=0), IST)
-    start, end = require_aware(start, "start"), require_aware(end, "end")
-    if start > end:
-        raise ValidationError(f"start {start.isoformat()} is after end {end.isoformat()}; swap them")
-    return start, end
 
 
 class MarketDataService:
@@ -139,7 +128,7 @@ class MarketDataService:
         ``KiteLoginRequired`` when the session is gone. Bars stored before an error are kept.
         """
         check_interval(interval)
-        start, end = _as_range(start, end)
+        start, end = ist_range(start, end)
         if single:
             check_window(interval, start, end)
         token = self.token_of(key_or_token)
@@ -175,5 +164,5 @@ class MarketDataService:
         (IST ``ts`` index; float64 open/high/low/close ₹; int64 volume, oi). No network.
         Raises ``ValidationError`` for an interval Kite does not offer or an unknown symbol."""
         check_interval(interval)
-        start, end = _as_range(start, end)
+        start, end = ist_range(start, end)
         return self._store.bars.frame(self.token_of(key_or_token), interval, start, end)
