@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.services.scanner import BUILTIN_SCANS, get_scanner
+from app.ui.analysis_widgets import analysis_cell, latest_analysis_badge
 from app.ui.state import get_services
 from core.errors import ValidationError
 from core.scan_lang import ScanSyntaxError, parse
@@ -123,6 +124,7 @@ if run_id:
         if hits.empty:
             st.info("No symbol matched.")
         else:
+            hits.insert(1, "latest analysis", [analysis_cell(svc, f"NSE:{s}") for s in hits["symbol"]])
             config = {c: st.column_config.NumberColumn(format="%.0f" if "volume" in c else "%.2f")
                       for c in hits.select_dtypes("number").columns}
             config["bar_time"] = st.column_config.DatetimeColumn("bar (IST)", format="DD MMM YYYY, HH:mm")
@@ -130,6 +132,8 @@ if run_id:
                                selection_mode="single-row", column_config=config)
             rows = sel.selection.rows if sel is not None else []
             picked = hits["symbol"].iloc[rows[0]] if rows else None
+            if picked is not None:
+                latest_analysis_badge(svc, f"NSE:{picked}")
             a1, a2, _ = st.columns([1, 1, 3])
             if a1.button("Chart", key="scanner_chart", disabled=picked is None,
                          help="Open the selected symbol on the Chart page (adds it to the watchlist)"):

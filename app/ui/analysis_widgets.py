@@ -71,3 +71,15 @@ def analysis_card(a: StoredAnalysis, *, key: str) -> None:
             st.caption(f"Outcome: **{a.outcome}** — {a.outcome_detail or ''}")
         with st.expander("Snapshot (the numbers the analyst saw)"):
             st.json(a.snapshot, expanded=False)
+
+
+def analysis_cell(svc: Any, symbol: str | int) -> str:
+    """Plain text for a table cell: ``"BUY 72% · Gemini · 09 Sep 10:15"``, or ``"—"`` when
+    there is no analysis (or the store is down)."""
+    try:
+        a = get_analysis(svc).latest(symbol)
+    except Exception:  # noqa: BLE001 - a table cell must not break the page
+        return "—"
+    if a is None:
+        return "—"
+    return f"{a.verdict.upper()} {a.confidence:.0%} · {a.label} · {ist(a.as_of)}"

@@ -3,6 +3,7 @@ job and shows the matched values with the data and as-of, schedules, history and
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.container import reset_services, services
 from app.services.scanner import get_scanner
+from core.timeutil import IST
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "scanner.py")
@@ -70,8 +72,25 @@ def test_run_now_queues_a_job_then_shows_matches_with_data_and_as_of(fresh):
     assert "Yahoo, split-adjusted" in captions and "as of 12 Jun 2026 15:30 IST" in captions
     table = at.dataframe[0].value
     assert "[0] daily rsi(14)" in table.columns and (table["[0] daily rsi(14)"] < 30).all()
+    assert (table["latest analysis"] == "—").all()  # no analysis stored yet
     assert at.button(key="scanner_chart").disabled  # nothing selected yet
     assert len(get_scanner(services()).history()) == 1
+
+    # An analysis of the first match shows in its row on the next render.
+    from app.adapters.analysis_store import StoredAnalysis
+    from app.ui.analysis_widgets import get_analysis
+
+    symbol = table["symbol"].iloc[0]
+    inst = services().instruments.resolve(f"NSE:{symbol}")
+    at_time = datetime(2026, 6, 12, 15, 30, tzinfo=IST)
+    get_analysis(services()).store.add(StoredAnalysis(
+        id="A-test", symbol=inst.key, instrument_token=inst.instrument_token, trading_day=at_time.date(),
+        as_of=at_time, snapshot_hash="h", model="offline-rules", analyst="offline", label="Offline analyst (rules)",
+        verdict="buy", confidence=0.6, entry=None, stop=None, target=None, time_horizon="swing", reasons=["r"],
+        risks=[], notes=[], snapshot={}))
+    at.run()
+    row = at.dataframe[0].value.set_index("symbol").loc[symbol]
+    assert row["latest analysis"].startswith("BUY 60% · Offline analyst (rules)")
 
 
 def test_schedule_and_backtest(fresh):
