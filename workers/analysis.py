@@ -72,3 +72,16 @@ def run_analysis(job_id: str, symbol: str, at_iso: str, headlines: list[str] | N
     jobs.finish(job_id, {"analysis_id": result.id, "cached": result.cached, "label": result.label},
                 f"{result.label}: {result.verdict} ({result.confidence:.0%}){note}")
     return result.id
+
+
+@dramatiq.actor(queue_name=ANALYSIS_QUEUE, max_retries=0, time_limit=120_000, throws=(ValidationError,))
+def score_outcomes(as_of: str) -> int:
+    """Score every due verdict against what the price did up to market time ``as_of`` (ISO);
+    the clock sends it every few minutes. Idempotent: scored analyses are left alone."""
+    try:
+        now = require_aware(datetime.fromisoformat(as_of), "as_of")
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"as_of {as_of!r} is not an ISO datetime with an offset: {exc}") from None
+    scored = analysis_service(services()).score_outcomes(now)
+    log.info("scored %d analysis outcomes as of %s", scored, as_of)
+    return scored

@@ -19,7 +19,8 @@ the wall clock with Kite, the replayed session's clock with the replay market), 
 * every 5 s ``match_orders`` (open LIMIT/SL/SL-M orders against the latest ticks; also executes
   approvals whose message was lost), every 30 s ``expire_approvals`` and ``square_off`` (MIS
   auto square-off; a no-op before the 15:20 IST cut-off and idempotent after it); every 60 s
-  ``send_scheduled_scans`` (the trader's scans scheduled every N minutes during the session).
+  ``send_scheduled_scans`` (the trader's scans scheduled every N minutes during the session);
+  every 5 min ``score_outcomes`` (analysis verdicts scored against what the price did).
 
 The clock enqueues by actor *name* and never imports the actor modules. SIGTERM/SIGINT stop it.
 """
@@ -105,6 +106,7 @@ PERIODIC_JOBS = (
     PeriodicJob("trading", "expire_approvals", 30),
     PeriodicJob("trading", "square_off", 30),
     PeriodicJob("scans", "send_scheduled_scans", 60),
+    PeriodicJob("analysis", "score_outcomes", 300),
 )
 
 

@@ -12,6 +12,7 @@ from dramatiq import Worker
 from app.adapters.store.ports import JobStatus
 from app.container import reset_services, services
 from app.services.analysis import analysis_service
+from core.errors import ValidationError
 from core.timeutil import IST
 from tests.dramatiq_helpers import drop_worker_middleware
 from tests.fake_gemini import FakeGemini, answer, error
@@ -117,3 +118,18 @@ def test_redelivered_message_of_a_done_job_does_nothing(env, fake):
     first = an.job(job_id).result["analysis_id"]
     assert env.fn(job_id=job_id, symbol="NSE:INFY", at_iso=AT.isoformat()) == first
     assert fake.calls == 1 and len(an.history()) == 1
+
+
+def test_score_outcomes_actor_scores_a_due_verdict_once(env, fake):
+    from workers.analysis import score_outcomes
+
+    an = analysis_service(services())
+    fake.push(answer(_good(an.snapshot("INFY", AT))))
+    job_id = an.enqueue("INFY", AT)
+    _join(services().jobs.broker)
+    assert an.job(job_id).status is JobStatus.DONE
+    later = AT.replace(hour=15, minute=29)
+    assert score_outcomes.fn(later.isoformat()) == 1
+    assert score_outcomes.fn(later.isoformat()) == 0  # already scored
+    with pytest.raises(ValidationError, match="as_of"):
+        score_outcomes.fn("not a time")
