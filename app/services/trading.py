@@ -47,6 +47,7 @@ from app.services.trading_views import (
 from core.charges import Charges
 from core.orders import OrderIntent
 from core.risk import RiskLimits
+from app.logging_setup import trace_context
 from app.services.notifications import approval_pending, notify, risk_breach
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -328,7 +329,9 @@ class TradingService:
     def _enqueue(self, approval_id: str) -> None:
         if self.jobs is None:
             self._engine.execute_approval(approval_id)
-        else:
+            return
+        # The message carries the approval's trace id, so the worker's log lines carry it too.
+        with trace_context(self._engine.approval_view(approval_id).trace_id):
             self.jobs.enqueue(QUEUE, EXECUTE_ACTOR, approval_id=approval_id)
 
 

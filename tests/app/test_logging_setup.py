@@ -76,3 +76,26 @@ def test_middleware_carries_trace_id_into_actor_and_onto_messages_it_sends(strea
     assert sorted(children) == ["", "T-kw", "T-opt"]
     ran = [ln for ln in _lines(stream) if ln["msg"] == "second ran"]
     assert {ln["trace_id"] for ln in ran} == {"", "T-kw", "T-opt"} and all(ln["actor"] == "second" for ln in ran)
+
+
+def test_approval_message_carries_the_approval_trace_id(tmp_path, redis_url):
+    from decimal import Decimal as D
+
+    from tests.fixtures_trading import INFY, T0, intent, later, make_desk
+
+    desk = make_desk(f"sqlite:///{tmp_path / 'desk.db'}", redis_url)
+    sent = []
+
+    class Capture:
+        def enqueue(self, queue, actor, **kwargs):
+            from app.logging_setup import trace_id_var
+
+            sent.append((actor, kwargs, trace_id_var.get()))
+            return "m"
+
+    desk.svc.jobs = Capture()
+    desk.tick(INFY, 1000.0)
+    a = desk.svc.propose(intent(), signal_price=D("1000"), reason="r", now=T0)
+    assert desk.svc.approve(a.approval_id, user="trader", now=later(5)).ok
+    assert sent == [("execute_approval", {"approval_id": a.approval_id}, a.trace_id)] and a.trace_id
+    desk.sql.dispose()
