@@ -37,7 +37,7 @@ pages = {
         st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
     ],
 }
-nav = st.navigation(pages, position=nav_position(get_services()))
+nav = st.navigation(pages, position=nav_position(get_services()), expanded=True)  # every page in view
 require_sign_in(get_services())  # deployed desks ask for sign-in; a local run says it is open
 token_banner(get_services())
 
