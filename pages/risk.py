@@ -94,7 +94,7 @@ def confirm_kill() -> None:
 
 st.subheader("Kill switch")
 k = st.columns([1, 1, 4])
-if k[0].button("🛑 Kill switch", type="primary", key="risk_kill"):
+if k[0].button("Kill switch", icon=":material/dangerous:", type="primary", key="risk_kill"):
     st.session_state["risk_confirm_kill"] = True
 if k[1].button("Resume trading", key="risk_resume"):
     try:
