@@ -35,7 +35,7 @@ lint: setup-dev
 	$(VENV)/bin/lint-imports
 
 test: setup-dev services lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # backtesting.py is the peer of bench/backtest.py only: installed for the benchmarks, not the desk.
 bench: setup-dev
