@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine, RowMapping
 
-from app.adapters.store.ports import Job, JobStatus
+from app.adapters.store.ports import Job, JobStatus, JobTransitions
 from app.adapters.store.schema import jobs as t
 from core.errors import ValidationError
 from core.timeutil import UTC
@@ -25,7 +25,7 @@ def _job(row: RowMapping) -> Job:
     )
 
 
-class SqlJobRepository:
+class SqlJobRepository(JobTransitions):
     """Job rows. Every write stamps ``updated_at`` (UTC). Unknown ids raise ``ValidationError``."""
 
     def __init__(self, engine: Engine) -> None:
@@ -52,26 +52,6 @@ class SqlJobRepository:
             n = conn.execute(update(t).where(t.c.id == job_id).values(updated_at=datetime.now(UTC), **values)).rowcount
         if n == 0:
             raise ValidationError(f"no job with id {job_id!r}; create it first")
-
-    def start(self, job_id: str, message: str = "") -> None:
-        """Mark the job ``running`` (again, on a retry) with progress 0."""
-        self._set(job_id, status=JobStatus.RUNNING.value, progress=0.0, message=message)
-
-    def update(self, job_id: str, progress: float, message: str | None = None) -> None:
-        """Set progress (a fraction, clamped to 0..1) and optionally the message."""
-        values: dict[str, Any] = {"progress": min(1.0, max(0.0, float(progress)))}
-        if message is not None:
-            values["message"] = message
-        self._set(job_id, **values)
-
-    def finish(self, job_id: str, result: Mapping[str, Any] | None = None, message: str = "") -> None:
-        """Mark the job ``done`` with progress 1 and a JSON-simple ``result``."""
-        self._set(job_id, status=JobStatus.DONE.value, progress=1.0, message=message,
-                  result=dict(result) if result is not None else None)
-
-    def fail(self, job_id: str, message: str) -> None:
-        """Mark the job ``failed``; ``message`` says why (shown to the trader)."""
-        self._set(job_id, status=JobStatus.FAILED.value, message=message)
 
     def get(self, job_id: str) -> Job | None:
         with self._engine.connect() as conn:

@@ -105,3 +105,31 @@ class JobRepository(Protocol):
     def get(self, job_id: str) -> Job | None: ...
 
     def recent(self, limit: int = 20, kind: str | None = None) -> list[Job]: ...
+
+
+class JobTransitions:
+    """The job state machine shared by every ``JobRepository``: each backend only supplies
+    ``_set(job_id, **columns)``, which raises ``ValidationError`` for an unknown id."""
+
+    def _set(self, job_id: str, **values: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def start(self, job_id: str, message: str = "") -> None:
+        """Mark the job ``running`` (again, on a retry) with progress 0."""
+        self._set(job_id, status=JobStatus.RUNNING.value, progress=0.0, message=message)
+
+    def update(self, job_id: str, progress: float, message: str | None = None) -> None:
+        """Set progress (a fraction, clamped to 0..1) and optionally the message."""
+        values: dict[str, Any] = {"progress": min(1.0, max(0.0, float(progress)))}
+        if message is not None:
+            values["message"] = message
+        self._set(job_id, **values)
+
+    def finish(self, job_id: str, result: Mapping[str, Any] | None = None, message: str = "") -> None:
+        """Mark the job ``done`` with progress 1 and a JSON-simple ``result``."""
+        self._set(job_id, status=JobStatus.DONE.value, progress=1.0, message=message,
+                  result=dict(result) if result is not None else None)
+
+    def fail(self, job_id: str, message: str) -> None:
+        """Mark the job ``failed``; ``message`` says why (shown to the trader)."""
+        self._set(job_id, status=JobStatus.FAILED.value, message=message)

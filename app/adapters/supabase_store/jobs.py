@@ -9,7 +9,7 @@ from typing import Any
 
 from supabase import Client
 
-from app.adapters.store.ports import Job, JobStatus
+from app.adapters.store.ports import Job, JobStatus, JobTransitions
 from app.adapters.supabase_store.client import iso, parse_ts, run
 from core.errors import ValidationError
 from core.timeutil import UTC
@@ -27,7 +27,7 @@ def _job(row: Mapping[str, Any]) -> Job:
     )
 
 
-class SupabaseJobRepository:
+class SupabaseJobRepository(JobTransitions):
     """Job rows. Every write stamps ``updated_at`` (UTC). Unknown ids raise ``ValidationError``."""
 
     def __init__(self, client: Client, url: str) -> None:
@@ -52,22 +52,6 @@ class SupabaseJobRepository:
                    lambda: self._c.table(_T).update(values).eq("id", job_id).execute().data)
         if not rows:
             raise ValidationError(f"no job with id {job_id!r}; create it first")
-
-    def start(self, job_id: str, message: str = "") -> None:
-        self._set(job_id, status=JobStatus.RUNNING.value, progress=0.0, message=message)
-
-    def update(self, job_id: str, progress: float, message: str | None = None) -> None:
-        values: dict[str, Any] = {"progress": min(1.0, max(0.0, float(progress)))}
-        if message is not None:
-            values["message"] = message
-        self._set(job_id, **values)
-
-    def finish(self, job_id: str, result: Mapping[str, Any] | None = None, message: str = "") -> None:
-        self._set(job_id, status=JobStatus.DONE.value, progress=1.0, message=message,
-                  result=dict(result) if result is not None else None)
-
-    def fail(self, job_id: str, message: str) -> None:
-        self._set(job_id, status=JobStatus.FAILED.value, message=message)
 
     def get(self, job_id: str) -> Job | None:
         rows = run(self._url, "job", lambda: self._c.table(_T).select(_SELECT).eq("id", job_id).limit(1).execute().data)
