@@ -18,23 +18,28 @@ comparable (backtesting.py has no risk limits); a second run with the gatekeeper
 too. backtesting.py: commission 0, fills at the next bar's open.
 
 Prints bars/s for both, the ratio, and whether the trades match (symbol, entry time, exit
-time, size). Run: ``.venv/bin/python -m bench.backtest``.
+time, size). Run: ``.venv/bin/python bench/backtest.py`` (``make bench`` installs the peer).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from datetime import time as dtime
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from app.adapters import nse_data
-from core.backtest import BacktestConfig, InstrumentBars, run_backtest
-from core.models import Instrument
-from core.strategies import make_strategy
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.adapters import nse_data  # noqa: E402
+from core.backtest import BacktestConfig, InstrumentBars, run_backtest  # noqa: E402
+from core.models import Instrument  # noqa: E402
+from core.strategies import make_strategy  # noqa: E402
 
 FAST, SLOW, QTY = 10, 30, 10
 LAST_ENTRY, FLATTEN = dtime(15, 0), dtime(15, 15)
