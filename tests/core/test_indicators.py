@@ -10,34 +10,21 @@ import pandas as pd
 import pytest
 import talib
 
-from app.settings import DATA_DIR
 from core import indicators as ind
 from core.errors import ValidationError
 from core.timeutil import IST
-
-DAILY = DATA_DIR / "daily_eod_unadjusted_2016-08_2026-08.csv.gz"
-MINUTE = DATA_DIR / "minute_2016-08-16_2016-09-09.csv.gz"
-
+from tests.bundled_bars import assert_no_lookahead, daily_bars, minute_bars
 
 @pytest.fixture(scope="module")
 def daily() -> pd.DataFrame:
     """INFY daily bars (NSE bhavcopy, unadjusted), IST-indexed, float OHLCV."""
-    raw = pd.read_csv(DAILY)
-    d = raw[raw["symbol"] == "INFY"]
-    frame = d[["open", "high", "low", "close", "volume"]].astype("float64")
-    frame.index = pd.DatetimeIndex(pd.to_datetime(d["date"])).tz_localize(IST)
-    return frame.sort_index()
+    return daily_bars("INFY")
 
 
 @pytest.fixture(scope="module")
 def minute() -> pd.DataFrame:
     """RELIANCE 1-minute bars for the first two recorded sessions (2016-08-16/17)."""
-    raw = pd.read_csv(MINUTE)
-    d = raw[raw["symbol"] == "RELIANCE"]
-    frame = d[["open", "high", "low", "close", "volume"]].astype("float64")
-    frame.index = pd.DatetimeIndex(pd.to_datetime(d["datetime"])).tz_convert(IST)
-    frame = frame.sort_index()
-    return frame[frame.index.date <= pd.Timestamp("2016-08-17").date()]
+    return minute_bars("RELIANCE")
 
 
 INDICATORS: dict[str, Callable[[pd.DataFrame], pd.Series | pd.DataFrame]] = {
@@ -56,13 +43,7 @@ INDICATORS: dict[str, Callable[[pd.DataFrame], pd.Series | pd.DataFrame]] = {
 def test_indicator_has_no_lookahead_on_daily_bars(daily, name):
     fn = INDICATORS[name]
     bars = daily.iloc[:160]
-    full = fn(bars)
-    for t in range(1, len(bars) + 1, 3):
-        partial_result = fn(bars.iloc[:t])
-        np.testing.assert_allclose(
-            np.asarray(partial_result, dtype=float), np.asarray(full.iloc[:t], dtype=float),
-            rtol=1e-10, atol=1e-10, equal_nan=True, err_msg=f"{name} changed at bar {t - 1}",
-        )
+    assert_no_lookahead(fn, bars, name)
 
 
 def test_session_vwap_has_no_lookahead_on_minute_bars(minute):

@@ -10,22 +10,17 @@ import pandas as pd
 import pytest
 import talib
 
-from app.settings import DATA_DIR
 from core import indicators as ind
 from core.errors import ValidationError
 from core.timeutil import IST
+from tests.bundled_bars import assert_no_lookahead, daily_bars
 
-DAILY = DATA_DIR / "daily_eod_unadjusted_2016-08_2026-08.csv.gz"
 
 
 @pytest.fixture(scope="module")
 def daily() -> pd.DataFrame:
     """INFY daily bars (NSE bhavcopy, unadjusted), IST-indexed, float OHLCV."""
-    raw = pd.read_csv(DAILY)
-    d = raw[raw["symbol"] == "INFY"]
-    frame = d[["open", "high", "low", "close", "volume"]].astype("float64")
-    frame.index = pd.DatetimeIndex(pd.to_datetime(d["date"])).tz_localize(IST)
-    return frame.sort_index()
+    return daily_bars("INFY")
 
 
 INDICATORS: dict[str, Callable[[pd.DataFrame], pd.Series | pd.DataFrame]] = {
@@ -40,13 +35,7 @@ INDICATORS: dict[str, Callable[[pd.DataFrame], pd.Series | pd.DataFrame]] = {
 def test_indicator_has_no_lookahead_on_daily_bars(daily, name):
     fn = INDICATORS[name]
     bars = daily.iloc[:160]
-    full = fn(bars)
-    for t in range(1, len(bars) + 1, 3):
-        partial_result = fn(bars.iloc[:t])
-        np.testing.assert_allclose(
-            np.asarray(partial_result, dtype=float), np.asarray(full.iloc[:t], dtype=float),
-            rtol=1e-10, atol=1e-10, equal_nan=True, err_msg=f"{name} changed at bar {t - 1}",
-        )
+    assert_no_lookahead(fn, bars, name)
 
 
 def _assert_same(ours: pd.Series, ref: np.ndarray) -> None:

@@ -6,32 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.settings import DATA_DIR
 from core import patterns as pt
 from core.errors import ValidationError
 from core.timeutil import IST
+from tests.bundled_bars import daily_bars, minute_bars
 
-DAILY = DATA_DIR / "daily_eod_unadjusted_2016-08_2026-08.csv.gz"
-MINUTE = DATA_DIR / "minute_2016-08-16_2016-09-09.csv.gz"
 
 
 @pytest.fixture(scope="module")
 def daily() -> pd.DataFrame:
-    raw = pd.read_csv(DAILY)
-    d = raw[raw["symbol"] == "SBIN"]
-    frame = d[["open", "high", "low", "close", "volume"]].astype("float64")
-    frame.index = pd.DatetimeIndex(pd.to_datetime(d["date"])).tz_localize(IST)
-    return frame.sort_index()
+    return daily_bars("SBIN")
 
 
 @pytest.fixture(scope="module")
 def minute() -> pd.DataFrame:
-    raw = pd.read_csv(MINUTE)
-    d = raw[raw["symbol"] == "INFY"]
-    frame = d[["open", "high", "low", "close", "volume"]].astype("float64")
-    frame.index = pd.DatetimeIndex(pd.to_datetime(d["datetime"])).tz_convert(IST)
-    frame = frame.sort_index()
-    return frame[frame.index.date <= pd.Timestamp("2016-08-17").date()]
+    return minute_bars("INFY")
 
 
 def bars(rows: list[tuple[float, float, float, float]], start: str = "2026-01-01") -> pd.DataFrame:
