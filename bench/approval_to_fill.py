@@ -1,20 +1,31 @@
 """Benchmark: approvals through Dramatiq and a real Redis to a stored fill.
 
 Starts a throwaway ``redis-server`` and a real ``dramatiq workers.trading`` worker (1 process,
-4 threads) on a SQLite file store, approves N proposals (each enqueues ``execute_approval``)
-and measures, per approval, the time from the approve call to the fill row being committed
-(the fill's commit time is taken from the store's audit row of the fill, wall clock). Then,
-in the same run, the peer: the ledger's own rate applying fills straight to the store
+4 threads) on a SQLite file store, approves N proposals at a steady rate (each approve call
+re-checks drift and risk, then enqueues ``execute_approval``) and measures, per approval, the
+wall time from the approve call to the fill row being visible in the store (a poller reads
+new fill rows every 2 ms). The split printed: the approve call itself, then queue wait +
+order + fill in the worker.
+
+Two desks: a busy one (``-n`` approvals at ``--rate``/s) and a quiet one, where a trader
+approves one order every ``--quiet-gap`` seconds and the queue idles in between (the common
+case for a human in the loop). The worker runs with the Procfile's idle poll
+(``dramatiq_worker_timeout``, set from ``DESK_WORKER_POLL_MS``): Dramatiq's Redis consumer
+polls an idle queue with a backoff that grows to that cap (its own default is 1,000 ms), which
+bounds how long an approved order waits on a quiet desk. Both desks repeat with Dramatiq's
+default so the difference is measured, not assumed. Then the peer: the ledger's own rate applying fills straight to the store
 (``TradingEngine.store_fill``: fill + ledger + position in one transaction each).
 
-Targets (issue 4): p99 approval→fill < 250 ms with 4 worker threads; ledger ≥ 500 fills/s.
-Prints PASS/FAIL; exits 0 unless something broke. ``python bench/approval_to_fill.py [-n 300]``.
+Targets (issue 4): p99 approval→fill < 250 ms with 4 worker threads (Procfile's poll, both desks);
+ledger ≥ 500 fills/s. Prints PASS/FAIL; exits 0 unless something broke.
+``python bench/approval_to_fill.py [-n 400] [--rate 20] [--quiet 30] [--skip-default-poll]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,153 +36,200 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DESK_ENV", "test")
 
+#: Dramatiq's own idle-poll cap (``dramatiq.worker.WORKER_TIMEOUT`` without the env var), ms.
+DRAMATIQ_DEFAULT_POLL_MS = 1000
+
+
+def procfile_poll_ms() -> int:
+    """The worker's idle-poll cap the Procfile deploys (``${DESK_WORKER_POLL_MS:-N}``), ms."""
+    line = next((ln for ln in (ROOT / "Procfile").read_text().splitlines() if ln.startswith("worker:")), "")
+    m = re.search(r"dramatiq_worker_timeout=\$\{DESK_WORKER_POLL_MS:-(\d+)\}", line)
+    if not m:
+        raise SystemExit("Procfile's worker line does not set dramatiq_worker_timeout=${DESK_WORKER_POLL_MS:-N}")
+    return int(m.group(1))
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-n", type=int, default=400, help="approvals to push through Dramatiq")
+    ap.add_argument("-n", type=int, default=400, help="approvals to push through Dramatiq on a busy desk")
+    ap.add_argument("--rate", type=float, default=20.0, help="approvals offered per second on a busy desk")
+    ap.add_argument("--quiet", type=int, default=30,
+                    help="approvals on a quiet desk, one every --quiet-gap seconds (the queue idles between)")
+    ap.add_argument("--quiet-gap", type=float, default=1.5, help="seconds between approvals on a quiet desk")
     ap.add_argument("--ledger-fills", type=int, default=2000, help="fills for the ledger peer")
-    ap.add_argument("--rate", type=float, default=20.0, help="approvals offered per second (a busy desk)")
+    ap.add_argument("--skip-default-poll", action="store_true",
+                    help="do not repeat the runs with Dramatiq's default 1,000 ms idle poll")
     args = ap.parse_args()
+    from tests.servers import run_redis
 
+    poll_ms = procfile_poll_ms()
+    polls = [poll_ms] + ([] if args.skip_default_poll or poll_ms == DRAMATIQ_DEFAULT_POLL_MS
+                         else [DRAMATIQ_DEFAULT_POLL_MS])
+    desks = {"busy": (args.n, args.rate), "quiet": (args.quiet, 1 / args.quiet_gap)}
+    work = Path(tempfile.mkdtemp(prefix="bench-a2f-"))
+    runs: dict[tuple[str, int], dict] = {}
+    with run_redis(work / "redis") as (redis_url, _):
+        for desk, (n, rate) in desks.items():
+            for ms in polls:
+                runs[desk, ms] = queued_run(work / f"{desk}-{ms}", redis_url, ms, n, rate)
+        ledger_rate = ledger_peer(work / "ledger", redis_url, args.ledger_fills)
+
+    print("approvals through Dramatiq+Redis → stored fill (worker 1 process × 4 threads, SQLite WAL):")
+    for (desk, ms), r in runs.items():
+        n, rate = desks[desk]
+        label = "Procfile" if ms == poll_ms else "Dramatiq default"
+        print(f"  {desk} desk ({n - 1} measured, one every {1000 / rate:.0f} ms), idle poll ≤ {ms} ms ({label}): "
+              f"fills {r['done']}/{n}   p50 {_pct(r['total'], 50):.1f} ms   p99 {_pct(r['total'], 99):.1f} ms")
+        print(f"      approve call p50 {_pct(r['approve'], 50):.1f} / p99 {_pct(r['approve'], 99):.1f} ms;  "
+              f"queue + worker p50 {_pct(r['after'], 50):.1f} / p99 {_pct(r['after'], 99):.1f} ms")
+    for desk in desks:
+        if (desk, DRAMATIQ_DEFAULT_POLL_MS) in runs and DRAMATIQ_DEFAULT_POLL_MS != poll_ms:
+            ratio = _pct(runs[desk, DRAMATIQ_DEFAULT_POLL_MS]["total"], 99) / _pct(runs[desk, poll_ms]["total"], 99)
+            print(f"  {desk} desk p99, Dramatiq default / Procfile: {ratio:.1f}×")
+    busy = runs["busy", poll_ms]
+    print(f"ledger straight to the store: {ledger_rate:.0f} fills/s ({args.ledger_fills} fills, one txn each); "
+          f"busy desk through the queue: {busy['rate']:.0f} fills/s offered {args.rate:g}/s")
+    ok = (all(runs[d, poll_ms]["done"] == desks[d][0] and _pct(runs[d, poll_ms]["total"], 99) < 250 for d in desks)
+          and ledger_rate >= 500)
+    print("PASS" if ok else "FAIL", "(targets: p99 < 250 ms at the Procfile's poll on both desks, "
+          "ledger ≥ 500 fills/s)")
+    return 0
+
+
+def queued_run(work: Path, redis_url: str, poll_ms: int, n: int, rate: float) -> dict:
+    """Approve ``n`` proposals at ``rate``/s with a worker polling at most every ``poll_ms``.
+    Returns ``total``/``approve``/``after`` latency lists (ms), ``done`` fills, ``rate`` fills/s."""
     import dramatiq
     from dramatiq.brokers.redis import RedisBroker
     from app.adapters.queue import NAMESPACE
     from app.adapters.trading_store import schema as t
+    from tests.fixtures_trading import INFY, T0, D, intent, make_desk
+
+    work.mkdir(parents=True)
+    db = f"sqlite:///{work / 'desk.db'}"
+    broker = RedisBroker(url=redis_url, namespace=NAMESPACE)
+    broker.declare_queue("trading")
+
+    class Queue:
+        def enqueue(self, queue: str, actor: str, **kw) -> str:
+            msg = dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs=kw, options={})
+            return broker.enqueue(msg).message_id
+
+    d = make_desk(db, redis_url, jobs=Queue())
+    d.svc.save_risk_limits({"max_orders_per_day": 100_000, "max_orders_per_symbol_per_day": 100_000,
+                            "wash_trade_minutes": 0, "max_order_notional": "100000000"}, user="bench")
+    d.tick(INFY, 1000.0)
+    proposals = [d.svc.propose(intent(qty=1), signal_price=D("1000"), reason="bench", ttl_seconds=86_400,
+                               now=T0).approval_id for _ in range(n)]
+    env = {**os.environ, "DESK_ENV": "test", "DESK_BROKER": "redis", "REDIS_URL": redis_url, "DATABASE_URL": db,
+           "DESK_STATE_DIR": str(work / "state"), "PYTHONPATH": str(ROOT), "dramatiq_worker_timeout": str(poll_ms)}
+    log = (work / "worker.log").open("ab")
+    worker = subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.trading", "--processes", "1",
+                               "--threads", "4", "--queues", "trading"], cwd=ROOT, env=env, stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    seen: dict[str, float] = {}
+    sent: dict[str, tuple[float, float]] = {}
+    try:
+        # warm-up: one approval end to end, so worker start-up is not measured
+        d.svc.approve(proposals.pop(0), user="bench", now=T0 + timedelta(seconds=1))
+        deadline = time.monotonic() + 60
+        while d.store.count_fills() < 1:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"worker did not fill within 60 s; see {work / 'worker.log'}")
+            time.sleep(0.01)
+        stop = threading.Event()
+        watcher = threading.Thread(target=_watch, args=(d.store.engine, t.fills, seen, stop), daemon=True)
+        watcher.start()
+        t_start = time.time()
+        for i, aid in enumerate(proposals):
+            time.sleep(max(0.0, t_start + i / rate - time.time()))
+            t0 = time.time()
+            out = d.svc.approve(aid, user="bench", now=T0 + timedelta(seconds=2))
+            sent[f"O-{aid}"] = (t0, time.time())
+            if not out.ok:
+                raise SystemExit(f"approval refused: {out.messages}")
+        deadline = time.monotonic() + 60
+        while d.store.count_fills() < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop.set()
+        watcher.join()
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=20)
+    measured = {oid: (sent[oid], at) for oid, at in seen.items() if oid in sent}
+    span = max((at for _, at in measured.values()), default=t_start) - t_start
+    return dict(
+        total=[(at - s0) * 1000 for (s0, _), at in measured.values()],
+        approve=[(s1 - s0) * 1000 for (s0, s1), _ in measured.values()],
+        after=[(at - s1) * 1000 for (_, s1), at in measured.values()],
+        done=d.store.count_fills(), rate=len(measured) / max(span, 1e-9),
+    )
+
+
+def ledger_peer(work: Path, redis_url: str, n_fills: int) -> float:
+    """The ledger applying ``n_fills`` fills straight to a fresh SQLite store: fills/s."""
+    from app.adapters.trading_store import schema as t
+    from app.services.trading_rows import order_row
     from core.broker.events import Fill
     from core.charges import Charges
-    from core.orders import Product, Side
-    from tests.fixtures_trading import INFY, T0, D, intent, make_desk
-    from tests.servers import run_redis
+    from core.orders import Order, OrderStatus, Product, Side
+    from tests.fixtures_trading import INFY, T0, intent, make_desk
 
-    work = Path(tempfile.mkdtemp(prefix="bench-a2f-"))
-    with run_redis(work / "redis") as (redis_url, _):
-        db = f"sqlite:///{work / 'desk.db'}"
-        broker = RedisBroker(url=redis_url, namespace=NAMESPACE)
-        broker.declare_queue("trading")
-
-        class Queue:
-            def enqueue(self, queue: str, actor: str, **kw) -> str:
-                msg = dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs=kw, options={})
-                return broker.enqueue(msg).message_id
-
-        d = make_desk(db, redis_url, jobs=Queue())
-        d.svc.save_risk_limits({"max_orders_per_day": 100_000, "max_orders_per_symbol_per_day": 100_000,
-                                "wash_trade_minutes": 0, "max_order_notional": "100000000"}, user="bench")
-        d.tick(INFY, 1000.0)
-        proposals = [d.svc.propose(intent(qty=1), signal_price=D("1000"), reason="bench", ttl_seconds=86_400,
-                                   now=T0).approval_id for _ in range(args.n)]
-        env = {**os.environ, "DESK_ENV": "test", "DESK_BROKER": "redis", "REDIS_URL": redis_url,
-               "DATABASE_URL": db, "DESK_STATE_DIR": str(work / "state"), "PYTHONPATH": str(ROOT)}
-        log = (work / "worker.log").open("ab")
-        worker = subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.trading", "--processes", "1",
-                                   "--threads", "4", "--queues", "trading"], cwd=ROOT, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            # warm-up: one approval end to end, so worker start-up is not measured
-            first = proposals.pop(0)
-            d.svc.approve(first, user="bench", now=T0 + timedelta(seconds=1))
-            deadline = time.monotonic() + 60
-            while d.store.count_fills() < 1:
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"worker did not fill within 60 s; see {work / 'worker.log'}")
-                time.sleep(0.01)
-            sent: dict[str, float] = {}
-            stop = threading.Event()
-            watcher = threading.Thread(target=_watch, args=(d.store.engine, t.fills, stop), daemon=True)
-            watcher.start()
-            t_start = time.time()
-            gap = 1.0 / args.rate
-            for i, aid in enumerate(proposals):
-                due = t_start + i * gap
-                time.sleep(max(0.0, due - time.time()))
-                sent[f"O-{aid}"] = time.time()
-                out = d.svc.approve(aid, user="bench", now=T0 + timedelta(seconds=2))
-                if not out.ok:
-                    raise SystemExit(f"approval refused: {out.messages}")
-            deadline = time.monotonic() + 60
-            while d.store.count_fills() < args.n and time.monotonic() < deadline:
-                time.sleep(0.01)
-            t_end = max(_WATCH.values(), default=time.time())
-            stop.set()
-            watcher.join()
-        finally:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(timeout=20)
-        done = d.store.count_fills()
-        lat = _latencies(d, sent)
-        rate = len(lat) / max(t_end - t_start, 1e-9)
-
-        # ---- peer: the ledger applying fills straight to the store (same run, same DB kind)
-        ledger_db = f"sqlite:///{work / 'ledger.db'}"
-        lg = make_desk(ledger_db, redis_url)
-        eng = lg.svc._engine
-        from app.services.trading_rows import order_row
-        from core.orders import Order, OrderStatus
-
-        lg.svc.funds(T0)
-        n_fills = args.ledger_fills
-        orders = []
-        decision = dict(decision_id="RD-bench", trace_id="bench", approval_id=None, stage="system", approved=True,
-                        reasons=[], messages=[], price=Decimal("1000"), at=T0)
-        with lg.store.engine.begin() as conn:
-            conn.execute(t.risk_decisions.insert().values(**decision))
-            for i in range(n_fills):
-                it = intent(qty=1, side=Side.BUY if i % 2 == 0 else Side.SELL, trace_id="bench")
-                o = Order(f"L-{i}", it, OrderStatus.OPEN, T0, T0, Decimal("0.1"))
-                orders.append(o)
-                conn.execute(t.orders.insert().values(**order_row(o, approval_id=None, decision_id="RD-bench")))
-        charges = Charges(brokerage=Decimal("0.30"), exchange_txn=Decimal("0.03"), stamp=Decimal("0.03"),
-                          gst=Decimal("0.06"))
-        t0 = time.perf_counter()
-        for i, o in enumerate(orders):
-            f = Fill(f"{o.order_id}-1", o.order_id, 1, INFY, "INFY", o.intent.side, Product.MIS, 1,
-                     Decimal("1000.00") + Decimal(i % 7), charges, T0 + timedelta(milliseconds=i), "bench")
-            ok = eng.store_fill(f, order_values=dict(status="COMPLETE", filled_quantity=1, fill_count=1,
-                                                     filled_turnover=f.price),
-                                order_expect={"fill_count": 0}, strategy="")
-            assert ok
-        ledger_rate = n_fills / (time.perf_counter() - t0)
-        assert lg.svc.funds(T0 + timedelta(hours=1)).reconciled
-
-    lat.sort()
-    p50 = lat[len(lat) // 2] * 1000 if lat else float("nan")
-    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else float("nan")
-    print(f"approvals through Dramatiq+Redis → stored fill ({args.n - 1} measured, offered {args.rate:g}/s, "
-          "worker 1 process × 4 threads, SQLite WAL):")
-    print(f"  fills stored {done}/{args.n}   p50 {p50:.1f} ms   p99 {p99:.1f} ms   {rate:.0f} fills/s")
-    print(f"ledger straight to the store: {ledger_rate:.0f} fills/s ({args.ledger_fills} fills, one txn each)")
-    print(f"  ratio ledger / queued path: {ledger_rate / max(rate, 1e-9):.1f}×")
-    ok = done == args.n and p99 < 250 and ledger_rate >= 500
-    print("PASS" if ok else "FAIL", f"(targets: p99 < 250 ms, ledger ≥ 500 fills/s)")
-    return 0
+    work.mkdir(parents=True)
+    lg = make_desk(f"sqlite:///{work / 'ledger.db'}", redis_url)
+    eng = lg.svc._engine
+    lg.svc.funds(T0)
+    orders = []
+    decision = dict(decision_id="RD-bench", trace_id="bench", approval_id=None, stage="system", approved=True,
+                    reasons=[], messages=[], price=Decimal("1000"), at=T0)
+    with lg.store.engine.begin() as conn:
+        conn.execute(t.risk_decisions.insert().values(**decision))
+        for i in range(n_fills):
+            it = intent(qty=1, side=Side.BUY if i % 2 == 0 else Side.SELL, trace_id="bench")
+            o = Order(f"L-{i}", it, OrderStatus.OPEN, T0, T0, Decimal("0.1"))
+            orders.append(o)
+            conn.execute(t.orders.insert().values(**order_row(o, approval_id=None, decision_id="RD-bench")))
+    charges = Charges(brokerage=Decimal("0.30"), exchange_txn=Decimal("0.03"), stamp=Decimal("0.03"),
+                      gst=Decimal("0.06"))
+    t0 = time.perf_counter()
+    for i, o in enumerate(orders):
+        f = Fill(f"{o.order_id}-1", o.order_id, 1, INFY, "INFY", o.intent.side, Product.MIS, 1,
+                 Decimal("1000.00") + Decimal(i % 7), charges, T0 + timedelta(milliseconds=i), "bench")
+        ok = eng.store_fill(f, order_values=dict(status="COMPLETE", filled_quantity=1, fill_count=1,
+                                                 filled_turnover=f.price),
+                            order_expect={"fill_count": 0}, strategy="")
+        assert ok
+    rate = n_fills / (time.perf_counter() - t0)
+    assert lg.svc.funds(T0 + timedelta(hours=1)).reconciled
+    return rate
 
 
-def _latencies(d, sent: dict[str, float]) -> list[float]:
-    """Approve→fill latency per order (seconds): the store stamps fills with *market* time,
-    so the wall-clock commit time is when the poller (``_watch``, every 2 ms) first saw it."""
-    return [done - sent[oid] for oid, done in _WATCH.items() if oid in sent]
+def _pct(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (nearest rank) of ``values``; NaN when empty."""
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    return v[min(len(v) - 1, int(len(v) * q / 100))]
 
 
-_WATCH: dict[str, float] = {}
-
-
-def _watch(engine, fills, stop) -> None:
-    from sqlalchemy import select
-
-    seen_rowid = 0
+def _watch(engine, fills, seen: dict[str, float], stop: threading.Event) -> None:
+    """Record, into ``seen``, the wall time each new fill row (by order id) first became
+    visible; polls every 2 ms until ``stop`` (SQLite ``rowid`` keeps each read small)."""
+    last = 0
+    q = select(fills.c.order_id, text("rowid")).where(text("rowid > :last"))
     while not stop.is_set():
         with engine.connect() as conn:
-            rows = conn.execute(select(fills.c.order_id, text("rowid")).where(text(f"rowid > {seen_rowid}"))).all()
+            rows = conn.execute(q, {"last": last}).all()
         now = time.time()
         for order_id, rowid in rows:
-            _WATCH.setdefault(order_id, now)
-            seen_rowid = max(seen_rowid, rowid)
+            seen.setdefault(order_id, now)
+            last = max(last, rowid)
         time.sleep(0.002)
 
 
