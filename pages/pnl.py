@@ -29,13 +29,14 @@ if funds is not None:
     funds_metrics(funds)
 
 st.subheader("Equity curve and drawdown")
-curve = guarded("The equity curve", trading.equity_curve)
+curve = guarded("The equity curve", trading.equity_curve, clock.now)
 if curve is not None:
     if len(curve) <= 1:
         st.info("No fills yet: the equity curve starts with the first trade.")
     else:
         st.plotly_chart(equity_figure(curve), key="pnl_equity_chart")
-        st.caption("Equity after each fill and fee (open positions at cost); drawdown below the running peak.")
+        st.caption("Equity after each fill and fee (open positions at cost until the last point, which marks them to the "
+                   "latest LTP); drawdown below the running peak.")
 
 for title, fetch, column, key in (
     ("By symbol", trading.pnl_by_symbol, "tradingsymbol", "pnl_by_symbol"),

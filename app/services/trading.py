@@ -300,23 +300,28 @@ class TradingService:
 
     # ------------------------------------------------------------------ analytics
 
-    def equity_curve(self) -> pd.DataFrame:
-        """Equity after each fill/fee (marked at cost, i.e. cash + open cost + realized).
+    def equity_curve(self, now: datetime | None = None) -> pd.DataFrame:
+        """Equity after each fill/fee (open positions at cost: capital + realized − charges);
+        with ``now`` (tz-aware) and open positions, one more point at ``now`` marked to the
+        latest LTPs (the Funds equity), so the curve ends where the account stands.
 
         Index: ``RangeIndex``; columns ``ts`` (datetime64[ns, Asia/Kolkata]), ``equity``
         (float64 ₹), ``drawdown`` (float64 ₹ below the running peak, ≤ 0), ``drawdown_pct``
         (float64 percent, ≤ 0). Starts with the opening capital.
         """
-        return self._engine.equity_curve()
+        return self._engine.equity_curve(now)
 
     def pnl_by_symbol(self) -> pd.DataFrame:
         """Realized P&L per tradingsymbol. Columns: ``tradingsymbol`` (str), ``gross``,
         ``charges``, ``net`` (float64 ₹), ``charges_pct`` (float64, charges as % of |gross|;
-        NaN when gross is 0), ``trades`` (int64 fills)."""
+        NaN when gross is 0), ``trades`` (int64 fills). Charges include the symbol's MIS
+        auto square-off fees (₹50 + GST each, from the ledger)."""
         return self._engine.pnl_by("tradingsymbol")
 
     def pnl_by_strategy(self) -> pd.DataFrame:
-        """As :meth:`pnl_by_symbol`, grouped by ``strategy`` ("manual" when none)."""
+        """As :meth:`pnl_by_symbol`, grouped by ``strategy``: "manual" for the order ticket,
+        "MIS square-off" for the desk's auto square-off (its fills and fees) and "kill switch"
+        for the kill switch's flattening orders."""
         return self._engine.pnl_by("strategy")
 
     def audit(self, trace_id: str) -> TraceView:

@@ -276,7 +276,7 @@ class TradingBooks:
 
     # ------------------------------------------------------------------ analytics
 
-    def equity_curve(self) -> pd.DataFrame:
+    def equity_curve(self, now: datetime | None = None) -> pd.DataFrame:
         realized = {f["fill_id"]: Decimal(f["realized"]) for f in self.store.list_fills()}
         ts, eq = [], []
         equity = ZERO
@@ -290,6 +290,12 @@ class TradingBooks:
                 continue
             ts.append(e["at"])
             eq.append(float(equity))
+        if now is not None and ts:
+            require_aware(now, "now")
+            f = self.funds(now)
+            if f.unrealized:  # open positions: the last point is marked to the latest LTPs
+                ts.append(max(now, pd.Timestamp(ts[-1]).to_pydatetime()))
+                eq.append(float(f.equity))
         frame = pd.DataFrame({"ts": pd.to_datetime(ts, utc=True).tz_convert(IST) if ts else
                               pd.Series([], dtype="datetime64[ns, Asia/Kolkata]"),
                               "equity": pd.Series(eq, dtype="float64")})
@@ -304,17 +310,34 @@ class TradingBooks:
         if not rows:
             return pd.DataFrame({c: pd.Series([], dtype="float64" if c not in (key, "trades") else
                                               ("object" if c == key else "int64")) for c in cols})
+        symbols = {int(r["instrument_token"]): r["tradingsymbol"] for r in rows}
+        fees = [e for e in self.store.ledger_entries() if e["kind"] == "SQUARE_OFF_CHARGE"]
         df = pd.DataFrame({
-            key: [(r[key] or "manual") for r in rows],
-            "gross": [float(r["realized"]) for r in rows],
-            "charges": [float(r["charges_total"]) for r in rows],
+            key: [_pnl_group(r, key) for r in rows] + [
+                symbols.get(int(e["instrument_token"] or 0), str(e["instrument_token"])) if key == "tradingsymbol"
+                else _SYSTEM_GROUPS["O-SQ-"] for e in fees],
+            "gross": [float(r["realized"]) for r in rows] + [0.0] * len(fees),
+            "charges": [float(r["charges_total"]) for r in rows] + [-float(e["amount"]) for e in fees],
+            "fill": [1] * len(rows) + [0] * len(fees),
         })
         out = df.groupby(key, as_index=False).agg(gross=("gross", "sum"), charges=("charges", "sum"),
-                                                  trades=("gross", "size"))
+                                                  trades=("fill", "sum"))
         out["net"] = out["gross"] - out["charges"]
         out["charges_pct"] = out["charges"] * 100 / out["gross"].abs().where(out["gross"] != 0)
         out["trades"] = out["trades"].astype("int64")
         return out[cols].sort_values("net", ascending=False, ignore_index=True)
+
+
+#: Strategy label of fills placed by the desk itself, by order-id prefix (see TradingEngine).
+_SYSTEM_GROUPS = {"O-SQ-": "MIS square-off", "O-KS-": "kill switch"}
+
+
+def _pnl_group(fill: dict, key: str) -> str:
+    if fill[key]:
+        return fill[key]
+    if key == "strategy":
+        return next((g for p, g in _SYSTEM_GROUPS.items() if str(fill["order_id"]).startswith(p)), "manual")
+    return "manual"
 
 
 def limits_to_json(lim: RiskLimits) -> dict[str, Any]:

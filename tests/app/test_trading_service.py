@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pandas as pd
 import pytest
 
 from core.errors import ValidationError
@@ -190,6 +191,39 @@ def test_square_off_closes_mis_once_with_fee(desk):
     pos = {p.product: p.quantity for p in desk.svc.positions(cut)}
     assert pos == {"MIS": 0, "CNC": 3}
     assert desk.svc.charges_today(cut).square_off_fee == D("50.00")
+
+
+def test_square_off_fee_and_fills_count_in_pnl_by_symbol_and_strategy(desk):
+    desk.tick(INFY, 1000.0)
+    desk.svc.place_manual(intent(qty=10), user="trader", now=later(1))
+    cut = datetime(2016, 8, 17, 15, 20, tzinfo=IST)
+    desk.tick(INFY, 1001.0, at=cut)
+    assert desk.svc.square_off_mis(cut) == 1
+    fills = desk.svc.trade_book()
+    fill_charges = sum((f.charges.total for f in fills), D("0"))
+    by_sym = desk.svc.pnl_by_symbol()
+    assert list(by_sym["tradingsymbol"]) == ["INFY"] and by_sym.loc[0, "trades"] == 2
+    assert by_sym.loc[0, "charges"] == pytest.approx(float(fill_charges + D("59.00")))  # ₹50 + 18 % GST
+    by_strategy = desk.svc.pnl_by_strategy().set_index("strategy")
+    assert set(by_strategy.index) == {"manual", "MIS square-off"}
+    assert by_strategy.loc["MIS square-off", "trades"] == 1
+    square_off_fill = next(f for f in fills if f.order_id.startswith("O-SQ-"))
+    assert by_strategy.loc["MIS square-off", "charges"] == pytest.approx(float(square_off_fill.charges.total + D("59.00")))
+    assert by_strategy["charges"].sum() == pytest.approx(by_sym["charges"].sum())
+
+
+def test_equity_curve_ends_marked_to_the_latest_ltp_while_a_position_is_open(desk):
+    desk.tick(INFY, 1000.0)
+    desk.svc.place_manual(intent(qty=10), user="trader", now=later(1))
+    at_cost = desk.svc.equity_curve()
+    desk.tick(INFY, 1020.0, at=later(60))
+    marked = desk.svc.equity_curve(later(60))
+    assert len(marked) == len(at_cost) + 1
+    assert marked["equity"].iloc[-1] == pytest.approx(float(desk.svc.funds(later(60)).equity))
+    assert marked["equity"].iloc[-1] > at_cost["equity"].iloc[-1]
+    assert marked["ts"].iloc[-1] == pd.Timestamp(later(60))
+    desk.svc.place_manual(intent(side=Side.SELL, qty=10), user="trader", now=later(61))
+    assert len(desk.svc.equity_curve(later(62))) == len(desk.svc.equity_curve())  # flat: nothing to mark
 
 
 def test_save_risk_limits_rejects_negative_cap_and_keeps_old(desk):
