@@ -1,24 +1,26 @@
 """Benchmark: approvals through Dramatiq and a real Redis to a stored fill.
 
 Starts a throwaway ``redis-server`` and a real ``dramatiq workers.trading`` worker (1 process,
-4 threads) on a SQLite file store, approves N proposals at a steady rate (each approve call
-re-checks drift and risk, then enqueues ``execute_approval``) and measures, per approval, the
-wall time from the approve call to the fill row being visible in the store (a poller reads
-new fill rows every 2 ms). The split printed: the approve call itself, then queue wait +
-order + fill in the worker.
+4 threads) on a SQLite file store (``--store postgresql``: a throwaway PostgreSQL database),
+approves N proposals at a steady rate (each approve call re-checks drift and risk, then
+enqueues ``execute_approval``) and measures, per approval, the wall time from the approve
+call to the fill row being visible in the store (a poller reads new fill rows every 2 ms).
+The split printed: the approve call itself, then queue wait + order + fill in the worker.
 
 Two desks: a busy one (``-n`` approvals at ``--rate``/s) and a quiet one, where a trader
 approves one order every ``--quiet-gap`` seconds and the queue idles in between (the common
 case for a human in the loop). The worker runs with the Procfile's idle poll
 (``dramatiq_worker_timeout``, set from ``DESK_WORKER_POLL_MS``): Dramatiq's Redis consumer
-polls an idle queue with a backoff that grows to that cap (its own default is 1,000 ms), which
-bounds how long an approved order waits on a quiet desk. Both desks repeat with Dramatiq's
-default so the difference is measured, not assumed. Then the peer: the ledger's own rate applying fills straight to the store
-(``TradingEngine.store_fill``: fill + ledger + position in one transaction each).
+polls an idle queue with a backoff that grows to that cap (its own default is 1,000 ms),
+which bounds how long an approved order waits on a quiet desk. Both desks repeat with
+Dramatiq's default so the difference is measured, not assumed. Then the peer: the ledger's
+own rate applying fills straight to the store (``TradingEngine.store_fill``: fill + ledger +
+position in one transaction each).
 
-Targets (issue 4): p99 approval→fill < 250 ms with 4 worker threads (Procfile's poll, both desks);
-ledger ≥ 500 fills/s. Prints PASS/FAIL; exits 0 unless something broke.
-``python bench/approval_to_fill.py [-n 400] [--rate 20] [--quiet 30] [--skip-default-poll]``.
+Targets (issue 4): p99 approval→fill < 250 ms with 4 worker threads (Procfile's poll, both
+desks); ledger ≥ 500 fills/s. Prints PASS/FAIL; exits 0 unless something broke.
+``python bench/approval_to_fill.py [-n 400] [--rate 20] [--quiet 30] [--store sqlite|postgresql]
+[--skip-default-poll]``.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -63,6 +67,9 @@ def main() -> int:
                     help="approvals on a quiet desk, one every --quiet-gap seconds (the queue idles between)")
     ap.add_argument("--quiet-gap", type=float, default=1.5, help="seconds between approvals on a quiet desk")
     ap.add_argument("--ledger-fills", type=int, default=2000, help="fills for the ledger peer")
+    ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                    help="the desk's store: a SQLite file (the default desk) or a throwaway PostgreSQL database "
+                         "(TEST_DATABASE_URL's server, default postgresql://postgres@127.0.0.1:5432/postgres)")
     ap.add_argument("--skip-default-poll", action="store_true",
                     help="do not repeat the runs with Dramatiq's default 1,000 ms idle poll")
     args = ap.parse_args()
@@ -77,10 +84,13 @@ def main() -> int:
     with run_redis(work / "redis") as (redis_url, _):
         for desk, (n, rate) in desks.items():
             for ms in polls:
-                runs[desk, ms] = queued_run(work / f"{desk}-{ms}", redis_url, ms, n, rate)
-        ledger_rate = ledger_peer(work / "ledger", redis_url, args.ledger_fills)
+                with store_url(args.store, work / f"{desk}-{ms}") as url:
+                    runs[desk, ms] = queued_run(work / f"{desk}-{ms}", url, redis_url, ms, n, rate)
+        with store_url(args.store, work / "ledger") as url:
+            ledger_rate = ledger_peer(url, redis_url, args.ledger_fills)
 
-    print("approvals through Dramatiq+Redis → stored fill (worker 1 process × 4 threads, SQLite WAL):")
+    store = "SQLite WAL" if args.store == "sqlite" else "PostgreSQL"
+    print(f"approvals through Dramatiq+Redis → stored fill (worker 1 process × 4 threads, {store}):")
     for (desk, ms), r in runs.items():
         n, rate = desks[desk]
         label = "Procfile" if ms == poll_ms else "Dramatiq default"
@@ -102,7 +112,20 @@ def main() -> int:
     return 0
 
 
-def queued_run(work: Path, redis_url: str, poll_ms: int, n: int, rate: float) -> dict:
+@contextmanager
+def store_url(kind: str, work: Path) -> Iterator[str]:
+    """A fresh store for one run: a SQLite file under ``work`` or a throwaway PostgreSQL database."""
+    work.mkdir(parents=True)
+    if kind == "sqlite":
+        yield f"sqlite:///{work / 'desk.db'}"
+        return
+    from tests.servers import postgres_database
+
+    with postgres_database() as url:
+        yield url
+
+
+def queued_run(work: Path, db: str, redis_url: str, poll_ms: int, n: int, rate: float) -> dict:
     """Approve ``n`` proposals at ``rate``/s with a worker polling at most every ``poll_ms``.
     Returns ``total``/``approve``/``after`` latency lists (ms), ``done`` fills, ``rate`` fills/s."""
     import dramatiq
@@ -111,8 +134,6 @@ def queued_run(work: Path, redis_url: str, poll_ms: int, n: int, rate: float) ->
     from app.adapters.trading_store import schema as t
     from tests.fixtures_trading import INFY, T0, D, intent, make_desk
 
-    work.mkdir(parents=True)
-    db = f"sqlite:///{work / 'desk.db'}"
     broker = RedisBroker(url=redis_url, namespace=NAMESPACE)
     broker.declare_queue("trading")
 
@@ -172,8 +193,8 @@ def queued_run(work: Path, redis_url: str, poll_ms: int, n: int, rate: float) ->
     )
 
 
-def ledger_peer(work: Path, redis_url: str, n_fills: int) -> float:
-    """The ledger applying ``n_fills`` fills straight to a fresh SQLite store: fills/s."""
+def ledger_peer(db: str, redis_url: str, n_fills: int) -> float:
+    """The ledger applying ``n_fills`` fills straight to the fresh store ``db``: fills/s."""
     from app.adapters.trading_store import schema as t
     from app.services.trading_rows import order_row
     from core.broker.events import Fill
@@ -181,8 +202,7 @@ def ledger_peer(work: Path, redis_url: str, n_fills: int) -> float:
     from core.orders import Order, OrderStatus, Product, Side
     from tests.fixtures_trading import INFY, T0, intent, make_desk
 
-    work.mkdir(parents=True)
-    lg = make_desk(f"sqlite:///{work / 'ledger.db'}", redis_url)
+    lg = make_desk(db, redis_url)
     eng = lg.svc._engine
     lg.svc.funds(T0)
     orders = []
@@ -220,16 +240,17 @@ def _pct(values: list[float], q: float) -> float:
 
 def _watch(engine, fills, seen: dict[str, float], stop: threading.Event) -> None:
     """Record, into ``seen``, the wall time each new fill row (by order id) first became
-    visible; polls every 2 ms until ``stop`` (SQLite ``rowid`` keeps each read small)."""
-    last = 0
-    q = select(fills.c.order_id, text("rowid")).where(text("rowid > :last"))
+    visible; polls every 2 ms until ``stop`` (reads the ids only when the count changed)."""
+    count_q, ids_q = select(func.count()).select_from(fills), select(fills.c.order_id)
+    last = -1
     while not stop.is_set():
         with engine.connect() as conn:
-            rows = conn.execute(q, {"last": last}).all()
+            count = conn.execute(count_q).scalar_one()
+            ids = conn.execute(ids_q).scalars().all() if count != last else ()
         now = time.time()
-        for order_id, rowid in rows:
+        for order_id in ids:
             seen.setdefault(order_id, now)
-            last = max(last, rowid)
+        last = count
         time.sleep(0.002)
 
 
