@@ -31,13 +31,16 @@ Sources (see ``../shared/docs/indian-market.md`` §3):
 * SEBI turnover fee ₹10/crore and stamp duty (0.003 % intraday, 0.015 % delivery, buy side):
   nseindia.com, first-time-investor SEBI turnover fees, STT and other levies;
 * GST 18 % on brokerage + exchange + SEBI charges; MIS auto square-off ₹50 + GST per order
-  (support.zerodha.com, intraday auto square-off timings).
+  (support.zerodha.com, intraday auto square-off timings);
+* DP charge ₹13.50 + 18 % GST per scrip per day when shares are debited from the demat account
+  (a CNC sell of holdings), posted on the ledger, not the contract note (support.zerodha.com,
+  "What do DP charges mean?").
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from decimal import Decimal
 
@@ -66,6 +69,7 @@ class ChargeSchedule:
     ipft_rate: Decimal  # NSE Investor Protection Fund Trust, both sides (optional)
     gst_rate: Decimal  # on brokerage + exchange txn + SEBI (+ IPFT)
     square_off_fee: Decimal  # rupees per order auto squared off by the broker (+ GST)
+    dp_charge: Decimal  # rupees per scrip per day sold from demat holdings (+ GST), CDSL + Zerodha
     intraday: ProductRates
     delivery: ProductRates
     source: str = ""
@@ -98,6 +102,7 @@ NSE_EQUITY_SCHEDULES: tuple[ChargeSchedule, ...] = (
         ipft_rate=Decimal("0.000001"),
         gst_rate=Decimal("0.18"),
         square_off_fee=Decimal("50"),
+        dp_charge=Decimal("13.50"),
         intraday=_INTRADAY,
         delivery=_DELIVERY,
         source="NSE txn 0.00322% after the 1 Apr 2023 cut (ndtvprofit.com); IPFT ₹10/cr same circular",
@@ -109,11 +114,20 @@ NSE_EQUITY_SCHEDULES: tuple[ChargeSchedule, ...] = (
         ipft_rate=Decimal("0.000001"),
         gst_rate=Decimal("0.18"),
         square_off_fee=Decimal("50"),
+        dp_charge=Decimal("13.50"),
         intraday=_INTRADAY,
         delivery=_DELIVERY,
         source="NSE circular effective 1 Oct 2024: ₹2.97/lakh (goodreturns.in; ndtvprofit.com 2024-09-27)",
     ),
 )
+
+
+def backfilled_schedules(schedules: Sequence[ChargeSchedule] = NSE_EQUITY_SCHEDULES) -> tuple[ChargeSchedule, ...]:
+    """``schedules`` with the earliest one also covering every earlier date: replayed 2016
+    sessions and backtests on them predate the first dated schedule, so they are charged at
+    the earliest schedule's rates rather than refused."""
+    first = min(schedules, key=lambda s: s.effective_from)
+    return (replace(first, effective_from=date(1990, 1, 1), source=f"{first.source} (back-filled)"), *schedules)
 
 
 def schedule_for(day: date, schedules: Sequence[ChargeSchedule] = NSE_EQUITY_SCHEDULES) -> ChargeSchedule:
@@ -150,6 +164,7 @@ class Charges:
     ipft: Decimal = ZERO
     stamp: Decimal = ZERO
     square_off_fee: Decimal = ZERO
+    dp: Decimal = ZERO  # depository (DP) charge: ledger only, never on a fill
     gst: Decimal = ZERO
 
     def __post_init__(self) -> None:
@@ -300,3 +315,10 @@ def square_off_charge(schedule: ChargeSchedule) -> Charges:
     """Zerodha's fee for one MIS order it squares off: ``square_off_fee`` (₹50) + 18 % GST (₹9)."""
     fee = paise(schedule.square_off_fee)
     return Charges(square_off_fee=fee, gst=paise(fee * schedule.gst_rate))
+
+
+def dp_charge(schedule: ChargeSchedule) -> Charges:
+    """The depository charge for one scrip sold from demat holdings on one day: ``dp_charge``
+    (₹13.50) + 18 % GST (₹2.43) = ₹15.93, whatever the quantity (see :func:`core.portfolio.dp_due`)."""
+    fee = paise(schedule.dp_charge)
+    return Charges(dp=fee, gst=paise(fee * schedule.gst_rate))

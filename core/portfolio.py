@@ -6,7 +6,7 @@ Model
 -----
 * **Ledger**: append-only :class:`LedgerEntry` rows (credit > 0, debit < 0): the opening
   ``CAPITAL``, each fill's ``BUY`` debit / ``SELL`` credit (full notional, MIS too), its
-  ``CHARGES`` debit, and ``SQUARE_OFF_CHARGE`` debits. ``cash`` is the ledger's sum.
+  ``CHARGES`` debit, ``SQUARE_OFF_CHARGE`` and ``DP_CHARGE`` debits. ``cash`` is the ledger's sum.
 * **Positions**: one book per ``(instrument_token, product)`` with signed ``quantity`` and the
   exact signed ``cost`` of the open quantity (weighted average). Reducing a position removes
   ``cost × closed / |quantity|`` rounded half-up to the paisa (the whole cost when it goes
@@ -21,6 +21,8 @@ Model
 * **Square-off**: :func:`square_off` produces MARKET exits for open MIS positions at/after the
   cut-off (Zerodha 15:20 IST), once per position per day, optionally debiting Zerodha's
   ₹50 + 18 % GST per squared-off order (``core.charges.square_off_charge``).
+* **DP charge**: a CNC sell that draws on demat holdings debits the depository charge
+  (Zerodha ₹13.50 + GST per scrip per day, ``core.charges.dp_charge``), see :func:`dp_due`.
 """
 
 from __future__ import annotations
@@ -48,9 +50,10 @@ class LedgerKind(StrEnum):
     SELL = "SELL"
     CHARGES = "CHARGES"
     SQUARE_OFF_CHARGE = "SQUARE_OFF_CHARGE"
+    DP_CHARGE = "DP_CHARGE"
 
 
-_CHARGE_KINDS = (LedgerKind.CHARGES, LedgerKind.SQUARE_OFF_CHARGE)
+_CHARGE_KINDS = (LedgerKind.CHARGES, LedgerKind.SQUARE_OFF_CHARGE, LedgerKind.DP_CHARGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,13 +189,34 @@ def _trade(pos: Position, dq: int, price: Decimal) -> tuple[Position, Decimal]:
     return replace(pos, quantity=qty, cost=cost, realized_pnl=pos.realized_pnl + realized), realized
 
 
-def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = None) -> Applied:
-    """Book ``fill``: position, ledger (trade + charges), realized P&L, T+1 lot for CNC buys.
+def dp_due(position: Position, fill: Fill) -> bool:
+    """True when ``fill`` is the CNC SELL that first makes the day's sells of this scrip exceed
+    the day's buys, i.e. the first one that has to take shares out of the demat account (shares
+    bought today are not there yet). ``position`` is the CNC book *before* the fill, with the
+    day's ``buy_quantity``/``sell_quantity``.
+
+    Zerodha charges DP once per scrip per day, whatever the quantity (support.zerodha.com,
+    "What do DP charges mean?"). Limitation: if, later the same day, buys catch up with the
+    sells and a further sell exceeds them again, this rule charges a second time (the day's
+    buy and sell counts cannot tell the order they came in).
+    """
+    if fill.product is not Product.CNC or fill.side is not Side.SELL:
+        return False
+    return position.sell_quantity <= position.buy_quantity < position.sell_quantity + fill.quantity
+
+
+def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = None,
+               dp_charge: Decimal = ZERO) -> Applied:
+    """Book ``fill``: position, ledger (trade + charges [+ DP charge]), realized P&L, T+1 lot
+    for CNC buys.
 
     Parameters
     ----------
     settles_on : date
         Required for a CNC BUY: the settlement date (next trading day, from the calendar).
+    dp_charge : Decimal
+        Rupees (fee + GST, ``core.charges.dp_charge(schedule).total``) debited as a
+        ``DP_CHARGE`` entry when :func:`dp_due`; 0 books none.
 
     Returns
     -------
@@ -224,6 +248,7 @@ def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = No
             raise ValidationError(
                 f"CNC sell of {fill.quantity} {fill.tradingsymbol} exceeds the {pos.quantity} shares held"
             )
+    dp = dp_charge if dp_charge and dp_due(pos, fill) else ZERO
     pos, realized = _trade(pos, fill.signed_quantity, fill.price)
     if fill.side is Side.BUY:
         pos = replace(pos, buy_quantity=pos.buy_quantity + fill.quantity, buy_value=pos.buy_value + fill.turnover)
@@ -238,6 +263,9 @@ def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = No
     if charges:
         entries.append(LedgerEntry(f"{fill.fill_id}/charges", fill.filled_at, LedgerKind.CHARGES, -charges,
                                    fill.fill_id, fill.instrument_token, "brokerage and statutory charges"))
+    if dp:
+        entries.append(LedgerEntry(f"{fill.fill_id}/dp", fill.filled_at, LedgerKind.DP_CHARGE, -dp, fill.fill_id,
+                                   fill.instrument_token, f"DP charge: {fill.tradingsymbol} sold from holdings"))
     new = replace(
         portfolio,
         positions=_frozen({**portfolio.positions, key: pos}),
@@ -245,7 +273,7 @@ def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = No
         applied_fills=portfolio.applied_fills | {fill.fill_id},
         lots=lots,
         realized_today=portfolio.realized_today + realized,
-        charges_today=portfolio.charges_today + charges,
+        charges_today=portfolio.charges_today + charges + dp,
     )
     return Applied(new, True)
 

@@ -24,7 +24,7 @@ from app.services.trading_rows import (
 )
 from app.services.trading_views import ApprovalView, FundsView, LimitsView, OrderView, PositionView, RiskStatusView, TradeView
 from core.approvals import shadow_pnl
-from core.charges import Charges
+from core.charges import Charges, backfilled_schedules, schedule_for
 from core.errors import ValidationError
 from core.models import Instrument, Tick
 from core.orders import PAISA, ZERO, CircuitBand, FrozenMap, Product, Side, price_from_float, round_to_tick, session_phase
@@ -33,7 +33,9 @@ from core.risk import LastFill, RiskLimits, RiskState
 from core.sessions import SessionPhase
 from core.timeutil import IST, require_aware, to_ist
 
-_CHARGE_KINDS = ("CHARGES", "SQUARE_OFF_CHARGE")
+_CHARGE_KINDS = ("CHARGES", "SQUARE_OFF_CHARGE", "DP_CHARGE")
+#: Ledger-only charges (fee + GST in one row), not on any fill: Zerodha posts them on the ledger.
+_LEDGER_FEE_KINDS = ("SQUARE_OFF_CHARGE", "DP_CHARGE")
 _SYSTEM_TAGS = ("SQUAREOFF", "KILLSWITCH")
 
 
@@ -48,6 +50,8 @@ class TradingBooks:
         self.ticks = ticks
         self.calendar = calendar
         self._capital_ready = False
+        #: Dated charge schedules; replayed 2016 sessions use the earliest one's rates.
+        self.schedules = backfilled_schedules()
 
     # ------------------------------------------------------------------ market
 
@@ -241,11 +245,16 @@ class TradingBooks:
     def charges_today(self, now: datetime) -> Charges:
         day = to_ist(require_aware(now, "now")).date()
         s = self.store.fill_sums(day)
-        fees = -self.store.ledger_sums(day).get("SQUARE_OFF_CHARGE", ZERO)
-        # square-off fee ledger rows carry fee + GST together; split with the schedule's 18 %
-        fee_part = (fees / Decimal("1.18")).quantize(PAISA) if fees else ZERO
+        ledger = self.store.ledger_sums(day)
+        gst_rate = schedule_for(day, self.schedules).gst_rate
+        fee: dict[str, Decimal] = {}
+        gst = s["gst"]
+        for kind in _LEDGER_FEE_KINDS:  # each row is fee + GST together: split at the schedule's GST rate
+            total = -ledger.get(kind, ZERO)
+            fee[kind] = (total / (1 + gst_rate)).quantize(PAISA) if total else ZERO
+            gst += total - fee[kind]
         return Charges(**{k: s[k] for k in CHARGE_FIELDS if k not in ("square_off_fee", "gst")},
-                       square_off_fee=s["square_off_fee"] + fee_part, gst=s["gst"] + (fees - fee_part))
+                       square_off_fee=s["square_off_fee"] + fee["SQUARE_OFF_CHARGE"], dp=fee["DP_CHARGE"], gst=gst)
 
     def risk_limits(self) -> LimitsView:
         row = self.store.latest_limits()
@@ -311,11 +320,16 @@ class TradingBooks:
             return pd.DataFrame({c: pd.Series([], dtype="float64" if c not in (key, "trades") else
                                               ("object" if c == key else "int64")) for c in cols})
         symbols = {int(r["instrument_token"]): r["tradingsymbol"] for r in rows}
-        fees = [e for e in self.store.ledger_entries() if e["kind"] == "SQUARE_OFF_CHARGE"]
+        groups = {r["fill_id"]: _pnl_group(r, key) for r in rows}
+        fees = [e for e in self.store.ledger_entries() if e["kind"] in _LEDGER_FEE_KINDS]
+
+        def fee_group(e: dict) -> str:  # a square-off fee references its order, a DP charge its fill
+            if key == "tradingsymbol":
+                return symbols.get(int(e["instrument_token"] or 0), str(e["instrument_token"]))
+            return groups.get(e["reference"], _SYSTEM_GROUPS["O-SQ-"] if e["kind"] == "SQUARE_OFF_CHARGE" else "manual")
+
         df = pd.DataFrame({
-            key: [_pnl_group(r, key) for r in rows] + [
-                symbols.get(int(e["instrument_token"] or 0), str(e["instrument_token"])) if key == "tradingsymbol"
-                else _SYSTEM_GROUPS["O-SQ-"] for e in fees],
+            key: [groups[r["fill_id"]] for r in rows] + [fee_group(e) for e in fees],
             "gross": [float(r["realized"]) for r in rows] + [0.0] * len(fees),
             "charges": [float(r["charges_total"]) for r in rows] + [-float(e["amount"]) for e in fees],
             "fill": [1] * len(rows) + [0] * len(fees),

@@ -42,7 +42,7 @@ from app.services.trading_views import ActionOutcome, ApprovalView, LimitsView, 
 from core import approvals as appr
 from core import broker
 from core.broker import BrokerConfig, BrokerState, OrderFilled, OrderRejected
-from core.charges import NSE_EQUITY_SCHEDULES, schedule_for, square_off_charge
+from core.charges import dp_charge, schedule_for, square_off_charge
 from core.errors import ValidationError
 from core.orders import (
     PAISA,
@@ -84,11 +84,6 @@ class TradingEngine(TradingBooks):
 
     def __init__(self, config, store, instruments, ticks, calendar=None) -> None:
         super().__init__(config, store, instruments, ticks, calendar)
-        # Replayed sessions (the bundled data is 2016) predate the first dated schedule: charge
-        # them at the earliest schedule's rates rather than refusing to fill.
-        first = min(NSE_EQUITY_SCHEDULES, key=lambda s: s.effective_from)
-        self.schedules = (replace(first, effective_from=date(1990, 1, 1), source=f"{first.source} (back-filled)"),
-                          *NSE_EQUITY_SCHEDULES)
         self.broker_config = BrokerConfig(slippage_bps=config.slippage_bps, partial_fills=config.partial_fills,
                                           schedules=self.schedules)
 
@@ -403,13 +398,14 @@ class TradingEngine(TradingBooks):
         day = to_ist(fill.filled_at).date()
         settles = self.settles_on(day) if fill.product is Product.CNC and fill.side is Side.BUY else None
         capital, leverage = self.config.capital, self.config.mis_leverage
+        dp = dp_charge(schedule_for(day, self.schedules)).total
 
         def book(current: dict | None):
             pos = position_from_row(current, day=day) if current else Position(
                 fill.instrument_token, fill.tradingsymbol, fill.product)
             mini = Portfolio(capital=capital, mis_leverage=leverage, trading_day=day, ledger=(),
                              positions=FrozenMap({(fill.instrument_token, fill.product): pos}))
-            applied = apply_fill(mini, fill, settles_on=settles)
+            applied = apply_fill(mini, fill, settles_on=settles, dp_charge=dp)
             new_pos = applied.portfolio.positions[(fill.instrument_token, fill.product)]
             entries = [ledger_row(e, trace_id=fill.trace_id) for e in applied.portfolio.ledger]
             return position_row(new_pos, day=day, at=fill.filled_at), entries, applied.portfolio.realized_today

@@ -165,12 +165,13 @@ class ChargesView:
     ipft: Decimal = _ZERO
     stamp: Decimal = _ZERO
     square_off_fee: Decimal = _ZERO
+    dp: Decimal = _ZERO
     gst: Decimal = _ZERO
 
     @property
     def total(self) -> Decimal:
         return (self.brokerage + self.stt + self.exchange_txn + self.sebi + self.ipft + self.stamp
-                + self.square_off_fee + self.gst)
+                + self.square_off_fee + self.dp + self.gst)
 
 
 @dataclass(frozen=True, slots=True)

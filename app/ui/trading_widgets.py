@@ -433,7 +433,9 @@ _ORDER_COLUMNS = ("placed (IST)", "order", "symbol", "side", "qty", "filled", "p
 
 _CHARGE_LABELS = (("brokerage", "brokerage"), ("stt", "STT"), ("exchange_txn", "exchange txn"),
                   ("sebi", "SEBI"), ("ipft", "IPFT"), ("stamp", "stamp"),
-                  ("square_off_fee", "square-off fee"), ("gst", "GST"))
+                  ("square_off_fee", "square-off fee"), ("dp", "DP charge"), ("gst", "GST"))
+#: A fill's own components: the DP charge is posted on the ledger once per scrip per day, not on a fill.
+_FILL_CHARGE_LABELS = tuple(c for c in _CHARGE_LABELS if c[0] != "dp")
 
 
 def trades_frame(trades: Sequence[TradeView]) -> pd.DataFrame:
@@ -449,14 +451,14 @@ def trades_frame(trades: Sequence[TradeView]) -> pd.DataFrame:
             "value": inr(t.value),
             "realized": inr(t.realized, sign=True),
         }
-        for attr, label in _CHARGE_LABELS:
+        for attr, label in _FILL_CHARGE_LABELS:
             row[label] = inr(getattr(t.charges, attr))
         row["charges"] = inr(t.charges.total)
         row["product"] = t.product
         row["order"] = t.order_id
         rows.append(row)
     columns = ["filled (IST)", "symbol", "side", "qty", "price", "value", "realized",
-               *[label for _, label in _CHARGE_LABELS], "charges", "product", "order"]
+               *[label for _, label in _FILL_CHARGE_LABELS], "charges", "product", "order"]
     return pd.DataFrame(rows, columns=columns)
 
 

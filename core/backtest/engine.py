@@ -35,7 +35,7 @@ from core import broker
 from core.backtest.metrics import compute_metrics, round_trips
 from core.backtest.ticks import BarTicks, market_tick_size
 from core.broker import BrokerConfig, BrokerState, OrderFilled, OrderRejected
-from core.charges import NSE_EQUITY_SCHEDULES, ChargeSchedule, schedule_for, square_off_charge
+from core.charges import ChargeSchedule, backfilled_schedules, schedule_for, square_off_charge
 from core.errors import ValidationError
 from core.models import Instrument
 from core.orders import CircuitBand, FrozenMap, OrderIntent, OrderType, Product, Side, price_from_float, round_to_tick, session_phase
@@ -47,13 +47,6 @@ from core.timeutil import IST
 
 _ZERO = Decimal("0.00")
 _SYSTEM_TAGS = ("SQUAREOFF",)
-
-
-def backfilled_schedules(schedules: Sequence[ChargeSchedule] = NSE_EQUITY_SCHEDULES) -> tuple[ChargeSchedule, ...]:
-    """The dated schedules with the earliest one also covering any earlier date, as the paper
-    desk does for replayed 2016 sessions (which predate the first dated schedule)."""
-    first = min(schedules, key=lambda s: s.effective_from)
-    return (replace(first, effective_from=date(1990, 1, 1), source=f"{first.source} (back-filled)"), *schedules)
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,25 @@ def test_square_off_fee_and_fills_count_in_pnl_by_symbol_and_strategy(desk):
     assert by_strategy["charges"].sum() == pytest.approx(by_sym["charges"].sum())
 
 
+def test_cnc_sell_from_holdings_books_one_dp_charge_per_scrip_day(desk):
+    desk.tick(INFY, 1000.0)
+    assert desk.svc.place_manual(intent(qty=10, product=Product.CNC), user="trader", now=later(1)).ok
+    nxt = datetime(2016, 8, 18, 10, 0, tzinfo=IST)  # T+1: the shares are held
+    desk.tick(INFY, 1010.0, at=nxt)
+    for i, qty in enumerate((4, 6)):
+        assert desk.svc.place_manual(intent(side=Side.SELL, qty=qty, product=Product.CNC), user="trader",
+                                     now=nxt + timedelta(minutes=10 * i)).ok
+    today = desk.svc.charges_today(nxt + timedelta(hours=1))
+    assert (today.dp, today.gst - sum((t.charges.gst for t in desk.svc.trade_book() if t.filled_at.date() == nxt.date()),
+                                      D("0"))) == (D("13.50"), D("2.43"))
+    funds = desk.svc.funds(nxt + timedelta(hours=1))
+    assert funds.reconciled and funds.charges_today == today.total
+    by_sym = desk.svc.pnl_by_symbol()
+    fills = sum((t.charges.total for t in desk.svc.trade_book()), D("0"))
+    assert by_sym.loc[0, "charges"] == pytest.approx(float(fills + D("15.93"))) and by_sym.loc[0, "trades"] == 3
+    assert desk.svc.pnl_by_strategy().loc[0, "charges"] == pytest.approx(by_sym.loc[0, "charges"])
+
+
 def test_equity_curve_ends_marked_to_the_latest_ltp_while_a_position_is_open(desk):
     desk.tick(INFY, 1000.0)
     desk.svc.place_manual(intent(qty=10), user="trader", now=later(1))

@@ -14,6 +14,7 @@ from core.charges import (
     contract_note_charges,
     equity_charges,
     schedule_for,
+    dp_charge,
     square_off_charge,
 )
 from core.errors import ValidationError
@@ -161,6 +162,11 @@ def test_negative_component_raises():
 def test_square_off_charge_is_50_plus_9_gst():
     c = square_off_charge(NOW)
     assert (c.square_off_fee, c.gst, c.total) == (D("50.00"), D("9.00"), D("59.00"))
+
+
+def test_dp_charge_is_13_50_plus_2_43_gst_per_scrip_day():
+    c = dp_charge(NOW)
+    assert (c.dp, c.gst, c.total) == (D("13.50"), D("2.43"), D("15.93"))
 
 
 def test_charges_add_componentwise():

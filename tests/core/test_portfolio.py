@@ -15,6 +15,7 @@ from core.orders import OrderIntent, OrderType, Product, Side
 from core.portfolio import (
     LedgerKind,
     apply_fill,
+    dp_due,
     funds,
     holdings,
     new_portfolio,
@@ -205,3 +206,67 @@ def test_square_off_fee_debits_59_per_order():
 def test_square_off_configurable_cutoff():
     p = book(fill("a-1", Side.BUY, 10, "100"))
     assert square_off(p, now=CUT, ltps={}, cutoff=time(15, 25)).orders == ()
+
+
+# ---- DP charge (support.zerodha.com: ₹13.50 + GST per scrip per day sold from demat holdings)
+
+DP = D("15.93")
+SETTLED = datetime(2025, 1, 7, 10, 0, tzinfo=IST)
+
+
+def _holding(qty: int = 10):
+    """A portfolio on 7 Jan holding ``qty`` SYM1 bought (CNC) on 6 Jan."""
+    p = book(fill("h-1", Side.BUY, qty, "100", product=Product.CNC), settles_on=date(2025, 1, 7))
+    return roll_day(p, date(2025, 1, 7))
+
+
+def _dp_entries(p):
+    return [e for e in p.ledger if e.kind is LedgerKind.DP_CHARGE]
+
+
+def test_cnc_sell_from_holdings_debits_one_dp_charge():
+    p = apply_fill(_holding(), fill("s-1", Side.SELL, 4, "105", product=Product.CNC, at=SETTLED), dp_charge=DP).portfolio
+    (entry,) = _dp_entries(p)
+    assert (entry.amount, entry.reference) == (-DP, "s-1")
+    assert p.charges_today == DP and not reconcile(p)
+
+
+def test_second_sell_of_the_same_scrip_the_same_day_pays_no_more_dp():
+    p = apply_fill(_holding(), fill("s-1", Side.SELL, 4, "105", product=Product.CNC, at=SETTLED), dp_charge=DP).portfolio
+    p = apply_fill(p, fill("s-2", Side.SELL, 6, "106", product=Product.CNC, at=SETTLED), dp_charge=DP).portfolio
+    assert len(_dp_entries(p)) == 1
+
+
+def test_dp_charge_again_on_the_next_day():
+    p = apply_fill(_holding(), fill("s-1", Side.SELL, 4, "105", product=Product.CNC, at=SETTLED), dp_charge=DP).portfolio
+    p = roll_day(p, date(2025, 1, 8))
+    nxt = datetime(2025, 1, 8, 10, 0, tzinfo=IST)
+    p = apply_fill(p, fill("s-2", Side.SELL, 6, "106", product=Product.CNC, at=nxt), dp_charge=DP).portfolio
+    assert len(_dp_entries(p)) == 2
+
+
+def test_selling_only_todays_cnc_buys_pays_no_dp():
+    p = book(fill("b-1", Side.BUY, 10, "100", product=Product.CNC), settles_on=date(2025, 1, 7))
+    p = apply_fill(p, fill("s-1", Side.SELL, 10, "101", product=Product.CNC), dp_charge=DP).portfolio
+    assert _dp_entries(p) == [] and p.position(1, Product.CNC).quantity == 0
+
+
+def test_selling_more_than_todays_buys_draws_on_holdings_and_pays_dp():
+    p = apply_fill(_holding(), fill("b-1", Side.BUY, 5, "100", product=Product.CNC, at=SETTLED),
+                   settles_on=date(2025, 1, 8)).portfolio
+    p = apply_fill(p, fill("s-1", Side.SELL, 5, "101", product=Product.CNC, at=SETTLED), dp_charge=DP).portfolio
+    assert _dp_entries(p) == []
+    p = apply_fill(p, fill("s-2", Side.SELL, 3, "101", product=Product.CNC, at=SETTLED), dp_charge=DP).portfolio
+    assert len(_dp_entries(p)) == 1
+
+
+def test_mis_sells_and_zero_rate_book_no_dp():
+    assert _dp_entries(book(fill("a-1", Side.SELL, 10, "100"))) == []
+    p = apply_fill(_holding(), fill("s-1", Side.SELL, 4, "105", product=Product.CNC, at=SETTLED)).portfolio
+    assert _dp_entries(p) == []
+
+
+def test_dp_due_needs_a_cnc_sell():
+    pos = _holding().position(1, Product.CNC)
+    assert dp_due(pos, fill("s-1", Side.SELL, 1, "100", product=Product.CNC, at=SETTLED))
+    assert not dp_due(pos, fill("b-1", Side.BUY, 1, "100", product=Product.CNC, at=SETTLED))
