@@ -1,7 +1,8 @@
 """PaperDesk entrypoint: page config, navigation, and the sidebar's market mode.
 
-Run with ``streamlit run streamlit_app.py``. Streamlit puts only this file's folder on the
-import path, so it sits at the repo root beside ``pages/``.
+Run with ``python -m app.ui.web run streamlit_app.py`` (the Procfile's web; see ``app.ui.web``).
+Streamlit puts only this file's folder on the import path, so it sits at the repo root beside
+``pages/``.
 """
 
 import streamlit as st

@@ -532,11 +532,11 @@ def equity_figure(curve: pd.DataFrame) -> go.Figure:
     fig.add_scatter(x=ts, y=curve["equity"], mode="lines+markers", name="equity", line=dict(color="#1f77b4"),
                     hovertemplate="%{x|%d %b %H:%M:%S} IST<br>₹%{y:,.2f}<extra></extra>", row=1, col=1)
     fig.add_scatter(x=ts, y=curve["drawdown_pct"], mode="lines", name="drawdown", fill="tozeroy",
-                    line=dict(color="#ef5350"), hovertemplate="%{x|%d %b %H:%M:%S} IST<br>%{y:.2f} %<extra></extra>",
+                    line=dict(color="#ef5350"), hovertemplate="%{x|%d %b %H:%M:%S} IST<br>%{y:.3~g} %<extra></extra>",
                     row=2, col=1)
     fig.update_layout(height=480, margin=dict(l=10, r=10, t=40, b=10), showlegend=False)
     fig.update_yaxes(tickformat=",.0f", row=1, col=1)
-    fig.update_yaxes(tickformat=".2f", row=2, col=1)
+    fig.update_yaxes(tickformat=".2~g", row=2, col=1)  # significant digits: a -0.003 % drawdown stays legible
     return fig
 
 

@@ -43,9 +43,14 @@ def test_ticket_proposal_approved_in_browser_shows_the_position(tmp_path):
         browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
-            page.goto(desk.url)
-            expect(page.get_by_role("heading", name="Home", exact=True)).to_be_visible(timeout=60_000)
-            _shot(page, "01_home")
+            # The fresh server's first request names a page: it must still come through the
+            # entrypoint (grouped navigation, sidebar), not run pages/orders.py on its own.
+            page.goto(f"{desk.url}/orders")
+            expect(page.get_by_role("heading", name="Orders & Positions", exact=True)).to_be_visible(timeout=60_000)
+            expect(page.get_by_role("heading", name="PaperDesk", exact=True)).to_be_visible(timeout=30_000)
+            expect(page.get_by_role("link", name="Home", exact=True)).to_be_visible()
+            assert page.get_by_role("link", name="streamlit app").count() == 0
+            _shot(page, "01_orders_first_request")
 
             # 1. Orders & Positions: fill the ticket and send it to approvals.
             _goto(page, "Orders & Positions", "Orders & Positions")

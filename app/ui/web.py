@@ -1,0 +1,26 @@
+"""The web process: ``python -m app.ui.web run streamlit_app.py [streamlit options]``.
+
+``streamlit run`` with Streamlit's legacy ``pages/`` mode switched off. PaperDesk keeps its
+pages in ``pages/`` (the layout is fixed) and declares them with ``st.navigation`` in
+``streamlit_app.py``. Streamlit treats a ``pages/`` folder as the old page list until some
+script run has called ``st.navigation``, so the first request after a start that names a
+page (``/orders``, a bookmark) ran that page alone: no entrypoint, no sidebar, the raw file
+names as navigation. ``PagesManager.uses_pages_directory`` is the flag Streamlit keeps for
+that legacy mode and clears itself once ``st.navigation`` runs; clearing it before the
+server starts sends every run, the first included, through the entrypoint.
+"""
+
+from __future__ import annotations
+
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.web.cli import main as streamlit_cli
+
+
+def main() -> None:
+    """Run Streamlit's CLI with the arguments given (``run streamlit_app.py …``); never returns."""
+    PagesManager.uses_pages_directory = False
+    streamlit_cli(prog_name="streamlit")
+
+
+if __name__ == "__main__":
+    main()
