@@ -53,7 +53,8 @@ class LedgerKind(StrEnum):
     DP_CHARGE = "DP_CHARGE"
 
 
-_CHARGE_KINDS = (LedgerKind.CHARGES, LedgerKind.SQUARE_OFF_CHARGE, LedgerKind.DP_CHARGE)
+#: Ledger kinds that are charges (debits that are not trades).
+CHARGE_KINDS = (LedgerKind.CHARGES, LedgerKind.SQUARE_OFF_CHARGE, LedgerKind.DP_CHARGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,7 +390,7 @@ def pnl(portfolio: Portfolio, ltps: Mapping[int, Decimal]) -> PnL:
     """P&L marked to ``ltps`` (token → LTP rupees; missing → marked at cost)."""
     realized = sum((p.realized_pnl for p in portfolio.positions.values()), ZERO)
     unrealized = sum((_mark(p, ltps) for p in portfolio.open_positions()), ZERO)
-    charges = -sum((e.amount for e in portfolio.ledger if e.kind in _CHARGE_KINDS), ZERO)
+    charges = -sum((e.amount for e in portfolio.ledger if e.kind in CHARGE_KINDS), ZERO)
     return PnL(
         realized=realized,
         realized_today=portfolio.realized_today,
@@ -420,14 +421,14 @@ def reconcile(portfolio: Portfolio) -> tuple[Discrepancy, ...]:
     out: list[Discrepancy] = []
     ledger = portfolio.ledger
     capital = sum((e.amount for e in ledger if e.kind is LedgerKind.CAPITAL), ZERO)
-    charges = -sum((e.amount for e in ledger if e.kind in _CHARGE_KINDS), ZERO)
+    charges = -sum((e.amount for e in ledger if e.kind in CHARGE_KINDS), ZERO)
     realized = sum((p.realized_pnl for p in portfolio.positions.values()), ZERO)
     open_cost = sum((p.cost for p in portfolio.positions.values()), ZERO)
     expected_cash = capital + realized - charges - open_cost
     if expected_cash != portfolio.cash:
         out.append(Discrepancy("cash", expected_cash, portfolio.cash))
     today = -sum(
-        (e.amount for e in ledger if e.kind in _CHARGE_KINDS and to_ist(e.at).date() == portfolio.trading_day),
+        (e.amount for e in ledger if e.kind in CHARGE_KINDS and to_ist(e.at).date() == portfolio.trading_day),
         ZERO,
     )
     if today != portfolio.charges_today:

@@ -28,15 +28,15 @@ from core.charges import Charges, backfilled_schedules, schedule_for
 from core.errors import ValidationError
 from core.models import Instrument, Tick
 from core.orders import PAISA, ZERO, CircuitBand, FrozenMap, Product, Side, price_from_float, round_to_tick, session_phase
-from core.portfolio import LedgerEntry, LedgerKind, Portfolio, funds, pnl
+from core.portfolio import CHARGE_KINDS, LedgerEntry, LedgerKind, Portfolio, funds, pnl
 from core.risk import LastFill, RiskLimits, RiskState
 from core.sessions import SessionPhase
 from core.timeutil import IST, require_aware, to_ist
 
-_CHARGE_KINDS = ("CHARGES", "SQUARE_OFF_CHARGE", "DP_CHARGE")
 #: Ledger-only charges (fee + GST in one row), not on any fill: Zerodha posts them on the ledger.
 _LEDGER_FEE_KINDS = ("SQUARE_OFF_CHARGE", "DP_CHARGE")
-_SYSTEM_TAGS = ("SQUAREOFF", "KILLSWITCH")
+#: Orders the desk places itself (tag → strategy label in P&L); not counted against order limits.
+_SYSTEM_GROUPS = {"SQUAREOFF": "MIS square-off", "KILLSWITCH": "kill switch"}
 
 
 class TradingBooks:
@@ -126,7 +126,7 @@ class TradingBooks:
         positions = {(int(r["instrument_token"]), Product(r["product"])): position_from_row(r, day=day)
                      for r in self.store.positions()}
         today = self.store.ledger_sums(day)
-        charges_today = -sum((today.get(k, ZERO) for k in _CHARGE_KINDS), ZERO)
+        charges_today = -sum((today.get(k, ZERO) for k in CHARGE_KINDS), ZERO)
         return Portfolio(
             capital=capital if capital > 0 else self.config.capital, mis_leverage=self.config.mis_leverage,
             trading_day=day, ledger=ledger, positions=FrozenMap(positions),
@@ -150,7 +150,7 @@ class TradingBooks:
         counts = self.store.count_orders(day)
         by_symbol: dict[str, int] = {}
         for r in counts:
-            if r["tag"] not in _SYSTEM_TAGS:
+            if r["tag"] not in _SYSTEM_GROUPS:
                 by_symbol[r["tradingsymbol"]] = by_symbol.get(r["tradingsymbol"], 0) + int(r["n"])
         losses, last_loss = 0, None
         for r in self.store.closing_fills():
@@ -291,7 +291,7 @@ class TradingBooks:
         equity = ZERO
         for e in self.store.ledger_entries():
             kind = e["kind"]
-            if kind in ("CAPITAL", *_CHARGE_KINDS):
+            if kind in ("CAPITAL", *CHARGE_KINDS):
                 equity += Decimal(e["amount"])
             elif e["reference"] in realized:
                 equity += realized.pop(e["reference"])
@@ -326,7 +326,7 @@ class TradingBooks:
         def fee_group(e: dict) -> str:  # a square-off fee references its order, a DP charge its fill
             if key == "tradingsymbol":
                 return symbols.get(int(e["instrument_token"] or 0), str(e["instrument_token"]))
-            return groups.get(e["reference"], _SYSTEM_GROUPS["O-SQ-"] if e["kind"] == "SQUARE_OFF_CHARGE" else "manual")
+            return groups.get(e["reference"], _SYSTEM_GROUPS["SQUAREOFF"] if e["kind"] == "SQUARE_OFF_CHARGE" else "manual")
 
         df = pd.DataFrame({
             key: [groups[r["fill_id"]] for r in rows] + [fee_group(e) for e in fees],
@@ -342,16 +342,10 @@ class TradingBooks:
         return out[cols].sort_values("net", ascending=False, ignore_index=True)
 
 
-#: Strategy label of fills placed by the desk itself, by order-id prefix (see TradingEngine).
-_SYSTEM_GROUPS = {"O-SQ-": "MIS square-off", "O-KS-": "kill switch"}
-
-
 def _pnl_group(fill: dict, key: str) -> str:
     if fill[key]:
         return fill[key]
-    if key == "strategy":
-        return next((g for p, g in _SYSTEM_GROUPS.items() if str(fill["order_id"]).startswith(p)), "manual")
-    return "manual"
+    return _SYSTEM_GROUPS.get(fill["tag"], "manual") if key == "strategy" else "manual"
 
 
 def limits_to_json(lim: RiskLimits) -> dict[str, Any]:

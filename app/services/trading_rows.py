@@ -12,7 +12,6 @@ from typing import Any
 
 from app.services.trading_views import (
     ApprovalView,
-    ChargesView,
     OrderView,
     RiskPreview,
     TradeView,
@@ -182,7 +181,7 @@ def trade_view(row: dict[str, Any]) -> TradeView:
         fill_id=row["fill_id"], order_id=row["order_id"], trace_id=row["trace_id"],
         tradingsymbol=row["tradingsymbol"], instrument_token=int(row["instrument_token"]), side=row["side"],
         product=row["product"], quantity=int(row["quantity"]), price=price, value=price * int(row["quantity"]),
-        charges=ChargesView(**{f: _dec(row[f]) for f in CHARGE_FIELDS}), realized=_dec(row["realized"]),
+        charges=charges_from_row(row), realized=_dec(row["realized"]),
         filled_at=to_ist(row["filled_at"]), strategy=row["strategy"] or "",
     )
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
 
+from core.charges import Charges
+
 _ZERO = Decimal("0.00")
 
 
@@ -155,26 +157,6 @@ class OrderView:
 
 
 @dataclass(frozen=True, slots=True)
-class ChargesView:
-    """Charges of one fill (or a sum), every component ₹ rounded to the paisa."""
-
-    brokerage: Decimal = _ZERO
-    stt: Decimal = _ZERO
-    exchange_txn: Decimal = _ZERO
-    sebi: Decimal = _ZERO
-    ipft: Decimal = _ZERO
-    stamp: Decimal = _ZERO
-    square_off_fee: Decimal = _ZERO
-    dp: Decimal = _ZERO
-    gst: Decimal = _ZERO
-
-    @property
-    def total(self) -> Decimal:
-        return (self.brokerage + self.stt + self.exchange_txn + self.sebi + self.ipft + self.stamp
-                + self.square_off_fee + self.dp + self.gst)
-
-
-@dataclass(frozen=True, slots=True)
 class TradeView:
     """One fill (a row of the trade book): ``quantity`` shares at ``price`` ₹, ``value`` ₹
     (quantity × price), ``charges`` breakdown, ``realized`` ₹ P&L this fill closed (before
@@ -190,7 +172,7 @@ class TradeView:
     quantity: int
     price: Decimal
     value: Decimal
-    charges: ChargesView
+    charges: Charges
     realized: Decimal
     filled_at: datetime
     strategy: str = ""
