@@ -18,22 +18,22 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.store import SqlStore
     from app.adapters.supabase_store import SupabaseStore
     from app.adapters.tick_cache import TickCache
-    from app.services.analysis import AnalysisService
-    from app.services.auth import AuthService
-    from app.services.backtests import BacktestService
-    from app.services.instruments import InstrumentService
-    from app.services.kite_auth import KiteAuthService
+    from app.research.analysis import AnalysisService
+    from app.ops.sign_in import AuthService
+    from app.research.backtests import BacktestService
+    from app.market.instruments import InstrumentService
+    from app.ops.kite_login import KiteAuthService
     from app.adapters.kite_historical import HistoricalClient
     from app.adapters.queue import DramatiqTaskQueue
-    from app.services.market_clock import MarketClock
-    from app.services.market_data import MarketDataService
-    from app.services.notifications import NotificationService
-    from app.services.operations import OperationsService
-    from app.services.scanner import ScannerService
-    from app.services.sectors import SectorService
-    from app.services.strategies import StrategyService
-    from app.services.trading import TradingService
-    from app.services.watchlists import WatchlistService
+    from app.market.clock import MarketClock
+    from app.market.history import MarketDataService
+    from app.ops.notifications import NotificationService
+    from app.ops.operations import OperationsService
+    from app.research.scanner import ScannerService
+    from app.research.sectors import SectorService
+    from app.research.strategies import StrategyService
+    from app.trading.service import TradingService
+    from app.market.watchlists import WatchlistService
     from core.calendar import NseCalendar
 
 
@@ -69,7 +69,7 @@ class Services:
 
     @cached_property
     def instruments(self) -> InstrumentService:
-        from app.services.instruments import InstrumentService
+        from app.market.instruments import InstrumentService
 
         return InstrumentService(self.store)
 
@@ -87,13 +87,13 @@ class Services:
 
     @cached_property
     def market_data(self) -> MarketDataService:
-        from app.services.market_data import MarketDataService
+        from app.market.history import MarketDataService
 
         return MarketDataService(self.settings, self.store, self.redis, self.instruments, historical=self.historical)
 
     @cached_property
     def watchlists(self) -> WatchlistService:
-        from app.services.watchlists import WatchlistService
+        from app.market.watchlists import WatchlistService
 
         return WatchlistService(self.store, self.instruments, default=self.settings.watchlist_keys)
 
@@ -105,7 +105,7 @@ class Services:
 
     @cached_property
     def kite_auth(self) -> KiteAuthService:
-        from app.services.kite_auth import KiteAuthService
+        from app.ops.kite_login import KiteAuthService
 
         return KiteAuthService(self.settings, self.redis)
 
@@ -117,63 +117,63 @@ class Services:
 
     @cached_property
     def analysis(self) -> AnalysisService:
-        from app.services.analysis import build_analysis_service
+        from app.research.analysis import build_analysis_service
 
         return build_analysis_service(self)
 
     @cached_property
     def scanner(self) -> ScannerService:
-        from app.services.scanner import ScannerService
+        from app.research.scanner import ScannerService
 
         return ScannerService(self.sql, self.watchlists, queue=self.jobs, calendar=self.calendar)
 
     @cached_property
     def strategies(self) -> StrategyService:
         from app.adapters.strategy_store import StrategyStore
-        from app.services.strategies import StrategyService
+        from app.research.strategies import StrategyService
 
         return StrategyService(StrategyStore(self.sql.engine), self.instruments)
 
     @cached_property
     def backtests(self) -> BacktestService:
-        from app.services.backtests import BacktestService
+        from app.research.backtests import BacktestService
 
         return BacktestService(self.strategies.store, self.instruments, sql=self.sql, jobs=self.jobs)
 
     @cached_property
     def sectors(self) -> SectorService:
-        from app.services.sectors import SectorService
+        from app.research.sectors import SectorService
 
         return SectorService()
 
     @cached_property
     def auth(self) -> AuthService:
-        from app.services.auth import AuthService
+        from app.ops.sign_in import AuthService
 
         return AuthService.from_services(self)
 
     @cached_property
     def notifications(self) -> NotificationService:
-        from app.services.notifications import build_notification_service
+        from app.ops.notifications import build_notification_service
 
         return build_notification_service(self)
 
     @cached_property
     def operations(self) -> OperationsService:
-        from app.services.operations import build_operations
+        from app.ops.operations import build_operations
 
         return build_operations(self)
 
     @cached_property
     def market_clock(self) -> MarketClock:
-        from app.services.market_clock import MarketClock
+        from app.market.clock import MarketClock
 
         return MarketClock(self.settings.market, self.ticks, self.watchlists.tokens)
 
     @cached_property
     def trading(self) -> TradingService:
         from app.adapters.trading_store import TradingStore
-        from app.services.trading import TradingService
+        from app.trading.service import TradingService
 
         return TradingService(
             self.settings, TradingStore(self.sql.engine), self.instruments, self.ticks, self.jobs,

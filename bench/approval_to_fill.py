@@ -196,7 +196,7 @@ def queued_run(work: Path, db: str, redis_url: str, poll_ms: int, n: int, rate: 
 def ledger_peer(db: str, redis_url: str, n_fills: int) -> float:
     """The ledger applying ``n_fills`` fills straight to the fresh store ``db``: fills/s."""
     from app.adapters.trading_store import schema as t
-    from app.services.trading_rows import order_row
+    from app.trading.rows import order_row
     from core.broker.events import Fill
     from core.charges import Charges
     from core.orders import Order, OrderStatus, Product, Side

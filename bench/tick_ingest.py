@@ -5,7 +5,7 @@
 Starts a throwaway ``redis-server`` and the replay server (``--fill-unrecorded --speed 1``: one
 full-mode tick per instrument per second), opens ``--connections`` real ``kiteconnect.KiteTicker``
 sockets of ``--instruments`` tokens each in one Twisted reactor, and feeds every binary message
-into :class:`app.services.ticker_service.TickerService` (decode → one-round-trip Redis write →
+into :class:`app.market.ticker_ingest.TickerService` (decode → one-round-trip Redis write →
 1-minute bars → bar-closed events; the SQL bar sink is off unless ``--store``).
 
 Measured:
@@ -104,7 +104,7 @@ def _run(a, redis_url: str, rest: str, ws_root: str, tmp: Path) -> int:
 
     from app.adapters.redis_client import redis_client
     from app.adapters.tick_cache import TickCache
-    from app.services.ticker_service import TickerService
+    from app.market.ticker_ingest import TickerService
     from core.tick_batch import decode_frame
 
     kite = _login(rest)

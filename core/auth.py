@@ -1,7 +1,7 @@
 """Sign-in rules, pure: password hashing policy, session expiry, and the wrong-password lockout.
 
 No I/O, clock or randomness: the caller passes the salt (``secrets.token_bytes``), the time
-and the recorded failures. The service (``app.services.auth``) stores hashes, sessions and
+and the recorded failures. The service (``app.ops.sign_in``) stores hashes, sessions and
 failures.
 
 * **Passwords** are hashed with scrypt (``hashlib.scrypt``, RFC 7914) and a per-user random
@@ -119,7 +119,7 @@ def parse_hash(encoded: str) -> ParsedHash:
             raise ValueError
     except (ValueError, binascii.Error):
         raise ValidationError("not a PaperDesk password hash (expected scrypt$n$r$p$salt$hash); "
-                              "make one with `python -m app.services.auth hash`") from None
+                              "make one with `python -m app.ops.sign_in hash`") from None
     return ParsedHash(HashPolicy(n=n, r=r, p=p, dklen=len(digest)), salt, digest)
 
 

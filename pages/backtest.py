@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.services.backtests import backtest_service
-from app.services.strategies import strategy_service
+from app.research.backtests import backtest_service
+from app.research.strategies import strategy_service
 from app.ui.state import get_services
 from core.errors import ValidationError
 from app.ui.auth import guard_page

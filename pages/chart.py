@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 import streamlit as st
 
-from app.services.watch_view import CHART_INTERVALS, ChartBars, chart_bars, chart_window
+from app.market.watch_view import CHART_INTERVALS, ChartBars, chart_bars, chart_window
 from app.ui.charts import price_figure
 from app.ui.state import get_services, get_watch_view
 from core.errors import DeskError, ValidationError

@@ -7,7 +7,7 @@ from datetime import datetime, time
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.services.scanner import BUILTIN_SCANS, get_scanner
+from app.research.scanner import BUILTIN_SCANS, get_scanner
 from app.ui.analysis_widgets import analysis_cell, latest_analysis_badge
 from app.ui.state import get_services
 from core.errors import ValidationError

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app.services.kite_auth import KiteUnavailable
+from app.ops.kite_login import KiteUnavailable
 from app.ui.state import get_services
 from app.ui.widgets import fmt_ist, kite_auth_of
 from core.errors import ValidationError

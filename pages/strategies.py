@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from app.services.strategies import strategy_service
+from app.research.strategies import strategy_service
 from app.ui.state import get_services
 from core.errors import ValidationError
 from app.ui.auth import guard_page

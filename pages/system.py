@@ -18,7 +18,7 @@ svc = get_services()
 def operations():
     ops = getattr(svc, "operations", None)
     if ops is None:  # until the container has ``operations``
-        from app.services.operations import build_operations
+        from app.ops.operations import build_operations
 
         ops = st.session_state.get("_system_ops")
         if ops is None:

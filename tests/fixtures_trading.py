@@ -19,9 +19,9 @@ from app.adapters.store import SqlStore
 from app.adapters.tick_cache import TickCache
 from app.adapters.trading_store import TradingStore
 from app.adapters.trading_store.schema import metadata as trading_metadata
-from app.services.instruments import InstrumentService
-from app.services.trading import TradingService
-from app.services.trading_config import TradingConfig
+from app.market.instruments import InstrumentService
+from app.trading.service import TradingService
+from app.trading.config import TradingConfig
 from core import kite_wire
 from core.models import DepthLevel, Tick
 from core.orders import OrderIntent, OrderType, Product, Side

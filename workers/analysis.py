@@ -11,7 +11,7 @@ from dramatiq.middleware import CurrentMessage
 from workers import broker as _broker  # noqa: F401  (installs the broker before @actor runs)
 from app.adapters.store.ports import JobStatus
 from app.container import services
-from app.services.analysis import ANALYSIS_ACTOR, ANALYSIS_QUEUE, AnalysisRefused, analysis_service
+from app.research.analysis import ANALYSIS_ACTOR, ANALYSIS_QUEUE, AnalysisRefused, analysis_service
 from core.errors import ValidationError
 from core.timeutil import require_aware
 

@@ -125,7 +125,7 @@ REFRESH_MAX_RETRIES = 5
 def refresh_instruments(job_id: str | None = None, exchanges: list[str] | None = None) -> dict | None:
     """Replace the instruments master with the market's NSE and NFO dumps (dated today, IST).
 
-    Runs ``app.services.instruments_refresh.refresh_instruments`` and records job ``job_id``
+    Runs ``app.market.instruments_refresh.refresh_instruments`` and records job ``job_id``
     (kind ``instruments``; default ``instruments:<IST date>``, so the clock's daily send and a
     redelivery share one row). The result ``{stored, per_exchange, empty}`` and the message
     name exchanges that returned nothing: the replay market serves NSE only, so its NFO is
@@ -136,8 +136,8 @@ def refresh_instruments(job_id: str | None = None, exchanges: list[str] | None =
     """
     from datetime import UTC
 
-    from app.services.instruments_refresh import DEFAULT_EXCHANGES
-    from app.services.instruments_refresh import refresh_instruments as refresh
+    from app.market.instruments_refresh import DEFAULT_EXCHANGES
+    from app.market.instruments_refresh import refresh_instruments as refresh
 
     svc = services()
     jobs = svc.store.jobs

@@ -41,7 +41,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from app.adapters.queue import REFERENCE_QUEUE, REFRESH_INSTRUMENTS_ACTOR, DramatiqTaskQueue, install_broker
 from app.logging_setup import configure_logging
-from app.services.operations import record_clock_run
+from app.ops.operations import record_clock_run
 from app.settings import get_settings
 from core.timeutil import IST, require_aware
 
@@ -198,7 +198,7 @@ def _run(job: ClockJob, calendar: TradingCalendar, queue: DramatiqTaskQueue, now
 def _warm_up(queue: DramatiqTaskQueue, calendar: TradingCalendar) -> None:
     """Once market time is known, queue recent history for the watchlist (charts need context)."""
     from app.container import services
-    from app.services.history_warmup import wait_for_market_time, warm_up_history
+    from app.market.history_warmup import wait_for_market_time, warm_up_history
 
     svc = services()
     try:
@@ -215,7 +215,7 @@ def _check_health() -> None:
     """Notify the trader of a stale ticker or an expired Kite token (deduped per event)."""
     try:
         from app.container import services
-        from app.services.notifications import notification_service
+        from app.ops.notifications import notification_service
 
         notification_service().check_health(services())
     except Exception:  # noqa: BLE001 - the clock's schedule matters more

@@ -14,7 +14,7 @@ from dramatiq.middleware import CurrentMessage
 
 from workers import broker as _broker  # noqa: F401  (first: installs the broker before @actor)
 
-from app.services.notifications import QUEUE, SEND_ACTOR, notification_service
+from app.ops.notifications import QUEUE, SEND_ACTOR, notification_service
 from core.errors import ValidationError
 
 

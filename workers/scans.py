@@ -11,7 +11,7 @@ import dramatiq
 from workers import broker as _broker  # noqa: F401  (installs the broker before @actor runs)
 from app.adapters.store.ports import JobStatus
 from app.container import services
-from app.services.scanner import RUN_SCAN_ACTOR, SCAN_QUEUE, SEND_SCHEDULED_ACTOR, get_scanner
+from app.research.scanner import RUN_SCAN_ACTOR, SCAN_QUEUE, SEND_SCHEDULED_ACTOR, get_scanner
 from core.errors import ValidationError
 from core.timeutil import require_aware
 

@@ -13,7 +13,7 @@ import dramatiq
 
 from workers import broker as _broker  # noqa: F401  (first: installs the broker before @actor)
 
-from app.services.backtests import ACTOR, QUEUE, BacktestService
+from app.research.backtests import ACTOR, QUEUE, BacktestService
 from core.errors import ValidationError
 
 _service: BacktestService | None = None

@@ -25,7 +25,7 @@ log = logging.getLogger("strategy_runner")
 def build():
     from app.adapters.strategy_store import StrategyStore
     from app.container import services
-    from app.services.strategies import StrategyRunner, StrategyService
+    from app.research.strategies import StrategyRunner, StrategyService
 
     s = services()
     svc = StrategyService(StrategyStore(s.store.engine), s.instruments)

@@ -14,13 +14,13 @@ be restarted, so it never lives inside Streamlit or an actor):
   message in ``desk:ticker:subscriptions`` (``read_subscriptions``; the current subscriptions
   stay).
 * **Subscriptions** come from the watchlist (or ``--tokens``), the open positions and the
-  pending approvals (``app.services.ticker_subscriptions.desk_subscriptions``), each with its
+  pending approvals (``app.market.subscriptions.desk_subscriptions``), each with its
   mode (``ltp``/``quote``/``full``; ``--tokens 408065:ltp``); re-read every
   ``--watchlist-refresh`` seconds and only the difference is (un)subscribed per connection, so
   dashboard edits, new positions and new approvals take effect live. After a reconnect each
   connection resubscribes everything it carries, per mode.
 * takes raw binary messages through ``on_message`` into
-  :class:`app.services.ticker_service.TickerService` (``on_ticks`` is left unset so
+  :class:`app.market.ticker_ingest.TickerService` (``on_ticks`` is left unset so
   kiteconnect's slow per-packet parser never runs); text frames (``order``/``error``) are logged;
 * **stale ticks**: a background thread (``StaleTickWatcher``) asks Kite's REST ``/quote`` (500
   instruments per call, 1 call/s shared through Redis) for instruments on connected sockets whose
@@ -102,7 +102,7 @@ class TickerRunner:
                  watchlist_refresh: float = 5.0, redis_client=None,
                  probe_token: Callable[[str], bool | None] | None = None, auto_login: bool = True,
                  access_token: str | None = None, subscriptions=None) -> None:
-        from app.services.ticker_subscriptions import ShardedSubscriptions
+        from app.market.subscriptions import ShardedSubscriptions
 
         self.make_kws = make_kws
         self.redis = redis_client
@@ -374,7 +374,7 @@ class TickerRunner:
         """Publish the subscription report (``desk:ticker:subscriptions``) for the dashboard."""
         if self.redis is None:
             return
-        from app.services.ticker_subscriptions import SUBSCRIPTIONS_KEY
+        from app.market.subscriptions import SUBSCRIPTIONS_KEY
 
         report = self.subs.snapshot()
         report.update(sources=self.sources, updated_at=now.isoformat(),
@@ -448,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.adapters.kite_session import ensure_access_token, market_roots
     from app.container import services
-    from app.services.ticker_service import TickerService
+    from app.market.ticker_ingest import TickerService
 
     svc = services()
     settings = svc.settings
@@ -462,8 +462,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.adapters.kite_historical import SessionKite
     from app.adapters.rate_limit import KITE_QUOTE, RedisRateLimiter
-    from app.services.quote_fallback import QuoteFallback, StaleTickWatcher
-    from app.services.ticker_subscriptions import desk_subscriptions, parse_tokens
+    from app.market.quote_fallback import QuoteFallback, StaleTickWatcher
+    from app.market.subscriptions import desk_subscriptions, parse_tokens
 
     fixed = parse_tokens(args.tokens, args.mode) if args.tokens else None
     service = TickerService(cache, market=settings.market, background_bars=True)

@@ -17,7 +17,7 @@ import dramatiq
 
 from workers import broker as _broker  # noqa: F401  (first: installs the broker before @actor)
 
-from app.services.trading import EXECUTE_ACTOR, QUEUE, TradingService
+from app.trading.service import EXECUTE_ACTOR, QUEUE, TradingService
 from core.errors import ValidationError
 from core.timeutil import require_aware
 

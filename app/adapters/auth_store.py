@@ -5,7 +5,7 @@
   ``disabled``, ``created_at``/``updated_at`` (UTC).
 * ``FileUserStore(path)``: a read-only file named by ``DESK_USERS``, one ``name:hash`` per line
   (``#`` comments and blank lines ignored), re-read when it changes. Make lines with
-  ``python -m app.services.auth hash NAME``.
+  ``python -m app.ops.sign_in hash NAME``.
 
 Both answer ``get(username) -> UserRecord | None`` and ``count()``; only the table can be
 written (``set_password``, ``disable``).

@@ -1,4 +1,4 @@
-"""The sign-in gate of every page (``app.services.auth``).
+"""The sign-in gate of every page (``app.ops.sign_in``).
 
 In ``streamlit_app.py``, right after ``st.navigation`` and before anything else renders::
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import streamlit as st
 
-from app.services.auth import AuthService, AuthUnavailable
+from app.ops.sign_in import AuthService, AuthUnavailable
 from core.timeutil import IST
 
 TOKEN_KEY = "auth_token"

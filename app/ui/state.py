@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.container import Services, services
-from app.services.watch_view import WatchView
+from app.market.watch_view import WatchView
 
 
 @st.cache_resource

@@ -1,6 +1,6 @@
 """Rendering helpers for the paper-desk pages (Approvals, Orders & Positions, Risk, P&L).
 
-Formatting only: the numbers come from ``app.services.trading`` views; nothing here computes
+Formatting only: the numbers come from ``app.trading.service`` views; nothing here computes
 P&L, risk or charges. Money is shown as ₹ with Indian digit grouping (``₹10,00,000.00``),
 times in IST.
 """
@@ -18,8 +18,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from app.services.market_clock import DeskClock
-from app.services.trading_views import (
+from app.market.clock import DeskClock
+from app.trading.views import (
     ActionOutcome,
     ApprovalView,
     FundsView,
@@ -33,7 +33,7 @@ from core.orders import OrderIntent, OrderType, Product, Side, Validity, price_f
 from core.timeutil import IST, UTC
 
 if TYPE_CHECKING:  # pragma: no cover
-    from app.services.trading import TradingService
+    from app.trading.service import TradingService
 
 T = TypeVar("T")
 

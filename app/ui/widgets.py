@@ -7,7 +7,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from app.services.watch_view import MarketStatus, TickerHealth
+from app.market.watch_view import MarketStatus, TickerHealth
 from core.sessions import SessionPhase
 from core.timeutil import IST
 
@@ -93,7 +93,7 @@ def kite_auth_of(svc):
     """The ``KiteAuthService`` of a service graph (``svc.kite_auth`` once the container has it)."""
     auth = getattr(svc, "kite_auth", None)
     if auth is None:
-        from app.services.kite_auth import KiteAuthService
+        from app.ops.kite_login import KiteAuthService
 
         auth = KiteAuthService(svc.settings, svc.redis)
     return auth
@@ -124,7 +124,7 @@ def subscription_notice(svc) -> None:
     """The ticker's subscription report: an error when Kite's 9,000-instrument cap refused the
     wanted set, else a caption with connections and sources. Silent when Redis is down (the
     status panel already says so) or the ticker never reported."""
-    from app.services.ticker_subscriptions import read_subscriptions
+    from app.market.subscriptions import read_subscriptions
 
     try:
         report = read_subscriptions(svc.redis)

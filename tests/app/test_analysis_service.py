@@ -18,8 +18,8 @@ from app.adapters.analysis_store import AnalysisStore
 from app.adapters.gemini import GeminiRateLimited, GeminiUnavailable
 from app.adapters.rate_limit import RateLimitTimeout
 from app.adapters.store import SqlStore
-from app.services.analysis import AnalysisConfig, AnalysisRefused, AnalysisService
-from app.services.instruments import InstrumentService
+from app.research.analysis import AnalysisConfig, AnalysisRefused, AnalysisService
+from app.market.instruments import InstrumentService
 from app.settings import Settings
 from core.analysis import OFFLINE_LABEL
 from core.errors import ValidationError

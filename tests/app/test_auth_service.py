@@ -11,7 +11,7 @@ import redis as redis_lib
 
 from app.adapters.auth_store import FileUserStore, SqlUserStore
 from app.adapters.store import SqlStore
-from app.services.auth import FAIL_PREFIX, SESSION_PREFIX, AuthConfig, AuthService, AuthUnavailable, make_hash_line, main
+from app.ops.sign_in import FAIL_PREFIX, SESSION_PREFIX, AuthConfig, AuthService, AuthUnavailable, make_hash_line, main
 from core.errors import ValidationError
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -202,7 +202,7 @@ def test_users_file_malformed_line_raises_with_line_number(tmp_path):
 def test_no_users_configured_says_how_to_add_one(sql_users, rds):
     s = AuthService(_config(), sql_users, rds)
     assert not s.users_configured()
-    assert "python -m app.services.auth add-user NAME" in s.no_users_message()
+    assert "python -m app.ops.sign_in add-user NAME" in s.no_users_message()
 
 
 def test_logs_never_contain_password_or_token(svc, caplog):

@@ -8,8 +8,8 @@ import pytest
 
 from app.adapters.store import SqlStore
 from app.adapters.strategy_store import StrategyStore
-from app.services.backtests import BacktestService
-from app.services.instruments import InstrumentService
+from app.research.backtests import BacktestService
+from app.market.instruments import InstrumentService
 from core.errors import ValidationError
 from tests.fixtures_store import seed_instruments
 from tests.fixtures_trading import T0

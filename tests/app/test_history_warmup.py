@@ -3,8 +3,8 @@
 from datetime import date, datetime, timedelta
 
 from app.adapters.calendar_source import load_nse_calendar
-from app.services.history_warmup import wait_for_market_time, warm_up_history
-from app.services.market_clock import DeskClock
+from app.market.history_warmup import wait_for_market_time, warm_up_history
+from app.market.clock import DeskClock
 from core.timeutil import IST
 
 

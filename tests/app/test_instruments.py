@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from app.adapters.store import SqlStore
-from app.services.instruments import InstrumentService
+from app.market.instruments import InstrumentService
 from app.settings import DATA_DIR
 from core.errors import DataError, ValidationError
 from core.timeutil import IST

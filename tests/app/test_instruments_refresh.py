@@ -8,8 +8,8 @@ from datetime import datetime
 import pytest
 
 from app.adapters.store import SqlStore
-from app.services.instruments import InstrumentService
-from app.services.instruments_refresh import refresh_instruments
+from app.market.instruments import InstrumentService
+from app.market.instruments_refresh import refresh_instruments
 from core.errors import ValidationError
 from core.timeutil import IST
 from tests.kite_fixtures import kite_replay  # noqa: F401

@@ -14,7 +14,7 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 
 from app.adapters.kite_session import SESSION_KEY, KiteLoginRequired, ensure_access_token, kite_client
-from app.services.kite_auth import KiteAuthService
+from app.ops.kite_login import KiteAuthService
 from core.errors import ValidationError
 from core.timeutil import IST, UTC
 from tests.kite_fixtures import kite_replay, settings_for  # noqa: F401

@@ -16,9 +16,9 @@ import redis
 from app.adapters import kite_historical
 from app.adapters.kite_historical import KITE_MAX_DAYS, HistoricalUnavailable, historical_client, kite_windows
 from app.adapters.redis_client import redis_client
-from app.services import market_data as market_data_module
-from app.services.instruments import InstrumentService
-from app.services.market_data import MarketDataService, uncovered
+from app.market import history as market_data_module
+from app.market.instruments import InstrumentService
+from app.market.history import MarketDataService, uncovered
 from app.settings import Settings
 from core.errors import ValidationError
 from core.models import INTERVAL_MINUTES

@@ -21,7 +21,7 @@ from dramatiq import Worker
 from app.adapters.notify import parse_channels
 from app.adapters.queue import install_broker
 from app.adapters.tick_cache import TickerStatus
-from app.services import notifications as notif
+from app.ops import notifications as notif
 from app.settings import get_settings
 from core.errors import ValidationError
 from tests.dramatiq_helpers import drop_worker_middleware
@@ -236,7 +236,7 @@ def test_check_health_notifies_stale_ticker_once(receiver, redis_url, stub_worke
 
     class NoKite:
         def status(self, now):
-            from app.services.kite_auth import SessionStatus
+            from app.ops.kite_login import SessionStatus
 
             return SessionStatus("expired", market="kite", reason="Kite sessions end at 06:00 IST")
 

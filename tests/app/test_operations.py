@@ -19,7 +19,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from app.adapters.queue import NAMESPACE, DramatiqTaskQueue
 from app.adapters.store import SqlStore
-from app.services.operations import OperationsService, record_clock_run
+from app.ops.operations import OperationsService, record_clock_run
 from tests.servers import free_port, postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def _send(redis_url: str, queue: str, actor: str, *, options: dict | None = None
 
 
 def _depth(ops: OperationsService, queue: str):
-    from app.services.operations import QueueDepth
+    from app.ops.operations import QueueDepth
 
     return next((q for q in ops.queues() if q.queue == queue), QueueDepth(queue, 0, 0, 0, 0))
 

@@ -22,7 +22,7 @@ from app.adapters import nse_data
 from app.adapters.replay.frames import Group, encode_ticks
 from app.adapters.replay.market import ReplayMarket
 from app.adapters.strategy_store import StrategyStore
-from app.services.strategies import StrategyRunner, StrategyService
+from app.research.strategies import StrategyRunner, StrategyService
 from core.backtest import BacktestConfig, InstrumentBars, run_backtest
 from core.models import Bar
 from core.strategies import make_strategy

@@ -12,8 +12,8 @@ from app.adapters.kite_historical import SessionKite
 from app.adapters.rate_limit import KITE_QUOTE, RedisRateLimiter
 from app.adapters.store import SqlStore
 from app.adapters.tick_cache import TickCache
-from app.services.instruments import InstrumentService
-from app.services.quote_fallback import QuoteFallback
+from app.market.instruments import InstrumentService
+from app.market.quote_fallback import QuoteFallback
 from core import kite_wire
 from core.errors import ValidationError
 from core.models import Tick

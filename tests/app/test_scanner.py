@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from app.adapters.store import SqlStore
-from app.services.scanner import ScannerService, index_members
+from app.research.scanner import ScannerService, index_members
 from core.errors import ValidationError
 from core.scan_lang import ScanSyntaxError
 from core.timeutil import IST

@@ -9,7 +9,7 @@ import pytest
 
 from app.adapters import nse_data
 from app.adapters.strategy_store import StrategyStore
-from app.services.strategies import StrategyRunner, StrategyService
+from app.research.strategies import StrategyRunner, StrategyService
 from core.errors import ValidationError
 from core.models import Bar
 from tests.fixtures_trading import INFY, T0, make_desk

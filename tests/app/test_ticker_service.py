@@ -10,7 +10,7 @@ import redis
 
 from app.adapters.redis_client import redis_client
 from app.adapters.tick_cache import BARS_CLOSED_KEY, TickCache
-from app.services.ticker_service import TickerService
+from app.market.ticker_ingest import TickerService
 from core import kite_wire
 from core.models import Bar, Tick
 from core.timeutil import IST
@@ -60,7 +60,7 @@ def test_frames_land_in_cache_and_close_bars_into_sink_and_event_stream(cache):
 def test_malformed_frame_is_counted_logged_and_not_fatal(cache, caplog):
     svc, _ = make(cache)
     good = frame_at(OPEN, [(408065, 100.0, 10)])
-    with caplog.at_level(logging.WARNING, logger="app.services.ticker_service"):
+    with caplog.at_level(logging.WARNING, logger="app.market.ticker_ingest"):
         result = svc.feed(good[:-5], WALL)
     assert result.malformed and svc.malformed_total == 1
     assert "malformed tick frame" in caplog.text and "truncated" in caplog.text
@@ -78,7 +78,7 @@ def test_unknown_length_packets_count_as_malformed_but_good_ones_are_kept(cache)
 def test_heartbeat_and_text_frames_are_handled(cache, caplog):
     svc, _ = make(cache)
     assert svc.feed(kite_wire.HEARTBEAT, WALL).heartbeat
-    with caplog.at_level(logging.INFO, logger="app.services.ticker_service"):
+    with caplog.at_level(logging.INFO, logger="app.market.ticker_ingest"):
         svc.feed(b'{"type":"order","data":{"order_id":"42","status":"COMPLETE"}}', WALL, is_binary=False)
         svc.feed(b'{"type":"error","data":"bad token"}', WALL, is_binary=False)
         svc.feed(b"not json", WALL, is_binary=False)

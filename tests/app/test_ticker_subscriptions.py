@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.services.ticker_subscriptions import (
+from app.market.subscriptions import (
     ShardedSubscriptions,
     desk_subscriptions,
     parse_tokens,

@@ -1,4 +1,4 @@
-"""app.services.watch_view read models on the real NSE calendar."""
+"""app.market.watch_view read models on the real NSE calendar."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from app.adapters.calendar_source import load_nse_calendar
-from app.services.watch_view import chart_window, market_status, ticker_health
+from app.market.watch_view import chart_window, market_status, ticker_health
 from core.errors import ValidationError
 from core.sessions import SessionPhase
 from core.timeutil import IST
@@ -80,7 +80,7 @@ from decimal import Decimal  # noqa: E402
 import numpy as np  # noqa: E402
 
 from app.adapters.tick_cache import CachedTick, TickerStatus  # noqa: E402
-from app.services.watch_view import WATCHLIST_COLUMNS, watchlist_frame  # noqa: E402
+from app.market.watch_view import WATCHLIST_COLUMNS, watchlist_frame  # noqa: E402
 from core.models import Instrument, Tick  # noqa: E402
 
 

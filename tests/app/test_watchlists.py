@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.instruments import InstrumentService
-from app.services.watchlists import WatchlistService
+from app.market.instruments import InstrumentService
+from app.market.watchlists import WatchlistService
 from app.settings import DEFAULT_WATCHLIST
 from core.errors import ValidationError
 from tests.fixtures_store import seed_instruments

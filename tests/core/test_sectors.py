@@ -215,7 +215,7 @@ def test_relative_strength_start_not_a_session_raises(closes, classification, ni
 
 @pytest.fixture(scope="module")
 def bundled():
-    from app.services.sectors import SectorService
+    from app.research.sectors import SectorService
 
     svc = SectorService()
     closes, classification, bench = svc._data()

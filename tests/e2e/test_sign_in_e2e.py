@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.auth import make_hash_line
+from app.ops.sign_in import make_hash_line
 from tests.e2e.desk import ROOT, launch_chromium, running_desk
 
 pytestmark = pytest.mark.e2e

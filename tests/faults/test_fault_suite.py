@@ -35,7 +35,7 @@ from app.adapters.queue import NAMESPACE
 from app.adapters.store import SqlStore
 from app.adapters.trading_store import TradingStore
 from app.adapters.trading_store.schema import metadata as trading_metadata
-from app.services.operations import OperationsService
+from app.ops.operations import OperationsService
 from core.errors import DeskError
 from tests.app.test_operations import kill_group, start_worker
 from tests.fixtures_trading import INFY, T0, D, intent, later, make_desk

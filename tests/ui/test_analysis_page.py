@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.adapters.nse_data import minute_bars_for
 from app.container import reset_services, services
-from app.services.analysis import analysis_service
+from app.research.analysis import analysis_service
 from core import kite_wire
 from core.models import Tick
 from core.tick_batch import decode_frame

@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app.container import reset_services, services
-from app.services.scanner import get_scanner
+from app.research.scanner import get_scanner
 from core.timeutil import IST
 
 ROOT = Path(__file__).resolve().parents[2]

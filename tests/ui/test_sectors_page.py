@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app.container import reset_services, services
-from app.services.sectors import SectorService
+from app.research.sectors import SectorService
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "sectors.py")

@@ -21,7 +21,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app.container import reset_services, services
-from app.services.auth import SESSION_PREFIX
+from app.ops.sign_in import SESSION_PREFIX
 from app.ui.auth import TOKEN_KEY, auth_service_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,7 +190,7 @@ def test_no_users_configured_says_how_to_add_one(monkeypatch, tmp_path, redis_ur
     try:
         at = _app().run()
         assert not at.exception
-        assert "python -m app.services.auth add-user NAME" in _texts(at.error)
+        assert "python -m app.ops.sign_in add-user NAME" in _texts(at.error)
         assert len(at.button) == 0 and [h.value for h in at.header] == []
     finally:
         reset_services()

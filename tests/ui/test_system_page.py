@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.adapters.queue import NAMESPACE
 from app.container import reset_services
-from app.services.operations import CLOCK_RUNS_KEY
+from app.ops.operations import CLOCK_RUNS_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "system.py")

@@ -51,7 +51,7 @@ def _trading():
     svc = services()
     if not hasattr(type(svc), "trading") and "trading" not in vars(svc):
         from app.adapters.trading_store import TradingStore
-        from app.services.trading import TradingService
+        from app.trading.service import TradingService
 
         vars(svc)["trading"] = TradingService(svc.settings, TradingStore(svc.store.engine), svc.instruments,
                                               svc.ticks, svc.jobs, calendar=svc.calendar)

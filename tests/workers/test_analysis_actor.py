@@ -11,7 +11,7 @@ from dramatiq import Worker
 
 from app.adapters.store.ports import JobStatus
 from app.container import reset_services, services
-from app.services.analysis import analysis_service
+from app.research.analysis import analysis_service
 from core.errors import ValidationError
 from core.timeutil import IST
 from tests.dramatiq_helpers import drop_worker_middleware
@@ -61,7 +61,7 @@ def _join(broker) -> None:
 
 
 def test_actor_declares_queue_retries_time_limit_and_throws(env):
-    from app.services.analysis import AnalysisRefused
+    from app.research.analysis import AnalysisRefused
     from core.errors import ValidationError
 
     opts = env.options

@@ -10,7 +10,7 @@ from dramatiq import Worker
 
 from app.adapters.queue import install_broker
 from app.container import reset_services, services
-from app.services.scanner import get_scanner
+from app.research.scanner import get_scanner
 from core.errors import ValidationError
 from core.timeutil import IST
 from tests.workers.test_backfill import drop_worker_middleware

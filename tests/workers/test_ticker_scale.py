@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from app.adapters.nse_data import load_instruments
-from app.services.ticker_subscriptions import SUBSCRIPTIONS_KEY
+from app.market.subscriptions import SUBSCRIPTIONS_KEY
 from tests.fixtures_trading import T0, intent, make_desk
 from tests.kite_fixtures import requests_log
 from tests.workers.test_ticker import cache, start_ticker, stop, wait_for  # noqa: F401

@@ -15,8 +15,8 @@ others:
   ``ns:q.XQ``, the dead-letter set Dramatiq keeps for 7 days).
 * **Dead letters**, newest first, with :meth:`retry` (atomically move the message back onto
   its queue with a fresh retry budget) and :meth:`discard` (delete it).
-* **Ticker**: its heartbeat and tick age (``app.services.watch_view.ticker_health``).
-* **Kite token**: :class:`app.services.kite_auth.SessionStatus` (never the token itself).
+* **Ticker**: its heartbeat and tick age (``app.market.watch_view.ticker_health``).
+* **Kite token**: :class:`app.ops.kite_login.SessionStatus` (never the token itself).
 * **Scheduled jobs**: the clock's last send of each job, recorded by :func:`record_clock_run`
   in the hash ``desk:clock:last_runs`` (field = job id, value = JSON ``{"at", "status",
   "message_id", "error"}``; status ``sent`` / ``skipped`` / ``failed``).
@@ -150,8 +150,8 @@ class SystemHealth:
     workers_error: str | None = None
     queues: list[QueueDepth] = field(default_factory=list)
     queues_error: str | None = None
-    ticker: Any = None  # app.services.watch_view.TickerHealth
-    token: Any = None  # app.services.kite_auth.SessionStatus
+    ticker: Any = None  # app.market.watch_view.TickerHealth
+    token: Any = None  # app.ops.kite_login.SessionStatus
     token_error: str | None = None
     clock_runs: list[ClockRun] = field(default_factory=list)
     clock_error: str | None = None
@@ -456,7 +456,7 @@ class OperationsService:
 
     def snapshot(self, now: datetime | None = None) -> SystemHealth:
         """Read every part (see the module docstring). Never raises for a server being down."""
-        from app.services.watch_view import ticker_health
+        from app.market.watch_view import ticker_health
 
         now = now or datetime.now(UTC)
         redis_probe = self.redis_health()

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from app.adapters.store.ports import WatchlistRepository
-from app.services.instruments import InstrumentService
+from app.market.instruments import InstrumentService
 from core.errors import ValidationError
 from core.models import Instrument
 

@@ -28,7 +28,7 @@ from core.timeutil import IST, UTC
 if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.store import SqlStore
     from app.adapters.strategy_store import StrategyStore
-    from app.services.instruments import InstrumentService
+    from app.market.instruments import InstrumentService
 
 QUEUE = "backtests"
 ACTOR = "run_backtest"

@@ -1,7 +1,7 @@
 """Write side of the paper desk: propose, the gatekeeper, approve/reject/expire, execution,
 matching, modify/cancel, square-off and the kill switch. ``TradingService`` delegates here.
 
-Rules of the flow (see ``app.services.trading`` for the public contract):
+Rules of the flow (see ``app.trading.service`` for the public contract):
 
 * every order is created by :meth:`TradingEngine.execute_approval` from an APPROVED approval
   that has an approved risk decision row (``orders.decision_id``); order id ``O-<approval_id>``;
@@ -20,8 +20,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from app.services.trading_books import TradingBooks, coerce_limits, limits_to_json
-from app.services.trading_rows import (
+from app.trading.books import TradingBooks, coerce_limits, limits_to_json
+from app.trading.rows import (
     audit_row,
     fill_row,
     intent_columns,
@@ -38,7 +38,7 @@ from app.services.trading_rows import (
     approval_view,
     preview_from_decision,
 )
-from app.services.trading_views import ActionOutcome, ApprovalView, LimitsView, OrderView, TraceView, AuditEntry
+from app.trading.views import ActionOutcome, ApprovalView, LimitsView, OrderView, TraceView, AuditEntry
 from core import approvals as appr
 from core import broker
 from core.broker import BrokerConfig, BrokerState, OrderFilled, OrderRejected
@@ -60,7 +60,7 @@ from core.portfolio import Portfolio, Position, apply_fill
 from core.orders import FrozenMap
 from core.risk import RiskLimits, evaluate
 from core.timeutil import UTC, require_aware, to_ist, to_utc
-from app.services.notifications import fill_event, notify, safe_mode
+from app.ops.notifications import fill_event, notify, safe_mode
 
 Enqueue = Callable[[str], None]
 

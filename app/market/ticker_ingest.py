@@ -277,7 +277,7 @@ class TickerService:
 
     def set_link(self, connected: bool, subscribed: Iterable[int]) -> None:
         """Report the state of a sharded ticker (several connections managed outside this
-        service, ``app.services.ticker_subscriptions``): ``connected`` = every connection is
+        service, ``app.market.subscriptions``): ``connected`` = every connection is
         open, ``subscribed`` = tokens subscribed on live sockets (the heartbeat's count)."""
         self.connected = bool(connected)
         self.subscribed = {int(t) for t in subscribed}

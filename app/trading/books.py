@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 
 from app.adapters.trading_store import TradingStore
-from app.services.trading_config import TradingConfig
-from app.services.trading_rows import (
+from app.trading.config import TradingConfig
+from app.trading.rows import (
     CHARGE_FIELDS,
     approval_view,
     order_view,
@@ -22,7 +22,7 @@ from app.services.trading_rows import (
     position_from_row,
     trade_view,
 )
-from app.services.trading_views import ApprovalView, FundsView, LimitsView, OrderView, PositionView, RiskStatusView, TradeView
+from app.trading.views import ApprovalView, FundsView, LimitsView, OrderView, PositionView, RiskStatusView, TradeView
 from core.approvals import shadow_pnl
 from core.charges import Charges, backfilled_schedules, schedule_for
 from core.errors import ValidationError

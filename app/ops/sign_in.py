@@ -5,7 +5,7 @@ with ``DESK_ENV=prod``. ``DESK_AUTH=off`` (or a dev/test run on auto) is a local
 run without sign-in, and the sidebar says so.
 
 Users come from ``DESK_USERS`` (a file of ``name:hash`` lines) when set, else the
-``desk_users`` table on the store (``python -m app.services.auth add-user NAME``).
+``desk_users`` table on the store (``python -m app.ops.sign_in add-user NAME``).
 
 Redis keys (never holding a password or a usable token):
 
@@ -180,8 +180,8 @@ class AuthService:
 
     def no_users_message(self) -> str:
         return ("No users are set up, so nobody can sign in. On the server run "
-                "`python -m app.services.auth add-user NAME`, or set DESK_USERS to a file of "
-                "name:hash lines (`python -m app.services.auth hash NAME` prints one).")
+                "`python -m app.ops.sign_in add-user NAME`, or set DESK_USERS to a file of "
+                "name:hash lines (`python -m app.ops.sign_in hash NAME` prints one).")
 
     # ------------------------------------------------------------------ sign-in
 
@@ -321,7 +321,7 @@ class AuthService:
         rules.check_new_password(password, name)
         if not getattr(self.users, "writable", False):
             raise ValidationError(f"users come from {self.users.describe()} (DESK_USERS), which the desk "
-                                  "does not write: add a line made by `python -m app.services.auth hash NAME`")
+                                  "does not write: add a line made by `python -m app.ops.sign_in hash NAME`")
         encoded = rules.hash_password(password, salt=secrets.token_bytes(rules.SALT_BYTES))
         created = self.users.set_password(name, encoded, _utc(now or self.clock()))
         log.info("%s user %s", "created" if created else "updated the password of", name)
@@ -347,10 +347,10 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m app.services.auth add-user NAME | hash NAME | disable NAME [--stdin]``."""
+    """``python -m app.ops.sign_in add-user NAME | hash NAME | disable NAME [--stdin]``."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m app.services.auth", description="PaperDesk sign-in users")
+    parser = argparse.ArgumentParser(prog="python -m app.ops.sign_in", description="PaperDesk sign-in users")
     parser.add_argument("command", choices=["add-user", "hash", "disable"])
     parser.add_argument("username")
     parser.add_argument("--stdin", action="store_true", help="read the password from standard input")

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from app.services.trading_views import (
+from app.trading.views import (
     ApprovalView,
     OrderView,
     RiskPreview,

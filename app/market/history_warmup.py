@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from app.services.market_clock import DeskClock
+from app.market.clock import DeskClock
 from core.timeutil import IST
 
 log = logging.getLogger(__name__)

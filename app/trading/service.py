@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
-from app.services.trading_config import TradingConfig
-from app.services.trading_views import (
+from app.trading.config import TradingConfig
+from app.trading.views import (
     ActionOutcome,
     ApprovalView,
     FundsView,
@@ -48,12 +48,12 @@ from core.charges import Charges
 from core.orders import OrderIntent
 from core.risk import RiskLimits
 from app.logging_setup import trace_context
-from app.services.notifications import approval_pending, notify, risk_breach
+from app.ops.notifications import approval_pending, notify, risk_breach
 
 if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.tick_cache import TickCache
     from app.adapters.trading_store import TradingStore
-    from app.services.instruments import InstrumentService
+    from app.market.instruments import InstrumentService
     from core.calendar import NseCalendar
 
 #: Dramatiq queue and actor names used by the service (actors live in ``workers.trading``).
@@ -99,7 +99,7 @@ class TradingService:
         calendar: NseCalendar | None = None,
         config: TradingConfig | None = None,
     ) -> None:
-        from app.services.trading_engine import TradingEngine
+        from app.trading.engine import TradingEngine
 
         self.config = config or TradingConfig.from_settings(settings)
         self.store = store

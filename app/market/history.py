@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from app.adapters.kite_historical import KITE_MAX_DAYS, check_interval, check_window, kite_windows
-from app.services.instruments import InstrumentService
+from app.market.instruments import InstrumentService
 from app.settings import Settings
 from core.errors import ValidationError
 from core.models import Bar

@@ -30,7 +30,7 @@ from app.settings import Settings
 from core.errors import DeskError, ValidationError
 from core.kite_session_rules import is_expired, request_token_from_redirect
 from core.timeutil import IST, UTC
-from app.services.notifications import kite_token_expired, notify
+from app.ops.notifications import kite_token_expired, notify
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from core.timeutil import IST
 if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.strategy_store import StrategyStore
     from app.adapters.tick_cache import TickCache
-    from app.services.instruments import InstrumentService
-    from app.services.trading import TradingService
+    from app.market.instruments import InstrumentService
+    from app.trading.service import TradingService
 
 log = logging.getLogger(__name__)
 
