@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 import pandas as pd
 import pytest
 
 from app.adapters.store.ports import BarRepository, InstrumentRepository, JobRepository, JobStatus, WatchlistRepository
 from core.errors import ValidationError
-from core.models import Bar, Instrument
 from core.timeutil import IST, UTC
+from tests.factories import INFY, NIFTY, bar
 from tests.fixtures_store import DUMP_DATE, instrument_rows
 from tests.supabase_local import supabase_local  # noqa: F401 - session fixture
 
@@ -50,11 +49,6 @@ def _subset() -> list[dict]:
     return [r for r in instrument_rows() if r["tradingsymbol"] in SYMBOLS and r["exchange"] == "NSE"]
 
 
-def _bar(token: int, ts: datetime, close: float, interval: str = "minute", volume: int = 100) -> Bar:
-    return Bar(instrument_token=token, interval=interval, ts=ts, open=close - 1, high=close + 1, low=close - 2,
-               close=close, volume=volume, oi=0)
-
-
 T0 = datetime(2025, 12, 1, 3, 45, tzinfo=UTC)  # 09:15 IST
 
 
@@ -83,11 +77,10 @@ def test_instruments_replace_get_and_lookup(repos):
     assert r.replace_dump(rows, DUMP_DATE) == len(rows) == r.count()
     assert r.dump_date() == DUMP_DATE
     infy = r.by_key("NSE:INFY")
-    assert isinstance(infy, Instrument) and infy.tradingsymbol == "INFY" and infy.exchange == "NSE"
-    assert infy.tick_size == Decimal("0.05") or infy.tick_size == Decimal("0.1")
+    assert infy == INFY  # every field of the bundled row, tick_size ₹0.10 exactly
     assert r.get(infy.instrument_token) == infy
     assert r.by_key("nse:INFY") == infy
-    assert r.by_key("NSE:NIFTY 50").tradingsymbol == "NIFTY 50"
+    assert r.by_key("NSE:NIFTY 50") == NIFTY
     assert r.by_key("NSE:NOSUCH") is None
     with pytest.raises(ValidationError, match="NSE:INFY"):
         r.by_key("INFY")
@@ -138,10 +131,10 @@ def test_instruments_full_dump_reads_past_one_page(repos):
 
 def test_bars_upsert_frame_and_overwrite(repos):
     b = repos.bars
-    bars = [_bar(408065, T0 + timedelta(minutes=i), 1500 + i) for i in range(5)]
+    bars = [bar(408065, T0 + timedelta(minutes=i), 1500 + i) for i in range(5)]
     assert b.upsert(bars) == 5
     assert b.upsert(bars) == 5 and b.count() == 5  # idempotent
-    assert b.upsert([_bar(408065, T0, 999.5, volume=7)]) == 1
+    assert b.upsert([bar(408065, T0, 999.5, volume=7)]) == 1
     df = b.frame(408065, "minute", T0, T0 + timedelta(minutes=3))
     assert list(df.columns) == ["open", "high", "low", "close", "volume", "oi"]
     assert str(df.index.tz) == str(IST) and df.index.name == "ts" and df.index.is_monotonic_increasing
@@ -154,7 +147,7 @@ def test_bars_upsert_frame_and_overwrite(repos):
 
 def test_bars_batch_keeps_the_last_of_a_repeated_key(repos):
     b = repos.bars
-    assert b.upsert([_bar(1, T0, 10.0), _bar(1, T0, 11.0)]) == 1
+    assert b.upsert([bar(1, T0, 10.0), bar(1, T0, 11.0)]) == 1
     assert b.frame(1, "minute", T0, T0)["close"].tolist() == [11.0]
 
 
@@ -163,8 +156,8 @@ def test_bars_count_latest_and_empty_frame(repos):
     assert b.latest_ts(1, "minute") is None and b.count() == 0
     empty = b.frame(1, "minute", T0, T0 + timedelta(days=1))
     assert empty.empty and dict(empty.dtypes.astype(str))["volume"] == "int64"
-    b.upsert([_bar(1, T0 + timedelta(minutes=i), 10.0) for i in range(3)]
-             + [_bar(2, T0, 20.0), _bar(1, T0, 30.0, interval="day")])
+    b.upsert([bar(1, T0 + timedelta(minutes=i), 10.0) for i in range(3)]
+             + [bar(2, T0, 20.0), bar(1, T0, 30.0, interval="day")])
     assert b.count() == 5 and b.count(1) == 4 and b.count(1, "minute") == 3 and b.count(interval="day") == 1
     latest = b.latest_ts(1, "minute")
     assert latest == T0 + timedelta(minutes=2) and latest.tzinfo is not None and latest.utcoffset() == timedelta(0)
@@ -173,9 +166,9 @@ def test_bars_count_latest_and_empty_frame(repos):
 def test_bars_bad_input_writes_nothing(repos):
     b = repos.bars
     with pytest.raises(ValidationError, match="interval"):
-        b.upsert([_bar(1, T0, 10.0), _bar(1, T0, 10.0, interval="2minute")])
+        b.upsert([bar(1, T0, 10.0), bar(1, T0, 10.0, interval="2minute")])
     with pytest.raises(ValidationError):
-        b.upsert([_bar(1, T0, 10.0), _bar(1, T0.replace(tzinfo=None), 10.0)])
+        b.upsert([bar(1, T0, 10.0), bar(1, T0.replace(tzinfo=None), 10.0)])
     assert b.count() == 0
     with pytest.raises(ValidationError, match="after"):
         b.frame(1, "minute", T0 + timedelta(hours=1), T0)
@@ -189,7 +182,7 @@ def test_bars_bad_input_writes_nothing(repos):
 
 def test_bars_frame_reads_past_one_page(repos):
     b = repos.bars
-    bars = [_bar(7, T0 + timedelta(minutes=i), 100 + i * 0.05) for i in range(2600)]
+    bars = [bar(7, T0 + timedelta(minutes=i), 100 + i * 0.05) for i in range(2600)]
     assert b.upsert(bars) == 2600
     df = b.frame(7, "minute", T0, T0 + timedelta(days=3))
     assert len(df) == 2600 and df.index.is_unique and df.index.is_monotonic_increasing
@@ -214,7 +207,7 @@ def test_bars_coverage_is_merged(repos):
 
 def test_bars_delete_forgets_bars_and_coverage(repos):
     b = repos.bars
-    b.upsert([_bar(1, T0, 10.0), _bar(1, T0 + timedelta(minutes=1), 11.0), _bar(2, T0, 5.0)])
+    b.upsert([bar(1, T0, 10.0), bar(1, T0 + timedelta(minutes=1), 11.0), bar(2, T0, 5.0)])
     b.add_coverage(1, "minute", T0, T0 + timedelta(minutes=1))
     assert b.delete(1, "minute") == 2
     assert b.count() == 1 and b.coverage(1, "minute") == []

@@ -75,17 +75,13 @@ def test_chart_window_unknown_interval_raises(cal):
 # ---- with the tick cache's own records -------------------------------------------------------
 
 from datetime import timedelta  # noqa: E402
-from decimal import Decimal  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from app.adapters.tick_cache import CachedTick, TickerStatus  # noqa: E402
 from app.market.watch_view import WATCHLIST_COLUMNS, watchlist_frame  # noqa: E402
-from core.models import Instrument, Tick  # noqa: E402
-
-
-def _inst(token: int, symbol: str) -> Instrument:
-    return Instrument(token, token // 256, symbol, symbol, "NSE", "NSE", "EQ", Decimal("0.05"), 1)
+from core.models import Tick  # noqa: E402
+from tests.factories import INFY, TCS  # noqa: E402
 
 
 def _status(now: datetime, **kw) -> TickerStatus:
@@ -96,7 +92,7 @@ def _status(now: datetime, **kw) -> TickerStatus:
 
 def test_watchlist_frame_fills_tick_fields_and_leaves_missing_as_nan():
     now = datetime(2026, 1, 14, 10, 0, 5, tzinfo=IST)
-    infy, tcs = _inst(408065, "INFY"), _inst(2953217, "TCS")
+    infy, tcs = INFY, TCS
     tick = Tick(408065, 1510.0, mode="full", volume_traded=12345, open=1500.0, high=1515.0, low=1495.0,
                 close=1500.0)
     frame = watchlist_frame([("NSE:INFY", infy), ("NSE:TCS", tcs), ("NSE:GONE", None)],

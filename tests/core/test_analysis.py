@@ -25,13 +25,12 @@ from core.analysis import (
     score_outcome,
 )
 from core.errors import ValidationError
-from core.models import Instrument, Tick
+from core.models import Tick
 from core.risk.limits import RiskLimits
 from core.timeutil import IST
+from tests.factories import INFY, NIFTY, equity, ohlcv_frame
 
 D = Decimal
-INFY = Instrument(408065, 1594, "INFY", "INFOSYS", "NSE", "NSE", "EQ", D("0.05"), 1)
-NIFTY = Instrument(256265, 1001, "NIFTY 50", "NIFTY 50", "NSE", "INDICES", "EQ", D("0"), 0)
 AT = datetime(2016, 8, 17, 11, 0, tzinfo=IST)
 
 
@@ -154,7 +153,7 @@ def test_answer_schema_rejects_confidence_above_one_and_unknown_verdict():
 @pytest.mark.parametrize("symbol", ["INFY", "SBIN", "RELIANCE", "TCS", "ITC"])
 @pytest.mark.parametrize("hhmm", [(9, 40), (11, 0), (14, 30)])
 def test_offline_analyst_on_bundled_data_is_valid_and_deterministic(symbol, hhmm):
-    inst = Instrument(1, 1, symbol, symbol, "NSE", "NSE", "EQ", D("0.05"), 1)
+    inst = equity(1, symbol)
     at = datetime(2016, 8, 24, *hhmm, tzinfo=IST)
     s = build_snapshot(inst, at, _minutes(symbol), daily=_daily(symbol), limits=RiskLimits())
     a = offline_answer(s)
@@ -175,9 +174,7 @@ def test_offline_analyst_without_history_avoids_and_holds_with_a_position():
 
 
 def _bars(rows: list[tuple[float, float, float]], start: datetime = AT) -> pd.DataFrame:
-    idx = pd.DatetimeIndex([start + timedelta(minutes=i) for i in range(len(rows))])
-    return pd.DataFrame({"high": [r[0] for r in rows], "low": [r[1] for r in rows], "close": [r[2] for r in rows]},
-                        index=idx)
+    return ohlcv_frame(rows, start, columns=("high", "low", "close"))
 
 
 def test_outcome_target_first_is_a_hit_and_stop_first_a_miss():

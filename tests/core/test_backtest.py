@@ -14,14 +14,10 @@ from core.backtest import BacktestConfig, InstrumentBars, backfilled_schedules, 
 from core.backtest.metrics import TRADE_COLUMNS
 from core.charges import equity_charges, schedule_for
 from core.errors import ValidationError
-from core.models import Instrument
 from core.orders import Product, Side
 from core.risk import RiskLimits
 from core.strategies.base import Signal, Strategy
-from core.timeutil import IST
-
-INFY = Instrument(408065, 1594, "INFY", "INFOSYS", "NSE", "NSE", "EQ", Decimal("0.05"), 1)
-T0 = datetime(2016, 8, 17, 10, 0, tzinfo=IST)
+from tests.factories import SBIN, T0, ohlcv_frame
 
 
 class Script(Strategy):
@@ -49,8 +45,7 @@ class Script(Strategy):
 
 
 def bars(rows, start=T0) -> pd.DataFrame:
-    idx = pd.DatetimeIndex([start + timedelta(minutes=i) for i in range(len(rows))])
-    return pd.DataFrame(rows, columns=["open", "high", "low", "close", "volume"], index=idx, dtype=float)
+    return ohlcv_frame(rows, start)
 
 
 ROWS = [(100, 100.5, 99.5, 100, 6000), (101, 102, 100.5, 101.5, 6000), (102, 103, 101, 102, 6000),
@@ -58,7 +53,7 @@ ROWS = [(100, 100.5, 99.5, 100, 6000), (101, 102, 100.5, 101.5, 6000), (102, 103
 
 
 def test_fills_at_next_bar_open_across_the_spread_with_zerodha_charges():
-    res = run_backtest(Script(0, 2), [InstrumentBars(INFY, bars(ROWS))])
+    res = run_backtest(Script(0, 2), [InstrumentBars(SBIN, bars(ROWS))])
     f = res.fills
     assert list(f["side"]) == ["BUY", "SELL"]
     assert list(f["filled_at"]) == [T0 + timedelta(minutes=1), T0 + timedelta(minutes=3)]
@@ -78,14 +73,14 @@ def test_fills_at_next_bar_open_across_the_spread_with_zerodha_charges():
 
 def test_risk_refusal_is_recorded_and_nothing_fills():
     cfg = BacktestConfig(limits=RiskLimits(max_order_quantity=5))
-    res = run_backtest(Script(0, 2), [InstrumentBars(INFY, bars(ROWS))], cfg)
+    res = run_backtest(Script(0, 2), [InstrumentBars(SBIN, bars(ROWS))], cfg)
     assert res.fills.empty
     assert list(res.rejections["reasons"]) == ["ORDER_QUANTITY"]
     assert res.metrics["final_equity"] == 1_000_000
 
 
 def test_open_position_is_squared_off_on_the_last_bar_of_the_day_with_the_fee():
-    res = run_backtest(Script(0, 99), [InstrumentBars(INFY, bars(ROWS))])
+    res = run_backtest(Script(0, 99), [InstrumentBars(SBIN, bars(ROWS))])
     assert list(res.fills["tag"]) == ["script", "SQUAREOFF"]
     assert res.fills["price"].iloc[1] == Decimal("104.45")  # last tick = close 104.50, bid one tick lower
     assert res.metrics["charges"] > float(res.fills["charges"].sum())  # + ₹50 + GST fee
@@ -95,7 +90,7 @@ def test_empty_universe_and_missing_bars_are_refused():
     with pytest.raises(ValidationError, match="universe is empty"):
         run_backtest(Script(0, 2), [])
     with pytest.raises(ValidationError, match="no bars for"):
-        run_backtest(Script(0, 2), [InstrumentBars(INFY, bars([]))])
+        run_backtest(Script(0, 2), [InstrumentBars(SBIN, bars([]))])
 
 
 def _curve(values, exposure):

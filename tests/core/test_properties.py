@@ -17,6 +17,7 @@ from core.orders import OrderIntent, OrderType, Product, Side
 from core.portfolio import apply_fill, funds, new_portfolio, pnl, reconcile, square_off
 from core.sessions import SessionPhase
 from core.timeutil import IST
+from tests.factories import equity
 
 D = Decimal
 OPEN = datetime(2025, 1, 6, 9, 0, tzinfo=IST)
@@ -27,7 +28,7 @@ SETTLE = date(2025, 1, 7)
 
 
 def instrument(token: int) -> Instrument:
-    return Instrument(token, token, f"SYM{token}", f"SYM{token}", "NSE", "NSE", "EQ", D("0.01"), 1)
+    return equity(token, tick_size="0.01")
 
 
 prices = st.integers(min_value=1, max_value=500_000).map(lambda p: D(p) / 100)  # ₹0.01 … ₹5,000.00
