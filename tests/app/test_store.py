@@ -10,8 +10,9 @@ import pytest
 
 from app.adapters.store import JobStatus, SqlStore
 from core.errors import ValidationError
-from core.models import Bar, Instrument
+from core.models import Bar
 from core.timeutil import IST, UTC
+from tests.factories import equity
 from tests.fixtures_store import DUMP_DATE, instrument_rows
 
 T0 = datetime(2016, 8, 16, 9, 15, tzinfo=IST)
@@ -180,7 +181,7 @@ def test_instruments_frame_has_kite_columns(seeded_store):
 
 def test_instruments_replace_dump_replaces_everything(store):
     store.instruments.replace_dump(instrument_rows()[:50], DUMP_DATE)
-    new = Instrument(1, 2, "NEWCO", "New Co", "NSE", "NSE", "EQ", Decimal("0.05"), 1)
+    new = equity(1, "NEWCO", exchange_token=2, name="New Co")
     assert store.instruments.replace_dump([new], date(2026, 1, 2)) == 1
     assert store.instruments.count() == 1
     assert store.instruments.get(1) == new

@@ -18,13 +18,14 @@ from core.approvals import (
     shadow_pnl,
 )
 from core.errors import ValidationError
-from core.orders import OrderIntent, OrderType, Product, Side
+from core.orders import Side
 from core.timeutil import IST
+from tests.factories import INFY, intent
 
 D = Decimal
 T0 = datetime(2025, 1, 6, 10, 0, tzinfo=IST)
 TTL = timedelta(minutes=5)
-INTENT = OrderIntent(408065, "INFY", Side.BUY, 10, Product.MIS, OrderType.MARKET, trace_id="tr-9")
+INTENT = intent(INFY, trace_id="tr-9")
 
 
 def pending(**kw):
@@ -109,7 +110,7 @@ def test_shadow_pnl_of_rejected_buy_is_later_minus_signal_times_qty():
 
 
 def test_shadow_pnl_of_expired_sell_gains_when_price_falls():
-    sell = OrderIntent(408065, "INFY", Side.SELL, 10, Product.MIS, OrderType.MARKET)
+    sell = intent(INFY, side=Side.SELL)
     a = expire(pending(intent=sell), now=T0 + TTL).approval
     assert shadow_pnl(a, D("1490")) == D("100.00")
 

@@ -11,7 +11,7 @@ import pytest
 from core.broker import Fill
 from core.charges import NO_CHARGES, Charges, equity_charges, schedule_for
 from core.errors import ValidationError
-from core.orders import OrderIntent, OrderType, Product, Side
+from core.orders import OrderType, Product, Side
 from core.portfolio import (
     LedgerKind,
     apply_fill,
@@ -26,6 +26,7 @@ from core.portfolio import (
     square_off,
 )
 from core.timeutil import IST
+from tests.factories import equity, intent
 
 D = Decimal
 OPEN = datetime(2025, 1, 6, 9, 0, tzinfo=IST)
@@ -153,7 +154,7 @@ def test_cnc_buy_uses_full_cash():
 
 
 def test_required_margin_for_mis_entry_and_exit():
-    buy = OrderIntent(1, "SYM1", Side.BUY, 10, Product.MIS, OrderType.MARKET)
+    buy = intent(equity(1))
     assert required_margin(buy, D("1500"), D("5")) == D("3000.00")
     assert required_margin(replace(buy, side=Side.SELL), D("1500"), D("5"), position_quantity=10) == D("0.00")
 
