@@ -3,18 +3,34 @@
 Values come from the environment, then a local ``.env``, then the defaults below. Names are
 the ones a PaaS or vendor sets (``REDIS_URL``, ``DATABASE_URL``, ``KITE_API_KEY`` …); the
 desk's own knobs start with ``DESK_``. Secrets are ``SecretStr`` so they never print.
+
+Sections (each a nested settings model reading its own flat ``DESK_*`` variables):
+``settings.trading`` (capital, leverage, slippage, approvals, square-off, circuit),
+``settings.analysis`` (Gemini and its budget), ``settings.auth`` (sign-in),
+``settings.notifications`` (apprise channels), ``settings.logging`` and ``settings.worker``.
+Every variable, its default and its allowed range is in the README's Configuration table.
+
+A value of the wrong type or out of range fails when the settings are read, with a
+``core.errors.ValidationError`` naming the variable and the allowed range, e.g.
+``DESK_CAPITAL must be a positive amount in rupees (₹1,000 – ₹100 crore), was '-5'``.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import time, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core import auth as auth_rules
 from core.errors import ValidationError
+from core.sessions import MIS_SQUARE_OFF
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "app" / "data" / "nse"
@@ -25,47 +41,260 @@ DEFAULT_WATCHLIST = (
     "NSE:ITC", "NSE:LT", "NSE:AXISBANK", "NSE:KOTAKBANK", "NSE:BHARTIARTL", "NSE:MARUTI",
     "NSE:NIFTY 50", "NSE:NIFTY IT",
 )
+#: Gemini defaults (``app.adapters.gemini`` uses the same).
+DEFAULT_GEMINI_MODEL = "gemini-2.5-flash"
+DEFAULT_GEMINI_API_VERSION = "v1beta"
+_CRORE = Decimal(10_000_000)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _env(*names: str) -> AliasChoices:
-    return AliasChoices(*names)
+def _knob(default: Any, var: str, rule: str, *aliases: str, **constraints: Any) -> Any:
+    """A field read from ``var`` (then ``aliases``); ``rule`` says what is allowed, for errors."""
+    return Field(default, validation_alias=AliasChoices(var, *aliases), description=rule, **constraints)
 
 
-class Settings(BaseSettings):
-    """Every process's configuration. Read it with ``get_settings()``."""
+def _explain(exc: PydanticValidationError, model: type[BaseSettings]) -> str:
+    """One line per bad value: ``VAR must be <rule>, was <input>``."""
+    lookup: dict[str, tuple[str, str | None]] = {}
+    for name, info in model.model_fields.items():
+        choices = info.validation_alias.choices if isinstance(info.validation_alias, AliasChoices) else []
+        names = [c for c in choices if isinstance(c, str)]
+        var = names[0] if names else name
+        for key in (name, *names):
+            lookup[key] = (var, info.description)
+    lines = []
+    for err in exc.errors():
+        nested = (err.get("ctx") or {}).get("error")
+        if isinstance(nested, ValidationError):  # a section's own explained error
+            lines.append(str(nested))
+            continue
+        key = str(err["loc"][0]) if err["loc"] else ""
+        var, rule = lookup.get(key, (key, None))
+        lines.append(f"{var} must be {rule or err['msg']}, was {err.get('input')!r}")
+    return "; ".join(lines)
+
+
+class _Section(BaseSettings):
+    """Base of every section: reads the environment and ``.env``; bad values raise
+    ``core.errors.ValidationError`` naming the variable and its allowed range."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    env: Literal["dev", "test", "prod"] = Field("dev", validation_alias=_env("DESK_ENV"))
-    state_dir: Path = Field(ROOT / ".state", validation_alias=_env("DESK_STATE_DIR"))
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except PydanticValidationError as exc:
+            raise ValidationError(_explain(exc, type(self))) from None
+
+
+class TradingSettings(_Section):
+    """The paper desk's trading knobs (``app.trading.config.TradingConfig`` is built from them)."""
+
+    capital: Decimal = _knob(Decimal("1000000"), "DESK_CAPITAL",
+                             "a positive amount in rupees (₹1,000 – ₹100 crore)",
+                             ge=Decimal(1000), le=100 * _CRORE)
+    mis_leverage: Decimal = _knob(Decimal(5), "DESK_MIS_LEVERAGE", "a multiple from 1 to 20",
+                                  ge=1, le=20)
+    slippage_bps: Decimal = _knob(Decimal(5), "DESK_SLIPPAGE_BPS", "basis points from 0 to 500",
+                                  ge=0, le=500)
+    partial_fills: bool = _knob(False, "DESK_PARTIAL_FILLS", "true or false")
+    max_drift_bps: Decimal = _knob(Decimal(50), "DESK_MAX_DRIFT_BPS", "basis points from 0 to 5,000",
+                                   ge=0, le=5000)
+    approval_ttl_seconds: int = _knob(300, "DESK_APPROVAL_TTL_SECONDS",
+                                      "whole seconds from 10 to 86,400 (one day)", ge=10, le=86_400)
+    square_off_cutoff: time = _knob(MIS_SQUARE_OFF, "DESK_SQUARE_OFF_CUTOFF",
+                                    "an IST time HH:MM from 09:15 to 15:30")
+    square_off_fee: bool = _knob(True, "DESK_SQUARE_OFF_FEE", "true or false")
+    circuit_pct: Decimal = _knob(Decimal(10), "DESK_CIRCUIT_PCT", "a percent from 1 to 20",
+                                 ge=1, le=20)
+    max_tick_age_seconds: float | None = _knob(None, "DESK_MAX_TICK_AGE_SECONDS",
+                                               "seconds from 0.1 to 3,600, or unset for any age",
+                                               ge=0.1, le=3600)
+    confirm_notional: Decimal = _knob(Decimal(100_000), "DESK_CONFIRM_NOTIONAL",
+                                      "an amount in rupees from ₹0 to ₹100 crore", ge=0, le=100 * _CRORE)
+
+    @field_validator("square_off_cutoff")
+    @classmethod
+    def _cutoff_in_session(cls, value: time) -> time:
+        if not time(9, 15) <= value <= time(15, 30) or value.second or value.microsecond:
+            raise ValueError("outside 09:15-15:30")
+        return value
+
+    @field_validator("max_tick_age_seconds", mode="before")
+    @classmethod
+    def _blank_is_any_age(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class AnalysisSettings(_Section):
+    """Analysis knobs: Gemini model, endpoint, timeout, prices, daily budget and rate."""
+
+    model: str = _knob(DEFAULT_GEMINI_MODEL, "DESK_GEMINI_MODEL", "a Gemini model name",
+                       pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    base_url: str | None = _knob(None, "DESK_GEMINI_BASE_URL", "an http(s) URL", "GOOGLE_GEMINI_BASE_URL",
+                                 pattern=r"^https?://")
+    api_version: str = _knob(DEFAULT_GEMINI_API_VERSION, "DESK_GEMINI_API_VERSION", "an API version like v1beta",
+                             pattern=r"^v\d+\w*$")
+    timeout_s: float = _knob(30.0, "DESK_GEMINI_TIMEOUT_S", "seconds from 1 to 300", ge=1, le=300)
+    daily_budget_inr: Decimal = _knob(Decimal("50"), "DESK_ANALYSIS_DAILY_BUDGET_INR",
+                                      "rupees a day from ₹0 to ₹1,00,000", ge=0, le=100_000)
+    input_usd_per_m: Decimal = _knob(Decimal("0.30"), "DESK_GEMINI_INPUT_USD_PER_M",
+                                     "US dollars per million tokens from 0 to 1,000", ge=0, le=1000)
+    output_usd_per_m: Decimal = _knob(Decimal("2.50"), "DESK_GEMINI_OUTPUT_USD_PER_M",
+                                      "US dollars per million tokens from 0 to 1,000", ge=0, le=1000)
+    inr_per_usd: Decimal = _knob(Decimal("88"), "DESK_INR_PER_USD", "rupees per dollar from 1 to 1,000",
+                                 ge=1, le=1000)
+    rate_per_minute: int = _knob(10, "DESK_GEMINI_RPM", "calls a minute from 1 to 10,000", ge=1, le=10_000)
+    rate_wait_s: float = _knob(20.0, "DESK_GEMINI_RATE_WAIT_S", "seconds from 0 to 600", ge=0, le=600)
+
+    @property
+    def prices(self) -> Any:
+        """The token prices as ``core.analysis.TokenPrices``."""
+        from core.analysis import TokenPrices
+
+        return TokenPrices(self.input_usd_per_m, self.output_usd_per_m, self.inr_per_usd)
+
+
+class AuthSettings(_Section):
+    """Sign-in: when it applies, where users come from, session and lockout rules."""
+
+    mode: Literal["on", "off", "auto"] = _knob("auto", "DESK_AUTH", "on, off or auto")
+    env: Literal["dev", "test", "prod"] = _knob("dev", "DESK_ENV", "dev, test or prod")
+    users_file: str | None = _knob(None, "DESK_USERS", "a path to a file of name:hash lines")
+    session_idle_minutes: float = _knob(60, "DESK_SESSION_IDLE_MINUTES", "minutes from 1 to 1,440",
+                                        ge=1, le=1440)
+    session_hours: float = _knob(12, "DESK_SESSION_HOURS", "hours from 1 to 168", ge=1, le=168)
+    max_failures: int = _knob(5, "DESK_SIGNIN_MAX_FAILURES", "a whole number of tries from 1 to 100",
+                              ge=1, le=100)
+    lockout_minutes: float = _knob(15, "DESK_SIGNIN_LOCKOUT_MINUTES", "minutes from 1 to 1,440",
+                                   ge=1, le=1440)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: Any) -> str:
+        text = str(value or "auto").strip().lower()
+        aliases = {"1": "on", "true": "on", "yes": "on", "0": "off", "false": "off", "no": "off", "": "auto"}
+        return aliases.get(text, text)
+
+    @property
+    def required(self) -> bool:
+        """Sign-in is required: ``DESK_AUTH=on``, or ``auto`` with ``DESK_ENV=prod``."""
+        return self.mode == "on" or (self.mode == "auto" and self.env == "prod")
+
+    @property
+    def session_rule(self) -> auth_rules.SessionRule:
+        return auth_rules.SessionRule(idle=timedelta(minutes=self.session_idle_minutes),
+                                      lifetime=timedelta(hours=self.session_hours))
+
+    @property
+    def lockout_rule(self) -> auth_rules.LockoutRule:
+        span = timedelta(minutes=self.lockout_minutes)
+        return auth_rules.LockoutRule(max_failures=self.max_failures, window=span, lockout=span)
+
+
+class NotificationSettings(_Section):
+    """Alert channels (apprise URLs, which hold tokens: a secret) and the dedupe window."""
+
+    urls: SecretStr | None = _knob(None, "DESK_NOTIFY_URLS",
+                                   "apprise URLs separated by spaces, commas or new lines")
+    dedupe_seconds: int = _knob(3600, "DESK_NOTIFY_DEDUPE_SECONDS", "whole seconds from 0 to 604,800 (a week)",
+                                ge=0, le=604_800)
+
+    @property
+    def url_text(self) -> str | None:
+        """The raw channel list for ``app.adapters.notify.parse_channels`` (never log it)."""
+        return self.urls.get_secret_value() if self.urls else None
+
+
+class LoggingSettings(_Section):
+    """Log level and format of every process."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _knob(
+        "INFO", "DESK_LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    format: Literal["json", "text"] = _knob("json", "DESK_LOG_FORMAT", "json or text")
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _case(cls, value: Any, info: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if info.field_name == "level" else value.strip().lower()
+
+
+class WorkerSettings(_Section):
+    """Dramatiq broker choice and the worker heartbeat (``app.adapters.worker_heartbeat``)."""
+
+    broker: Literal["redis", "stub"] | None = _knob(None, "DESK_BROKER",
+                                                    "redis or stub, or unset (stub under test, else redis)")
+    heartbeat_s: float = _knob(5.0, "DESK_WORKER_HEARTBEAT_S", "seconds from 0.1 to 300", ge=0.1, le=300)
+    heartbeat_ttl_s: float = _knob(15.0, "DESK_WORKER_HEARTBEAT_TTL_S", "seconds from 1 to 3,600", ge=1, le=3600)
+
+    @field_validator("broker", mode="before")
+    @classmethod
+    def _broker(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
+
+
+class Settings(_Section):
+    """Every process's configuration. Read it with ``get_settings()``."""
+
+    env: Literal["dev", "test", "prod"] = _knob("dev", "DESK_ENV", "dev, test or prod")
+    state_dir: Path = _knob(ROOT / ".state", "DESK_STATE_DIR", "a folder path")
 
     # Infrastructure (names a PaaS sets).
-    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
-    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    redis_url: str | None = _knob(None, "REDIS_URL", "a redis:// rediss:// or unix:// URL")
+    database_url: str | None = _knob(None, "DATABASE_URL", "an SQLAlchemy URL (sqlite:/// or postgresql://)")
 
     # Market: Kite Connect when KITE_API_KEY is set, else the local replay server.
-    kite_api_key: str | None = Field(None, validation_alias=_env("KITE_API_KEY"))
-    kite_api_secret: SecretStr | None = Field(None, validation_alias=_env("KITE_API_SECRET"))
-    replay_host: str = Field("127.0.0.1", validation_alias=_env("DESK_REPLAY_HOST"))
-    replay_port: int = Field(8765, validation_alias=_env("DESK_REPLAY_PORT"))
-    replay_date: str | None = Field(None, validation_alias=_env("DESK_REPLAY_DATE"))
-    replay_speed: float = Field(1.0, validation_alias=_env("DESK_REPLAY_SPEED"))
-    replay_api_key: str = Field("paperdesk", validation_alias=_env("DESK_REPLAY_API_KEY"))
-    replay_api_secret: SecretStr = Field(
-        SecretStr("paperdesk-replay-secret"), validation_alias=_env("DESK_REPLAY_API_SECRET")
-    )
+    kite_api_key: str | None = _knob(None, "KITE_API_KEY", "a Kite Connect API key")
+    kite_api_secret: SecretStr | None = _knob(None, "KITE_API_SECRET", "a Kite Connect API secret")
+    replay_host: str = _knob("127.0.0.1", "DESK_REPLAY_HOST", "a host name or address")
+    replay_port: int = _knob(8765, "DESK_REPLAY_PORT", "a TCP port from 1 to 65,535", ge=1, le=65_535)
+    replay_date: str | None = _knob(None, "DESK_REPLAY_DATE", "a recorded session date YYYY-MM-DD, or unset")
+    replay_speed: float = _knob(1.0, "DESK_REPLAY_SPEED", "a speed-up from 0.1 to 1,000 (1 = real time)",
+                                ge=0.1, le=1000)
+    replay_api_key: str = _knob("paperdesk", "DESK_REPLAY_API_KEY", "the replay server's API key")
+    replay_api_secret: SecretStr = _knob(SecretStr("paperdesk-replay-secret"), "DESK_REPLAY_API_SECRET",
+                                         "the replay server's API secret")
 
     # Ticker.
-    watchlist: str = Field(",".join(DEFAULT_WATCHLIST), validation_alias=_env("DESK_WATCHLIST"))
-    tick_stream_maxlen: int = Field(100_000, validation_alias=_env("DESK_TICK_STREAM_MAXLEN"))
+    watchlist: str = _knob(",".join(DEFAULT_WATCHLIST), "DESK_WATCHLIST", "comma-separated EXCHANGE:SYMBOL keys")
+    tick_stream_maxlen: int = _knob(100_000, "DESK_TICK_STREAM_MAXLEN", "a whole number of ticks from 1,000 "
+                                    "to 10,000,000", ge=1000, le=10_000_000)
 
-    # Other vendors (used by later features; read here so there is one settings object).
-    gemini_api_key: SecretStr | None = Field(None, validation_alias=_env("GEMINI_API_KEY"))
-    supabase_url: str | None = Field(None, validation_alias=_env("SUPABASE_URL"))
-    supabase_key: SecretStr | None = Field(None, validation_alias=_env("SUPABASE_KEY"))
+    # Other vendors.
+    gemini_api_key: SecretStr | None = _knob(None, "GEMINI_API_KEY", "a Gemini API key")
+    supabase_url: str | None = _knob(None, "SUPABASE_URL", "the project's https URL")
+    supabase_key: SecretStr | None = _knob(None, "SUPABASE_KEY", "the project's API key")
     #: Supabase's Postgres connection string (pooler): atomic writes and the stores that are
     #: not on the Data API (trading, scans, strategies, analyses) use it when SUPABASE_URL is set.
-    supabase_db_url: SecretStr | None = Field(None, validation_alias=_env("SUPABASE_DB_URL"))
+    supabase_db_url: SecretStr | None = _knob(None, "SUPABASE_DB_URL", "a postgresql:// URL")
+
+    # Sections (each reads its own DESK_* variables; see the classes above).
+    trading: TradingSettings = Field(default_factory=TradingSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @field_validator("replay_date", mode="before")
+    @classmethod
+    def _replay_date(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip() or None
+        if value is not None and not _ISO_DATE.match(str(value)):
+            raise ValueError("not YYYY-MM-DD")
+        return value
+
+    @model_validator(mode="after")
+    def _one_env(self) -> Settings:
+        """Sign-in's ``auto`` follows this object's ``env`` unless the section was given."""
+        if "auth" not in self.model_fields_set and self.auth.env != self.env:
+            self.auth = self.auth.model_copy(update={"env": self.env})
+        return self
 
     @property
     def market(self) -> Literal["kite", "replay"]:
@@ -112,5 +341,8 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """This process's settings, read once. Tests call ``get_settings.cache_clear()``."""
+    """This process's settings, read once. Tests call ``get_settings.cache_clear()``.
+
+    Raises ``core.errors.ValidationError`` naming the variable and its allowed range when a
+    value is of the wrong type or out of range."""
     return Settings()

@@ -1,8 +1,7 @@
-"""The paper desk's knobs, read from ``Settings`` (``DESK_*`` variables) with safe defaults.
+"""The paper desk's knobs, built from ``settings.trading`` (the ``DESK_*`` trading variables).
 
-Money ``Decimal`` rupees; rates basis points; times IST wall clock. ``from_settings`` reads an
-attribute when ``Settings`` has it and falls back to the default otherwise, so the desk runs
-before every knob is added to ``app.settings``.
+Money ``Decimal`` rupees; rates basis points; times IST wall clock. The defaults below equal
+``app.settings.TradingSettings``'s; tests construct ``TradingConfig`` directly.
 """
 
 from __future__ import annotations
@@ -10,10 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from core.errors import ValidationError
 from core.sessions import MIS_SQUARE_OFF
+
+if TYPE_CHECKING:  # pragma: no cover
+    from app.settings import Settings, TradingSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,24 +56,22 @@ class TradingConfig:
             raise ValidationError(f"approval_ttl_seconds must be positive, was {self.approval_ttl_seconds}")
 
     @classmethod
-    def from_settings(cls, settings: Any) -> TradingConfig:
-        """Build from ``settings`` attributes ``desk_capital``, ``mis_leverage``,
-        ``slippage_bps``, ``partial_fills``, ``max_drift_bps``, ``approval_ttl_seconds``,
-        ``square_off_cutoff`` ("HH:MM" or time), ``square_off_fee``, ``circuit_pct``; missing
-        ones take the defaults."""
-        d = cls()
-        kw: dict[str, Any] = {}
-        for name, attr in (("capital", "desk_capital"), ("mis_leverage", "mis_leverage"),
-                           ("slippage_bps", "slippage_bps"), ("max_drift_bps", "max_drift_bps"),
-                           ("circuit_pct", "circuit_pct")):
-            value = getattr(settings, attr, None)
-            kw[name] = Decimal(str(value)) if value is not None else getattr(d, name)
-        for name in ("partial_fills", "square_off_fee", "approval_ttl_seconds"):
-            value = getattr(settings, name, None)
-            kw[name] = value if value is not None else getattr(d, name)
-        cutoff = getattr(settings, "square_off_cutoff", None)
-        if isinstance(cutoff, str):
-            hh, mm = cutoff.split(":")
-            cutoff = time(int(hh), int(mm))
-        kw["square_off_cutoff"] = cutoff or d.square_off_cutoff
-        return cls(**kw)
+    def from_settings(cls, settings: Settings) -> TradingConfig:
+        """Build from ``settings.trading`` (the ``DESK_*`` trading variables, validated there)."""
+        return cls.from_section(settings.trading)
+
+    @classmethod
+    def from_section(cls, trading: TradingSettings) -> TradingConfig:
+        """Build from a ``TradingSettings`` section: every field is copied, none defaulted."""
+        return cls(
+            capital=trading.capital,
+            mis_leverage=trading.mis_leverage,
+            slippage_bps=trading.slippage_bps,
+            partial_fills=trading.partial_fills,
+            max_drift_bps=trading.max_drift_bps,
+            approval_ttl_seconds=trading.approval_ttl_seconds,
+            square_off_cutoff=trading.square_off_cutoff,
+            square_off_fee=trading.square_off_fee,
+            circuit_pct=trading.circuit_pct,
+            max_tick_age_seconds=trading.max_tick_age_seconds,
+        )
