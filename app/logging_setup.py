@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,14 +101,20 @@ def configure_logging(process_name: str, *, level: str | int | None = None, stre
 
     Existing root handlers (the Dramatiq CLI's pipe to its parent, Streamlit's) are kept and
     given the JSON formatter; with none, one ``StreamHandler`` on ``stream`` (stderr) is
-    added. Idempotent. ``level`` defaults to ``DESK_LOG_LEVEL`` or INFO; ``fmt`` to
-    ``DESK_LOG_FORMAT`` (``json`` or ``text``). Returns the root logger.
+    added. Idempotent. ``level`` defaults to ``settings.logging.level`` (``DESK_LOG_LEVEL``, INFO);
+    ``fmt`` to ``settings.logging.format`` (``DESK_LOG_FORMAT``, ``json`` or ``text``). Raises
+    ``ValidationError`` when those variables hold something else. Returns the root logger.
     """
     global _configured
     root = logging.getLogger()
-    level = level or os.environ.get("DESK_LOG_LEVEL", "INFO").upper()
-    root.setLevel(level)
-    fmt = (fmt or os.environ.get("DESK_LOG_FORMAT", "json")).lower()
+    if level is None or fmt is None:
+        from app.settings import get_settings
+
+        configured = get_settings().logging
+        level = level or configured.level
+        fmt = fmt or configured.format
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+    fmt = fmt.lower()
     formatter: logging.Formatter = JsonFormatter() if fmt != "text" else logging.Formatter(TEXT_FORMAT)
     if not root.handlers or stream is not None:
         if stream is not None:

@@ -2,7 +2,7 @@
 
 ``install_broker`` picks the broker once per process:
 
-* ``DESK_BROKER=redis`` or ``stub`` if set (integration tests force ``redis`` this way);
+* ``settings.worker.broker`` (``DESK_BROKER=redis`` or ``stub``) if set (integration tests force ``redis`` this way);
 * else a ``StubBroker`` when ``settings.env == "test"``;
 * else a ``RedisBroker`` on ``settings.effective_redis_url`` (namespace ``paperdesk``).
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from datetime import date, datetime
 from typing import Any
@@ -56,12 +55,10 @@ _lock = threading.Lock()
 
 
 def broker_kind(settings: Settings) -> str:
-    """``"redis"`` or ``"stub"``: ``DESK_BROKER`` if set, else stub under test, else redis."""
-    forced = os.environ.get("DESK_BROKER", "").strip().lower()
-    if forced:
-        if forced not in ("redis", "stub"):
-            raise ValidationError(f"DESK_BROKER={forced!r} is not a broker; use 'redis' or 'stub'")
-        return forced
+    """``"redis"`` or ``"stub"``: ``settings.worker.broker`` (``DESK_BROKER``, validated by the
+    settings) if set, else stub under test, else redis."""
+    if settings.worker.broker:
+        return settings.worker.broker
     return "stub" if settings.env == "test" else "redis"
 
 
@@ -80,7 +77,8 @@ def install_broker(settings: Settings) -> dramatiq.Broker:
                 broker.add_middleware(Results(backend=RedisBackend(client=broker.client), result_ttl=RESULT_TTL_MS))
                 broker.add_middleware(CurrentMessage())
             install_trace_middleware(broker)  # trace id from message to log lines
-            install_worker_heartbeat(broker)  # the System page's live workers (no-op on the stub)
+            install_worker_heartbeat(broker, interval_s=settings.worker.heartbeat_s,
+                                     ttl_s=settings.worker.heartbeat_ttl_s)  # System page's live workers
             dramatiq.set_broker(broker)
             _installed = broker
             log.info("installed the %s broker", type(broker).__name__)

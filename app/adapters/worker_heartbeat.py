@@ -33,26 +33,19 @@ log = logging.getLogger(__name__)
 
 #: Key prefix of worker heartbeats (``desk:workers:<host>:<pid>``).
 WORKERS_PREFIX = "desk:workers:"
-#: Defaults: beat every 5 s, forget a silent worker after 15 s. Environment overrides (seconds):
-#: ``DESK_WORKER_HEARTBEAT_S`` and ``DESK_WORKER_HEARTBEAT_TTL_S``.
+#: Defaults: beat every 5 s, forget a silent worker after 15 s. ``install_broker`` passes
+#: ``settings.worker.heartbeat_s`` / ``heartbeat_ttl_s`` (``DESK_WORKER_HEARTBEAT_S`` and
+#: ``DESK_WORKER_HEARTBEAT_TTL_S``).
 DEFAULT_INTERVAL_S = 5.0
 DEFAULT_TTL_S = 15
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, "") or default)
-    except ValueError:
-        return default
 
 
 class WorkerHeartbeat(Middleware):
     """Writes ``desk:workers:<host>:<pid>`` (hash, TTL) from each worker process; see module doc."""
 
     def __init__(self, interval_s: float | None = None, ttl_s: float | None = None) -> None:
-        self.interval_s = interval_s if interval_s is not None else _env_float("DESK_WORKER_HEARTBEAT_S",
-                                                                              DEFAULT_INTERVAL_S)
-        ttl = ttl_s if ttl_s is not None else _env_float("DESK_WORKER_HEARTBEAT_TTL_S", DEFAULT_TTL_S)
+        self.interval_s = interval_s if interval_s is not None else DEFAULT_INTERVAL_S
+        ttl = ttl_s if ttl_s is not None else DEFAULT_TTL_S
         self.ttl_s = max(1, int(round(max(ttl, self.interval_s * 2))))
         self._lock = threading.Lock()
         self._counts = {"processed": 0, "failed": 0, "in_flight": 0}
