@@ -488,13 +488,12 @@ def main(argv: list[str] | None = None) -> int:
                           reconnect_max_delay=max(5, args.reconnect_max_delay), reconnect_max_tries=300)
 
     def probe(access_token: str) -> bool | None:
-        from kiteconnect import KiteConnect
-        from kiteconnect import exceptions as kite_errors
+        from app.adapters.kite_errors import KiteSessionExpired, connect
 
         try:
-            KiteConnect(api_key, access_token=access_token, root=rest_root, timeout=5).profile()
+            connect(api_key, access_token=access_token, root=rest_root, timeout=5).profile()
             return True
-        except kite_errors.TokenException:
+        except KiteSessionExpired:
             return False
         except Exception as exc:  # noqa: BLE001 - network: unknown
             log.warning("ticker: session probe failed (%s)", type(exc).__name__)

@@ -6,11 +6,12 @@
   :func:`kite_windows`; :meth:`HistoricalClient.fetch_window` refuses a longer single window.
 * **Rate**: every request takes a permit from the Redis limiter ``KITE_HISTORICAL`` (3/s per
   api_key, shared by all processes; ``app.adapters.rate_limit``).
-* **Retries**: HTTP 429 and 5xx (kiteconnect ``NetworkException``, ``DataException``,
-  ``GeneralException`` with code ≥ 429, or a dropped connection) are retried with exponential
-  backoff (``backoff * 2**attempt`` seconds, capped at ``max_backoff``); ``InputException``
-  becomes ``ValidationError``; ``TokenException`` propagates (the client's session hook has
-  already marked the session expired).
+* **Errors** go through the Kite request funnel (``app.adapters.kite_errors``): HTTP 429 and
+  5xx or a dropped connection (``KiteUnavailable``) are retried with exponential backoff
+  (``backoff * 2**attempt`` seconds, capped at ``max_backoff``), then raise
+  :class:`HistoricalUnavailable` (a ``KiteUnavailable``, so a ``TemporaryError``);
+  ``InputException`` becomes ``ValidationError``; ``TokenException`` becomes
+  ``KiteSessionExpired`` (the client's session hook has already marked the session expired).
 * ``continuous`` (continuous futures data) and ``oi`` (open interest column) are passed through.
 """
 
@@ -22,11 +23,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
-from kiteconnect import exceptions as kite_errors
-
+from app.adapters.kite_errors import KiteUnavailable, funnelled, kite_request
 from app.adapters.rate_limit import RedisRateLimiter
-from core.errors import DeskError, ValidationError
+from core.errors import ValidationError
 from core.timeutil import IST, require_aware
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ KITE_MAX_DAYS: dict[str, int] = {
 _SECOND = timedelta(seconds=1)
 
 
-class HistoricalUnavailable(DeskError):
+class HistoricalUnavailable(KiteUnavailable):
     """Kite kept failing (429/5xx/network) after every retry; the message says how often."""
 
 
@@ -101,14 +100,6 @@ def kite_windows(interval: str, start: datetime, end: datetime) -> list[tuple[da
     return out
 
 
-def _retryable(exc: Exception) -> bool:
-    if isinstance(exc, (kite_errors.NetworkException, kite_errors.DataException)):
-        return True
-    if isinstance(exc, kite_errors.GeneralException):
-        return getattr(exc, "code", 500) >= 429
-    return isinstance(exc, (requests.ConnectionError, requests.Timeout))
-
-
 class HistoricalClient:
     """Rate-limited, retried ``historical_data`` calls.
 
@@ -136,28 +127,29 @@ class HistoricalClient:
         Returns kiteconnect's rows ``{date (tz-aware IST), open, high, low, close (₹), volume
         (shares)[, oi]}``. Raises ``ValidationError`` for an interval Kite does not offer, a
         window longer than ``KITE_MAX_DAYS[interval]`` days, ``frm > to``, or anything Kite
-        rejects as bad input; ``HistoricalUnavailable`` after ``retries`` failed retries.
+        rejects as bad input; ``HistoricalUnavailable`` after ``retries`` failed retries;
+        ``KiteSessionExpired`` when Kite refuses the token.
         """
         frm, to = check_window(interval, frm, to)
+        what = f"historical {interval} for instrument {instrument_token}"
         attempt = 0
         while True:
-            kite = self._kite()  # session first, so the request follows its permit at once
+            kite = funnelled(self._kite())  # session first, so the request follows its permit at once
             self._limiter.acquire(self.acquire_timeout)
             try:
-                return kite.historical_data(instrument_token, frm, to, interval, continuous=continuous, oi=oi)
-            except kite_errors.InputException as exc:
-                raise ValidationError(f"Kite refused historical {interval} for instrument {instrument_token}: "
-                                      f"{exc}") from None
-            except Exception as exc:
-                if not _retryable(exc):
-                    raise
+                with kite_request(what):
+                    return kite.raw.historical_data(instrument_token, frm, to, interval, continuous=continuous,
+                                                    oi=oi)
+            except KiteUnavailable as exc:
                 if attempt >= self.retries:
-                    raise HistoricalUnavailable(
-                        f"historical {interval} for {instrument_token} failed {attempt + 1} times "
-                        f"({type(exc).__name__} {getattr(exc, 'code', '')}); try again later") from None
+                    err = HistoricalUnavailable(f"{what} failed {attempt + 1} times ({exc.kite_type} "
+                                                f"{exc.code if exc.code is not None else ''}); try again later")
+                    err.kite_type, err.code = exc.kite_type, exc.code
+                    raise err from None
                 delay = min(self.max_backoff, self.backoff * 2 ** attempt)
                 log.warning("historical %s %s: %s (HTTP %s); retry %d/%d in %.2fs", instrument_token, interval,
-                            type(exc).__name__, getattr(exc, "code", "?"), attempt + 1, self.retries, delay)
+                            exc.kite_type, exc.code if exc.code is not None else "?", attempt + 1, self.retries,
+                            delay)
                 attempt += 1
                 self.retried += 1
                 self._sleep(delay)

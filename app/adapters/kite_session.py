@@ -11,7 +11,7 @@ user_id, user_name, login_time, expires_at, status}`` (ISO times, UTC; ``status`
 ``active`` or ``expired``). Kite access tokens expire at 06:00 IST the next morning (Kite
 Connect docs, "Session expiry"; ``core.kite_session_rules.session_expiry``). A
 ``TokenException`` from any call made through :func:`kite_client` marks the session
-``expired`` (the token is dropped, who was logged in is kept for the banner). Every process
+``expired`` (and reaches the caller as ``KiteSessionExpired``) (the token is dropped, who was logged in is kept for the banner). Every process
 reads the key per call, so a new login is picked up without a restart. Secrets and tokens are
 never logged.
 """
@@ -24,11 +24,9 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from kiteconnect import KiteConnect
-from kiteconnect import exceptions as kite_errors
 
+from app.adapters.kite_errors import FunnelledKite, KiteLoginRequired, KiteSessionExpired, connect, kite_request
 from app.settings import Settings
-from core.errors import DeskError
 from core.kite_session_rules import TOKEN_EXPIRY_IST, session_expiry
 from core.timeutil import UTC
 
@@ -36,10 +34,6 @@ log = logging.getLogger(__name__)
 
 SESSION_KEY = "desk:kite:session"
 TOKEN_EXPIRY = TOKEN_EXPIRY_IST
-
-
-class KiteLoginRequired(DeskError):
-    """No valid Kite session: the user must log in to Kite from the Settings page."""
 
 
 def market_roots(settings: Settings) -> tuple[str | None, str | None]:
@@ -131,17 +125,18 @@ def clear_session(redis_client) -> None:
 
 
 def _replay_login(settings: Settings, rest_root: str) -> tuple[str, str]:
-    resp = requests.get(f"{rest_root}/connect/login", params={"api_key": settings.replay_api_key, "v": 3},
-                        allow_redirects=False, timeout=10)
+    with kite_request("replay login"):
+        resp = requests.get(f"{rest_root}/connect/login", params={"api_key": settings.replay_api_key, "v": 3},
+                            allow_redirects=False, timeout=10)
     location = resp.headers.get("location", "")
     tokens = parse_qs(urlsplit(location).query).get("request_token")
     if resp.status_code != 302 or not tokens:
         raise KiteLoginRequired(f"replay server at {rest_root} refused the login (HTTP {resp.status_code}); "
                                 "check DESK_REPLAY_API_KEY and that the replay server is running")
-    kite = KiteConnect(settings.replay_api_key, root=rest_root)
+    kite = connect(settings.replay_api_key, root=rest_root)
     try:
         data = kite.generate_session(tokens[0], api_secret=settings.replay_api_secret.get_secret_value())
-    except kite_errors.TokenException as exc:
+    except KiteSessionExpired as exc:
         raise KiteLoginRequired(f"replay server refused the session exchange ({exc}); "
                                 "check DESK_REPLAY_API_SECRET") from None
     return data["access_token"], data.get("user_id", "")
@@ -153,7 +148,7 @@ def ensure_access_token(settings: Settings, redis_client, auto_login: bool = Tru
     Replay: the stored token if the server still accepts it, else (``auto_login``) a fresh
     automatic login (stored). Real Kite, or replay without ``auto_login``: the stored token,
     else :class:`KiteLoginRequired`. Network errors to the replay server raise
-    ``requests.ConnectionError``.
+    ``KiteUnavailable`` (a ``TemporaryError``).
     """
     rest_root, _ = market_roots(settings)
     stored = load_session(redis_client)
@@ -167,11 +162,11 @@ def ensure_access_token(settings: Settings, redis_client, auto_login: bool = Tru
             return stored["access_token"]
         raise KiteLoginRequired("no valid replay session: log in from the Settings page")
     if stored and stored.get("api_key") == settings.replay_api_key:
-        probe = KiteConnect(settings.replay_api_key, access_token=stored["access_token"], root=rest_root)
+        probe = connect(settings.replay_api_key, access_token=stored["access_token"], root=rest_root)
         try:
             probe.profile()
             return stored["access_token"]
-        except kite_errors.TokenException:
+        except KiteSessionExpired:
             log.info("stored replay session was refused (server restarted?); logging in again")
     access_token, user_id = _replay_login(settings, rest_root)
     store_session(redis_client, settings.replay_api_key, access_token, user_id)
@@ -184,17 +179,18 @@ def api_key_of(settings: Settings) -> str:
     return settings.kite_api_key if settings.market == "kite" else settings.replay_api_key
 
 
-def kite_client(settings: Settings, redis_client) -> KiteConnect:
-    """A ``KiteConnect`` pointed at the configured market, with a valid access token set.
+def kite_client(settings: Settings, redis_client) -> FunnelledKite:
+    """A funnelled ``KiteConnect`` pointed at the configured market, with a valid access token.
 
     Its session-expiry hook marks the stored session expired when a call fails with
-    ``TokenException`` (HTTP 403), so every page shows the login banner; the exception still
-    propagates to the caller. Raises :class:`KiteLoginRequired` when there is no session.
+    ``TokenException`` (HTTP 403), so every page shows the login banner; the caller gets
+    ``KiteSessionExpired``. Every call's errors are the desk's (``app.adapters.kite_errors``).
+    Raises :class:`KiteLoginRequired` when there is no session.
     """
     rest_root, _ = market_roots(settings)
     api_key = api_key_of(settings)
     token = ensure_access_token(settings, redis_client)
-    kite = KiteConnect(api_key, access_token=token, root=rest_root)
+    kite = connect(api_key, access_token=token, root=rest_root)
     kite.set_session_expiry_hook(
         lambda: mark_expired(redis_client, "Kite refused the access token (TokenException)", token))
     return kite

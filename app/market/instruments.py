@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from app.adapters.kite_errors import kite_request
 from app.adapters.store.ports import InstrumentRepository
 from core.errors import DataError, ValidationError
 from core.models import Instrument
@@ -104,11 +105,13 @@ class InstrumentService:
 
         ``kite`` is a ``kiteconnect.KiteConnect`` (real or replay). ``dump_date`` is the IST
         date of ``now`` (default: the wall clock). Returns the rows stored. Raises
-        ``DataError`` if Kite returns no rows (the old master is kept).
+        ``DataError`` if Kite returns no rows (the old master is kept); Kite's errors arrive
+        through the request funnel (``app.adapters.kite_errors``).
         """
         rows: list[dict[str, Any]] = []
         for exchange in exchanges:
-            rows.extend(kite.instruments(exchange))
+            with kite_request(f"instruments dump of {exchange}"):
+                rows.extend(kite.instruments(exchange))
         if not rows:
             raise DataError(f"Kite returned no instruments for {', '.join(exchanges)}; kept the old master")
         today = (now or datetime.now(IST)).astimezone(IST).date()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.adapters.kite_errors import funnelled, kite_request
 from core.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -37,13 +38,17 @@ def refresh_instruments(instruments: Any, kite: Any, now: datetime,
                         exchanges: Sequence[str] = DEFAULT_EXCHANGES) -> RefreshResult:
     """Replace the master with ``kite.instruments(ex)`` for ``exchanges`` (dated ``now`` IST).
 
-    ``instruments`` is an ``InstrumentService``; ``kite`` a logged-in ``KiteConnect``. Raises
-    ``DataError`` (old master kept) when no exchange returned rows.
+    ``instruments`` is an ``InstrumentService``; ``kite`` a logged-in ``KiteConnect`` (put
+    behind the Kite request funnel here). Raises ``DataError`` (old master kept) when no
+    exchange returned rows, ``KiteUnavailable`` (a ``TemporaryError``: retry) when Kite is
+    down or rate-limits, ``KiteSessionExpired`` when it refuses the token.
     """
+    kite = funnelled(kite)
     counts: dict[str, int] = {}
     keep: list[str] = []
     for ex in exchanges:
-        rows = kite.instruments(ex)
+        with kite_request(f"instruments dump of {ex}"):
+            rows = kite.raw.instruments(ex)
         counts[ex] = len(rows)
         if rows:
             keep.append(ex)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from app.adapters.kite_errors import funnelled, kite_request
 from app.adapters.rate_limit import RedisRateLimiter
 from app.adapters.tick_cache import TickCache
 from core import kite_wire
@@ -74,6 +75,8 @@ class QuoteFallback:
 
         Tokens missing from the instruments master are skipped (logged). One ``/quote`` call
         per ``batch`` instruments, each after a ``KITE_QUOTE`` permit (1/s across processes).
+        Kite's errors arrive as the desk's (``app.adapters.kite_errors``): ``KiteUnavailable``
+        (a ``TemporaryError``) for 429/5xx/network, ``KiteSessionExpired`` for a refused token.
         """
         keys: dict[str, int] = {}
         for t in self.stale(tokens, now):
@@ -85,9 +88,10 @@ class QuoteFallback:
         items = list(keys)
         for i in range(0, len(items), self.batch):
             chunk = items[i:i + self.batch]
-            kite = self.kite()  # log in (if needed) before taking the permit, so the call follows it at once
+            kite = funnelled(self.kite())  # log in (if needed) before the permit, so the call follows it
             self.limiter.acquire(acquire_timeout)
-            quotes = kite.quote(chunk)
+            with kite_request(f"quote of {len(chunk)} instrument(s)"):
+                quotes = kite.raw.quote(chunk)
             self.calls += 1
             ticks = [quote_to_tick(keys[k], q) for k, q in quotes.items() if k in keys]
             if not ticks:

@@ -21,22 +21,17 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from kiteconnect import KiteConnect
-from kiteconnect import exceptions as kite_errors
-
+from app.adapters.kite_errors import (FunnelledKite, KitePermissionDenied, KiteSessionExpired, KiteUnavailable,
+                                      connect)
 from app.adapters.kite_session import (api_key_of, clear_session, market_roots, mark_expired, read_session,
                                        store_session)
 from app.settings import Settings
-from core.errors import DeskError, ValidationError
+from core.errors import ValidationError
 from core.kite_session_rules import is_expired, request_token_from_redirect
 from core.timeutil import IST, UTC
 from app.ops.notifications import kite_token_expired, notify
 
 log = logging.getLogger(__name__)
-
-
-class KiteUnavailable(DeskError):
-    """The market could not be reached (network); the message says which and what to check."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +84,9 @@ class KiteAuthService:
             raise ValidationError("KITE_API_SECRET is not set: add it to the environment (or .env) and restart")
         return secret.get_secret_value()
 
-    def _client(self, access_token: str | None = None) -> KiteConnect:
+    def _client(self, access_token: str | None = None) -> FunnelledKite:
         rest_root, _ = market_roots(self._settings)
-        return KiteConnect(self.api_key, access_token=access_token, root=rest_root)
+        return connect(self.api_key, access_token=access_token, root=rest_root)
 
     # ------------------------------------------------------------------ login
     def login_url(self, redirect_url: str | None = None) -> str:
@@ -103,7 +98,7 @@ class KiteAuthService:
         """
         kite = self._client()
         if self.market == "replay":
-            kite._default_login_uri = f"{self._settings.replay_url}/connect/login"
+            kite.raw._default_login_uri = f"{self._settings.replay_url}/connect/login"
             url = kite.login_url()
             return url + ("&" + urlencode({"redirect_url": redirect_url}) if redirect_url else "")
         return kite.login_url()
@@ -124,17 +119,15 @@ class KiteAuthService:
         kite = self._client()
         try:
             data = kite.generate_session(request_token, api_secret=secret)
-        except (kite_errors.TokenException, kite_errors.InputException, kite_errors.PermissionException) as exc:
+        except (KiteSessionExpired, ValidationError, KitePermissionDenied) as exc:
             log.warning("Kite login refused: %s", type(exc).__name__)
             raise ValidationError(
                 f"Kite refused the login ({_safe(exc, request_token, secret)}). The request token is single-use "
                 "and valid for a few minutes, and must come with the right KITE_API_KEY and KITE_API_SECRET: "
                 "check them and log in again") from None
-        except (kite_errors.NetworkException, kite_errors.GeneralException, kite_errors.DataException) as exc:
-            raise KiteUnavailable(f"Kite could not complete the login ({type(exc).__name__}); try again") from None
-        except OSError as exc:  # requests' ConnectionError/Timeout are OSErrors
-            raise KiteUnavailable(f"cannot reach the {self.market} market ({type(exc).__name__}); "
-                                  "check the network and try again") from None
+        except KiteUnavailable as exc:
+            raise KiteUnavailable(f"Kite could not complete the login at the {self.market} market "
+                                  f"({exc.kite_type}); check the network and try again") from None
         login_at = now or datetime.now(UTC)
         store_session(self._redis, self.api_key, data["access_token"], data.get("user_id", ""), login_at,
                       user_name=data.get("user_name") or data.get("user_shortname") or "")
@@ -157,11 +150,11 @@ class KiteAuthService:
         try:
             self._client(token).invalidate_access_token(token)
             return True
-        except kite_errors.TokenException:
+        except KiteSessionExpired:
             return False
-        except OSError as exc:
+        except KiteUnavailable as exc:
             raise KiteUnavailable(f"logged out locally, but could not reach the {self.market} market to "
-                                  f"invalidate the token ({type(exc).__name__})") from None
+                                  f"invalidate the token ({exc.kite_type})") from None
 
     # ------------------------------------------------------------------ status
     def status(self, now: datetime | None = None) -> SessionStatus:

@@ -13,6 +13,7 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite_errors
 
+from app.adapters.kite_errors import KiteSessionExpired
 from app.adapters.kite_session import SESSION_KEY, KiteLoginRequired, ensure_access_token, kite_client
 from app.ops.kite_login import KiteAuthService
 from core.errors import ValidationError
@@ -129,7 +130,7 @@ def test_token_exception_from_any_call_marks_session_expired(kite_replay, r):
     svc.complete_login(_redirect_params(kite_replay, svc))
     kite = kite_client(settings, r)
     requests.post(f"{kite_replay.rest_root}/_test/invalidate", timeout=5).raise_for_status()
-    with pytest.raises(kite_errors.TokenException):
+    with pytest.raises(KiteSessionExpired):
         kite.quote(["NSE:INFY"])
     st = svc.status()
     assert st.state == "expired" and "TokenException" in st.reason and st.user_id == "PD0001"

@@ -114,12 +114,13 @@ def test_token_banner_shows_when_missing_or_expired_and_hides_when_active(env, k
     page.run()
     at = AppTest.from_string(script, default_timeout=30).run()
     assert not at.warning
+    from app.adapters.kite_errors import KiteSessionExpired
     from app.adapters.kite_session import kite_client
     from app.container import services
 
     kite = kite_client(services().settings, services().redis)  # a worker holding the token
     requests.post(f"{kite_replay.rest_root}/_test/invalidate", timeout=5)
-    with pytest.raises(kite_errors.TokenException):
+    with pytest.raises(KiteSessionExpired):
         kite.profile()
     at = AppTest.from_string(script, default_timeout=30).run()
     assert at.warning and "expired" in at.warning[0].value
