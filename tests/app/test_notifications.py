@@ -157,37 +157,45 @@ def test_receiver_down_then_up_is_retried_logged_and_delivered(redis_url, stub_w
         flaky.close()
 
 
+def _approve_one_fill(desk):  # noqa: F811
+    """Through the real desk: a tick, a strategy proposal, the trader's approval, one fill."""
+    desk.tick(INFY, 1000.0)
+    a = desk.svc.propose(intent(), signal_price=D("1000"), reason="ORB", now=T0)
+    started = time.monotonic()
+    assert desk.svc.approve(a.approval_id, user="trader", now=later(5)).ok
+    return a, time.monotonic() - started
+
+
+def test_real_fill_path_notifies_the_pending_approval_and_the_fill(desk, receiver, redis_url, stub_worker):  # noqa: F811
+    """Nothing wraps the desk: ``TradingService.propose`` and the engine's fill booking notify."""
+    _service(receiver.url, redis_url, stub_worker)
+    a, _ = _approve_one_fill(desk)
+    _join(stub_worker)
+    [trade] = desk.svc.trade_book()
+    titles = [b["title"] for b in receiver.bodies]
+    assert titles == ["Approve? BUY 10 INFY", f"Filled: BUY 10 INFY @ ₹{trade.price:,.2f}"]
+    fill_body = receiver.bodies[1]
+    assert fill_body["type"] == "success" and "(MIS) filled at" in fill_body["message"]
+
+
 def test_receiver_down_does_not_block_fill_and_is_retried(desk, redis_url, stub_worker, monkeypatch, caplog):  # noqa: F811
-    """The lead's call site: ``notify(fill_event(fill))`` right after the fill is booked."""
+    """A channel that is down: the approval still fills at once, the fill notification is
+    queued, retried by the worker and logged without the URL's secret."""
     import workers.notify as wn
 
     monkeypatch.setitem(wn.send_notification.options, "max_retries", 2)
     caplog.set_level(logging.INFO)
     down = f"json://127.0.0.1:{free_port()}/hook/{SECRET}"  # nothing listens there
     _service(down, redis_url, stub_worker)
-    engine = desk.svc._engine
-    real_store_fill = engine.store_fill
-    seconds: list[float] = []
-
-    def store_fill_then_notify(fill, **kw):
-        stored = real_store_fill(fill, **kw)
-        started = time.monotonic()
-        if stored:
-            notif.notify(notif.fill_event(fill))
-        seconds.append(time.monotonic() - started)
-        return stored
-
-    monkeypatch.setattr(engine, "store_fill", store_fill_then_notify)
-    desk.tick(INFY, 1000.0)
-    a = desk.svc.propose(intent(), signal_price=D("1000"), reason="ORB", now=T0)
-    assert desk.svc.approve(a.approval_id, user="trader", now=later(5)).ok
+    _, seconds = _approve_one_fill(desk)
     trades = desk.svc.trade_book()
     assert len(trades) == 1 and trades[0].quantity == 10  # the fill happened
-    assert seconds and max(seconds) < 0.5  # notify only queued
+    assert seconds < 2.0  # notify only queued; delivery is the worker's
     _join(stub_worker)
-    text = caplog.text
-    assert text.count("to json#") >= 3 and "failed (attempt 3)" in text  # 1 try + 2 retries, logged
-    assert SECRET not in text
+    fill_key = f"fill:{trades[0].fill_id}"
+    tries = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"notification {fill_key} to json#")]
+    assert len(tries) == 3 and "failed (attempt 3)" in tries[-1]  # 1 try + 2 retries, logged
+    assert SECRET not in caplog.text
     assert len(desk.svc.trade_book()) == 1
 
 
