@@ -26,8 +26,6 @@ from app.ui.auth import guard_page
 
 guard_page(get_services())  # sign-in, when the desk requires it
 
-DEFAULT_CONFIRM_ABOVE = 100_000.0  # ₹ notional above which Approve asks for confirmation
-
 svc = get_services()
 trading = require_trading(svc)
 user = current_user()
@@ -42,7 +40,7 @@ st.caption(f"Desk time {ist(clock.now)} · {clock.source} · acting as **{user}*
 with st.expander("Settings"):
     confirm_above = st.number_input(
         "Ask for confirmation when the notional is above (₹)", min_value=0.0,
-        value=float(getattr(svc.settings, "approval_confirm_notional", None) or DEFAULT_CONFIRM_ABOVE),
+        value=float(svc.settings.trading.confirm_notional),  # DESK_CONFIRM_NOTIONAL
         step=10_000.0, key="approvals_confirm_above",
     )
 

@@ -1,17 +1,19 @@
-"""Settings: market mode and the daily Kite login (link, redirect with request_token, logout)."""
+"""Settings: market mode, the daily Kite login (link, redirect with request_token, logout) and
+the effective settings (capital, leverage, slippage, approvals, replay …) with their variables."""
 
 import streamlit as st
 
 from app.ops.kite_login import KiteUnavailable
 from app.ui.state import get_services
-from app.ui.widgets import fmt_ist, kite_auth_of
+from app.ui.settings_view import render_effective_settings
+from app.ui.widgets import fmt_ist
 from core.errors import ValidationError
 from app.ui.auth import guard_page
 
 guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
-auth = kite_auth_of(svc)
+auth = svc.kite_auth
 
 st.header("Settings")
 
@@ -38,6 +40,8 @@ if flash:
 mode = "Kite Connect (real account)" if auth.market == "kite" else "Replay (recorded NSE sessions)"
 st.markdown(f"**Market mode:** {mode}")
 st.caption(f"API key: {auth.api_key}")
+
+render_effective_settings(svc.settings)
 
 try:
     status = auth.status()
