@@ -23,10 +23,10 @@ from streamlit.testing.v1 import AppTest
 
 from app.container import reset_services, services
 from core import kite_wire
-from core.models import DepthLevel, Tick
-from core.orders import OrderIntent, OrderType, Product, Side
+from core.orders import OrderIntent, OrderType, Side
 from core.tick_batch import decode_frame
 from core.timeutil import IST
+from tests.factories import depth_tick, intent
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -82,18 +82,12 @@ class Desk:
 
     def tick(self, symbol: str, ltp: float, at: datetime = T0) -> None:
         """One full-mode tick (5-level depth) received *now* with exchange time ``at``."""
-        token = self.token(symbol)
-        bids = tuple(DepthLevel(round(ltp - 0.1 * i, 2), 10_000, 3) for i in range(5))
-        asks = tuple(DepthLevel(round(ltp + 0.1 * (i + 1), 2), 10_000, 3) for i in range(5))
-        tick = Tick(instrument_token=token, last_price=ltp, mode="full", last_traded_quantity=1,
-                    volume_traded=1000, open=ltp, high=ltp, low=ltp, close=ltp, last_trade_time=at,
-                    exchange_timestamp=at, bids=bids, asks=asks)
+        tick = depth_tick(self.token(symbol), ltp, at=at)
         frame = kite_wire.encode_frame([kite_wire.encode_packet(tick, "full")])
         services().ticks.write_frame(decode_frame(frame), datetime.now(UTC))
 
     def intent(self, symbol: str = "INFY", qty: int = 10, side: Side = Side.BUY, **kw) -> OrderIntent:
-        return OrderIntent(self.token(symbol), symbol, side, qty, Product.MIS, kw.pop("order_type", OrderType.MARKET),
-                           **kw)
+        return intent(self.token(symbol), symbol, side, qty, **kw)
 
     def propose(self, symbol: str = "INFY", qty: int = 10, price: str = "1000", *, reason: str = "ORB breakout",
                 source: str = "strategy", now: datetime = T0, **intent_kw):
