@@ -71,13 +71,12 @@ def _reference(key: str, b: pd.DataFrame) -> bool:
 def test_builtin_scan_matches_plain_per_symbol_computation_on_real_data(key, long, per_symbol):
     # alternate the as-of day between scans to cover two real dates without doubling the run time
     day = pd.Timestamp("2026-06-12" if DAILY_SCANS.index(key) % 2 else "2026-03-10", tz=IST)
-    if True:
-        cut = long[long["ts"] <= day]
-        p = build_panel(cut, sorted(cut["symbol"].unique()), "day")
-        frame, _ = scan_frame(parse(BUILTIN_SCANS[key].expression), {"day": p})
-        want = sorted(s for s, b in per_symbol.items() if len(b[b.index <= day]) > 60
-                      and bool(_reference(key, b[b.index <= day])))
-        assert frame["symbol"].tolist() == want, key
+    cut = long[long["ts"] <= day]
+    p = build_panel(cut, sorted(cut["symbol"].unique()), "day")
+    frame, _ = scan_frame(parse(BUILTIN_SCANS[key].expression), {"day": p})
+    want = sorted(s for s, b in per_symbol.items() if len(b[b.index <= day]) > 60
+                  and bool(_reference(key, b[b.index <= day])))
+    assert frame["symbol"].tolist() == want, key
 
 
 def test_known_matches_are_pinned(panel):
