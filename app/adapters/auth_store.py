@@ -21,7 +21,9 @@ from typing import Protocol
 
 from sqlalchemy import Boolean, Column, MetaData, String, Table, func, insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
+from app.adapters.store.errors import conflict
 from app.adapters.store.schema import UtcDateTime
 from core.errors import ValidationError
 
@@ -80,13 +82,21 @@ class SqlUserStore:
                                     .where(desk_users.c.disabled.is_(False))).scalar_one())
 
     def set_password(self, username: str, password_hash: str, now: datetime) -> bool:
-        """Create the user or replace its hash (and re-enable it); True when created."""
-        with self.engine.begin() as conn:
-            found = conn.execute(update(desk_users).where(desk_users.c.username == username)
-                                 .values(password_hash=password_hash, disabled=False, updated_at=now)).rowcount
-            if not found:
-                conn.execute(insert(desk_users).values(username=username, password_hash=password_hash,
-                                                       disabled=False, created_at=now, updated_at=now))
+        """Create the user or replace its hash (and re-enable it); True when created.
+
+        Raises ``ConflictError`` when another session created ``username`` at the same moment
+        (nothing is written; try again).
+        """
+        try:
+            with self.engine.begin() as conn:
+                found = conn.execute(update(desk_users).where(desk_users.c.username == username)
+                                     .values(password_hash=password_hash, disabled=False, updated_at=now)).rowcount
+                if not found:
+                    conn.execute(insert(desk_users).values(username=username, password_hash=password_hash,
+                                                           disabled=False, created_at=now, updated_at=now))
+        except IntegrityError as exc:
+            raise conflict(exc, f"user {username!r} was created by another session at the same moment; "
+                                "nothing was changed: try again") from exc
         return not found
 
     def disable(self, username: str, now: datetime) -> bool:

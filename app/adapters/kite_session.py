@@ -12,7 +12,8 @@ user_id, user_name, login_time, expires_at, status}`` (ISO times, UTC; ``status`
 Connect docs, "Session expiry"; ``core.kite_session_rules.session_expiry``). A
 ``TokenException`` from any call made through :func:`kite_client` marks the session
 ``expired`` (and reaches the caller as ``KiteSessionExpired``) (the token is dropped, who was logged in is kept for the banner). Every process
-reads the key per call, so a new login is picked up without a restart. Secrets and tokens are
+reads the key per call, so a new login is picked up without a restart; Redis being down
+raises ``RedisUnavailable`` (a ``TemporaryError``). Secrets and tokens are
 never logged.
 """
 
@@ -26,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from app.adapters.kite_errors import FunnelledKite, KiteLoginRequired, KiteSessionExpired, connect, kite_request
+from app.adapters.redis_client import redis_errors
 from app.settings import Settings
 from core.kite_session_rules import TOKEN_EXPIRY_IST, session_expiry
 from core.timeutil import UTC
@@ -50,7 +52,8 @@ def _expires_at(login: datetime) -> datetime:
 def read_session(redis_client) -> dict | None:
     """The stored session dict as is (active, expired or past its expiry), or None if missing
     or malformed. Contains the access token: never log or show it."""
-    raw = redis_client.get(SESSION_KEY)
+    with redis_errors(redis_client, "Kite session store"):
+        raw = redis_client.get(SESSION_KEY)
     if not raw:
         return None
     try:
@@ -85,7 +88,8 @@ def store_session(redis_client, api_key: str, access_token: str, user_id: str,
     data = {"api_key": api_key, "access_token": access_token, "user_id": user_id, "user_name": user_name,
             "login_time": login_time.astimezone(UTC).isoformat(),
             "expires_at": _expires_at(login_time).isoformat(), "status": "active"}
-    redis_client.set(SESSION_KEY, json.dumps(data))
+    with redis_errors(redis_client, "Kite session store"):
+        redis_client.set(SESSION_KEY, json.dumps(data))
     return data
 
 
@@ -112,8 +116,9 @@ def mark_expired(redis_client, reason: str, access_token: str | None = None) -> 
     token never expires a newer login. ``reason`` is shown to the user; it must not contain
     a secret. Returns True if a session was marked.
     """
-    marked = bool(redis_client.eval(_MARK_EXPIRED, 1, SESSION_KEY, access_token or "", reason[:200],
-                                    datetime.now(UTC).isoformat()))
+    with redis_errors(redis_client, "Kite session store"):
+        marked = bool(redis_client.eval(_MARK_EXPIRED, 1, SESSION_KEY, access_token or "", reason[:200],
+                                        datetime.now(UTC).isoformat()))
     if marked:
         log.warning("Kite session marked expired: %s", reason)
     return marked
@@ -121,7 +126,8 @@ def mark_expired(redis_client, reason: str, access_token: str | None = None) -> 
 
 def clear_session(redis_client) -> None:
     """Forget the stored session (logout)."""
-    redis_client.delete(SESSION_KEY)
+    with redis_errors(redis_client, "Kite session store"):
+        redis_client.delete(SESSION_KEY)
 
 
 def _replay_login(settings: Settings, rest_root: str) -> tuple[str, str]:

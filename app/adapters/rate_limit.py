@@ -14,7 +14,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from core.errors import DeskError, ValidationError
+from app.adapters.redis_client import redis_errors
+from core.errors import TemporaryError, ValidationError
 
 _SCRIPT = """
 local t = redis.call('TIME')
@@ -33,8 +34,8 @@ return math.max(1, tonumber(oldest[2]) + window - now)
 """
 
 
-class RateLimitTimeout(DeskError):
-    """No permit within the timeout: the shared budget is exhausted by other processes."""
+class RateLimitTimeout(TemporaryError):
+    """No permit within the timeout: the shared budget is exhausted by other processes (retry later)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,7 @@ class RedisRateLimiter:
 
     ``acquire(timeout)`` waits (sleeping exactly as long as the window says) and returns the
     seconds waited; it raises :class:`RateLimitTimeout` after ``timeout`` seconds and
-    ``redis.ConnectionError`` if Redis is unreachable.
+    ``RedisUnavailable`` if Redis is unreachable (both ``TemporaryError``).
     """
 
     def __init__(self, redis_client, rate: RateLimit, prefix: str = "desk:ratelimit:") -> None:
@@ -75,8 +76,9 @@ class RedisRateLimiter:
 
     def try_acquire(self) -> float:
         """Take a permit if one is free: 0.0; else the seconds until one may be (nothing taken)."""
-        wait_us = int(self._script(keys=[self.key], args=[self.rate.limit, int(self.rate.period * 1_000_000),
-                                                         uuid.uuid4().hex]))
+        with redis_errors(self._redis, f"rate limit {self.rate.name}"):
+            wait_us = int(self._script(keys=[self.key], args=[self.rate.limit, int(self.rate.period * 1_000_000),
+                                                             uuid.uuid4().hex]))
         return wait_us / 1_000_000
 
     def acquire(self, timeout: float = 30.0) -> float:

@@ -40,7 +40,9 @@ from datetime import UTC, datetime
 
 import redis
 
-from core.errors import DataError, DeskError
+from app.adapters.redis_client import REDIS_DOWN as _REDIS_DOWN
+from app.adapters.redis_client import unavailable
+from core.errors import DataError, RedisUnavailable
 from core.models import Bar, Tick
 from core.tick_batch import TickBatch, decode_frame, decode_packet
 from core.timeutil import require_aware
@@ -51,11 +53,9 @@ STREAM_KEY = PREFIX + "ticks:stream"
 STATUS_KEY = PREFIX + "ticker:status"
 BARS_CLOSED_KEY = PREFIX + "bars:closed"
 
-_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-
-
-class CacheUnavailable(DeskError):
-    """Redis (the tick cache) cannot be reached. The message names the server and what to do."""
+class CacheUnavailable(RedisUnavailable):
+    """Redis (the tick cache) cannot be reached (a ``TemporaryError``). The message names the
+    server and what to do."""
 
 
 def _us(when: datetime) -> int:
@@ -113,13 +113,6 @@ class StreamFrame:
     ticks: list[Tick]
 
 
-def _where(client: redis.Redis) -> str:
-    kw = client.connection_pool.connection_kwargs
-    if kw.get("path"):
-        return f"unix://{kw['path']}"
-    return f"redis://{kw.get('host', '?')}:{kw.get('port', '?')}/{kw.get('db', 0)}"
-
-
 class TickCache:
     """Reads and writes the tick cache on ``client`` (see the module docstring for the keys).
 
@@ -135,10 +128,7 @@ class TickCache:
         self._xadd_bars = None
 
     def _unavailable(self, exc: Exception) -> CacheUnavailable:
-        return CacheUnavailable(
-            f"tick cache unavailable: cannot reach Redis at {_where(self.client)} ({exc}). "
-            "Start redis-server or set REDIS_URL to a reachable server."
-        )
+        return unavailable(self.client, "tick cache", exc, CacheUnavailable)
 
     # ------------------------------------------------------------------ writes (ticker)
     def write_frame(self, batch: TickBatch, received_at: datetime) -> int:

@@ -11,11 +11,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import StaticPool
 
 from app.adapters.store.bars_repo import SqlBarRepository
+from app.adapters.store.errors import install_error_translation
 from app.adapters.store.instruments_repo import SqlInstrumentRepository
 from app.adapters.store.jobs_repo import SqlJobRepository
 from app.adapters.store.schema import SCHEMA_VERSION, metadata, schema_version
 from app.adapters.store.watchlists_repo import SqlWatchlistRepository
-from core.errors import ValidationError
+from core.errors import StoreUnavailable, ValidationError
 from core.timeutil import UTC
 
 #: SQLite waits this long (ms) for another process's write lock before failing.
@@ -35,14 +36,25 @@ def make_engine(url: str) -> Engine:
     """An engine for ``sqlite:///path`` (WAL, foreign keys, busy timeout; the folder is
     created), ``sqlite://`` (in memory, one shared connection) or ``postgresql+psycopg://…``.
 
-    Raises ``ValidationError`` for any other URL.
+    The engine raises ``StoreUnavailable`` (a ``TemporaryError``) when the database cannot be
+    reached (``app.adapters.store.errors``). Raises ``ValidationError`` for any other URL
+    scheme, ``StoreUnavailable`` when the SQLite file's folder cannot be created.
     """
+    return install_error_translation(_engine(url))
+
+
+def _engine(url: str) -> Engine:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(f"cannot create the SQLite folder {folder} ({exc.strerror}); "
+                                       "fix DATABASE_URL or the folder's permissions") from exc
             engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         else:
             engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})

@@ -2,7 +2,9 @@
 
 Wrong configuration fails at construction with a ``SupabaseConfigError`` that names the
 setting to fix (``SUPABASE_URL`` or ``SUPABASE_KEY``) or the missing migrations; a Data API
-that cannot be reached later raises ``StoreUnavailable``. Both are ``core.errors.DeskError``s.
+that cannot be reached later raises ``core.errors.StoreUnavailable`` (a ``TemporaryError``:
+retry later); a duplicate key is a ``ConflictError``. :func:`run` is the one place httpx's and
+postgrest's errors are translated (:func:`explain`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, TypeVar
 import httpx
 from postgrest.exceptions import APIError
 
-from core.errors import DeskError, ValidationError
+from core.errors import ConflictError, DeskError, StoreUnavailable, ValidationError
 from core.timeutil import UTC
 
 T = TypeVar("T")
@@ -31,10 +33,6 @@ _MIGRATE_HELP = "apply the migrations: `python -m app.adapters.migrations <postg
 
 class SupabaseConfigError(ValidationError):
     """``SUPABASE_URL``/``SUPABASE_KEY`` are wrong or the project lacks the desk's schema."""
-
-
-class StoreUnavailable(DeskError):
-    """The Supabase Data API did not answer (network, outage); the write did not happen."""
 
 
 def check_settings(url: str | None, key: str | None) -> tuple[str, str]:
@@ -67,7 +65,7 @@ def explain(exc: Exception, url: str, what: str = "") -> DeskError:
             return SupabaseConfigError(f"{url}/rest/v1 answered HTTP {code}{where}, not the Supabase Data API; "
                                        "check SUPABASE_URL (https://<ref>.supabase.co, no path)")
         if code == "23505":
-            return ValidationError(f"duplicate key{where}: {exc.details or msg}")
+            return ConflictError(f"duplicate key{where}: {exc.details or msg}; use another name or id")
         if code.startswith("22") or code.startswith("23"):
             return ValidationError(f"the store refused the data{where}: {msg} {exc.details or ''}".strip())
         return StoreUnavailable(f"Supabase Data API error{where}: {code} {msg}")

@@ -1,0 +1,77 @@
+"""SQL errors translated at the edge, once for every SQL store (``SqlStore``, the trading, scan,
+strategy, analysis and auth stores all build their engine with ``make_engine``).
+
+:func:`install_error_translation` hooks SQLAlchemy's ``handle_error`` event of an engine:
+a failure to connect, a dropped connection, or a transient server condition becomes
+``core.errors.StoreUnavailable`` (a ``TemporaryError``: actors retry, pages say "try again"),
+naming the database without its password. Which errors count as transient:
+
+* any error while opening a connection (server down, wrong port, unreadable SQLite file);
+* a disconnect SQLAlchemy recognises (``is_disconnect``);
+* PostgreSQL SQLSTATE class ``08`` (connection exception), ``57P01``–``57P03`` (server
+  shutting down / cannot connect now), ``53300`` (too many connections), ``40001`` and
+  ``40P01`` (serialization failure, deadlock: the transaction can be re-run);
+* SQLite "database is locked" (another process held the write lock past the busy timeout),
+  "unable to open database file", "disk I/O error".
+
+Everything else (a bad statement, an ``IntegrityError`` the repositories use as their
+"already there" signal) passes through unchanged: a repository turns a unique-key clash a
+user can cause into ``ConflictError`` itself (:func:`conflict`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, ExceptionContext, make_url
+from sqlalchemy.exc import IntegrityError
+
+from core.errors import ConflictError, StoreUnavailable
+
+_PG_TRANSIENT = {"57P01", "57P02", "57P03", "53300", "40001", "40P01"}
+_SQLITE_TRANSIENT = ("database is locked", "unable to open database file", "disk i/o error")
+
+
+def where(engine: Engine) -> str:
+    """The engine's URL without its password (for messages)."""
+    return make_url(str(engine.url)).render_as_string(hide_password=True)
+
+
+def _sqlstate(exc: BaseException) -> str:
+    return str(getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None) or "")
+
+
+def is_transient(ctx: ExceptionContext) -> bool:
+    """True when the error of ``ctx`` means "the database is unavailable for now"."""
+    original = ctx.original_exception
+    if ctx.connection is None or ctx.is_disconnect:
+        return True
+    state = _sqlstate(original)
+    if state.startswith("08") or state in _PG_TRANSIENT:
+        return True
+    return ctx.dialect is not None and ctx.dialect.name == "sqlite" and any(
+        m in str(original).lower() for m in _SQLITE_TRANSIENT)
+
+
+def _translate(ctx: ExceptionContext) -> None:
+    if ctx.is_pre_ping:  # SQLAlchemy's pool pre-ping reconnects by itself: leave it alone
+        return
+    if is_transient(ctx):
+        detail = str(ctx.original_exception).strip().splitlines()[0][:200] if str(ctx.original_exception) else ""
+        raise StoreUnavailable(
+            f"the store at {where(ctx.engine)} is unavailable ({type(ctx.original_exception).__name__}: "
+            f"{detail}); check that the database is running and DATABASE_URL is right, then try again"
+        ) from ctx.sqlalchemy_exception
+
+
+def install_error_translation(engine: Engine) -> Engine:
+    """Make ``engine`` raise ``StoreUnavailable`` for transient failures (see the module); returns it."""
+    if not event.contains(engine, "handle_error", _translate):
+        event.listen(engine, "handle_error", _translate)
+    return engine
+
+
+def conflict(exc: IntegrityError, message: str) -> ConflictError:
+    """A ``ConflictError`` with ``message`` (what clashed and what to do instead) for ``exc``."""
+    err = ConflictError(message)
+    err.__cause__ = exc
+    return err
