@@ -41,7 +41,11 @@ mode = "Kite Connect (real account)" if auth.market == "kite" else "Replay (reco
 st.markdown(f"**Market mode:** {mode}")
 st.caption(f"API key: {auth.api_key}")
 
-render_effective_settings(svc.settings)
+try:
+    ledger_capital = svc.trading.funds(svc.market_clock.now().now).capital
+except Exception:  # noqa: BLE001 - the trading store is down: show the settings alone
+    ledger_capital = None
+render_effective_settings(svc.settings, ledger_capital)
 
 try:
     status = auth.status()

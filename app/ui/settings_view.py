@@ -90,9 +90,23 @@ def settings_table(settings: Settings) -> pd.DataFrame:
                         columns=["Section", "Setting", "Value", "Variable"])
 
 
-def render_effective_settings(settings: Settings) -> None:
-    """The "Effective settings" block of the Settings page."""
+def capital_warning(configured: Decimal, ledger: Decimal) -> str | None:
+    """A sentence when the paper account's opening capital (the ledger's, ₹) is not
+    ``DESK_CAPITAL`` (₹): the capital is written once, when the account opens. ``None`` if equal."""
+    if configured.quantize(Decimal("0.01")) == ledger.quantize(Decimal("0.01")):
+        return None
+    return (f"The paper account opened with {inr(ledger, decimals=0)} but DESK_CAPITAL is now "
+            f"{inr(configured, decimals=0)}. The capital is written once, as the ledger's opening entry; "
+            "start a fresh account (a new database) to trade with the new amount.")
+
+
+def render_effective_settings(settings: Settings, ledger_capital: Decimal | None = None) -> None:
+    """The "Effective settings" block of the Settings page; ``ledger_capital`` ₹ (the account's
+    opening capital, ``None`` when unknown) adds a warning when it differs from ``DESK_CAPITAL``."""
     st.subheader("Effective settings")
     st.caption("Set by environment variables (or a local .env); restart the desk's processes to change "
                "them. The README's Configuration table lists every variable and its allowed range.")
+    warning = capital_warning(settings.trading.capital, ledger_capital) if ledger_capital is not None else None
+    if warning:
+        st.warning(warning)
     st.dataframe(settings_table(settings), hide_index=True, width="stretch")

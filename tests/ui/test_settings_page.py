@@ -124,3 +124,45 @@ def test_token_banner_shows_when_missing_or_expired_and_hides_when_active(env, k
         kite.profile()
     at = AppTest.from_string(script, default_timeout=30).run()
     assert at.warning and "expired" in at.warning[0].value
+
+
+def _settings_table(at: AppTest):
+    (frame,) = [df.value for df in at.dataframe]
+    return {(row.Section, row.Setting): (row.Value, row.Variable) for row in frame.itertuples()}
+
+
+def test_settings_shows_effective_trading_and_replay_settings_with_their_variables(env, monkeypatch):
+    monkeypatch.setenv("DESK_CAPITAL", "2500000")
+    monkeypatch.setenv("DESK_MIS_LEVERAGE", "4")
+    monkeypatch.setenv("DESK_APPROVAL_TTL_SECONDS", "120")
+    monkeypatch.setenv("DESK_CONFIRM_NOTIONAL", "75000")
+    monkeypatch.setenv("DESK_SQUARE_OFF_CUTOFF", "15:10")
+    monkeypatch.setenv("DESK_REPLAY_DATE", "2016-08-16")
+    monkeypatch.setenv("DESK_REPLAY_SPEED", "30")
+    monkeypatch.setenv("GEMINI_API_KEY", "gm-very-secret-key")
+    monkeypatch.setenv("DESK_NOTIFY_URLS", "tgram://123456:NOTIFYSECRET/42")
+    reset_services()
+    at = _page().run()
+    assert not at.exception
+    rows = _settings_table(at)
+    assert rows[("Trading", "Capital")] == ("₹25,00,000", "DESK_CAPITAL")
+    assert rows[("Trading", "MIS leverage")] == ("4×", "DESK_MIS_LEVERAGE")
+    assert rows[("Trading", "Approval TTL")] == ("120 s", "DESK_APPROVAL_TTL_SECONDS")
+    assert rows[("Trading", "Confirm approvals above")] == ("₹75,000", "DESK_CONFIRM_NOTIONAL")
+    assert rows[("Trading", "MIS square-off cut-off")] == ("15:10 IST", "DESK_SQUARE_OFF_CUTOFF")
+    assert rows[("Trading", "Slippage (no depth)")] == ("5 bps", "DESK_SLIPPAGE_BPS")
+    assert rows[("Replay", "Session date")] == ("2016-08-16", "DESK_REPLAY_DATE")
+    assert rows[("Replay", "Speed")] == ("30× real time", "DESK_REPLAY_SPEED")
+    assert rows[("Analysis", "Gemini key")][0] == "set"
+    everything = _text(at) + repr(rows)
+    assert "gm-very-secret-key" not in everything and "NOTIFYSECRET" not in everything
+
+
+def test_settings_warns_when_the_account_opened_with_another_capital(env, monkeypatch):
+    _page().run()  # opens the paper account with the default ₹10,00,000
+    monkeypatch.setenv("DESK_CAPITAL", "500000")
+    reset_services()
+    at = _page().run()
+    assert not at.exception
+    assert any("opened with ₹10,00,000" in w.value and "DESK_CAPITAL is now ₹5,00,000" in w.value
+               for w in at.warning)
