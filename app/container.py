@@ -1,7 +1,12 @@
 """Composition root: builds each adapter and service once per process, lazily.
 
-Pages reach it through ``app.ui.state.get_services()``; actors and processes call
-``services()``. Nothing here does work at import time.
+This is the only place that builds services and adapters: each gets its collaborators through
+its constructor (a notifier, a job repository, a bar sink, a queue…), with a null
+implementation where a feature is off (``core.events.NullNotifier`` without notification
+channels). Only entry points reach it: pages through ``app.ui.state.get_services()``, actors
+and processes (``workers/``, CLIs) through ``services()``; an import-linter contract keeps
+``app.adapters``/``app.market``/``app.trading``/``app.research``/``app.ops`` from importing it.
+Nothing here does work at import time.
 """
 
 from __future__ import annotations
@@ -18,23 +23,26 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.store import SqlStore
     from app.adapters.supabase_store import SupabaseStore
     from app.adapters.tick_cache import TickCache
-    from app.research.analysis import AnalysisService
-    from app.ops.sign_in import AuthService
-    from app.research.backtests import BacktestService
-    from app.market.instruments import InstrumentService
-    from app.ops.kite_login import KiteAuthService
-    from app.adapters.kite_historical import HistoricalClient
+    from app.adapters.kite_historical import HistoricalClient, SessionKite
     from app.adapters.queue import DramatiqTaskQueue
     from app.market.clock import MarketClock
     from app.market.history import MarketDataService
-    from app.ops.notifications import NotificationService
+    from app.market.instruments import InstrumentService
+    from app.market.subscriptions import DeskSubscriptions
+    from app.market.ticker_ingest import TickerService
+    from app.market.watchlists import WatchlistService
+    from app.ops.health_alerts import HealthAlerts
+    from app.ops.kite_login import KiteAuthService
     from app.ops.operations import OperationsService
+    from app.ops.sign_in import AuthService
+    from app.research.analysis import AnalysisService
+    from app.research.backtests import BacktestService
     from app.research.scanner import ScannerService
     from app.research.sectors import SectorService
     from app.research.strategies import StrategyService
     from app.trading.service import TradingService
-    from app.market.watchlists import WatchlistService
     from core.calendar import NseCalendar
+    from core.events import Notifier
 
 
 @dataclass
@@ -89,7 +97,7 @@ class Services:
     def market_data(self) -> MarketDataService:
         from app.market.history import MarketDataService
 
-        return MarketDataService(self.settings, self.store, self.redis, self.instruments, historical=self.historical)
+        return MarketDataService(self.store, self.instruments, self.historical)
 
     @cached_property
     def watchlists(self) -> WatchlistService:
@@ -99,15 +107,43 @@ class Services:
 
     @cached_property
     def jobs(self) -> DramatiqTaskQueue:
+        """The Dramatiq queue, with the store's job repository (resolved on first job helper)."""
         from app.adapters.queue import DramatiqTaskQueue, install_broker
 
-        return DramatiqTaskQueue(install_broker(self.settings))
+        return DramatiqTaskQueue(install_broker(self.settings), jobs=lambda: self.store.jobs)
+
+    @cached_property
+    def notifications(self) -> Notifier:
+        """``NotificationService`` on the ``DESK_NOTIFY_URLS`` channels, or ``NullNotifier``
+        when none is configured. Raises ``ValidationError`` for an invalid channel URL."""
+        from app.adapters.notify import parse_channels
+        from app.ops.notifications import NotificationService
+        from core.events import NullNotifier
+
+        cfg = self.settings.notifications
+        channels = parse_channels(cfg.url_text)
+        if not channels:
+            return NullNotifier()
+        return NotificationService(channels, self.redis, self.jobs, dedupe_seconds=cfg.dedupe_seconds)
+
+    @cached_property
+    def health_alerts(self) -> HealthAlerts:
+        from app.ops.health_alerts import HealthAlerts
+
+        return HealthAlerts(self.notifications, self.ticks, self.kite_auth)
 
     @cached_property
     def kite_auth(self) -> KiteAuthService:
         from app.ops.kite_login import KiteAuthService
 
-        return KiteAuthService(self.settings, self.redis)
+        return KiteAuthService(self.settings, self.redis, notifier=self.notifications)
+
+    @cached_property
+    def kite(self) -> SessionKite:
+        """A callable returning a logged-in ``KiteConnect`` for the session stored now."""
+        from app.adapters.kite_historical import SessionKite
+
+        return SessionKite(self.settings, self.redis)
 
     @cached_property
     def historical(self) -> HistoricalClient:
@@ -117,9 +153,23 @@ class Services:
 
     @cached_property
     def analysis(self) -> AnalysisService:
-        from app.research.analysis import build_analysis_service
+        from app.adapters import nse_data
+        from app.adapters.analysis_store import AnalysisStore
+        from app.adapters.gemini import GeminiClient
+        from app.adapters.rate_limit import RateLimit, RedisRateLimiter
+        from app.research import analysis as an
 
-        return build_analysis_service(self)
+        cfg, store, key = self.settings.analysis, AnalysisStore(self.sql.engine), self.settings.gemini_api_key
+        bars = an.MinuteBars(self.store.bars, nse_data.minute_bars_for if self.settings.market == "replay" else None)
+        gemini = None
+        if key and key.get_secret_value().strip():
+            client = GeminiClient(key.get_secret_value(), base_url=cfg.base_url, api_version=cfg.api_version,
+                                  timeout_s=cfg.timeout_s)
+            limiter = RedisRateLimiter(self.redis, RateLimit("gemini:generate", cfg.rate_per_minute, 60.0))
+            gemini = an.GeminiAnalyst(store, client, cfg, limiter=limiter)
+        snapshots = an.SnapshotBuilder(self.instruments, bars, daily=nse_data.load_daily,
+                                       industries=nse_data.nifty500_industries, ticks=self.ticks, desk=self.trading)
+        return an.AnalysisService(store, snapshots, cfg, gemini=gemini, queue=self.jobs, jobs=self.store.jobs)
 
     @cached_property
     def scanner(self) -> ScannerService:
@@ -148,21 +198,22 @@ class Services:
 
     @cached_property
     def auth(self) -> AuthService:
+        """Sign-in: users from ``DESK_USERS`` (a file) or the SQL store's ``desk_users`` table."""
+        from app.adapters.auth_store import FileUserStore, SqlUserStore
         from app.ops.sign_in import AuthService
 
-        return AuthService.from_services(self)
-
-    @cached_property
-    def notifications(self) -> NotificationService:
-        from app.ops.notifications import build_notification_service
-
-        return build_notification_service(self)
+        config = self.settings.auth
+        users = FileUserStore(config.users_file) if config.users_file else SqlUserStore(self.sql.engine)
+        return AuthService(config, users, self.redis)
 
     @cached_property
     def operations(self) -> OperationsService:
-        from app.ops.operations import build_operations
+        from app.adapters.queue import NAMESPACE
+        from app.ops.operations import OperationsService
 
-        return build_operations(self)
+        # the store is passed as a provider: a store that is down is reported, not raised
+        return OperationsService(self.redis, lambda: self.store, ticks=self.ticks, kite_auth=self.kite_auth,
+                                 namespace=NAMESPACE)
 
     @cached_property
     def market_clock(self) -> MarketClock:
@@ -171,10 +222,26 @@ class Services:
         return MarketClock(self.settings.market, self.ticks, self.watchlists.tokens)
 
     @cached_property
+    def subscriptions(self) -> DeskSubscriptions:
+        from app.market.subscriptions import DeskSubscriptions
+
+        return DeskSubscriptions(self.watchlists.tokens, self.trading)
+
+    @cached_property
+    def ticker_ingest(self) -> TickerService:
+        """The ticker process's ingest path: closed bars go to the store on a writer thread."""
+        from app.market.ticker_ingest import TickerService
+
+        return TickerService(self.ticks, market=self.settings.market, bar_sink=self.store.bars.upsert,
+                             background_bars=True)
+
+    @cached_property
     def trading(self) -> TradingService:
         from app.adapters.trading_store import TradingStore
+        from app.ops.notifications import install_trading_notifier
         from app.trading.service import TradingService
 
+        install_trading_notifier(self.notifications)  # transitional: until trading takes notifier=
         return TradingService(
             self.settings, TradingStore(self.sql.engine), self.instruments, self.ticks, self.jobs,
             calendar=self.calendar,

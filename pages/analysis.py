@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app.ui.analysis_widgets import analysis_card, get_analysis
+from app.ui.analysis_widgets import analysis_card
 from app.ui.state import get_services
 from app.ui.trading_widgets import desk_clock, guarded, ist
 from core.analysis import OFFLINE_LABEL
@@ -12,7 +12,7 @@ from app.ui.auth import guard_page
 guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
-an = get_analysis(svc)
+an = svc.analysis
 
 st.header("Analysis")
 clock = desk_clock(svc)

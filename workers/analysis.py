@@ -11,7 +11,7 @@ from dramatiq.middleware import CurrentMessage
 from workers import broker as _broker  # noqa: F401  (installs the broker before @actor runs)
 from app.adapters.store.ports import JobStatus
 from app.container import services
-from app.research.analysis import ANALYSIS_ACTOR, ANALYSIS_QUEUE, AnalysisRefused, analysis_service
+from app.research.analysis import ANALYSIS_ACTOR, ANALYSIS_QUEUE, AnalysisRefused
 from core.errors import ValidationError
 from core.timeutil import require_aware
 
@@ -57,8 +57,8 @@ def run_analysis(job_id: str, symbol: str, at_iso: str, headlines: list[str] | N
             at = require_aware(datetime.fromisoformat(at_iso), "at_iso")
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"at_iso {at_iso!r} is not an ISO datetime with an offset: {exc}") from None
-        result = analysis_service(svc).analyse(symbol, at, headlines, analyst=analyst, model=model,
-                                               progress=lambda f, m: jobs.update(job_id, f, m))
+        result = svc.analysis.analyse(symbol, at, headlines, analyst=analyst, model=model,
+                                      progress=lambda f, m: jobs.update(job_id, f, m))
     except (ValidationError, AnalysisRefused) as exc:
         jobs.fail(job_id, str(exc))
         raise
@@ -82,6 +82,6 @@ def score_outcomes(as_of: str) -> int:
         now = require_aware(datetime.fromisoformat(as_of), "as_of")
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"as_of {as_of!r} is not an ISO datetime with an offset: {exc}") from None
-    scored = analysis_service(services()).score_outcomes(now)
+    scored = services().analysis.score_outcomes(now)
     log.info("scored %d analysis outcomes as of %s", scored, as_of)
     return scored

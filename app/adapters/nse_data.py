@@ -130,3 +130,16 @@ def minute_bars_for(symbol: str, day: date | None = None, path: Path = MINUTE_FI
     if day is not None:
         sel = sel[sel["datetime"].dt.date == day]
     return sel.set_index("datetime")[["open", "high", "low", "close", "volume"]]
+
+
+NIFTY500_LIST_FILE = DATA_DIR / "ind_nifty500list_2026-03.csv"
+
+
+@lru_cache(maxsize=2)
+def nifty500_industries(path: Path = NIFTY500_LIST_FILE) -> dict[str, str]:
+    """NSE symbol (upper case) → industry, from NSE's bundled NIFTY 500 list; ``{}`` if unreadable."""
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except OSError:
+        return {}
+    return {s.strip().upper(): i.strip() for s, i in zip(raw["Symbol"], raw["Industry"], strict=True)}

@@ -8,15 +8,9 @@ from typing import Any
 import streamlit as st
 
 from app.adapters.analysis_store import StoredAnalysis
-from app.research.analysis import AnalysisService, analysis_service
 from app.ui.trading_widgets import inr, ist
 
 VERDICT_COLOUR = {"buy": "green", "sell": "red", "hold": "blue", "avoid": "gray"}
-
-
-def get_analysis(svc: Any) -> AnalysisService:
-    """The analysis service of this process's service graph."""
-    return analysis_service(svc)
 
 
 def _levels(a: StoredAnalysis) -> str:
@@ -38,7 +32,7 @@ def latest_analysis_badge(svc: Any, symbol: str | int) -> None:
     Never raises: a store or Redis outage shows a caption instead (the host page must keep working).
     """
     try:
-        a = get_analysis(svc).latest(symbol)
+        a = svc.analysis.latest(symbol)
     except Exception as exc:  # noqa: BLE001 - a badge must not break an approval card
         st.caption(f":material/psychology: analysis unavailable ({type(exc).__name__})")
         return
@@ -77,7 +71,7 @@ def analysis_cell(svc: Any, symbol: str | int) -> str:
     """Plain text for a table cell: ``"BUY 72% · Gemini · 09 Sep 10:15"``, or ``"—"`` when
     there is no analysis (or the store is down)."""
     try:
-        a = get_analysis(svc).latest(symbol)
+        a = svc.analysis.latest(symbol)
     except Exception:  # noqa: BLE001 - a table cell must not break the page
         return "—"
     if a is None:

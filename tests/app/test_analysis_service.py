@@ -12,15 +12,22 @@ from decimal import Decimal
 
 import pytest
 import redis as redis_lib
-from pydantic import SecretStr
 
+from app.adapters import nse_data
 from app.adapters.analysis_store import AnalysisStore
-from app.adapters.gemini import GeminiRateLimited, GeminiUnavailable
-from app.adapters.rate_limit import RateLimitTimeout
+from app.adapters.gemini import GeminiClient, GeminiRateLimited, GeminiUnavailable
+from app.adapters.rate_limit import RateLimit, RateLimitTimeout, RedisRateLimiter
 from app.adapters.store import SqlStore
-from app.research.analysis import AnalysisConfig, AnalysisRefused, AnalysisService
 from app.market.instruments import InstrumentService
-from app.settings import Settings
+from app.research.analysis import (
+    NO_RATE_LIMIT,
+    AnalysisRefused,
+    AnalysisService,
+    GeminiAnalyst,
+    MinuteBars,
+    SnapshotBuilder,
+)
+from app.settings import AnalysisSettings
 from core.analysis import OFFLINE_LABEL
 from core.errors import ValidationError
 from core.timeutil import IST, UTC
@@ -54,12 +61,23 @@ def _wipe(sql: SqlStore) -> None:
 
 
 def make_service(sql, fake, redis_url=None, *, key: str | None = "test-key", **config) -> AnalysisService:
-    settings = Settings(gemini_api_key=SecretStr(key) if key else None, env="test")
-    cfg = AnalysisConfig(**{"base_url": fake.url, "timeout_s": 5.0, "rate_per_minute": 1000,
+    """Wired as ``app.container`` wires it, from real parts: SQLite store, bundled replay bars,
+    the fake Gemini server and (with ``redis_url``) the Redis rate limiter."""
+    cfg = AnalysisSettings(**{"base_url": fake.url, "timeout_s": 5.0, "rate_per_minute": 1000,
                             "daily_budget_inr": Decimal("50"), **config})
-    r = redis_lib.Redis.from_url(redis_url) if redis_url else None
-    return AnalysisService(settings, AnalysisStore(sql.engine), InstrumentService(sql), redis=r, config=cfg,
-                           wall_clock=lambda: datetime(2026, 11, 21, 10, 0, tzinfo=UTC))
+    store, wall = AnalysisStore(sql.engine), (lambda: datetime(2026, 11, 21, 10, 0, tzinfo=UTC))
+    instruments = InstrumentService(sql)
+    bars = MinuteBars(sql.bars, nse_data.minute_bars_for)
+    snapshots = SnapshotBuilder(instruments, bars, daily=nse_data.load_daily, industries=nse_data.nifty500_industries)
+    gemini = None
+    if key:
+        limiter = NO_RATE_LIMIT
+        if redis_url:
+            limiter = RedisRateLimiter(redis_lib.Redis.from_url(redis_url),
+                                       RateLimit("gemini:generate", cfg.rate_per_minute, 60.0))
+        client = GeminiClient(key, base_url=cfg.base_url, api_version=cfg.api_version, timeout_s=cfg.timeout_s)
+        gemini = GeminiAnalyst(store, client, cfg, limiter=limiter, wall_clock=wall)
+    return AnalysisService(store, snapshots, cfg, gemini=gemini, wall_clock=wall)
 
 
 @pytest.fixture()

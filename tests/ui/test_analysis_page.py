@@ -19,7 +19,6 @@ from streamlit.testing.v1 import AppTest
 
 from app.adapters.nse_data import minute_bars_for
 from app.container import reset_services, services
-from app.research.analysis import analysis_service
 from core import kite_wire
 from core.models import Tick
 from core.tick_batch import decode_frame
@@ -152,18 +151,18 @@ def test_invalid_key_fails_clearly_and_the_offline_analyst_is_one_click_away(gem
     _run_jobs()
     at.run()
     assert "API key" in "\n".join(e.value for e in at.error)
-    assert analysis_service(services()).history() == []
+    assert services().analysis.history() == []
     at.button(key="analysis_offline").click().run()
     _run_jobs()
     at.run()
     assert not at.exception, at.exception
-    [stored] = analysis_service(services()).history()
+    [stored] = services().analysis.history()
     assert stored.label == "Offline analyst (rules)" and "Offline analyst (rules)" in _text(at)
     assert gemini_desk.calls == 1
 
 
 def test_history_compares_two_analyses_and_scores_outcomes(offline_desk):
-    an = analysis_service(services())
+    an = services().analysis
     an.analyse("INFY", AT.replace(hour=10))
     an.analyse("INFY", AT)
     at = _page().run()
@@ -178,7 +177,7 @@ def test_history_compares_two_analyses_and_scores_outcomes(offline_desk):
 def test_approval_card_shows_the_latest_analysis_badge(offline_desk):
     from app.ui.trading_widgets import trading_service
 
-    an = analysis_service(services())
+    an = services().analysis
     a = an.analyse("INFY", AT)
     from core.orders import OrderIntent, OrderType, Product, Side
 

@@ -78,12 +78,11 @@ def test_run_now_queues_a_job_then_shows_matches_with_data_and_as_of(fresh):
 
     # An analysis of the first match shows in its row on the next render.
     from app.adapters.analysis_store import StoredAnalysis
-    from app.ui.analysis_widgets import get_analysis
 
     symbol = table["symbol"].iloc[0]
     inst = services().instruments.resolve(f"NSE:{symbol}")
     at_time = datetime(2026, 6, 12, 15, 30, tzinfo=IST)
-    get_analysis(services()).store.add(StoredAnalysis(
+    services().analysis.store.add(StoredAnalysis(
         id="A-test", symbol=inst.key, instrument_token=inst.instrument_token, trading_day=at_time.date(),
         as_of=at_time, snapshot_hash="h", model="offline-rules", analyst="offline", label="Offline analyst (rules)",
         verdict="buy", confidence=0.6, entry=None, stop=None, target=None, time_horizon="swing", reasons=["r"],

@@ -11,7 +11,6 @@ from dramatiq import Worker
 
 from app.adapters.store.ports import JobStatus
 from app.container import reset_services, services
-from app.research.analysis import analysis_service
 from core.errors import ValidationError
 from core.timeutil import IST
 from tests.dramatiq_helpers import drop_worker_middleware
@@ -71,7 +70,7 @@ def test_actor_declares_queue_retries_time_limit_and_throws(env):
 
 
 def test_enqueued_job_runs_with_progress_and_stores_the_analysis(env, fake):
-    an = analysis_service(services())
+    an = services().analysis
     fake.push(answer(_good(an.snapshot("INFY", AT))))
     job_id = an.enqueue("infy", AT)
     _join(services().jobs.broker)
@@ -82,7 +81,7 @@ def test_enqueued_job_runs_with_progress_and_stores_the_analysis(env, fake):
 
 
 def test_429_is_retried_with_backoff_then_succeeds(env, fake):
-    an = analysis_service(services())
+    an = services().analysis
     fake.push(error(429), answer(_good(an.snapshot("INFY", AT))))
     job_id = services().store.jobs.create("analysis", {})
     env.send_with_options(kwargs={"job_id": job_id, "symbol": "NSE:INFY", "at_iso": AT.isoformat()},
@@ -97,13 +96,13 @@ def test_500_every_time_gives_up_after_the_retries(env, fake):
     env.send_with_options(kwargs={"job_id": job_id, "symbol": "NSE:INFY", "at_iso": AT.isoformat()},
                           min_backoff=10, max_backoff=20, max_retries=2)
     _join(services().jobs.broker)
-    job = analysis_service(services()).job(job_id)
+    job = services().analysis.job(job_id)
     assert job.status is JobStatus.FAILED and "gave up" in job.message and fake.calls == 3
-    assert analysis_service(services()).history() == []
+    assert services().analysis.history() == []
 
 
 def test_refusal_fails_the_job_without_retrying(env, fake):
-    an = analysis_service(services())
+    an = services().analysis
     job_id = an.enqueue("INFY", AT, model="gemini-unknown")
     _join(services().jobs.broker)
     job = an.job(job_id)
@@ -111,7 +110,7 @@ def test_refusal_fails_the_job_without_retrying(env, fake):
 
 
 def test_redelivered_message_of_a_done_job_does_nothing(env, fake):
-    an = analysis_service(services())
+    an = services().analysis
     fake.push(answer(_good(an.snapshot("INFY", AT))))
     job_id = an.enqueue("INFY", AT)
     _join(services().jobs.broker)
@@ -123,7 +122,7 @@ def test_redelivered_message_of_a_done_job_does_nothing(env, fake):
 def test_score_outcomes_actor_scores_a_due_verdict_once(env, fake):
     from workers.analysis import score_outcomes
 
-    an = analysis_service(services())
+    an = services().analysis
     fake.push(answer(_good(an.snapshot("INFY", AT))))
     job_id = an.enqueue("INFY", AT)
     _join(services().jobs.broker)
