@@ -7,7 +7,7 @@ Money ``Decimal`` rupees; rates basis points; times IST wall clock. The defaults
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -54,6 +54,14 @@ class TradingConfig:
                 raise ValidationError(f"{name} must be >= 0, was {getattr(self, name)}")
         if self.approval_ttl_seconds <= 0:
             raise ValidationError(f"approval_ttl_seconds must be positive, was {self.approval_ttl_seconds}")
+
+    def stale_tick_age(self, tick_time: datetime, now: datetime) -> float | None:
+        """Seconds ``tick_time`` (the tick's exchange time, tz-aware) lies before ``now`` when that
+        exceeds ``max_tick_age_seconds``, else ``None`` (also with no limit set)."""
+        if self.max_tick_age_seconds is None:
+            return None
+        age = (now - tick_time).total_seconds()
+        return age if age > self.max_tick_age_seconds else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TradingConfig:

@@ -226,6 +226,10 @@ class TradingEngine(TradingBooks):
             return refuse(["EXPIRED"], [f"approval expired at {to_ist(pa.expires_at):%H:%M:%S} IST; the signal is stale"])
         if ltp is None:
             return refuse(["NO_MARKET_PRICE"], [f"no tick cached for {row['tradingsymbol']}; cannot check drift"])
+        age = self.config.stale_tick_age(cached.tick.exchange_timestamp or cached.received_at, now)
+        if age is not None:  # DESK_MAX_TICK_AGE_SECONDS
+            return refuse(["NO_MARKET_PRICE"], [f"the last tick of {row['tradingsymbol']} is {age:.0f} s old (limit "
+                                                f"{self.config.max_tick_age_seconds:g} s); wait for a fresh price"])
         dec = appr.approve(pa, now=now, current_price=ltp, max_drift_bps=self.config.max_drift_bps)
         if not dec.approved:
             return refuse(dec.reasons, dec.messages)

@@ -90,6 +90,30 @@ def test_confirmation_notional_is_a_setting(monkeypatch):
     assert Settings().trading.confirm_notional == Decimal(250_000)
 
 
+def _codes(outcome) -> list[str]:
+    return [getattr(r, "value", r) for r in outcome.reasons]
+
+
+def test_max_tick_age_refuses_an_approval_on_a_stale_price(tmp_path, redis_url):
+    from tests.fixtures_trading import INFY, T0, intent, later, make_desk
+
+    config = TradingConfig.from_section(Settings(trading={"max_tick_age_seconds": 60,
+                                                              "slippage_bps": 0}).trading)
+    desk = make_desk(f"sqlite:///{tmp_path / 'desk.db'}", redis_url, config=config)
+    try:
+        desk.tick(INFY, 1000.0)  # exchange time T0
+        a = desk.svc.propose(intent(), signal_price=Decimal("1000"), reason="r", now=T0)
+        before = desk.ledger_snapshot()
+        stale = desk.svc.approve(a.approval_id, user="trader", now=later(120))
+        assert not stale.ok and _codes(stale) == ["NO_MARKET_PRICE"]
+        assert "120 s old" in " ".join(stale.messages) and "60 s" in " ".join(stale.messages)
+        assert desk.ledger_snapshot() == before and desk.svc.order_book() == []
+        desk.tick(INFY, 1000.0, at=later(110))  # a fresh price: 10 s old at approval
+        assert desk.svc.approve(a.approval_id, user="trader", now=later(120)).ok
+    finally:
+        desk.sql.dispose()
+
+
 # ---------------------------------------------------------------------------- validation
 
 
