@@ -22,7 +22,7 @@ from datetime import time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -31,6 +31,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core import auth as auth_rules
 from core.errors import ValidationError
 from core.sessions import MIS_SQUARE_OFF
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.analysis import TokenPrices
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "app" / "data" / "nse"
@@ -148,8 +151,8 @@ class AnalysisSettings(_Section):
     rate_wait_s: float = _knob(20.0, "DESK_GEMINI_RATE_WAIT_S", "seconds from 0 to 600", ge=0, le=600)
 
     @property
-    def prices(self) -> Any:
-        """The token prices as ``core.analysis.TokenPrices``."""
+    def prices(self) -> TokenPrices:
+        """The token prices (``core.analysis`` imports pandas, so it is imported on first use)."""
         from core.analysis import TokenPrices
 
         return TokenPrices(self.input_usd_per_m, self.output_usd_per_m, self.inr_per_usd)
