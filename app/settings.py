@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings, DotEnvSettingsSource, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict,
+)
 
 from core import auth as auth_rules
 from core.errors import ValidationError
@@ -88,6 +90,29 @@ class _Section(BaseSettings):
             super().__init__(**values)
         except PydanticValidationError as exc:
             raise ValidationError(_explain(exc, type(self))) from None
+
+
+def _is_section(field: Any) -> bool:
+    return isinstance(field.annotation, type) and issubclass(field.annotation, _Section)
+
+
+class _FlatEnv(EnvSettingsSource):
+    """The environment, minus the section fields: a section reads its own ``DESK_*`` variables,
+    so a stray ``AUTH`` or ``WORKER`` variable in the shell is not parsed as a whole section."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        if _is_section(field):
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+class _FlatDotEnv(DotEnvSettingsSource):
+    """``.env``, minus the section fields (see ``_FlatEnv``)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        if _is_section(field):
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
 
 
 class TradingSettings(_Section):
@@ -282,6 +307,17 @@ class Settings(_Section):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then the environment, then ``.env`` (sections excluded from both)."""
+        env_file = getattr(dotenv_settings, "env_file", cls.model_config.get("env_file"))
+        return (init_settings, _FlatEnv(settings_cls), _FlatDotEnv(settings_cls, env_file=env_file),
+                file_secret_settings)
 
     @field_validator("replay_date", mode="before")
     @classmethod

@@ -209,6 +209,15 @@ def test_lenient_spellings_are_normalised(monkeypatch):
     assert s.trading.max_tick_age_seconds is None
 
 
+def test_sections_read_dotenv_and_ignore_stray_section_named_variables(monkeypatch, tmp_path):
+    (tmp_path / ".env").write_text("DESK_CAPITAL=3000000\nDESK_REPLAY_PORT=9999\nAUTH=not-json\n")
+    for stray in ("AUTH", "WORKER", "TRADING", "LOGGING"):
+        monkeypatch.setenv(stray, "1")
+    s = Settings()
+    assert s.trading.capital == Decimal(3_000_000) and s.replay_port == 9999
+    assert s.worker.broker is None and s.auth.mode == "auto"
+
+
 def test_auth_follows_the_settings_env():
     assert Settings(env="prod").auth.required
     assert not Settings(env="dev").auth.required
