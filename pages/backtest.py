@@ -6,8 +6,6 @@ from datetime import UTC, date, datetime
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.research.backtests import backtest_service
-from app.research.strategies import strategy_service
 from app.ui.state import get_services
 from core.errors import ValidationError
 from app.ui.auth import guard_page
@@ -18,8 +16,8 @@ BUNDLED = ["ASIANPAINT", "AXISBANK", "BHARTIARTL", "HCLTECH", "HDFCBANK", "HINDU
            "KOTAKBANK", "LT", "M&M", "MARUTI", "NTPC", "RELIANCE", "SBIN", "SUNPHARMA", "TATASTEEL", "TCS", "WIPRO"]
 
 services = get_services()
-bt = backtest_service(services)
-strategies = strategy_service(services)
+bt = services.backtests
+strategies = services.strategies
 
 st.header("Backtest")
 st.caption("Same paper broker, Zerodha charges and risk gatekeeper as the live desk; fills on the next bar's "

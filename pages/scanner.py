@@ -7,7 +7,7 @@ from datetime import datetime, time
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.research.scanner import BUILTIN_SCANS, get_scanner
+from app.research.scanner import BUILTIN_SCANS
 from app.ui.analysis_widgets import analysis_cell, latest_analysis_badge
 from app.ui.state import get_services
 from core.errors import ValidationError
@@ -18,7 +18,7 @@ from app.ui.auth import guard_page
 guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
-scanner = get_scanner(svc)
+scanner = svc.scanner
 st.header("Scanner")
 
 c1, c2 = st.columns([2, 3])
@@ -171,7 +171,7 @@ st.caption("How many symbols of the universe matched on each past bar (single-ti
 
 @st.cache_data(ttl=300, show_spinner=False)
 def backtest(scan_: str, universe_: str):
-    return get_scanner(get_services()).backtest(scan_, universe_)
+    return get_services().scanner.backtest(scan_, universe_)
 
 
 if st.button("Backtest this scan", key="scanner_backtest", disabled=not scan):

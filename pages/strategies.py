@@ -5,14 +5,13 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from app.research.strategies import strategy_service
 from app.ui.state import get_services
 from core.errors import ValidationError
 from app.ui.auth import guard_page
 
 guard_page(get_services())  # sign-in, when the desk requires it
 
-svc = strategy_service(get_services())
+svc = get_services().strategies
 
 st.header("Strategies")
 st.caption("Enabled strategies run on every closed 1-minute bar (process `python -m workers.strategy_runner`) "

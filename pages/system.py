@@ -13,20 +13,7 @@ from app.ui.auth import guard_page
 guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
-
-
-def operations():
-    ops = getattr(svc, "operations", None)
-    if ops is None:  # until the container has ``operations``
-        from app.ops.operations import build_operations
-
-        ops = st.session_state.get("_system_ops")
-        if ops is None:
-            ops = st.session_state["_system_ops"] = build_operations(svc)
-    return ops
-
-
-ops = operations()
+ops = svc.operations
 st.header("System")
 
 _BADGE = {True: ":green-badge[OK]", False: ":red-badge[Down]"}

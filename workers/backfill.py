@@ -152,7 +152,7 @@ def refresh_instruments(job_id: str | None = None, exchanges: list[str] | None =
         return job.result
     jobs.start(job_id, f"refreshing instruments ({', '.join(exchanges)})")
     try:
-        result = refresh(svc.instruments, svc.market_data.kite, now, exchanges=exchanges)
+        result = refresh(svc.instruments, svc.kite(), now, exchanges=exchanges)
     except (DataError, KiteLoginRequired) as exc:
         jobs.fail(job_id, str(exc))
         log.warning("instruments job %s failed: %s", job_id, exc)

@@ -39,10 +39,9 @@ from typing import Any, Protocol
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from app.adapters.queue import REFERENCE_QUEUE, REFRESH_INSTRUMENTS_ACTOR, DramatiqTaskQueue, install_broker
+from app.adapters.queue import REFERENCE_QUEUE, REFRESH_INSTRUMENTS_ACTOR, DramatiqTaskQueue
 from app.logging_setup import configure_logging
 from app.ops.operations import record_clock_run
-from app.settings import get_settings
 from core.timeutil import IST, require_aware
 
 log = logging.getLogger("workers.clock")
@@ -215,21 +214,20 @@ def _check_health() -> None:
     """Notify the trader of a stale ticker or an expired Kite token (deduped per event)."""
     try:
         from app.container import services
-        from app.ops.notifications import notification_service
 
-        notification_service().check_health(services())
+        services().health_alerts.check()
     except Exception:  # noqa: BLE001 - the clock's schedule matters more
         log.exception("health notification check failed")
 
 
 def main(argv: list[str] | None = None) -> int:
     configure_logging("clock")
-    settings = get_settings()
-    queue = DramatiqTaskQueue(install_broker(settings))
-    calendar = load_calendar()
     from app.container import services
 
-    market_clock = services().market_clock
+    svc = services()
+    queue = svc.jobs  # the broker plus the store's job repository (the warm-up creates jobs)
+    calendar = load_calendar()
+    market_clock = svc.market_clock
     scheduler = build_scheduler(calendar, queue, market_now=lambda: market_clock.now().now)
     threading.Thread(target=_warm_up, args=(queue, calendar), name="history-warm-up", daemon=True).start()
     scheduler.add_job(_check_health, "interval", seconds=60, id="notify_health", coalesce=True, max_instances=1,

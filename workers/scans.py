@@ -11,7 +11,7 @@ import dramatiq
 from workers import broker as _broker  # noqa: F401  (installs the broker before @actor runs)
 from app.adapters.store.ports import JobStatus
 from app.container import services
-from app.research.scanner import RUN_SCAN_ACTOR, SCAN_QUEUE, SEND_SCHEDULED_ACTOR, get_scanner
+from app.research.scanner import RUN_SCAN_ACTOR, SCAN_QUEUE, SEND_SCHEDULED_ACTOR
 from core.errors import ValidationError
 from core.timeutil import require_aware
 
@@ -48,7 +48,7 @@ def run_scan(job_id: str, scan: str, universe: str, as_of_iso: str | None = None
         return dict(job.result or {})
     jobs.start(job_id, f"scanning {universe}")
     try:
-        result = get_scanner(svc).execute(scan, universe, _parse_iso(as_of_iso, "as_of_iso"), job_id=job_id,
+        result = svc.scanner.execute(scan, universe, _parse_iso(as_of_iso, "as_of_iso"), job_id=job_id,
                                           schedule_id=schedule_id)
     except ValidationError as exc:
         jobs.fail(job_id, str(exc))
@@ -67,4 +67,4 @@ def send_scheduled_scans(as_of: str) -> list[str]:
     """Queue a ``run_scan`` job for every scheduled scan due at ``as_of`` (market time, ISO);
     return the job ids. Schedules run only 09:15–15:30 IST on NSE trading days."""
     now = _parse_iso(as_of, "as_of")
-    return get_scanner(services()).send_due(now)
+    return services().scanner.send_due(now)

@@ -13,24 +13,12 @@ import dramatiq
 
 from workers import broker as _broker  # noqa: F401  (first: installs the broker before @actor)
 
-from app.research.backtests import ACTOR, QUEUE, BacktestService
+from app.container import services
+from app.research.backtests import ACTOR, QUEUE
 from core.errors import ValidationError
-
-_service: BacktestService | None = None
-
-
-def backtests() -> BacktestService:
-    """This process's ``BacktestService`` (a test may inject ``_service``)."""
-    if _service is not None:
-        return _service
-    from app.adapters.strategy_store import StrategyStore
-    from app.container import services
-
-    s = services()
-    return BacktestService(StrategyStore(s.store.engine), s.instruments, sql=s.store, jobs=s.jobs)
 
 
 @dramatiq.actor(queue_name=QUEUE, actor_name=ACTOR, max_retries=2, time_limit=30 * 60 * 1000,
                 throws=(ValidationError,))
 def run_backtest(run_id: str) -> None:
-    backtests().run(run_id)
+    services().backtests.run(run_id)

@@ -23,13 +23,11 @@ log = logging.getLogger("strategy_runner")
 
 
 def build():
-    from app.adapters.strategy_store import StrategyStore
     from app.container import services
-    from app.research.strategies import StrategyRunner, StrategyService
+    from app.research.strategies import StrategyRunner
 
     s = services()
-    svc = StrategyService(StrategyStore(s.store.engine), s.instruments)
-    return StrategyRunner(svc, s.trading, s.ticks)
+    return StrategyRunner(s.strategies, s.trading, s.ticks)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ be restarted, so it never lives inside Streamlit or an actor):
   message in ``desk:ticker:subscriptions`` (``read_subscriptions``; the current subscriptions
   stay).
 * **Subscriptions** come from the watchlist (or ``--tokens``), the open positions and the
-  pending approvals (``app.market.subscriptions.desk_subscriptions``), each with its
+  pending approvals (``app.market.subscriptions.DeskSubscriptions``), each with its
   mode (``ltp``/``quote``/``full``; ``--tokens 408065:ltp``); re-read every
   ``--watchlist-refresh`` seconds and only the difference is (un)subscribed per connection, so
   dashboard edits, new positions and new approvals take effect live. After a reconnect each
@@ -448,7 +448,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.adapters.kite_session import ensure_access_token, market_roots
     from app.container import services
-    from app.market.ticker_ingest import TickerService
 
     svc = services()
     settings = svc.settings
@@ -460,13 +459,12 @@ def main(argv: list[str] | None = None) -> int:
     rest_root, ws_root = market_roots(settings)
     api_key = settings.kite_api_key if settings.market == "kite" else settings.replay_api_key
 
-    from app.adapters.kite_historical import SessionKite
     from app.adapters.rate_limit import KITE_QUOTE, RedisRateLimiter
     from app.market.quote_fallback import QuoteFallback, StaleTickWatcher
-    from app.market.subscriptions import desk_subscriptions, parse_tokens
+    from app.market.subscriptions import parse_tokens
 
     fixed = parse_tokens(args.tokens, args.mode) if args.tokens else None
-    service = TickerService(cache, market=settings.market, background_bars=True)
+    service = svc.ticker_ingest
     dump_seen: list = []
 
     def wanted() -> dict[int, str]:
@@ -479,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
             log.warning("ticker: instruments dump date not read (%s)", exc)
         wall = datetime.now(UTC)
         now = service.market_now(wall) if service.has_market_time else svc.market_clock.now(wall).now
-        result = desk_subscriptions(svc, now, watchlist=fixed, watchlist_mode=args.mode)
+        result = svc.subscriptions.wanted(now, watchlist=fixed, watchlist_mode=args.mode)
         runner.sources = result.sources
         return result.modes
 
@@ -507,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
             inst = svc.instruments.by_token(instrument_token)
             return f"{inst.exchange}:{inst.tradingsymbol}"
 
-        fallback = QuoteFallback(cache, key_of, SessionKite(settings, svc.redis),
+        fallback = QuoteFallback(cache, key_of, svc.kite,
                                  RedisRateLimiter(svc.redis, KITE_QUOTE), stale_after=args.stale_after)
         runner.watcher = StaleTickWatcher(fallback, lambda: runner.streaming, interval=args.stale_check)
     runner._report("active")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -95,11 +96,14 @@ def uninstall_broker() -> None:
 class DramatiqTaskQueue:
     """Enqueue actors by *name*, so the web process and the clock never import ``workers``.
 
-    ``jobs`` is the store's job repository (``SqlStore.jobs``); when omitted it is taken
-    from ``app.container.services()`` on first use.
+    ``jobs`` is the store's job repository (``SqlStore.jobs``), or a zero-argument callable
+    returning it on first use (the composition root passes one, so a store that is down does
+    not stop plain enqueues). A queue built without one enqueues, but its job helpers raise
+    ``ValidationError``.
     """
 
-    def __init__(self, broker: dramatiq.Broker, jobs: JobRepository | None = None) -> None:
+    def __init__(self, broker: dramatiq.Broker,
+                 jobs: JobRepository | Callable[[], JobRepository] | None = None) -> None:
         self._broker = broker
         self._jobs = jobs
 
@@ -110,9 +114,10 @@ class DramatiqTaskQueue:
     @property
     def jobs(self) -> JobRepository:
         if self._jobs is None:
-            from app.container import services
-
-            self._jobs = services().store.jobs
+            raise ValidationError("this task queue has no job repository: build it with "
+                                  "DramatiqTaskQueue(broker, jobs=store.jobs) (the container does)")
+        if not hasattr(self._jobs, "create"):  # a provider: resolve it once
+            self._jobs = self._jobs()
         return self._jobs
 
     def enqueue(self, queue: str, actor: str, **kwargs: Any) -> str:

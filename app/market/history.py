@@ -20,7 +20,6 @@ import pandas as pd
 
 from app.adapters.kite_historical import KITE_MAX_DAYS, check_interval, check_window, kite_windows
 from app.market.instruments import InstrumentService
-from app.settings import Settings
 from core.errors import ValidationError
 from core.models import Bar
 from core.timeutil import IST, UTC, ist_range
@@ -55,44 +54,17 @@ def uncovered(start: datetime, end: datetime, covered: list[tuple[datetime, date
 
 
 class MarketDataService:
-    """Candles from the configured market (``settings.market``: real Kite or the replay server).
+    """Candles from the configured market (real Kite or the replay server) and the store.
 
-    ``historical`` is the :class:`HistoricalClient` every request goes through (the composition
-    root passes ``services().historical``); by default one is built lazily with
-    ``historical_client(settings, redis_client)``. ``instruments`` resolves keys against the
-    instruments master (default: an ``InstrumentService`` over ``store``).
+    ``store``: has ``bars`` (a ``BarRepository``); ``instruments`` resolves keys against the
+    instruments master; ``historical`` is the :class:`HistoricalClient` every request goes
+    through. The composition root builds all three.
     """
 
-    def __init__(self, settings: Settings, store: Any, redis_client: Any,
-                 instruments: InstrumentService | None = None, historical: HistoricalClient | None = None) -> None:
-        self._settings = settings
+    def __init__(self, store: Any, instruments: InstrumentService, historical: HistoricalClient) -> None:
         self._store = store
-        self._redis = redis_client
-        self._instruments = instruments
-        self._historical = historical
-
-    @property
-    def instruments(self) -> InstrumentService:
-        if self._instruments is None:
-            self._instruments = InstrumentService(self._store)
-        return self._instruments
-
-    @property
-    def historical(self) -> HistoricalClient:
-        """The rate-limited, retried historical client (built on first use)."""
-        if self._historical is None:
-            from app.adapters.kite_historical import historical_client
-
-            self._historical = historical_client(self._settings, self._redis)
-        return self._historical
-
-    @property
-    def kite(self) -> Any:
-        """A logged-in ``KiteConnect`` for the session stored now (read per access).
-        Raises ``KiteLoginRequired`` (real Kite) when nobody is logged in."""
-        from app.adapters.kite_historical import SessionKite
-
-        return SessionKite(self._settings, self._redis)()
+        self.instruments = instruments
+        self.historical = historical
 
     def token_of(self, key_or_token: str | int) -> int:
         """instrument_token for ``"NSE:INFY"``-style keys (any form ``resolve`` takes) or a token.

@@ -1,8 +1,8 @@
 """What the ticker streams, and over which KiteTicker connection (Twisted-free, testable).
 
-* :func:`desk_subscriptions` — the *source*: the watchlist's instruments, the open positions'
-  and the pending approvals' (``services().trading.positions(now)`` / ``pending(now)`` when the
-  container has a trading service; an empty trading store adds nothing), each with a mode
+* :class:`DeskSubscriptions` — the *source*: the watchlist's instruments, the open positions'
+  and the pending approvals' (the trading desk's ``positions(now)`` / ``pending(now)``; an
+  empty trading store adds nothing), each with a mode
   (``ltp``/``quote``/``full``; the richest wins when a token comes from several sources).
 * :class:`ShardedSubscriptions` — the *assignment*: up to 3,000 instruments per connection and
   up to 3 connections per api_key (``core.ticker_shards``; ``../shared/docs/indian-market.md``
@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from core.errors import ValidationError
 from core.ticker_shards import MAX_CONNECTIONS, MAX_PER_CONNECTION, MODES, merge_modes, shard
@@ -59,31 +59,49 @@ class WantedSubscriptions:
     sources: dict[str, int]
 
 
-def desk_subscriptions(svc: Any, now: datetime, *, watchlist: Iterable[int] | Mapping[int, str] | None = None,
-                       watchlist_mode: str = "full", position_mode: str = "full",
-                       approval_mode: str = "full") -> WantedSubscriptions:
-    """The instruments the desk needs streamed at market time ``now`` (tz-aware).
+class OpenBook(Protocol):
+    """What the subscriptions read from the trading desk: open positions and PENDING approvals
+    at market time ``now`` (``TradingService`` satisfies it)."""
 
-    ``svc`` is the composition root (``app.container.services()``). ``watchlist`` overrides
-    ``svc.watchlists.tokens()`` (tokens, or ``{token: mode}``). Open positions (quantity ≠ 0)
-    and PENDING approvals come from ``svc.trading`` when the container has one (note that
-    ``pending(now)`` expires approvals whose TTL elapsed at ``now``, as every reader does).
-    Positions and approvals are streamed in ``full`` mode by default: the paper broker fills
-    against 5-level depth. Raises ``ValidationError`` for a bad mode or token; store errors
-    propagate (the ticker then keeps its current subscriptions).
+    def positions(self, now: datetime) -> Iterable[Any]: ...
+
+    def pending(self, now: datetime) -> Iterable[Any]: ...
+
+
+class DeskSubscriptions:
+    """The *source* of the ticker's subscriptions (see the module docstring).
+
+    ``watchlist_tokens()`` returns the watchlist's instrument_tokens
+    (``WatchlistService.tokens``); ``book`` gives open positions and pending approvals, or
+    ``None`` when the process has no trading desk (then only the watchlist is streamed).
     """
-    if watchlist is None:
-        watchlist = svc.watchlists.tokens()
-    watch = dict(watchlist) if isinstance(watchlist, Mapping) else {int(t): watchlist_mode for t in watchlist}
-    positions: dict[int, str] = {}
-    approvals: dict[int, str] = {}
-    trading = getattr(svc, "trading", None)  # built on first use by the container
-    if trading is not None:
-        positions = {int(p.instrument_token): position_mode for p in trading.positions(now) if p.quantity}
-        approvals = {int(a.instrument_token): approval_mode for a in trading.pending(now)}
-    modes = merge_modes(watch, positions, approvals)
-    return WantedSubscriptions(modes, {"watchlist": len(watch), "positions": len(positions),
-                                       "approvals": len(approvals)})
+
+    def __init__(self, watchlist_tokens: Callable[[], Iterable[int]], book: OpenBook | None = None) -> None:
+        self._watchlist_tokens = watchlist_tokens
+        self._book = book
+
+    def wanted(self, now: datetime, *, watchlist: Iterable[int] | Mapping[int, str] | None = None,
+               watchlist_mode: str = "full", position_mode: str = "full",
+               approval_mode: str = "full") -> WantedSubscriptions:
+        """The instruments the desk needs streamed at market time ``now`` (tz-aware).
+
+        ``watchlist`` overrides ``watchlist_tokens()`` (tokens, or ``{token: mode}``). Open
+        positions (quantity ≠ 0) and PENDING approvals come from the book. Positions and
+        approvals are streamed in ``full`` mode by default: the paper broker fills against
+        5-level depth. Raises ``ValidationError`` for a bad mode or token; store errors
+        propagate (the ticker then keeps its current subscriptions).
+        """
+        if watchlist is None:
+            watchlist = self._watchlist_tokens()
+        watch = dict(watchlist) if isinstance(watchlist, Mapping) else {int(t): watchlist_mode for t in watchlist}
+        positions: dict[int, str] = {}
+        approvals: dict[int, str] = {}
+        if self._book is not None:
+            positions = {int(p.instrument_token): position_mode for p in self._book.positions(now) if p.quantity}
+            approvals = {int(a.instrument_token): approval_mode for a in self._book.pending(now)}
+        modes = merge_modes(watch, positions, approvals)
+        return WantedSubscriptions(modes, {"watchlist": len(watch), "positions": len(positions),
+                                           "approvals": len(approvals)})
 
 
 def parse_tokens(text: str, default_mode: str = "full") -> dict[int, str]:

@@ -6,8 +6,8 @@
    a malformed frame is counted in ``malformed_total``, logged and skipped, never raised);
 2. the whole frame is cached in Redis in one round trip (:meth:`TickCache.write_frame`);
 3. the ticks that carry an exchange timestamp (full mode) update the 1-minute bar builder (:class:`core.bars.MinuteBarBuilder`); bars it
-   closes go to the **bar sink** (default: ``services().store.bars.upsert``) and then to the
-   ``desk:bars:closed`` stream, one event per bar (sink first, so a consumer of the event
+   closes go to the **bar sink** (the container passes ``store.bars.upsert``; ``None`` stores
+   nothing) and then to the ``desk:bars:closed`` stream, one event per bar (sink first, so a consumer of the event
    finds the bar stored). With ``background_bars=True`` (the ticker process) that happens on
    one writer thread, so a minute boundary (a bar per instrument) never delays the ticks.
 4. text frames are parsed: ``order`` updates are logged at INFO, ``error`` at WARNING.
@@ -40,13 +40,6 @@ from core.timeutil import require_aware
 log = logging.getLogger(__name__)
 
 BarSink = Callable[[Sequence[Bar]], object]
-
-
-def store_bar_sink(bars: Sequence[Bar]) -> object:
-    """The default bar sink: ``services().store.bars.upsert(bars)`` (idempotent per bar)."""
-    from app.container import services
-
-    return services().store.bars.upsert(bars)
 
 
 @dataclass(frozen=True)
@@ -98,7 +91,7 @@ class TickerService:
     (the ticker's reactor thread); only the bar writer runs on its own thread.
     """
 
-    def __init__(self, cache: TickCache, *, market: str = "replay", bar_sink: BarSink | None = store_bar_sink,
+    def __init__(self, cache: TickCache, *, market: str = "replay", bar_sink: BarSink | None = None,
                  builder: MinuteBarBuilder | None = None, background_bars: bool = False) -> None:
         self.cache = cache
         self.market = market

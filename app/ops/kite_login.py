@@ -28,8 +28,8 @@ from app.adapters.kite_session import (api_key_of, clear_session, market_roots, 
 from app.settings import Settings
 from core.errors import ValidationError
 from core.kite_session_rules import is_expired, request_token_from_redirect
+from core.events import Notifier, NullNotifier, kite_token_expired
 from core.timeutil import IST, UTC
-from app.ops.notifications import kite_token_expired, notify
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,11 @@ def _when(raw: Any) -> datetime | None:
 class KiteAuthService:
     """Login link, token exchange, logout and session status for the configured market."""
 
-    def __init__(self, settings: Settings, redis_client: Any) -> None:
+    def __init__(self, settings: Settings, redis_client: Any, notifier: Notifier | None = None) -> None:
+        """``notifier`` hears of an expired session (default: none, ``NullNotifier``)."""
         self._settings = settings
         self._redis = redis_client
+        self._notifier = notifier or NullNotifier()
 
     @property
     def market(self) -> str:
@@ -178,7 +180,7 @@ class KiteAuthService:
         """Mark the session expired (e.g. after a ``TokenException``)."""
         done = mark_expired(self._redis, reason)
         if done:
-            notify(kite_token_expired(self.status()))
+            self._notifier.notify(kite_token_expired(self.status()))
         return done
 
 

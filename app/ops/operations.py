@@ -509,13 +509,5 @@ class OperationsService:
         return health
 
 
-def build_operations(svc: Any) -> OperationsService:
-    """The service from a ``Services`` graph (what ``Services.operations`` returns)."""
-    from app.adapters.queue import NAMESPACE
-
-    return OperationsService(svc.redis, lambda: svc.store, ticks=svc.ticks, kite_auth=getattr(svc, "kite_auth", None),
-                             namespace=NAMESPACE)
-
-
 __all__ = ["CLOCK_RUNS_KEY", "ClockRun", "DeadLetter", "OperationsService", "Probe", "QueueDepth",
-           "SystemHealth", "WorkerBeat", "build_operations", "record_clock_run"]
+           "SystemHealth", "WorkerBeat", "record_clock_run"]

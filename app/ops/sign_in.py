@@ -30,14 +30,12 @@ import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from app.adapters.auth_store import FileUserStore, SqlUserStore, UserStore
+from app.adapters.auth_store import UserStore
+from app.settings import AuthSettings
 from core import auth as rules
 from core.errors import DeskError, ValidationError
 
@@ -51,43 +49,8 @@ class AuthUnavailable(DeskError):
     """Sign-in cannot be checked (Redis or the user store is unreachable)."""
 
 
-class AuthConfig(BaseSettings):
-    """Sign-in settings from the environment (and ``.env``)."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
-
-    mode: Literal["on", "off", "auto"] = Field("auto", validation_alias=AliasChoices("DESK_AUTH"))
-    env: str = Field("dev", validation_alias=AliasChoices("DESK_ENV"))
-    users_file: str | None = Field(None, validation_alias=AliasChoices("DESK_USERS"))
-    session_idle_minutes: float = Field(60, gt=0, validation_alias=AliasChoices("DESK_SESSION_IDLE_MINUTES"))
-    session_hours: float = Field(12, gt=0, validation_alias=AliasChoices("DESK_SESSION_HOURS"))
-    max_failures: int = Field(5, ge=1, validation_alias=AliasChoices("DESK_SIGNIN_MAX_FAILURES"))
-    lockout_minutes: float = Field(15, gt=0, validation_alias=AliasChoices("DESK_SIGNIN_LOCKOUT_MINUTES"))
-
-    @field_validator("mode", mode="before")
-    @classmethod
-    def _mode(cls, value: Any) -> str:
-        text = str(value or "auto").strip().lower()
-        aliases = {"1": "on", "true": "on", "yes": "on", "0": "off", "false": "off", "no": "off", "": "auto"}
-        text = aliases.get(text, text)
-        if text not in ("on", "off", "auto"):
-            raise ValueError(f"DESK_AUTH={value!r}: use on, off or auto")
-        return text
-
-    @property
-    def required(self) -> bool:
-        """Sign-in is required: ``DESK_AUTH=on``, or ``auto`` with ``DESK_ENV=prod``."""
-        return self.mode == "on" or (self.mode == "auto" and self.env == "prod")
-
-    @property
-    def session_rule(self) -> rules.SessionRule:
-        return rules.SessionRule(idle=timedelta(minutes=self.session_idle_minutes),
-                                 lifetime=timedelta(hours=self.session_hours))
-
-    @property
-    def lockout_rule(self) -> rules.LockoutRule:
-        span = timedelta(minutes=self.lockout_minutes)
-        return rules.LockoutRule(max_failures=self.max_failures, window=span, lockout=span)
+#: Sign-in settings: the ``auth`` section of the one settings object (``settings.auth``).
+AuthConfig = AuthSettings
 
 
 @dataclass(frozen=True)
@@ -147,14 +110,6 @@ class AuthService:
         self.users = users
         self.redis = redis
         self.clock = clock
-
-    @classmethod
-    def from_services(cls, svc: Any, config: AuthConfig | None = None) -> AuthService:
-        """Build from a service graph (``app.container.Services``): users from ``DESK_USERS`` or
-        the store's ``desk_users`` table, sessions in ``svc.redis``."""
-        config = config or AuthConfig()
-        users: UserStore = FileUserStore(config.users_file) if config.users_file else SqlUserStore(svc.sql.engine)
-        return cls(config, users, svc.redis)
 
     # ------------------------------------------------------------------ state
 
@@ -346,8 +301,11 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m app.ops.sign_in add-user NAME | hash NAME | disable NAME [--stdin]``."""
+def main(argv: list[str] | None = None, auth: AuthService | Callable[[], AuthService] | None = None) -> int:
+    """``python -m app.ops.sign_in add-user NAME | hash NAME | disable NAME [--stdin]``.
+
+    ``auth`` is the desk's ``AuthService`` (or a callable building it; the CLI entry below
+    takes the composition root's). ``hash`` needs none."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m app.ops.sign_in", description="PaperDesk sign-in users")
@@ -359,9 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "hash":
             print(make_hash_line(args.username, _read_password(args.stdin)))
             return 0
-        from app.container import services
-
-        svc = AuthService.from_services(services())
+        if auth is None:
+            raise ValidationError("no user store: run this as `python -m app.ops.sign_in`")
+        svc = auth() if callable(auth) else auth
         if args.command == "disable":
             if not getattr(svc.users, "writable", False):
                 raise ValidationError(f"remove the line from {svc.users.describe()} instead")
@@ -376,8 +334,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _cli() -> int:  # pragma: no cover - the process entry point
+    """The CLI process: the user store and Redis of this desk's composition root."""
+    from app.container import services
+
+    return main(auth=lambda: services().auth)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    raise SystemExit(_cli())
 
 
 __all__ = ["AuthConfig", "AuthService", "AuthUnavailable", "SessionCheck", "SignInResult", "make_hash_line"]

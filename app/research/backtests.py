@@ -211,14 +211,3 @@ def _result_json(res) -> dict:
 
 
 __all__ = ["ACTOR", "QUEUE", "BacktestService"]
-
-
-def backtest_service(svc: Any) -> BacktestService:
-    """The container's ``backtests`` service, or one built from its parts (store, instruments,
-    job queue) until the lead wires ``Services.backtests``."""
-    existing = getattr(svc, "backtests", None)
-    if existing is not None:
-        return existing
-    from app.adapters.strategy_store import StrategyStore
-
-    return BacktestService(StrategyStore(svc.sql.engine), svc.instruments, sql=svc.sql, jobs=svc.jobs)

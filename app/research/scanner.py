@@ -444,35 +444,5 @@ class ScannerService:
         return ids
 
 
-def get_scanner(svc: Any) -> ScannerService:
-    """The process's ``ScannerService`` on a ``Services`` graph (memoised on it, under the
-    name a ``Services.scanner`` cached property would use)."""
-    if hasattr(type(svc), "scanner"):
-        return svc.scanner  # the composition root provides it
-    existing = svc.__dict__.get("scanner")
-    if existing is None:
-        existing = ScannerService(svc.sql, svc.watchlists, queue=None, calendar=None)
-        existing.queue = _LazyQueue(svc)
-        existing.calendar = _LazyCalendar(svc)
-        svc.__dict__["scanner"] = existing
-    return existing
-
-
-class _LazyQueue:
-    def __init__(self, svc: Any) -> None:
-        self._svc = svc
-
-    def enqueue(self, *args: Any, **kwargs: Any) -> str:
-        return self._svc.jobs.enqueue(*args, **kwargs)
-
-
-class _LazyCalendar:
-    def __init__(self, svc: Any) -> None:
-        self._svc = svc
-
-    def is_trading_day(self, day: date) -> bool:
-        return self._svc.calendar.is_trading_day(day)
-
-
-__all__ = ["BUILTIN_SCANS", "BundledBars", "INDEX_UNIVERSES", "ScanResult", "ScannerService", "get_scanner",
+__all__ = ["BUILTIN_SCANS", "BundledBars", "INDEX_UNIVERSES", "ScanResult", "ScannerService",
            "index_members"]

@@ -236,14 +236,3 @@ class StrategyRunner:
 
 
 __all__ = ["ParamSpec", "RunnerReport", "StrategyConfig", "StrategyRunner", "StrategyService"]
-
-
-def strategy_service(svc: Any) -> StrategyService:
-    """The container's ``strategies`` service, or one built from its parts (store engine,
-    instruments) until the lead wires ``Services.strategies``."""
-    existing = getattr(svc, "strategies", None)
-    if existing is not None:
-        return existing
-    from app.adapters.strategy_store import StrategyStore
-
-    return StrategyService(StrategyStore(svc.sql.engine), svc.instruments)

@@ -30,18 +30,6 @@ USER_KEY = "auth_user_name"
 NOTICE_KEY = "auth_notice"
 
 
-def auth_service_of(svc: Any) -> AuthService:
-    """The ``AuthService`` of a service graph (``svc.auth`` once the container has it, else
-    built once and kept on ``svc``)."""
-    found = getattr(svc, "auth", None)
-    if found is None:
-        found = vars(svc).get("_auth_service")
-    if found is None:
-        found = AuthService.from_services(svc)
-        vars(svc)["_auth_service"] = found
-    return found
-
-
 def signed_in_user() -> str | None:
     """The signed-in user's name for this browser session (``None`` without sign-in)."""
     return st.session_state.get(USER_KEY)
@@ -51,7 +39,7 @@ def nav_position(svc: Any) -> str:
     """``"hidden"`` while sign-in is required and this session is not signed in, else
     ``"sidebar"``: pass it to ``st.navigation(position=...)``. Never raises."""
     try:
-        auth = auth_service_of(svc)
+        auth = svc.auth
         if not auth.required:
             return "sidebar"
         return "sidebar" if auth.session(st.session_state.get(TOKEN_KEY), touch=False).ok else "hidden"
@@ -108,7 +96,7 @@ def _form(auth: AuthService) -> None:
 
 
 def _gate(svc: Any, *, sidebar: bool) -> str | None:
-    auth = auth_service_of(svc)
+    auth = svc.auth
     if not auth.required:
         if sidebar:
             with st.sidebar:
@@ -153,4 +141,4 @@ def guard_page(svc: Any) -> str | None:
     return _gate(svc, sidebar=False)
 
 
-__all__ = ["auth_service_of", "guard_page", "nav_position", "require_sign_in", "signed_in_user"]
+__all__ = ["guard_page", "nav_position", "require_sign_in", "signed_in_user"]

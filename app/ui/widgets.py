@@ -89,22 +89,12 @@ def watchlist_table(frame: pd.DataFrame, key: str) -> None:
     st.dataframe(styled, hide_index=True, width="stretch", key=key, height=35 * (len(view) + 1) + 3)
 
 
-def kite_auth_of(svc):
-    """The ``KiteAuthService`` of a service graph (``svc.kite_auth`` once the container has it)."""
-    auth = getattr(svc, "kite_auth", None)
-    if auth is None:
-        from app.ops.kite_login import KiteAuthService
-
-        auth = KiteAuthService(svc.settings, svc.redis)
-    return auth
-
-
 def token_banner(svc) -> None:
     """A warning at the top of every page when the Kite session is missing or expired, with a
     link to Settings (where the daily login is). Shows nothing while the session is active.
     Never shows a token. Redis being down is reported once, as a caption."""
     try:
-        status = kite_auth_of(svc).status()
+        status = svc.kite_auth.status()
     except Exception as exc:  # noqa: BLE001 - Redis down: the page must still render
         st.caption(f"Kite session unknown: {type(exc).__name__} reading the session store")
         return

@@ -40,7 +40,8 @@ def replay_settings(server, redis_url: str) -> Settings:
 def market(sqlite_store, replay_server, redis_url) -> MarketDataService:
     seed_instruments(sqlite_store)
     settings = replay_settings(replay_server, redis_url)
-    return MarketDataService(settings, sqlite_store, redis_client(redis_url), InstrumentService(sqlite_store))
+    r = redis_client(redis_url)
+    return MarketDataService(sqlite_store, InstrumentService(sqlite_store), historical_client(settings, r))
 
 
 # ---- windows (pure) -------------------------------------------------------------------------
@@ -158,7 +159,8 @@ def test_bars_reads_store_without_network(sqlite_store, redis_url):
     """No replay server is running for these settings: bars() must not touch the market."""
     seed_instruments(sqlite_store)
     settings = Settings(env="test", redis_url=redis_url, replay_port=1)
-    market = MarketDataService(settings, sqlite_store, redis_client(redis_url))
+    market = MarketDataService(sqlite_store, InstrumentService(sqlite_store),
+                               historical_client(settings, redis_client(redis_url)))
     assert market.bars("INFY", "minute", AUG16, AUG16).empty
 
 
@@ -184,8 +186,8 @@ def flaky_market(sqlite_store, kite_replay, redis_url):
     seed_instruments(sqlite_store)
     settings = replay_settings(kite_replay, redis_url)
     r = redis.Redis.from_url(redis_url)
-    svc = MarketDataService(settings, sqlite_store, r, InstrumentService(sqlite_store),
-                            historical=historical_client(settings, r, retries=1, backoff=0.01))
+    svc = MarketDataService(sqlite_store, InstrumentService(sqlite_store),
+                            historical_client(settings, r, retries=1, backoff=0.01))
     yield svc
     r.close()
 

@@ -4,13 +4,12 @@ sticky 3 × 3,000 sharding with per-connection diffs."""
 from __future__ import annotations
 
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 
 from app.market.subscriptions import (
+    DeskSubscriptions,
     ShardedSubscriptions,
-    desk_subscriptions,
     parse_tokens,
     read_subscriptions,
 )
@@ -20,24 +19,15 @@ from tests.fixtures_trading import INFY, SBIN, T0, desk, intent  # noqa: F401
 TCS = 2953217
 
 
-class _Watchlist:
-    def __init__(self, tokens):
-        self._tokens = tokens
-
-    def tokens(self):
-        return list(self._tokens)
-
-
 # ------------------------------------------------------------------ sources
 def test_empty_trading_store_gives_watchlist_only(desk):  # noqa: F811
-    svc = SimpleNamespace(watchlists=_Watchlist([INFY]), trading=desk.svc)
-    wanted = desk_subscriptions(svc, T0)
+    wanted = DeskSubscriptions(lambda: [INFY], desk.svc).wanted(T0)
     assert wanted.modes == {INFY: "full"}
     assert wanted.sources == {"watchlist": 1, "positions": 0, "approvals": 0}
 
 
-def test_container_without_trading_gives_watchlist_only():
-    wanted = desk_subscriptions(SimpleNamespace(watchlists=_Watchlist([INFY, SBIN])), T0, watchlist_mode="ltp")
+def test_process_without_trading_desk_gives_watchlist_only():
+    wanted = DeskSubscriptions(lambda: [INFY, SBIN]).wanted(T0, watchlist_mode="ltp")
     assert wanted.modes == {INFY: "ltp", SBIN: "ltp"}
 
 
@@ -46,8 +36,8 @@ def test_open_positions_and_pending_approvals_are_subscribed_in_full(desk):  # n
     outcome = desk.svc.place_manual(intent(SBIN, "SBIN", qty=10), user="test", now=T0)
     assert outcome.ok, outcome
     desk.svc.propose(intent(TCS, "TCS", qty=1), signal_price="2000", reason="test", ttl_seconds=3600, now=T0)
-    svc = SimpleNamespace(watchlists=_Watchlist([INFY]), trading=desk.svc)
-    wanted = desk_subscriptions(svc, T0 + timedelta(minutes=1), watchlist={INFY: "ltp", SBIN: "ltp"})
+    subs = DeskSubscriptions(lambda: [INFY], desk.svc)
+    wanted = subs.wanted(T0 + timedelta(minutes=1), watchlist={INFY: "ltp", SBIN: "ltp"})
     assert wanted.modes == {INFY: "ltp", SBIN: "full", TCS: "full"}  # the richer mode wins for SBIN
     assert wanted.sources == {"watchlist": 2, "positions": 1, "approvals": 1}
 
