@@ -295,15 +295,25 @@ def test_rate_limit_is_shared_through_redis(sql, fake, redis_url):
 # ---- offline analyst on bundled real data, outcomes --------------------------------------
 
 
-@pytest.mark.parametrize("symbol", ["INFY", "SBIN", "TCS", "RELIANCE", "ITC"])
-def test_offline_analyst_on_bundled_data_stores_labelled_valid_analyses(sql, fake, symbol):
+#: The offline analyst's answers at 11:00 IST on 24 Aug 2016 (deterministic rules on the bundled
+#: minute bars): verdict and (entry, stop, target) ₹; a sell's stop is above entry, its target below.
+OFFLINE_AT_11 = [
+    ("INFY", "avoid", (None, None, None)),
+    ("SBIN", "sell", ("253.75", "254.40", "252.45")),
+    ("TCS", "sell", ("2576.70", "2582.10", "2565.80")),
+    ("RELIANCE", "avoid", (None, None, None)),
+    ("ITC", "sell", ("249.70", "250.35", "248.35")),
+]
+
+
+@pytest.mark.parametrize(("symbol", "verdict", "levels"), OFFLINE_AT_11)
+def test_offline_analyst_on_bundled_data_stores_labelled_valid_analyses(sql, fake, symbol, verdict, levels):
     _wipe(sql)
     s = make_service(sql, fake, key=None)
     a = s.analyse(symbol, AT)
-    assert a.label == OFFLINE_LABEL and a.verdict in ("buy", "sell", "hold", "avoid")
+    assert a.label == OFFLINE_LABEL and a.verdict == verdict
+    assert (a.entry, a.stop, a.target) == tuple(None if x is None else Decimal(x) for x in levels)
     assert a.snapshot["tradingsymbol"] == symbol and a.snapshot["as_of"].startswith("2016-08-24T11:00")
-    if a.verdict in ("buy", "sell"):
-        assert a.entry is not None and a.stop is not None and a.target is not None
     assert s.analyse(symbol, AT).cached
 
 
@@ -313,10 +323,12 @@ def test_outcomes_are_scored_against_later_bars_and_tabulated(sql, fake):
     for symbol in ("INFY", "SBIN", "TCS", "RELIANCE", "ITC"):
         for hh in (10, 12):
             s.analyse(symbol, AT.replace(hour=hh))
-    assert s.score_outcomes(AT.replace(hour=11, minute=30)) >= 0  # partly pending
-    n = s.score_outcomes(datetime(2016, 8, 24, 15, 31, tzinfo=IST))
+    # at 11:30 only two of the 10:00 calls have reached their stop or target; the rest are pending
+    assert s.score_outcomes(AT.replace(hour=11, minute=30)) == 2
+    assert s.score_outcomes(datetime(2016, 8, 24, 15, 31, tzinfo=IST)) == 8  # after the close: all the others
+    assert s.score_outcomes(datetime(2016, 8, 24, 15, 32, tzinfo=IST)) == 0  # nothing is scored twice
     rows = s.history()
-    assert n > 0 and all(r.outcome in ("hit", "miss") for r in rows)
+    assert len(rows) == 10 and sorted(r.outcome for r in rows) == ["hit"] * 4 + ["miss"] * 6
     table = s.hit_rates()
     assert table["scored"].sum() == len(rows)
     assert set(s.compare_frame("INFY")["outcome"]) <= {"hit", "miss"}
