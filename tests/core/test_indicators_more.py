@@ -102,7 +102,10 @@ def test_supertrend_direction_is_plus_or_minus_one_after_warmup(daily):
     st = ind.supertrend(daily, 10, 3.0)
     assert set(st["supertrend_dir"].iloc[10:].unique()) <= {1.0, -1.0}
     up = st["supertrend_dir"] == 1.0
-    assert (st["supertrend"][up] <= daily["high"][up] + 1e-9).all() or up.sum() == 0
+    down = st["supertrend_dir"] == -1.0
+    assert up.sum() > 0 and down.sum() > 0  # the real series trends both ways
+    assert (st["supertrend"][up] <= daily["high"][up] + 1e-9).all()  # a stop below price in an up-trend
+    assert (st["supertrend"][down] >= daily["low"][down] - 1e-9).all()  # and above it in a down-trend
 
 
 def test_too_little_history_returns_all_nan_with_names(daily):
