@@ -45,7 +45,7 @@ from datetime import date
 from decimal import Decimal
 
 from core.errors import ValidationError
-from core.orders import ZERO, Product, Side, paise
+from core.orders import ZERO, Product, Side, round_to_paisa
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,11 +193,11 @@ def _check(quantity: int, price: Decimal) -> None:
 
 
 def _brokerage(rates: ProductRates, order_turnover: Decimal) -> Decimal:
-    return paise(min(order_turnover * rates.brokerage_rate, rates.brokerage_cap))
+    return round_to_paisa(min(order_turnover * rates.brokerage_rate, rates.brokerage_cap))
 
 
 def _gst(schedule: ChargeSchedule, brokerage: Decimal, txn: Decimal, sebi: Decimal, ipft: Decimal) -> Decimal:
-    return paise((brokerage + txn + sebi + ipft) * schedule.gst_rate)
+    return round_to_paisa((brokerage + txn + sebi + ipft) * schedule.gst_rate)
 
 
 def equity_charges(
@@ -244,17 +244,17 @@ def equity_charges(
     rates = schedule.rates(product)
     turnover = price * quantity
     brokerage = _brokerage(rates, prior_order_turnover + turnover) - _brokerage(rates, prior_order_turnover)
-    txn = paise(turnover * schedule.exchange_txn_rate)
-    sebi = paise(turnover * schedule.sebi_rate)
-    ipft = paise(turnover * schedule.ipft_rate) if include_ipft else ZERO
+    txn = round_to_paisa(turnover * schedule.exchange_txn_rate)
+    sebi = round_to_paisa(turnover * schedule.sebi_rate)
+    ipft = round_to_paisa(turnover * schedule.ipft_rate) if include_ipft else ZERO
     stt_rate = rates.stt_buy_rate if side is Side.BUY else rates.stt_sell_rate
     return Charges(
         brokerage=brokerage,
-        stt=paise(turnover * stt_rate),
+        stt=round_to_paisa(turnover * stt_rate),
         exchange_txn=txn,
         sebi=sebi,
         ipft=ipft,
-        stamp=paise(turnover * rates.stamp_buy_rate) if side is Side.BUY else ZERO,
+        stamp=round_to_paisa(turnover * rates.stamp_buy_rate) if side is Side.BUY else ZERO,
         gst=_gst(schedule, brokerage, txn, sebi, ipft),
     )
 
@@ -297,28 +297,28 @@ def contract_note_charges(
         if side is Side.BUY:
             stamp += turnover * rates.stamp_buy_rate
     brokerage = sum((_brokerage(schedule.rates(p), t) for p, t in per_order.values()), ZERO)
-    txn = paise(turnover_all * schedule.exchange_txn_rate)
-    sebi = paise(turnover_all * schedule.sebi_rate)
-    ipft = paise(turnover_all * schedule.ipft_rate) if include_ipft else ZERO
+    txn = round_to_paisa(turnover_all * schedule.exchange_txn_rate)
+    sebi = round_to_paisa(turnover_all * schedule.sebi_rate)
+    ipft = round_to_paisa(turnover_all * schedule.ipft_rate) if include_ipft else ZERO
     return Charges(
         brokerage=brokerage,
-        stt=paise(stt),
+        stt=round_to_paisa(stt),
         exchange_txn=txn,
         sebi=sebi,
         ipft=ipft,
-        stamp=paise(stamp),
+        stamp=round_to_paisa(stamp),
         gst=_gst(schedule, brokerage, txn, sebi, ipft),
     )
 
 
 def square_off_charge(schedule: ChargeSchedule) -> Charges:
     """Zerodha's fee for one MIS order it squares off: ``square_off_fee`` (₹50) + 18 % GST (₹9)."""
-    fee = paise(schedule.square_off_fee)
-    return Charges(square_off_fee=fee, gst=paise(fee * schedule.gst_rate))
+    fee = round_to_paisa(schedule.square_off_fee)
+    return Charges(square_off_fee=fee, gst=round_to_paisa(fee * schedule.gst_rate))
 
 
 def dp_charge(schedule: ChargeSchedule) -> Charges:
     """The depository charge for one scrip sold from demat holdings on one day: ``dp_charge``
     (₹13.50) + 18 % GST (₹2.43) = ₹15.93, whatever the quantity (see :func:`core.portfolio.dp_due`)."""
-    fee = paise(schedule.dp_charge)
-    return Charges(dp=fee, gst=paise(fee * schedule.gst_rate))
+    fee = round_to_paisa(schedule.dp_charge)
+    return Charges(dp=fee, gst=round_to_paisa(fee * schedule.gst_rate))

@@ -36,7 +36,7 @@ from enum import StrEnum
 from core.broker.events import Fill
 from core.charges import NSE_EQUITY_SCHEDULES, ChargeSchedule, schedule_for, square_off_charge
 from core.errors import ValidationError
-from core.orders import ZERO, FrozenMap, OrderIntent, OrderType, Product, Side, paise, reduces_position
+from core.orders import ZERO, FrozenMap, OrderIntent, OrderType, Product, Side, round_to_paisa, reduces_position
 from core.sessions import MIS_SQUARE_OFF
 from core.timeutil import require_aware, to_ist
 
@@ -92,7 +92,7 @@ class Position:
     @property
     def average_price(self) -> Decimal:
         """Average price of the open quantity, rupees (0 when flat), rounded to the paisa."""
-        return paise(self.cost / self.quantity) if self.quantity else ZERO
+        return round_to_paisa(self.cost / self.quantity) if self.quantity else ZERO
 
     def unrealized(self, ltp: Decimal) -> Decimal:
         """``quantity × ltp − cost``, rupees."""
@@ -163,8 +163,8 @@ def new_portfolio(
         raise ValidationError(f"capital must be positive Decimal rupees, was {capital!r}")
     if not isinstance(mis_leverage, Decimal) or mis_leverage < 1:
         raise ValidationError(f"mis_leverage must be a Decimal >= 1 (e.g. 5 for 5x), was {mis_leverage!r}")
-    entry = LedgerEntry("capital-0", opened_at, LedgerKind.CAPITAL, paise(capital), memo="opening capital")
-    return Portfolio(capital=paise(capital), mis_leverage=mis_leverage, trading_day=to_ist(opened_at).date(),
+    entry = LedgerEntry("capital-0", opened_at, LedgerKind.CAPITAL, round_to_paisa(capital), memo="opening capital")
+    return Portfolio(capital=round_to_paisa(capital), mis_leverage=mis_leverage, trading_day=to_ist(opened_at).date(),
                      ledger=(entry,))
 
 
@@ -182,7 +182,7 @@ def _trade(pos: Position, dq: int, price: Decimal) -> tuple[Position, Decimal]:
     qty, cost, realized = pos.quantity, pos.cost, ZERO
     if qty and (qty > 0) != (dq > 0):
         close = min(abs(dq), abs(qty))
-        removed = cost if close == abs(qty) else paise(cost * close / abs(qty))
+        removed = cost if close == abs(qty) else round_to_paisa(cost * close / abs(qty))
         signed_close = close if dq > 0 else -close
         realized = -signed_close * price - removed
         qty, cost, dq = qty + signed_close, cost - removed, dq - signed_close
@@ -349,7 +349,7 @@ def funds(portfolio: Portfolio, ltps: Mapping[int, Decimal]) -> Funds:
     cash = portfolio.cash
     mis = [p for p in portfolio.open_positions() if p.product is Product.MIS]
     mis_cost = sum((p.cost for p in mis), ZERO)
-    used = paise(sum((abs(p.cost) for p in mis), ZERO) / portfolio.mis_leverage)
+    used = round_to_paisa(sum((abs(p.cost) for p in mis), ZERO) / portfolio.mis_leverage)
     mis_unrealized = sum((_mark(p, ltps) for p in mis), ZERO)
     value = sum((p.cost + _mark(p, ltps) for p in portfolio.open_positions()), ZERO)
     return Funds(
@@ -367,7 +367,7 @@ def required_margin(intent: OrderIntent, price: Decimal, leverage: Decimal, posi
     if reduces_position(intent, position_quantity) or (intent.product is Product.CNC and intent.side is Side.SELL):
         return ZERO
     notional = price * intent.quantity
-    return paise(notional / leverage) if intent.product is Product.MIS else paise(notional)
+    return round_to_paisa(notional / leverage) if intent.product is Product.MIS else round_to_paisa(notional)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ class RiskPreview:
     """The gatekeeper's verdict on an order at a given price and moment.
 
     ``approved`` iff ``reasons`` is empty. ``reasons`` are stable codes
-    (``core.risk.ReasonCode``, ``core.orders.OrderReason`` or ``core.approvals.ApprovalReason``
+    (``core.risk.ReasonCode`` — the gatekeeper's one enum — or ``core.approvals.ApprovalReason``
     values such as ``"ORDER_NOTIONAL"``, ``"MIS_CUTOFF"``, ``"PRICE_DRIFT"``); ``messages``
     are the trader-facing texts, one per reason. ``price`` ₹ the check used (LTP), ``at`` IST.
     """

@@ -5,11 +5,11 @@ portfolio (``core.portfolio``). Pure: no I/O, no clock.
 Timing (the same as the live desk fed by the replay server):
 
 * At the close of bar ``t`` (time ``ts + 1 min``) the strategy decides on bar ``t``'s features.
-  An intent passes ``core.risk.evaluate`` (at the bar's close as the expected price) and is
+  An intent passes the gatekeeper ``core.gatekeeper.check`` (at the bar's close as the LTP) and is
   submitted to the broker (``core.broker.submit``: session phase, MIS cut-off, circuit) with
   ``placed_at`` = the bar's close. A refusal is recorded in ``rejections`` with its reasons.
 * Bar ``t+1`` is expanded into ticks by ``core.tickpath`` with the replay's depth
-  (``core.backtest.ticks``) and open orders meet those ticks through ``core.broker.on_tick``:
+  (``core.backtest.ticks``) and open orders meet those ticks through ``core.broker.process_tick``:
   a MARKET order fills on the first tick (the next bar's open; a BUY at the best ask, a SELL
   at the best bid), stamped at that tick's time and charged by the dated Zerodha schedule.
 * Fills are booked with ``core.portfolio.apply_fill``. Any MIS position still open when a bar
@@ -40,7 +40,8 @@ from core.errors import ValidationError
 from core.models import Instrument
 from core.orders import CircuitBand, FrozenMap, OrderIntent, OrderType, Product, Side, price_from_float, round_to_tick, session_phase
 from core.portfolio import LedgerEntry, LedgerKind, Portfolio, apply_fill, funds, new_portfolio, pnl, roll_day
-from core.risk import RiskLimits, evaluate
+from core.gatekeeper import ChangeKind, Exemption, GateContext, OrderChange, check
+from core.risk import RiskLimits
 from core.risk.limits import LastFill, RiskState
 from core.strategies.base import Signal, Strategy
 from core.timeutil import IST
@@ -204,7 +205,7 @@ class _Run:
         for j in range(bt.k):
             t = bt.tick(j)
             now = bt.time(j)
-            self.book, events = broker.on_tick(self.book, t, now=now, phase=session_phase(now),
+            self.book, events = broker.process_tick(self.book, t, now=now, phase=session_phase(now),
                                                circuit=self.circuit(sym, i), config=self.bcfg)
             for ev in events:
                 if isinstance(ev, OrderFilled):
@@ -265,7 +266,11 @@ class _Run:
         phase = session_phase(at)
         circuit = self.circuit(sym, i)
         if self.cfg.use_risk and intent.tag not in _SYSTEM_TAGS:
-            dec = evaluate(intent, price, self.risk_state(), self.cfg.limits, at, phase=phase, circuit=circuit)
+            state = self.risk_state()
+            dec = check(OrderChange(ChangeKind.PROPOSE, intent), GateContext(
+                sym.inst, at, phase, ltp=price, circuit=circuit, square_off_cutoff=self.cfg.limits.square_off_cutoff,
+                position_quantity=state.positions.get((intent.instrument_token, intent.product), 0),
+                state=state, limits=self.cfg.limits))
             if not dec.approved:
                 self._reject(at, intent, [str(r) for r in dec.reasons], reason)
                 return False
@@ -273,7 +278,8 @@ class _Run:
         cutoff = self.cfg.limits.square_off_cutoff if intent.tag not in _SYSTEM_TAGS else time.max
         self.book, events = broker.submit(
             self.book, intent, sym.inst, order_id=f"BT-{self.seq:06d}", now=at, phase=phase, circuit=circuit,
-            position_quantity=self.pos.get(sym.token, 0), square_off_cutoff=cutoff)
+            position_quantity=self.pos.get(sym.token, 0), square_off_cutoff=cutoff,
+            exempt=Exemption.MIS_SQUARE_OFF if intent.tag in _SYSTEM_TAGS else None)
         ev = events[0]
         if isinstance(ev, OrderRejected):
             self._reject(at, intent, [str(r) for r in ev.reasons], reason)
@@ -310,7 +316,7 @@ class _Run:
             self.cash -= float(fee.total)
             self.fees.append(dict(at=at, tradingsymbol=sym.symbol, amount=float(fee.total)))
         if last_bar is not None:
-            self.book, events = broker.on_tick(self.book, last_bar.tick(last_bar.k - 1), now=at,
+            self.book, events = broker.process_tick(self.book, last_bar.tick(last_bar.k - 1), now=at,
                                                phase=session_phase(at), circuit=self.circuit(sym, i),
                                                config=self.bcfg)
             for ev in events:

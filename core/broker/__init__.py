@@ -1,6 +1,6 @@
 """Paper broker: pure order book and fill rules (see ``core.broker.matching`` for the rules)."""
 
-from core.broker.engine import BrokerConfig, BrokerState, cancel, cancel_all, modify, on_tick, submit
+from core.broker.engine import BrokerConfig, BrokerState, cancel, cancel_all, modify, process_tick, submit
 from core.broker.events import (
     BrokerEvent,
     Fill,
@@ -30,6 +30,6 @@ __all__ = [
     "cancel_all",
     "fill_id_for",
     "modify",
-    "on_tick",
+    "process_tick",
     "submit",
 ]

@@ -1,9 +1,11 @@
 """The paper broker: a pure order book, ``(state, input) -> (new_state, events)``.
 
-``submit``, ``modify``, ``cancel``, ``on_tick`` and ``cancel_all`` never mutate ``state``;
-they return a new :class:`BrokerState` and a tuple of events (``core.broker.events``). The
-fill rules are in ``core.broker.matching``. Bad input raises ``ValidationError``; a refusal is
-an ``OrderRejected`` event with the book unchanged; a duplicate is a ``NoOp`` event.
+``submit``, ``modify``, ``cancel``, ``process_tick`` and ``cancel_all`` never mutate
+``state``; they return a new :class:`BrokerState` and a tuple of events
+(``core.broker.events``). The fill rules are in ``core.broker.matching``. The paper exchange
+admits an order with the market's rules of the one gatekeeper (``core.gatekeeper.check``
+without the account): bad input raises ``ValidationError``; a refusal is an ``OrderRejected``
+event with the book unchanged; a duplicate is a ``NoOp`` event.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from core.broker.events import (
 from core.charges import NSE_EQUITY_SCHEDULES, ChargeSchedule, equity_charges, schedule_for
 from core.errors import ValidationError
 from core.models import Instrument, Tick
+from core.gatekeeper import ChangeKind, Exemption, GateContext, OrderChange, check
 from core.orders import (
     CircuitBand,
     FrozenMap,
@@ -37,10 +40,10 @@ from core.orders import (
     OrderStatus,
     OrderType,
     Validity,
-    admit,
+    apply_modify,
     cancel_order,
     initial_status,
-    modify_order,
+    modified_intent,
     price_from_float,
 )
 from core.sessions import MIS_SQUARE_OFF, SessionPhase
@@ -110,11 +113,14 @@ def submit(
     position_quantity: int = 0,
     square_off_cutoff: time = MIS_SQUARE_OFF,
     ltp: Decimal | None = None,
+    exempt: Exemption | None = None,
 ) -> Result:
     """Place ``intent`` as order ``order_id`` (caller-chosen, e.g. derived from the trace id).
 
-    Returns ``OrderAccepted``; or ``OrderRejected`` with the book unchanged (see
-    ``core.orders.admit`` for the reasons); or ``NoOp`` if ``order_id`` is already in the book.
+    Returns ``OrderAccepted``; or ``OrderRejected`` with the book unchanged (the market's
+    reason codes of ``core.gatekeeper.check``: session, MIS cut-off, circuit, stop through
+    ``ltp``, holdings); or ``NoOp`` if ``order_id`` is already in the book. ``exempt`` marks the
+    desk's own exits (MIS square-off, kill-switch flatten), which the gatekeeper waves through.
 
     Raises ``ValidationError`` for bad input (``core.orders.validate_intent``), an empty
     ``order_id`` or a naive ``now``.
@@ -124,16 +130,10 @@ def submit(
     require_aware(now, "now")
     if order_id in state.orders:
         return state, (NoOp(f"order {order_id} already exists; submit ignored", intent),)
-    admission = admit(
-        intent,
-        instrument,
-        now=now,
-        phase=phase,
-        circuit=circuit,
-        holding_quantity=holding_quantity,
-        position_quantity=position_quantity,
-        square_off_cutoff=square_off_cutoff,
-        ltp=ltp,
+    decision = check(
+        OrderChange(ChangeKind.PLACE, intent, exempt=exempt),
+        GateContext(instrument, now, phase, ltp=ltp, circuit=circuit, holding_quantity=holding_quantity,
+                    position_quantity=position_quantity, square_off_cutoff=square_off_cutoff),
     )
     order = Order(
         order_id=order_id,
@@ -142,11 +142,11 @@ def submit(
         placed_at=now,
         updated_at=now,
         tick_size=instrument.tick_size,
-        queued_for_open=admission.queued_for_open,
+        queued_for_open=decision.queued_for_open,
     )
-    if not admission.accepted:
-        rejected = replace(order, status=OrderStatus.REJECTED, status_message="; ".join(admission.messages))
-        return state, (OrderRejected(rejected, admission.reasons, admission.messages),)
+    if not decision.approved:
+        rejected = replace(order, status=OrderStatus.REJECTED, status_message="; ".join(decision.messages))
+        return state, (OrderRejected(rejected, decision.reasons, decision.messages),)
     return state.with_order(order), (OrderAccepted(order),)
 
 
@@ -160,18 +160,23 @@ def modify(
     price: Decimal | None = None,
     trigger_price: Decimal | None = None,
     order_type: OrderType | None = None,
+    context: GateContext | None = None,
 ) -> Result:
-    """Modify an open order (``core.orders.modify_order``). Raises ``ValidationError`` if it is
-    unknown, not open, or the change is invalid."""
-    order = modify_order(
-        state.get(order_id),
-        instrument,
-        now=now,
-        quantity=quantity,
-        price=price,
-        trigger_price=trigger_price,
-        order_type=order_type,
-    )
+    """Modify an open order, judged as the order it would become.
+
+    With ``context`` the new order passes ``core.gatekeeper.check`` (``ChangeKind.MODIFY``):
+    a refusal is ``OrderRejected`` (reasons and messages) with the book and the open order
+    unchanged. Without it only the order's own validity is checked (``modified_intent``).
+    Raises ``ValidationError`` if the order is unknown or not open, or the change is invalid.
+    """
+    current = state.get(order_id)
+    intent = modified_intent(current, instrument, quantity=quantity, price=price,
+                             trigger_price=trigger_price, order_type=order_type)
+    if context is not None:
+        decision = check(OrderChange(ChangeKind.MODIFY, intent, current=current), context)
+        if not decision.approved:
+            return state, (OrderRejected(current, decision.reasons, decision.messages),)
+    order = apply_modify(current, intent, now=now)
     return state.with_order(order), (OrderModified(order),)
 
 
@@ -190,7 +195,7 @@ def cancel_all(state: BrokerState, *, now: datetime, message: str = "day ended")
     return state, tuple(events) or (NoOp("no open orders to cancel"),)
 
 
-def on_tick(
+def process_tick(
     state: BrokerState,
     tick: Tick,
     *,

@@ -12,7 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from core.charges import Charges
-from core.orders import Order, OrderIntent, OrderReason, Product, Side
+from core.orders import Order, OrderIntent, Product, Side
+from core.risk.reasons import ReasonCode
 
 
 def fill_id_for(order_id: str, seq: int) -> str:
@@ -56,10 +57,11 @@ class OrderAccepted:
 
 @dataclass(frozen=True, slots=True)
 class OrderRejected:
-    """A business refusal: the book is unchanged; ``order`` has status REJECTED for the record."""
+    """A business refusal: the book is unchanged. For a submit ``order`` has status REJECTED
+    for the record; for a refused modify it is the open order, exactly as it was."""
 
     order: Order
-    reasons: tuple[OrderReason, ...]
+    reasons: tuple[ReasonCode, ...]
     messages: tuple[str, ...]
 
 

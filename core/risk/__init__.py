@@ -1,10 +1,8 @@
-"""Risk gatekeeper: limits, state, one small rule per check, the engine and the kill switch.
-
-``evaluate(intent, price, state, limits, now) -> RiskDecision`` runs every rule in
-``core.risk.rules`` and collects all reasons. There is no override parameter anywhere.
+"""Risk: limits and state, the account rules, the market's rules, reason codes and the kill
+switch. The gatekeeper that runs the rules is ``core.gatekeeper.check``; there is no override
+parameter anywhere.
 """
 
-from core.risk.engine import RiskDecision, evaluate
 from core.risk.killswitch import FlattenPlan, flatten_plan
 from core.risk.limits import LastFill, RiskLimits, RiskState
 from core.risk.reasons import Denial, ReasonCode
@@ -14,9 +12,7 @@ __all__ = [
     "FlattenPlan",
     "LastFill",
     "ReasonCode",
-    "RiskDecision",
     "RiskLimits",
     "RiskState",
-    "evaluate",
     "flatten_plan",
 ]

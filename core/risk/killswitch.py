@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.orders import Order, OrderIntent, OrderType, Side
-from core.portfolio import Position
+
+if TYPE_CHECKING:  # core.portfolio imports the broker's events, which import the reason codes
+    from core.portfolio import Position
 
 
 @dataclass(frozen=True, slots=True)

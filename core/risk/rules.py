@@ -1,22 +1,22 @@
-"""Risk rules: each a small pure function returning a :class:`Denial` or ``None`` (pass).
+"""Account rules: each a small pure function returning a :class:`Denial` or ``None`` (pass).
 
 Prices and money ``Decimal`` rupees; quantities shares; times tz-aware (compared in IST).
 ``is_exit`` means the order only reduces an existing position (``core.orders.reduces_position``).
 Account-risk rules (halt, safe mode, loss, drawdown, caps, counts, cooldown, wash, margin)
-never refuse an exit: the desk must always be able to reduce risk. Market rules (hours,
-circuit) apply to every order, because the exchange applies them.
+never refuse an exit: the desk must always be able to reduce risk. The market's rules
+(session, MIS cut-off, circuit, stops through the LTP, holdings) are in
+``core.risk.market_rules``; ``core.gatekeeper.check`` runs both lists.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from core.orders import CircuitBand, OrderIntent, Product
+from core.orders import OrderIntent, Product
 from core.risk.limits import LastFill
 from core.risk.reasons import Denial, ReasonCode
-from core.sessions import SessionPhase
 from core.timeutil import to_ist
 
 _HUNDRED = Decimal(100)
@@ -174,29 +174,6 @@ def check_wash_trade(
     return None
 
 
-def check_trading_hours(
-    is_exit: bool, intent: OrderIntent, phase: SessionPhase, now: datetime, cutoff: time
-) -> Denial | None:
-    """Orders only in pre-open entry, normal, or post-close (CNC); no fresh MIS at/after ``cutoff``."""
-    if phase in (SessionPhase.CLOSED, SessionPhase.PRE_OPEN_MATCHING, SessionPhase.CLOSING):
-        return Denial(ReasonCode.MARKET_CLOSED, f"orders are not accepted now ({phase})")
-    if phase is SessionPhase.POST_CLOSE and intent.product is not Product.CNC:
-        return Denial(ReasonCode.MARKET_CLOSED, "post-close session accepts CNC only")
-    if intent.product is Product.MIS and not is_exit and to_ist(now).time() >= cutoff:
-        return Denial(ReasonCode.MIS_CUTOFF, f"no fresh MIS entries at or after {cutoff:%H:%M} IST")
-    return None
-
-
-def check_circuit(intent: OrderIntent, price: Decimal, band: CircuitBand | None) -> Denial | None:
-    """Refuse when the limit price (or ``price`` for MARKET/SL-M) is outside the circuit band."""
-    if band is None:
-        return None
-    check = intent.price if intent.price is not None else price
-    if not band.contains(check):
-        return Denial(ReasonCode.OUTSIDE_CIRCUIT, f"price {check} is outside the band {band.lower}–{band.upper}")
-    return None
-
-
 def check_margin(is_exit: bool, required: Decimal, available: Decimal | None) -> Denial | None:
     """Refuse an entry needing more margin (₹) than ``available`` (₹); skipped when unknown."""
     if is_exit or available is None or required <= available:
@@ -207,7 +184,6 @@ def check_margin(is_exit: bool, required: Decimal, available: Decimal | None) ->
 
 
 __all__ = [
-    "check_circuit",
     "check_cooldown",
     "check_daily_loss",
     "check_kill_switch",
@@ -220,6 +196,5 @@ __all__ = [
     "check_orders_per_symbol",
     "check_risk_per_trade",
     "check_safe_mode",
-    "check_trading_hours",
     "check_wash_trade",
 ]

@@ -1,0 +1,111 @@
+"""The market's rules for an order: session phase, MIS cut-off, circuit band, stop triggers
+against the LTP, CNC holdings. Each a pure function returning a :class:`Denial` or ``None``.
+
+Sources (``../shared/docs/indian-market.md``):
+
+* pre-open order entry 09:00–09:08 queues MARKET/LIMIT orders for the open; SL/SL-M are not
+  accepted in pre-open; nothing is accepted during pre-open matching (09:08–09:15), closing
+  (15:30–15:40) or when closed; post-close (15:40–16:00) accepts CNC only (§1);
+* no fresh MIS entry at or after the square-off cut-off (Zerodha: 15:20 IST, configurable);
+  exits stay allowed (§2);
+* every price of the order — the limit ``price``, the ``trigger_price``, and for an order
+  without a limit price the expected fill (the LTP) — must lie inside the day's circuit band
+  (§4), checked the same way for place, modify and approve;
+* a BUY stop's trigger must be above the LTP and a SELL stop's below it, else it would
+  trigger at once (Kite rejects it);
+* a CNC SELL needs settled holdings (no short delivery); MIS may go short.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from decimal import Decimal
+
+from core.orders import CircuitBand, OrderIntent, Product, Side
+from core.risk.reasons import Denial, ReasonCode
+from core.sessions import SessionPhase
+from core.timeutil import to_ist
+
+
+def check_session(intent: OrderIntent, phase: SessionPhase) -> Denial | None:
+    """The exchange accepts orders in pre-open entry (MARKET/LIMIT), normal and post-close (CNC)."""
+    if phase is SessionPhase.PRE_OPEN and intent.is_stop:
+        return Denial(ReasonCode.PRE_OPEN_ORDER_TYPE,
+                      f"order_type {intent.order_type} is not accepted in pre-open (09:00–09:08 IST); "
+                      "allowed: MARKET or LIMIT")
+    if phase is SessionPhase.PRE_OPEN_MATCHING:
+        return Denial(ReasonCode.PRE_OPEN_MATCHING,
+                      "pre-open matching (09:08–09:15 IST): orders are accepted again from 09:15 IST")
+    if phase in (SessionPhase.CLOSED, SessionPhase.CLOSING):
+        return Denial(ReasonCode.MARKET_CLOSED,
+                      f"market is not accepting orders ({phase}); orders are accepted 09:00–09:08 and "
+                      "09:15–15:30 IST (CNC also 15:40–16:00 IST)")
+    if phase is SessionPhase.POST_CLOSE and intent.product is not Product.CNC:
+        return Denial(ReasonCode.POST_CLOSE_CNC_ONLY,
+                      f"product {intent.product} is not accepted post-close (15:40–16:00 IST); allowed: CNC")
+    return None
+
+
+def check_mis_cutoff(intent: OrderIntent, is_exit: bool, now: datetime, cutoff: time) -> Denial | None:
+    """No fresh MIS entry at or after ``cutoff`` (IST wall clock); exits are allowed."""
+    if intent.product is Product.MIS and not is_exit and to_ist(now).time() >= cutoff:
+        return Denial(ReasonCode.MIS_CUTOFF,
+                      f"no fresh MIS entries at or after {cutoff:%H:%M} IST (now {to_ist(now):%H:%M}); "
+                      "use CNC or exit only")
+    return None
+
+
+def check_circuit(intent: OrderIntent, expected: Decimal | None, band: CircuitBand | None) -> Denial | None:
+    """Every price of the order inside ``band``: ``price``, ``trigger_price`` and, for an order
+    without a limit price, the ``expected`` fill (₹). One denial naming every field outside."""
+    if band is None:
+        return None
+    prices = [("price", intent.price), ("trigger_price", intent.trigger_price)]
+    if intent.price is None:
+        prices.append(("expected fill price (LTP)", expected))
+    outside = [f"{name} {value}" for name, value in prices if value is not None and not band.contains(value)]
+    if not outside:
+        return None
+    return Denial(ReasonCode.OUTSIDE_CIRCUIT,
+                  f"{', '.join(outside)} outside the circuit band; allowed {band.lower}–{band.upper}")
+
+
+def check_trigger_vs_ltp(intent: OrderIntent, ltp: Decimal | None) -> Denial | None:
+    """A stop's trigger must not be through the LTP already (BUY above it, SELL below it)."""
+    trigger = intent.trigger_price
+    if trigger is None or ltp is None:
+        return None
+    if intent.side is Side.BUY and trigger <= ltp:
+        return Denial(ReasonCode.TRIGGER_THROUGH_LTP,
+                      f"BUY stop trigger_price {trigger} must be above the LTP {ltp} (else it triggers at once)")
+    if intent.side is Side.SELL and trigger >= ltp:
+        return Denial(ReasonCode.TRIGGER_THROUGH_LTP,
+                      f"SELL stop trigger_price {trigger} must be below the LTP {ltp} (else it triggers at once)")
+    return None
+
+
+def check_holdings(intent: OrderIntent, holding_quantity: int) -> Denial | None:
+    """A CNC SELL of more than the settled ``holding_quantity`` shares is refused."""
+    if intent.product is Product.CNC and intent.side is Side.SELL and intent.quantity > holding_quantity:
+        return Denial(ReasonCode.INSUFFICIENT_HOLDINGS,
+                      f"CNC sell quantity {intent.quantity} exceeds holdings; allowed up to {holding_quantity} "
+                      "(short selling is MIS only)")
+    return None
+
+
+def check_market_price(intent: OrderIntent, ltp: Decimal | None) -> Denial | None:
+    """The desk judges notional, margin and stops at the LTP: without one, nothing is approved."""
+    if ltp is None:
+        return Denial(ReasonCode.NO_MARKET_PRICE,
+                      f"no tick cached for {intent.tradingsymbol}; is the ticker running?")
+    return None
+
+
+__all__ = [
+    "check_circuit",
+    "check_holdings",
+    "check_market_price",
+    "check_mis_cutoff",
+    "check_session",
+    "check_trigger_vs_ltp",
+]
