@@ -29,6 +29,7 @@ from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
 from dramatiq.results.backends.stub import StubBackend
 
+from app.adapters.retries import install_desk_retries
 from app.adapters.store.bars_repo import check_interval
 from app.adapters.store.ports import Job, JobRepository, JobStatus
 from app.adapters.worker_heartbeat import install_worker_heartbeat
@@ -77,6 +78,7 @@ def install_broker(settings: Settings) -> dramatiq.Broker:
                 broker = RedisBroker(url=settings.effective_redis_url, namespace=NAMESPACE)
                 broker.add_middleware(Results(backend=RedisBackend(client=broker.client), result_ttl=RESULT_TTL_MS))
                 broker.add_middleware(CurrentMessage())
+            install_desk_retries(broker)  # TemporaryError retried, ValidationError/other DeskError not
             install_trace_middleware(broker)  # trace id from message to log lines
             install_worker_heartbeat(broker, interval_s=settings.worker.heartbeat_s,
                                      ttl_s=settings.worker.heartbeat_ttl_s)  # System page's live workers

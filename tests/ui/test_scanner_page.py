@@ -11,7 +11,6 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app.container import reset_services, services
-from app.research.scanner import get_scanner
 from core.timeutil import IST
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +73,7 @@ def test_run_now_queues_a_job_then_shows_matches_with_data_and_as_of(fresh):
     assert "[0] daily rsi(14)" in table.columns and (table["[0] daily rsi(14)"] < 30).all()
     assert (table["latest analysis"] == "—").all()  # no analysis stored yet
     assert at.button(key="scanner_chart").disabled  # nothing selected yet
-    assert len(get_scanner(services()).history()) == 1
+    assert len(services().scanner.history()) == 1
 
     # An analysis of the first match shows in its row on the next render.
     from app.adapters.analysis_store import StoredAnalysis
@@ -99,7 +98,7 @@ def test_schedule_and_backtest(fresh):
     at.button(key="scanner_schedule").click().run()
     assert not at.exception
     assert "every 10 min on NIFTY 500" in _texts(at.success)
-    assert len(get_scanner(services()).schedules()) == 1
+    assert len(services().scanner.schedules()) == 1
     at.button(key="scanner_backtest").click().run()
     assert not at.exception, at.exception
     assert "matches over" in _texts(at.caption)

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.container import reset_services, services
 from app.ops.sign_in import SESSION_PREFIX
-from app.ui.auth import TOKEN_KEY, auth_service_of
+from app.ui.auth import TOKEN_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "streamlit_app.py")
@@ -53,7 +53,7 @@ def _fresh(monkeypatch, tmp_path: Path, redis_url: str, auth: str) -> None:
 def auth_on(monkeypatch, tmp_path, redis_url) -> Iterator[str]:
     """Sign-in required; user ``alice`` exists."""
     _fresh(monkeypatch, tmp_path, redis_url, "on")
-    auth_service_of(services()).add_user("alice", PASSWORD)
+    services().auth.add_user("alice", PASSWORD)
     yield redis_url
     reset_services()
     st.cache_resource.clear()
@@ -141,7 +141,7 @@ def test_sign_in_right_password_shows_the_page(auth_on):
 def _signed_in_app() -> tuple[AppTest, str]:
     """A fresh AppTest whose browser session holds a token from a real sign-in (first run =
     the entrypoint, which draws the sidebar)."""
-    result = auth_service_of(services()).sign_in("alice", PASSWORD)
+    result = services().auth.sign_in("alice", PASSWORD)
     at = _app()
     at.session_state[TOKEN_KEY] = result.token
     return at.run(), result.token
@@ -160,7 +160,7 @@ def test_sign_out_returns_to_sign_in_form_and_ends_session(auth_on):
     at.sidebar.button(key="auth_sign_out").click().run()
     _assert_only_sign_in_form(at)
     assert "You have signed out." in _texts(at.info)
-    assert auth_service_of(services()).session(token).state == "missing"
+    assert services().auth.session(token).state == "missing"
     at.switch_page("pages/orders.py").run()
     _assert_only_sign_in_form(at)
 

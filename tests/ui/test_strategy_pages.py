@@ -53,9 +53,7 @@ def test_strategies_save_enables_and_enabling_without_symbols_errors(fresh):
     at.number_input(key="strategies_param_momentum_lookback").set_value(20)
     at.button(key="strategies_save").click().run()
     assert not at.exception and "Saved Momentum (enabled)" in at.success[0].value
-    from app.research.strategies import strategy_service
-
-    cfg = strategy_service(services()).config("momentum")
+    cfg = services().strategies.config("momentum")
     assert cfg.enabled and cfg.symbols == ("INFY", "SBIN") and cfg.params["lookback"] == 20
 
 
@@ -64,9 +62,7 @@ def test_backtest_run_queues_a_job_then_shows_the_comparison(fresh):
     at.button(key="backtest_run").click().run()
     assert not at.exception
     assert "Backtest queued: 1 run(s)" in at.success[0].value
-    from app.research.backtests import backtest_service
-
-    bt = backtest_service(services())
+    bt = services().backtests
     [run_id] = list(bt.runs()["run_id"])
     assert bt.run_row(run_id)["status"] == "queued"
     bt.run(run_id)  # what the worker's run_backtest actor does
@@ -84,6 +80,4 @@ def test_backtest_with_no_data_in_range_shows_an_error_and_stores_nothing(fresh)
     at.date_input(key="backtest_end").set_value(date(2020, 1, 10))
     at.button(key="backtest_run").click().run()
     assert "no bars for" in at.error[0].value
-    from app.research.backtests import backtest_service
-
-    assert backtest_service(services()).runs().empty
+    assert services().backtests.runs().empty

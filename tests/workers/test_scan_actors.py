@@ -10,7 +10,6 @@ from dramatiq import Worker
 
 from app.adapters.queue import install_broker
 from app.container import reset_services, services
-from app.research.scanner import get_scanner
 from core.errors import ValidationError
 from core.timeutil import IST
 from tests.workers.test_backfill import drop_worker_middleware
@@ -43,7 +42,7 @@ def test_run_scan_through_the_broker_marks_job_done_and_stores_the_run(desk, sca
     worker = Worker(broker, worker_timeout=100, worker_threads=1)
     worker.start()
     try:
-        scanner = get_scanner(desk)
+        scanner = desk.scanner
         job_id = scanner.enqueue("rsi_oversold", "NIFTY 500")
         broker.join("scans", fail_fast=True)
         worker.join()
@@ -57,7 +56,7 @@ def test_run_scan_through_the_broker_marks_job_done_and_stores_the_run(desk, sca
 
 
 def test_redelivered_message_is_a_noop(desk, scans):
-    scanner = get_scanner(desk)
+    scanner = desk.scanner
     job_id = desk.store.jobs.create("scan", {"scan": "gap_up", "universe": "NIFTY 50"})
     first = scans.run_scan.fn(job_id, "gap_up", "NIFTY 50")
     again = scans.run_scan.fn(job_id, "gap_up", "NIFTY 50")
@@ -71,12 +70,12 @@ def test_bad_scan_fails_the_job_with_the_position(desk, scans):
         scans.run_scan.fn(job_id, "close > > 1", "NIFTY 50")
     job = desk.store.jobs.get(job_id)
     assert job.status == "failed" and "column 9" in job.message
-    assert get_scanner(desk).history() == []  # a scan that does not parse leaves no run
+    assert desk.scanner.history() == []  # a scan that does not parse leaves no run
 
 
 def test_send_scheduled_scans_queues_due_runs(desk, scans):
     broker = scans.run_scan.broker
-    scanner = get_scanner(desk)
+    scanner = desk.scanner
     scanner.schedule("volume_spike", "NIFTY 50", 5)
     ids = scans.send_scheduled_scans.fn(datetime(2026, 6, 8, 10, 0, tzinfo=IST).isoformat())
     assert len(ids) == 1 and desk.store.jobs.get(ids[0]).status == "queued"
