@@ -29,7 +29,7 @@ from google.genai import types
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from core.errors import DeskError
+from core.errors import DeskError, TemporaryError
 
 DEFAULT_API_VERSION = "v1beta"
 DEFAULT_MODEL = "gemini-2.5-flash"
@@ -56,7 +56,7 @@ class GeminiRequestError(GeminiError):
     """Any other refusal of the request (4xx; do not retry)."""
 
 
-class GeminiTransientError(GeminiError):
+class GeminiTransientError(GeminiError, TemporaryError):
     """Worth retrying later: rate limited, server error, timeout, connection failure."""
 
 

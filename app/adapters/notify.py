@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import apprise
 
-from core.errors import DeskError, ValidationError
+from core.errors import TemporaryError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ SEVERITIES = {"info": apprise.NotifyType.INFO, "success": apprise.NotifyType.SUC
               "warning": apprise.NotifyType.WARNING, "failure": apprise.NotifyType.FAILURE}
 
 
-class ChannelDown(DeskError):
+class ChannelDown(TemporaryError):
     """A channel did not accept a notification (unreachable, refused, 4xx/5xx)."""
 
 
