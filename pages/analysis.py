@@ -4,7 +4,9 @@ import streamlit as st
 
 from app.ui.analysis_widgets import analysis_card
 from app.ui.state import get_services
-from app.ui.trading_widgets import desk_clock, guarded, ist
+from app.ui.desk import desk_clock
+from app.ui.feedback import guarded
+from app.ui.formatting import ist
 from core.analysis import OFFLINE_LABEL
 from core.errors import ValidationError
 from app.ui.auth import guard_page

@@ -7,27 +7,17 @@ import streamlit as st
 
 from app.ui.analysis_widgets import latest_analysis_badge
 from app.ui.state import get_services
-from app.ui.trading_widgets import (
-    approval_card,
-    countdown,
-    current_user,
-    desk_clock,
-    guarded,
-    history_frame,
-    inr,
-    ist,
-    judgement_figure,
-    outcome_flash,
-    require_trading,
-    show_flash,
-)
+from app.ui.approval_widgets import approval_card, history_frame, judgement_figure
+from app.ui.desk import current_user, desk_clock
+from app.ui.feedback import guarded, outcome_flash, show_flash
+from app.ui.formatting import countdown, inr, ist
 from core.errors import ValidationError
 from app.ui.auth import guard_page
 
 guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
-trading = require_trading(svc)
+trading = svc.trading
 user = current_user()
 
 st.header("Approvals")

@@ -3,26 +3,18 @@
 import streamlit as st
 
 from app.ui.state import get_services
-from app.ui.trading_widgets import (
+from app.ui.approval_widgets import risk_badges
+from app.ui.book_widgets import (
     charges_frame,
-    current_user,
-    desk_clock,
     funds_metrics,
-    guarded,
-    inr,
-    ist,
-    ltp_of,
     orders_frame,
     positions_frame,
-    reason_codes_text,
-    require_trading,
-    risk_badges,
-    show_flash,
-    show_outcome,
-    ticket_intent,
-    to_decimal,
     trades_frame,
 )
+from app.ui.desk import current_user, desk_clock, ltp_of
+from app.ui.feedback import guarded, show_flash, show_outcome
+from app.ui.formatting import inr, ist, reason_codes_text
+from app.ui.order_ticket import ticket_intent, to_decimal
 from core.errors import ValidationError
 from app.ui.auth import guard_page
 
@@ -31,7 +23,7 @@ guard_page(get_services())  # sign-in, when the desk requires it
 ORDER_TYPES = ["MARKET", "LIMIT", "SL", "SL-M"]
 
 svc = get_services()
-trading = require_trading(svc)
+trading = svc.trading
 user = current_user()
 
 st.header("Orders & Positions")

@@ -3,21 +3,16 @@
 import streamlit as st
 
 from app.ui.state import get_services
-from app.ui.trading_widgets import (
-    desk_clock,
-    equity_figure,
-    funds_metrics,
-    guarded,
-    pnl_bar_figure,
-    pnl_table,
-    require_trading,
-)
+from app.ui.book_widgets import funds_metrics
+from app.ui.desk import desk_clock
+from app.ui.feedback import guarded
+from app.ui.pnl_widgets import equity_figure, pnl_bar_figure, pnl_table
 from app.ui.auth import guard_page
 
 guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
-trading = require_trading(svc)
+trading = svc.trading
 
 st.header("P&L")
 clock = desk_clock(svc)

@@ -5,24 +5,16 @@ from decimal import Decimal
 import streamlit as st
 
 from app.ui.state import get_services
-from app.ui.trading_widgets import (
-    current_user,
-    desk_clock,
-    guarded,
-    inr,
-    ist,
-    outcome_flash,
-    pct,
-    require_trading,
-    show_flash,
-)
+from app.ui.desk import current_user, desk_clock
+from app.ui.feedback import guarded, outcome_flash, show_flash
+from app.ui.formatting import inr, ist, pct
 from core.errors import ValidationError
 from app.ui.auth import guard_page
 
 guard_page(get_services())  # sign-in, when the desk requires it
 
 svc = get_services()
-trading = require_trading(svc)
+trading = svc.trading
 user = current_user()
 
 st.header("Risk")

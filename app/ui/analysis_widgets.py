@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from app.adapters.analysis_store import StoredAnalysis
-from app.ui.trading_widgets import inr, ist
+from app.ui.formatting import inr, ist
 
 VERDICT_COLOUR = {"buy": "green", "sell": "red", "hold": "blue", "avoid": "gray"}
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from app.market.watch_view import REPLAY_LAST_SESSION
 from app.settings import Settings
-from app.ui.trading_widgets import inr
+from app.ui.formatting import inr
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ def _run_jobs() -> None:
     """Do what the worker does: run each queued ``run_analysis`` message."""
     from workers.analysis import run_analysis
 
-    q = services().jobs.broker.queues.get("analysis")
+    q = services().tasks.broker.queues.get("analysis")
     while q is not None and not q.empty():
         message = dramatiq.Message.decode(q.get_nowait())
         q.task_done()  # the StubBroker's join() counts unfinished tasks across tests
@@ -79,7 +79,7 @@ def _fresh(monkeypatch, tmp_path, redis_url, key: str | None = None, base_url: s
     reset_services()
     st.cache_resource.clear()
     st.cache_data.clear()
-    services().jobs.broker.flush_all()
+    services().tasks.broker.flush_all()
     _tick("INFY")
 
 
@@ -87,7 +87,7 @@ def _fresh(monkeypatch, tmp_path, redis_url, key: str | None = None, base_url: s
 def offline_desk(monkeypatch, tmp_path, redis_url) -> Iterator[None]:
     _fresh(monkeypatch, tmp_path, redis_url)
     yield
-    services().jobs.broker.flush_all()
+    services().tasks.broker.flush_all()
     reset_services()
     st.cache_resource.clear()
 
@@ -97,7 +97,7 @@ def gemini_desk(monkeypatch, tmp_path, redis_url, fake) -> Iterator[FakeGemini]:
     fake.clear()
     _fresh(monkeypatch, tmp_path, redis_url, key="not-the-right-key", base_url=fake.url)
     yield fake
-    services().jobs.broker.flush_all()
+    services().tasks.broker.flush_all()
     reset_services()
     st.cache_resource.clear()
 
@@ -141,7 +141,7 @@ def test_unknown_symbol_shows_a_clear_error_and_queues_nothing(offline_desk):
     at = _ask(_page().run(), "INFOSIS")
     assert not at.exception
     assert "unknown instrument 'NSE:INFOSIS'" in "\n".join(e.value for e in at.error)
-    assert services().jobs.broker.queues.get("analysis") is None or services().jobs.broker.queues["analysis"].empty()
+    assert services().tasks.broker.queues.get("analysis") is None or services().tasks.broker.queues["analysis"].empty()
 
 
 def test_invalid_key_fails_clearly_and_the_offline_analyst_is_one_click_away(gemini_desk):
@@ -175,14 +175,12 @@ def test_history_compares_two_analyses_and_scores_outcomes(offline_desk):
 
 
 def test_approval_card_shows_the_latest_analysis_badge(offline_desk):
-    from app.ui.trading_widgets import trading_service
-
     an = services().analysis
     a = an.analyse("INFY", AT)
     from core.orders import OrderIntent, OrderType, Product, Side
 
     token = services().instruments.resolve("NSE:INFY").instrument_token
-    trading_service(services()).propose(OrderIntent(token, "INFY", Side.BUY, 5, Product.MIS, OrderType.MARKET),
+    services().trading.propose(OrderIntent(token, "INFY", Side.BUY, 5, Product.MIS, OrderType.MARKET),
                                         signal_price=Decimal(str(a.snapshot["ltp"])), reason="ORB", source="scan",
                                         now=AT)
     at = AppTest.from_file(str(ROOT / "pages" / "approvals.py"), default_timeout=TIMEOUT).run()

@@ -1,0 +1,110 @@
+"""The Orders & Positions tables: order book, trade book with charges, positions, funds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app.trading.views import FundsView, OrderView, PositionView, TradeView
+from app.ui.formatting import inr, ist
+
+_ORDER_COLUMNS = ("placed (IST)", "order", "symbol", "side", "qty", "filled", "product", "type", "price",
+                  "trigger", "avg price", "validity", "status", "message", "tag")
+_POSITION_COLUMNS = ("symbol", "product", "qty", "avg price", "LTP", "unrealized", "realized", "day P&L", "value",
+                     "LTP at (IST)")
+_CHARGE_LABELS = (("brokerage", "brokerage"), ("stt", "STT"), ("exchange_txn", "exchange txn"),
+                  ("sebi", "SEBI"), ("ipft", "IPFT"), ("stamp", "stamp"),
+                  ("square_off_fee", "square-off fee"), ("dp", "DP charge"), ("gst", "GST"))
+#: A fill's own components: the DP charge is posted on the ledger once per scrip per day, not on a fill.
+_FILL_CHARGE_LABELS = tuple(c for c in _CHARGE_LABELS if c[0] != "dp")
+_TRADE_COLUMNS = ("filled (IST)", "symbol", "side", "qty", "price", "value", "realized",
+                  *[label for _, label in _FILL_CHARGE_LABELS], "charges", "product", "order")
+
+
+def orders_frame(orders: Sequence[OrderView]) -> pd.DataFrame:
+    """The order book as a table (₹ text, IST times)."""
+    rows = [{
+        "placed (IST)": ist(o.placed_at),
+        "order": o.order_id,
+        "symbol": o.tradingsymbol,
+        "side": o.side,
+        "qty": o.quantity,
+        "filled": o.filled_quantity,
+        "product": o.product,
+        "type": o.order_type,
+        "price": inr(o.price),
+        "trigger": inr(o.trigger_price),
+        "avg price": inr(o.average_price),
+        "validity": o.validity,
+        "status": o.status,
+        "message": o.status_message,
+        "tag": o.tag,
+    } for o in orders]
+    return pd.DataFrame(rows, columns=list(_ORDER_COLUMNS))
+
+
+def _trade_row(t: TradeView) -> dict[str, Any]:
+    row = {
+        "filled (IST)": ist(t.filled_at),
+        "symbol": t.tradingsymbol,
+        "side": t.side,
+        "qty": t.quantity,
+        "price": inr(t.price),
+        "value": inr(t.value),
+        "realized": inr(t.realized, sign=True),
+    }
+    for attr, label in _FILL_CHARGE_LABELS:
+        row[label] = inr(getattr(t.charges, attr))
+    row["charges"] = inr(t.charges.total)
+    row["product"] = t.product
+    row["order"] = t.order_id
+    return row
+
+
+def trades_frame(trades: Sequence[TradeView]) -> pd.DataFrame:
+    """The trade book with each fill's charges breakdown (₹ text, IST times)."""
+    return pd.DataFrame([_trade_row(t) for t in trades], columns=list(_TRADE_COLUMNS))
+
+
+def positions_frame(positions: Sequence[PositionView]) -> pd.DataFrame:
+    """Positions marked to market (₹ text; quantity signed, long > 0)."""
+    rows = [{
+        "symbol": p.tradingsymbol,
+        "product": p.product,
+        "qty": p.quantity,
+        "avg price": inr(p.average_price),
+        "LTP": inr(p.ltp),
+        "unrealized": inr(p.unrealized, sign=True),
+        "realized": inr(p.realized, sign=True),
+        "day P&L": inr(p.day_pnl, sign=True),
+        "value": inr(p.value),
+        "LTP at (IST)": ist(p.ltp_at, with_date=False) if p.ltp_at else "—",
+    } for p in positions]
+    return pd.DataFrame(rows, columns=list(_POSITION_COLUMNS))
+
+
+def charges_frame(charges: Any) -> pd.DataFrame:
+    """One row per charge component plus the total (₹ text)."""
+    rows = [{"charge": label, "amount": inr(getattr(charges, attr, None))} for attr, label in _CHARGE_LABELS]
+    rows.append({"charge": "total", "amount": inr(charges.total)})
+    return pd.DataFrame(rows)
+
+
+def funds_metrics(funds: FundsView) -> None:
+    """Funds and P&L as two rows of ``st.metric``."""
+    r1 = st.columns(4)
+    r1[0].metric("Available margin", inr(funds.available))
+    r1[1].metric("Margin used", inr(funds.margin_used))
+    r1[2].metric("Cash", inr(funds.cash))
+    r1[3].metric("Equity", inr(funds.equity))
+    r2 = st.columns(4)
+    r2[0].metric("Gross P&L", inr(funds.gross_pnl, sign=True))
+    r2[1].metric("Charges today", inr(funds.charges_today))
+    r2[2].metric("Net P&L", inr(funds.net_pnl, sign=True))
+    r2[3].metric("Day P&L (net)", inr(funds.day_pnl, sign=True))
+    st.caption(f"Virtual capital {inr(funds.capital)} · realized {inr(funds.realized, sign=True)} · "
+               f"unrealized {inr(funds.unrealized, sign=True)} · all charges {inr(funds.charges_total)}"
+               + ("" if funds.reconciled else " · :red[ledger does not reconcile]"))
