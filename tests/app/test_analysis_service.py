@@ -28,7 +28,7 @@ from app.research.analysis import (
     SnapshotBuilder,
 )
 from app.settings import AnalysisSettings
-from core.analysis import OFFLINE_LABEL
+from core.analysis import OFFLINE_LABEL, call_cost_inr
 from core.errors import ValidationError
 from core.timeutil import IST, UTC
 from tests.fake_gemini import FakeGemini, answer, error, raw_text, slow
@@ -139,7 +139,8 @@ def test_wrong_shape_answers_are_refused_and_not_stored(svc, fake, reply, needle
     assert info.value.code == "INVALID_ANSWER"
     assert svc.history() == []
     [call] = svc.store.calls()
-    assert call["status"] == "invalid" and call["prompt_tokens"] == 1200 and call["cost_inr"] > 0
+    assert call["status"] == "invalid" and call["prompt_tokens"] == 1200
+    assert Decimal(str(call["cost_inr"])) == call_cost_inr(1200, 300, svc.config.prices)  # a refused answer still costs
 
 
 def test_hallucinated_levels_are_refused_with_reasons_and_not_stored(svc, fake):
