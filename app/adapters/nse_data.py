@@ -143,3 +143,42 @@ def nifty500_industries(path: Path = NIFTY500_LIST_FILE) -> dict[str, str]:
     except OSError:
         return {}
     return {s.strip().upper(): i.strip() for s, i in zip(raw["Symbol"], raw["Industry"], strict=True)}
+
+
+# ---- the replay's whole-universe daily history and extra 1-minute sessions (issue 12) ----------
+
+REPLAY_EOD_FILE = DATA_DIR / "daily_nifty500_eod_unadjusted_2016-08-16_2016-09-09.csv.gz"
+REPLAY_DERIVED_FILE = DATA_DIR / "daily_nifty500_yahoo_rescaled_2016-01_2016-08_derived.csv.gz"
+NIFTYBANK_DAILY_FILE = DATA_DIR / "index_daily_niftybank_2015-01_2025-12.csv"
+EXTRA_MINUTE_FILE = DATA_DIR / "minute_2016-09-08_2016-09-09_fno.csv.gz"
+DAILY_SOURCES = ("nse_eod", "kite_index", "yahoo_rescaled_derived")
+
+
+@lru_cache(maxsize=2)
+def load_replay_daily(eod_path: Path = REPLAY_EOD_FILE, derived_path: Path = REPLAY_DERIVED_FILE,
+                      bank_path: Path = NIFTYBANK_DAILY_FILE) -> pd.DataFrame:
+    """Daily bars the replay's Kite historical endpoint serves, with a ``source`` column.
+
+    :func:`load_daily` (20 stocks' NSE EOD, NIFTY 50) plus NSE EOD for every NIFTY 500 symbol
+    (2016-08-16 → 2016-09-09), NIFTY BANK (Kite), and — **derived** — Yahoo split-adjusted bars
+    before 2016-08-16 rescaled to the NSE EOD price level (``tools/build_replay_history.py``).
+    One row per (symbol, date); real rows win over derived ones. ``source`` is one of
+    :data:`DAILY_SOURCES`.
+    """
+    base = load_daily()
+    base = base.assign(source=np.where(base["symbol"] == "NIFTY 50", "kite_index", "nse_eod"))
+    frames = [base]
+    for path, source, has_volume in ((eod_path, "nse_eod", True), (bank_path, "kite_index", False),
+                                     (derived_path, "yahoo_rescaled_derived", True)):
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        f = _drop_bad_rows(raw, path, "date", "%Y-%m-%d", has_volume=has_volume)
+        f["date"] = f["date"].dt.date
+        frames.append(f.assign(source=source))
+    out = pd.concat(frames, ignore_index=True)
+    out = out.drop_duplicates(["symbol", "date"], keep="first")
+    return out.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
+
+
+def extra_minute_sessions(path: Path = EXTRA_MINUTE_FILE) -> list[date]:
+    """Sessions of the extra F&O-stock / sector-index 1-minute file (ascending)."""
+    return list(_sessions(path))

@@ -11,9 +11,15 @@ What is real and what is derived (also in ``docs/replay.md``):
   whole session is one ``375*K``-tick path through that day's *real* daily OHLC, by the same
   ``core.tickpath`` rule (extremes at about 11:20 and 13:25 IST). Its minute bars (historical)
   are rebuilt from that path. Index prices are rounded to ₹0.01 and carry no volume.
-* **Daily bars** (historical ``day``): NSE EOD rows dated before the replay date; a recorded
-  session missing from the EOD file (e.g. RELIANCE's EOD starts 2016-08-22) is aggregated from
-  its 1-minute bars. NIFTY IT and INDIA VIX days always come from their 1-minute bars.
+* **Daily bars** (historical ``day``) for every dump instrument with daily history (the
+  NIFTY 500's NSE EOD, NIFTY 50, NIFTY BANK, and *derived* rescaled Yahoo bars before
+  2016-08-16; see ``nse_data.load_replay_daily``): rows dated before the replay date; a
+  recorded session missing from the EOD file (e.g. RELIANCE's EOD starts 2016-08-22) is
+  aggregated from its 1-minute bars. Minute-only indices (NIFTY IT, INDIA VIX, the sector
+  indices) always come from their 1-minute bars. The replay date's bar appears only after
+  15:30, from its 1-minute bars (close = last minute close), else its EOD row.
+* **More F&O stocks** on 2016-09-08/09: ``minute_2016-09-08_2016-09-09_fno.csv.gz`` adds the
+  other 146 F&O stocks and 9 sector indices of the shared 1-minute set for those two sessions.
 * **Previous close** (the tick's ``close``): the previous session's close in the daily file,
   else the previous recorded session's last minute close, else the day's open.
 * **Depth (derived, not recorded):** 5 bids at LTP − k·tick and 5 asks at LTP + k·tick
@@ -51,6 +57,9 @@ SESSION_OPEN = time(9, 15)
 SESSION_MINUTES = 375
 NIFTY50 = "NIFTY 50"
 MINUTE_INDICES = ("NIFTY IT", "INDIA VIX")
+SECTOR_MINUTE_INDICES = ("NIFTY AUTO", "NIFTY COMMODITIES", "NIFTY ENERGY", "NIFTY FMCG", "NIFTY INFRA",
+                         "NIFTY METAL", "NIFTY PHARMA", "NIFTY PSU BANK", "NIFTY REALTY")
+ALL_MINUTE_INDICES = MINUTE_INDICES + SECTOR_MINUTE_INDICES
 TICK_REGIME_CHANGE = date(2024, 6, 10)
 INDEX_TICK_PAISE = 1
 CIRCUIT_PCT = 10
@@ -97,7 +106,14 @@ class ReplayMarket:
         self.open_epoch = int(self.open_dt.timestamp())
         self.sessions = sessions
         self.minute = nse_data.load_minute_bars()
-        self.daily = nse_data.load_daily()
+        if day in nse_data.extra_minute_sessions():  # more F&O stocks and sector indices (README)
+            self.minute = pd.concat([self.minute, nse_data.load_minute_bars(nse_data.EXTRA_MINUTE_FILE)],
+                                    ignore_index=True)
+        self._minutes = {s: g.set_index("datetime")[["open", "high", "low", "close", "volume"]]
+                         for s, g in self.minute.groupby("symbol", sort=False)}
+        self.close_dt = self.open_dt + timedelta(minutes=SESSION_MINUTES)
+        self.daily = nse_data.load_replay_daily()
+        self._daily_by_symbol = {s: g for s, g in self.daily.groupby("symbol", sort=False)}
         self.instruments = nse_data.load_instruments()
         self.fill_unrecorded = fill_unrecorded
         self._by_token = {int(t): i for i, t in enumerate(self.instruments["instrument_token"])}
@@ -111,7 +127,8 @@ class ReplayMarket:
 
     def prev_close(self, symbol: str) -> float | None:
         """Previous session's close (₹) by the documented fallback chain; None if no data."""
-        d = self.daily[(self.daily["symbol"] == symbol) & (self.daily["date"] < self.day)]
+        d = self._daily_of(symbol)
+        d = d[d["date"] < self.day]
         if len(d):
             return float(d["close"].iloc[-1])
         m = self.minute[(self.minute["symbol"] == symbol) & (self.minute["datetime"] < self.open_dt)]
@@ -120,8 +137,21 @@ class ReplayMarket:
         m = self.minute[(self.minute["symbol"] == symbol) & (self.minute["datetime"] >= self.open_dt)]
         return float(m["open"].iloc[0]) if len(m) else None
 
+    def _daily_of(self, symbol: str) -> pd.DataFrame:
+        d = self._daily_by_symbol.get(symbol)
+        return d if d is not None else self.daily.iloc[:0]
+
+    def minutes_of(self, symbol: str, day: date | None = None) -> pd.DataFrame:
+        """Recorded 1-minute bars of ``symbol`` known to this replay (IST-indexed), optionally one day."""
+        bars = self._minutes.get(symbol)
+        if bars is None:
+            return pd.DataFrame(columns=["open", "high", "low", "close", "volume"])
+        if day is not None:
+            bars = bars[bars.index.date == day]
+        return bars
+
     def _day_minutes(self, symbol: str, day: date) -> pd.DataFrame:
-        bars = nse_data.minute_bars_for(symbol, day)
+        bars = self.minutes_of(symbol, day)
         idx = pd.date_range(datetime.combine(day, SESSION_OPEN, IST), periods=SESSION_MINUTES, freq="1min")
         if len(bars) != SESSION_MINUTES:
             bars = bars.reindex(idx)
@@ -132,23 +162,29 @@ class ReplayMarket:
         return bars
 
     def _nifty_path(self, day: date):
-        row = self.daily[(self.daily["symbol"] == NIFTY50) & (self.daily["date"] == day)]
+        row = self._daily_of(NIFTY50)
+        row = row[row["date"] == day]
         if not len(row):
             return None
         r = row.iloc[0]
         return bars_ticks([r.open], [r.high], [r.low], [r.close], [0], k=self.n, tick_size=0.01)
 
     def _build(self) -> None:
-        stocks = sorted(set(self.minute["symbol"]) - set(MINUTE_INDICES))
+        recorded = set(self.minute["symbol"])
+        stocks = sorted(recorded - set(ALL_MINUTE_INDICES))
         self.stock_symbols = stocks
+        # --fill-unrecorded borrows from the 20 stocks of the main minute file only (stable mapping)
+        self._borrow_symbols = sorted(set(nse_data.load_minute_bars()["symbol"]) - set(ALL_MINUTE_INDICES))
+        indices = [s for s in ALL_MINUTE_INDICES if s in recorded]
+        self.minute_indices = frozenset(indices)
         rows: list[Row] = []
         prices, vols = [], []
-        for sym in stocks + list(MINUTE_INDICES):
+        for sym in stocks + indices:
             token = self._token_of(sym)
             if token is None:
                 log.warning("replay: %s is not in the instruments dump; skipped", sym)
                 continue
-            is_index = sym in MINUTE_INDICES
+            is_index = sym in self.minute_indices
             if is_index:
                 tick = INDEX_TICK_PAISE
             else:
@@ -207,7 +243,7 @@ class ReplayMarket:
         i = self._by_token.get(token)
         if i is None or self.instruments.loc[i, "segment"] != "NSE":
             return None
-        return self.row_of_token[self._token_of(self.stock_symbols[token % len(self.stock_symbols)])]
+        return self.row_of_token[self._token_of(self._borrow_symbols[token % len(self._borrow_symbols)])]
 
     def tick_time(self, i: int) -> datetime:
         return self.open_dt + timedelta(seconds=i * self.tick_seconds)
@@ -245,8 +281,15 @@ class ReplayMarket:
 
     # ------------------------------------------------------------------ historical
     def _symbol_of_token(self, token: int) -> str | None:
+        """Symbol of a replayed row, else of a dump instrument that has daily history."""
         r = self.row_of_token.get(token)
-        return self.rows[r].symbol if r is not None else None
+        if r is not None:
+            return self.rows[r].symbol
+        i = self._by_token.get(token)
+        if i is None:
+            return None
+        sym = str(self.instruments.loc[i, "tradingsymbol"])
+        return sym if sym in self._daily_by_symbol else None
 
     def _nifty_minutes(self, until_day: date) -> pd.DataFrame:
         frames = []
@@ -267,32 +310,39 @@ class ReplayMarket:
         """Candles (IST-indexed frame) for ``token`` from data known at replay time ``now``.
 
         Intraday intervals come from 1-minute bars that have closed by ``now`` (NIFTY 50's are
-        derived); ``day`` from daily bars dated before the replay date (NIFTY IT and INDIA VIX
-        from their minute bars). Rows are those whose open time lies in ``[frm, to]``.
+        derived); only replayed instruments have them. ``day`` serves every instrument with
+        daily history (:func:`nse_data.load_replay_daily`: the NIFTY 500 NSE EOD, derived
+        rescaled Yahoo bars before 2016-08-16, NIFTY 50 / NIFTY BANK): bars dated before the
+        replay date; recorded sessions missing from it are aggregated from 1-minute bars (the
+        minute-only indices always are). The replay date's own day bar is served only once the
+        session has closed (``now`` ≥ 15:30), built from its 1-minute bars where it has them
+        (so its close is the last 1-minute close), else its EOD row. Rows are those whose open
+        time lies in ``[frm, to]``.
         """
         symbol = self._symbol_of_token(token)
         empty = pd.DataFrame(columns=["open", "high", "low", "close", "volume"])
         if symbol is None:
             return empty
-        if interval == "day" and symbol not in MINUTE_INDICES:
-            d = self.daily[(self.daily["symbol"] == symbol) & (self.daily["date"] < self.day)]
+        closed = now >= self.close_dt
+        if interval == "day":
+            d = self._daily_of(symbol)
+            d = d[(d["date"] < self.day) | (closed & (d["date"] == self.day))]
             out = d.set_index(pd.DatetimeIndex([datetime.combine(x, time(0), IST) for x in d["date"]]))
             out = out[["open", "high", "low", "close", "volume"]]
-            if symbol != NIFTY50:  # recorded sessions missing from the EOD file: from minute bars
-                mins = nse_data.minute_bars_for(symbol)
-                mins = resample_bars(mins[mins.index < self.open_dt], "day") if len(mins) else mins
+            mins = self.minutes_of(symbol) if symbol != NIFTY50 else empty  # NIFTY 50 days are real
+            if len(mins):
+                mins = resample_bars(mins[mins.index < (self.close_dt if closed else self.open_dt)], "day")
+                if closed:  # the replay date: from its minutes when recorded
+                    out = out[~out.index.isin(mins.index[mins.index.date == self.day])]
                 extra = mins[~mins.index.isin(out.index)]
                 if len(extra):
-                    out = pd.concat([out, extra]).sort_index()
+                    out = pd.concat([out, extra]).sort_index() if len(out) else extra
         else:
             if symbol == NIFTY50:
                 bars = self._nifty_minutes(self.day)
             else:
-                bars = nse_data.minute_bars_for(symbol)
-            if interval == "day":
-                bars = bars[bars.index < self.open_dt]
-            else:
-                bars = bars[bars.index + pd.Timedelta(minutes=1) <= now]
+                bars = self.minutes_of(symbol)
+            bars = bars[bars.index + pd.Timedelta(minutes=1) <= now]
             out = resample_bars(bars, interval) if len(bars) else empty
         if not len(out):
             return empty
