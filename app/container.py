@@ -106,8 +106,9 @@ class Services:
         return WatchlistService(self.store, self.instruments, default=self.settings.watchlist_keys)
 
     @cached_property
-    def jobs(self) -> DramatiqTaskQueue:
-        """The Dramatiq queue, with the store's job repository (resolved on first job helper)."""
+    def tasks(self) -> DramatiqTaskQueue:
+        """The Dramatiq task queue (enqueue by actor name), with the store's job repository
+        (resolved on first job helper). Not to be confused with ``store.jobs``, the jobs table."""
         from app.adapters.queue import DramatiqTaskQueue, install_broker
 
         return DramatiqTaskQueue(install_broker(self.settings), jobs=lambda: self.store.jobs)
@@ -124,7 +125,7 @@ class Services:
         channels = parse_channels(cfg.url_text)
         if not channels:
             return NullNotifier()
-        return NotificationService(channels, self.redis, self.jobs, dedupe_seconds=cfg.dedupe_seconds)
+        return NotificationService(channels, self.redis, self.tasks, dedupe_seconds=cfg.dedupe_seconds)
 
     @cached_property
     def health_alerts(self) -> HealthAlerts:
@@ -169,13 +170,13 @@ class Services:
             gemini = an.GeminiAnalyst(store, client, cfg, limiter=limiter)
         snapshots = an.SnapshotBuilder(self.instruments, bars, daily=nse_data.load_daily,
                                        industries=nse_data.nifty500_industries, ticks=self.ticks, desk=self.trading)
-        return an.AnalysisService(store, snapshots, cfg, gemini=gemini, queue=self.jobs, jobs=self.store.jobs)
+        return an.AnalysisService(store, snapshots, cfg, gemini=gemini, queue=self.tasks, jobs=self.store.jobs)
 
     @cached_property
     def scanner(self) -> ScannerService:
         from app.research.scanner import ScannerService
 
-        return ScannerService(self.sql, self.watchlists, queue=self.jobs, calendar=self.calendar)
+        return ScannerService(self.sql, self.watchlists, queue=self.tasks, calendar=self.calendar)
 
     @cached_property
     def strategies(self) -> StrategyService:
@@ -188,7 +189,7 @@ class Services:
     def backtests(self) -> BacktestService:
         from app.research.backtests import BacktestService
 
-        return BacktestService(self.strategies.store, self.instruments, sql=self.sql, jobs=self.jobs)
+        return BacktestService(self.strategies.store, self.instruments, sql=self.sql, jobs=self.tasks)
 
     @cached_property
     def sectors(self) -> SectorService:
@@ -243,7 +244,7 @@ class Services:
 
         install_trading_notifier(self.notifications)  # transitional: until trading takes notifier=
         return TradingService(
-            self.settings, TradingStore(self.sql.engine), self.instruments, self.ticks, self.jobs,
+            self.settings, TradingStore(self.sql.engine), self.instruments, self.ticks, self.tasks,
             calendar=self.calendar,
         )
 

@@ -60,7 +60,7 @@ if data.source == "none":
     st.info(f"No {interval} bars stored for {key} in {span} ({CHART_INTERVALS[interval]} trading days "
             f"to {as_of:%d %b %Y}). Load them from the market's historical API.")
     if st.button("Load history", key="chart_load", type="primary"):
-        st.session_state["chart_job"] = svc.jobs.enqueue_backfill(key, interval, start, end)
+        st.session_state["chart_job"] = svc.tasks.enqueue_backfill(key, interval, start, end)
 
     job_id = st.session_state.get("chart_job")
     if job_id:

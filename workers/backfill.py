@@ -111,7 +111,7 @@ def backfill_watchlist(day_iso: str, interval: str = "minute", name: str = "defa
     end = datetime.combine(day, time(23, 59, 59), IST)
     ids = []
     for inst in svc.watchlists.instruments(name):
-        ids.append(svc.jobs.enqueue_backfill(inst.key, interval, start, end,
+        ids.append(svc.tasks.enqueue_backfill(inst.key, interval, start, end,
                                              job_id=f"bf:{day_iso}:{interval}:{inst.instrument_token}"))
     log.info("queued %d %s backfills for %s (watchlist %s)", len(ids), interval, day_iso, name)
     return ids

@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.container import services
 
     svc = services()
-    queue = svc.jobs  # the broker plus the store's job repository (the warm-up creates jobs)
+    queue = svc.tasks  # the broker plus the store's job repository (the warm-up creates jobs)
     calendar = load_calendar()
     market_clock = svc.market_clock
     scheduler = build_scheduler(calendar, queue, market_now=lambda: market_clock.now().now)

@@ -54,7 +54,7 @@ def _trading():
         from app.trading.service import TradingService
 
         vars(svc)["trading"] = TradingService(svc.settings, TradingStore(svc.store.engine), svc.instruments,
-                                              svc.ticks, svc.jobs, calendar=svc.calendar)
+                                              svc.ticks, svc.tasks, calendar=svc.calendar)
     return svc.trading
 
 
@@ -96,14 +96,14 @@ class Desk:
 
     def queued(self, queue: str = "trading") -> list[dramatiq.Message]:
         """Messages waiting on ``queue`` of the ``StubBroker`` (``DESK_ENV=test``), not consumed."""
-        broker = services().jobs.broker
+        broker = services().tasks.broker
         q = broker.queues.get(queue)
         return [] if q is None else [dramatiq.Message.decode(raw) for raw in list(q.queue)]
 
     def execute_queued(self, queue: str = "trading") -> None:
         """Do what the worker would: consume each queued message and run the actor's body
         (``TradingService.execute_approval``)."""
-        q = services().jobs.broker.queues.get(queue)
+        q = services().tasks.broker.queues.get(queue)
         while q is not None and not q.empty():
             message = dramatiq.Message.decode(q.get_nowait())
             q.task_done()  # the StubBroker's join() counts unfinished tasks across tests
@@ -117,9 +117,9 @@ def desk(monkeypatch, tmp_path, redis_url) -> Iterator[Desk]:
     _fresh(monkeypatch, tmp_path, redis_url)
     d = Desk()
     _trading()
-    services().jobs.broker.flush_all()
+    services().tasks.broker.flush_all()
     yield d
-    services().jobs.broker.flush_all()
+    services().tasks.broker.flush_all()
     reset_services()
     st.cache_resource.clear()
 

@@ -38,7 +38,7 @@ def env(monkeypatch, tmp_path, redis_url, fake):
     reset_services()
     from workers.analysis import run_analysis
 
-    broker = services().jobs.broker
+    broker = services().tasks.broker
     broker.flush_all()
     drop_worker_middleware(broker)  # stopped workers of earlier tests would swallow messages
     worker = Worker(broker, worker_timeout=50, worker_threads=1)
@@ -73,7 +73,7 @@ def test_enqueued_job_runs_with_progress_and_stores_the_analysis(env, fake):
     an = services().analysis
     fake.push(answer(_good(an.snapshot("INFY", AT))))
     job_id = an.enqueue("infy", AT)
-    _join(services().jobs.broker)
+    _join(services().tasks.broker)
     job = an.job(job_id)
     assert job.status is JobStatus.DONE and job.progress == 1.0, job.message
     stored = an.get(job.result["analysis_id"])
@@ -86,7 +86,7 @@ def test_429_is_retried_with_backoff_then_succeeds(env, fake):
     job_id = services().store.jobs.create("analysis", {})
     env.send_with_options(kwargs={"job_id": job_id, "symbol": "NSE:INFY", "at_iso": AT.isoformat()},
                           min_backoff=10, max_backoff=50)
-    _join(services().jobs.broker)
+    _join(services().tasks.broker)
     assert an.job(job_id).status is JobStatus.DONE and fake.calls == 2
 
 
@@ -95,7 +95,7 @@ def test_500_every_time_gives_up_after_the_retries(env, fake):
     job_id = services().store.jobs.create("analysis", {})
     env.send_with_options(kwargs={"job_id": job_id, "symbol": "NSE:INFY", "at_iso": AT.isoformat()},
                           min_backoff=10, max_backoff=20, max_retries=2)
-    _join(services().jobs.broker)
+    _join(services().tasks.broker)
     job = services().analysis.job(job_id)
     assert job.status is JobStatus.FAILED and "gave up" in job.message and fake.calls == 3
     assert services().analysis.history() == []
@@ -104,7 +104,7 @@ def test_500_every_time_gives_up_after_the_retries(env, fake):
 def test_refusal_fails_the_job_without_retrying(env, fake):
     an = services().analysis
     job_id = an.enqueue("INFY", AT, model="gemini-unknown")
-    _join(services().jobs.broker)
+    _join(services().tasks.broker)
     job = an.job(job_id)
     assert job.status is JobStatus.FAILED and "rejected the model" in job.message and fake.calls == 1
 
@@ -113,7 +113,7 @@ def test_redelivered_message_of_a_done_job_does_nothing(env, fake):
     an = services().analysis
     fake.push(answer(_good(an.snapshot("INFY", AT))))
     job_id = an.enqueue("INFY", AT)
-    _join(services().jobs.broker)
+    _join(services().tasks.broker)
     first = an.job(job_id).result["analysis_id"]
     assert env.fn(job_id=job_id, symbol="NSE:INFY", at_iso=AT.isoformat()) == first
     assert fake.calls == 1 and len(an.history()) == 1
@@ -125,7 +125,7 @@ def test_score_outcomes_actor_scores_a_due_verdict_once(env, fake):
     an = services().analysis
     fake.push(answer(_good(an.snapshot("INFY", AT))))
     job_id = an.enqueue("INFY", AT)
-    _join(services().jobs.broker)
+    _join(services().tasks.broker)
     assert an.job(job_id).status is JobStatus.DONE
     later = AT.replace(hour=15, minute=29)
     assert score_outcomes.fn(later.isoformat()) == 1

@@ -17,7 +17,7 @@ from dramatiq import Worker
 from app.adapters.queue import NAMESPACE, DramatiqTaskQueue, install_broker
 from app.adapters.store import JobStatus, SqlStore
 from app.container import reset_services, services
-from core.errors import ValidationError
+from core.errors import TemporaryError, ValidationError
 
 ROOT = Path(__file__).resolve().parents[2]
 AUG16 = date(2016, 8, 16)
@@ -180,9 +180,10 @@ def test_backfill_market_unreachable_on_last_attempt_fails_job(desk, actors, mon
     with pytest.raises(Exception) as err:
         actors.backfill_candles.fn(job_id, "NSE:INFY", "minute", "2016-08-16T00:00:00+05:30",
                                    "2016-08-16T23:59:59+05:30")
-    assert not isinstance(err.value, ValidationError)
+    assert not isinstance(err.value, ValidationError) and isinstance(err.value, TemporaryError)  # retried
     job = svc.store.jobs.get(job_id)
-    assert job.status is JobStatus.FAILED and job.message.startswith("gave up: ConnectionError")
+    assert job.status is JobStatus.FAILED and job.message.startswith("gave up: KiteUnavailable: cannot reach Kite")
+    assert "(ConnectionError)" in job.message
     svc.store.dispose()
 
 
