@@ -49,7 +49,7 @@ def test_channels_give_one_notification_service_on_the_container_redis_and_queue
     notifier = svc.notifications
     assert isinstance(notifier, NotificationService)
     assert [c.scheme for c in notifier.channels] == ["json"]
-    assert notifier.redis is svc.redis and notifier.jobs is svc.jobs and notifier.dedupe_seconds == 120
+    assert notifier.redis is svc.redis and notifier.jobs is svc.tasks and notifier.dedupe_seconds == 120
     assert svc.kite_auth._notifier is notifier and svc.health_alerts.notifier is notifier
     assert notifier.redis.ping()  # the real Redis of REDIS_URL
 
@@ -64,7 +64,7 @@ def test_invalid_channel_url_names_the_entry_and_builds_nothing(desk_env):
 
 def test_queue_resolves_the_store_job_repository_only_when_a_job_helper_needs_it(desk_env):
     svc = services()
-    queue = svc.jobs
+    queue = svc.tasks
     assert "store" not in vars(svc)  # plain enqueues do not need the store
     assert queue.jobs is svc.store.jobs
     job_id = queue.jobs.create("backfill", {"key": "NSE:INFY"})
@@ -73,10 +73,10 @@ def test_queue_resolves_the_store_job_repository_only_when_a_job_helper_needs_it
 
 def test_research_services_share_the_container_queue_calendar_and_stores(desk_env):
     svc = services()
-    assert svc.scanner.queue is svc.jobs and svc.scanner.calendar is svc.calendar
+    assert svc.scanner.queue is svc.tasks and svc.scanner.calendar is svc.calendar
     assert svc.scanner.watchlists is svc.watchlists
     assert svc.strategies.instruments is svc.instruments
-    assert svc.backtests.store is svc.strategies.store and svc.backtests.jobs is svc.jobs
+    assert svc.backtests.store is svc.strategies.store and svc.backtests.jobs is svc.tasks
     assert svc.backtests.sql is svc.sql
 
 
