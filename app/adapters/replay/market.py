@@ -126,15 +126,20 @@ class ReplayMarket:
         return self._by_key.get(f"NSE:{symbol}")
 
     def prev_close(self, symbol: str) -> float | None:
-        """Previous session's close (₹) by the documented fallback chain; None if no data."""
+        """Previous session's close (₹) by the documented fallback chain; None if no data.
+
+        The latest session before the replay date wins: its daily row, or its last 1-minute
+        close when the daily file lacks that session (e.g. RELIANCE before 2016-08-22).
+        """
         d = self._daily_of(symbol)
         d = d[d["date"] < self.day]
+        mins = self.minutes_of(symbol)
+        m = mins[mins.index < self.open_dt]
+        if len(m) and (not len(d) or m.index[-1].date() > d["date"].iloc[-1]):
+            return float(m["close"].iloc[-1])
         if len(d):
             return float(d["close"].iloc[-1])
-        m = self.minute[(self.minute["symbol"] == symbol) & (self.minute["datetime"] < self.open_dt)]
-        if len(m):
-            return float(m["close"].iloc[-1])
-        m = self.minute[(self.minute["symbol"] == symbol) & (self.minute["datetime"] >= self.open_dt)]
+        m = mins[mins.index >= self.open_dt]
         return float(m["open"].iloc[0]) if len(m) else None
 
     def _daily_of(self, symbol: str) -> pd.DataFrame:
