@@ -33,8 +33,8 @@ HDFCBANK = Instrument(341249, 1333, "HDFCBANK", "HDFC BANK", "NSE", "NSE", "EQ",
 NIFTY = Instrument(256265, 1001, "NIFTY 50", "NIFTY 50", "NSE", "INDICES", "EQ", D("0"), 0)
 
 
-def equity(token: int, symbol: str | None = None, *, exchange_token: int | None = None, name: str | None = None,
-           tick_size: str | Decimal = "0.05", lot_size: int = 1) -> Instrument:
+def equity(token: int, symbol: str | None = None, *, exchange_token: int | None = None,
+           name: str | None = None, tick_size: str | Decimal = "0.05", lot_size: int = 1) -> Instrument:
     """A made-up NSE cash-equity row (for tests that need many or unlisted instruments)."""
     symbol = symbol or f"SYM{token}"
     return Instrument(token, token if exchange_token is None else exchange_token, symbol, name or symbol,
@@ -55,15 +55,15 @@ def depth_tick(token: int, ltp: float, *, at: datetime = T0, close: float | None
     """A full-mode tick with 5-level depth: best bid = LTP, best ask = LTP + ``spread`` (₹)."""
     bids = tuple(DepthLevel(round(ltp - spread * i, 2), qty, 3) for i in range(5))
     asks = tuple(DepthLevel(round(ltp + spread * (i + 1), 2), qty, 3) for i in range(5))
-    return Tick(instrument_token=token, last_price=ltp, mode="full", last_traded_quantity=1, volume_traded=1000,
-                open=ltp, high=ltp, low=ltp, close=ltp if close is None else close,
+    return Tick(instrument_token=token, last_price=ltp, mode="full", last_traded_quantity=1,
+                volume_traded=1000, open=ltp, high=ltp, low=ltp, close=ltp if close is None else close,
                 last_trade_time=at, exchange_timestamp=at, bids=bids, asks=asks)
 
 
 def bar(token: int, ts: datetime, close: float, *, interval: str = "minute", volume: int = 100) -> Bar:
     """One bar around ``close``: open = close − 1, high = close + 1, low = close − 2 (₹)."""
-    return Bar(instrument_token=token, interval=interval, ts=ts, open=close - 1, high=close + 1, low=close - 2,
-               close=close, volume=volume, oi=0)
+    return Bar(instrument_token=token, interval=interval, ts=ts,
+               open=close - 1, high=close + 1, low=close - 2, close=close, volume=volume, oi=0)
 
 
 def ohlcv_frame(rows: Sequence[Sequence[float]], start: datetime = T0,

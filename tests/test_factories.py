@@ -9,14 +9,17 @@ import pytest
 from tests import factories
 from tests.fixtures_store import instrument_rows
 
-SHARED = [factories.INFY, factories.SBIN, factories.RELIANCE, factories.TCS, factories.HDFCBANK, factories.NIFTY]
+SHARED = [factories.INFY, factories.SBIN, factories.RELIANCE, factories.TCS, factories.HDFCBANK,
+          factories.NIFTY]
 
 
 @pytest.mark.parametrize("inst", SHARED, ids=lambda i: i.tradingsymbol)
 def test_shared_instrument_is_the_bundled_dump_row(inst):
-    [row] = [r for r in instrument_rows() if r["tradingsymbol"] == inst.tradingsymbol and r["exchange"] == "NSE"]
-    assert (inst.instrument_token, inst.exchange_token) == (int(row["instrument_token"]), int(row["exchange_token"]))
-    assert (inst.name, inst.segment, inst.instrument_type) == (row["name"], row["segment"], row["instrument_type"])
+    [row] = [r for r in instrument_rows() if (r["tradingsymbol"], r["exchange"]) == (inst.tradingsymbol, "NSE")]
+    assert inst.instrument_token == int(row["instrument_token"])
+    assert inst.exchange_token == int(row["exchange_token"])
+    assert (inst.name, inst.segment, inst.instrument_type) == (row["name"], row["segment"],
+                                                               row["instrument_type"])
     assert inst.tick_size == Decimal(row["tick_size"]) and inst.lot_size == int(row["lot_size"])
 
 

@@ -140,7 +140,8 @@ def test_wrong_shape_answers_are_refused_and_not_stored(svc, fake, reply, needle
     assert svc.history() == []
     [call] = svc.store.calls()
     assert call["status"] == "invalid" and call["prompt_tokens"] == 1200
-    assert Decimal(str(call["cost_inr"])) == call_cost_inr(1200, 300, svc.config.prices)  # a refused answer still costs
+    # a refused answer is still paid for: its cost is the token price, exactly
+    assert Decimal(str(call["cost_inr"])) == call_cost_inr(1200, 300, svc.config.prices)
 
 
 def test_hallucinated_levels_are_refused_with_reasons_and_not_stored(svc, fake):

@@ -209,7 +209,8 @@ def test_receiver_down_does_not_block_fill_and_is_retried(desk_env, stub_worker,
     assert seconds < 2.0  # notify only queued; delivery is the worker's
     _join(stub_worker)
     fill_key = f"fill:{trades[0].fill_id}"
-    tries = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"notification {fill_key} to json#")]
+    prefix = f"notification {fill_key} to json#"
+    tries = [r.getMessage() for r in caplog.records if r.getMessage().startswith(prefix)]
     assert len(tries) == 3 and "failed (attempt 3)" in tries[-1]  # 1 try + 2 retries, logged
     assert SECRET not in caplog.text
     assert len(services().trading.trade_book()) == 1
