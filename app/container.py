@@ -239,13 +239,11 @@ class Services:
     @cached_property
     def trading(self) -> TradingService:
         from app.adapters.trading_store import TradingStore
-        from app.ops.notifications import install_trading_notifier
         from app.trading.service import TradingService
 
-        install_trading_notifier(self.notifications)  # transitional: until trading takes notifier=
         return TradingService(
             self.settings, TradingStore(self.sql.engine), self.instruments, self.ticks, self.tasks,
-            calendar=self.calendar,
+            calendar=self.calendar, notifier=self.notifications,
         )
 
 

@@ -22,9 +22,7 @@ import logging
 from typing import Any
 
 from app.adapters.notify import AppriseNotifier, Channel
-from core.events import (  # noqa: F401  (builders re-exported for app.trading, transitional)
-    DeskEvent, Notifier, NullNotifier, approval_pending, fill_event, risk_breach, safe_mode,
-)
+from core.events import DeskEvent
 
 log = logging.getLogger(__name__)
 
@@ -95,28 +93,6 @@ class NotificationService:
             raise
         log.info("notification %s delivered to %s (attempt %d)", key, channel.label, attempt + 1)
         return True
-
-
-# ---- transitional (issue 11, one wiring) ------------------------------------------------------
-# ``app.trading`` still calls a module-level ``notify`` until TradingService/TradingEngine take a
-# notifier through their constructors (the gatekeeper work). The container hands this module
-# the process's notifier when it builds the trading service; nothing here looks anything up.
-_trading_notifier: Notifier = NullNotifier()
-
-
-def install_trading_notifier(notifier: Notifier) -> None:
-    """Where the transitional :func:`notify` sends events (the container calls it)."""
-    global _trading_notifier
-    _trading_notifier = notifier
-
-
-def notify(event: DeskEvent) -> int:
-    """Transitional hook for ``app.trading``; never raises."""
-    try:
-        return _trading_notifier.notify(event)
-    except Exception as exc:  # noqa: BLE001
-        log.warning("notification %s not sent: %s", getattr(event, "key", "?"), exc)
-        return 0
 
 
 __all__ = ["DEDUPE_PREFIX", "NotificationService", "QUEUE", "SEND_ACTOR"]

@@ -36,6 +36,7 @@ def desk_env(tmp_path, monkeypatch, redis_url):
 def test_no_channels_gives_null_notifier_to_everything_that_notifies(desk_env):
     svc = services()
     assert isinstance(svc.notifications, NullNotifier)
+    assert svc.trading.notifier is svc.notifications
     assert svc.kite_auth._notifier is svc.notifications
     assert svc.health_alerts.notifier is svc.notifications
     assert svc.health_alerts.ticks is svc.ticks and svc.health_alerts.kite_auth is svc.kite_auth
@@ -50,6 +51,7 @@ def test_channels_give_one_notification_service_on_the_container_redis_and_queue
     assert isinstance(notifier, NotificationService)
     assert [c.scheme for c in notifier.channels] == ["json"]
     assert notifier.redis is svc.redis and notifier.jobs is svc.tasks and notifier.dedupe_seconds == 120
+    assert svc.trading.notifier is notifier
     assert svc.kite_auth._notifier is notifier and svc.health_alerts.notifier is notifier
     assert notifier.redis.ping()  # the real Redis of REDIS_URL
 
