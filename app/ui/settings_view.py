@@ -69,9 +69,9 @@ def replay_rows(settings: Settings) -> list[SettingRow]:
 def other_rows(settings: Settings) -> list[SettingRow]:
     """Sign-in, analysis, notifications and logging; secrets only as set / not set."""
     a, n = settings.analysis, settings.notifications
+    required = "required" if settings.auth.required else "not required"
     return [
-        SettingRow("Sign-in", "Mode", f"{settings.auth.mode} ({'required' if settings.auth.required else 'not required'})",
-                   "DESK_AUTH"),
+        SettingRow("Sign-in", "Mode", f"{settings.auth.mode} ({required})", "DESK_AUTH"),
         SettingRow("Analysis", "Gemini key", "set" if settings.gemini_api_key else "not set (offline analyst)",
                    "GEMINI_API_KEY"),
         SettingRow("Analysis", "Gemini model", a.model, "DESK_GEMINI_MODEL"),
