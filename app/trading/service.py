@@ -45,10 +45,10 @@ from app.trading.views import (
     TraceView,
 )
 from core.charges import Charges
-from core.orders import OrderIntent
+from core.orders import OrderIntent, OrderType
 from core.risk import RiskLimits
 from app.logging_setup import trace_context
-from app.ops.notifications import approval_pending, notify, risk_breach
+from core.events import Notifier, NullNotifier, approval_pending, risk_breach
 
 if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.tick_cache import TickCache
@@ -86,6 +86,9 @@ class TradingService:
         ``trading``). ``None`` executes in-process (scripts, tests of the pure path).
     calendar : NseCalendar, optional
         Session phases and T+1 settlement dates; defaults to regular weekday sessions.
+    notifier : core.events.Notifier, optional
+        Where desk events go (approval pending, fill, risk refusal, safe mode);
+        ``core.events.NullNotifier`` (nothing sent) when ``None``.
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class TradingService:
         *,
         calendar: NseCalendar | None = None,
         config: TradingConfig | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         from app.trading.engine import TradingEngine
 
@@ -106,7 +110,8 @@ class TradingService:
         self.instruments = instruments
         self.ticks = ticks
         self.jobs = jobs
-        self._engine = TradingEngine(self.config, store, instruments, ticks, calendar)
+        self.notifier: Notifier = notifier if notifier is not None else NullNotifier()
+        self._engine = TradingEngine(self.config, store, instruments, ticks, calendar, self.notifier)
 
     # ------------------------------------------------------------------ approvals
 
@@ -132,12 +137,13 @@ class TradingService:
         """
         view = self._engine.propose(intent, signal_price=signal_price, reason=reason, source=source,
                                     ttl_seconds=ttl_seconds, now=now)
-        notify(approval_pending(view))
+        self.notifier.notify(approval_pending(view))
         return view
 
     def pending(self, now: datetime) -> list[ApprovalView]:
-        """PENDING approvals, oldest first, after expiring those whose TTL elapsed at ``now``
-        (``seconds_left`` is computed at ``now``)."""
+        """PENDING approvals still inside their TTL at ``now``, oldest first (``seconds_left``
+        computed at ``now``). A read: nothing is written; :meth:`expire_approvals` (the clock's
+        ``expire_approvals`` job) marks the overdue ones EXPIRED."""
         return self._engine.pending(now)
 
     def history(self, limit: int = 100, *, now: datetime | None = None) -> list[ApprovalView]:
@@ -151,8 +157,8 @@ class TradingService:
 
     def approve(self, approval_id: str, *, user: str, now: datetime) -> ActionOutcome:
         """Approve at ``now``: re-check expiry, price drift (bps of the signal price vs the
-        latest tick's LTP, limit ``config.max_drift_bps``), risk (``core.risk.evaluate``),
-        session hours, the MIS cut-off and the circuit band. On success the approval becomes
+        latest tick's LTP, limit ``config.max_drift_bps``), then the gatekeeper
+        (``core.gatekeeper.check``: session, MIS cut-off, circuit, stops, limits, margin). On success the approval becomes
         APPROVED with an approved risk decision in one transaction, and ``execute_approval``
         is enqueued; the outcome carries the future ``order_id``.
 
@@ -165,7 +171,7 @@ class TradingService:
         """
         out = self._engine.approve(approval_id, user=user, now=now, enqueue=self._enqueue)
         if not out.ok and not out.noop and out.reasons:
-            notify(risk_breach(approval_id, self.approval(approval_id).tradingsymbol, out.reasons, out.messages,
+            self.notifier.notify(risk_breach(approval_id, self.approval(approval_id).tradingsymbol, out.reasons, out.messages,
                                trace_id=out.trace_id or ""))
         return out
 
@@ -218,16 +224,24 @@ class TradingService:
         quantity: int | None = None,
         price: Any = None,
         trigger_price: Any = None,
+        order_type: OrderType | str | None = None,
         user: str,
         now: datetime,
     ) -> ActionOutcome:
-        """Modify an open order (quantity shares, price/trigger ₹); audited.
+        """Modify an open order (quantity shares, price/trigger ₹, order type); audited.
 
-        Raises ``ValidationError``: unknown order, order not open ("cannot modify order … it is
-        COMPLETE"), nothing to change, new quantity not above what filled, price off the tick.
+        The order as it would become passes the same gatekeeper as a new order (session,
+        cut-off, circuit on price and trigger, trigger through the LTP, notional, quantity,
+        margin, …), the open order itself not counted twice. A refusal (``ok=False`` with the
+        reason codes and messages naming the field and the allowed range) leaves the open
+        order exactly as it was.
+
+        Raises ``ValidationError`` (nothing written): unknown order, order not open ("cannot
+        modify order … it is COMPLETE"), nothing to change, new quantity not above what
+        filled, price off the tick, an unknown order type.
         """
-        return self._engine.modify_order(order_id, quantity=quantity, price=price,
-                                         trigger_price=trigger_price, user=user, now=now)
+        return self._engine.modify_order(order_id, quantity=quantity, price=price, trigger_price=trigger_price,
+                                         order_type=order_type, user=user, now=now)
 
     def cancel_order(self, order_id: str, *, user: str, now: datetime) -> ActionOutcome:
         """Cancel an open order; audited. Raises ``ValidationError`` for an unknown order or

@@ -1,9 +1,10 @@
-"""Orders: intent validation, admission (session, cut-off, circuit, holdings), modify/cancel."""
+"""Orders: money helpers, intent validation, session phases, modify/cancel (admission is the
+gatekeeper's: tests/core/test_gatekeeper.py)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, time
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -11,20 +12,19 @@ import pytest
 from core.errors import ValidationError
 from core.models import Instrument
 from core.orders import (
-    Admission,
-    CircuitBand,
     Order,
     OrderIntent,
-    OrderReason,
     OrderStatus,
     OrderType,
     Product,
     Side,
     Validity,
-    admit,
     cancel_order,
+    is_tick_multiple,
+    modified_intent,
     modify_order,
     price_from_float,
+    round_to_paisa,
     round_to_tick,
     session_phase,
     validate_intent,
@@ -57,10 +57,6 @@ def open_order(**kw) -> Order:
     return Order("o1", intent(**kw), OrderStatus.OPEN, NOON, NOON, D("0.05"))
 
 
-def admit_at(i: OrderIntent, when: datetime = NOON, phase: SessionPhase = SessionPhase.NORMAL, **kw):
-    return admit(i, INFY, now=when, phase=phase, **kw)
-
-
 # ---- money helpers
 
 
@@ -71,6 +67,15 @@ def test_price_from_float_rounds_via_paise():
 def test_price_from_float_nan_raises():
     with pytest.raises(ValidationError):
         price_from_float(float("nan"))
+
+
+def test_round_to_paisa_rounds_half_up_and_returns_rupees():
+    assert round_to_paisa(D("10.005")) == D("10.01") and round_to_paisa(D("10.004")) == D("10.00")
+
+
+def test_is_tick_multiple_exact_decimal():
+    assert is_tick_multiple(D("1500.05"), D("0.05")) and not is_tick_multiple(D("1500.02"), D("0.05"))
+    assert not is_tick_multiple(D("1500"), D("0"))
 
 
 def test_round_to_tick_up_and_down_land_on_tick():
@@ -144,12 +149,6 @@ def test_validate_token_mismatch_raises():
         validate_intent(intent(instrument_token=1), INFY)
 
 
-def test_validate_buy_stop_trigger_below_ltp_raises():
-    i = intent(order_type=OrderType.SL_M, price=None, trigger_price=D("1490.00"))
-    with pytest.raises(ValidationError, match="above the LTP"):
-        validate_intent(i, INFY, ltp=D("1495.00"))
-
-
 # ---- session phase
 
 
@@ -168,77 +167,6 @@ def test_validate_buy_stop_trigger_below_ltp_raises():
 )
 def test_session_phase_boundaries_match_nse_timings(hhmm, phase):
     assert session_phase(datetime(2025, 1, 6, *hhmm, tzinfo=IST)) is phase
-
-
-# ---- admission
-
-
-def test_admit_normal_session_limit_accepted():
-    assert admit_at(intent()) == Admission(True)
-
-
-def test_admit_pre_open_limit_queued_for_open():
-    a = admit_at(intent(), datetime(2025, 1, 6, 9, 3, tzinfo=IST), SessionPhase.PRE_OPEN)
-    assert a.accepted and a.queued_for_open
-
-
-def test_admit_pre_open_stop_refused():
-    i = intent(order_type=OrderType.SL_M, price=None, trigger_price=D("1510.00"))
-    a = admit_at(i, datetime(2025, 1, 6, 9, 3, tzinfo=IST), SessionPhase.PRE_OPEN)
-    assert a.reasons == (OrderReason.PRE_OPEN_ORDER_TYPE,)
-
-
-def test_admit_pre_open_matching_refused():
-    a = admit_at(intent(), datetime(2025, 1, 6, 9, 10, tzinfo=IST), SessionPhase.PRE_OPEN_MATCHING)
-    assert not a.accepted and a.reasons == (OrderReason.PRE_OPEN_MATCHING,)
-
-
-def test_admit_closed_refused():
-    assert admit_at(intent(), phase=SessionPhase.CLOSED).reasons == (OrderReason.MARKET_CLOSED,)
-
-
-def test_admit_post_close_mis_refused():
-    assert admit_at(intent(), phase=SessionPhase.POST_CLOSE).reasons == (OrderReason.POST_CLOSE_CNC_ONLY,)
-
-
-def test_admit_mis_entry_at_cutoff_refused():
-    a = admit_at(intent(), datetime(2025, 1, 6, 15, 20, tzinfo=IST))
-    assert a.reasons == (OrderReason.MIS_CUTOFF,)
-
-
-def test_admit_mis_exit_after_cutoff_accepted():
-    a = admit_at(intent(side=Side.SELL), datetime(2025, 1, 6, 15, 25, tzinfo=IST), position_quantity=10)
-    assert a.accepted
-
-
-def test_admit_mis_entry_before_configured_cutoff_accepted():
-    a = admit_at(intent(), datetime(2025, 1, 6, 15, 20, tzinfo=IST), square_off_cutoff=time(15, 25))
-    assert a.accepted
-
-
-def test_admit_price_above_upper_circuit_refused():
-    a = admit_at(intent(price=D("1650.00")), circuit=CircuitBand(D("1350.00"), D("1649.95")))
-    assert a.reasons == (OrderReason.OUTSIDE_CIRCUIT,)
-
-
-def test_admit_cnc_sell_without_holdings_refused():
-    a = admit_at(intent(side=Side.SELL, product=Product.CNC), holding_quantity=5)
-    assert a.reasons == (OrderReason.INSUFFICIENT_HOLDINGS,)
-
-
-def test_admit_mis_short_sell_accepted():
-    assert admit_at(intent(side=Side.SELL)).accepted
-
-
-def test_admit_collects_every_reason():
-    i = intent(side=Side.SELL, product=Product.CNC, price=D("2000.00"))
-    a = admit_at(i, phase=SessionPhase.CLOSED, circuit=CircuitBand(D("1000.00"), D("1900.00")))
-    assert a.reasons == (OrderReason.MARKET_CLOSED, OrderReason.OUTSIDE_CIRCUIT, OrderReason.INSUFFICIENT_HOLDINGS)
-
-
-def test_admit_naive_time_raises():
-    with pytest.raises(ValidationError, match="timezone-aware"):
-        admit(intent(), INFY, now=datetime(2025, 1, 6, 12), phase=SessionPhase.NORMAL)
 
 
 # ---- modify / cancel
@@ -274,6 +202,13 @@ def test_modify_complete_order_raises():
 def test_modify_off_tick_price_raises():
     with pytest.raises(ValidationError, match="tick_size"):
         modify_order(open_order(), INFY, now=NOON, price=D("1499.01"))
+
+
+def test_modified_intent_changes_only_given_fields_and_leaves_order_alone():
+    o = open_order()
+    new = modified_intent(o, INFY, quantity=20)
+    assert (new.quantity, new.price, new.order_type) == (20, D("1500.00"), OrderType.LIMIT)
+    assert o.intent.quantity == 10
 
 
 def test_modify_nothing_raises():

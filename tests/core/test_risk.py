@@ -1,4 +1,4 @@
-"""Risk gatekeeper: limits validation, one test per rule through evaluate, kill switch plan."""
+"""Risk: limits validation, one test per account rule through the gatekeeper, kill switch plan."""
 
 from __future__ import annotations
 
@@ -12,10 +12,14 @@ import pytest
 from core.errors import ValidationError
 from core.orders import CircuitBand, Order, OrderIntent, OrderStatus, OrderType, Product, Side
 from core.portfolio import Position
-from core.risk import LastFill, ReasonCode, RiskLimits, RiskState, evaluate, flatten_plan
+from core.gatekeeper import ChangeKind, GateContext, OrderChange
+from core.gatekeeper import check as gate_check
+from core.orders import session_phase
+from core.risk import LastFill, ReasonCode, RiskLimits, RiskState, flatten_plan
 from core.risk import rules
 from core.sessions import SessionPhase
 from core.timeutil import IST
+from tests.factories import INFY
 
 D = Decimal
 NOW = datetime(2025, 1, 6, 11, 0, tzinfo=IST)
@@ -44,8 +48,14 @@ def state(**kw) -> RiskState:
 LONG_INFY = {(408065, Product.MIS): 10}
 
 
-def check(i: OrderIntent = None, s: RiskState = None, limits: RiskLimits = RiskLimits(), now=NOW, **kw):
-    return evaluate(i or intent(), kw.pop("price", PRICE), s or state(), limits, now, **kw)
+def check(i: OrderIntent = None, s: RiskState = None, limits: RiskLimits = RiskLimits(), now=NOW, *,
+          price=PRICE, phase: SessionPhase | None = None, circuit: CircuitBand | None = None):
+    """The gatekeeper on a PLACE of ``i`` with the account ``s`` at LTP ``price``."""
+    i, s = i or intent(), s or state()
+    ctx = GateContext(INFY, now, phase or session_phase(now), ltp=price, circuit=circuit,
+                      position_quantity=s.positions.get((i.instrument_token, i.product), 0),
+                      square_off_cutoff=limits.square_off_cutoff, state=s, limits=limits)
+    return gate_check(OrderChange(ChangeKind.PLACE, i), ctx)
 
 
 # ---- limits
@@ -68,8 +78,8 @@ def test_float_money_limit_raises():
         RiskLimits(max_order_notional=1000.0)
 
 
-def test_evaluate_has_no_override_parameter():
-    params = inspect.signature(evaluate).parameters
+def test_gatekeeper_has_no_override_parameter():
+    params = {**inspect.signature(gate_check).parameters, **inspect.signature(GateContext).parameters}
     assert not any("override" in p or "llm" in p for p in params)
 
 
@@ -162,8 +172,8 @@ def test_trading_hours_closed_refused():
     assert check(phase=SessionPhase.CLOSED).reasons == (ReasonCode.MARKET_CLOSED,)
 
 
-def test_trading_hours_phase_derived_from_now():
-    assert check(now=datetime(2025, 1, 6, 9, 10, tzinfo=IST)).reasons == (ReasonCode.MARKET_CLOSED,)
+def test_pre_open_matching_refused():
+    assert check(now=datetime(2025, 1, 6, 9, 10, tzinfo=IST)).reasons == (ReasonCode.PRE_OPEN_MATCHING,)
 
 
 def test_mis_entry_after_cutoff_refused():
@@ -198,20 +208,20 @@ def test_flip_is_not_an_exit():
     assert not d.is_exit and d.reasons == (ReasonCode.HALTED,)
 
 
-def test_evaluate_collects_every_reason():
+def test_gatekeeper_collects_every_reason_market_first():
     s = state(halted=True, orders_today=99)
     d = check(intent(quantity=300), s=s, phase=SessionPhase.CLOSED)
     assert d.reasons == (
-        ReasonCode.HALTED,
-        ReasonCode.ORDER_NOTIONAL,
-        ReasonCode.MAX_ORDERS_PER_DAY,
         ReasonCode.MARKET_CLOSED,
+        ReasonCode.HALTED,
+        ReasonCode.MAX_ORDERS_PER_DAY,
+        ReasonCode.ORDER_NOTIONAL,
     )
     assert len(d.messages) == 4
 
 
-def test_evaluate_float_price_raises():
-    with pytest.raises(ValidationError, match="price"):
+def test_float_ltp_raises():
+    with pytest.raises(ValidationError, match="ltp"):
         check(price=1500.0)
 
 

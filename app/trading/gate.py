@@ -1,0 +1,103 @@
+"""The desk's side of the gatekeeper: gather the facts, call ``core.gatekeeper.check``, store
+what it decided. No rule lives here; every rule is in ``core.risk`` and runs in the core.
+
+``TradingGate.gate(change, now, ...)`` reads the latest tick (LTP, circuit band from the
+previous close), the account (``RiskState``), the limits in force, the position, the settled
+CNC holdings and the margin other open orders block, builds a ``GateContext`` and returns the
+typed ``Decision`` plus the row to store with it. When the day's loss limit is hit the desk
+enters safe mode (persisted, audited, notified).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from app.trading.books import TradingBooks
+from app.trading.rows import audit_row, order_from_row
+from core.events import NullNotifier, Notifier, safe_mode
+from core.gatekeeper import Decision, GateContext, OrderChange, check
+from core.orders import ZERO, Product, price_from_float
+from core.portfolio import Portfolio, required_margin
+from core.timeutil import to_ist, to_utc
+
+
+class TradingGate(TradingBooks):
+    """Market look-ups and books (``TradingBooks``) plus the gatekeeper's context."""
+
+    def __init__(self, config, store, instruments, ticks, calendar=None, notifier: Notifier | None = None) -> None:
+        super().__init__(config, store, instruments, ticks, calendar)
+        self.notifier: Notifier = notifier if notifier is not None else NullNotifier()
+
+    def gate(self, change: OrderChange, now: datetime, *, approval_id: str | None, stage: str,
+             cached: Any = None) -> tuple[Decision, dict, Decimal | None]:
+        """Judge ``change`` at ``now``; return (decision, decision row for the store, LTP used).
+
+        Without a cached tick the decision is refused with ``NO_MARKET_PRICE``. Raises
+        ``ValidationError`` for bad input (lot size, tick size, unknown instrument).
+        """
+        intent = change.intent
+        token = intent.instrument_token
+        if cached is None:
+            cached = self.latest([token]).get(token)
+        ctx = self.gate_context(change, now, cached)
+        decision = check(change, ctx)
+        if decision.enter_safe_mode:
+            self._enter_safe_mode(intent.trace_id, now, ctx)
+        row = dict(decision_id=f"RD-{uuid.uuid4().hex}", trace_id=intent.trace_id, approval_id=approval_id,
+                   stage=stage, approved=decision.approved, reasons=[str(r) for r in decision.reasons],
+                   messages=list(decision.messages), price=ctx.ltp, at=to_utc(now))
+        return decision, row, ctx.ltp
+
+    def gate_context(self, change: OrderChange, now: datetime, cached: Any) -> GateContext:
+        """The facts for ``change`` at ``now`` with the latest tick ``cached`` (or ``None``)."""
+        intent = change.intent
+        inst = self.instrument(intent.instrument_token)
+        ltp = price_from_float(cached.tick.last_price) if cached and cached.tick.last_price > 0 else None
+        self.ensure_capital(now)
+        day = to_ist(now).date()
+        pf = self.portfolio(day)
+        limits = self.risk_limits_obj()
+        exclude = change.current.order_id if change.current is not None else None
+        return GateContext(
+            inst, now, self.phase(now), ltp=ltp, circuit=self.circuit(inst, cached.tick if cached else None),
+            holding_quantity=self._settled_holding(pf, intent.instrument_token, day),
+            position_quantity=pf.position_quantity(intent.instrument_token, intent.product),
+            square_off_cutoff=limits.square_off_cutoff, state=self.risk_state(now, pf), limits=limits,
+            reserved_margin=self._reserved_margin(pf, exclude),
+        )
+
+    def _settled_holding(self, pf: Portfolio, token: int, day: date) -> int:
+        pos = pf.position(token, Product.CNC)
+        if pos is None or pos.quantity <= 0:
+            return 0
+        pending = self.store.pending_cnc_buys(day).get(token, 0)
+        return max(0, pos.quantity - pending)
+
+    def _reserved_margin(self, pf: Portfolio, exclude: str | None) -> Decimal:
+        """₹ the open orders other than ``exclude`` block: each one's unfilled quantity at its
+        limit (or trigger) price, as ``core.portfolio.required_margin``. MARKET orders fill on
+        the next tick and block nothing here."""
+        total = ZERO
+        for row in self.store.list_orders(open_only=True):
+            if row["order_id"] == exclude:
+                continue
+            order = order_from_row(row)
+            price = order.intent.price or order.intent.trigger_price
+            if price is None or order.pending_quantity <= 0:
+                continue
+            rest = replace(order.intent, quantity=order.pending_quantity)
+            total += required_margin(rest, price, pf.mis_leverage,
+                                     pf.position_quantity(rest.instrument_token, rest.product))
+        return total
+
+    def _enter_safe_mode(self, trace_id: str, now: datetime, ctx: GateContext) -> None:
+        day = to_ist(now).date()
+        day_pnl = ctx.state.day_pnl if ctx.state is not None else ZERO
+        self.store.set_desk_state(dict(safe_mode=True, safe_mode_day=day, updated_at=to_utc(now)),
+                                  audit_row(trace_id, at=now, actor="system", action="safe_mode",
+                                            price=ctx.ltp, day_pnl=day_pnl))
+        self.notifier.notify(safe_mode(day, day_pnl))
