@@ -142,6 +142,7 @@ def test_settings_shows_effective_trading_and_replay_settings_with_their_variabl
     monkeypatch.setenv("GEMINI_API_KEY", "gm-very-secret-key")
     monkeypatch.setenv("DESK_NOTIFY_URLS", "tgram://123456:NOTIFYSECRET/42")
     reset_services()
+    st.cache_resource.clear()
     at = _page().run()
     assert not at.exception
     rows = _settings_table(at)
@@ -154,6 +155,7 @@ def test_settings_shows_effective_trading_and_replay_settings_with_their_variabl
     assert rows[("Replay", "Session date")] == ("2016-08-16", "DESK_REPLAY_DATE")
     assert rows[("Replay", "Speed")] == ("30× real time", "DESK_REPLAY_SPEED")
     assert rows[("Analysis", "Gemini key")][0] == "set"
+    assert not any("opened with" in w.value for w in at.warning)  # the account opened with DESK_CAPITAL
     everything = _text(at) + repr(rows)
     assert "gm-very-secret-key" not in everything and "NOTIFYSECRET" not in everything
 
@@ -162,6 +164,7 @@ def test_settings_warns_when_the_account_opened_with_another_capital(env, monkey
     _page().run()  # opens the paper account with the default ₹10,00,000
     monkeypatch.setenv("DESK_CAPITAL", "500000")
     reset_services()
+    st.cache_resource.clear()  # the page's service graph is cached per process
     at = _page().run()
     assert not at.exception
     assert any("opened with ₹10,00,000" in w.value and "DESK_CAPITAL is now ₹5,00,000" in w.value
