@@ -180,37 +180,18 @@ def build_snapshot(
         no tick for ``at``'s day up to ``at`` ("no data today").
     """
     at = require_aware(at, "at").astimezone(IST)
-    if not instrument.tradable:
-        raise ValidationError(f"{instrument.key} is an index and cannot be traded; analyse a stock instead")
-    tick_size = Decimal(str(instrument.tick_size))
-    if tick_size <= 0:
-        raise ValidationError(f"{instrument.key} has no tick size in the instruments master; refresh the master")
+    tick_size = _tick_size_of(instrument)
     day = at.date()
     bars = _closed_minutes(minute_bars, at)
     today = bars[bars.index.date == day]
-    tick_ok = (tick is not None and tick.exchange_timestamp is not None and tick.last_price > 0
-               and tick.exchange_timestamp.astimezone(IST).date() == day and tick.exchange_timestamp <= at)
-    if today.empty and not tick_ok:
+    live = tick if _tick_usable(tick, at) else None
+    if today.empty and live is None:
         raise ValidationError(
             f"no market data for {instrument.key} on {day:%d %b %Y} up to {at:%H:%M} IST "
             "(no closed 1-minute bar and no tick yet); wait for the session or pick a time with data")
-
     prev_daily = _daily_before(daily, day)
-    if tick_ok:
-        ltp, ltp_source = float(tick.last_price), f"tick at {tick.exchange_timestamp.astimezone(IST):%H:%M:%S} IST"
-    else:
-        ltp, ltp_source = float(today["close"].iloc[-1]), f"close of the {today.index[-1]:%H:%M} 1-minute bar"
-    highs = list(today["high"]) + ([tick.high, ltp] if tick_ok and tick.high > 0 else [ltp])
-    lows = list(today["low"]) + ([tick.low, ltp] if tick_ok and tick.low > 0 else [ltp])
-    day_open = float(tick.open) if tick_ok and tick.open > 0 else float(today["open"].iloc[0]) if len(today) else ltp
-    volume = int(tick.volume_traded) if tick_ok and tick.volume_traded else int(today["volume"].sum())
-    if tick_ok and tick.close > 0:
-        prev_close = float(tick.close)
-    elif prev_daily is not None and len(prev_daily):
-        prev_close = float(prev_daily["close"].iloc[-1])
-    else:
-        earlier = bars[bars.index.date < day]
-        prev_close = float(earlier["close"].iloc[-1]) if len(earlier) else day_open
+    px = _day_prices(bars, today, live, prev_daily, day)
+    ltp, day_open, prev_close = px.ltp, px.day_open, px.prev_close
     if circuit is None:
         circuit = _circuit(Decimal(str(prev_close)), tick_size, circuit_pct)
 
@@ -222,14 +203,66 @@ def build_snapshot(
     return Snapshot(
         tradingsymbol=instrument.tradingsymbol, exchange=instrument.exchange,
         instrument_token=instrument.instrument_token, name=instrument.name or instrument.tradingsymbol,
-        industry=industry or "", tick_size=tick_size, as_of=at, ltp=_r(ltp), ltp_source=ltp_source,
-        prev_close=_r(prev_close), day_open=_r(day_open), day_high=_r(max(highs)), day_low=_r(min(lows)),
-        day_volume=volume, circuit_lower=float(circuit[0]), circuit_upper=float(circuit[1]),
+        industry=industry or "", tick_size=tick_size, as_of=at, ltp=_r(ltp), ltp_source=px.ltp_source,
+        prev_close=_r(prev_close), day_open=_r(day_open), day_high=_r(px.day_high), day_low=_r(px.day_low),
+        day_volume=px.volume, circuit_lower=float(circuit[0]), circuit_upper=float(circuit[1]),
         bars_5m=_rows(five_today.tail(n_5m)), bars_15m=_rows(fifteen.tail(n_15m)), indicators=indicators,
         patterns=tuple(patterns), market=dict(market or {}), scan_hits=tuple(scan_hits),
         positions=tuple(p for p in positions if p.quantity != 0), limits=_limits(limits),
         headlines=tuple(h.strip() for h in headlines if h and h.strip()),
     )
+
+
+def _tick_size_of(instrument: Instrument) -> Decimal:
+    """The instrument's tick size (₹); ``ValidationError`` for an index or a missing tick size."""
+    if not instrument.tradable:
+        raise ValidationError(f"{instrument.key} is an index and cannot be traded; analyse a stock instead")
+    tick_size = Decimal(str(instrument.tick_size))
+    if tick_size <= 0:
+        raise ValidationError(f"{instrument.key} has no tick size in the instruments master; refresh the master")
+    return tick_size
+
+
+def _tick_usable(tick: Tick | None, at: datetime) -> bool:
+    """A tick is used only if it has a price and its exchange time is on ``at``'s IST day, <= ``at``."""
+    return (tick is not None and tick.exchange_timestamp is not None and tick.last_price > 0
+            and tick.exchange_timestamp.astimezone(IST).date() == at.date() and tick.exchange_timestamp <= at)
+
+
+@dataclass(frozen=True)
+class _DayPrices:
+    ltp: float
+    ltp_source: str
+    day_open: float
+    day_high: float
+    day_low: float
+    volume: int
+    prev_close: float
+
+
+def _day_prices(bars: pd.DataFrame, today: pd.DataFrame, tick: Tick | None, prev_daily: pd.DataFrame | None,
+                day: date) -> _DayPrices:
+    """LTP, the day's open/high/low/volume and the previous close: the usable ``tick`` first,
+    then today's closed bars; the previous close from the tick, else daily bars, else earlier minutes."""
+    if tick is not None:
+        ltp, ltp_source = float(tick.last_price), f"tick at {tick.exchange_timestamp.astimezone(IST):%H:%M:%S} IST"
+    else:
+        ltp, ltp_source = float(today["close"].iloc[-1]), f"close of the {today.index[-1]:%H:%M} 1-minute bar"
+    highs = list(today["high"]) + ([tick.high, ltp] if tick is not None and tick.high > 0 else [ltp])
+    lows = list(today["low"]) + ([tick.low, ltp] if tick is not None and tick.low > 0 else [ltp])
+    if tick is not None and tick.open > 0:
+        day_open = float(tick.open)
+    else:
+        day_open = float(today["open"].iloc[0]) if len(today) else ltp
+    volume = int(tick.volume_traded) if tick is not None and tick.volume_traded else int(today["volume"].sum())
+    if tick is not None and tick.close > 0:
+        prev_close = float(tick.close)
+    elif prev_daily is not None and len(prev_daily):
+        prev_close = float(prev_daily["close"].iloc[-1])
+    else:
+        earlier = bars[bars.index.date < day]
+        prev_close = float(earlier["close"].iloc[-1]) if len(earlier) else day_open
+    return _DayPrices(ltp, ltp_source, day_open, max(highs), min(lows), volume, prev_close)
 
 
 def _r(x: float, nd: int = 2) -> float:
