@@ -8,7 +8,8 @@ Writes:
 * ``daily_nifty500_eod_unadjusted_2016-08-16_2016-09-09.csv.gz`` — real NSE bhavcopy EOD
   (unadjusted) for every NIFTY 500 symbol, rows copied unchanged (``delivery_pct`` dropped).
 * ``daily_nifty500_yahoo_rescaled_2016-01_2016-08_derived.csv.gz`` — **derived**: Yahoo
-  split/bonus-adjusted daily bars before 2016-08-16, multiplied per symbol by
+  split/bonus-adjusted daily bars before the symbol's first NSE EOD row (2016-08-16, or up
+  to 2016-08-22 where the EOD series starts later), multiplied per symbol by
   ``factor = median(NSE EOD close / Yahoo close)`` over the overlap 2016-08-16 → 2016-09-09
   (prices rounded to the 2016 tick ₹0.05, volume divided by the factor). A symbol whose
   overlap ratio is not constant (max deviation from the median > ``MAX_RATIO_DEV``, i.e. a
@@ -31,6 +32,7 @@ EOD_FROM, EOD_TO = "2016-08-16", "2016-09-09"
 YAHOO_FROM = "2016-01-01"
 MAX_RATIO_DEV = 0.01
 TICK = 0.05
+GZ = {"method": "gzip", "mtime": 0}  # reproducible bytes
 EXTRA_MINUTE_SESSIONS = ("2016-09-08", "2016-09-09")
 SECTOR_INDICES = {"NIFTYAUTO": "NIFTY AUTO", "NIFTYCOMMODITIES": "NIFTY COMMODITIES",
                   "NIFTYENERGY": "NIFTY ENERGY", "NIFTYFMCG": "NIFTY FMCG", "NIFTYINFRA": "NIFTY INFRA",
@@ -50,7 +52,9 @@ def rescale(yahoo: pd.DataFrame, eod: pd.DataFrame) -> tuple[pd.DataFrame, dict[
             rejected.append(sym)
             continue
         factors[sym] = med
-    pre = yahoo[(yahoo["date"] < EOD_FROM) & yahoo["symbol"].isin(factors)].copy()
+    first_eod = eod.groupby("symbol")["date"].min()  # NSE EOD series start staggered (08-16 … 08-22)
+    pre = yahoo[yahoo["symbol"].isin(factors)]
+    pre = pre[pre["date"] < pre["symbol"].map(first_eod)].copy()
     f = pre["symbol"].map(factors)
     for c in ("open", "high", "low", "close"):
         pre[c] = (np.floor(pre[c] * f / TICK + 0.5) * TICK).round(2)
@@ -67,13 +71,13 @@ def main(src: Path, dst: Path = DST) -> None:
     eod = eod[eod["symbol"].isin(n500) & (eod["date"] >= EOD_FROM) & (eod["date"] <= EOD_TO)][COLS]
     eod = eod.sort_values(["symbol", "date"])
     eod.to_csv(dst / "daily_nifty500_eod_unadjusted_2016-08-16_2016-09-09.csv.gz", index=False,
-               compression="gzip")
+               compression=GZ)
 
     yahoo = pd.read_csv(src / "daily/nse750_yahoo_splitadj_2016-01_2026-06.csv.gz")
     yahoo = yahoo[yahoo["symbol"].isin(n500) & (yahoo["date"] >= YAHOO_FROM) & (yahoo["date"] <= EOD_TO)]
     derived, factors, rejected = rescale(yahoo[COLS], eod)
     derived.sort_values(["symbol", "date"]).to_csv(
-        dst / "daily_nifty500_yahoo_rescaled_2016-01_2016-08_derived.csv.gz", index=False, compression="gzip")
+        dst / "daily_nifty500_yahoo_rescaled_2016-01_2016-08_derived.csv.gz", index=False, compression=GZ)
 
     bank = pd.read_csv(src / "indices/NIFTYBANK_index_daily_kite_2000-01_2025-12.csv")
     bank = bank[bank["date"] >= "2015-01-01"]
@@ -85,7 +89,7 @@ def main(src: Path, dst: Path = DST) -> None:
     minute = minute[minute["datetime"].str[:10].isin(EXTRA_MINUTE_SESSIONS)]
     minute["symbol"] = minute["symbol"].replace(SECTOR_INDICES)
     minute = minute[~minute["symbol"].isin(bundled | {"NIFTYIT", "INDIAVIX"})]
-    minute.to_csv(dst / "minute_2016-09-08_2016-09-09_fno.csv.gz", index=False, compression="gzip")
+    minute.to_csv(dst / "minute_2016-09-08_2016-09-09_fno.csv.gz", index=False, compression=GZ)
 
     print(f"EOD: {len(eod)} rows, {eod['symbol'].nunique()} symbols")
     print(f"derived: {len(derived)} rows, {derived['symbol'].nunique()} symbols; factor != 1: "

@@ -113,7 +113,12 @@ class ReplayMarket:
                          for s, g in self.minute.groupby("symbol", sort=False)}
         self.close_dt = self.open_dt + timedelta(minutes=SESSION_MINUTES)
         self.daily = nse_data.load_replay_daily()
-        self._daily_by_symbol = {s: g for s, g in self.daily.groupby("symbol", sort=False)}
+        # a recorded 1-minute session beats a derived daily row of the same date (same source as ticks)
+        recorded_days = {s: set(b.index.date) for s, b in self._minutes.items()}
+        self._daily_by_symbol = {
+            s: (g[~((g["source"] == "yahoo_rescaled_derived") & g["date"].isin(recorded_days[s]))]
+                if s in recorded_days else g)
+            for s, g in self.daily.groupby("symbol", sort=False)}
         self.instruments = nse_data.load_instruments()
         self.fill_unrecorded = fill_unrecorded
         self._by_token = {int(t): i for i, t in enumerate(self.instruments["instrument_token"])}
@@ -347,7 +352,7 @@ class ReplayMarket:
                 bars = self._nifty_minutes(self.day)
             else:
                 bars = self.minutes_of(symbol)
-            bars = bars[bars.index + pd.Timedelta(minutes=1) <= now]
+            bars = bars[bars.index + pd.Timedelta(minutes=1) <= now] if len(bars) else bars
             out = resample_bars(bars, interval) if len(bars) else empty
         if not len(out):
             return empty
