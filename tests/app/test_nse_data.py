@@ -64,3 +64,43 @@ def test_corrupt_rows_are_dropped_with_a_warning_naming_file_and_line(tmp_path, 
     assert any("line 6" in m and "unparseable" in m for m in msgs)
     assert nse_data.recorded_sessions(path) == [date(2016, 8, 16)]
     assert isinstance(bars.datetime.iloc[0], pd.Timestamp)
+
+
+# ---- the replay's whole-universe daily history (tools/build_replay_history.py) ----------------
+
+def test_replay_daily_one_row_per_symbol_date_with_labelled_sources():
+    d = nse_data.load_replay_daily()
+    assert not d.duplicated(["symbol", "date"]).any()
+    assert set(d["source"]) == set(nse_data.DAILY_SOURCES)
+    eod = d[d.source == "nse_eod"]
+    assert eod[eod.date <= date(2016, 9, 9)].symbol.nunique() >= 275
+    first_eod = eod.groupby("symbol").date.min()
+    derived = d[d.source == "yahoo_rescaled_derived"]
+    assert derived.date.min() == date(2016, 1, 1) and derived.date.max() < date(2016, 8, 23)
+    assert (derived.date < derived.symbol.map(first_eod)).all()  # derived only before the real EOD
+    bank = d[(d.symbol == "NIFTY BANK") & (d.date < date(2016, 9, 9))]
+    assert len(bank) >= 200 and (bank.volume == 0).all()
+
+
+def test_derived_history_is_at_the_unadjusted_nse_level():
+    """Yahoo's split-adjusted 2016 prices are rescaled to NSE EOD: no jump at the join."""
+    d = nse_data.load_replay_daily()
+    derived = d[d.source == "yahoo_rescaled_derived"].groupby("symbol").last()
+    eod = d[d.source == "nse_eod"].groupby("symbol").first()
+    both = derived.join(eod, lsuffix="_d", rsuffix="_e", how="inner")
+    jump = (both.close_e / both.close_d - 1).abs()
+    assert len(both) >= 265 and jump.median() < 0.02 and (jump < 0.2).all(), jump.sort_values().tail()
+    # RELIANCE had 1:1 bonuses in 2017 and 2024: Yahoo's 2016 close is ~1/4 of NSE's; rescaled it is ~1,000
+    rel = d[(d.symbol == "RELIANCE") & (d.date == date(2016, 8, 12))].close.iloc[0]
+    assert 950 < rel < 1100
+    prices = d[d.source == "yahoo_rescaled_derived"][["open", "high", "low", "close"]]
+    assert ((prices * 20).round(6) % 1 == 0).all().all()  # on the 2016 tick of ₹0.05
+
+
+def test_extra_minute_file_two_sessions_of_more_fno_stocks_and_sector_indices():
+    assert nse_data.extra_minute_sessions() == [date(2016, 9, 8), date(2016, 9, 9)]
+    m = nse_data.load_minute_bars(nse_data.EXTRA_MINUTE_FILE)
+    assert m.groupby("symbol").size().eq(2 * 375).all()
+    base = set(nse_data.load_minute_bars()["symbol"])
+    assert not set(m.symbol) & base
+    assert {"ACC", "BHEL", "NIFTY AUTO", "NIFTY PSU BANK"} <= set(m.symbol) and m.symbol.nunique() == 155
