@@ -3,7 +3,6 @@ per-symbol computation), no look-ahead for every scan, the scan backtest, ORB on
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

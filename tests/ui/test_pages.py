@@ -179,7 +179,7 @@ def test_chart_without_bars_offers_load_history(live_redis):
     at.switch_page("pages/chart.py").run()
     assert not at.exception
     assert "No 5minute bars stored" in _texts(at.info)
-    assert at.button(key="chart_load") is not None
+    assert at.button(key="chart_load").label == "Load history"
 
 
 def test_chart_load_history_enqueues_a_backfill_and_shows_progress(live_redis):

@@ -177,7 +177,7 @@ def test_approvals_proposal_made_through_the_service_shows_as_a_card(desk):
     assert "INFY" in text and "ORB breakout above 15-minute high" in text
     assert "₹990.00" in text and "₹1,030.00" in text and "₹1,000.00" in text  # stop, target, signal
     assert "risk OK" in text
-    assert at.button(key=f"approvals_approve_{a.approval_id}") is not None
+    assert at.button(key=f"approvals_approve_{a.approval_id}").label == "Approve"
     assert re.search(r":material/timer: (4:[0-5]\d|5:00)\]", text)  # countdown to expiry (TTL 300 s)
 
 
