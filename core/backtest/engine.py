@@ -325,6 +325,9 @@ class _Run:
             self.prune()
 
 
+_MINUTE = timedelta(minutes=1)
+
+
 def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config: BacktestConfig | None = None,
                  *, progress: ProgressFn | None = None) -> BacktestResult:
     """Run ``strategy`` over ``universe`` (see module docstring).
@@ -334,6 +337,30 @@ def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config:
     without a tz-aware index.
     """
     cfg = config or BacktestConfig()
+    syms, all_ts, members = _timeline(strategy, universe)
+    start = pd.Timestamp(all_ts[0], tz="UTC").tz_convert(IST).to_pydatetime()
+    run = _Run(strategy, syms, cfg, start)
+    equity = np.empty(len(all_ts))
+    gross = np.empty(len(all_ts))
+    n_steps = len(all_ts)
+    report_every = max(1, n_steps // 50)
+    bars_done = 0
+    for step, ns in enumerate(all_ts):
+        ts = pd.Timestamp(ns, tz="UTC").tz_convert(IST).to_pydatetime()
+        if ts.date() != run.day:
+            run.new_day(ts.date(), ts)
+        _run_step(run, strategy, members[step], ts, cfg)
+        bars_done += len(members[step])
+        equity[step], gross[step] = _marked(run)
+        if progress is not None and step % report_every == 0:
+            progress(step / n_steps, f"{ts:%Y-%m-%d %H:%M} · {bars_done} bars")
+    return _result(run, cfg, all_ts, equity, gross, bars_done, progress)
+
+
+def _timeline(strategy: Strategy, universe: Sequence[InstrumentBars]
+              ) -> tuple[list[_Sym], np.ndarray, list[list[tuple[_Sym, int]]]]:
+    """Prepared symbols (by token), the union of their bar times, and per step the
+    ``(symbol, bar index)`` pairs that have a bar then. Raises ``ValidationError`` (see above)."""
     if not universe:
         raise ValidationError("the universe is empty; pick at least one symbol to backtest")
     empty = [ib.instrument.tradingsymbol for ib in universe if ib.bars is None or not len(ib.bars)]
@@ -341,62 +368,65 @@ def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config:
         raise ValidationError(f"no bars for {empty}; pick a date range with data or drop those symbols")
     syms = [_prepare(strategy, ib) for ib in sorted(universe, key=lambda u: u.instrument.instrument_token)]
     all_ts = np.unique(np.concatenate([s.ts for s in syms]))
-    # per timeline step: which (symbol, bar index) pairs have a bar
     members: list[list[tuple[_Sym, int]]] = [[] for _ in range(len(all_ts))]
     for s in syms:
         for i, step in enumerate(np.searchsorted(all_ts, s.ts)):
             members[step].append((s, i))
-    start = pd.Timestamp(all_ts[0], tz="UTC").tz_convert(IST).to_pydatetime()
-    run = _Run(strategy, syms, cfg, start)
-    k = cfg.ticks_per_bar
-    minute = timedelta(minutes=1)
+    return syms, all_ts, members
+
+
+def _tick_maker(sym: _Sym, i: int, ts: datetime, cfg: BacktestConfig) -> Callable[[], BarTicks]:
+    """A lazy, cached ``BarTicks`` of bar ``i`` of ``sym`` (built only if an order needs its ticks)."""
+    cache: dict[str, BarTicks] = {}
+
+    def make() -> BarTicks:
+        if "t" not in cache:
+            prev = float(sym.prev_close[i]) if sym.prev_close[i] == sym.prev_close[i] else float(sym.day_open[i])
+            cache["t"] = BarTicks(sym.token, ts, sym.o[i], sym.h[i], sym.lo[i], sym.c[i], sym.v[i],
+                                  k=cfg.ticks_per_bar,
+                                  tick_size=market_tick_size(ts.date(), float(sym.inst.tick_size)),
+                                  prev_close=prev, day_open=float(sym.day_open[i]), with_depth=cfg.depth)
+        return cache["t"]
+
+    return make
+
+
+def _run_step(run: _Run, strategy: Strategy, group: list[tuple[_Sym, int]], ts: datetime,
+              cfg: BacktestConfig) -> None:
+    """One timeline step: open orders meet the bar's ticks, then at its close the strategy
+    decides and MIS positions past the cut-off (or at the day's last bar) are squared off."""
+    makers = {}
+    for sym, i in group:
+        makers[sym.token] = make = _tick_maker(sym, i, ts, cfg)
+        run.fill_on_bar(sym, i, make)
+        run.last_close[sym.token] = float(sym.c[i])
+    end = ts + _MINUTE
     cutoff = cfg.limits.square_off_cutoff
-    equity = np.empty(len(all_ts))
-    gross = np.empty(len(all_ts))
-    n_steps = len(all_ts)
-    report_every = max(1, n_steps // 50)
-    decide = strategy.decide
-    bars_done = 0
-    for step, ns in enumerate(all_ts):
-        ts = pd.Timestamp(ns, tz="UTC").tz_convert(IST).to_pydatetime()
-        day = ts.date()
-        if day != run.day:
-            run.new_day(day, ts)
-        group = members[step]
-        makers = {}
-        for sym, i in group:
-            def make(sym=sym, i=i, ts=ts, cache={}):  # noqa: B006 - per-bar lazy cache
-                if "t" not in cache:
-                    cache["t"] = BarTicks(sym.token, ts, sym.o[i], sym.h[i], sym.lo[i], sym.c[i], sym.v[i], k=k,
-                                          tick_size=market_tick_size(day, float(sym.inst.tick_size)),
-                                          prev_close=float(sym.prev_close[i]) if sym.prev_close[i] == sym.prev_close[i]
-                                          else float(sym.day_open[i]), day_open=float(sym.day_open[i]),
-                                          with_depth=cfg.depth)
-                return cache["t"]
-            makers[sym.token] = make
-            run.fill_on_bar(sym, i, make)
-            run.last_close[sym.token] = float(sym.c[i])
-        end = ts + minute
-        for sym, i in group:
-            position = run.pos.get(sym.token, 0)
-            f = {c: sym.feats[c][i] for c in sym.cols}
-            signal: Signal | None = decide(end, f, position)
-            if signal is not None and not run.book.open_orders(sym.token):
-                run.place(sym, i, strategy.intent(sym.token, sym.symbol, signal), end, signal.reason)
-            if run.pos.get(sym.token, 0) and (end.time() >= cutoff or sym.last_of_day[i]):
-                run.square_off(sym, i, end, makers[sym.token]() if sym.last_of_day[i] else None)
-        bars_done += len(group)
-        value = 0.0
-        gv = 0.0
-        for tok, q in run.pos.items():
-            if q:
-                mv = q * run.last_close[tok]
-                value += mv
-                gv += abs(mv)
-        equity[step] = run.cash + value
-        gross[step] = gv
-        if progress is not None and step % report_every == 0:
-            progress(step / n_steps, f"{ts:%Y-%m-%d %H:%M} · {bars_done} bars")
+    for sym, i in group:
+        position = run.pos.get(sym.token, 0)
+        f = {c: sym.feats[c][i] for c in sym.cols}
+        signal: Signal | None = strategy.decide(end, f, position)
+        if signal is not None and not run.book.open_orders(sym.token):
+            run.place(sym, i, strategy.intent(sym.token, sym.symbol, signal), end, signal.reason)
+        if run.pos.get(sym.token, 0) and (end.time() >= cutoff or sym.last_of_day[i]):
+            run.square_off(sym, i, end, makers[sym.token]() if sym.last_of_day[i] else None)
+
+
+def _marked(run: _Run) -> tuple[float, float]:
+    """``(equity, gross exposure)`` in ₹ with open positions at their last close."""
+    value = 0.0
+    gv = 0.0
+    for tok, q in run.pos.items():
+        if q:
+            mv = q * run.last_close[tok]
+            value += mv
+            gv += abs(mv)
+    return run.cash + value, gv
+
+
+def _result(run: _Run, cfg: BacktestConfig, all_ts: np.ndarray, equity: np.ndarray, gross: np.ndarray,
+            bars_done: int, progress: ProgressFn | None) -> BacktestResult:
+    """The equity curve (stamped at each bar's close), fills, round trips, metrics and rejections."""
     index = pd.DatetimeIndex(all_ts, tz="UTC").tz_convert(IST) + pd.Timedelta(minutes=1)
     eq = pd.DataFrame({"equity": equity, "exposure": gross}, index=index)
     peak = eq["equity"].cummax()
@@ -409,6 +439,7 @@ def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config:
         progress(1.0, f"done · {bars_done} bars · {len(trades)} trades")
     rej = pd.DataFrame(run.rejections, columns=["at", "tradingsymbol", "side", "quantity", "reasons", "signal"])
     return BacktestResult(metrics, eq, fills, trades, rej, bars_done)
+
 
 
 FILL_COLUMNS = ["fill_id", "order_id", "filled_at", "tradingsymbol", "instrument_token", "side", "quantity", "price",
