@@ -38,7 +38,8 @@ def test_container_uses_the_data_api_for_base_repositories_and_postgres_for_the_
     with psycopg.connect(supabase_desk.db_url) as conn:
         rows = conn.execute("select instrument_key from public.watchlists where name = 'supabase-test'").fetchall()
     assert rows == [("NSE:INFY",)]
-    assert svc.trading.funds(svc.market_clock.now().now).capital > 0  # trading store on the Postgres URL
+    # the trading store on the Postgres URL, with the configured capital (DESK_CAPITAL)
+    assert svc.trading.funds(svc.market_clock.now().now).capital == svc.settings.trading.capital
 
 
 def test_supabase_without_a_postgres_url_says_what_to_set(monkeypatch):
