@@ -66,11 +66,13 @@ def test_reject_needs_reason_and_keeps_shadow_pnl(desk):
     assert h.shadow_pnl == D("100.00")  # 10 × (1010 − 1000)
 
 
-def test_pending_expires_overdue_approvals(desk):
+def test_pending_hides_overdue_approvals_and_expire_marks_them(desk):
     desk.tick(INFY, 1000.0)
     a = desk.svc.propose(intent(), signal_price=D("1000"), reason="r", ttl_seconds=60, now=T0)
     assert [p.approval_id for p in desk.svc.pending(later(30))] == [a.approval_id]
     assert desk.svc.pending(later(61)) == []
+    assert desk.svc.approval(a.approval_id).status == "PENDING"  # a read writes nothing
+    assert desk.svc.expire_approvals(later(61)) == 1
     assert desk.svc.approval(a.approval_id).status == "EXPIRED"
     assert desk.svc.expire_approvals(later(90)) == 0
 
