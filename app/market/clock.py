@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.adapters.tick_cache import CacheUnavailable, TickCache
+from app.adapters.tick_cache import TickCache
+from core.errors import StoreUnavailable, TemporaryError
 from core.timeutil import UTC
 
 
@@ -54,8 +55,8 @@ class MarketClock:
             return DeskClock(wall, "wall clock (Kite, live)")
         try:
             latest = self._ticks.latest(self._watched_tokens())
-        except (CacheUnavailable, redis.RedisError, SQLAlchemyError) as exc:
-            what = "store" if isinstance(exc, SQLAlchemyError) else "tick cache"
+        except (TemporaryError, redis.RedisError, SQLAlchemyError) as exc:  # CacheUnavailable, StoreUnavailable…
+            what = "store" if isinstance(exc, (SQLAlchemyError, StoreUnavailable)) else "tick cache"
             return DeskClock(wall, f"wall clock ({what} unavailable)", error=str(exc).splitlines()[0][:300])
         best: datetime | None = None
         for cached in latest.values():

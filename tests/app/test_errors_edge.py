@@ -222,3 +222,28 @@ def test_the_desks_broker_uses_desk_retries():
     broker = install_broker(get_settings())
     kinds = [type(m) for m in broker.middleware]
     assert DeskRetries in kinds and dramatiq.middleware.Retries not in kinds
+
+
+# ---------------------------------------------------------------------------------------- callers
+def test_market_clock_falls_back_to_wall_clock_when_the_store_is_unavailable(tmp_path, redis_url):
+    from app.adapters.redis_client import redis_client
+    from app.market.clock import MarketClock
+
+    db = tmp_path / "desk.db"
+    store = SqlStore(f"sqlite:///{db}")
+    store.dispose()
+    db.unlink()
+    db.mkdir()  # the store's file is now unreachable
+    clock = MarketClock("replay", TickCache(redis_client(redis_url)), lambda: store.watchlists.names())
+    wall = datetime(2016, 8, 16, 4, 0, tzinfo=UTC)
+    now = clock.now(wall)
+    assert now.now == wall and now.source == "wall clock (store unavailable)"
+    assert "unable to open database file" in now.error
+
+
+def test_market_clock_falls_back_to_wall_clock_when_redis_is_down(dead_redis):
+    from app.market.clock import MarketClock
+
+    wall = datetime(2016, 8, 16, 4, 0, tzinfo=UTC)
+    now = MarketClock("replay", TickCache(dead_redis), lambda: [408065]).now(wall)
+    assert now.now == wall and now.source == "wall clock (tick cache unavailable)"
