@@ -51,6 +51,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 log = logging.getLogger("workers.ticker")
 
@@ -437,53 +438,39 @@ def _exit_on_signal(signum, _frame) -> None:
     sys.exit(0)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parse_args(argv)
-    from app.logging_setup import configure_logging
+class _WantedTokens:
+    """``() → {token: mode}``: the subscriptions the desk wants now (watchlists, positions,
+    open orders, or the fixed ``--tokens``); rebuilds the instrument index on a new dump and
+    hands each answer's sources to ``runner`` (set once the runner exists)."""
 
-    configure_logging("ticker", level=args.log_level.upper())
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    def __init__(self, svc: Any, fixed: dict[int, str] | None, mode: str) -> None:
+        self.svc = svc
+        self.fixed = fixed
+        self.mode = mode
+        self.runner: TickerRunner | None = None
+        self._dump_seen: list = []
 
-    from kiteconnect import KiteTicker
-
-    from app.adapters.kite_session import ensure_access_token, market_roots
-    from app.container import services
-
-    svc = services()
-    settings = svc.settings
-    cache = svc.ticks
-    _retry("Redis (tick cache)", cache.ping, args.retry_interval)
-    auto_login = settings.market == "replay" and not args.no_auto_login
-    refresh = lambda: ensure_access_token(settings, svc.redis, auto_login=auto_login)  # noqa: E731
-    token = _retry(f"{settings.market} market session", refresh, args.retry_interval)
-    rest_root, ws_root = market_roots(settings)
-    api_key = settings.kite_api_key if settings.market == "kite" else settings.replay_api_key
-
-    from app.adapters.rate_limit import KITE_QUOTE, RedisRateLimiter
-    from app.market.quote_fallback import QuoteFallback, StaleTickWatcher
-    from app.market.subscriptions import parse_tokens
-
-    fixed = parse_tokens(args.tokens, args.mode) if args.tokens else None
-    service = svc.ticker_ingest
-    dump_seen: list = []
-
-    def wanted() -> dict[int, str]:
+    def _check_dump(self) -> None:
         try:  # a new instruments dump (the clock's morning refresh): rebuild the look-up index
-            dump = svc.store.instruments.dump_date()
-            if dump_seen and dump != dump_seen[0]:
-                svc.instruments.invalidate()
-            dump_seen[:] = [dump]
+            dump = self.svc.store.instruments.dump_date()
+            if self._dump_seen and dump != self._dump_seen[0]:
+                self.svc.instruments.invalidate()
+            self._dump_seen[:] = [dump]
         except Exception as exc:  # noqa: BLE001
             log.warning("ticker: instruments dump date not read (%s)", exc)
-        wall = datetime.now(UTC)
-        now = service.market_now(wall) if service.has_market_time else svc.market_clock.now(wall).now
-        result = svc.subscriptions.wanted(now, watchlist=fixed, watchlist_mode=args.mode)
-        runner.sources = result.sources
+
+    def __call__(self) -> dict[int, str]:
+        self._check_dump()
+        service, wall = self.svc.ticker_ingest, datetime.now(UTC)
+        now = service.market_now(wall) if service.has_market_time else self.svc.market_clock.now(wall).now
+        result = self.svc.subscriptions.wanted(now, watchlist=self.fixed, watchlist_mode=self.mode)
+        if self.runner is not None:
+            self.runner.sources = result.sources
         return result.modes
 
-    def make_kws(access_token: str):
-        return KiteTicker(api_key, access_token, root=ws_root, reconnect=True,
-                          reconnect_max_delay=max(5, args.reconnect_max_delay), reconnect_max_tries=300)
+
+def _session_probe(api_key: str, rest_root: str) -> Callable[[str], bool | None]:
+    """``probe(access_token)``: ``True`` valid, ``False`` expired, ``None`` unknown (network)."""
 
     def probe(access_token: str) -> bool | None:
         from app.adapters.kite_errors import KiteSessionExpired, connect
@@ -497,17 +484,57 @@ def main(argv: list[str] | None = None) -> int:
             log.warning("ticker: session probe failed (%s)", type(exc).__name__)
             return None
 
-    runner = TickerRunner(make_kws, service, wanted, api_key=api_key, refresh_session=refresh,
-                          status_interval=args.status_interval, watchlist_refresh=args.watchlist_refresh,
-                          redis_client=svc.redis, probe_token=probe, auto_login=auto_login, access_token=token)
-    if args.stale_after > 0:
-        def key_of(instrument_token: int) -> str:
-            inst = svc.instruments.by_token(instrument_token)
-            return f"{inst.exchange}:{inst.tradingsymbol}"
+    return probe
 
-        fallback = QuoteFallback(cache, key_of, svc.kite,
-                                 RedisRateLimiter(svc.redis, KITE_QUOTE), stale_after=args.stale_after)
-        runner.watcher = StaleTickWatcher(fallback, lambda: runner.streaming, interval=args.stale_check)
+
+def _stale_watcher(svc: Any, runner: TickerRunner, args: argparse.Namespace) -> Any:
+    """The REST quote fallback for instruments whose ticks go stale while streaming."""
+    from app.adapters.rate_limit import KITE_QUOTE, RedisRateLimiter
+    from app.market.quote_fallback import QuoteFallback, StaleTickWatcher
+
+    def key_of(instrument_token: int) -> str:
+        inst = svc.instruments.by_token(instrument_token)
+        return f"{inst.exchange}:{inst.tradingsymbol}"
+
+    fallback = QuoteFallback(svc.ticks, key_of, svc.kite,
+                             RedisRateLimiter(svc.redis, KITE_QUOTE), stale_after=args.stale_after)
+    return StaleTickWatcher(fallback, lambda: runner.streaming, interval=args.stale_check)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    from app.logging_setup import configure_logging
+
+    configure_logging("ticker", level=args.log_level.upper())
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+
+    from kiteconnect import KiteTicker
+
+    from app.adapters.kite_session import ensure_access_token, market_roots
+    from app.container import services
+    from app.market.subscriptions import parse_tokens
+
+    svc = services()
+    settings = svc.settings
+    _retry("Redis (tick cache)", svc.ticks.ping, args.retry_interval)
+    auto_login = settings.market == "replay" and not args.no_auto_login
+    refresh = lambda: ensure_access_token(settings, svc.redis, auto_login=auto_login)  # noqa: E731
+    token = _retry(f"{settings.market} market session", refresh, args.retry_interval)
+    rest_root, ws_root = market_roots(settings)
+    api_key = settings.kite_api_key if settings.market == "kite" else settings.replay_api_key
+
+    def make_kws(access_token: str):
+        return KiteTicker(api_key, access_token, root=ws_root, reconnect=True,
+                          reconnect_max_delay=max(5, args.reconnect_max_delay), reconnect_max_tries=300)
+
+    wanted = _WantedTokens(svc, parse_tokens(args.tokens, args.mode) if args.tokens else None, args.mode)
+    runner = TickerRunner(make_kws, svc.ticker_ingest, wanted, api_key=api_key, refresh_session=refresh,
+                          status_interval=args.status_interval, watchlist_refresh=args.watchlist_refresh,
+                          redis_client=svc.redis, probe_token=_session_probe(api_key, rest_root),
+                          auto_login=auto_login, access_token=token)
+    wanted.runner = runner
+    if args.stale_after > 0:
+        runner.watcher = _stale_watcher(svc, runner, args)
     runner._report("active")
     try:
         runner.update_subscriptions(wanted())
