@@ -53,7 +53,6 @@ def price_figure(
 
     Raises ``ValidationError`` (from ``core.indicators``) for malformed bars.
     """
-    chosen = set(overlays)
     rows = 3 if rsi_panel else 2
     heights = [0.62, 0.18, 0.20] if rsi_panel else [0.75, 0.25]
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.03, row_heights=heights)
@@ -64,6 +63,25 @@ def price_figure(
                        name="OHLC", increasing_line_color=_UP, decreasing_line_color=_DOWN),
         row=1, col=1,
     )
+    _add_overlays(fig, bars, x, set(overlays), interval)
+    _add_volume(fig, bars, x)
+    if rsi_panel:
+        _add_rsi(fig, bars, x)
+
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=x, nticks=12,
+                     rangeslider_visible=False, showgrid=False)
+    fig.update_yaxes(title_text="₹", row=1, col=1)
+    fig.update_yaxes(title_text="Volume", row=2, col=1)
+    fig.update_layout(
+        title=title, height=700 if rsi_panel else 580, margin={"l": 40, "r": 20, "t": 40, "b": 20},
+        legend={"orientation": "h", "y": 1.02, "x": 0}, hovermode="x unified",
+        xaxis_rangeslider_visible=False,
+    )
+    return fig
+
+
+def _add_overlays(fig: go.Figure, bars: pd.DataFrame, x: list[str], chosen: set[str], interval: str) -> None:
+    """EMA 20/50, session VWAP (intraday only) and Bollinger bands on the price panel (row 1)."""
     if "EMA" in chosen:
         for period, colour in zip(EMA_PERIODS, ("#ffb74d", "#ba68c8"), strict=True):
             fig.add_trace(go.Scatter(x=x, y=ind.ema(bars, period), name=f"EMA {period}", mode="lines",
@@ -82,26 +100,20 @@ def price_figure(
                                  line={"width": 1, "color": "rgba(200,200,200,0.6)", "dash": "dash"}),
                       row=1, col=1)
 
+
+def _add_volume(fig: go.Figure, bars: pd.DataFrame, x: list[str]) -> None:
+    """Volume bars coloured by candle direction, with their 20-bar SMA (row 2)."""
     colours = [_UP if c >= o else _DOWN for o, c in zip(bars["open"], bars["close"], strict=True)]
     fig.add_trace(go.Bar(x=x, y=bars["volume"], name="Volume", marker_color=colours, showlegend=False),
                   row=2, col=1)
     fig.add_trace(go.Scatter(x=x, y=ind.volume_sma(bars, 20), name="Vol SMA 20", mode="lines",
                              line={"width": 1, "color": "#ffb74d"}, showlegend=False), row=2, col=1)
 
-    if rsi_panel:
-        fig.add_trace(go.Scatter(x=x, y=ind.rsi(bars, RSI_PERIOD), name=f"RSI {RSI_PERIOD}", mode="lines",
-                                 line={"width": 1.2, "color": "#ce93d8"}), row=3, col=1)
-        for level in (30, 70):
-            fig.add_hline(y=level, line={"width": 1, "dash": "dot", "color": "grey"}, row=3, col=1)
-        fig.update_yaxes(range=[0, 100], title_text="RSI", row=3, col=1)
 
-    fig.update_xaxes(type="category", categoryorder="array", categoryarray=x, nticks=12,
-                     rangeslider_visible=False, showgrid=False)
-    fig.update_yaxes(title_text="₹", row=1, col=1)
-    fig.update_yaxes(title_text="Volume", row=2, col=1)
-    fig.update_layout(
-        title=title, height=700 if rsi_panel else 580, margin={"l": 40, "r": 20, "t": 40, "b": 20},
-        legend={"orientation": "h", "y": 1.02, "x": 0}, hovermode="x unified",
-        xaxis_rangeslider_visible=False,
-    )
-    return fig
+def _add_rsi(fig: go.Figure, bars: pd.DataFrame, x: list[str]) -> None:
+    """RSI(14) with 30/70 guides on a 0–100 axis (row 3)."""
+    fig.add_trace(go.Scatter(x=x, y=ind.rsi(bars, RSI_PERIOD), name=f"RSI {RSI_PERIOD}", mode="lines",
+                             line={"width": 1.2, "color": "#ce93d8"}), row=3, col=1)
+    for level in (30, 70):
+        fig.add_hline(y=level, line={"width": 1, "dash": "dot", "color": "grey"}, row=3, col=1)
+    fig.update_yaxes(range=[0, 100], title_text="RSI", row=3, col=1)
