@@ -89,8 +89,9 @@ class SqlUserStore:
         """
         try:
             with self.engine.begin() as conn:
-                found = conn.execute(update(desk_users).where(desk_users.c.username == username)
-                                     .values(password_hash=password_hash, disabled=False, updated_at=now)).rowcount
+                found = conn.execute(
+                    update(desk_users).where(desk_users.c.username == username)
+                    .values(password_hash=password_hash, disabled=False, updated_at=now)).rowcount
                 if not found:
                     conn.execute(insert(desk_users).values(username=username, password_hash=password_hash,
                                                            disabled=False, created_at=now, updated_at=now))

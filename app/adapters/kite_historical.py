@@ -147,9 +147,9 @@ class HistoricalClient:
                     err.kite_type, err.code = exc.kite_type, exc.code
                     raise err from None
                 delay = min(self.max_backoff, self.backoff * 2 ** attempt)
-                log.warning("historical %s %s: %s (HTTP %s); retry %d/%d in %.2fs", instrument_token, interval,
-                            exc.kite_type, exc.code if exc.code is not None else "?", attempt + 1, self.retries,
-                            delay)
+                log.warning("historical %s %s: %s (HTTP %s); retry %d/%d in %.2fs", instrument_token,
+                            interval, exc.kite_type, exc.code if exc.code is not None else "?", attempt + 1,
+                            self.retries, delay)
                 attempt += 1
                 self.retried += 1
                 self._sleep(delay)

@@ -26,7 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from app.adapters.kite_errors import FunnelledKite, KiteLoginRequired, KiteSessionExpired, connect, kite_request
+from app.adapters.kite_errors import (FunnelledKite, KiteLoginRequired, KiteSessionExpired, connect,
+                                      kite_request)
 from app.adapters.redis_client import redis_errors
 from app.settings import Settings
 from core.kite_session_rules import TOKEN_EXPIRY_IST, session_expiry

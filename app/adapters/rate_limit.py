@@ -77,8 +77,8 @@ class RedisRateLimiter:
     def try_acquire(self) -> float:
         """Take a permit if one is free: 0.0; else the seconds until one may be (nothing taken)."""
         with redis_errors(self._redis, f"rate limit {self.rate.name}"):
-            wait_us = int(self._script(keys=[self.key], args=[self.rate.limit, int(self.rate.period * 1_000_000),
-                                                             uuid.uuid4().hex]))
+            window_us = int(self.rate.period * 1_000_000)
+            wait_us = int(self._script(keys=[self.key], args=[self.rate.limit, window_us, uuid.uuid4().hex]))
         return wait_us / 1_000_000
 
     def acquire(self, timeout: float = 30.0) -> float:

@@ -48,7 +48,8 @@ def unavailable(client: redis.Redis, what: str, exc: BaseException,
 
 
 @contextmanager
-def redis_errors(client: redis.Redis, what: str, cls: type[RedisUnavailable] = RedisUnavailable) -> Iterator[None]:
+def redis_errors(client: redis.Redis, what: str,
+                 cls: type[RedisUnavailable] = RedisUnavailable) -> Iterator[None]:
     """Re-raise Redis connection errors inside the block as ``cls`` (a ``RedisUnavailable``)."""
     try:
         yield

@@ -55,7 +55,7 @@ class MarketClock:
             return DeskClock(wall, "wall clock (Kite, live)")
         try:
             latest = self._ticks.latest(self._watched_tokens())
-        except (TemporaryError, redis.RedisError, SQLAlchemyError) as exc:  # CacheUnavailable, StoreUnavailable…
+        except (TemporaryError, redis.RedisError, SQLAlchemyError) as exc:  # Cache-/StoreUnavailable…
             what = "store" if isinstance(exc, (SQLAlchemyError, StoreUnavailable)) else "tick cache"
             return DeskClock(wall, f"wall clock ({what} unavailable)", error=str(exc).splitlines()[0][:300])
         best: datetime | None = None

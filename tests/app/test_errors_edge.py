@@ -58,8 +58,8 @@ def kite(kite_replay):  # noqa: F811
 # ---------------------------------------------------------------------------------------- Kite
 @pytest.mark.parametrize(("status", "error_type", "desk_cls", "temporary"), KITE_CASES,
                          ids=[f"{s}-{t}" for s, t, _, _ in KITE_CASES])
-def test_funnel_maps_each_kiteconnect_exception_to_the_desk_error(kite, kite_replay, status, error_type,  # noqa: F811
-                                                                  desk_cls, temporary):
+def test_funnel_maps_each_kiteconnect_exception_to_the_desk_error(
+        kite, kite_replay, status, error_type, desk_cls, temporary):  # noqa: F811
     inject_failures(kite_replay, PROFILE, status, error_type=error_type)
     with pytest.raises(desk_cls) as err:
         kite.profile()
@@ -109,7 +109,8 @@ def test_instruments_refresh_funnels_a_raw_client_429_to_kite_unavailable(kite_r
 # ---------------------------------------------------------------------------------------- SQL
 def test_sql_store_on_closed_postgres_port_raises_store_unavailable_without_password():
     url = f"postgresql://desk:s3cret@127.0.0.1:{free_port()}/paperdesk"
-    with pytest.raises(StoreUnavailable, match=r"the store at postgresql\+psycopg://desk:\*\*\*@127\.0\.0\.1") as err:
+    where = r"the store at postgresql\+psycopg://desk:\*\*\*@127\.0\.0\.1"
+    with pytest.raises(StoreUnavailable, match=where) as err:
         SqlStore(url)
     assert "s3cret" not in str(err.value) and isinstance(err.value, TemporaryError)
     assert "DATABASE_URL" in str(err.value)
@@ -160,7 +161,7 @@ def test_tick_cache_on_dead_redis_raises_a_temporary_redis_unavailable(dead_redi
 
 def test_rate_limiter_on_dead_redis_raises_redis_unavailable(dead_redis):
     limiter = RedisRateLimiter(dead_redis, RateLimit("test:dead", 1, 1.0))
-    with pytest.raises(RedisUnavailable, match=r"rate limit test:dead unavailable: cannot reach Redis at redis://"):
+    with pytest.raises(RedisUnavailable, match=r"rate limit test:dead unavailable: cannot reach Redis at "):
         limiter.acquire(timeout=0.1)
 
 

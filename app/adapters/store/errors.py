@@ -56,7 +56,8 @@ def _translate(ctx: ExceptionContext) -> None:
     if ctx.is_pre_ping:  # SQLAlchemy's pool pre-ping reconnects by itself: leave it alone
         return
     if is_transient(ctx):
-        detail = str(ctx.original_exception).strip().splitlines()[0][:200] if str(ctx.original_exception) else ""
+        text = str(ctx.original_exception).strip()
+        detail = text.splitlines()[0][:200] if text else ""
         raise StoreUnavailable(
             f"the store at {where(ctx.engine)} is unavailable ({type(ctx.original_exception).__name__}: "
             f"{detail}); check that the database is running and DATABASE_URL is right, then try again"
