@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.market.instruments import InstrumentService
     from app.market.subscriptions import DeskSubscriptions
     from app.market.ticker_ingest import TickerService
+    from app.market.watch_view import WatchView
     from app.market.watchlists import WatchlistService
     from app.ops.health_alerts import HealthAlerts
     from app.ops.kite_login import KiteAuthService
@@ -221,6 +222,14 @@ class Services:
         from app.market.clock import MarketClock
 
         return MarketClock(self.settings.market, self.ticks, self.watchlists.tokens)
+
+    @cached_property
+    def watch_view(self) -> WatchView:
+        """The Home page's read model (memoises resolved instruments), one per process."""
+        from app.market.watch_view import WatchView
+
+        return WatchView(ticks=self.ticks, instruments=self.instruments, calendar=self.calendar,
+                         mode=self.settings.market, replay_date_hint=self.settings.replay_date)
 
     @cached_property
     def subscriptions(self) -> DeskSubscriptions:

@@ -19,14 +19,6 @@ def get_services() -> Services:
     return services()
 
 
-@st.cache_resource
 def get_watch_view() -> WatchView:
-    """The Home page's read model (memoises resolved instruments), one per process."""
-    svc = get_services()
-    return WatchView(
-        ticks=svc.ticks,
-        instruments=svc.instruments,
-        calendar=svc.calendar,
-        mode=svc.settings.market,
-        replay_date_hint=svc.settings.replay_date,
-    )
+    """The Home page's read model (the container's, one per process)."""
+    return get_services().watch_view
