@@ -1,6 +1,6 @@
 """Token prices and the estimated ₹ cost of one model call.
 
-Rates are configuration (``app.research.analysis`` reads them from the environment); the
+Rates are configuration (``app.settings.AnalysisSettings``, ``settings.analysis``); the
 defaults below are Google's published paid-tier prices for ``gemini-2.5-flash`` text
 (https://ai.google.dev/gemini-api/docs/pricing, checked 2025: US$0.30 per 1M input tokens,
 US$2.50 per 1M output tokens, thinking tokens billed as output) and an illustrative
