@@ -60,14 +60,7 @@ if flash:
 confirm_box()
 
 
-@st.fragment(run_every="5s")
-def live() -> None:
-    now = datetime.now(UTC)
-    h = ops.snapshot(now)
-    st.markdown(f"**Overall:** {_LEVEL[h.level]} · checked {fmt_ist(h.checked_at, with_date=False)}")
-    for level, msg in h.problems:
-        (st.error if level == "error" else st.warning)(msg)
-
+def _probes(h) -> None:
     c1, c2, c3, c4 = st.columns(4)
     with c1:
         st.markdown(f"**Redis** {_BADGE[h.redis.ok]}")
@@ -90,6 +83,8 @@ def live() -> None:
             st.markdown("**Kite token** :gray-badge[Unknown]")
             st.caption(h.token_error)
 
+
+def _tables(h, now: datetime) -> None:
     st.subheader("Workers")
     if h.workers_error:
         st.caption(h.workers_error)
@@ -120,6 +115,8 @@ def live() -> None:
                                     "status": r.status, "message": r.message_id or r.error}
                                    for r in h.clock_runs]), hide_index=True, width="stretch", key="system_clock")
 
+
+def _failed_messages(h) -> None:
     st.subheader("Failed messages")
     failed = [q for q in h.queues if q.dead]
     if not failed:
@@ -142,6 +139,18 @@ def live() -> None:
             if c.button("Discard", key=f"system_discard_{d.redis_id}"):
                 st.session_state["system_pending"] = ("discard", q.queue, d.redis_id, label)
                 st.rerun(scope="app")
+
+
+@st.fragment(run_every="5s")
+def live() -> None:
+    now = datetime.now(UTC)
+    h = ops.snapshot(now)
+    st.markdown(f"**Overall:** {_LEVEL[h.level]} · checked {fmt_ist(h.checked_at, with_date=False)}")
+    for level, msg in h.problems:
+        (st.error if level == "error" else st.warning)(msg)
+    _probes(h)
+    _tables(h, now)
+    _failed_messages(h)
 
 
 live()
