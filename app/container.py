@@ -190,7 +190,7 @@ class Services:
     def backtests(self) -> BacktestService:
         from app.research.backtests import BacktestService
 
-        return BacktestService(self.strategies.store, self.instruments, sql=self.sql, jobs=self.tasks)
+        return BacktestService(self.strategies.store, self.instruments, sql=self.sql, tasks=self.tasks)
 
     @cached_property
     def sectors(self) -> SectorService:

@@ -142,7 +142,7 @@ def queued_run(work: Path, db: str, redis_url: str, poll_ms: int, n: int, rate: 
             msg = dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs=kw, options={})
             return broker.enqueue(msg).message_id
 
-    d = make_desk(db, redis_url, jobs=Queue())
+    d = make_desk(db, redis_url, tasks=Queue())
     d.svc.save_risk_limits({"max_orders_per_day": 100_000, "max_orders_per_symbol_per_day": 100_000,
                             "wash_trade_minutes": 0, "max_order_notional": "100000000"}, user="bench")
     d.tick(INFY, 1000.0)

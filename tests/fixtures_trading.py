@@ -2,7 +2,7 @@
 
 ``desk``: a real ``TradingService`` on a SQLite file (or PostgreSQL via ``desk_on``), the
 bundled instruments, and a real Redis ``TickCache`` that tests write full-mode ticks into with
-:func:`put_tick`. Execution is in-process (``jobs=None``) unless a test passes a queue.
+:func:`put_tick`. Execution is in-process (``tasks=None``) unless a test passes a queue.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class Desk:
 _INSTRUMENTS: dict[str, InstrumentService] = {}
 
 
-def make_desk(url: str, redis_url: str, *, jobs=None, config: TradingConfig | None = None) -> Desk:
+def make_desk(url: str, redis_url: str, *, tasks=None, config: TradingConfig | None = None) -> Desk:
     from app.adapters.calendar_source import load_nse_calendar
 
     sql = SqlStore(url)
@@ -82,7 +82,7 @@ def make_desk(url: str, redis_url: str, *, jobs=None, config: TradingConfig | No
         seed_instruments(sql)
     ts = TradingStore(sql.engine)
     cache = TickCache(redis.Redis.from_url(redis_url))
-    svc = TradingService(None, ts, InstrumentService(sql), cache, jobs, calendar=load_nse_calendar(),
+    svc = TradingService(None, ts, InstrumentService(sql), cache, tasks, calendar=load_nse_calendar(),
                          config=config or TradingConfig(slippage_bps=D(0)))
     return Desk(svc, ts, cache, sql)
 

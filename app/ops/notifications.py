@@ -35,16 +35,16 @@ DEFAULT_DEDUPE_SECONDS = 3600
 class NotificationService:
     """Dedupe and enqueue (web, workers, ticker, clock); deliver (the ``notify`` worker).
 
-    Satisfies ``core.events.Notifier``. ``jobs``: ``enqueue(queue, actor, **kwargs)``
+    Satisfies ``core.events.Notifier``. ``tasks``: ``enqueue(queue, actor, **kwargs)``
     (``DramatiqTaskQueue``); ``redis``: a redis-py client for the dedupe keys; ``sender``: what
     delivers to a channel (``AppriseNotifier``).
     """
 
-    def __init__(self, channels: list[Channel], redis: Any, jobs: Any, *,
+    def __init__(self, channels: list[Channel], redis: Any, tasks: Any, *,
                  sender: AppriseNotifier | None = None, dedupe_seconds: int = DEFAULT_DEDUPE_SECONDS) -> None:
         self.channels = channels
         self.redis = redis
-        self.jobs = jobs
+        self.tasks = tasks
         self.sender = sender or AppriseNotifier()
         self.dedupe_seconds = dedupe_seconds
 
@@ -64,7 +64,7 @@ class NotificationService:
         queued = 0
         for channel in self.channels:
             try:
-                self.jobs.enqueue(QUEUE, SEND_ACTOR, channel=channel.id, kind=str(event.kind), key=event.key,
+                self.tasks.enqueue(QUEUE, SEND_ACTOR, channel=channel.id, kind=str(event.kind), key=event.key,
                                   title=event.title, body=event.body, severity=event.severity,
                                   trace_id=event.trace_id)
                 queued += 1

@@ -6,8 +6,8 @@ bundled real NSE 1-minute bars (2016-08-16 … 2016-09-09, 20 stocks). A run tha
 marked ``failed`` with its message; nothing is stored as complete unless the whole run
 finished.
 
-Construction: ``BacktestService(StrategyStore(engine), instruments, store=sql_store, jobs=queue)``;
-``jobs`` needs ``enqueue(queue, actor, **kwargs)`` (``None`` runs in-process).
+Construction: ``BacktestService(StrategyStore(engine), instruments, sql=sql_store, tasks=queue)``;
+``tasks`` needs ``enqueue(queue, actor, **kwargs)`` (``None`` runs in-process).
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ def _bundled(symbol: str, start: datetime, end: datetime) -> pd.DataFrame:
 
 class BacktestService:
     def __init__(self, store: StrategyStore, instruments: InstrumentService, *, sql: SqlStore | None = None,
-                 jobs: Any = None, config: BacktestConfig | None = None) -> None:
+                 tasks: Any = None, config: BacktestConfig | None = None) -> None:
         self.store = store
         self.instruments = instruments
         self.sql = sql
-        self.jobs = jobs
+        self.tasks = tasks
         self.config = config or BacktestConfig()
 
     # ------------------------------------------------------------------ bars
@@ -102,11 +102,11 @@ class BacktestService:
                 status="queued", progress=0.0, message="queued", created_at=now))
             ids.append(run_id)
         for run_id in ids:
-            if self.jobs is None:
+            if self.tasks is None:
                 self.run(run_id)
             else:
                 try:
-                    self.jobs.enqueue(QUEUE, ACTOR, run_id=run_id)
+                    self.tasks.enqueue(QUEUE, ACTOR, run_id=run_id)
                 except Exception as exc:
                     self.store.update_run(run_id, status="failed", message=f"could not queue the job: {exc}")
                     raise

@@ -18,10 +18,10 @@ re-run after a crash is a no-op. Every order exists only with an approved risk d
 
 Construction (composition root)::
 
-    TradingService(settings, TradingStore(store.engine), instruments, ticks, jobs,
+    TradingService(settings, TradingStore(store.engine), instruments, ticks, tasks,
                    calendar=calendar)
 
-``jobs`` needs ``enqueue(queue: str, actor: str, **kwargs) -> str`` (``DramatiqTaskQueue``).
+``tasks`` needs ``enqueue(queue: str, actor: str, **kwargs) -> str`` (``DramatiqTaskQueue``).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class TradingService:
         ``resolve`` / ``by_token`` (tick size, lot size, tradability).
     ticks : TickCache
         Latest tick per instrument (LTP, 5-level depth, previous close, exchange time).
-    jobs : Enqueuer | None
+    tasks : Enqueuer | None
         Where approved orders are sent for execution (``execute_approval`` on queue
         ``trading``). ``None`` executes in-process (scripts, tests of the pure path).
     calendar : NseCalendar, optional
@@ -97,7 +97,7 @@ class TradingService:
         store: TradingStore,
         instruments: InstrumentService,
         ticks: TickCache,
-        jobs: Enqueuer | None = None,
+        tasks: Enqueuer | None = None,
         *,
         calendar: NseCalendar | None = None,
         config: TradingConfig | None = None,
@@ -109,7 +109,7 @@ class TradingService:
         self.store = store
         self.instruments = instruments
         self.ticks = ticks
-        self.jobs = jobs
+        self.tasks = tasks
         self.notifier: Notifier = notifier if notifier is not None else NullNotifier()
         self._engine = TradingEngine(self.config, store, instruments, ticks, calendar, self.notifier)
 
@@ -346,12 +346,12 @@ class TradingService:
     # ------------------------------------------------------------------ internals
 
     def _enqueue(self, approval_id: str) -> None:
-        if self.jobs is None:
+        if self.tasks is None:
             self._engine.execute_approval(approval_id)
             return
         # The message carries the approval's trace id, so the worker's log lines carry it too.
         with trace_context(self._engine.approval_view(approval_id).trace_id):
-            self.jobs.enqueue(QUEUE, EXECUTE_ACTOR, approval_id=approval_id)
+            self.tasks.enqueue(QUEUE, EXECUTE_ACTOR, approval_id=approval_id)
 
 
 __all__ = ["EXECUTE_ACTOR", "QUEUE", "Enqueuer", "TradingConfig", "TradingService"]

@@ -32,8 +32,8 @@ def sql(tmp_path):
     s.dispose()
 
 
-def service(sql, jobs=None):
-    return BacktestService(StrategyStore(sql.engine), InstrumentService(sql), sql=sql, jobs=jobs)
+def service(sql, tasks=None):
+    return BacktestService(StrategyStore(sql.engine), InstrumentService(sql), sql=sql, tasks=tasks)
 
 
 def test_run_inline_stores_a_complete_result_and_compares(sql):

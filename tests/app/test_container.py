@@ -50,7 +50,7 @@ def test_channels_give_one_notification_service_on_the_container_redis_and_queue
     notifier = svc.notifications
     assert isinstance(notifier, NotificationService)
     assert [c.scheme for c in notifier.channels] == ["json"]
-    assert notifier.redis is svc.redis and notifier.jobs is svc.tasks and notifier.dedupe_seconds == 120
+    assert notifier.redis is svc.redis and notifier.tasks is svc.tasks and notifier.dedupe_seconds == 120
     assert svc.trading.notifier is notifier
     assert svc.kite_auth._notifier is notifier and svc.health_alerts.notifier is notifier
     assert notifier.redis.ping()  # the real Redis of REDIS_URL
@@ -78,7 +78,7 @@ def test_research_services_share_the_container_queue_calendar_and_stores(desk_en
     assert svc.scanner.queue is svc.tasks and svc.scanner.calendar is svc.calendar
     assert svc.scanner.watchlists is svc.watchlists
     assert svc.strategies.instruments is svc.instruments
-    assert svc.backtests.store is svc.strategies.store and svc.backtests.jobs is svc.tasks
+    assert svc.backtests.store is svc.strategies.store and svc.backtests.tasks is svc.tasks
     assert svc.backtests.sql is svc.sql
 
 

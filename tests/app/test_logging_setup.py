@@ -93,7 +93,7 @@ def test_approval_message_carries_the_approval_trace_id(tmp_path, redis_url):
             sent.append((actor, kwargs, trace_id_var.get()))
             return "m"
 
-    desk.svc.jobs = Capture()
+    desk.svc.tasks = Capture()
     desk.tick(INFY, 1000.0)
     a = desk.svc.propose(intent(), signal_price=D("1000"), reason="r", now=T0)
     assert desk.svc.approve(a.approval_id, user="trader", now=later(5)).ok

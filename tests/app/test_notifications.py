@@ -218,13 +218,13 @@ def test_receiver_down_does_not_block_fill_and_is_retried(desk_env, stub_worker,
 
 def test_notify_with_redis_down_returns_zero_and_logs(receiver, caplog):
     dead = redis_lib.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
-    svc = notif.NotificationService(parse_channels(receiver.url), dead, jobs=None)
+    svc = notif.NotificationService(parse_channels(receiver.url), dead, tasks=None)
     assert svc.notify(_event()) == 0
     assert "Redis unreachable" in caplog.text
 
 
 def test_no_channels_configured_is_noop(redis_url):
-    svc = notif.NotificationService([], redis_lib.Redis.from_url(redis_url), jobs=None)
+    svc = notif.NotificationService([], redis_lib.Redis.from_url(redis_url), tasks=None)
     assert svc.notify(_event()) == 0
 
 

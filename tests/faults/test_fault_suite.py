@@ -148,7 +148,7 @@ def fresh_desk(pg_url: str, redis_url: str):
         for table in reversed(trading_metadata.sorted_tables):
             conn.execute(table.delete())
     sql.dispose()
-    d = make_desk(pg_url, redis_url, jobs=Queue(redis_url))
+    d = make_desk(pg_url, redis_url, tasks=Queue(redis_url))
     d.svc.save_risk_limits({"max_orders_per_day": 10_000, "max_orders_per_symbol_per_day": 10_000,
                             "wash_trade_minutes": 0}, user="risk")
     d.tick(INFY, 1000.0)

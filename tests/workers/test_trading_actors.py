@@ -54,7 +54,7 @@ class StubQueue:
 
 def test_execute_approval_actor_fills_and_redelivery_is_noop(desk, stub):
     broker, wt = stub
-    desk.svc.jobs = StubQueue(broker)
+    desk.svc.tasks = StubQueue(broker)
     desk.tick(INFY, 1000.0)
     a = desk.svc.propose(intent(), signal_price=D("1000"), reason="r", now=T0)
     assert desk.svc.approve(a.approval_id, user="trader", now=later(5)).ok
@@ -124,7 +124,7 @@ def _kill(proc: subprocess.Popen) -> None:
 
 def test_worker_killed_mid_flow_then_restarted_yields_one_order_and_fill_per_approval(tmp_path, redis_url):
     db = f"sqlite:///{tmp_path / 'desk.db'}"
-    d = make_desk(db, redis_url, jobs=RedisQueue(redis_url))
+    d = make_desk(db, redis_url, tasks=RedisQueue(redis_url))
     d.svc.save_risk_limits({"max_orders_per_day": 1000, "max_orders_per_symbol_per_day": 1000,
                             "wash_trade_minutes": 0}, user="risk")
     d.tick(INFY, 1000.0)
