@@ -19,33 +19,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import date, datetime
-from pathlib import Path
 
 import pandas as pd
 
-from app.adapters.nse_data import INDEX_DAILY_FILE, load_daily
-from app.settings import DATA_DIR
+from app.adapters.bundled_market import (
+    BENCHMARK_SYMBOL, NIFTY500_DAILY_FILE, nifty500_constituents, sector_bars, sector_benchmark,
+)
 from core import sectors as core
 from core.errors import ValidationError
 from core.timeutil import IST
-
-NIFTY500_LIST_FILE = DATA_DIR / "ind_nifty500list_2026-03.csv"
-NIFTY500_DAILY_FILE = DATA_DIR / "daily_nifty500_yahoo_splitadj_2025-03_2026-06.csv.gz"
-BENCHMARK_SYMBOL = "NIFTY 50"
-
-
-def _bundled_bars() -> pd.DataFrame:
-    return load_daily(NIFTY500_DAILY_FILE, index_path=None)
-
-
-def _bundled_benchmark() -> pd.DataFrame:
-    daily = load_daily(index_path=INDEX_DAILY_FILE)
-    return daily[daily["symbol"] == BENCHMARK_SYMBOL]
-
-
-def _bundled_constituents(path: Path = NIFTY500_LIST_FILE) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
-
 
 class SectorService:
     """Sector returns and relative strength over the bundled NIFTY 500 daily bars.
@@ -63,9 +45,9 @@ class SectorService:
 
     def __init__(
         self,
-        load_bars: Callable[[], pd.DataFrame] = _bundled_bars,
-        load_constituents: Callable[[], pd.DataFrame] = _bundled_constituents,
-        load_benchmark: Callable[[], pd.DataFrame] | None = _bundled_benchmark,
+        load_bars: Callable[[], pd.DataFrame] = sector_bars,
+        load_constituents: Callable[[], pd.DataFrame] = nifty500_constituents,
+        load_benchmark: Callable[[], pd.DataFrame] | None = sector_benchmark,
     ) -> None:
         self._load_bars = load_bars
         self._load_constituents = load_constituents
