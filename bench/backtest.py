@@ -30,7 +30,6 @@ from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent

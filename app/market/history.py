@@ -22,7 +22,7 @@ from app.adapters.kite_historical import KITE_MAX_DAYS, check_interval, check_wi
 from app.market.instruments import InstrumentService
 from core.errors import ValidationError
 from core.models import Bar
-from core.timeutil import IST, UTC, ist_range
+from core.timeutil import UTC, ist_range
 
 if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.kite_historical import HistoricalClient

@@ -38,7 +38,7 @@ class FunctionSpec:
 
     @property
     def usage(self) -> str:
-        inner = ([f"field"] if self.field else []) + [p[0] for p in self.params]
+        inner = (["field"] if self.field else []) + [p[0] for p in self.params]
         return f"{self.name}({', '.join(inner)})"
 
     def normalise(self, args: tuple[float | str, ...]) -> tuple[float | str, ...]:

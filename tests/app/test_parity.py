@@ -12,7 +12,7 @@ the recorded bars of the same day with the same instruments, risk limits and cha
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 
 import numpy as np
