@@ -29,36 +29,30 @@ from core.orders import CircuitBand, OrderIntent, OrderStatus, OrderType, Produc
 from core.risk import ReasonCode
 from core.sessions import SessionPhase
 from core.timeutil import IST
+from tests.factories import INFY, SBIN, intent
 
 D = Decimal
-INFY = Instrument(408065, 1594, "INFY", "INFOSYS", "NSE", "NSE", "EQ", D("0.05"), 1)
+#: INFY (tick ₹0.10) by default; tests whose prices sit one ₹0.05 tick from a limit, trigger or
+#: band, or round to a ₹0.05 tick, trade SBIN (tick ₹0.05).
+BY_TOKEN = {inst.instrument_token: inst for inst in (INFY, SBIN)}
 T0 = datetime(2025, 1, 6, 10, 0, tzinfo=IST)
 T1 = T0 + timedelta(seconds=1)
 T2 = T0 + timedelta(seconds=2)
 
 
-def intent(**kw) -> OrderIntent:
-    base = dict(
-        instrument_token=408065,
-        tradingsymbol="INFY",
-        side=Side.BUY,
-        quantity=10,
-        product=Product.MIS,
-        order_type=OrderType.MARKET,
-        trace_id="tr-1",
-    )
-    base.update(kw)
-    return OrderIntent(**base)
-
-
-def tick(ltp: float, *, bid: float | None = None, ask: float | None = None, qty: int = 1000, open_: float = 0.0) -> Tick:
+def tick(inst: Instrument, ltp: float, *, bid: float | None = None, ask: float | None = None, qty: int = 1000,
+         open_: float = 0.0) -> Tick:
+    """A tick for ``inst`` with at most one depth level a side (LTP mode when neither is given);
+    unlike ``factories.depth_tick`` the bid and ask are set apart from the LTP, and so is the open."""
     bids = (DepthLevel(bid, qty, 3),) if bid is not None else ()
     asks = (DepthLevel(ask, qty, 3),) if ask is not None else ()
-    return Tick(408065, ltp, mode="full" if bids or asks else "ltp", bids=bids, asks=asks, open=open_)
+    return Tick(inst.instrument_token, ltp, mode="full" if bids or asks else "ltp", bids=bids, asks=asks,
+                open=open_)
 
 
 def placed(i: OrderIntent, *, at: datetime = T0, phase: SessionPhase = SessionPhase.NORMAL) -> BrokerState:
-    state, events = submit(BrokerState(), i, INFY, order_id="o1", now=at, phase=phase)
+    """A book holding ``i`` as order ``o1``, submitted against the instrument of its token."""
+    state, events = submit(BrokerState(), i, BY_TOKEN[i.instrument_token], order_id="o1", now=at, phase=phase)
     assert isinstance(events[0], OrderAccepted)
     return state
 
@@ -71,25 +65,25 @@ def fills(events) -> list:
 
 
 def test_market_buy_with_depth_fills_at_best_ask():
-    _, ev = process_tick(placed(intent()), tick(1500.0, bid=1499.9, ask=1500.1), now=T1)
+    _, ev = process_tick(placed(intent()), tick(INFY, 1500.0, bid=1499.9, ask=1500.1), now=T1)
     assert fills(ev)[0].price == D("1500.10")
 
 
 def test_market_sell_with_depth_fills_at_best_bid():
-    _, ev = process_tick(placed(intent(side=Side.SELL)), tick(1500.0, bid=1499.9, ask=1500.1), now=T1)
+    _, ev = process_tick(placed(intent(side=Side.SELL)), tick(INFY, 1500.0, bid=1499.9, ask=1500.1), now=T1)
     assert fills(ev)[0].price == D("1499.90")
 
 
 def test_market_buy_without_depth_fills_at_ltp_plus_slippage_rounded_up_to_tick():
     # 1500 × (1 + 10/10000) = 1501.50 exactly; 1500.02 × 1.001 = 1501.52002 → up to 1501.55
     cfg = BrokerConfig(slippage_bps=D("10"))
-    _, ev = process_tick(placed(intent()), tick(1500.02), now=T1, config=cfg)
+    _, ev = process_tick(placed(intent(SBIN)), tick(SBIN, 1500.02), now=T1, config=cfg)
     assert fills(ev)[0].price == D("1501.55")
 
 
 def test_market_sell_without_depth_fills_at_ltp_minus_slippage_rounded_down_to_tick():
     cfg = BrokerConfig(slippage_bps=D("10"))
-    _, ev = process_tick(placed(intent(side=Side.SELL)), tick(1500.0), now=T1, config=cfg)
+    _, ev = process_tick(placed(intent(side=Side.SELL)), tick(INFY, 1500.0), now=T1, config=cfg)
     assert fills(ev)[0].price == D("1498.50")
 
 
@@ -97,12 +91,12 @@ def test_market_sell_without_depth_fills_at_ltp_minus_slippage_rounded_down_to_t
 
 
 def test_market_order_fills_completely_on_next_tick():
-    state, ev = process_tick(placed(intent()), tick(1500.0), now=T1)
+    state, ev = process_tick(placed(intent()), tick(INFY, 1500.0), now=T1)
     assert state.get("o1").status is OrderStatus.COMPLETE and fills(ev)[0].quantity == 10
 
 
 def test_tick_older_than_order_does_not_fill():
-    state, ev = process_tick(placed(intent(), at=T1), tick(1500.0), now=T0)
+    state, ev = process_tick(placed(intent(), at=T1), tick(INFY, 1500.0), now=T0)
     assert ev == () and state.get("o1").status is OrderStatus.OPEN
 
 
@@ -116,36 +110,36 @@ def test_tick_for_other_instrument_does_not_fill():
 
 def test_limit_buy_with_ask_at_limit_fills_at_ask():
     state = placed(intent(order_type=OrderType.LIMIT, price=D("1500.00")))
-    _, ev = process_tick(state, tick(1500.5, bid=1499.95, ask=1500.0), now=T1)
+    _, ev = process_tick(state, tick(INFY, 1500.5, bid=1499.9, ask=1500.0), now=T1)
     assert fills(ev)[0].price == D("1500.00")
 
 
 def test_limit_buy_with_ask_below_limit_fills_at_better_ask():
     state = placed(intent(order_type=OrderType.LIMIT, price=D("1500.00")))
-    _, ev = process_tick(state, tick(1499.0, bid=1498.9, ask=1499.0), now=T1)
+    _, ev = process_tick(state, tick(INFY, 1499.0, bid=1498.9, ask=1499.0), now=T1)
     assert fills(ev)[0].price == D("1499.00")
 
 
 def test_limit_buy_with_ask_above_limit_does_not_fill():
-    state = placed(intent(order_type=OrderType.LIMIT, price=D("1500.00")))
-    _, ev = process_tick(state, tick(1500.0, bid=1500.0, ask=1500.05), now=T1)
+    state = placed(intent(SBIN, order_type=OrderType.LIMIT, price=D("1500.00")))
+    _, ev = process_tick(state, tick(SBIN, 1500.0, bid=1500.0, ask=1500.05), now=T1)  # ask one tick above
     assert ev == ()
 
 
 def test_limit_buy_ltp_touch_without_depth_does_not_fill():
     state = placed(intent(order_type=OrderType.LIMIT, price=D("1500.00")))
-    assert process_tick(state, tick(1500.0), now=T1)[1] == ()
+    assert process_tick(state, tick(INFY, 1500.0), now=T1)[1] == ()
 
 
 def test_limit_buy_ltp_through_limit_fills_at_slipped_ltp_capped_by_limit():
-    state = placed(intent(order_type=OrderType.LIMIT, price=D("1500.00")))
-    _, ev = process_tick(state, tick(1499.95), now=T1, config=BrokerConfig(slippage_bps=D("10")))
+    state = placed(intent(SBIN, order_type=OrderType.LIMIT, price=D("1500.00")))
+    _, ev = process_tick(state, tick(SBIN, 1499.95), now=T1, config=BrokerConfig(slippage_bps=D("10")))
     assert fills(ev)[0].price == D("1500.00")  # 1499.95 × 1.001 = 1501.45 → capped at 1500
 
 
 def test_limit_sell_ltp_through_limit_fills_at_ltp_without_slippage():
     state = placed(intent(side=Side.SELL, order_type=OrderType.LIMIT, price=D("1500.00")))
-    _, ev = process_tick(state, tick(1502.0), now=T1)
+    _, ev = process_tick(state, tick(INFY, 1502.0), now=T1)
     assert fills(ev)[0].price == D("1502.00")
 
 
@@ -153,26 +147,26 @@ def test_limit_sell_ltp_through_limit_fills_at_ltp_without_slippage():
 
 
 def test_sl_buy_below_trigger_stays_trigger_pending():
-    state = placed(intent(order_type=OrderType.SL, price=D("1510.00"), trigger_price=D("1505.00")))
-    state, ev = process_tick(state, tick(1504.95), now=T1)
+    state = placed(intent(SBIN, order_type=OrderType.SL, price=D("1510.00"), trigger_price=D("1505.00")))
+    state, ev = process_tick(state, tick(SBIN, 1504.95), now=T1)  # one tick below the trigger
     assert ev == () and state.get("o1").status is OrderStatus.TRIGGER_PENDING
 
 
 def test_sl_buy_triggers_then_fills_as_limit_same_tick():
     state = placed(intent(order_type=OrderType.SL, price=D("1510.00"), trigger_price=D("1505.00")))
-    _, ev = process_tick(state, tick(1505.0), now=T1)
+    _, ev = process_tick(state, tick(INFY, 1505.0), now=T1)
     assert isinstance(ev[0], OrderTriggered) and fills(ev)[0].price == D("1505.00")
 
 
 def test_sl_buy_triggered_but_above_limit_rests_open():
     state = placed(intent(order_type=OrderType.SL, price=D("1510.00"), trigger_price=D("1505.00")))
-    state, ev = process_tick(state, tick(1515.0), now=T1)
+    state, ev = process_tick(state, tick(INFY, 1515.0), now=T1)
     assert [type(e) for e in ev] == [OrderTriggered] and state.get("o1").status is OrderStatus.OPEN
 
 
 def test_slm_sell_triggers_at_or_below_trigger_and_fills_as_market():
     state = placed(intent(side=Side.SELL, order_type=OrderType.SL_M, trigger_price=D("1490.00")))
-    _, ev = process_tick(state, tick(1490.0, bid=1489.8, ask=1490.05), now=T1)
+    _, ev = process_tick(state, tick(INFY, 1490.0, bid=1489.8, ask=1490.1), now=T1)
     assert fills(ev)[0].price == D("1489.80")
 
 
@@ -181,13 +175,14 @@ def test_slm_sell_triggers_at_or_below_trigger_and_fills_as_market():
 
 def test_ioc_limit_not_crossed_is_cancelled_after_first_tick():
     state = placed(intent(order_type=OrderType.LIMIT, price=D("1500.00"), validity=Validity.IOC))
-    state, ev = process_tick(state, tick(1501.0), now=T1)
+    state, ev = process_tick(state, tick(INFY, 1501.0), now=T1)
     assert isinstance(ev[-1], OrderCancelled) and state.get("o1").status is OrderStatus.CANCELLED
 
 
 def test_ioc_partial_fill_cancels_remainder():
     state = placed(intent(validity=Validity.IOC))
-    state, ev = process_tick(state, tick(1500.0, bid=1499.9, ask=1500.1, qty=4), now=T1, config=BrokerConfig(partial_fills=True))
+    state, _ = process_tick(state, tick(INFY, 1500.0, bid=1499.9, ask=1500.1, qty=4), now=T1,
+                            config=BrokerConfig(partial_fills=True))
     order = state.get("o1")
     assert (order.filled_quantity, order.status) == (4, OrderStatus.CANCELLED)
 
@@ -196,21 +191,21 @@ def test_ioc_partial_fill_cancels_remainder():
 
 
 def test_partial_fill_limited_by_best_level_quantity():
-    state, ev = process_tick(placed(intent()), tick(1500.0, ask=1500.1, bid=1499.9, qty=4), now=T1,
+    state, ev = process_tick(placed(intent()), tick(INFY, 1500.0, ask=1500.1, bid=1499.9, qty=4), now=T1,
                         config=BrokerConfig(partial_fills=True))
     assert fills(ev)[0].quantity == 4 and state.get("o1").status is OrderStatus.OPEN
 
 
 def test_partial_fill_remainder_fills_on_next_tick_with_next_sequence():
     cfg = BrokerConfig(partial_fills=True)
-    state, _ = process_tick(placed(intent()), tick(1500.0, ask=1500.1, bid=1499.9, qty=4), now=T1, config=cfg)
-    state, ev = process_tick(state, tick(1500.0, ask=1500.2, bid=1499.9, qty=100), now=T2, config=cfg)
+    state, _ = process_tick(placed(intent()), tick(INFY, 1500.0, ask=1500.1, bid=1499.9, qty=4), now=T1, config=cfg)
+    state, ev = process_tick(state, tick(INFY, 1500.0, ask=1500.2, bid=1499.9, qty=100), now=T2, config=cfg)
     f = fills(ev)[0]
     assert (f.quantity, f.seq, f.fill_id) == (6, 2, "o1-2") and state.get("o1").status is OrderStatus.COMPLETE
 
 
 def test_partial_fills_off_fills_whole_quantity_despite_depth():
-    _, ev = process_tick(placed(intent()), tick(1500.0, ask=1500.1, bid=1499.9, qty=4), now=T1)
+    _, ev = process_tick(placed(intent()), tick(INFY, 1500.0, ask=1500.1, bid=1499.9, qty=4), now=T1)
     assert fills(ev)[0].quantity == 10
 
 
@@ -219,13 +214,13 @@ def test_partial_fills_off_fills_whole_quantity_despite_depth():
 
 def test_pre_open_market_order_fills_at_open_of_first_normal_tick():
     state = placed(intent(), at=datetime(2025, 1, 6, 9, 5, tzinfo=IST), phase=SessionPhase.PRE_OPEN)
-    _, ev = process_tick(state, tick(1512.0, bid=1511.9, ask=1512.1, open_=1510.0), now=datetime(2025, 1, 6, 9, 15, tzinfo=IST))
+    _, ev = process_tick(state, tick(INFY, 1512.0, bid=1511.9, ask=1512.1, open_=1510.0), now=datetime(2025, 1, 6, 9, 15, tzinfo=IST))
     assert fills(ev)[0].price == D("1510.00")
 
 
 def test_pre_open_order_does_not_fill_on_pre_open_matching_tick():
     state = placed(intent(), at=datetime(2025, 1, 6, 9, 5, tzinfo=IST), phase=SessionPhase.PRE_OPEN)
-    _, ev = process_tick(state, tick(1510.0, open_=1510.0), now=datetime(2025, 1, 6, 9, 10, tzinfo=IST),
+    _, ev = process_tick(state, tick(INFY, 1510.0, open_=1510.0), now=datetime(2025, 1, 6, 9, 10, tzinfo=IST),
                     phase=SessionPhase.PRE_OPEN_MATCHING)
     assert ev == ()
 
@@ -233,14 +228,14 @@ def test_pre_open_order_does_not_fill_on_pre_open_matching_tick():
 def test_pre_open_limit_above_open_fills_at_open():
     state = placed(intent(order_type=OrderType.LIMIT, price=D("1515.00")), at=datetime(2025, 1, 6, 9, 5, tzinfo=IST),
                    phase=SessionPhase.PRE_OPEN)
-    _, ev = process_tick(state, tick(1511.0, open_=1510.0), now=datetime(2025, 1, 6, 9, 15, tzinfo=IST))
+    _, ev = process_tick(state, tick(INFY, 1511.0, open_=1510.0), now=datetime(2025, 1, 6, 9, 15, tzinfo=IST))
     assert fills(ev)[0].price == D("1510.00")
 
 
 def test_pre_open_limit_below_open_rests_as_normal_order():
     state = placed(intent(order_type=OrderType.LIMIT, price=D("1500.00")), at=datetime(2025, 1, 6, 9, 5, tzinfo=IST),
                    phase=SessionPhase.PRE_OPEN)
-    state, ev = process_tick(state, tick(1511.0, open_=1510.0), now=datetime(2025, 1, 6, 9, 15, tzinfo=IST))
+    state, ev = process_tick(state, tick(INFY, 1511.0, open_=1510.0), now=datetime(2025, 1, 6, 9, 15, tzinfo=IST))
     order = state.get("o1")
     assert ev == () and order.is_open and not order.queued_for_open
 
@@ -250,7 +245,8 @@ def test_pre_open_limit_below_open_rests_as_normal_order():
 
 def test_fill_price_outside_circuit_does_not_fill():
     band = CircuitBand(D("1400.00"), D("1500.00"))
-    state, ev = process_tick(placed(intent()), tick(1500.0, bid=1499.9, ask=1500.05), now=T1, circuit=band)
+    state, ev = process_tick(placed(intent(SBIN)), tick(SBIN, 1500.0, bid=1499.9, ask=1500.05), now=T1,
+                             circuit=band)  # best ask one tick above the upper band
     assert ev == () and state.get("o1").is_open
 
 
@@ -258,32 +254,32 @@ def test_fill_price_outside_circuit_does_not_fill():
 
 
 def test_tick_in_closing_session_does_not_fill():
-    assert process_tick(placed(intent()), tick(1500.0), now=T1, phase=SessionPhase.CLOSING)[1] == ()
+    assert process_tick(placed(intent()), tick(INFY, 1500.0), now=T1, phase=SessionPhase.CLOSING)[1] == ()
 
 
 # ---- charges and idempotency keys
 
 
 def test_fill_carries_charges_for_its_date_and_product():
-    _, ev = process_tick(placed(intent(quantity=100)), tick(1000.0), now=T1)
+    _, ev = process_tick(placed(intent(qty=100)), tick(INFY, 1000.0), now=T1)
     expected = equity_charges(Side.BUY, Product.MIS, 100, D("1000.00"), schedule_for(T1.date()))
     assert fills(ev)[0].charges == expected
 
 
 def test_fill_id_is_order_id_and_sequence():
-    _, ev = process_tick(placed(intent()), tick(1500.0), now=T1)
+    _, ev = process_tick(placed(intent(trace_id="tr-1")), tick(INFY, 1500.0), now=T1)
     f = fills(ev)[0]
     assert (f.fill_id, f.seq, f.trace_id) == ("o1-1", 1, "tr-1")
 
 
 def test_replayed_tick_after_complete_does_not_fill_again():
-    state, _ = process_tick(placed(intent()), tick(1500.0), now=T1)
-    assert process_tick(state, tick(1500.0), now=T1)[1] == ()
+    state, _ = process_tick(placed(intent()), tick(INFY, 1500.0), now=T1)
+    assert process_tick(state, tick(INFY, 1500.0), now=T1)[1] == ()
 
 
 def test_on_tick_is_deterministic():
     state = placed(intent())
-    assert process_tick(state, tick(1500.0), now=T1) == process_tick(state, tick(1500.0), now=T1)
+    assert process_tick(state, tick(INFY, 1500.0), now=T1) == process_tick(state, tick(INFY, 1500.0), now=T1)
 
 
 # ---- book: submit / modify / cancel
@@ -304,12 +300,12 @@ def test_submit_refused_leaves_book_unchanged():
 
 def test_submit_bad_tick_price_raises():
     with pytest.raises(ValidationError, match="tick_size"):
-        submit(BrokerState(), intent(order_type=OrderType.LIMIT, price=D("1500.01")), INFY, order_id="o1", now=T0,
+        submit(BrokerState(), intent(order_type=OrderType.LIMIT, price=D("1500.05")), INFY, order_id="o1", now=T0,
                phase=SessionPhase.NORMAL)
 
 
 def test_modify_filled_order_raises():
-    state, _ = process_tick(placed(intent()), tick(1500.0), now=T1)
+    state, _ = process_tick(placed(intent()), tick(INFY, 1500.0), now=T1)
     with pytest.raises(ValidationError, match="it is COMPLETE"):
         modify(state, "o1", INFY, now=T2, quantity=20)
 

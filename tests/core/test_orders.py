@@ -3,6 +3,7 @@ gatekeeper's: tests/core/test_gatekeeper.py)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -10,13 +11,11 @@ from decimal import Decimal
 import pytest
 
 from core.errors import ValidationError
-from core.models import Instrument
 from core.orders import (
     Order,
     OrderIntent,
     OrderStatus,
     OrderType,
-    Product,
     Side,
     Validity,
     cancel_order,
@@ -31,30 +30,20 @@ from core.orders import (
 )
 from core.sessions import SessionPhase
 from core.timeutil import IST
+from tests.factories import INFY, NIFTY, SBIN, equity, intent
 
 D = Decimal
-INFY = Instrument(408065, 1594, "INFY", "INFOSYS", "NSE", "NSE", "EQ", D("0.05"), 1)
-NIFTY = Instrument(256265, 1001, "NIFTY 50", "NIFTY 50", "NSE", "INDICES", "EQ", D("0"), 0)
-LOT25 = Instrument(111, 1, "LOTTY", "LOTTY", "NSE", "NSE", "EQ", D("0.05"), 25)
+LOT25 = equity(111, "LOTTY", tick_size="0.05", lot_size=25)  # made up: a 25-share lot
 NOON = datetime(2025, 1, 6, 12, 0, tzinfo=IST)
 
 
-def intent(**kw) -> OrderIntent:
-    base = dict(
-        instrument_token=408065,
-        tradingsymbol="INFY",
-        side=Side.BUY,
-        quantity=10,
-        product=Product.MIS,
-        order_type=OrderType.LIMIT,
-        price=D("1500.00"),
-    )
-    base.update(kw)
-    return OrderIntent(**base)
+def limit_intent(token=INFY, **kw) -> OrderIntent:
+    """``factories.intent`` as a LIMIT at ₹1500.00 (default: BUY 10 INFY MIS LIMIT 1500.00)."""
+    return intent(token, **{"order_type": OrderType.LIMIT, "price": D("1500.00"), **kw})
 
 
 def open_order(**kw) -> Order:
-    return Order("o1", intent(**kw), OrderStatus.OPEN, NOON, NOON, D("0.05"))
+    return Order("o1", limit_intent(**kw), OrderStatus.OPEN, NOON, NOON, INFY.tick_size)
 
 
 # ---- money helpers
@@ -88,42 +77,42 @@ def test_round_to_tick_up_and_down_land_on_tick():
 
 def test_intent_zero_quantity_raises():
     with pytest.raises(ValidationError, match="quantity"):
-        intent(quantity=0)
+        limit_intent(qty=0)
 
 
 def test_intent_float_price_raises():
     with pytest.raises(ValidationError, match="price"):
-        intent(price=1500.0)
+        limit_intent(price=1500.0)
 
 
 def test_intent_limit_without_price_raises():
     with pytest.raises(ValidationError, match="need a price"):
-        intent(price=None)
+        limit_intent(price=None)
 
 
 def test_intent_market_with_price_raises():
     with pytest.raises(ValidationError, match="take no price"):
-        intent(order_type=OrderType.MARKET)
+        limit_intent(order_type=OrderType.MARKET)
 
 
 def test_intent_sl_without_trigger_raises():
     with pytest.raises(ValidationError, match="trigger_price"):
-        intent(order_type=OrderType.SL)
+        limit_intent(order_type=OrderType.SL)
 
 
 def test_intent_slm_needs_trigger_only():
-    i = intent(order_type=OrderType.SL_M, price=None, trigger_price=D("1510.00"))
+    i = limit_intent(order_type=OrderType.SL_M, price=None, trigger_price=D("1510.00"))
     assert i.trigger_price == D("1510.00") and i.price is None
 
 
 def test_intent_buy_sl_trigger_above_price_raises():
     with pytest.raises(ValidationError, match="BUY SL needs trigger_price <= price"):
-        intent(order_type=OrderType.SL, price=D("1500.00"), trigger_price=D("1505.00"))
+        limit_intent(order_type=OrderType.SL, price=D("1500.00"), trigger_price=D("1505.00"))
 
 
 def test_intent_sell_sl_trigger_below_price_raises():
     with pytest.raises(ValidationError, match="SELL SL needs trigger_price >= price"):
-        intent(side=Side.SELL, order_type=OrderType.SL, price=D("1500.00"), trigger_price=D("1495.00"))
+        limit_intent(side=Side.SELL, order_type=OrderType.SL, price=D("1500.00"), trigger_price=D("1495.00"))
 
 
 # ---- validate against the instrument
@@ -131,22 +120,28 @@ def test_intent_sell_sl_trigger_below_price_raises():
 
 def test_validate_index_not_tradable_raises():
     with pytest.raises(ValidationError, match="index"):
-        validate_intent(intent(instrument_token=256265, tradingsymbol="NIFTY 50"), NIFTY)
+        validate_intent(limit_intent(NIFTY), NIFTY)
 
 
 def test_validate_quantity_not_lot_multiple_raises():
     with pytest.raises(ValidationError, match="lot_size 25"):
-        validate_intent(intent(instrument_token=111, tradingsymbol="LOTTY", quantity=30), LOT25)
+        validate_intent(limit_intent(LOT25, qty=30), LOT25)
 
 
-def test_validate_price_off_tick_raises_and_suggests_neighbours():
-    with pytest.raises(ValidationError, match="1500.00 or 1500.05"):
-        validate_intent(intent(price=D("1500.02")), INFY)
+@pytest.mark.parametrize(
+    ("inst", "price", "neighbours"),
+    [(SBIN, "800.02", "800.00 or 800.05"), (INFY, "1500.05", "1500.00 or 1500.10")],  # ticks ₹0.05 and ₹0.10
+    ids=lambda v: getattr(v, "tradingsymbol", None),
+)
+def test_validate_price_off_tick_raises_and_suggests_neighbours(inst, price, neighbours):
+    message = re.escape(f"is not a multiple of tick_size {inst.tick_size}; use {neighbours}") + "$"
+    with pytest.raises(ValidationError, match=message):
+        validate_intent(limit_intent(inst, price=D(price)), inst)
 
 
 def test_validate_token_mismatch_raises():
     with pytest.raises(ValidationError, match="token"):
-        validate_intent(intent(instrument_token=1), INFY)
+        validate_intent(limit_intent(1), INFY)
 
 
 # ---- session phase
@@ -201,7 +196,7 @@ def test_modify_complete_order_raises():
 
 def test_modify_off_tick_price_raises():
     with pytest.raises(ValidationError, match="tick_size"):
-        modify_order(open_order(), INFY, now=NOON, price=D("1499.01"))
+        modify_order(open_order(), INFY, now=NOON, price=D("1499.05"))  # on a ₹0.05 grid, off INFY's ₹0.10
 
 
 def test_modified_intent_changes_only_given_fields_and_leaves_order_alone():
