@@ -110,6 +110,25 @@ class CircuitBand:
 
 # --------------------------------------------------------------------------- intent and order
 
+#: Kite's ``market_protection = -1``: Zerodha's automatic band (``core.market_protection``).
+MARKET_PROTECTION_AUTO = Decimal(-1)
+_HUNDRED = Decimal(100)
+
+
+def check_market_protection(value: Decimal | None) -> None:
+    """``market_protection`` is ``None`` (the desk's default: automatic), ``-1`` (automatic) or a
+    percent ``0 < p <= 100`` (Kite Connect, from 1 Apr 2026: kite.trade forum comment 52940 and
+    52970; Kite refuses ``0``). Raises ``ValidationError`` naming the field and the allowed range."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, Decimal) or not value.is_finite():
+        raise ValidationError(f"market_protection must be a Decimal percent (-1 or 0 < p <= 100), was {value!r}")
+    if value != MARKET_PROTECTION_AUTO and not Decimal(0) < value <= _HUNDRED:
+        raise ValidationError(
+            f"market_protection must be -1 (automatic) or a percent 0 < p <= 100, was {value} "
+            "(Kite refuses 0 on API MARKET/SL-M orders from 1 Apr 2026)"
+        )
+
 
 def _check_price(name: str, value: Decimal | None) -> None:
     if value is None:
@@ -127,6 +146,13 @@ class OrderIntent:
     ``quantity`` shares (> 0); ``price``/``trigger_price``/``stop_loss``/``target`` rupees.
     ``stop_loss``/``target`` are the planned exit levels used by risk (risk per trade); they
     do not place bracket orders. ``trace_id`` follows the work from scan to fill.
+
+    ``market_protection`` is Kite's parameter for MARKET and SL-M orders (from 1 Apr 2026):
+    ``-1`` automatic (Zerodha's table in ``core.market_protection``) or a percent ``0 < p <=
+    100``. Kite's API refuses a MARKET/SL-M order without it; the desk instead defaults
+    ``None`` to automatic, so strategies and tickets written before the rule keep trading with
+    the protection Kite would apply to them. It is ignored on LIMIT/SL orders and before
+    2026-04-01 (no protection then).
 
     Raises ``ValidationError`` on construction when a field has the wrong type or sign, or the
     prices do not fit ``order_type`` (see the module docstring for the rules).
@@ -146,6 +172,7 @@ class OrderIntent:
     tag: str = ""
     strategy: str = ""
     trace_id: str = ""
+    market_protection: Decimal | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.instrument_token, int) or self.instrument_token <= 0:
@@ -165,6 +192,12 @@ class OrderIntent:
         for name in ("price", "trigger_price", "stop_loss", "target"):
             _check_price(name, getattr(self, name))
         _check_type_prices(self.side, self.order_type, self.price, self.trigger_price)
+        check_market_protection(self.market_protection)
+
+    @property
+    def is_market(self) -> bool:
+        """MARKET or SL-M: the order types Kite's market protection applies to."""
+        return self.order_type in (OrderType.MARKET, OrderType.SL_M)
 
     @property
     def is_stop(self) -> bool:
@@ -203,6 +236,9 @@ class Order:
     ``average_price`` rupees (``None`` until the first fill); ``fill_count`` is the number of
     fills so far (the next fill's sequence is ``fill_count + 1``). ``queued_for_open`` marks a
     pre-open order waiting for the open. ``tick_size`` is copied from the instrument.
+    ``protection_price`` ₹ is the worst price a protected MARKET/SL-M order may fill at (Kite
+    then shows it as a LIMIT at that price; ``core.market_protection``), ``None`` when not (yet)
+    protected. ``at_close`` marks a post-close order (15:40–16:00) that fills at the day's close.
     """
 
     order_id: str
@@ -216,6 +252,8 @@ class Order:
     fill_count: int = 0
     queued_for_open: bool = False
     status_message: str = ""
+    protection_price: Decimal | None = None
+    at_close: bool = False
 
     @property
     def pending_quantity(self) -> int:

@@ -3,9 +3,11 @@ against the LTP, CNC holdings. Each a pure function returning a :class:`Denial` 
 
 Sources (``../shared/docs/indian-market.md``):
 
-* pre-open order entry 09:00–09:08 queues MARKET/LIMIT orders for the open; SL/SL-M are not
-  accepted in pre-open; nothing is accepted during pre-open matching (09:08–09:15), closing
-  (15:30–15:40) or when closed; post-close (15:40–16:00) accepts CNC only (§1);
+* pre-open order entry 09:00–09:08 queues MARKET/LIMIT DAY orders for the open; SL/SL-M and
+  IOC are not accepted in pre-open; nothing is accepted during pre-open matching
+  (09:08–09:15), closing (15:30–15:40) or when closed; post-close (15:40–16:00) accepts CNC
+  MARKET orders only, filled at the closing price (§1: NSE market timings; marketopenindia.site
+  market sessions; forum.5paisa.com pre-market and post-market sessions; support.geojit.com);
 * no fresh MIS entry at or after the square-off cut-off (Zerodha: 15:20 IST, configurable);
   exits stay allowed (§2);
 * every price of the order — the limit ``price``, the ``trigger_price``, and for an order
@@ -21,28 +23,54 @@ from __future__ import annotations
 from datetime import datetime, time
 from decimal import Decimal
 
-from core.orders import CircuitBand, OrderIntent, Product, Side
+from core.orders import CircuitBand, OrderIntent, OrderType, Product, Side, Validity
 from core.risk.reasons import Denial, ReasonCode
 from core.sessions import SessionPhase
 from core.timeutil import to_ist
 
 
+_SESSION_SOURCE = "NSE market timings (indian-market.md §1; marketopenindia.site, forum.5paisa.com)"
+
+
 def check_session(intent: OrderIntent, phase: SessionPhase) -> Denial | None:
-    """The exchange accepts orders in pre-open entry (MARKET/LIMIT), normal and post-close (CNC)."""
-    if phase is SessionPhase.PRE_OPEN and intent.is_stop:
-        return Denial(ReasonCode.PRE_OPEN_ORDER_TYPE,
-                      f"order_type {intent.order_type} is not accepted in pre-open (09:00–09:08 IST); "
-                      "allowed: MARKET or LIMIT")
+    """The exchange accepts orders in pre-open entry (MARKET/LIMIT, DAY only), normal, and
+    post-close (CNC MARKET only, at the closing price). Source: NSE market timings
+    (``../shared/docs/indian-market.md`` §1: pre-open and post-close sessions)."""
+    if phase is SessionPhase.PRE_OPEN:
+        return _pre_open(intent)
     if phase is SessionPhase.PRE_OPEN_MATCHING:
         return Denial(ReasonCode.PRE_OPEN_MATCHING,
                       "pre-open matching (09:08–09:15 IST): orders are accepted again from 09:15 IST")
     if phase in (SessionPhase.CLOSED, SessionPhase.CLOSING):
         return Denial(ReasonCode.MARKET_CLOSED,
                       f"market is not accepting orders ({phase}); orders are accepted 09:00–09:08 and "
-                      "09:15–15:30 IST (CNC also 15:40–16:00 IST)")
-    if phase is SessionPhase.POST_CLOSE and intent.product is not Product.CNC:
+                      "09:15–15:30 IST (CNC MARKET also 15:40–16:00 IST)")
+    if phase is SessionPhase.POST_CLOSE:
+        return _post_close(intent)
+    return None
+
+
+def _pre_open(intent: OrderIntent) -> Denial | None:
+    if intent.is_stop:
+        return Denial(ReasonCode.PRE_OPEN_ORDER_TYPE,
+                      f"order_type {intent.order_type} is not accepted in pre-open (09:00–09:08 IST); "
+                      f"allowed: MARKET or LIMIT ({_SESSION_SOURCE})")
+    if intent.validity is Validity.IOC:
+        return Denial(ReasonCode.PRE_OPEN_IOC,
+                      f"validity IOC is not allowed in pre-open (09:00–09:08 IST); allowed: DAY "
+                      f"({_SESSION_SOURCE}; support.geojit.com)")
+    return None
+
+
+def _post_close(intent: OrderIntent) -> Denial | None:
+    if intent.product is not Product.CNC:
         return Denial(ReasonCode.POST_CLOSE_CNC_ONLY,
-                      f"product {intent.product} is not accepted post-close (15:40–16:00 IST); allowed: CNC")
+                      f"product {intent.product} is not accepted post-close (15:40–16:00 IST); allowed: CNC "
+                      f"({_SESSION_SOURCE})")
+    if intent.order_type is not OrderType.MARKET:
+        return Denial(ReasonCode.POST_CLOSE_MARKET_ONLY,
+                      f"order_type {intent.order_type} is not accepted post-close (15:40–16:00 IST); allowed: "
+                      f"MARKET, filled at the closing price ({_SESSION_SOURCE})")
     return None
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 
 from core.errors import ValidationError
-from core.orders import OrderIntent, OrderType, Product, Side
+from core.orders import OrderIntent, OrderType, Product, Side, Validity
 from core.risk import ReasonCode
 from core.timeutil import IST, to_utc
 from tests.factories import INFY, SBIN, intent
@@ -89,6 +89,10 @@ CASES = [
     Case(ReasonCode.PRE_OPEN_ORDER_TYPE, dict(order_type=OrderType.SL_M, trigger_price=D("1010.0")),
          now=at(9, 3, NEXT_DAY)),
     Case(ReasonCode.POST_CLOSE_CNC_ONLY, dict(price=D("995.0")), now=at(15, 45)),
+    Case(ReasonCode.POST_CLOSE_MARKET_ONLY, dict(price=D("995.0")), now=at(15, 45),
+         resting=resting_limit(product=Product.CNC)),  # NSE post-close: CNC MARKET only
+    Case(ReasonCode.PRE_OPEN_IOC, dict(price=D("995.0")), now=at(9, 3, NEXT_DAY),
+         resting=resting_limit(validity=Validity.IOC)),  # NSE pre-open: no IOC
     Case(ReasonCode.MIS_CUTOFF, dict(price=D("995.0")), now=at(15, 21)),
     Case(ReasonCode.OUTSIDE_CIRCUIT, dict(price=D("1200.0"))),  # band 900–1100
     Case(ReasonCode.TRIGGER_THROUGH_LTP, dict(trigger_price=D("995.0")),
