@@ -29,6 +29,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from core.errors import ValidationError
+from core.margins import MarginRules, check_mis_eligible
 from core.models import Instrument
 from core.orders import ZERO, CircuitBand, FrozenMap, Order, OrderIntent, reduces_position, validate_intent
 from core.risk import market_rules, rules
@@ -89,7 +90,8 @@ class GateContext:
       signed open quantity of the same instrument and product (tells exits from entries);
     * ``state`` and ``limits`` the account (both or neither: without them only the market's
       rules run, as the paper exchange does); ``reserved_margin`` ₹ blocked by *other* open
-      orders (for a modify, without the order being modified).
+      orders (for a modify, without the order being modified); ``margin_rules`` the per-stock
+      margin table and MIS list (``core.margins``; ``None``: a flat ``state.mis_leverage``).
     """
 
     instrument: Instrument
@@ -103,6 +105,7 @@ class GateContext:
     state: RiskState | None = None
     limits: RiskLimits | None = None
     reserved_margin: Decimal = ZERO
+    margin_rules: MarginRules | None = None
 
     def __post_init__(self) -> None:
         require_aware(self.now, "now")
@@ -150,7 +153,7 @@ def check(change: OrderChange, context: GateContext) -> Decision:
         Bad input: the intent does not fit the instrument (token, index, lot, tick).
     """
     intent, ctx = change.intent, context
-    validate_intent(intent, ctx.instrument)
+    validate_intent(intent, ctx.instrument, on=to_ist(ctx.now).date())  # the date's NSE tick regime
     is_exit = reduces_position(intent, ctx.position_quantity)
     expected = intent.price if intent.price is not None else ctx.ltp
     margin = None
@@ -181,6 +184,8 @@ def _required_margin(intent: OrderIntent, expected: Decimal, ctx: GateContext) -
     from core.portfolio import required_margin
 
     assert ctx.state is not None
+    if ctx.margin_rules is not None:
+        return ctx.margin_rules.required(intent, expected, ctx.position_quantity)
     return required_margin(intent, expected, ctx.state.mis_leverage, ctx.position_quantity)
 
 
@@ -212,6 +217,7 @@ def _account_denials(change: OrderChange, is_exit: bool, ctx: GateContext, expec
         rules.check_cooldown(is_exit, state.consecutive_losses, state.last_loss_at, now,
                              limits.max_consecutive_losses, limits.cooldown_minutes),
         rules.check_wash_trade(is_exit, intent, state.last_fills, now, limits.wash_trade_minutes),
+        check_mis_eligible(is_exit, intent, ctx.margin_rules) if ctx.margin_rules is not None else None,
     ]
     if expected is not None:
         available = None if state.available_margin is None else state.available_margin - ctx.reserved_margin

@@ -12,9 +12,14 @@ Model
   ``cost × closed / |quantity|`` rounded half-up to the paisa (the whole cost when it goes
   flat) and realizes ``proceeds − removed cost``, so the identity
   ``cash == capital + realized − charges − Σ cost`` holds exactly (:func:`reconcile`).
-* **Funds**: MIS uses leverage: margin blocked = ``|cost| / mis_leverage``. Available margin =
-  ``cash + Σ MIS cost − MIS margin + min(0, MIS unrealized)`` (unrealized MIS losses reduce it,
-  gains are not credited: pessimistic). CNC buys pay the full notional from cash.
+* **Funds** (:func:`funds`, rules in ``core.margins``): an open MIS position blocks
+  ``|cost| × max(20 %, VaR + ELM + ad hoc)`` of its stock (``Portfolio.margin_rules``); each open
+  order blocks its unfilled part (``core.margins.open_orders_margin``, released on fill or
+  cancel). Usable funds = ``cash + Σ MIS cost + min(0, MIS unrealized) − max(0, MIS realized
+  today)``: unrealized MIS losses reduce it, gains are not credited (pessimistic); the day's
+  intraday profit is usable from T+1 (Zerodha support "unsettled balances"), while 100 % of a
+  CNC sale's proceeds are usable the same day (since 7 Oct 2024, same article). Available =
+  usable − blocked. CNC buys pay the full notional from cash.
 * **Settlement**: CNC buys are T+1 (NSE, indian-market.md §1): each CNC buy records a lot that
   settles on the date the caller passes; :func:`holdings` splits settled and T1 quantity.
 * **Idempotency**: a fill whose ``fill_id`` was already applied is a reported no-op.
@@ -27,7 +32,7 @@ Model
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -36,6 +41,7 @@ from enum import StrEnum
 from core.broker.events import Fill
 from core.charges import NSE_EQUITY_SCHEDULES, ChargeSchedule, schedule_for, square_off_charge
 from core.errors import ValidationError
+from core.margins import MarginRules, MarginTable, open_orders_margin
 from core.orders import ZERO, FrozenMap, OrderIntent, OrderType, Product, Side, round_to_paisa, reduces_position
 from core.sessions import MIS_SQUARE_OFF
 from core.timeutil import require_aware, to_ist
@@ -129,6 +135,15 @@ class Portfolio:
     realized_today: Decimal = ZERO
     charges_today: Decimal = ZERO
     squared_off: frozenset[PositionKey] = frozenset()
+    #: Per-stock margin table and MIS list (``None``: every stock at the floor, all eligible).
+    margins: MarginTable | None = None
+    #: Realized MIS P&L of ``trading_day``, rupees: a profit is usable from the next trading day.
+    mis_realized_today: Decimal = ZERO
+
+    @property
+    def margin_rules(self) -> MarginRules:
+        """The margin rules of this account: ``margins`` with ``mis_leverage`` as the ceiling."""
+        return MarginRules(self.margins, self.mis_leverage)
 
     @property
     def cash(self) -> Decimal:
@@ -152,6 +167,7 @@ def new_portfolio(
     opened_at: datetime,
     capital: Decimal = DEFAULT_CAPITAL,
     mis_leverage: Decimal = DEFAULT_MIS_LEVERAGE,
+    margins: MarginTable | None = None,
 ) -> Portfolio:
     """A fresh account: one CAPITAL ledger credit of ``capital`` rupees at ``opened_at``.
 
@@ -165,7 +181,7 @@ def new_portfolio(
         raise ValidationError(f"mis_leverage must be a Decimal >= 1 (e.g. 5 for 5x), was {mis_leverage!r}")
     entry = LedgerEntry("capital-0", opened_at, LedgerKind.CAPITAL, round_to_paisa(capital), memo="opening capital")
     return Portfolio(capital=round_to_paisa(capital), mis_leverage=mis_leverage, trading_day=to_ist(opened_at).date(),
-                     ledger=(entry,))
+                     ledger=(entry,), margins=margins)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +290,7 @@ def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = No
         applied_fills=portfolio.applied_fills | {fill.fill_id},
         lots=lots,
         realized_today=portfolio.realized_today + realized,
+        mis_realized_today=portfolio.mis_realized_today + (realized if fill.product is Product.MIS else ZERO),
         charges_today=portfolio.charges_today + charges + dp,
     )
     return Applied(new, True)
@@ -295,6 +312,7 @@ def roll_day(portfolio: Portfolio, day: date) -> Portfolio:
         positions=_frozen(positions),
         lots=tuple(lot for lot in portfolio.lots if lot.settles_on > day),
         realized_today=ZERO,
+        mis_realized_today=ZERO,
         charges_today=ZERO,
         squared_off=frozenset(),
     )
@@ -335,39 +353,63 @@ def _mark(pos: Position, ltps: Mapping[int, Decimal]) -> Decimal:
 
 @dataclass(frozen=True, slots=True)
 class Funds:
-    """Account funds, rupees. ``equity`` = cash + market value of open positions."""
+    """Account funds, rupees. ``equity`` = cash + market value of open positions.
+
+    ``used_margin`` = ``position_margin`` (open MIS positions) + ``order_margin`` (open orders);
+    ``usable`` = cash + usable credits (see the module docstring); ``held_profit`` the day's
+    MIS profit, usable from T+1; ``available_margin`` = ``usable − used_margin``.
+    """
 
     capital: Decimal
     cash: Decimal
     used_margin: Decimal
     available_margin: Decimal
     equity: Decimal
+    position_margin: Decimal = ZERO
+    order_margin: Decimal = ZERO
+    held_profit: Decimal = ZERO
+    usable: Decimal = ZERO
 
 
-def funds(portfolio: Portfolio, ltps: Mapping[int, Decimal]) -> Funds:
-    """Funds marked to ``ltps`` (token → LTP rupees); a position without an LTP is marked at cost."""
+OpenOrderMargin = tuple[OrderIntent, Decimal]
+
+
+def funds(portfolio: Portfolio, ltps: Mapping[int, Decimal], open_orders: Iterable[OpenOrderMargin] = ()) -> Funds:
+    """Funds marked to ``ltps`` (token → LTP rupees; a position without an LTP is marked at cost).
+
+    ``open_orders`` are the unfilled parts of the open orders with the price each is judged at
+    (``(intent with the pending quantity, limit or trigger price)``); they block margin by
+    ``core.margins.open_orders_margin``, the same function the gatekeeper's reserved margin uses.
+    """
+    rules = portfolio.margin_rules
     cash = portfolio.cash
     mis = [p for p in portfolio.open_positions() if p.product is Product.MIS]
     mis_cost = sum((p.cost for p in mis), ZERO)
-    used = round_to_paisa(sum((abs(p.cost) for p in mis), ZERO) / portfolio.mis_leverage)
+    position_margin = sum((rules.position_margin(p.tradingsymbol, p.cost) for p in mis), ZERO)
+    order_margin = open_orders_margin(open_orders, portfolio.position_quantity, rules)
     mis_unrealized = sum((_mark(p, ltps) for p in mis), ZERO)
+    held = max(ZERO, portfolio.mis_realized_today)
+    usable = cash + mis_cost + min(ZERO, mis_unrealized) - held
+    used = position_margin + order_margin
     value = sum((p.cost + _mark(p, ltps) for p in portfolio.open_positions()), ZERO)
     return Funds(
         capital=portfolio.capital,
         cash=cash,
         used_margin=used,
-        available_margin=cash + mis_cost - used + min(ZERO, mis_unrealized),
+        available_margin=usable - used,
         equity=cash + value,
+        position_margin=position_margin,
+        order_margin=order_margin,
+        held_profit=held,
+        usable=usable,
     )
 
 
 def required_margin(intent: OrderIntent, price: Decimal, leverage: Decimal, position_quantity: int = 0) -> Decimal:
-    """Rupees an order blocks: 0 for an exit or a CNC sell; ``qty × price / leverage`` for an MIS
-    entry; ``qty × price`` for a CNC buy. ``price`` is the expected fill price, rupees."""
-    if reduces_position(intent, position_quantity) or (intent.product is Product.CNC and intent.side is Side.SELL):
-        return ZERO
-    notional = price * intent.quantity
-    return round_to_paisa(notional / leverage) if intent.product is Product.MIS else round_to_paisa(notional)
+    """Rupees an order blocks at a flat MIS margin of ``max(20 %, 100 / leverage %)`` (no per-stock
+    table): 0 for an exit or a CNC sell, the MIS margin of an MIS entry, ``qty × price`` for a
+    CNC buy. ``price`` is the expected fill price, rupees. Per stock: ``MarginRules.required``."""
+    return MarginRules(None, leverage).required(intent, price, position_quantity)
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,7 +179,9 @@ def check_margin(is_exit: bool, required: Decimal, available: Decimal | None) ->
     if is_exit or available is None or required <= available:
         return None
     return Denial(
-        ReasonCode.INSUFFICIENT_MARGIN, f"needs ₹{required:,.2f} margin; ₹{available:,.2f} available"
+        ReasonCode.INSUFFICIENT_MARGIN,
+        f"needs ₹{required:,.2f} margin; ₹{available:,.2f} available (rule: margin must be free before "
+        f"an order, core.margins; Zerodha support 'What are the margins for intraday equity (MIS)?')",
     )
 
 
