@@ -34,7 +34,7 @@ class ApprovalFlow(TradingGate):
     def propose(self, intent: OrderIntent, *, signal_price: Any, reason: str, source: str,
                 ttl_seconds: int | None, now: datetime) -> ApprovalView:
         require_aware(now, "now")
-        intent = self._checked_intent(intent)
+        intent = self._checked_intent(intent, now)
         if not reason or not reason.strip():
             raise ValidationError("a proposal needs a reason (why the strategy wants this trade)")
         price = money(signal_price, "signal_price")
@@ -57,13 +57,13 @@ class ApprovalFlow(TradingGate):
                                                         signal_price=price, reason=reason.strip()))
         return self._view(row, now)
 
-    def _checked_intent(self, intent: OrderIntent) -> OrderIntent:
+    def _checked_intent(self, intent: OrderIntent, now: datetime) -> OrderIntent:
         if not isinstance(intent, OrderIntent):
             raise ValidationError("intent must be a core.orders.OrderIntent")
         inst = self.instrument(intent.instrument_token)
         if inst.tradingsymbol != intent.tradingsymbol:
             intent = replace(intent, tradingsymbol=inst.tradingsymbol)
-        validate_intent(intent, inst)
+        validate_intent(intent, inst, on=to_ist(now).date())  # the date's NSE tick regime
         return intent
 
     def pending(self, now: datetime) -> list[ApprovalView]:
@@ -196,7 +196,7 @@ class ApprovalFlow(TradingGate):
 
     def _place_direct(self, intent: OrderIntent, *, source: str, user: str, now: datetime, enqueue: Enqueue,
                       reason: str, approval_id: str | None = None, exempt: Exemption | None = None) -> ActionOutcome:
-        intent = self._checked_intent(intent)
+        intent = self._checked_intent(intent, now)
         approval_id = approval_id or f"M-{uuid.uuid4().hex[:20]}"
         trace = intent.trace_id or f"T-{uuid.uuid4().hex[:20]}"
         intent = replace(intent, trace_id=trace)

@@ -45,6 +45,7 @@ from core.orders import (
     initial_status,
     modified_intent,
     price_from_float,
+    tick_size_for,
 )
 from core.sessions import MIS_SQUARE_OFF, SessionPhase
 from core.timeutil import require_aware, to_ist
@@ -121,6 +122,9 @@ def submit(
     reason codes of ``core.gatekeeper.check``: session, MIS cut-off, circuit, stop through
     ``ltp``, holdings); or ``NoOp`` if ``order_id`` is already in the book. ``exempt`` marks the
     desk's own exits (MIS square-off, kill-switch flatten), which the gatekeeper waves through.
+    A MARKET order placed in the normal session with ``ltp`` on/after 2026-04-01 carries its
+    protection price (``core.broker.matching`` rule 11); without ``ltp`` it is set on the first
+    tick.
 
     Raises ``ValidationError`` for bad input (``core.orders.validate_intent``), an empty
     ``order_id`` or a naive ``now``.
@@ -141,9 +145,11 @@ def submit(
         status=initial_status(intent.order_type),
         placed_at=now,
         updated_at=now,
-        tick_size=instrument.tick_size,
+        tick_size=tick_size_for(instrument, to_ist(now).date()),  # the date's NSE tick regime
         queued_for_open=decision.queued_for_open,
     )
+    if ltp is not None and phase is SessionPhase.NORMAL:
+        order = replace(order, protection_price=matching.protect(order, ltp, to_ist(now).date()))
     if not decision.approved:
         rejected = replace(order, status=OrderStatus.REJECTED, status_message="; ".join(decision.messages))
         return state, (OrderRejected(rejected, decision.reasons, decision.messages),)
@@ -203,6 +209,7 @@ def process_tick(
     phase: SessionPhase = SessionPhase.NORMAL,
     circuit: CircuitBand | None = None,
     config: BrokerConfig = BrokerConfig(),
+    closing_price: Decimal | None = None,
 ) -> Result:
     """Match every open order of ``tick.instrument_token`` against ``tick`` (rules in
     ``core.broker.matching``). ``now`` (tz-aware) is the tick's time: orders placed after
@@ -210,9 +217,18 @@ def process_tick(
 
     Returns the new book and the ``OrderTriggered`` / ``OrderFilled`` / ``OrderCancelled``
     events in order-id order; no events when nothing happened.
+
+    In ``SessionPhase.POST_CLOSE`` only MARKET orders placed post-close fill, whole, at
+    ``closing_price`` (₹, the day's official close when the caller knows it; else the tick's
+    LTP, which after the close stands at the last trade): NSE post-close, rule 12.
     """
     require_aware(now, "now")
-    if phase is not SessionPhase.NORMAL or not tick.tradable:
+    if not tick.tradable:
+        return state, ()
+    if phase is SessionPhase.POST_CLOSE:
+        close = closing_price if closing_price is not None else price_from_float(tick.last_price)
+        return _post_close(state, tick.instrument_token, now, close, config)
+    if phase is not SessionPhase.NORMAL:
         return state, ()
     events: list[BrokerEvent] = []
     for order in sorted(state.open_orders(tick.instrument_token), key=lambda o: o.order_id):
@@ -221,6 +237,17 @@ def process_tick(
         order, evs = _match(order, tick, now, circuit, config)
         state = state.with_order(order)
         events.extend(evs)
+    return state, tuple(events)
+
+
+def _post_close(state: BrokerState, token: int, now: datetime, close: Decimal, config: BrokerConfig) -> Result:
+    events: list[BrokerEvent] = []
+    for order in sorted(state.open_orders(token), key=lambda o: o.order_id):
+        if order.placed_at > now or not matching.placed_post_close(order):
+            continue
+        order, fill = _fill(order, order.pending_quantity, close, now, config)
+        state = state.with_order(order)
+        events.append(OrderFilled(order, fill))
     return state, tuple(events)
 
 
@@ -243,17 +270,28 @@ def _match(
         order = replace(order, status=OrderStatus.OPEN, updated_at=now)
         events.append(OrderTriggered(order))
 
+    if intent.is_market and order.protection_price is None:
+        ltp = price_from_float(tick.last_price)
+        order = replace(order, protection_price=matching.protect(order, ltp, to_ist(now).date()))
     quote = matching.quote_for(intent.side, tick, order.tick_size, config.slippage_bps)
-    if intent.order_type in (OrderType.MARKET, OrderType.SL_M):
+    fill_at = _fill_at(order, tick, quote, config)
+    if fill_at is not None and fill_at[1] > 0 and matching.within_circuit(fill_at[0], circuit):
+        order, fill = _fill(order, fill_at[1], fill_at[0], now, config)
+        events.append(OrderFilled(order, fill))
+    return _ioc(order, now, events)
+
+
+def _fill_at(order: Order, tick: Tick, quote: matching.Quote, config: BrokerConfig) -> tuple[Decimal, int] | None:
+    """``(price, shares)`` for an open (triggered) order on ``tick``, or ``None`` (rules 2–3, 5, 7, 11)."""
+    if order.intent.is_market:
+        if order.protection_price is not None:
+            return matching.protected_fill(order, tick, quote, order.protection_price, config.partial_fills)
         price: Decimal | None = quote.price
     else:
         price = matching.limit_price_fill(order, tick, quote)
-    if price is not None and matching.within_circuit(price, circuit):
-        qty = matching.fill_quantity(order, quote, config.partial_fills)
-        if qty > 0:
-            order, fill = _fill(order, qty, price, now, config)
-            events.append(OrderFilled(order, fill))
-    return _ioc(order, now, events)
+    if price is None:
+        return None
+    return price, matching.fill_quantity(order, quote, config.partial_fills)
 
 
 def _ioc(order: Order, now: datetime, events: list[BrokerEvent]) -> tuple[Order, Sequence[BrokerEvent]]:

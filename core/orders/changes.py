@@ -16,7 +16,7 @@ from core.errors import ValidationError
 from core.models import Instrument
 from core.orders.models import Order, OrderIntent, OrderStatus, OrderType, initial_status
 from core.orders.validation import validate_intent
-from core.timeutil import require_aware
+from core.timeutil import require_aware, to_ist
 
 
 def require_open(order: Order, action: str) -> None:
@@ -69,7 +69,7 @@ def modified_intent(
     intent = replace(
         order.intent, quantity=new_qty, price=new_price, trigger_price=new_trigger, order_type=new_type
     )
-    validate_intent(intent, instrument)
+    validate_intent(intent, instrument, on=to_ist(order.placed_at).date())  # the order day's tick regime
     return intent
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -30,7 +30,7 @@ from core.orders import (
 )
 from core.sessions import SessionPhase
 from core.timeutil import IST
-from tests.factories import INFY, NIFTY, SBIN, equity, intent
+from tests.factories import INFY, NIFTY, SBIN, TCS, equity, intent
 
 D = Decimal
 LOT25 = equity(111, "LOTTY", tick_size="0.05", lot_size=25)  # made up: a 25-share lot
@@ -134,9 +134,44 @@ def test_validate_quantity_not_lot_multiple_raises():
     ids=lambda v: getattr(v, "tradingsymbol", None),
 )
 def test_validate_price_off_tick_raises_and_suggests_neighbours(inst, price, neighbours):
-    message = re.escape(f"is not a multiple of tick_size {inst.tick_size}; use {neighbours}") + "$"
+    message = re.escape(f"is not a multiple of tick_size {inst.tick_size} (listed tick_size); use {neighbours}") + "$"
     with pytest.raises(ValidationError, match=message):
         validate_intent(limit_intent(inst, price=D(price)), inst)
+
+
+def test_validate_on_a_2016_date_uses_the_uniform_005_grid_not_the_listed_tick():
+    """NSE's uniform ₹0.05 tick before 10 Jun 2024 (NSE circular of 24 May 2024 names it as the
+    tick it replaced): TCS lists ₹0.10 today, but 2300.05 was a valid 2016 limit price."""
+    tcs_limit = limit_intent(TCS, price=D("2300.05"))
+    validate_intent(tcs_limit, TCS, on=date(2016, 9, 9))
+    with pytest.raises(ValidationError, match=r"tick_size 0\.1 \(listed"):
+        validate_intent(tcs_limit, TCS)
+
+
+def test_validate_off_the_dates_grid_names_the_regime_and_its_source():
+    """A 2016 limit off the ₹0.05 grid is refused with the regime (from 2000-01-01) and its NSE source."""
+    with pytest.raises(ValidationError) as err:
+        validate_intent(limit_intent(TCS, price=D("2300.03")), TCS, on=date(2016, 9, 9))
+    msg = str(err.value)
+    assert "price 2300.03 is not a multiple of tick_size 0.05" in msg
+    assert "NSE tick regime from 2000-01-01" in msg and "NSE circular of 24 May 2024" in msg
+    assert msg.endswith("on 2016-09-09); use 2300.00 or 2300.05")
+
+
+def test_validate_trigger_on_the_2025_grid_by_reference_price():
+    """From 15 Apr 2025 (NSE CM circular of March 2025) a ₹1,000–5,000 stock ticks ₹0.10: a trigger
+    of 1500.05 is off that grid when the reference close is 1,500."""
+    sl = intent(SBIN, order_type=OrderType.SL, price=D("1500.10"), trigger_price=D("1500.05"))
+    with pytest.raises(ValidationError, match=r"trigger_price 1500\.05 .* tick_size 0\.10 \(NSE tick regime from 2025-04-15"):
+        validate_intent(sl, SBIN, on=date(2025, 5, 2), reference_price=D("1500"))
+    validate_intent(sl, SBIN, on=date(2025, 4, 14), reference_price=D("1500"))  # the day before: ₹0.05
+
+
+def test_modify_uses_the_order_days_regime():
+    """A 2016 order (uniform ₹0.05, NSE circular of 24 May 2024) may move to 1499.05 though INFY lists ₹0.10."""
+    day = datetime(2016, 9, 9, 11, 0, tzinfo=IST)
+    order = replace(open_order(), placed_at=day, updated_at=day)
+    assert modify_order(order, INFY, now=day, price=D("1499.05")).intent.price == D("1499.05")
 
 
 def test_validate_token_mismatch_raises():
