@@ -5,7 +5,7 @@ analytics. ``TradingEngine`` (the write side) builds on it. Money ``Decimal`` ru
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ from app.trading.config import TradingConfig
 from app.trading.rows import (
     CHARGE_FIELDS,
     approval_view,
+    order_from_row,
     order_view,
     pending_from_row,
     position_from_row,
@@ -27,9 +28,10 @@ from core.approvals import shadow_pnl
 from core.charges import Charges, backfilled_schedules, schedule_for
 from core.errors import ValidationError
 from core.models import Instrument, Tick
-from core.orders import PAISA, ZERO, CircuitBand, FrozenMap, Product, Side, price_from_float, round_to_tick, session_phase
-from core.portfolio import CHARGE_KINDS, LedgerEntry, LedgerKind, Portfolio, funds, pnl
+from core.orders import PAISA, ZERO, CircuitBand, FrozenMap, Product, Side, price_from_float, session_phase
+from core.portfolio import CHARGE_KINDS, LedgerEntry, LedgerKind, OpenOrderMargin, Portfolio, funds, pnl
 from core.risk import LastFill, RiskLimits, RiskState
+from core.risk.price_bands import band_from_limits, dynamic_range, dynamic_rule_for
 from core.sessions import SessionPhase
 from core.timeutil import IST, require_aware, to_ist
 
@@ -76,17 +78,25 @@ class TradingBooks:
         return cached.tick.exchange_timestamp or cached.received_at
 
     def circuit(self, inst: Instrument, tick: Tick | None) -> CircuitBand | None:
-        """The day's band: previous close ± ``config.circuit_pct`` %, on the tick size (None
-        without a previous close)."""
+        """The instrument's price band now: the quote's ``lower_circuit_limit``/``upper_circuit_limit``
+        when ``circuit_limits`` (token → (lower, upper) ₹ or None) has them, else NSE's dynamic
+        price range from the tick (previous close, day high/low; ``core.risk.price_bands``:
+        10 % flexed in 5 % steps, NSE/FAOP/64995 from 2024-11-18). None without a previous close."""
+        source = getattr(self, "circuit_limits", None)
+        limits = source(inst.instrument_token) if source is not None else None
+        if limits:
+            band = band_from_limits(*limits)
+            if band is not None:
+                return band
         if tick is None or tick.close <= 0 or inst.tick_size <= 0:
             return None
+        at = tick.exchange_timestamp or tick.last_trade_time
+        day = to_ist(at).date() if at is not None else date.max  # no timestamp: the rule in force today
         prev = price_from_float(tick.close)
-        pct = self.config.circuit_pct / 100
-        lower = round_to_tick(prev * (1 - pct), inst.tick_size, up=True)
-        upper = round_to_tick(prev * (1 + pct), inst.tick_size, up=False)
-        if lower <= 0:
-            lower = inst.tick_size
-        return CircuitBand(lower, upper)
+        ltp = price_from_float(tick.last_price) if tick.last_price > 0 else prev
+        high = max(price_from_float(tick.high) if tick.high > 0 else ltp, ltp)
+        low = min(price_from_float(tick.low) if tick.low > 0 else ltp, ltp)
+        return dynamic_range(prev, high, low, inst.tick_size, dynamic_rule_for(day))
 
     def phase(self, now: datetime) -> SessionPhase:
         if self.calendar is not None:
@@ -127,11 +137,30 @@ class TradingBooks:
                      for r in self.store.positions()}
         today = self.store.ledger_sums(day)
         charges_today = -sum((today.get(k, ZERO) for k in CHARGE_KINDS), ZERO)
+        mis_realized = sum((Decimal(f["realized"]) for f in self.store.list_fills(day=day)
+                            if f["product"] == Product.MIS), ZERO)
         return Portfolio(
             capital=capital if capital > 0 else self.config.capital, mis_leverage=self.config.mis_leverage,
             trading_day=day, ledger=ledger, positions=FrozenMap(positions),
             realized_today=self.store.fill_sums(day)["realized"], charges_today=charges_today,
+            margins=self.config.margins, mis_realized_today=mis_realized,
         )
+
+    def open_order_margins(self, exclude: str | None = None) -> list[OpenOrderMargin]:
+        """The open orders other than ``exclude`` as ``(intent of the unfilled part, price)``: the
+        limit price, else the trigger price. MARKET orders fill on the next tick and are left out.
+        ``core.margins.open_orders_margin`` turns them into ₹ blocked, for the Funds view and the
+        gatekeeper's reserved margin alike."""
+        out: list[OpenOrderMargin] = []
+        for row in self.store.list_orders(open_only=True):
+            if row["order_id"] == exclude:
+                continue
+            order = order_from_row(row)
+            price = order.intent.price or order.intent.trigger_price
+            if price is None or order.pending_quantity <= 0:
+                continue
+            out.append((replace(order.intent, quantity=order.pending_quantity), price))
+        return out
 
     def risk_limits_obj(self) -> RiskLimits:
         row = self.store.latest_limits()
@@ -234,7 +263,7 @@ class TradingBooks:
         self.ensure_capital(now)
         pf = self.portfolio(day)
         marks = self.ltps({p.instrument_token for p in pf.open_positions()})
-        f, p = funds(pf, marks), pnl(pf, marks)
+        f, p = funds(pf, marks, self.open_order_margins()), pnl(pf, marks)
         return FundsView(
             capital=pf.capital, cash=f.cash, available=f.available_margin, margin_used=f.used_margin,
             realized=p.realized, unrealized=p.unrealized, charges_today=p.charges_today, charges_total=p.charges,

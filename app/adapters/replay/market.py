@@ -28,8 +28,9 @@ What is real and what is derived (also in ``docs/replay.md``):
   ``total_sell_quantity`` are the sums over the 5 levels.
 * **Average traded price:** volume-weighted average of the day's ticks so far (LTP before
   any volume).
-* **Circuit limits (derived):** previous close ±10 % rounded to the tick (the bundled stocks
-  are F&O stocks, which have no fixed band; ±10 % approximates NSE's operating range).
+* **Circuit limits:** ``replay.bands``: F&O stocks (Kite NFO dump 2025-12) the dynamic price
+  range (10 % of the previous close, flexed 5 % by the day's recorded high/low so far); other
+  stocks a dated fixed band (2/5/10/20 %, a derived list, else 20 %).
 * **Tick size regime:** ₹0.05 for every NSE equity before 10 Jun 2024 (NSE's uniform tick
   then); from that date the dump's own ``tick_size``.
 * **--fill-unrecorded (benchmark only):** an NSE-segment token with no recorded bars borrows
@@ -47,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from app.adapters import nse_data
+from app.adapters.replay import bands
 from core.resample import resample_bars
 from core.tickpath import DEFAULT_TICKS_PER_BAR, bars_ticks, turning_offsets
 from core.timeutil import IST
@@ -62,7 +64,6 @@ SECTOR_MINUTE_INDICES = ("NIFTY AUTO", "NIFTY COMMODITIES", "NIFTY ENERGY", "NIF
 ALL_MINUTE_INDICES = MINUTE_INDICES + SECTOR_MINUTE_INDICES
 TICK_REGIME_CHANGE = date(2024, 6, 10)
 INDEX_TICK_PAISE = 1
-CIRCUIT_PCT = 10
 
 
 def equity_tick_size(day: date, dump_tick_size: float) -> float:
@@ -265,12 +266,16 @@ class ReplayMarket:
             return -1
         return min(int(np.floor(secs / self.tick_seconds + 1e-9)), self.n - 1)
 
-    def circuit_limits(self, row: int) -> tuple[float, float]:
-        """(lower, upper) ₹: previous close ∓10 % rounded to the tick; (0, 0) for indices."""
+    def circuit_limits(self, row: int, i: int = -1) -> tuple[float, float]:
+        """(lower, upper) ₹ at tick ``i`` (−1: before the open) by ``replay.bands``: the dynamic
+        range for F&O stocks (flexed by the day's high/low so far), else the fixed band; (0, 0)
+        for indices."""
         if self.is_index[row]:
             return 0.0, 0.0
-        pc, t = self.prev_close_paise[row], int(self.tick_paise[row])
-        return _round_to(pc * (100 - CIRCUIT_PCT) / 100, t) / 100, _round_to(pc * (100 + CIRCUIT_PCT) / 100, t) / 100
+        pc = int(self.prev_close_paise[row])
+        high, low = (int(self.high[row, i]), int(self.low[row, i])) if i >= 0 else (pc, pc)
+        lower, upper = bands.limits_paise(self.rows[row].symbol, self.day, pc, high, low, int(self.tick_paise[row]))
+        return lower / 100, upper / 100
 
     def instruments_csv(self) -> str:
         """The dump as Kite CSV, tick_size per the date's regime, last_price = previous close."""

@@ -266,7 +266,7 @@ def _snapshot(state: ReplayState, key: str) -> dict | None:
         ltt = m.tick_time(i)
         base = int(m.depth_base[row, i])
     return {"token": token, "row": row, "now": now, "ltp": ltp, "ohlc": {"open": o, "high": h, "low": lo, "close": pc},
-            "volume": vol, "ltq": ltq, "atp": atp, "ltt": ltt, "base": base}
+            "volume": vol, "ltq": ltq, "atp": atp, "ltt": ltt, "base": base, "i": i}
 
 
 @endpoint()
@@ -286,7 +286,7 @@ async def quote(request: Request, state: ReplayState):
                                  "orders": 1 + q // 500} for k, q in zip(levels, qty)]
         sell = [] if index else [{"price": round(s["ltp"] + k * tick, 2), "quantity": q,
                                   "orders": 1 + q // 500} for k, q in zip(levels, qty)]
-        lower, upper = m.circuit_limits(row)
+        lower, upper = m.circuit_limits(row, s["i"])
         close = s["ohlc"]["close"]
         out[key] = {
             "instrument_token": s["token"], "timestamp": _fmt(s["now"]), "last_trade_time": _fmt(s["ltt"]),
