@@ -1,40 +1,63 @@
 """Zerodha brokerage and statutory charges for NSE cash equity: intraday (MIS) and delivery (CNC).
 
 Money is ``Decimal`` rupees; rates are fractions (``Decimal("0.00025")`` is 0.025 %). Rates
-change over time, so they live in a dated table of :class:`ChargeSchedule` rows and
-:func:`schedule_for` picks the row in force on a trade date. No rate appears in a formula.
+change over time, so they live in a dated table of :class:`ChargeSchedule` rows, each with its
+``source``, and :func:`schedule_for` picks the row in force on a trade date. No rate appears
+in a formula.
 
-Rounding: every component is rounded **half-up to the paisa** once, where it is computed.
-GST is 18 % of the *rounded* taxable components (brokerage + exchange txn + SEBI [+ IPFT]),
-rounded half-up to the paisa.
+Rounding
+--------
+* Brokerage, exchange txn, SEBI, IPFT and stamp are rounded **half-up to the paisa** once,
+  where they are computed; GST is 18 % of the *rounded* taxable components.
+* **STT** is computed per scrip per day on the day's turnover (average price × quantity) of
+  one (product, side) class and rounded **half-up to the rupee** (support.zerodha.com, "How is
+  the STT calculated?"). The ledger sees it fill by fill: a fill's STT is the increment
+  ``R(prior + turnover) − R(prior)`` (``R`` = rate, then round to the rupee) where ``prior`` is
+  the turnover of the same scrip, product and side already filled that day
+  (:func:`scrip_day_stt`). The fills of a scrip-day therefore always sum to the rupee-rounded
+  day total, i.e. to the contract note's STT, and a small fill may carry ₹0 STT.
+
+IPFT
+----
+NSE's Investor Protection Fund Trust levy is handled per row (field ``ipft_rate``):
+
+* 1 Jan 2021 – 28 Feb 2026: ₹10/crore (0.0001 %) levied *on top of* the transaction charge,
+  charged by default (``include_ipft=True``) because Zerodha passes it on; pass
+  ``include_ipft=False`` for the "IPFT excluded" figures of indian-market.md §3;
+* from 1 Mar 2026: ``exchange_txn_rate`` 0.00307 % *includes* IPFT (₹306.99 + ₹0.01 per crore),
+  so ``ipft_rate`` is 0 and ``include_ipft`` changes nothing.
 
 Two granularities:
 
 * :func:`equity_charges` — one fill (what the paper broker attaches to each fill). Brokerage
   is "per executed order" (₹20 cap per order, not per fill), so a later fill of the same
-  order passes ``prior_order_turnover`` and pays only the increment up to the cap.
+  order passes ``prior_order_turnover`` and pays only the increment up to the cap; STT takes
+  ``prior_day_turnover`` likewise (see Rounding).
 * :func:`contract_note_charges` — a day's fills aggregated like Zerodha's calculator and
-  contract note: turnover-based components are computed on the day's total turnover and
-  rounded once, and GST on the totals. Per-fill charges can differ from it by a paisa per
-  component per fill (worked example: ₹82.44 summed per order vs ₹82.45 aggregated).
+  contract note: turnover-based components on the day's total turnover, rounded once; STT
+  per scrip-day class to the rupee; GST on the totals. Per-fill charges can differ from it by
+  a paisa per paisa-rounded component per fill (worked example: ₹82.44 summed per order vs
+  ₹82.45 aggregated, Oct 2024 rates without IPFT); STT never differs.
 
-Sources (see ``../shared/docs/indian-market.md`` §3):
+Sources (see ``../shared/docs/indian-market.md`` §3; each row's ``source`` names its own):
 
 * brokerage: support.zerodha.com, "What is the brokerage at Zerodha for equity" (0.03 % or
   ₹20 per executed order, whichever is lower, intraday; ₹0 delivery);
 * STT: cleartax.in/s/securities-transaction-tax-stt (0.025 % sell intraday; 0.1 % buy and
-  sell delivery);
-* NSE transaction charge: NSE circular effective 1 Oct 2024, ₹2.97 per lakh = 0.00297 %
-  (goodreturns.in, ndtvprofit.com 2024-09-27); before that 0.00322 % (Zerodha's published
-  rate after NSE's cut effective 1 Apr 2023, ndtvprofit.com "NSE reduces equity and
-  derivatives transaction charges"); IPFT ₹10/crore from 1 Apr 2023 (same NSE circular);
+  sell delivery); rounding: support.zerodha.com, "How is the STT calculated?";
+* NSE transaction charge and IPFT: NSE circulars 46730 (0.00345 % from 1 Jan 2021), 56129
+  (0.00325 % from 1 Apr 2023), 61137 (0.00322 % from 1 Apr 2024), the 1 Oct 2024 circular
+  (0.00297 %, SEBI's uniform "true to label" charges) and FA73061 of 27 Feb 2026 (₹307/crore
+  incl. IPFT from 1 Mar 2026; Zerodha's charges page shows 0.00307 %);
 * SEBI turnover fee ₹10/crore and stamp duty (0.003 % intraday, 0.015 % delivery, buy side):
   nseindia.com, first-time-investor SEBI turnover fees, STT and other levies;
-* GST 18 % on brokerage + exchange + SEBI charges; MIS auto square-off ₹50 + GST per order
-  (support.zerodha.com, intraday auto square-off timings);
-* DP charge ₹13.50 + 18 % GST per scrip per day when shares are debited from the demat account
-  (a CNC sell of holdings), posted on the ledger, not the contract note (support.zerodha.com,
-  "What do DP charges mean?").
+* GST 18 % on brokerage + exchange + SEBI (+ IPFT) charges; MIS auto square-off ₹50 + GST per
+  order, Zerodha squaring off at most 30,000 shares per order (support.zerodha.com, intraday
+  auto square-off timings);
+* DP charge per scrip per day when shares are debited from the demat account (a CNC sell of
+  holdings), posted on the ledger, not the contract note: ₹13.50 + 18 % GST before Oct 2024,
+  ₹13 + GST from 1 Oct 2024 (support.zerodha.com, "What do DP charges mean?" and "DP charges
+  for BTST trades").
 """
 
 from __future__ import annotations
@@ -42,10 +65,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from core.errors import ValidationError
 from core.orders import ZERO, Product, Side, round_to_paisa
+
+_RUPEE = Decimal(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,21 +83,25 @@ class ProductRates:
     stt_sell_rate: Decimal
     stamp_buy_rate: Decimal  # stamp duty, buy side only
 
+    def stt_rate(self, side: Side) -> Decimal:
+        return self.stt_buy_rate if side is Side.BUY else self.stt_sell_rate
+
 
 @dataclass(frozen=True, slots=True)
 class ChargeSchedule:
     """NSE equity charge rates in force from ``effective_from`` (inclusive), with their source."""
 
     effective_from: date
-    exchange_txn_rate: Decimal  # NSE transaction charge, both sides
+    exchange_txn_rate: Decimal  # NSE transaction charge, both sides (incl. IPFT from 2026-03-01)
     sebi_rate: Decimal  # SEBI turnover fee, both sides
-    ipft_rate: Decimal  # NSE Investor Protection Fund Trust, both sides (optional)
+    ipft_rate: Decimal  # NSE IPFT levied on top of exchange_txn_rate, both sides (0 when included)
     gst_rate: Decimal  # on brokerage + exchange txn + SEBI (+ IPFT)
     square_off_fee: Decimal  # rupees per order auto squared off by the broker (+ GST)
     dp_charge: Decimal  # rupees per scrip per day sold from demat holdings (+ GST), CDSL + Zerodha
     intraday: ProductRates
     delivery: ProductRates
     source: str = ""
+    square_off_max_quantity: int = 30_000  # shares per square-off order (larger positions: more orders)
 
     def rates(self, product: Product) -> ProductRates:
         return self.intraday if product is Product.MIS else self.delivery
@@ -93,39 +122,44 @@ _DELIVERY = ProductRates(
     stamp_buy_rate=Decimal("0.00015"),
 )
 
+
+def _row(effective_from: date, txn: str, ipft: str, dp: str, source: str) -> ChargeSchedule:
+    return ChargeSchedule(
+        effective_from=effective_from,
+        exchange_txn_rate=Decimal(txn),
+        sebi_rate=Decimal("0.000001"),
+        ipft_rate=Decimal(ipft),
+        gst_rate=Decimal("0.18"),
+        square_off_fee=Decimal("50"),
+        dp_charge=Decimal(dp),
+        intraday=_INTRADAY,
+        delivery=_DELIVERY,
+        source=source,
+    )
+
+
 #: Zerodha NSE equity schedules, oldest first. Add a row when a rate changes.
 NSE_EQUITY_SCHEDULES: tuple[ChargeSchedule, ...] = (
-    ChargeSchedule(
-        effective_from=date(2023, 4, 1),
-        exchange_txn_rate=Decimal("0.0000322"),
-        sebi_rate=Decimal("0.000001"),
-        ipft_rate=Decimal("0.000001"),
-        gst_rate=Decimal("0.18"),
-        square_off_fee=Decimal("50"),
-        dp_charge=Decimal("13.50"),
-        intraday=_INTRADAY,
-        delivery=_DELIVERY,
-        source="NSE txn 0.00322% after the 1 Apr 2023 cut (ndtvprofit.com); IPFT ₹10/cr same circular",
-    ),
-    ChargeSchedule(
-        effective_from=date(2024, 10, 1),
-        exchange_txn_rate=Decimal("0.0000297"),
-        sebi_rate=Decimal("0.000001"),
-        ipft_rate=Decimal("0.000001"),
-        gst_rate=Decimal("0.18"),
-        square_off_fee=Decimal("50"),
-        dp_charge=Decimal("13.50"),
-        intraday=_INTRADAY,
-        delivery=_DELIVERY,
-        source="NSE circular effective 1 Oct 2024: ₹2.97/lakh (goodreturns.in; ndtvprofit.com 2024-09-27)",
-    ),
+    _row(date(2021, 1, 1), "0.0000345", "0.000001", "13.50",
+         "NSE circular 46730: txn 0.00345% from 1 Jan 2021; IPFT ₹10/cr on top; DP ₹13.50 (Zerodha)"),
+    _row(date(2023, 4, 1), "0.0000325", "0.000001", "13.50",
+         "NSE circular 56129: txn 0.00325% from 1 Apr 2023; IPFT ₹10/cr on top; DP ₹13.50 (Zerodha)"),
+    _row(date(2024, 4, 1), "0.0000322", "0.000001", "13.50",
+         "NSE circular 61137: txn 0.00322% from 1 Apr 2024; IPFT ₹10/cr on top; DP ₹13.50 (Zerodha)"),
+    _row(date(2024, 10, 1), "0.0000297", "0.000001", "13",
+         "NSE circular effective 1 Oct 2024 (SEBI true-to-label): txn ₹2.97/lakh = 0.00297%; IPFT ₹10/cr "
+         "on top; DP ₹13 + GST (support.zerodha.com, DP charges for BTST trades)"),
+    _row(date(2026, 3, 1), "0.0000307", "0", "13",
+         "NSE circular FA73061 (27 Feb 2026): ₹306.99/cr + ₹0.01/cr IPFT = ₹307/cr = 0.00307% incl. IPFT "
+         "from 1 Mar 2026 (Zerodha charges page); DP ₹13 + GST"),
 )
 
 
 def backfilled_schedules(schedules: Sequence[ChargeSchedule] = NSE_EQUITY_SCHEDULES) -> tuple[ChargeSchedule, ...]:
     """``schedules`` with the earliest one also covering every earlier date: replayed 2016
-    sessions and backtests on them predate the first dated schedule, so they are charged at
-    the earliest schedule's rates rather than refused."""
+    sessions and backtests on them predate the first dated schedule (1 Jan 2021), so they are
+    charged at the earliest schedule's rates rather than refused; the row's ``source`` says
+    "(back-filled)"."""
     first = min(schedules, key=lambda s: s.effective_from)
     return (replace(first, effective_from=date(1990, 1, 1), source=f"{first.source} (back-filled)"), *schedules)
 
@@ -155,7 +189,8 @@ def schedule_for(day: date, schedules: Sequence[ChargeSchedule] = NSE_EQUITY_SCH
 
 @dataclass(frozen=True, slots=True)
 class Charges:
-    """Charges in rupees, each rounded half-up to the paisa. Never negative."""
+    """Charges in rupees, each rounded half-up to the paisa (STT to the rupee per scrip-day).
+    Never negative."""
 
     brokerage: Decimal = ZERO
     stt: Decimal = ZERO
@@ -200,6 +235,25 @@ def _gst(schedule: ChargeSchedule, brokerage: Decimal, txn: Decimal, sebi: Decim
     return round_to_paisa((brokerage + txn + sebi + ipft) * schedule.gst_rate)
 
 
+def _stt_day_total(turnover: Decimal, rate: Decimal) -> Decimal:
+    return (turnover * rate).quantize(_RUPEE, rounding=ROUND_HALF_UP)
+
+
+def scrip_day_stt(prior_day_turnover: Decimal, turnover: Decimal, rate: Decimal) -> Decimal:
+    """STT of one fill as the ledger books it: ``R(prior + turnover) − R(prior)`` rupees, where
+    ``R(x)`` is ``x × rate`` rounded half-up to the rupee and ``prior_day_turnover`` is the
+    rupees of the same scrip, product and side filled earlier the same day. The day's fills
+    sum to ``R(day turnover)``: Zerodha's per scrip-day STT (support.zerodha.com, "How is the
+    STT calculated?"). Returned with two decimals (e.g. ``Decimal("25.00")``).
+
+    Raises ``ValidationError`` if ``prior_day_turnover`` is negative.
+    """
+    if not isinstance(prior_day_turnover, Decimal) or prior_day_turnover < 0:
+        raise ValidationError(f"prior_day_turnover must be Decimal rupees >= 0, was {prior_day_turnover!r}")
+    increment = _stt_day_total(prior_day_turnover + turnover, rate) - _stt_day_total(prior_day_turnover, rate)
+    return round_to_paisa(increment)
+
+
 def equity_charges(
     side: Side,
     product: Product,
@@ -207,8 +261,9 @@ def equity_charges(
     price: Decimal,
     schedule: ChargeSchedule,
     *,
-    include_ipft: bool = False,
+    include_ipft: bool = True,
     prior_order_turnover: Decimal = ZERO,
+    prior_day_turnover: Decimal = ZERO,
 ) -> Charges:
     """Charges for one fill of an NSE equity order.
 
@@ -223,20 +278,25 @@ def equity_charges(
     schedule : ChargeSchedule
         Rates in force on the trade date (:func:`schedule_for`).
     include_ipft : bool
-        Add NSE IPFT (₹10/crore) and its GST. Off by default, as in the worked example.
+        Add the row's separately levied NSE IPFT (₹10/crore before 1 Mar 2026) and its GST.
+        On by default, as Zerodha charges it; no effect from 1 Mar 2026 (included in the txn rate).
     prior_order_turnover : Decimal
         Rupees already filled on the *same order*; brokerage is capped per executed order, so
         this fill pays ``brokerage(prior + turnover) - brokerage(prior)``.
+    prior_day_turnover : Decimal
+        Rupees of the same scrip, product and side already filled *today* (any order); STT is
+        the scrip-day increment (:func:`scrip_day_stt`). 0 for the day's first such fill.
 
     Returns
     -------
     Charges
-        Each component in rupees, rounded half-up to the paisa; GST on the rounded components.
+        Each component in rupees, rounded half-up to the paisa (STT to the rupee, see above);
+        GST on the rounded components.
 
     Raises
     ------
     ValidationError
-        ``quantity``/``price`` not positive, or ``prior_order_turnover`` negative.
+        ``quantity``/``price`` not positive, or a ``prior_*`` turnover negative.
     """
     _check(quantity, price)
     if prior_order_turnover < 0:
@@ -247,10 +307,9 @@ def equity_charges(
     txn = round_to_paisa(turnover * schedule.exchange_txn_rate)
     sebi = round_to_paisa(turnover * schedule.sebi_rate)
     ipft = round_to_paisa(turnover * schedule.ipft_rate) if include_ipft else ZERO
-    stt_rate = rates.stt_buy_rate if side is Side.BUY else rates.stt_sell_rate
     return Charges(
         brokerage=brokerage,
-        stt=round_to_paisa(turnover * stt_rate),
+        stt=scrip_day_stt(prior_day_turnover, turnover, rates.stt_rate(side)),
         exchange_txn=txn,
         sebi=sebi,
         ipft=ipft,
@@ -259,41 +318,56 @@ def equity_charges(
     )
 
 
+def restate_stt(charges: Charges, side: Side, product: Product, turnover: Decimal, schedule: ChargeSchedule,
+                prior_day_turnover: Decimal) -> Charges:
+    """``charges`` of one fill of ``turnover`` rupees with STT restated as the scrip-day
+    increment (:func:`scrip_day_stt`); every other component unchanged (STT bears no GST).
+    The ledger (``core.portfolio.apply_fill``) uses it, as only the ledger knows the day's
+    turnover of the scrip across orders."""
+    stt = scrip_day_stt(prior_day_turnover, turnover, schedule.rates(product).stt_rate(side))
+    return replace(charges, stt=stt)
+
+
 @dataclass(frozen=True, slots=True)
 class ChargeLeg:
-    """One fill for :func:`contract_note_charges`: ``quantity`` shares at ``price`` rupees."""
+    """One fill for :func:`contract_note_charges`: ``quantity`` shares of ``instrument_token``
+    at ``price`` rupees."""
 
     order_id: str
     side: Side
     product: Product
     quantity: int
     price: Decimal
+    instrument_token: int = 0
 
 
 def contract_note_charges(
-    legs: Iterable[ChargeLeg], schedule: ChargeSchedule, *, include_ipft: bool = False
+    legs: Iterable[ChargeLeg], schedule: ChargeSchedule, *, include_ipft: bool = True
 ) -> Charges:
     """A day's charges aggregated as on a contract note / Zerodha's brokerage calculator.
 
-    Brokerage is capped per ``order_id``; STT and stamp are computed on the day's turnover per
-    (product, side); exchange txn, SEBI and IPFT on the day's total turnover; each rounded once
-    (half-up, paisa); GST on the rounded brokerage + txn + SEBI (+ IPFT).
+    Brokerage is capped per ``order_id``; STT per scrip-day class ``(instrument_token,
+    product, side)`` on its turnover, rounded half-up to the rupee, then summed; stamp on the
+    day's buy turnover per product; exchange txn, SEBI and IPFT on the day's total turnover;
+    each paisa component rounded once (half-up); GST on the rounded brokerage + txn + SEBI
+    (+ IPFT). ``include_ipft`` as in :func:`equity_charges`.
 
     Raises ``ValidationError`` for a non-positive quantity or price in any leg.
     """
     per_order: dict[str, tuple[Product, Decimal]] = {}
     stt = stamp = turnover_all = ZERO
-    by_bucket: dict[tuple[Product, Side], Decimal] = {}
+    by_class: dict[tuple[int, Product, Side], Decimal] = {}
     for leg in legs:
         _check(leg.quantity, leg.price)
         turnover = leg.price * leg.quantity
         product, so_far = per_order.get(leg.order_id, (leg.product, ZERO))
         per_order[leg.order_id] = (product, so_far + turnover)
-        by_bucket[(leg.product, leg.side)] = by_bucket.get((leg.product, leg.side), ZERO) + turnover
+        key = (leg.instrument_token, leg.product, leg.side)
+        by_class[key] = by_class.get(key, ZERO) + turnover
         turnover_all += turnover
-    for (product, side), turnover in by_bucket.items():
+    for (_, product, side), turnover in by_class.items():
         rates = schedule.rates(product)
-        stt += turnover * (rates.stt_buy_rate if side is Side.BUY else rates.stt_sell_rate)
+        stt += _stt_day_total(turnover, rates.stt_rate(side))
         if side is Side.BUY:
             stamp += turnover * rates.stamp_buy_rate
     brokerage = sum((_brokerage(schedule.rates(p), t) for p, t in per_order.values()), ZERO)
@@ -311,14 +385,32 @@ def contract_note_charges(
     )
 
 
-def square_off_charge(schedule: ChargeSchedule) -> Charges:
-    """Zerodha's fee for one MIS order it squares off: ``square_off_fee`` (₹50) + 18 % GST (₹9)."""
+def square_off_orders(quantity: int, schedule: ChargeSchedule) -> int:
+    """How many orders Zerodha's auto square-off of ``quantity`` shares takes: it squares off
+    at most ``schedule.square_off_max_quantity`` (30,000) shares per order, so 70,000 shares
+    are 3 orders (support.zerodha.com, intraday auto square-off; indian-market.md §3).
+
+    Raises ``ValidationError`` unless ``quantity`` is a positive whole number of shares.
+    """
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise ValidationError(f"square-off quantity must be a positive whole number of shares, was {quantity!r}")
+    return -(-quantity // schedule.square_off_max_quantity)
+
+
+def square_off_charge(schedule: ChargeSchedule, quantity: int = 1) -> Charges:
+    """Zerodha's fee for auto squaring off a ``quantity``-share MIS position: ``square_off_fee``
+    (₹50) + 18 % GST (₹9) per order, one order per ``square_off_max_quantity`` (30,000) shares
+    (:func:`square_off_orders`): 70,000 shares → 3 × ₹59 = ₹177. Source:
+    support.zerodha.com, intraday auto square-off timings."""
     fee = round_to_paisa(schedule.square_off_fee)
-    return Charges(square_off_fee=fee, gst=round_to_paisa(fee * schedule.gst_rate))
+    n = square_off_orders(quantity, schedule)
+    return Charges(square_off_fee=fee * n, gst=round_to_paisa(fee * schedule.gst_rate) * n)
 
 
 def dp_charge(schedule: ChargeSchedule) -> Charges:
-    """The depository charge for one scrip sold from demat holdings on one day: ``dp_charge``
-    (₹13.50) + 18 % GST (₹2.43) = ₹15.93, whatever the quantity (see :func:`core.portfolio.dp_due`)."""
+    """The depository charge for one scrip sold from demat holdings on one day, whatever the
+    quantity (see :func:`core.portfolio.dp_due`): ``dp_charge`` + 18 % GST — ₹13.50 + ₹2.43 =
+    ₹15.93 before 1 Oct 2024, ₹13 + ₹2.34 = ₹15.34 from then (support.zerodha.com, "DP charges
+    for BTST trades")."""
     fee = round_to_paisa(schedule.dp_charge)
     return Charges(dp=fee, gst=round_to_paisa(fee * schedule.gst_rate))
