@@ -24,7 +24,7 @@ listed tick. Prices and ticks are ``Decimal`` rupees.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from core.errors import ValidationError
@@ -97,8 +97,8 @@ TICK_REGIMES: tuple[TickRegime, ...] = (
 
 def regime_for(on_date: date) -> TickRegime:
     """The tick regime in force on ``on_date`` (IST trading date)."""
-    if not isinstance(on_date, date):
-        raise ValidationError(f"on_date must be a date, was {on_date!r}")
+    if not isinstance(on_date, date) or isinstance(on_date, datetime):
+        raise ValidationError(f"on_date must be a date (the IST trading day), was {on_date!r}")
     found = TICK_REGIMES[0]
     for regime in TICK_REGIMES:
         if regime.effective_from <= on_date:
