@@ -23,10 +23,20 @@ phase                         offset                    regular day (IST)
 
 Intervals are half-open: 09:15:00 is ``NORMAL``, 15:30:00 is ``CLOSING``.
 
-Coverage: the table ends at ``covered_until`` (pandas-market-calendars has NSE holidays up to
-2026-12-31). After that date the calendar *extrapolates*: every weekday is a regular
-09:15–15:30 session, because no holiday list exists yet. ``is_covered(d)`` says whether a
-date is inside the table, so callers can warn. Dates before ``covered_from`` raise.
+Holidays (:class:`Holiday`) carry their ``source`` and a ``status``: ``published`` when the
+date is in NSE's holiday circular for its year (pandas-market-calendars follows those
+circulars; NSE publishes next year's list in December), ``estimated`` when it is not yet (a
+date projected by the ``holidays`` package, or a bundled row awaiting the circular).
+
+Coverage and horizon:
+
+* ``published_until`` — the **horizon**: the last date covered by a published list. Past it
+  the holidays are estimates; :meth:`NseCalendar.horizon` says how close it is (the System
+  page warns 30 days before it ends).
+* ``covered_until`` — the last date of the table (published plus estimated years). After it
+  the calendar *extrapolates*: every weekday is a regular 09:15–15:30 session.
+  ``is_covered(d)`` says whether a date is inside the table. Dates before ``covered_from``
+  raise.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from core.errors import ValidationError
 from core.sessions import NORMAL_CLOSE, NORMAL_OPEN, SessionPhase
@@ -104,6 +115,57 @@ class TradingSession:
         return SessionPhase.POST_CLOSE
 
 
+class HolidayStatus(StrEnum):
+    """Whether a holiday's date is in NSE's published circular for its year."""
+
+    PUBLISHED = "published"  # in NSE's holiday circular (or pmc's table, which follows them)
+    ESTIMATED = "estimated"  # not yet: projected (``holidays`` package) or awaiting the circular
+
+
+@dataclass(frozen=True, slots=True)
+class Holiday:
+    """One NSE weekday closure: ``name``, the ``source`` it comes from (a circular, a package
+    and its version, a bundled file) and its ``status``."""
+
+    date: date
+    name: str
+    source: str = ""
+    status: HolidayStatus = HolidayStatus.PUBLISHED
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, HolidayStatus):
+            raise ValidationError(
+                f"holiday {self.date} status must be one of {', '.join(HolidayStatus)}, was {self.status!r}"
+            )
+
+    @property
+    def estimated(self) -> bool:
+        return self.status is HolidayStatus.ESTIMATED
+
+    def describe(self) -> str:
+        """``"Republic Day (source: …; estimated)"``: what a refusal or a page shows."""
+        src = f"source: {self.source}; " if self.source else ""
+        what = "estimated, not yet in NSE's circular" if self.estimated else "published by NSE"
+        return f"{self.name or 'NSE trading holiday'} ({src}{what})"
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarHorizon:
+    """How far the published holiday list reaches, seen on ``today``.
+
+    ``days_left`` days from ``today`` to ``published_until`` (negative once past it);
+    ``warn`` when ``days_left`` <= the warning window; ``estimated`` the estimated holidays
+    after the horizon (up to ``covered_until``), in date order.
+    """
+
+    today: date
+    published_until: date
+    covered_until: date
+    days_left: int
+    warn: bool
+    estimated: tuple[Holiday, ...]
+
+
 def regular_session(day: date) -> TradingSession:
     """A 09:15–15:30 IST session on ``day`` (the current NSE timings, since 2010-10-18)."""
     return TradingSession(
@@ -120,28 +182,39 @@ class NseCalendar:
     ----------
     sessions : Iterable[TradingSession]
         Every session from ``covered_from`` to ``covered_until`` (one per date).
-    holidays : Mapping[date, str]
-        Weekday closures and their names (name may be ``""``). Informational: a weekday with
-        no session inside the covered range is closed whether or not it is listed here.
+    holidays : Mapping[date, Holiday | str]
+        Weekday closures: a :class:`Holiday`, or just its name (then published, no source).
+        Informational: a weekday with no session inside the covered range is closed whether
+        or not it is listed here.
     covered_from, covered_until : date
         The range the table is authoritative for. After ``covered_until`` weekdays are
         extrapolated as regular sessions; before ``covered_from`` queries raise.
+    published_until : date, optional
+        The horizon: the last date covered by NSE's published lists (default
+        ``covered_until``); inside ``covered_from..covered_until``.
 
     Raises
     ------
     ValidationError
-        Duplicate session dates, sessions outside the covered range, or an empty range.
+        Duplicate session dates, sessions outside the covered range, an empty range, or a
+        ``published_until`` outside it.
     """
 
     def __init__(
         self,
         sessions: Iterable[TradingSession],
-        holidays: Mapping[date, str],
+        holidays: Mapping[date, Holiday | str],
         covered_from: date,
         covered_until: date,
+        published_until: date | None = None,
     ) -> None:
         if covered_until < covered_from:
             raise ValidationError(f"covered_until {covered_until} is before covered_from {covered_from}")
+        published = covered_until if published_until is None else published_until
+        if not covered_from <= published <= covered_until:
+            raise ValidationError(
+                f"published_until {published} must lie inside {covered_from}..{covered_until}"
+            )
         by_date: dict[date, TradingSession] = {}
         for s in sessions:
             if s.date in by_date:
@@ -151,9 +224,10 @@ class NseCalendar:
             by_date[s.date] = s
         self._sessions = by_date
         self._dates = sorted(by_date)
-        self._holidays = dict(holidays)
+        self._holidays = {d: h if isinstance(h, Holiday) else Holiday(d, h) for d, h in holidays.items()}
         self.covered_from = covered_from
         self.covered_until = covered_until
+        self.published_until = published
 
     # ---- days -------------------------------------------------------------------------------
 
@@ -175,12 +249,39 @@ class NseCalendar:
 
     def holiday_name(self, day: date | datetime) -> str | None:
         """The holiday's name (``""`` if unnamed) when ``day`` is a listed weekday closure."""
+        h = self._holidays.get(_day(day))
+        return None if h is None else h.name
+
+    def holiday(self, day: date | datetime) -> Holiday | None:
+        """The listed weekday closure on ``day`` (with its source and status), or ``None``."""
         return self._holidays.get(_day(day))
 
     @property
     def holidays(self) -> dict[date, str]:
         """Weekday closures in the covered range, date → name."""
-        return dict(self._holidays)
+        return {d: h.name for d, h in self._holidays.items()}
+
+    def is_published(self, day: date | datetime) -> bool:
+        """True when ``day`` lies inside NSE's published lists (on or before the horizon)."""
+        d = _day(day)
+        return self.covered_from <= d <= self.published_until
+
+    def horizon(self, today: date | datetime, warn_days: int = 30) -> CalendarHorizon:
+        """How close ``today`` is to the end of the published list (``published_until``).
+
+        ``warn`` once ``today`` is ``warn_days`` days or fewer before it (the System page uses
+        30: NSE publishes next year's circular in December). Raises ``ValidationError`` for a
+        negative ``warn_days``.
+        """
+        if warn_days < 0:
+            raise ValidationError(f"warn_days must be >= 0 days, was {warn_days}")
+        d = _day(today)
+        left = (self.published_until - d).days
+        estimated = tuple(
+            self._holidays[k] for k in sorted(self._holidays)
+            if k > self.published_until and self._holidays[k].estimated
+        )
+        return CalendarHorizon(d, self.published_until, self.covered_until, left, left <= warn_days, estimated)
 
     def special_sessions(self) -> list[TradingSession]:
         """Every session flagged ``special`` in the table, in date order."""
@@ -294,4 +395,24 @@ def _day(value: date | datetime) -> date:
     raise ValidationError(f"expected a date, got {type(value).__name__} {value!r}")
 
 
-__all__ = ["NseCalendar", "TradingSession", "regular_session"]
+def regular_sessions(start: date, end: date, closed: Iterable[date]) -> list[TradingSession]:
+    """Regular 09:15–15:30 sessions on every weekday of ``[start, end]`` not in ``closed``
+    (the table for years known only by their holiday list)."""
+    shut = set(closed)
+    out, d = [], start
+    while d <= end:
+        if d.weekday() < 5 and d not in shut:
+            out.append(regular_session(d))
+        d += timedelta(days=1)
+    return out
+
+
+__all__ = [
+    "CalendarHorizon",
+    "Holiday",
+    "HolidayStatus",
+    "NseCalendar",
+    "TradingSession",
+    "regular_session",
+    "regular_sessions",
+]
