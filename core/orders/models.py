@@ -238,7 +238,7 @@ class Order:
     pre-open order waiting for the open. ``tick_size`` is copied from the instrument.
     ``protection_price`` ₹ is the worst price a protected MARKET/SL-M order may fill at (Kite
     then shows it as a LIMIT at that price; ``core.market_protection``), ``None`` when not (yet)
-    protected. ``at_close`` marks a post-close order (15:40–16:00) that fills at the day's close.
+    protected.
     """
 
     order_id: str
@@ -253,7 +253,6 @@ class Order:
     queued_for_open: bool = False
     status_message: str = ""
     protection_price: Decimal | None = None
-    at_close: bool = False
 
     @property
     def pending_quantity(self) -> int:
