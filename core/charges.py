@@ -66,6 +66,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 
 from core.errors import ValidationError
 from core.orders import ZERO, Product, Side, round_to_paisa
@@ -109,14 +110,14 @@ class ChargeSchedule:
 
 _INTRADAY = ProductRates(
     brokerage_rate=Decimal("0.0003"),
-    brokerage_cap=Decimal("20"),
-    stt_buy_rate=Decimal("0"),
+    brokerage_cap=Decimal(20),
+    stt_buy_rate=Decimal(0),
     stt_sell_rate=Decimal("0.00025"),
     stamp_buy_rate=Decimal("0.00003"),
 )
 _DELIVERY = ProductRates(
-    brokerage_rate=Decimal("0"),
-    brokerage_cap=Decimal("0"),
+    brokerage_rate=Decimal(0),
+    brokerage_cap=Decimal(0),
     stt_buy_rate=Decimal("0.001"),
     stt_sell_rate=Decimal("0.001"),
     stamp_buy_rate=Decimal("0.00015"),
@@ -130,7 +131,7 @@ def _row(effective_from: date, txn: str, ipft: str, dp: str, source: str) -> Cha
         sebi_rate=Decimal("0.000001"),
         ipft_rate=Decimal(ipft),
         gst_rate=Decimal("0.18"),
-        square_off_fee=Decimal("50"),
+        square_off_fee=Decimal(50),
         dp_charge=Decimal(dp),
         intraday=_INTRADAY,
         delivery=_DELIVERY,
@@ -176,7 +177,7 @@ def schedule_for(day: date, schedules: Sequence[ChargeSchedule] = NSE_EQUITY_SCH
     if not schedules:
         raise ValidationError("schedules is empty; pass at least one ChargeSchedule")
     dates = [s.effective_from for s in schedules]
-    if any(a >= b for a, b in zip(dates, dates[1:])):
+    if any(a >= b for a, b in pairwise(dates)):
         raise ValidationError("schedules must be sorted by effective_from with no duplicate dates")
     chosen = None
     for schedule in schedules:

@@ -39,7 +39,14 @@ from decimal import Decimal
 from enum import StrEnum
 
 from core.broker.events import Fill
-from core.charges import NSE_EQUITY_SCHEDULES, ChargeSchedule, schedule_for, square_off_charge
+from core.charges import (
+    NSE_EQUITY_SCHEDULES,
+    ChargeSchedule,
+    restate_stt,
+    schedule_for,
+    square_off_charge,
+    square_off_orders,
+)
 from core.errors import ValidationError
 from core.margins import MarginRules, MarginTable, open_orders_margin
 from core.orders import ZERO, FrozenMap, OrderIntent, OrderType, Product, Side, round_to_paisa, reduces_position
@@ -191,6 +198,7 @@ class Applied:
     portfolio: Portfolio
     applied: bool
     message: str = ""
+    fill: Fill | None = None  # the fill as booked (STT restated per scrip-day when a schedule is given)
 
 
 def _trade(pos: Position, dq: int, price: Decimal) -> tuple[Position, Decimal]:
@@ -223,7 +231,7 @@ def dp_due(position: Position, fill: Fill) -> bool:
 
 
 def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = None,
-               dp_charge: Decimal = ZERO) -> Applied:
+               dp_charge: Decimal = ZERO, schedule: ChargeSchedule | None = None) -> Applied:
     """Book ``fill``: position, ledger (trade + charges [+ DP charge]), realized P&L, T+1 lot
     for CNC buys.
 
@@ -234,11 +242,18 @@ def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = No
     dp_charge : Decimal
         Rupees (fee + GST, ``core.charges.dp_charge(schedule).total``) debited as a
         ``DP_CHARGE`` entry when :func:`dp_due`; 0 books none.
+    schedule : ChargeSchedule
+        The trade date's charge schedule. When given, the fill's STT is restated as the
+        scrip-day increment (``core.charges.restate_stt``) from the position's turnover of the
+        same side earlier that day, so a day's STT per scrip is rounded to the rupee once, as
+        Zerodha does (support.zerodha.com, "How is the STT calculated?"); ``None`` books the
+        fill's charges as they are.
 
     Returns
     -------
     Applied
-        ``applied=False`` (portfolio unchanged) when ``fill.fill_id`` was already applied.
+        ``applied=False`` (portfolio unchanged) when ``fill.fill_id`` was already applied;
+        ``Applied.fill`` is the fill as booked (store that one).
 
     Raises
     ------
@@ -255,6 +270,8 @@ def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = No
         )
     key = (fill.instrument_token, fill.product)
     pos = portfolio.positions.get(key) or Position(fill.instrument_token, fill.tradingsymbol, fill.product)
+    if schedule is not None:
+        fill = _with_scrip_day_stt(fill, pos, schedule)
     lots = portfolio.lots
     if fill.product is Product.CNC:
         if fill.side is Side.BUY:
@@ -293,7 +310,15 @@ def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = No
         mis_realized_today=portfolio.mis_realized_today + (realized if fill.product is Product.MIS else ZERO),
         charges_today=portfolio.charges_today + charges + dp,
     )
-    return Applied(new, True)
+    return Applied(new, True, fill=fill)
+
+
+def _with_scrip_day_stt(fill: Fill, pos: Position, schedule: ChargeSchedule) -> Fill:
+    """``fill`` with its STT restated per scrip-day: ``pos`` (before the fill) holds the day's
+    turnover of this scrip and product on each side."""
+    prior = pos.buy_value if fill.side is Side.BUY else pos.sell_value
+    charges = restate_stt(fill.charges, fill.side, fill.product, fill.turnover, schedule, prior)
+    return fill if charges == fill.charges else replace(fill, charges=charges)
 
 
 def roll_day(portfolio: Portfolio, day: date) -> Portfolio:
@@ -494,6 +519,16 @@ class SquareOffOrder:
     reference_price: Decimal | None
 
 
+def _square_off_split(day: date, pos: Position, schedule: ChargeSchedule) -> list[tuple[str, int]]:
+    """``(order_id, quantity)`` of each square-off order for ``pos``: at most
+    ``schedule.square_off_max_quantity`` shares each; the first id is ``SQ-<day>-<token>``,
+    later ones add ``-2``, ``-3``…"""
+    total, cap = abs(pos.quantity), schedule.square_off_max_quantity
+    base = f"SQ-{day:%Y%m%d}-{pos.instrument_token}"
+    return [(base if k == 0 else f"{base}-{k + 1}", min(cap, total - k * cap))
+            for k in range(square_off_orders(total, schedule))]
+
+
 @dataclass(frozen=True, slots=True)
 class SquareOff:
     portfolio: Portfolio
@@ -512,8 +547,11 @@ def square_off(
     """MARKET exits for every open MIS position at/after ``cutoff`` (IST wall clock).
 
     Idempotent: each position is squared off once per trading day (a second run returns no
-    orders and the same portfolio). Before ``cutoff`` it returns no orders. With
-    ``charge_fee`` each generated order debits Zerodha's ₹50 + 18 % GST at ``now``. If a
+    orders and the same portfolio). Before ``cutoff`` it returns no orders. A position larger
+    than the schedule's ``square_off_max_quantity`` (Zerodha: 30,000 shares per order) becomes
+    several orders (70,000 → 30,000 + 30,000 + 10,000), and with ``charge_fee`` each generated
+    order debits Zerodha's ₹50 + 18 % GST at ``now`` (support.zerodha.com, intraday auto
+    square-off timings). If a
     square-off order does not fill, the caller re-places it under a new ``order_id`` (the broker
     treats a repeated ``order_id`` as a no-op).
 
@@ -531,24 +569,25 @@ def square_off(
     for key, pos in sorted(portfolio.positions.items(), key=lambda kv: kv[0][0]):
         if pos.product is not Product.MIS or not pos.quantity or key in marked:
             continue
-        order_id = f"SQ-{portfolio.trading_day:%Y%m%d}-{pos.instrument_token}"
-        intent = OrderIntent(
-            instrument_token=pos.instrument_token,
-            tradingsymbol=pos.tradingsymbol,
-            side=Side.SELL if pos.quantity > 0 else Side.BUY,
-            quantity=abs(pos.quantity),
-            product=Product.MIS,
-            order_type=OrderType.MARKET,
-            tag="SQUAREOFF",
-            trace_id=order_id,
-        )
-        orders.append(SquareOffOrder(order_id, intent, ltps.get(pos.instrument_token)))
+        schedule = schedule_for(local.date(), schedules)
+        for order_id, quantity in _square_off_split(portfolio.trading_day, pos, schedule):
+            intent = OrderIntent(
+                instrument_token=pos.instrument_token,
+                tradingsymbol=pos.tradingsymbol,
+                side=Side.SELL if pos.quantity > 0 else Side.BUY,
+                quantity=quantity,
+                product=Product.MIS,
+                order_type=OrderType.MARKET,
+                tag="SQUAREOFF",
+                trace_id=order_id,
+            )
+            orders.append(SquareOffOrder(order_id, intent, ltps.get(pos.instrument_token)))
+            if charge_fee:
+                fee = square_off_charge(schedule).total
+                fee_total += fee
+                entries.append(LedgerEntry(f"{order_id}/fee", now, LedgerKind.SQUARE_OFF_CHARGE, -fee, order_id,
+                                           pos.instrument_token, "auto square-off ₹50 + GST"))
         marked.add(key)
-        if charge_fee:
-            fee = square_off_charge(schedule_for(local.date(), schedules)).total
-            fee_total += fee
-            entries.append(LedgerEntry(f"{order_id}/fee", now, LedgerKind.SQUARE_OFF_CHARGE, -fee, order_id,
-                                       pos.instrument_token, "auto square-off ₹50 + GST"))
     if not orders:
         return SquareOff(portfolio, ())
     new = replace(

@@ -3,7 +3,7 @@ what it decided. No rule lives here; every rule is in ``core.risk`` and runs in 
 
 ``TradingGate.gate(change, now, ...)`` reads the latest tick (LTP, circuit band from the
 previous close), the account (``RiskState``), the limits in force, the position, the settled
-CNC holdings and the margin other open orders block, builds a ``GateContext`` and returns the
+CNC holdings, the margin other open orders block and the per-stock margin rules (``core.margins``), builds a ``GateContext`` and returns the
 typed ``Decision`` plus the row to store with it. When the day's loss limit is hit the desk
 enters safe mode (persisted, audited, notified).
 """
@@ -11,17 +11,17 @@ enters safe mode (persisted, audited, notified).
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from app.trading.books import TradingBooks
-from app.trading.rows import audit_row, order_from_row
+from app.trading.rows import audit_row
 from core.events import NullNotifier, Notifier, safe_mode
 from core.gatekeeper import Decision, GateContext, OrderChange, check
 from core.orders import ZERO, Product, price_from_float
-from core.portfolio import Portfolio, required_margin
+from core.margins import open_orders_margin
+from core.portfolio import Portfolio
 from core.timeutil import to_ist, to_utc
 
 
@@ -67,7 +67,7 @@ class TradingGate(TradingBooks):
             holding_quantity=self._settled_holding(pf, intent.instrument_token, day),
             position_quantity=pf.position_quantity(intent.instrument_token, intent.product),
             square_off_cutoff=limits.square_off_cutoff, state=self.risk_state(now, pf), limits=limits,
-            reserved_margin=self._reserved_margin(pf, exclude),
+            reserved_margin=self._reserved_margin(pf, exclude), margin_rules=pf.margin_rules,
         )
 
     def _settled_holding(self, pf: Portfolio, token: int, day: date) -> int:
@@ -78,21 +78,9 @@ class TradingGate(TradingBooks):
         return max(0, pos.quantity - pending)
 
     def _reserved_margin(self, pf: Portfolio, exclude: str | None) -> Decimal:
-        """₹ the open orders other than ``exclude`` block: each one's unfilled quantity at its
-        limit (or trigger) price, as ``core.portfolio.required_margin``. MARKET orders fill on
-        the next tick and block nothing here."""
-        total = ZERO
-        for row in self.store.list_orders(open_only=True):
-            if row["order_id"] == exclude:
-                continue
-            order = order_from_row(row)
-            price = order.intent.price or order.intent.trigger_price
-            if price is None or order.pending_quantity <= 0:
-                continue
-            rest = replace(order.intent, quantity=order.pending_quantity)
-            total += required_margin(rest, price, pf.mis_leverage,
-                                     pf.position_quantity(rest.instrument_token, rest.product))
-        return total
+        """₹ the open orders other than ``exclude`` block (``core.margins.open_orders_margin``
+        over ``open_order_margins``: the same function as the Funds view's margin used)."""
+        return open_orders_margin(self.open_order_margins(exclude), pf.position_quantity, pf.margin_rules)
 
     def _enter_safe_mode(self, trace_id: str, now: datetime, ctx: GateContext) -> None:
         day = to_ist(now).date()

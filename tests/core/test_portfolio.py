@@ -97,9 +97,11 @@ def test_pnl_net_is_gross_minus_charges():
 
 
 def test_charges_debited_to_ledger_and_counted_today():
+    """₹1,00,000 MIS buy, Oct 2024 rates: 20 + txn 2.97 + IPFT 0.10 (charged by default, NSE
+    ₹10/crore) + SEBI 0.10 + stamp 3 + GST 18% × 23.17 = 4.17 → ₹30.34."""
     c = equity_charges(Side.BUY, Product.MIS, 100, D("1000"), schedule_for(T.date()))
     p = book(fill("a-1", Side.BUY, 100, "1000", charges=c))
-    assert p.charges_today == D("30.22") and p.cash == D("1000000.00") - D("100000") - D("30.22")
+    assert p.charges_today == D("30.34") and p.cash == D("1000000.00") - D("100000") - D("30.34")
 
 
 def test_replayed_fill_is_reported_noop():
