@@ -22,6 +22,7 @@ class EventKind(StrEnum):
     SAFE_MODE = "safe_mode"
     STALE_TICKER = "stale_ticker"
     KITE_TOKEN_EXPIRED = "kite_token_expired"
+    SQUARE_OFF_REFUSED = "square_off_refused"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,17 @@ def risk_breach(approval_id: str | None, tradingsymbol: str, reasons: Any, messa
     text = "; ".join(str(m) for m in messages) or codes
     return DeskEvent(EventKind.RISK_BREACH, f"risk:{approval_id or tradingsymbol}:{codes}",
                      f"Risk refused {tradingsymbol}: {codes}", text, "warning", trace_id)
+
+
+def square_off_refused(trace_id: str, tradingsymbol: str, quantity: int, reasons: Any, messages: Any) -> DeskEvent:
+    """An MIS square-off that could not fill (refused, rejected or resting unfilled); retried by
+    the clock's square-off job. One notification per position and reason set."""
+    codes = ",".join(str(r) for r in reasons) or "NOT_FILLED"
+    text = "; ".join(str(m) for m in messages) or codes
+    return DeskEvent(EventKind.SQUARE_OFF_REFUSED, f"square_off:{trace_id}:{codes}",
+                     f"Square-off not filled: {tradingsymbol} {codes}",
+                     f"MIS {tradingsymbol} ({quantity} shares) is still open: {text}. The desk retries every "
+                     "square-off run; see the Risk page.", "failure", trace_id)
 
 
 def safe_mode(day: Any, day_pnl: Any) -> DeskEvent:

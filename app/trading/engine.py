@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from app.trading import square_off
 from app.trading.books import coerce_limits, limits_to_json
 from app.trading.execution import OrderExecution
 from app.trading.outcomes import acting_user
@@ -24,9 +25,9 @@ from app.trading.views import ActionOutcome, AuditEntry, LimitsView, TraceView
 from core.broker import BrokerConfig
 from core.charges import schedule_for, square_off_charge
 from core.errors import ValidationError
-from core.events import Notifier
+from core.events import Notifier, square_off_refused
 from core.gatekeeper import Exemption
-from core.orders import PAISA, Order, OrderIntent, OrderType, Product, Side, cancel_order
+from core.orders import PAISA, Order, OrderIntent, OrderType, Product, Side, cancel_order, price_from_float
 from core.risk import RiskLimits
 from core.timeutil import UTC, require_aware, to_ist, to_utc
 
@@ -43,10 +44,12 @@ class TradingEngine(OrderExecution):
     # ------------------------------------------------------------------ square-off and kill switch
 
     def square_off_mis(self, now: datetime) -> int:
+        """Cancel open MIS entries and square off every open MIS position (``app.trading.square_off``):
+        a new attempt when the last one is over unfilled, a ``squareoff_refused`` audit row and a
+        notification whenever the position is still open after this run. Returns attempts placed."""
         require_aware(now, "now")
         local = to_ist(now)
-        cutoff = self.risk_limits_obj().square_off_cutoff
-        if local.time() < cutoff:
+        if local.time() < self.risk_limits_obj().square_off_cutoff:
             return 0
         day = local.date()
         for o in [order_from_row(r) for r in self.store.list_orders(open_only=True)]:
@@ -54,27 +57,78 @@ class TradingEngine(OrderExecution):
                 self._try_cancel(o, now, "auto square-off: pending MIS orders cancelled")
         placed = 0
         for pos in self.portfolio(day).open_positions():
-            if pos.product is not Product.MIS:
-                continue
-            approval_id = f"SQ-{day:%Y%m%d}-{pos.instrument_token}-MIS"
-            intent = OrderIntent(pos.instrument_token, pos.tradingsymbol, Side.SELL if pos.quantity > 0 else Side.BUY,
-                                 abs(pos.quantity), Product.MIS, OrderType.MARKET, tag="SQUAREOFF",
-                                 trace_id=approval_id)
-            out = self._place_direct(intent, source="squareoff", user="system", now=now,
-                                     enqueue=lambda a: self.execute_approval(a), reason="MIS auto square-off",
-                                     approval_id=approval_id, exempt=Exemption.MIS_SQUARE_OFF)
-            if not out.ok:
-                continue
-            placed += 1
-            if self.config.square_off_fee:
-                fee = square_off_charge(schedule_for(day, self.schedules)).total
-                self.store.mark_square_off(
-                    dict(day=day, instrument_token=pos.instrument_token, product="MIS", order_id=f"O-{approval_id}",
-                         at=to_utc(now)),
-                    [dict(entry_id=f"{approval_id}/fee", at=to_utc(now), day=day, kind="SQUARE_OFF_CHARGE",
-                          amount=-fee, reference=f"O-{approval_id}", instrument_token=pos.instrument_token,
-                          trace_id=approval_id, memo="auto square-off ₹50 + GST")])
+            if pos.product is Product.MIS:
+                placed += self._square_off_one(pos, day, now)
         return placed
+
+    def _square_off_one(self, pos: Any, day: Any, now: datetime) -> int:
+        trace = square_off.trace_id(day, pos.instrument_token)
+        attempt, last = self._last_square_off(trace)
+        if last is not None and last["status"] in ("OPEN", "TRIGGER_PENDING"):
+            self._square_off_refused(pos, trace, attempt, now, last)  # resting: it fills when it can
+            return 0
+        attempt = 0 if attempt is None else attempt + 1
+        approval_id = square_off.attempt_id(trace, attempt)
+        intent = OrderIntent(pos.instrument_token, pos.tradingsymbol, Side.SELL if pos.quantity > 0 else Side.BUY,
+                             abs(pos.quantity), Product.MIS, OrderType.MARKET, tag="SQUAREOFF", trace_id=trace)
+        out = self._place_direct(intent, source="squareoff", user="system", now=now,
+                                 enqueue=lambda a: self.execute_approval(a), reason="MIS auto square-off",
+                                 approval_id=approval_id, exempt=Exemption.MIS_SQUARE_OFF)
+        if not out.ok:
+            if not out.noop:
+                self._record_refusal(pos, trace, attempt, now, list(out.reasons), list(out.messages))
+            return 0
+        if self.config.square_off_fee:
+            fee = square_off_charge(schedule_for(day, self.schedules)).total
+            self.store.mark_square_off(
+                dict(day=day, instrument_token=pos.instrument_token, product="MIS", order_id=f"O-{approval_id}",
+                     at=to_utc(now)),
+                [dict(entry_id=f"{approval_id}/fee", at=to_utc(now), day=day, kind="SQUARE_OFF_CHARGE",
+                      amount=-fee, reference=f"O-{approval_id}", instrument_token=pos.instrument_token,
+                      trace_id=trace, memo="auto square-off ₹50 + GST")])
+        order = self.store.get_order(f"O-{approval_id}")
+        if order is None or order["status"] != "COMPLETE":
+            self._square_off_refused(pos, trace, attempt, now, order)
+        return 1
+
+    def _last_square_off(self, trace: str) -> tuple[int | None, dict | None]:
+        """(last attempt number, its order row) of ``trace``; (None, None) before any attempt."""
+        last, row = None, None
+        for n in range(square_off.MAX_ATTEMPTS):
+            aid = square_off.attempt_id(trace, n)
+            if self.store.get_approval(aid) is None:
+                refused = any(a["action"] == square_off.REFUSED_ACTION and (a["details"] or {}).get("attempt") == n
+                              for a in self.store.audit_rows(trace))
+                if not refused:
+                    break
+                last, row = n, None  # refused by the gatekeeper: no order
+                continue
+            last, row = n, self.store.order_for_approval(aid)
+        return last, row
+
+    def _square_off_refused(self, pos: Any, trace: str, attempt: int, now: datetime, order: dict | None) -> None:
+        token = pos.instrument_token
+        cached = self.latest([token]).get(token)
+        ltp = price_from_float(cached.tick.last_price) if cached and cached.tick.last_price > 0 else None
+        band = self.circuit(self.instrument(token), cached.tick if cached else None)
+        status = str(order["status"]) if order else ""
+        code, message = square_off.not_filled_reason(ltp, band, status, str((order or {}).get("status_message") or ""))
+        self._record_refusal(pos, trace, attempt, now, [code], [message], price=ltp)
+
+    def _record_refusal(self, pos: Any, trace: str, attempt: int, now: datetime, reasons: list, messages: list,
+                        price: Decimal | None = None) -> None:
+        self.store.add_audit(audit_row(trace, at=now, actor="system", action=square_off.REFUSED_ACTION, price=price,
+                                       instrument_token=pos.instrument_token, tradingsymbol=pos.tradingsymbol,
+                                       quantity=abs(pos.quantity), attempt=attempt, reasons=[str(r) for r in reasons],
+                                       messages=[str(m) for m in messages]))
+        self.notifier.notify(square_off_refused(trace, pos.tradingsymbol, abs(pos.quantity), reasons, messages))
+
+    def square_off_refusals(self, day: Any) -> list[square_off.SquareOffRefusal]:
+        """The day's recorded square-off refusals, newest first (one per run that left a position open)."""
+        tokens = {int(r["instrument_token"]) for r in self.store.positions() if r["product"] == "MIS"}
+        rows = [a for t in sorted(tokens) for a in self.store.audit_rows(square_off.trace_id(day, t))
+                if a["action"] == square_off.REFUSED_ACTION]
+        return sorted((square_off.refusal_from_audit(a) for a in rows), key=lambda r: r.at, reverse=True)
 
     def _try_cancel(self, order: Order, now: datetime, message: str) -> bool:
         new = cancel_order(order, now=now, message=message)

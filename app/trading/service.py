@@ -261,6 +261,11 @@ class TradingService:
         number of square-off orders placed (0 before the cut-off or when flat)."""
         return self._engine.square_off_mis(now)
 
+    def square_off_refusals(self, day: date) -> list:
+        """The day's MIS square-off attempts that left a position open (``SquareOffRefusal``,
+        newest first): reason codes and messages, retried by every square-off run."""
+        return self._engine.square_off_refusals(day)
+
     def kill_switch(self, *, user: str, now: datetime) -> ActionOutcome:
         """Halt the desk: cancel every open order, flatten every position at MARKET against
         the latest ticks, and refuse new entries until :meth:`resume`. Audited."""

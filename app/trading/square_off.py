@@ -1,0 +1,68 @@
+"""MIS square-off attempts and their refusals: ids, why an attempt did not fill, and the
+record the Risk and Orders & Positions pages show.
+
+Each open MIS position gets one square-off *trace* per day, ``SQ-YYYYMMDD-<token>-MIS``; the
+first attempt's approval id is the trace itself, retries are ``<trace>-R1``, ``-R2``, ... A
+new attempt is placed only when the previous one is over without filling (refused by the
+gatekeeper, rejected, cancelled); a resting attempt is left to fill. Every run that leaves
+the position open writes an audit row ``squareoff_failed`` (reason codes, messages,
+attempt) on the trace, so an MIS position is never carried overnight silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from core.timeutil import to_ist
+
+REFUSED_ACTION = "squareoff_failed"  # ("squareoff_refused" is the gate's own row)
+MAX_ATTEMPTS = 100  # a bound for the id scan; the clock runs every 30 s, far fewer in a day
+
+
+@dataclass(frozen=True, slots=True)
+class SquareOffRefusal:
+    """One recorded square-off refusal: ``at`` IST, ``attempt`` (0 = first), ``reasons`` codes
+    (``NO_MARKET_PRICE``, ``OUTSIDE_CIRCUIT``, ``NOT_FILLED``, a gatekeeper code or the order's
+    status), ``messages`` one line each, ``price`` the LTP then (₹, None without a tick)."""
+
+    trace_id: str
+    instrument_token: int
+    tradingsymbol: str
+    quantity: int
+    at: datetime
+    attempt: int
+    reasons: tuple[str, ...]
+    messages: tuple[str, ...]
+    price: Decimal | None
+
+
+def trace_id(day: date, token: int) -> str:
+    return f"SQ-{day:%Y%m%d}-{int(token)}-MIS"
+
+
+def attempt_id(trace: str, attempt: int) -> str:
+    return trace if attempt == 0 else f"{trace}-R{attempt}"
+
+
+def not_filled_reason(ltp: Decimal | None, band, status: str, message: str) -> tuple[str, str]:
+    """(code, message) for an attempt that is open or over without a fill."""
+    if status in ("REJECTED", "CANCELLED"):
+        return status, message or f"square-off order {status.lower()}"
+    if ltp is None:
+        return "NO_MARKET_PRICE", "no tick for the instrument: a MARKET square-off has no price to fill at"
+    if band is not None and not band.contains(ltp):
+        return "OUTSIDE_CIRCUIT", (f"LTP {ltp} outside the price band {band.lower}–{band.upper} "
+                                   "(NSE price band / dynamic price range): no fill until it is back inside")
+    return "NOT_FILLED", f"square-off order {status or 'OPEN'} and not filled yet"
+
+
+def refusal_from_audit(row: dict, tradingsymbol: str = "") -> SquareOffRefusal:
+    d = dict(row.get("details") or {})
+    price = row.get("price")
+    return SquareOffRefusal(
+        trace_id=row["trace_id"], instrument_token=int(d.get("instrument_token", 0)),
+        tradingsymbol=str(d.get("tradingsymbol", tradingsymbol)), quantity=int(d.get("quantity", 0)),
+        at=to_ist(row["at"]), attempt=int(d.get("attempt", 0)), reasons=tuple(d.get("reasons") or ()),
+        messages=tuple(d.get("messages") or ()), price=Decimal(str(price)) if price is not None else None)
