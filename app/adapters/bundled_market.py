@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import pandas as pd
 from app.adapters.nse_data import DAILY_FILE, INDEX_DAILY_FILE, load_daily, load_minute_bars
 from app.settings import DATA_DIR
 from core.errors import ValidationError
+from core.margins import MarginRow, MarginTable
 from core.timeutil import IST
 
 NIFTY500_DAILY_FILE = DATA_DIR / "daily_nifty500_yahoo_splitadj_2025-03_2026-06.csv.gz"
@@ -35,6 +37,24 @@ INDEX_UNIVERSES = ("NIFTY 50", "NIFTY 100", "NIFTY 500")
 SESSION_CLOSE = time(15, 30)
 BENCHMARK_SYMBOL = "NIFTY 50"
 _COLS = ["open", "high", "low", "close", "volume"]
+
+
+# ---- margins ----------------------------------------------------------------------------------
+
+MARGINS_FILE = DATA_DIR / "margins_2026-06-12_derived.csv"
+MARGINS_SOURCE = ("derived, not Zerodha's file: tools/build_margins.py (NSE VaR method: EWMA λ 0.94, "
+                  "max(3.5σ, 7.5 %); ELM 3.5 %; ad hoc 0; MIS list = NIFTY 500 ∩ F&O underlyings)")
+
+
+@lru_cache(maxsize=1)
+def margin_table() -> MarginTable:
+    """The bundled, dated MIS margin / eligibility list (``core.margins.MarginTable``, as of the
+    last close in the file name). Refresh with ``python tools/build_margins.py``."""
+    raw = pd.read_csv(MARGINS_FILE, dtype=str)
+    rows = {r.tradingsymbol: MarginRow(r.tradingsymbol, Decimal(r.var_pct), Decimal(r.elm_pct), Decimal(r.adhoc_pct),
+                                       r.mis_eligible == "true") for r in raw.itertuples()}
+    as_of = date.fromisoformat(MARGINS_FILE.stem.split("_")[1])
+    return MarginTable(as_of=as_of, source=MARGINS_SOURCE, rows=rows)
 
 
 # ---- universes --------------------------------------------------------------------------------

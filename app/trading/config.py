@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from core.errors import ValidationError
+from core.margins import MarginRules, MarginTable
 from core.sessions import MIS_SQUARE_OFF
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,7 +23,12 @@ if TYPE_CHECKING:  # pragma: no cover
 class TradingConfig:
     """Paper-desk configuration.
 
-    * ``capital`` ₹ virtual capital (default ₹10,00,000); ``mis_leverage`` (5×);
+    * ``capital`` ₹ virtual capital (default ₹10,00,000);
+    * ``mis_leverage``: the *ceiling* on MIS leverage (5× = SEBI's 20 % floor): MIS margin is
+      ``max(20 %, VaR + ELM + ad hoc, 100 / mis_leverage %)`` per stock (``core.margins``), so a
+      value below 5 makes every MIS margin larger; above 5 changes nothing;
+    * ``margins``: the per-stock margin table and MIS list (``core.margins.MarginTable``; the
+      container passes the bundled one); ``None`` puts every stock at the floor, all eligible;
     * ``slippage_bps`` against the trader when a tick has no depth; ``partial_fills``;
     * ``max_drift_bps``: approve refuses when the LTP moved more than this from the signal;
     * ``approval_ttl_seconds``: default time-to-live of a proposal (300 s);
@@ -43,6 +49,7 @@ class TradingConfig:
     square_off_fee: bool = True
     circuit_pct: Decimal = Decimal(10)
     max_tick_age_seconds: float | None = None
+    margins: MarginTable | None = None
 
     def __post_init__(self) -> None:
         if self.capital <= 0:
@@ -54,6 +61,11 @@ class TradingConfig:
                 raise ValidationError(f"{name} must be >= 0, was {getattr(self, name)}")
         if self.approval_ttl_seconds <= 0:
             raise ValidationError(f"approval_ttl_seconds must be positive, was {self.approval_ttl_seconds}")
+
+    @property
+    def margin_rules(self) -> MarginRules:
+        """The desk's margin rules: ``margins`` with ``mis_leverage`` as the ceiling."""
+        return MarginRules(self.margins, self.mis_leverage)
 
     def stale_tick_age(self, tick_time: datetime, now: datetime) -> float | None:
         """Seconds ``tick_time`` (the tick's exchange time, tz-aware) lies before ``now`` when that
@@ -70,7 +82,8 @@ class TradingConfig:
 
     @classmethod
     def from_section(cls, trading: TradingSettings) -> TradingConfig:
-        """Build from a ``TradingSettings`` section: every field is copied, none defaulted."""
+        """Build from a ``TradingSettings`` section: every field is copied, none defaulted
+        (``margins`` is data, not a setting: the container adds the bundled table)."""
         return cls(
             capital=trading.capital,
             mis_leverage=trading.mis_leverage,

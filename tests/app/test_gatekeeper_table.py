@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 
 from core.errors import ValidationError
+from core.margins import MarginRow, MarginTable
 from core.orders import OrderIntent, OrderType, Product, Side, Validity
 from core.risk import ReasonCode
 from core.timeutil import IST, to_utc
@@ -71,6 +72,12 @@ def _cnc_holding(d, now) -> None:  # bought on T0, held (settled) on T+1
     assert d.svc.place_manual(intent(INFY, qty=5, product=Product.CNC), user="setup", now=T0 + timedelta(seconds=1)).ok
 
 
+def _off_the_mis_list(d, now) -> None:  # Zerodha revises its MIS list: INFY drops off after the order rests
+    row = MarginRow("INFY", D("7.50"), D("3.50"), mis_eligible=False)
+    table = MarginTable(as_of=T0.date(), source="test list: INFY not MIS-eligible", rows={"INFY": row})
+    d.svc._engine.config = replace(d.svc._engine.config, margins=table)
+
+
 @dataclass(frozen=True)
 class Case:
     code: ReasonCode
@@ -121,6 +128,7 @@ CASES = [
     Case(ReasonCode.WASH_TRADE, dict(price=D("995.0")), setup=_fill((Side.SELL, 5))),
     Case(ReasonCode.INSUFFICIENT_MARGIN, dict(quantity=1100), resting=resting_limit(product=Product.CNC),
          setup=_limits(max_order_notional="1000000000", max_order_quantity=1000000)),  # ₹10.89 lakh > ₹10 lakh
+    Case(ReasonCode.MIS_NOT_ELIGIBLE, dict(price=D("995.0")), setup=_off_the_mis_list),
 ]
 
 
