@@ -56,13 +56,14 @@ class BrokerConfig:
     """Paper-broker settings.
 
     ``slippage_bps``: basis points against the trader when filling at the LTP (no depth);
-    ``partial_fills``: limit fills to the best level's quantity; ``include_ipft``: add NSE IPFT
-    to charges; ``schedules``: the dated charge table.
+    ``partial_fills``: limit fills to the best level's quantity (a protected MARKET/SL-M takes
+    every level up to its protection price); ``include_ipft``: add NSE IPFT to charges (on by
+    default, as Zerodha passes it on: ``core.charges``); ``schedules``: the dated charge table.
     """
 
     slippage_bps: Decimal = Decimal(0)
     partial_fills: bool = False
-    include_ipft: bool = False
+    include_ipft: bool = True
     schedules: tuple[ChargeSchedule, ...] = NSE_EQUITY_SCHEDULES
 
     def __post_init__(self) -> None:
@@ -148,7 +149,7 @@ def submit(
         tick_size=tick_size_for(instrument, to_ist(now).date()),  # the date's NSE tick regime
         queued_for_open=decision.queued_for_open,
     )
-    if ltp is not None and phase is SessionPhase.NORMAL:
+    if ltp is not None and phase is SessionPhase.NORMAL and intent.order_type is OrderType.MARKET:
         order = replace(order, protection_price=matching.protect(order, ltp, to_ist(now).date()))
     if not decision.approved:
         rejected = replace(order, status=OrderStatus.REJECTED, status_message="; ".join(decision.messages))

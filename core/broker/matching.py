@@ -24,16 +24,34 @@ Written-down, pessimistic rules (backtesting.py style):
    if the open is at or better than the limit; no slippage, no depth limit. An unfilled
    LIMIT then rests as a normal order from the next tick.
 9. **Circuit.** No fill at a price outside the day's circuit band.
-10. Only ticks in ``SessionPhase.NORMAL`` fill; other phases leave orders untouched.
+10. Only ticks in ``SessionPhase.NORMAL`` fill, except rule 12; other phases leave orders
+    untouched.
+11. **Market protection** (Kite API from 1 Apr 2026; ``core.market_protection``: kite.trade
+    forum 15912 and comment 52940). A MARKET order, and an SL-M once triggered, gets a
+    protection price from the LTP (at placement when known, else the first tick it meets; for
+    SL-M the triggering tick): BUY ``LTP × (1 + band)`` rounded down to the tick, SELL
+    ``LTP × (1 − band)`` rounded up. It fills at the reference price only when that is no
+    worse than the protection price; with depth and ``partial_fills`` it takes every level up
+    to the protection price, in one fill priced at the worst level taken (pessimistic, one
+    fill per tick); the rest rests as a LIMIT at the protection price. Before 2026-04-01
+    there is no protection (rules 2 and 5 unchanged).
+12. **Post-close** (15:40–16:00, NSE; ``../shared/docs/indian-market.md`` §1): a MARKET order
+    placed in the post-close session fills whole at the day's closing price; no slippage,
+    no depth, no protection.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
+
+from core.market_protection import protection_price
 from core.models import Tick
 from core.orders import CircuitBand, Order, OrderType, Side, price_from_float, round_to_tick
+from core.sessions import CLOSING_END
+from core.timeutil import to_ist
 
 _BPS = Decimal(10_000)
 
@@ -107,3 +125,48 @@ def fill_quantity(order: Order, quote: Quote, partial_fills: bool) -> int:
     if partial_fills and quote.available is not None:
         return min(order.pending_quantity, quote.available)
     return order.pending_quantity
+
+
+def protect(order: Order, ltp: Decimal, day: date) -> Decimal | None:
+    """Rule 11: the protection price (₹) of a MARKET/SL-M ``order`` at LTP ``ltp`` on ``day``
+    (IST), or ``None`` when the order type or the date has no protection."""
+    if not order.intent.is_market:
+        return None
+    return protection_price(order.intent.side is Side.BUY, ltp, order.tick_size, day,
+                            order.intent.market_protection)
+
+
+def no_worse(side: Side, price: Decimal, limit: Decimal) -> bool:
+    """True when ``price`` is at or better than ``limit`` for ``side`` (BUY <=, SELL >=)."""
+    return price <= limit if side is Side.BUY else price >= limit
+
+
+def protected_fill(order: Order, tick: Tick, quote: Quote, protection: Decimal,
+                   partial_fills: bool) -> tuple[Decimal, int] | None:
+    """Rule 11: ``(price, shares)`` a protected order fills now, or ``None``.
+
+    Without ``partial_fills`` or without depth: the whole pending quantity at the reference
+    price if it is no worse than ``protection``. With both: every depth level no worse than
+    ``protection``, best first, up to the pending quantity, priced at the worst level taken.
+    """
+    side = order.intent.side
+    if not no_worse(side, quote.price, protection):
+        return None
+    if not (partial_fills and quote.from_depth):
+        return quote.price, order.pending_quantity
+    levels = tick.asks if side is Side.BUY else tick.bids
+    taken, worst = 0, quote.price
+    for level in levels:
+        price = price_from_float(level.price)
+        if level.price <= 0 or level.quantity <= 0 or not no_worse(side, price, protection):
+            break
+        taken += min(level.quantity, order.pending_quantity - taken)
+        worst = price
+        if taken == order.pending_quantity:
+            break
+    return worst, taken
+
+
+def placed_post_close(order: Order) -> bool:
+    """Rule 12: a MARKET order placed at or after the post-close start (15:40 IST)."""
+    return order.intent.order_type is OrderType.MARKET and to_ist(order.placed_at).time() >= CLOSING_END

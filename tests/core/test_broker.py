@@ -340,3 +340,159 @@ def test_book_survives_pickle_roundtrip():
 
     state = placed(intent())
     assert pickle.loads(pickle.dumps(state)) == state
+
+
+# ---- rule 11: market protection (Kite API from 2026-04-01) and rule 12: post-close
+
+P0 = datetime(2026, 6, 1, 10, 0, tzinfo=IST)  # a Monday after Kite's 1 Apr 2026 rule
+P1 = P0 + timedelta(seconds=1)
+P2 = P0 + timedelta(seconds=2)
+PARTIAL = BrokerConfig(partial_fills=True)
+
+
+def book_tick(inst: Instrument, ltp: float, *, asks=(), bids=()) -> Tick:
+    """A full tick with the given ``(price, quantity)`` levels, best first."""
+    return Tick(inst.instrument_token, ltp, mode="full",
+                asks=tuple(DepthLevel(p, q, 1) for p, q in asks), bids=tuple(DepthLevel(p, q, 1) for p, q in bids))
+
+
+def placed_at(i: OrderIntent, at: datetime, *, ltp: Decimal | None = None,
+              phase: SessionPhase = SessionPhase.NORMAL) -> BrokerState:
+    state, events = submit(BrokerState(), i, BY_TOKEN[i.instrument_token], order_id="o1", now=at, phase=phase,
+                           ltp=ltp)
+    assert isinstance(events[0], OrderAccepted), events
+    return state
+
+
+def test_market_buy_through_thin_book_fills_to_protection_price_and_rests_the_rest():
+    """Kite market protection (kite.trade forum 15912, comment 52940): LTP ₹1,000 above ₹500 →
+    0.5% → protection ₹1,005.00; the asks at ₹1,001 and ₹1,004 (5 + 5) fill, priced at the worst
+    level taken, ₹1,006 is beyond the band, and the other 10 shares rest as a LIMIT at ₹1,005."""
+    state = placed_at(intent(qty=20), P0, ltp=D("1000"))
+    assert state.get("o1").protection_price == D("1005.00")
+    state, ev = process_tick(state, book_tick(INFY, 1000.0, asks=((1001.0, 5), (1004.0, 5), (1006.0, 100))),
+                             now=P1, config=PARTIAL)
+    assert [(f.quantity, f.price) for f in fills(ev)] == [(10, D("1004.00"))]
+    order = state.get("o1")
+    assert order.status is OrderStatus.OPEN and order.pending_quantity == 10
+    state, ev = process_tick(state, book_tick(INFY, 1006.0, asks=((1006.0, 100),)), now=P2, config=PARTIAL)
+    assert fills(ev) == [] and state.get("o1").pending_quantity == 10
+    state, ev = process_tick(state, book_tick(INFY, 1005.0, asks=((1005.0, 100),)), now=P2 + timedelta(seconds=1),
+                             config=PARTIAL)
+    assert [(f.quantity, f.price) for f in fills(ev)] == [(10, D("1005.00"))]
+    assert state.get("o1").status is OrderStatus.COMPLETE
+
+
+def test_market_sell_without_depth_does_not_fill_below_protection():
+    """Kite market protection (kite.trade forum 15912): LTP ₹200 → 1% → SELL no lower than ₹198;
+    a gap to ₹197 leaves it resting, ₹198.50 fills there."""
+    state = placed_at(intent(SBIN, side=Side.SELL), P0, ltp=D("200"))
+    assert state.get("o1").protection_price == D("198.00")
+    state, ev = process_tick(state, tick(SBIN, 197.0), now=P1)
+    assert fills(ev) == [] and state.get("o1").is_open
+    state, ev = process_tick(state, tick(SBIN, 198.5), now=P2)
+    assert fills(ev)[0].price == D("198.50")
+
+
+def test_market_without_ltp_at_submit_is_protected_from_first_tick():
+    """Kite market protection (kite.trade forum 15912): the band is taken from the LTP; when
+    the order was placed without one, the first tick's LTP (₹50 → 2% → ₹51.00) sets it."""
+    state = placed_at(intent(SBIN), P0)
+    assert state.get("o1").protection_price is None
+    state, ev = process_tick(state, book_tick(SBIN, 50.0, asks=((51.05, 100),)), now=P1)
+    assert fills(ev) == [] and state.get("o1").protection_price == D("51.00")
+
+
+def test_explicit_market_protection_is_honoured():
+    """Kite: a positive market_protection is the protection percent (kite.trade forum comment
+    52940). 2% of ₹1,000 allows a BUY up to ₹1,020: the ₹1,015 ask fills (automatic 0.5% would not)."""
+    state = placed_at(intent(market_protection=D(2)), P0, ltp=D("1000"))
+    assert state.get("o1").protection_price == D("1020.00")
+    _, ev = process_tick(state, book_tick(INFY, 1000.0, asks=((1015.0, 100),)), now=P1)
+    assert fills(ev)[0].price == D("1015.00")
+    auto = placed_at(intent(), P0, ltp=D("1000"))
+    _, ev = process_tick(auto, book_tick(INFY, 1000.0, asks=((1015.0, 100),)), now=P1)
+    assert fills(ev) == []
+
+
+def test_sl_m_triggered_is_protected_from_the_triggering_ltp():
+    """Kite market protection applies to SL-M (kite.trade forum comment 52940): a SELL SL-M
+    triggered at LTP ₹989 gets 989 × 0.995 = ₹984.055 → up to ₹984.10; the ₹980 bid is refused
+    and the order rests OPEN; a ₹985 bid fills."""
+    slm = intent(side=Side.SELL, order_type=OrderType.SL_M, trigger_price=D("990"))
+    state = placed_at(slm, P0, ltp=D("1000"))
+    assert state.get("o1").protection_price is None  # set at the trigger, not at placement
+    state, ev = process_tick(state, book_tick(INFY, 989.0, bids=((980.0, 100),)), now=P1)
+    assert any(isinstance(e, OrderTriggered) for e in ev) and fills(ev) == []
+    order = state.get("o1")
+    assert order.status is OrderStatus.OPEN and order.protection_price == D("984.10")
+    state, ev = process_tick(state, book_tick(INFY, 986.0, bids=((985.0, 100),)), now=P2)
+    assert fills(ev)[0].price == D("985.00")
+
+
+def test_protected_ioc_cancels_the_unfilled_rest():
+    """Kite market protection (kite.trade forum 15912) with IOC validity: what the band allows
+    fills, the remainder is cancelled rather than resting."""
+    state = placed_at(intent(qty=20, validity=Validity.IOC), P0, ltp=D("1000"))
+    state, ev = process_tick(state, book_tick(INFY, 1000.0, asks=((1001.0, 5), (1010.0, 100))), now=P1,
+                             config=PARTIAL)
+    assert [f.quantity for f in fills(ev)] == [5]
+    assert state.get("o1").status is OrderStatus.CANCELLED
+
+
+def test_before_2026_04_01_market_fills_at_any_price():
+    """Before Kite's 1 Apr 2026 market protection (kite.trade forum 15912) behaviour is
+    unchanged: a MARKET buy placed at LTP ₹1,000 fills at a ₹1,100 ask."""
+    state = placed_at(intent(), T0, ltp=D("1000"))
+    assert state.get("o1").protection_price is None
+    _, ev = process_tick(state, book_tick(INFY, 1100.0, asks=((1100.0, 100),)), now=T1)
+    assert fills(ev)[0].price == D("1100.00")
+
+
+def test_post_close_limit_is_refused_with_the_rule_named():
+    """NSE post-close 15:40–16:00 (indian-market.md §1): MARKET orders only; a CNC LIMIT is
+    refused and the book stays empty."""
+    state, ev = submit(BrokerState(), intent(product=Product.CNC, order_type=OrderType.LIMIT, price=D("1000")),
+                       INFY, order_id="o1", now=datetime(2026, 6, 1, 15, 45, tzinfo=IST),
+                       phase=SessionPhase.POST_CLOSE)
+    assert isinstance(ev[0], OrderRejected) and ev[0].reasons == (ReasonCode.POST_CLOSE_MARKET_ONLY,)
+    assert state.orders == {}
+
+
+def test_post_close_market_fills_at_the_closing_price():
+    """NSE post-close (indian-market.md §1): a CNC MARKET order fills at the day's closing
+    price, whole, without slippage or protection."""
+    at = datetime(2026, 6, 1, 15, 45, tzinfo=IST)
+    state = placed_at(intent(product=Product.CNC, qty=7), at, ltp=D("1000"), phase=SessionPhase.POST_CLOSE)
+    assert state.get("o1").protection_price is None
+    state, ev = process_tick(state, tick(INFY, 1003.0, ask=1003.5), now=at + timedelta(seconds=5),
+                             phase=SessionPhase.POST_CLOSE, closing_price=D("1002.35"),
+                             config=BrokerConfig(slippage_bps=D(50)))
+    assert [(f.quantity, f.price) for f in fills(ev)] == [(7, D("1002.35"))]
+    assert state.get("o1").status is OrderStatus.COMPLETE
+
+
+def test_post_close_without_official_close_fills_at_the_last_traded_price():
+    """NSE post-close (indian-market.md §1): without the official close passed in, the tick's
+    LTP (the last trade, ₹1,001.20) stands for it."""
+    at = datetime(2026, 6, 1, 15, 50, tzinfo=IST)
+    state = placed_at(intent(product=Product.CNC), at, phase=SessionPhase.POST_CLOSE)
+    _, ev = process_tick(state, tick(INFY, 1001.2), now=at + timedelta(seconds=1), phase=SessionPhase.POST_CLOSE)
+    assert fills(ev)[0].price == D("1001.20")
+
+
+def test_post_close_tick_does_not_fill_normal_session_orders():
+    """NSE post-close fills only post-close MARKET orders at the close (indian-market.md §1);
+    a resting normal-session LIMIT is untouched."""
+    state = placed_at(intent(order_type=OrderType.LIMIT, price=D("1010")), P0)
+    state2, ev = process_tick(state, tick(INFY, 1000.0), now=datetime(2026, 6, 1, 15, 45, tzinfo=IST),
+                              phase=SessionPhase.POST_CLOSE, closing_price=D("1000"))
+    assert ev == () and state2 == state
+
+
+def test_ioc_in_pre_open_is_refused_with_the_rule_named():
+    """NSE pre-open 09:00–09:08 (indian-market.md §1, support.geojit.com): no IOC."""
+    state, ev = submit(BrokerState(), intent(validity=Validity.IOC), INFY, order_id="o1",
+                       now=datetime(2026, 6, 1, 9, 3, tzinfo=IST), phase=SessionPhase.PRE_OPEN)
+    assert isinstance(ev[0], OrderRejected) and ev[0].reasons == (ReasonCode.PRE_OPEN_IOC,)
+    assert "IOC" in ev[0].messages[0] and state.orders == {}
