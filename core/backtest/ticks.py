@@ -6,23 +6,49 @@ replay's documented rule (``app/adapters/replay/market.py``): 5 bids at LTP − 
 shares at level k. So a MARKET BUY pays the best ask (LTP + one tick) and a SELL gets the
 best bid, in the backtest as on the paper desk fed by the replay.
 
-The market's tick size is NSE's: ₹0.05 for every equity before 10 Jun 2024 (NSE's uniform
-tick then), else the instrument's own tick size.
+The market's tick size is NSE's on the bar's date (``core.orders.ticks``: ₹0.05 for every
+equity before 10 Jun 2024, then the price-linked bands of the NSE circulars of 24 May 2024 and
+March 2025), chosen by :func:`day_instruments` from the previous month's last close.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import math
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
 
-from core.models import DepthLevel, Tick
+import numpy as np
+
+from core.models import DepthLevel, Instrument, Tick
+from core.orders import price_from_float, tick_size_for
 from core.tickpath import bar_ticks
 
-TICK_REGIME_CHANGE = date(2024, 6, 10)
 
+def day_instruments(instrument: Instrument, days: np.ndarray, close: np.ndarray,
+                    first_open: float) -> tuple[np.ndarray, list[Instrument]]:
+    """Per-day copies of ``instrument`` carrying that day's NSE tick (``core.orders.ticks``).
 
-def market_tick_size(day: date, instrument_tick_size: float) -> float:
-    """₹ tick on ``day``: 0.05 before 10 Jun 2024, else ``instrument_tick_size``."""
-    return 0.05 if day < TICK_REGIME_CHANGE else float(instrument_tick_size)
+    ``days`` IST dates per bar (sorted), ``close`` ₹ per bar. The reference price of a day is
+    NSE's: the last close of an earlier calendar month in these bars (the monthly review on the
+    previous month's close); in the first month of the bars, ``first_open`` ₹ (the nearest
+    known price). Returns ``(day_id per bar, instruments by day_id)``.
+    """
+    first = np.ones(len(days), dtype=bool)
+    first[1:] = days[1:] != days[:-1]
+    day_id = np.cumsum(first) - 1
+    months = np.array([d.year * 12 + d.month for d in days], dtype=np.int64)
+    month_end = np.ones(len(days), dtype=bool)
+    month_end[:-1] = months[1:] != months[:-1]
+    end_months, end_closes = months[month_end], close[month_end]
+    out: list[Instrument] = []
+    for i in np.flatnonzero(first):
+        k = int(np.searchsorted(end_months, months[i], side="left"))
+        ref = float(end_closes[k - 1]) if k > 0 else float(first_open)
+        reference = price_from_float(ref) if math.isfinite(ref) and ref > 0 else None
+        tick = tick_size_for(instrument, days[i], reference)
+        out.append(instrument if tick == instrument.tick_size else replace(instrument, tick_size=Decimal(tick)))
+    return day_id, out
 
 
 def depth(ltp_paise: int, tick_paise: int, base_qty: int) -> tuple[tuple[DepthLevel, ...], tuple[DepthLevel, ...]]:

@@ -97,3 +97,63 @@ def test_regime_for_needs_a_date():
         regime_for("2025-04-15")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="IST trading day"):
         regime_for(datetime(2025, 4, 15, 10))
+
+
+# ---- backtests use the bar date's regime (core.backtest.ticks.day_instruments)
+
+ROWS_2300 = [(2300, 2301, 2299, 2300, 6000), (2300, 2302, 2299, 2301, 6000), (2301, 2303, 2300, 2302, 6000),
+             (2302, 2303, 2301, 2302, 6000)]
+
+
+def _buy_then_sell(frame, first: int = 0):
+    """BUY at the close of bar ``first``, SELL at the close of bar ``first + 2`` (fills: the next opens)."""
+    from core.backtest import InstrumentBars, run_backtest
+    from tests.core.test_backtest import Script
+
+    return run_backtest(Script(first, first + 2), [InstrumentBars(TCS, frame)]).fills
+
+
+def test_backtest_over_2016_bars_fills_on_the_005_grid():
+    """NSE's uniform ₹0.05 tick before 10 Jun 2024 (NSE circular of 24 May 2024): a 2016 BUY pays
+    the ask one ₹0.05 tick above the open (TCS lists ₹0.10 today) and the SELL gets the bid one below."""
+    from tests.factories import T0, ohlcv_frame
+
+    fills = _buy_then_sell(ohlcv_frame(ROWS_2300, T0))
+    assert [f for f in fills["price"]] == [D("2300.05"), D("2301.95")]
+
+
+def test_backtest_from_2025_04_15_ticks_by_the_previous_months_close():
+    """NSE CM circular of March 2025: reviewed monthly on the previous month's last close. TCS closed
+    April 2025 at ₹2,300 (> ₹1,000–5,000 → ₹0.10), so May's fills are one ₹0.10 tick off the open."""
+    import pandas as pd
+
+    from core.timeutil import IST
+    from tests.factories import ohlcv_frame
+
+    april = ohlcv_frame([(2300, 2300, 2300, 2300, 100)], datetime(2025, 4, 30, 15, 29, tzinfo=IST))
+    may = ohlcv_frame(ROWS_2300, datetime(2025, 5, 2, 10, 0, tzinfo=IST))
+    fills = _buy_then_sell(pd.concat([april, may]), first=1)
+    assert list(fills["price"]) == [D("2300.10"), D("2301.90")]
+
+
+def test_backtest_in_regime_2_uses_005_above_250_though_the_dump_lists_010():
+    """NSE circular of 24 May 2024 (10 Jun 2024 – 14 Apr 2025): ₹250 and above → ₹0.05; in the
+    backtest's first month the reference is its first open (₹2,300)."""
+    from core.timeutil import IST
+    from tests.factories import ohlcv_frame
+
+    fills = _buy_then_sell(ohlcv_frame(ROWS_2300, datetime(2024, 8, 14, 10, 0, tzinfo=IST)))
+    assert list(fills["price"]) == [D("2300.05"), D("2301.95")]
+
+
+def test_day_instruments_take_the_last_close_of_an_earlier_month():
+    """NSE's monthly review (NSE circular of 24 May 2024): a ₹240 June close gives July ₹0.01,
+    whatever July's own prices (₹260 here)."""
+    import numpy as np
+
+    from core.backtest.ticks import day_instruments
+
+    days = np.array([date(2024, 6, 28), date(2024, 7, 1), date(2024, 7, 2)], dtype=object)
+    day_id, insts = day_instruments(SBIN, days, np.array([240.0, 260.0, 262.0]), 238.0)
+    assert list(day_id) == [0, 1, 2]
+    assert [i.tick_size for i in insts] == [D("0.01"), D("0.01"), D("0.01")]  # June: first open ₹238
