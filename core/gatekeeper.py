@@ -28,6 +28,7 @@ from datetime import datetime, time
 from decimal import Decimal
 from enum import StrEnum
 
+from core.calendar import Holiday
 from core.errors import ValidationError
 from core.margins import MarginRules, check_mis_eligible
 from core.models import Instrument
@@ -84,7 +85,8 @@ class OrderChange:
 class GateContext:
     """The facts the gatekeeper judges by, gathered by the caller at ``now`` (tz-aware).
 
-    * ``phase`` the session phase at ``now`` (CLOSED on a holiday); ``ltp`` ₹ or ``None``;
+    * ``phase`` the session phase at ``now`` (CLOSED on a holiday); ``holiday`` the
+      calendar's entry for a holiday (named with its source in the refusal); ``ltp`` ₹ or ``None``;
     * ``circuit`` the day's band, if known; ``square_off_cutoff`` IST;
     * ``holding_quantity`` settled CNC shares that may be sold; ``position_quantity`` the
       signed open quantity of the same instrument and product (tells exits from entries);
@@ -106,6 +108,7 @@ class GateContext:
     limits: RiskLimits | None = None
     reserved_margin: Decimal = ZERO
     margin_rules: MarginRules | None = None
+    holiday: Holiday | None = None
 
     def __post_init__(self) -> None:
         require_aware(self.now, "now")
@@ -192,7 +195,7 @@ def _required_margin(intent: OrderIntent, expected: Decimal, ctx: GateContext) -
 def _market_denials(intent: OrderIntent, is_exit: bool, ctx: GateContext,
                     expected: Decimal | None) -> list[Denial | None]:
     return [
-        market_rules.check_session(intent, ctx.phase),
+        market_rules.check_session(intent, ctx.phase, ctx.holiday),
         market_rules.check_mis_cutoff(intent, is_exit, ctx.now, ctx.square_off_cutoff),
         market_rules.check_circuit(intent, expected, ctx.circuit),
         market_rules.check_trigger_vs_ltp(intent, ctx.ltp),

@@ -1,5 +1,5 @@
 """System: workers, queues and failed messages (retry/discard), ticker, Kite token, Redis and
-store health, and the clock's last runs. Refreshes every 5 s."""
+store health, the clock's last runs and the NSE calendar's horizon. Refreshes every 5 s."""
 
 from datetime import UTC, datetime
 
@@ -148,6 +148,9 @@ def live() -> None:
     st.markdown(f"**Overall:** {_LEVEL[h.level]} · checked {fmt_ist(h.checked_at, with_date=False)}")
     for level, msg in h.problems:
         (st.error if level == "error" else st.warning)(msg)
+    if h.calendar is not None:
+        st.caption(f"NSE calendar: published holiday list to {h.calendar.published_until}; "
+                   f"holidays known (estimated after that) to {h.calendar.covered_until}")
     _probes(h)
     _tables(h, now)
     _failed_messages(h)

@@ -17,6 +17,9 @@ others:
   its queue with a fresh retry budget) and :meth:`discard` (delete it).
 * **Ticker**: its heartbeat and tick age (``app.market.watch_view.ticker_health``).
 * **Kite token**: :class:`app.ops.kite_login.SessionStatus` (never the token itself).
+* **NSE calendar horizon**: ``NseCalendar.horizon`` on today's IST date — a warning from
+  :data:`CALENDAR_WARN_DAYS` (30) days before NSE's published holiday list ends, saying
+  whether the dates after it are estimated (:func:`calendar_warning`).
 * **Scheduled jobs**: the clock's last send of each job, recorded by :func:`record_clock_run`
   in the hash ``desk:clock:last_runs`` (field = job id, value = JSON ``{"at", "status",
   "message_id", "error"}``; status ``sent`` / ``skipped`` / ``failed``).
@@ -34,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 from typing import Any, Literal
 
 from dramatiq import Message
@@ -50,6 +54,11 @@ CLOCK_RUNS_KEY = "desk:clock:last_runs"
 WORKERS_PREFIX = "desk:workers:"
 #: Queues the desk declares; shown even when empty (others are discovered by SCAN).
 KNOWN_QUEUES = ("trading", "scans", "analysis", "backfill", "reference", "strategies")
+#: Days before the published NSE holiday list ends that the System page warns.
+CALENDAR_WARN_DAYS = 30
+#: Where NSE's next holiday circular goes (``app.adapters.calendar_source``).
+CALENDAR_OVERRIDE_FILE = "app/data/nse/calendar/nse_holidays_overrides.csv"
+_IST = ZoneInfo("Asia/Kolkata")
 
 # Atomically move a dead letter back onto its queue (what the broker's "enqueue" does:
 # HSET ns:q.msgs id data; RPUSH ns:q id). KEYS: xq, xq.msgs, q.msgs, q. ARGV: old id, new id, data.
@@ -155,6 +164,8 @@ class SystemHealth:
     token_error: str | None = None
     clock_runs: list[ClockRun] = field(default_factory=list)
     clock_error: str | None = None
+    calendar: Any = None  # core.calendar.CalendarHorizon
+    calendar_error: str | None = None
     problems: list[tuple[Level, str]] = field(default_factory=list)
 
     @property
@@ -202,6 +213,25 @@ def _short(value: Any, limit: int = 160) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
+# --------------------------------------------------------------------------- calendar
+
+def calendar_warning(horizon: Any) -> str:
+    """The System page's sentence for a ``core.calendar.CalendarHorizon``; ``""`` when none is due."""
+    if not horizon.warn:
+        return ""
+    left = horizon.days_left
+    when = f"in {left} day(s)" if left >= 0 else f"{-left} day(s) ago"
+    head = f"NSE holiday calendar: the published list ends on {horizon.published_until} ({when})."
+    todo = f"Add NSE's circular to {CALENDAR_OVERRIDE_FILE} when it is published."
+    if not horizon.estimated:
+        return (f"{head} After it every weekday counts as a session (no holiday list is known). {todo}")
+    next_year = horizon.published_until.year + 1
+    n_next = sum(1 for h in horizon.estimated if h.date.year == next_year)
+    sources = "; ".join(sorted({h.source for h in horizon.estimated if h.source})) or "unnamed"
+    return (f"{head} The {len(horizon.estimated)} holidays after it ({n_next} in {next_year}, up to "
+            f"{horizon.covered_until}) are estimated, not NSE's published list (source: {sources}). {todo}")
+
+
 # --------------------------------------------------------------------------- clock runs
 
 def record_clock_run(target: Any, job: str, outcome: str | BaseException | None,
@@ -242,13 +272,16 @@ class OperationsService:
     ``redis``: a ``redis.Redis`` (the broker's server); ``store``: an object with ``.engine``
     (``SqlStore``), a zero-argument callable returning one (built lazily, so a store that is
     down when the page starts is reported, not raised), or ``None``; ``ticks``: ``TickCache``; ``kite_auth``: ``KiteAuthService``;
-    ``namespace``: the Dramatiq namespace (``paperdesk``).
+    ``namespace``: the Dramatiq namespace (``paperdesk``); ``calendar``: the
+    ``core.calendar.NseCalendar`` or a zero-argument callable returning it (built lazily).
     """
 
     def __init__(self, redis: Any, store: Any = None, *, ticks: Any = None, kite_auth: Any = None,
                  namespace: str = "paperdesk", known_queues: Iterable[str] = KNOWN_QUEUES,
-                 store_timeout_s: float = 3.0, ticker_stale_after_s: float = 10.0) -> None:
+                 store_timeout_s: float = 3.0, ticker_stale_after_s: float = 10.0,
+                 calendar: Any = None) -> None:
         self.redis = redis
+        self.calendar = calendar
         self.store = store
         self.ticks = ticks
         self.kite_auth = kite_auth
@@ -438,6 +471,15 @@ class OperationsService:
         except (KeyError, ValueError):
             return None
 
+    # ---- calendar ------------------------------------------------------------------------
+
+    def calendar_horizon(self, now: datetime) -> Any:
+        """``NseCalendar.horizon`` on ``now``'s IST date (``None`` without a calendar)."""
+        if self.calendar is None:
+            return None
+        cal = self.calendar() if callable(self.calendar) else self.calendar
+        return cal.horizon(now.astimezone(_IST).date(), CALENDAR_WARN_DAYS)
+
     # ---- clock ---------------------------------------------------------------------------
 
     def clock_runs(self) -> list[ClockRun]:
@@ -506,8 +548,19 @@ class OperationsService:
             if token is not None and not token.ok:
                 problems.append(("warning", f"Kite session {token.state}"
                                             f"{': ' + token.reason if token.reason else ''}: log in on Settings."))
+        self._check_calendar(health, now)
         return health
 
+    def _check_calendar(self, health: SystemHealth, now: datetime) -> None:
+        try:
+            health.calendar = self.calendar_horizon(now)
+        except Exception as exc:  # noqa: BLE001 - a broken calendar file is reported, not raised
+            health.calendar_error = f"could not load the NSE calendar: {type(exc).__name__}: {exc}"
+            health.problems.append(("error", health.calendar_error))
+            return
+        if health.calendar is not None and health.calendar.warn:
+            health.problems.append(("warning", calendar_warning(health.calendar)))
 
-__all__ = ["CLOCK_RUNS_KEY", "ClockRun", "DeadLetter", "OperationsService", "Probe", "QueueDepth",
-           "SystemHealth", "WorkerBeat", "record_clock_run"]
+
+__all__ = ["CALENDAR_WARN_DAYS", "CLOCK_RUNS_KEY", "ClockRun", "DeadLetter", "OperationsService", "Probe", "QueueDepth",
+           "SystemHealth", "WorkerBeat", "calendar_warning", "record_clock_run"]

@@ -64,6 +64,7 @@ class TradingGate(TradingBooks):
         exclude = change.current.order_id if change.current is not None else None
         return GateContext(
             inst, now, self.phase(now), ltp=ltp, circuit=self.circuit(inst, cached.tick if cached else None),
+            holiday=self.calendar.holiday(now) if self.calendar is not None else None,
             holding_quantity=self._settled_holding(pf, intent.instrument_token, day),
             position_quantity=pf.position_quantity(intent.instrument_token, intent.product),
             square_off_cutoff=limits.square_off_cutoff, state=self.risk_state(now, pf), limits=limits,

@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from decimal import Decimal
 
+from core.calendar import Holiday
 from core.orders import CircuitBand, OrderIntent, OrderType, Product, Side, Validity
 from core.risk.reasons import Denial, ReasonCode
 from core.sessions import SessionPhase
@@ -32,10 +33,16 @@ from core.timeutil import to_ist
 _SESSION_SOURCE = "NSE market timings (indian-market.md §1; marketopenindia.site, forum.5paisa.com)"
 
 
-def check_session(intent: OrderIntent, phase: SessionPhase) -> Denial | None:
+def check_session(intent: OrderIntent, phase: SessionPhase, holiday: Holiday | None = None) -> Denial | None:
     """The exchange accepts orders in pre-open entry (MARKET/LIMIT, DAY only), normal, and
     post-close (CNC MARKET only, at the closing price). Source: NSE market timings
-    (``../shared/docs/indian-market.md`` §1: pre-open and post-close sessions)."""
+    (``../shared/docs/indian-market.md`` §1: pre-open and post-close sessions). On an NSE
+    trading ``holiday`` (the calendar's entry for the day, ``core.calendar.Holiday``) the
+    refusal names it and its source: NSE's holiday circular, or the estimate standing in."""
+    if holiday is not None and phase is SessionPhase.CLOSED:
+        return Denial(ReasonCode.MARKET_CLOSED,
+                      f"{holiday.date} is an NSE trading holiday: {holiday.describe()}; orders are "
+                      "accepted on trading days only (NSE holiday calendar)")
     if phase is SessionPhase.PRE_OPEN:
         return _pre_open(intent)
     if phase is SessionPhase.PRE_OPEN_MATCHING:

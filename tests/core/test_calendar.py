@@ -1,16 +1,23 @@
-"""NseCalendar on the real calendar (pandas-market-calendars NSE + bundled weekend sessions)."""
+"""NseCalendar on the real calendar (pandas-market-calendars NSE to 2026, the holidays package's
+XNSE estimates and the bundled override file after it, bundled weekend sessions), and on small
+tables."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 import pytest
 
 from app.adapters.calendar_source import load_nse_calendar
-from core.calendar import NseCalendar, TradingSession, regular_session
+from core.calendar import Holiday, HolidayStatus, NseCalendar, TradingSession, regular_session, regular_sessions
 from core.errors import ValidationError
+from core.gatekeeper import ChangeKind, GateContext, OrderChange, check
+from core.risk.market_rules import check_session
+from core.risk.reasons import ReasonCode
 from core.sessions import SessionPhase
 from core.timeutil import IST, UTC
+from tests.factories import INFY, intent
 
 # indian-market.md §1: the 15 NSE holidays of 2026 plus the special 2026-01-15 closure.
 HOLIDAYS_2026 = [
@@ -174,12 +181,97 @@ def test_naive_datetime_raises_validation_error(cal):
         cal.next_open(datetime(2026, 1, 14, 10, 0))
 
 
-def test_beyond_2026_weekdays_are_extrapolated_and_flagged_uncovered(cal):
-    assert cal.covered_until == date(2026, 12, 31)
-    assert not cal.is_covered(date(2027, 1, 26))
-    assert cal.is_trading_day(date(2027, 1, 26))  # Republic Day, but no 2027 list exists yet
-    assert cal.next_open(ist(2026, 12, 31, 16, 0)) == ist(2027, 1, 1, 9, 15)
-    assert cal.previous_trading_day(date(2027, 1, 4)) == date(2027, 1, 1)
+def test_2027_republic_day_is_not_a_session_and_comes_from_the_holidays_package(cal):
+    """Source: holidays 0.109 ``financial_holidays("XNSE")`` (bundled as the 2027 rows of
+    app/data/nse/calendar/nse_holidays_overrides.csv): Republic Day, Tue 2027-01-26. The package
+    does not mark this date estimated (no "(estimated)" in its name); it is ``estimated`` for
+    the desk because NSE's 2027 circular is not yet published."""
+    day = date(2027, 1, 26)
+    assert not cal.is_trading_day(day)
+    assert cal.phase(ist(2027, 1, 26, 10, 0)) is SessionPhase.CLOSED
+    h = cal.holiday(day)
+    assert h is not None and h.name == "Republic Day"
+    assert "holidays 0.109 financial_holidays('XNSE')" in h.source
+    assert h.status is HolidayStatus.ESTIMATED
+    assert cal.next_open(ist(2027, 1, 25, 16, 0)) == ist(2027, 1, 27, 9, 15)
+    assert cal.previous_trading_day(date(2027, 1, 27)) == date(2027, 1, 25)
+
+
+def test_2027_eid_al_fitr_is_marked_estimated_as_the_package_says(cal):
+    """Source: holidays 0.109 ``financial_holidays("XNSE")``: Eid al-Fitr on Wed 2027-03-10, a
+    date the package itself estimates (its name ends "(estimated)")."""
+    h = cal.holiday(date(2027, 3, 10))
+    assert h is not None and h.name == "Eid al-Fitr (estimated)" and h.estimated
+    assert not cal.is_trading_day(date(2027, 3, 10))
+
+
+def test_2027_weekday_that_is_no_holiday_is_a_regular_session(cal):
+    """Source: NSE market timings (indian-market.md §1): a weekday that is not a holiday trades
+    09:15–15:30 IST; Wed 2027-01-27 is on no 2027 list."""
+    s = cal.session(date(2027, 1, 27))
+    assert s is not None and not s.special
+    assert (s.open, s.close) == (ist(2027, 1, 27, 9, 15), ist(2027, 1, 27, 15, 30))
+    assert cal.holiday(date(2027, 1, 27)) is None
+
+
+def test_2027_january_trading_days_skip_only_republic_day(cal):
+    """Source: holidays 0.109 ``financial_holidays("XNSE")``: Republic Day is 2027's only
+    January holiday."""
+    days = cal.trading_days(date(2027, 1, 1), date(2027, 1, 31))
+    assert len(days) == 20  # 21 weekdays less Tue 26 Jan
+    assert date(2027, 1, 26) not in days and date(2027, 1, 1) in days
+
+
+def test_horizon_is_the_end_of_nse_published_list_2026_12_31(cal):
+    """Source: pandas-market-calendars 5.5.0 (NSE's circulars) ends 2026-12-31; the holidays
+    package's estimates reach 2030-12-31 (FALLBACK_YEARS = 4)."""
+    assert cal.published_until == date(2026, 12, 31)
+    assert cal.covered_until == date(2030, 12, 31)
+    assert cal.is_published(date(2026, 12, 31)) and not cal.is_published(date(2027, 1, 1))
+    assert cal.is_covered(date(2027, 1, 26))
+
+
+def test_horizon_warns_from_30_days_before_its_end(cal):
+    """Source: NSE publishes next year's holiday circular in December (indian-market.md §1,
+    Calendar horizon): the warning window is 30 days."""
+    assert not cal.horizon(date(2026, 11, 30)).warn  # 31 days left
+    assert cal.horizon(date(2026, 12, 1)).warn  # 30 days left
+    h = cal.horizon(date(2026, 12, 2))
+    assert (h.days_left, h.warn, h.published_until) == (29, True, date(2026, 12, 31))
+    assert date(2027, 1, 26) in [x.date for x in h.estimated]
+    assert all(x.estimated and x.date > date(2026, 12, 31) for x in h.estimated)
+
+
+def test_beyond_covered_until_weekdays_are_extrapolated_and_flagged_uncovered(cal):
+    assert not cal.is_covered(date(2031, 1, 27))
+    assert cal.is_trading_day(date(2031, 1, 27))  # no list that far ahead
+    assert cal.next_open(ist(2030, 12, 31, 16, 0)) == ist(2031, 1, 1, 9, 15)
+
+
+def test_order_on_2027_republic_day_is_refused_naming_the_calendar_source(cal):
+    """Source: NSE holiday calendar (holidays 0.109 ``financial_holidays("XNSE")`` for 2027):
+    the gatekeeper's session rule refuses an order on Republic Day 2027 and names the source."""
+    now = ist(2027, 1, 26, 10, 0)
+    ctx = GateContext(INFY, now, cal.phase(now), ltp=Decimal("1500.00"), holiday=cal.holiday(now))
+    decision = check(OrderChange(ChangeKind.PLACE, intent(INFY, qty=1)), ctx)
+    assert not decision.approved
+    assert decision.reasons == (ReasonCode.MARKET_CLOSED,)
+    msg = decision.messages[0]
+    assert "2027-01-26 is an NSE trading holiday" in msg and "Republic Day" in msg
+    assert "holidays 0.109 financial_holidays('XNSE')" in msg and "estimated" in msg
+
+
+def test_session_rule_on_a_published_holiday_names_its_circular():
+    """Source: the holiday's own ``source`` (here an NSE circular number) is named."""
+    h = Holiday(date(2026, 1, 26), "Republic Day", "NSE circular NSE/CMTR/71775", HolidayStatus.PUBLISHED)
+    denial = check_session(intent(INFY, qty=1), SessionPhase.CLOSED, h)
+    assert denial is not None and denial.code is ReasonCode.MARKET_CLOSED
+    assert "NSE circular NSE/CMTR/71775" in denial.message and "published by NSE" in denial.message
+
+
+def test_session_rule_without_holiday_keeps_the_timings_message():
+    denial = check_session(intent(INFY, qty=1), SessionPhase.CLOSED)
+    assert denial is not None and "09:15–15:30 IST" in denial.message and "holiday" not in denial.message
 
 
 def test_date_before_coverage_raises(cal):
@@ -202,3 +294,38 @@ def test_small_table_calendar_next_open_crosses_uncovered_gap():
     cal = NseCalendar([regular_session(date(2026, 1, 14))], {date(2026, 1, 15): "x"},
                       date(2026, 1, 14), date(2026, 1, 15))
     assert cal.next_open(ist(2026, 1, 14, 15, 0) + timedelta(hours=1)) == ist(2026, 1, 16, 9, 15)
+
+
+def test_published_until_outside_the_covered_range_raises():
+    with pytest.raises(ValidationError, match="published_until 2026-02-01 must lie inside"):
+        NseCalendar([], {}, date(2026, 1, 1), date(2026, 1, 31), published_until=date(2026, 2, 1))
+
+
+def test_holiday_status_other_than_published_or_estimated_raises():
+    with pytest.raises(ValidationError, match="status must be one of published, estimated"):
+        Holiday(date(2027, 1, 26), "Republic Day", "x", "guessed")  # type: ignore[arg-type]
+
+
+def test_holiday_given_as_a_name_is_published_without_source():
+    cal = NseCalendar([], {date(2026, 1, 15): "Election"}, date(2026, 1, 15), date(2026, 1, 15))
+    assert cal.holiday(date(2026, 1, 15)) == Holiday(date(2026, 1, 15), "Election", "", HolidayStatus.PUBLISHED)
+    assert cal.holidays == {date(2026, 1, 15): "Election"}
+
+
+def test_small_table_horizon_counts_only_estimated_holidays_after_it():
+    est = Holiday(date(2026, 1, 20), "Guess", "pkg", HolidayStatus.ESTIMATED)
+    pub = Holiday(date(2026, 1, 6), "Known", "circular", HolidayStatus.PUBLISHED)
+    sessions = regular_sessions(date(2026, 1, 1), date(2026, 1, 31), {est.date, pub.date})
+    cal = NseCalendar(sessions, {est.date: est, pub.date: pub}, date(2026, 1, 1), date(2026, 1, 31),
+                      published_until=date(2026, 1, 10))
+    h = cal.horizon(date(2026, 1, 1), warn_days=5)
+    assert (h.days_left, h.warn, h.estimated) == (9, False, (est,))
+    assert cal.horizon(date(2026, 1, 5), warn_days=5).warn
+    assert cal.horizon(date(2026, 1, 12), warn_days=5).days_left == -2
+    with pytest.raises(ValidationError, match="warn_days must be >= 0"):
+        cal.horizon(date(2026, 1, 1), warn_days=-1)
+
+
+def test_regular_sessions_skip_weekends_and_closed_days():
+    days = [s.date for s in regular_sessions(date(2027, 1, 22), date(2027, 1, 27), {date(2027, 1, 26)})]
+    assert days == [date(2027, 1, 22), date(2027, 1, 25), date(2027, 1, 27)]
