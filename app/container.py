@@ -11,7 +11,7 @@ Nothing here does work at import time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -215,7 +215,7 @@ class Services:
 
         # the store is passed as a provider: a store that is down is reported, not raised
         return OperationsService(self.redis, lambda: self.store, ticks=self.ticks, kite_auth=self.kite_auth,
-                                 namespace=NAMESPACE, calendar=lambda: self.calendar)
+                                 namespace=NAMESPACE)
 
     @cached_property
     def market_clock(self) -> MarketClock:
@@ -247,12 +247,15 @@ class Services:
 
     @cached_property
     def trading(self) -> TradingService:
+        from app.adapters.bundled_market import margin_table
         from app.adapters.trading_store import TradingStore
+        from app.trading.config import TradingConfig
         from app.trading.service import TradingService
 
+        config = replace(TradingConfig.from_settings(self.settings), margins=margin_table())
         return TradingService(
             self.settings, TradingStore(self.sql.engine), self.instruments, self.ticks, self.tasks,
-            calendar=self.calendar, notifier=self.notifications,
+            calendar=self.calendar, notifier=self.notifications, config=config,
         )
 
 

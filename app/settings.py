@@ -121,6 +121,8 @@ class TradingSettings(_Section):
     capital: Decimal = _knob(Decimal("1000000"), "DESK_CAPITAL",
                              "a positive amount in rupees (₹1,000 – ₹100 crore)",
                              ge=Decimal(1000), le=100 * _CRORE)
+    # the ceiling on MIS leverage: MIS margin is max(20 %, VaR + ELM + ad hoc, 100 / this %) per stock
+    # (core.margins); 5 is SEBI's 20 % floor, below 5 raises every MIS margin, above 5 changes nothing
     mis_leverage: Decimal = _knob(Decimal(5), "DESK_MIS_LEVERAGE", "a multiple from 1 to 20",
                                   ge=1, le=20)
     slippage_bps: Decimal = _knob(Decimal(5), "DESK_SLIPPAGE_BPS", "basis points from 0 to 500",
