@@ -27,7 +27,9 @@ def test_propose_approve_fills_once_with_charges_and_one_trace(desk):
     [trade] = desk.svc.trade_book()
     assert order.status == "COMPLETE" and order.filled_quantity == 10
     assert trade.price == D("1000.10")  # best ask
-    assert trade.charges.total == D("4.23") and trade.charges.brokerage == D("3.00")
+    # ₹10,001 MIS buy on 2016-08-17, charged at the back-filled 1 Jan 2021 row (NSE circular 46730):
+    # brokerage 3.00 + txn 0.00345% 0.35 + IPFT 0.01 + SEBI 0.01 + stamp 0.30 + GST 18% × 3.37 = 0.61
+    assert trade.charges.total == D("4.28") and trade.charges.brokerage == D("3.00")
     [pos] = desk.svc.positions(later(10))
     assert pos.quantity == 10 and pos.average_price == D("1000.10") and pos.unrealized == D("-1.00")
     chain = desk.svc.audit(a.trace_id)
@@ -109,7 +111,7 @@ def test_manual_ticket_goes_through_the_same_gatekeeper(desk):
     [
         (lambda: intent(qty=0), "quantity"),
         (lambda: intent(qty=-5), "quantity"),
-        (lambda: intent(order_type=OrderType.LIMIT, price=D("1000.05")), "tick_size"),
+        (lambda: intent(order_type=OrderType.LIMIT, price=D("1000.03")), "tick_size"),  # off 2016's ₹0.05 grid
         (lambda: intent(token=999999999, symbol="NOSUCH"), "no instrument"),
     ],
     ids=["zero_qty", "negative_qty", "off_tick", "unknown_symbol"],

@@ -320,7 +320,7 @@ def test_orders_ticket_limit_without_price_shows_the_service_message(desk):
 
 def test_orders_ticket_price_off_the_tick_shows_the_tick_size(desk):
     desk.tick("INFY", 1000.0)
-    at = _ticket(_page("pages/orders.py").run(), type="LIMIT", price=1000.05)  # INFY tick 0.10
+    at = _ticket(_page("pages/orders.py").run(), type="LIMIT", price=1000.03)  # off the 2016 ₹0.05 grid
     at.button(key="orders_place").click().run()
     assert not at.exception
     assert "tick_size" in _texts(at.error)

@@ -31,8 +31,10 @@ What is real and what is derived (also in ``docs/replay.md``):
 * **Circuit limits:** ``replay.bands``: F&O stocks (Kite NFO dump 2025-12) the dynamic price
   range (10 % of the previous close, flexed 5 % by the day's recorded high/low so far); other
   stocks a dated fixed band (2/5/10/20 %, a derived list, else 20 %).
-* **Tick size regime:** ₹0.05 for every NSE equity before 10 Jun 2024 (NSE's uniform tick
-  then); from that date the dump's own ``tick_size``.
+* **Tick size regime:** NSE's of the replay date (``core.orders.ticks``): ₹0.05 for every NSE
+  equity before 10 Jun 2024, then the price-linked bands (NSE circulars of 24 May 2024 and
+  March 2025) chosen by the previous month's last close; a row without daily history keeps
+  the dump's ``tick_size``. The instruments CSV and the ticks' prices and depth use the same tick.
 * **--fill-unrecorded (benchmark only):** an NSE-segment token with no recorded bars borrows
   the price path of recorded stock ``STOCKS[token % 20]`` (alphabetical order), so a
   benchmark can subscribe thousands of instruments. Its prices are not its own.
@@ -43,12 +45,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from app.adapters import nse_data
 from app.adapters.replay import bands
+from core.orders import price_from_float
+from core.orders.ticks import equity_tick_size as core_equity_tick_size
+from core.orders.ticks import follows_nse_equity_ticks
 from core.resample import resample_bars
 from core.tickpath import DEFAULT_TICKS_PER_BAR, bars_ticks, turning_offsets
 from core.timeutil import IST
@@ -62,13 +68,14 @@ MINUTE_INDICES = ("NIFTY IT", "INDIA VIX")
 SECTOR_MINUTE_INDICES = ("NIFTY AUTO", "NIFTY COMMODITIES", "NIFTY ENERGY", "NIFTY FMCG", "NIFTY INFRA",
                          "NIFTY METAL", "NIFTY PHARMA", "NIFTY PSU BANK", "NIFTY REALTY")
 ALL_MINUTE_INDICES = MINUTE_INDICES + SECTOR_MINUTE_INDICES
-TICK_REGIME_CHANGE = date(2024, 6, 10)
 INDEX_TICK_PAISE = 1
 
 
-def equity_tick_size(day: date, dump_tick_size: float) -> float:
-    """NSE cash tick size on ``day``: ₹0.05 before 10 Jun 2024, else the dump's value."""
-    return 0.05 if day < TICK_REGIME_CHANGE else float(dump_tick_size)
+def equity_tick_size(day: date, dump_tick_size: float, reference_close: float | None = None) -> float:
+    """NSE cash tick size (₹) on ``day`` by ``core.orders.ticks`` (the dated regimes): the band of
+    ``reference_close`` ₹ (the previous month's last close), else the dump's monthly figure."""
+    ref = price_from_float(reference_close) if reference_close is not None and reference_close > 0 else None
+    return float(core_equity_tick_size(day, Decimal(str(dump_tick_size)), ref))
 
 
 def _round_to(value: float, step: int) -> int:
@@ -148,6 +155,13 @@ class ReplayMarket:
         m = mins[mins.index >= self.open_dt]
         return float(m["open"].iloc[0]) if len(m) else None
 
+    def tick_reference(self, symbol: str) -> float | None:
+        """₹ NSE's tick reference for the replay date: ``symbol``'s last close of an earlier month
+        (the monthly review), else its previous close; None without data."""
+        d = self._daily_of(symbol)
+        d = d[d["date"] < self.day.replace(day=1)]
+        return float(d["close"].iloc[-1]) if len(d) else self.prev_close(symbol)
+
     def _daily_of(self, symbol: str) -> pd.DataFrame:
         d = self._daily_by_symbol.get(symbol)
         return d if d is not None else self.daily.iloc[:0]
@@ -200,7 +214,7 @@ class ReplayMarket:
                 tick = INDEX_TICK_PAISE
             else:
                 dump_tick = self.instruments.loc[self._by_token[token], "tick_size"]
-                tick = int(round(equity_tick_size(self.day, dump_tick) * 100))
+                tick = int(round(equity_tick_size(self.day, dump_tick, self.tick_reference(sym)) * 100))
             bars = self._day_minutes(sym, self.day)
             path = bars_ticks(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"],
                               k=self.k, tick_size=tick / 100)
@@ -281,8 +295,13 @@ class ReplayMarket:
         """The dump as Kite CSV, tick_size per the date's regime, last_price = previous close."""
         inst = self.instruments.copy()
         eq = inst["segment"] == "NSE"
-        if self.day < TICK_REGIME_CHANGE:
-            inst.loc[eq, "tick_size"] = 0.05
+        nse_eq = [follows_nse_equity_ticks(e, s, t) for e, s, t in
+                  zip(inst["exchange"], inst["segment"], inst["instrument_type"])]
+        inst["tick_size"] = [equity_tick_size(self.day, tick) if ok else tick  # the dump's, or the date's uniform
+                             for ok, tick in zip(nse_eq, inst["tick_size"])]
+        for r in self.rows:  # replayed rows: the tick their prices were built on
+            if not r.is_index:
+                inst.loc[self._by_token[r.token], "tick_size"] = r.tick_paise / 100
         lp = np.zeros(len(inst))
         for pos, token in enumerate(inst["instrument_token"]):
             r = self.row_of_token.get(int(token))
