@@ -15,6 +15,7 @@ from app.ui.desk import current_user, desk_clock, ltp_of
 from app.ui.feedback import guarded, show_flash, show_outcome
 from app.ui.formatting import inr, ist, reason_codes_text
 from app.ui.order_ticket import ticket_intent, to_decimal
+from app.ui.square_off_widgets import square_off_refusals
 from core.errors import ValidationError
 from app.ui.auth import guard_page
 
@@ -110,6 +111,7 @@ with st.container(border=True):
 def live_positions() -> None:
     now = desk_clock(svc).now
     st.subheader("Positions")
+    square_off_refusals(trading, now, key="orders")
     positions = guarded("Positions", trading.positions, now)
     if positions is not None:
         with st.container(key="orders_positions"):  # a stable CSS class for browser tests

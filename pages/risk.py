@@ -8,6 +8,7 @@ from app.ui.state import get_services
 from app.ui.desk import current_user, desk_clock
 from app.ui.feedback import guarded, outcome_flash, show_flash
 from app.ui.formatting import inr, ist, pct
+from app.ui.square_off_widgets import square_off_refusals
 from core.errors import ValidationError
 from app.ui.auth import guard_page
 
@@ -53,6 +54,7 @@ def live_status() -> None:
     d[1].metric("Consecutive losses", f"{status.consecutive_losses} / {lim.max_consecutive_losses}")
     d[2].metric("Cooldown until", ist(status.cooldown_until, with_date=False) if status.cooldown_until else "—")
     d[3].metric("Mode", "halted" if status.halted else "safe mode" if status.safe_mode else "normal")
+    square_off_refusals(trading, desk_clock(svc).now, key="risk")
 
 
 st.subheader("Status")

@@ -68,6 +68,10 @@ class TradingEngine(OrderExecution):
             self._square_off_refused(pos, trace, attempt, now, last)  # resting: it fills when it can
             return 0
         attempt = 0 if attempt is None else attempt + 1
+        cached = self.latest([pos.instrument_token]).get(pos.instrument_token)
+        if cached is None or cached.tick.last_price <= 0:  # nothing to fill at: record, retry next run
+            self._square_off_refused(pos, trace, attempt, now, None)
+            return 0
         approval_id = square_off.attempt_id(trace, attempt)
         intent = OrderIntent(pos.instrument_token, pos.tradingsymbol, Side.SELL if pos.quantity > 0 else Side.BUY,
                              abs(pos.quantity), Product.MIS, OrderType.MARKET, tag="SQUAREOFF", trace_id=trace)
@@ -79,7 +83,8 @@ class TradingEngine(OrderExecution):
                 self._record_refusal(pos, trace, attempt, now, list(out.reasons), list(out.messages))
             return 0
         if self.config.square_off_fee:
-            fee = square_off_charge(schedule_for(day, self.schedules)).total
+            # ₹50 + GST per Zerodha square-off order of at most 30,000 shares (core.charges)
+            fee = square_off_charge(schedule_for(day, self.schedules), abs(pos.quantity)).total
             self.store.mark_square_off(
                 dict(day=day, instrument_token=pos.instrument_token, product="MIS", order_id=f"O-{approval_id}",
                      at=to_utc(now)),
