@@ -34,7 +34,8 @@ Written-down, pessimistic rules (backtesting.py style):
     worse than the protection price; with depth and ``partial_fills`` it takes every level up
     to the protection price, in one fill priced at the worst level taken (pessimistic, one
     fill per tick); the rest rests as a LIMIT at the protection price. Before 2026-04-01
-    there is no protection (rules 2 and 5 unchanged).
+    there is no protection (rules 2 and 5 unchanged); pre-open orders meet the open (rule 8)
+    unprotected.
 12. **Post-close** (15:40–16:00, NSE; ``../shared/docs/indian-market.md`` §1): a MARKET order
     placed in the post-close session fills whole at the day's closing price; no slippage,
     no depth, no protection.
