@@ -120,26 +120,33 @@ class OrderExecution(ApprovalFlow):
         day = to_ist(fill.filled_at).date()
         settles = self.settles_on(day) if fill.product is Product.CNC and fill.side is Side.BUY else None
         capital, leverage = self.config.capital, self.config.mis_leverage
-        dp = dp_charge(schedule_for(day, self.schedules)).total
+        schedule = schedule_for(day, self.schedules)
+        dp = dp_charge(schedule).total
+        row = fill_row(fill, strategy=strategy, settles_on=settles)
+        booked = [fill]
 
         def book(current: dict | None):
             pos = position_from_row(current, day=day) if current else Position(
                 fill.instrument_token, fill.tradingsymbol, fill.product)
             mini = Portfolio(capital=capital, mis_leverage=leverage, trading_day=day, ledger=(),
                              positions=FrozenMap({(fill.instrument_token, fill.product): pos}))
-            applied = apply_fill(mini, fill, settles_on=settles, dp_charge=dp)
+            applied = apply_fill(mini, fill, settles_on=settles, dp_charge=dp, schedule=schedule)
+            # STT per scrip-day (core.charges): restated from the locked position's day turnover;
+            # the stored fill row carries the same figure (the store inserts ``row`` after book()).
+            booked[0] = applied.fill
+            row.update(fill_row(applied.fill, strategy=strategy, settles_on=settles))
             new_pos = applied.portfolio.positions[(fill.instrument_token, fill.product)]
             entries = [ledger_row(e, trace_id=fill.trace_id) for e in applied.portfolio.ledger]
             return position_row(new_pos, day=day, at=fill.filled_at), entries, applied.portfolio.realized_today
 
         stored = self.store.apply_fill(
-            fill_row(fill, strategy=strategy, settles_on=settles), order_values=order_values,
+            row, order_values=order_values,
             order_expect=order_expect, book=book,
             audit=audit_row(fill.trace_id, at=fill.filled_at, actor="worker", action="fill", price=fill.price,
                             fill_id=fill.fill_id, quantity=fill.quantity, side=str(fill.side),
                             charges=fill.charges.total))
         if stored:
-            self.notifier.notify(fill_event(fill))
+            self.notifier.notify(fill_event(booked[0]))
         return stored
 
     def match_open_orders(self, now: datetime) -> int:
