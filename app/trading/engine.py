@@ -68,6 +68,10 @@ class TradingEngine(OrderExecution):
             self._square_off_refused(pos, trace, attempt, now, last)  # resting: it fills when it can
             return 0
         attempt = 0 if attempt is None else attempt + 1
+        cached = self.latest([pos.instrument_token]).get(pos.instrument_token)
+        if cached is None or cached.tick.last_price <= 0:  # nothing to fill at: record, retry next run
+            self._square_off_refused(pos, trace, attempt, now, None)
+            return 0
         approval_id = square_off.attempt_id(trace, attempt)
         intent = OrderIntent(pos.instrument_token, pos.tradingsymbol, Side.SELL if pos.quantity > 0 else Side.BUY,
                              abs(pos.quantity), Product.MIS, OrderType.MARKET, tag="SQUAREOFF", trace_id=trace)

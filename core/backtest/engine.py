@@ -33,7 +33,7 @@ import pandas as pd
 
 from core import broker
 from core.backtest.metrics import compute_metrics, round_trips
-from core.backtest.ticks import BarTicks, market_tick_size
+from core.backtest.ticks import BarTicks, day_instruments
 from core.broker import BrokerConfig, BrokerState, OrderFilled, OrderRejected
 from core.charges import ChargeSchedule, backfilled_schedules, schedule_for, square_off_charge
 from core.errors import ValidationError
@@ -126,6 +126,12 @@ class _Sym:
     prev_close: np.ndarray  # previous session's close per bar (NaN on the first day)
     day_open: np.ndarray
     cols: tuple[str, ...] = ()
+    day_id: np.ndarray | None = None  # per bar: index into ``day_insts``
+    day_insts: tuple[Instrument, ...] = ()  # the instrument with each day's NSE tick (core.orders.ticks)
+
+    def inst_at(self, i: int) -> Instrument:
+        """The instrument as of bar ``i``'s date: its ``tick_size`` is that day's NSE regime."""
+        return self.day_insts[self.day_id[i]] if self.day_id is not None else self.inst
 
 
 ProgressFn = Callable[[float, str], None]
@@ -152,11 +158,12 @@ def _prepare(strategy: Strategy, ib: InstrumentBars) -> _Sym:
     prev[:] = prev_day_close[day_id]
     day_open = b["open"].to_numpy(float)[first][day_id]
     cols = tuple(feats.columns)
+    tick_day_id, day_insts = day_instruments(ib.instrument, days, close, float(b["open"].iloc[0]))
     return _Sym(ib.instrument, int(ib.instrument.instrument_token), ib.instrument.tradingsymbol,
                 idx.as_unit("ns").asi8,
                 b["open"].to_numpy(float), b["high"].to_numpy(float), b["low"].to_numpy(float), close,
                 b["volume"].to_numpy(np.int64), {k: feats[k].to_numpy(float) for k in cols}, last, prev, day_open,
-                cols)
+                cols, tick_day_id, tuple(day_insts))
 
 
 class _Run:
@@ -242,7 +249,7 @@ class _Run:
 
     def circuit(self, sym: _Sym, i: int) -> CircuitBand | None:
         prev = sym.prev_close[i]
-        tick = sym.inst.tick_size
+        tick = sym.inst_at(i).tick_size
         if not prev == prev or tick <= 0:  # NaN: first day, no previous close
             return None
         p = price_from_float(float(prev))
@@ -271,7 +278,7 @@ class _Run:
         if self.cfg.use_risk and intent.tag not in _SYSTEM_TAGS:
             state = self.risk_state()
             dec = check(OrderChange(ChangeKind.PROPOSE, intent), GateContext(
-                sym.inst, at, phase, ltp=price, circuit=circuit, square_off_cutoff=self.cfg.limits.square_off_cutoff,
+                sym.inst_at(i), at, phase, ltp=price, circuit=circuit, square_off_cutoff=self.cfg.limits.square_off_cutoff,
                 position_quantity=state.positions.get((intent.instrument_token, intent.product), 0),
                 state=state, limits=self.cfg.limits))
             if not dec.approved:
@@ -280,7 +287,7 @@ class _Run:
         self.seq += 1
         cutoff = self.cfg.limits.square_off_cutoff if intent.tag not in _SYSTEM_TAGS else time.max
         self.book, events = broker.submit(
-            self.book, intent, sym.inst, order_id=f"BT-{self.seq:06d}", now=at, phase=phase, circuit=circuit,
+            self.book, intent, sym.inst_at(i), order_id=f"BT-{self.seq:06d}", now=at, phase=phase, circuit=circuit,
             position_quantity=self.pos.get(sym.token, 0), square_off_cutoff=cutoff,
             exempt=Exemption.MIS_SQUARE_OFF if intent.tag in _SYSTEM_TAGS else None)
         ev = events[0]
@@ -388,7 +395,7 @@ def _tick_maker(sym: _Sym, i: int, ts: datetime, cfg: BacktestConfig) -> Callabl
             prev = float(sym.prev_close[i]) if sym.prev_close[i] == sym.prev_close[i] else float(sym.day_open[i])
             cache["t"] = BarTicks(sym.token, ts, sym.o[i], sym.h[i], sym.lo[i], sym.c[i], sym.v[i],
                                   k=cfg.ticks_per_bar,
-                                  tick_size=market_tick_size(ts.date(), float(sym.inst.tick_size)),
+                                  tick_size=float(sym.inst_at(i).tick_size),
                                   prev_close=prev, day_open=float(sym.day_open[i]), with_depth=cfg.depth)
         return cache["t"]
 
