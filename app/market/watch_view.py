@@ -235,6 +235,9 @@ def market_status(
     if not calendar.is_covered(at.date()):
         note = (f"NSE holidays are known only up to {calendar.covered_until}; later weekdays are "
                 "treated as regular sessions.")
+    elif not calendar.is_published(at.date()):
+        note = (f"NSE's published holiday list ends {calendar.published_until}; holidays after it are "
+                "estimated (holidays package / bundled override file) until NSE's circular.")
     return MarketStatus(
         mode=mode, mode_label=mode_label, wall_clock=wall, market_time=market_time,
         market_time_source=source, phase=phase, phase_label=PHASE_LABELS[phase],
