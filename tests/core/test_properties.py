@@ -14,8 +14,9 @@ from core.broker import BrokerState, Fill, OrderFilled, OrderRejected, process_t
 from core.charges import ChargeLeg, contract_note_charges, equity_charges, schedule_for
 from core.errors import ValidationError
 from core.models import Instrument, Tick
-from core.orders import Product, Side
-from core.portfolio import apply_fill, funds, new_portfolio, pnl, reconcile, square_off
+from core.margins import MarginRow, MarginTable
+from core.orders import OrderType, Product, Side, round_to_paisa
+from core.portfolio import CHARGE_KINDS, apply_fill, funds, new_portfolio, pnl, reconcile, square_off
 from core.sessions import SessionPhase
 from core.timeutil import IST
 from tests.factories import equity
@@ -126,3 +127,55 @@ def test_rejected_order_leaves_state_exactly_as_before(trade_list, token, qty):
     with pytest.raises(ValidationError, match="CNC|holding|sell"):
         apply_fill(p, oversell)
     assert p == snapshot
+
+
+# ---- margins: blocked + available = usable funds, over place / fill / cancel (issue 13)
+
+_MARGIN_TABLE = MarginTable(as_of=date(2025, 1, 3), source="property-test list", rows={
+    "SYM1": MarginRow("SYM1", D("7.50"), D("3.50")),  # floor 20 %
+    "SYM2": MarginRow("SYM2", D("30.00"), D("3.50"), D("1.50")),  # 35 %
+    "SYM3": MarginRow("SYM3", D("12.00"), D("3.50")),
+})
+_PCT = {1: D(20), 2: D(35), 3: D(20)}
+margin_ops = st.lists(st.tuples(
+    st.sampled_from(["place", "fill", "cancel"]),
+    st.integers(min_value=0, max_value=5),  # which open order (fill / cancel)
+    trades,
+), max_size=25)
+
+
+@settings(max_examples=200, deadline=None)
+@given(margin_ops, ltps)
+def test_margin_blocked_plus_available_equals_usable_funds_at_all_times(ops, marks):
+    """Zerodha funds: margin used (open MIS positions at max(20 %, VaR + ELM + ad hoc), open orders'
+    unfilled parts) + available = cash + usable credits, where a day's MIS profit is not usable
+    until T+1 (support.zerodha.com "unsettled balances"). The reference is rebuilt from the fills."""
+    p = new_portfolio(opened_at=OPEN, margins=_MARGIN_TABLE)
+    open_orders: list[tuple] = []
+    cnc_spend, n = D(0), 0
+    for op, pick, (token, product, side, qty, price) in ops:
+        if op == "place":
+            open_orders.append((make_intent(token, f"SYM{token}", side=side, qty=qty, product=product,
+                                            order_type=OrderType.LIMIT, price=price), price))
+        elif open_orders:
+            order, limit = open_orders.pop(pick % len(open_orders))
+            held = p.position_quantity(order.instrument_token, Product.CNC)
+            if op == "fill" and not (order.product is Product.CNC and order.side is Side.SELL and order.quantity > held):
+                n += 1
+                charges = equity_charges(order.side, order.product, order.quantity, limit, SCHEDULE)
+                fill = Fill(f"m{n}", f"mo{n}", 1, order.instrument_token, order.tradingsymbol, order.side,
+                            order.product, order.quantity, limit, charges, T + timedelta(seconds=n))
+                p = apply_fill(p, fill, settles_on=SETTLE).portfolio
+                if order.product is Product.CNC:
+                    cnc_spend += order.side.sign * order.quantity * limit
+        f = funds(p, marks, open_orders)
+        charges_paid = -sum((e.amount for e in p.ledger if e.kind in CHARGE_KINDS), D(0))
+        mis = [q for q in p.open_positions() if q.product is Product.MIS]
+        unreal = sum((q.quantity * marks[q.instrument_token] - q.cost for q in mis if q.instrument_token in marks),
+                     D(0))
+        usable = (p.capital - charges_paid - cnc_spend + min(D(0), p.mis_realized_today) + min(D(0), unreal)
+                  - p.btst_proceeds_today)
+        assert f.used_margin + f.available_margin == usable
+        blocked_positions = sum((round_to_paisa(abs(q.cost) * _PCT[q.instrument_token] / 100) for q in mis), D(0))
+        assert f.position_margin == blocked_positions and f.order_margin >= 0
+        assert f.used_margin == f.position_margin + f.order_margin
