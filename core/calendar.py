@@ -3,7 +3,9 @@ session phase at a given moment.
 
 Pure: the calendar is built from a table of sessions and holidays handed in by an adapter
 (``app.adapters.calendar_source.load_nse_calendar`` reads pandas-market-calendars' ``NSE``
-calendar plus the bundled weekend special sessions). Every "now" is an argument; naive
+calendar to 2026-12-31, then the ``holidays`` package's ``financial_holidays("XNSE")``
+estimates and the bundled override file for NSE's circular, plus the bundled weekend special
+sessions). Every "now" is an argument; naive
 datetimes raise ``ValidationError``. Results are IST (``Asia/Kolkata``).
 
 Phases (``core.sessions``, source: NSE market timings, ``indian-market.md`` §1) are placed
