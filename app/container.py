@@ -215,7 +215,7 @@ class Services:
 
         # the store is passed as a provider: a store that is down is reported, not raised
         return OperationsService(self.redis, lambda: self.store, ticks=self.ticks, kite_auth=self.kite_auth,
-                                 namespace=NAMESPACE)
+                                 namespace=NAMESPACE, calendar=lambda: self.calendar)
 
     @cached_property
     def market_clock(self) -> MarketClock:
