@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
 
+from app.trading.config import TradingConfig
 from core.errors import ValidationError
+from core.margins import MarginRow, MarginTable
 from core.orders import OrderType, Product, Side
 from core.timeutil import IST
-from tests.fixtures_trading import INFY, SBIN, T0, D, desk, intent, later, pg_desk  # noqa: F401
+from tests.fixtures_trading import INFY, SBIN, T0, D, desk, intent, later, make_desk, pg_desk  # noqa: F401
 
 
 def _propose(desk, **kw):
@@ -280,3 +282,79 @@ def test_postgres_flow_fills_once(pg_desk):
     assert pg_desk.svc.approve(a.approval_id, user="trader", now=later(5)).ok
     assert not pg_desk.svc.approve(a.approval_id, user="trader", now=later(6)).ok
     assert len(pg_desk.svc.trade_book()) == 1 and pg_desk.svc.funds(later(9)).reconciled
+
+
+# ---- margins and funds (issue 13: Zerodha's per-stock MIS margin, blocked per open order)
+
+_OFF_LIST = MarginTable(as_of=date(2016, 8, 16), source="test list", rows={
+    "INFY": MarginRow("INFY", D("7.50"), D("3.50"), mis_eligible=False),
+    "SBIN": MarginRow("SBIN", D("30.00"), D("3.50"), D("1.50")),  # 35 % MIS margin
+})
+
+
+@pytest.fixture
+def listed_desk(tmp_path, redis_url):
+    d = make_desk(f"sqlite:///{tmp_path / 'listed.db'}", redis_url,
+                  config=TradingConfig(slippage_bps=D(0), margins=_OFF_LIST))
+    yield d
+    d.sql.dispose()
+
+
+def test_funds_margin_used_shows_an_open_cnc_limit_buy_and_releases_it_on_cancel_and_fill(desk):
+    """Zerodha Funds: an open order blocks its margin (CNC 100 %) until it fills or is cancelled."""
+    desk.tick(INFY, 1000.0)
+    limit_buy = intent(qty=10, product=Product.CNC, order_type=OrderType.LIMIT, price=D("990.0"))
+    first = desk.svc.place_manual(limit_buy, user="trader", now=later(1))
+    f = desk.svc.funds(later(2))
+    assert (f.margin_used, f.available) == (D("9900.00"), D("990100.00"))
+    assert desk.svc.cancel_order(first.order_id, user="trader", now=later(3)).ok
+    f = desk.svc.funds(later(4))
+    assert (f.margin_used, f.available) == (D("0"), D("1000000.00"))
+    assert desk.svc.place_manual(limit_buy, user="trader", now=later(5)).ok
+    desk.tick(INFY, 989.0, at=later(6))
+    assert desk.svc.match_open_orders(later(7)) == 1
+    f = desk.svc.funds(later(8))
+    assert f.margin_used == D("0") and f.available == f.cash < D("1000000") - D("9900")  # paid from cash
+
+
+def test_mis_order_on_a_stock_off_the_mis_list_is_refused_naming_rule_and_source(listed_desk):
+    """Zerodha support "What are the margins for intraday equity (MIS)?": MIS only on the eligible list."""
+    d = listed_desk
+    d.tick(INFY, 1000.0)
+    funds_before = d.svc.funds(later(1))
+    before = d.ledger_snapshot()
+    out = d.svc.place_manual(intent(qty=10), user="trader", now=later(1))
+    assert not out.ok and tuple(out.reasons) == ("MIS_NOT_ELIGIBLE",)
+    [message] = [m for m, r in zip(out.messages, out.reasons, strict=True) if r == "MIS_NOT_ELIGIBLE"]
+    assert "INFY" in message and "Zerodha support" in message and "test list" in message
+    assert d.ledger_snapshot() == before and d.svc.funds(later(1)) == funds_before
+    assert d.svc.place_manual(intent(qty=10, product=Product.CNC), user="trader", now=later(2)).ok  # CNC is fine
+
+
+def test_order_needing_more_margin_than_free_is_refused_at_the_stocks_own_rate(listed_desk):
+    """SEBI peak-margin rules via Zerodha: SBIN at VaR 30 + ELM 3.5 + ad hoc 1.5 = 35 %, not a flat 5×."""
+    d = listed_desk
+    d.svc.save_risk_limits({"max_order_notional": "100000000", "max_order_quantity": 100000}, user="risk")
+    d.tick(SBIN, 250.0)
+    funds_before = d.svc.funds(later(1))
+    before = d.ledger_snapshot()
+    out = d.svc.place_manual(intent(SBIN, qty=12000), user="trader", now=later(1))  # ₹30 lakh × 35 % > ₹10 lakh
+    assert not out.ok and "INSUFFICIENT_MARGIN" in out.reasons
+    [message] = [m for m, r in zip(out.messages, out.reasons, strict=True) if r == "INSUFFICIENT_MARGIN"]
+    assert "needs ₹1,050,000.00 margin; ₹1,000,000.00 available" in message and "Zerodha support" in message
+    assert d.ledger_snapshot() == before and d.svc.funds(later(1)) == funds_before
+    assert d.svc.place_manual(intent(SBIN, qty=11000), user="trader", now=later(2)).ok  # ₹9.63 lakh fits
+    [trade] = d.svc.trade_book()
+    assert d.svc.funds(later(3)).margin_used == (11000 * trade.price * D("0.35")).quantize(D("0.01"))
+
+
+def test_intraday_profit_is_not_available_until_the_next_day(desk):
+    """Zerodha support "unsettled balances": a realised MIS profit is usable from T+1."""
+    desk.tick(INFY, 1000.0)
+    desk.svc.place_manual(intent(qty=10), user="trader", now=later(1))
+    desk.tick(INFY, 1010.0, at=later(600))
+    desk.svc.place_manual(intent(side=Side.SELL, qty=10), user="trader", now=later(601))
+    f = desk.svc.funds(later(700))
+    assert f.realized == D("99.00") and f.available == f.cash - D("99.00")
+    next_day = datetime(2016, 8, 18, 10, 0, tzinfo=IST)
+    assert desk.svc.funds(next_day).available == f.cash
