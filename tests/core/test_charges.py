@@ -11,6 +11,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.charges import (
     NSE_EQUITY_SCHEDULES,
@@ -323,3 +325,24 @@ def test_dp_charge_from_oct_2024_is_13_plus_2_34_gst():
     for day in (date(2024, 10, 1), date(2026, 3, 2)):
         c = dp_charge(schedule_for(day))
         assert (c.dp, c.gst, c.total) == (D("13.00"), D("2.34"), D("15.34"))
+
+
+# ---- property: the ledger's STT increments always sum to the contract note's rupee STT
+
+
+@given(st.lists(st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.sampled_from([Product.MIS, Product.CNC]),
+                          st.integers(1, 500), st.integers(1, 300_000)), min_size=1, max_size=12))
+def test_stt_increments_sum_to_the_contract_note_for_any_day(legs):
+    """For any day of fills on one scrip, Σ per-fill STT (each the scrip-day increment from the
+    turnover of its (product, side) class so far) equals the contract note's per scrip-day STT,
+    and every increment is a whole rupee >= 0 (support.zerodha.com, "How is the STT calculated?")."""
+    prior: dict[tuple, Decimal] = {}
+    total, note_legs = D(0), []
+    for i, (side, product, qty, paise) in enumerate(legs):
+        price = D(paise) / 100
+        c = equity_charges(side, product, qty, price, OCT24, prior_day_turnover=prior.get((side, product), D(0)))
+        assert c.stt >= 0 and c.stt == c.stt.to_integral_value()
+        total += c.stt
+        prior[(side, product)] = prior.get((side, product), D(0)) + price * qty
+        note_legs.append(ChargeLeg(f"o{i}", side, product, qty, price, instrument_token=7))
+    assert total == contract_note_charges(note_legs, OCT24).stt
