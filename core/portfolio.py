@@ -49,7 +49,8 @@ from core.charges import (
 )
 from core.errors import ValidationError
 from core.margins import MarginRules, MarginTable, open_orders_margin
-from core.orders import ZERO, FrozenMap, OrderIntent, OrderType, Product, Side, round_to_paisa, reduces_position
+from core.orders import ZERO, FrozenMap, OrderIntent, OrderType, Product, Side, round_to_paisa
+from core.same_day_cnc import NETTING_SOURCE, ScripDayLeg, netting_adjustment
 from core.sessions import MIS_SQUARE_OFF
 from core.timeutil import require_aware, to_ist
 
@@ -114,7 +115,10 @@ class Position:
 
 @dataclass(frozen=True, slots=True)
 class SettlementLot:
-    """A CNC buy of ``quantity`` shares that becomes a settled holding on ``settles_on``."""
+    """A CNC buy of ``quantity`` shares settling on ``settles_on`` (T+1, the next trading day):
+    bought today while ``settles_on`` is later than the day, a T1 holding on ``settles_on``
+    itself (credited to the demat account at the end of that day, so selling it is BTST), a
+    settled holding after it (NSE T+1; support.zerodha.com, "DP charges for BTST trades")."""
 
     instrument_token: int
     quantity: int
@@ -146,6 +150,10 @@ class Portfolio:
     margins: MarginTable | None = None
     #: Realized MIS P&L of ``trading_day``, rupees: a profit is usable from the next trading day.
     mis_realized_today: Decimal = ZERO
+    #: Proceeds of today's BTST sells (T1 shares), rupees: usable from the next trading day.
+    btst_proceeds_today: Decimal = ZERO
+    #: Today's CNC fills as netting legs (``core.same_day_cnc``) with the charges each booked.
+    cnc_day_legs: tuple[tuple[ScripDayLeg, Decimal], ...] = ()
 
     @property
     def margin_rules(self) -> MarginRules:
@@ -283,6 +291,8 @@ def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = No
                 f"CNC sell of {fill.quantity} {fill.tradingsymbol} exceeds the {pos.quantity} shares held"
             )
     dp = dp_charge if dp_charge and dp_due(pos, fill) else ZERO
+    btst = _btst_quantity(portfolio, pos, fill) * fill.price
+    netting, day_legs = _netting(portfolio, pos, fill, schedule)
     pos, realized = _trade(pos, fill.signed_quantity, fill.price)
     if fill.side is Side.BUY:
         pos = replace(pos, buy_quantity=pos.buy_quantity + fill.quantity, buy_value=pos.buy_value + fill.turnover)
@@ -297,6 +307,11 @@ def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = No
     if charges:
         entries.append(LedgerEntry(f"{fill.fill_id}/charges", fill.filled_at, LedgerKind.CHARGES, -charges,
                                    fill.fill_id, fill.instrument_token, "brokerage and statutory charges"))
+    if netting:
+        entries.append(LedgerEntry(f"{fill.fill_id}/netting", fill.filled_at, LedgerKind.CHARGES, -netting,
+                                   fill.fill_id, fill.instrument_token,
+                                   f"same-day CNC buy and sell of {fill.tradingsymbol} charged as intraday "
+                                   f"({NETTING_SOURCE})"))
     if dp:
         entries.append(LedgerEntry(f"{fill.fill_id}/dp", fill.filled_at, LedgerKind.DP_CHARGE, -dp, fill.fill_id,
                                    fill.instrument_token, f"DP charge: {fill.tradingsymbol} sold from holdings"))
@@ -308,9 +323,43 @@ def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = No
         lots=lots,
         realized_today=portfolio.realized_today + realized,
         mis_realized_today=portfolio.mis_realized_today + (realized if fill.product is Product.MIS else ZERO),
-        charges_today=portfolio.charges_today + charges + dp,
+        charges_today=portfolio.charges_today + charges + netting + dp,
+        btst_proceeds_today=portfolio.btst_proceeds_today + btst,
+        cnc_day_legs=day_legs,
     )
     return Applied(new, True, fill=fill)
+
+
+def _btst_quantity(portfolio: Portfolio, pos: Position, fill: Fill) -> int:
+    """Shares of a CNC SELL ``fill`` that come out of T1 holdings (BTST): a sell takes today's
+    unsold buys first, then settled holdings, then T1 shares. ``pos`` is before the fill."""
+    if fill.product is not Product.CNC or fill.side is not Side.SELL:
+        return 0
+    today, settled, _ = _cnc_split(portfolio, pos, portfolio.trading_day)
+    return max(0, fill.quantity - today - settled)
+
+
+def _netting(portfolio: Portfolio, pos: Position, fill: Fill,
+             schedule: ChargeSchedule | None) -> tuple[Decimal, tuple[tuple[ScripDayLeg, Decimal], ...]]:
+    """(netting adjustment ₹, today's CNC legs after ``fill``) for a CNC ``fill``
+    (``core.same_day_cnc``): the scrip-day's charges become the netted contract-note figure.
+    Without ``schedule`` nothing is netted. Legs not recorded on this portfolio (a book rebuilt
+    from stored positions) are stood in for by the position's day totals, one leg per side."""
+    if fill.product is not Product.CNC or schedule is None:
+        return ZERO, portfolio.cnc_day_legs
+    token = fill.instrument_token
+    prior = [(leg, booked) for leg, booked in portfolio.cnc_day_legs if leg.instrument_token == token]
+    if not prior:
+        prior = [(ScripDayLeg(f"day-{side}", token, side, qty, value), None)
+                 for side, qty, value in ((Side.BUY, pos.buy_quantity, pos.buy_value),
+                                          (Side.SELL, pos.sell_quantity, pos.sell_value)) if qty]
+    leg = ScripDayLeg(fill.order_id, token, fill.side, fill.quantity, fill.turnover)
+    booked = [b for _, b in prior]
+    adjust = netting_adjustment([g for g, _ in prior], leg, schedule,
+                                booked_prior=None if None in booked else sum(booked, ZERO),
+                                booked_now=fill.charges.total)
+    recorded = (*portfolio.cnc_day_legs, (leg, fill.charges.total + adjust))
+    return adjust, recorded
 
 
 def _with_scrip_day_stt(fill: Fill, pos: Position, schedule: ChargeSchedule) -> Fill:
@@ -335,9 +384,11 @@ def roll_day(portfolio: Portfolio, day: date) -> Portfolio:
         portfolio,
         trading_day=day,
         positions=_frozen(positions),
-        lots=tuple(lot for lot in portfolio.lots if lot.settles_on > day),
+        lots=tuple(lot for lot in portfolio.lots if lot.settles_on >= day),
         realized_today=ZERO,
         mis_realized_today=ZERO,
+        btst_proceeds_today=ZERO,
+        cnc_day_legs=(),
         charges_today=ZERO,
         squared_off=frozenset(),
     )
@@ -345,29 +396,47 @@ def roll_day(portfolio: Portfolio, day: date) -> Portfolio:
 
 @dataclass(frozen=True, slots=True)
 class Holding:
-    """CNC shares of one instrument: ``quantity`` settled, ``t1_quantity`` awaiting settlement."""
+    """CNC shares of one instrument: ``quantity`` settled, ``t1_quantity`` bought on the previous
+    trading day and not yet credited (sellable as BTST), ``today_quantity`` bought today and not
+    sold (a position, not yet a holding). All three may be sold under CNC."""
 
     instrument_token: int
     tradingsymbol: str
     quantity: int
     t1_quantity: int
     average_price: Decimal
+    today_quantity: int = 0
+
+    @property
+    def sellable(self) -> int:
+        """Shares a CNC SELL may take: settled + T1 (BTST) + today's buys (same-day, intraday)."""
+        return self.quantity + self.t1_quantity + self.today_quantity
+
+
+def _cnc_split(portfolio: Portfolio, pos: Position, as_of: date) -> tuple[int, int, int]:
+    """(today's unsold buys, settled, T1) shares of the CNC long ``pos`` on ``as_of``. Sells take
+    today's buys first, then settled shares, then T1 ones (so T1 is what remains last)."""
+    lots = [lot for lot in portfolio.lots if lot.instrument_token == pos.instrument_token]
+    if as_of == portfolio.trading_day:
+        today = max(0, pos.buy_quantity - pos.sell_quantity)
+    else:
+        today = sum(lot.quantity for lot in lots if lot.settles_on > as_of)
+    today = min(max(pos.quantity, 0), today)
+    t1_lots = sum(lot.quantity for lot in lots if lot.settles_on == as_of)
+    rest = max(pos.quantity, 0) - today
+    settled = max(0, rest - t1_lots)
+    return today, settled, rest - settled
 
 
 def holdings(portfolio: Portfolio, as_of: date) -> tuple[Holding, ...]:
-    """CNC holdings on ``as_of``: lots settling after ``as_of`` count as T1 (sells consume
-    settled shares first)."""
+    """CNC holdings on ``as_of``: a lot is today's buy while it settles after ``as_of``, T1 on
+    its settlement day, settled after it (:class:`SettlementLot`)."""
     out = []
     for pos in portfolio.positions.values():
         if pos.product is not Product.CNC or pos.quantity <= 0:
             continue
-        pending = sum(
-            lot.quantity
-            for lot in portfolio.lots
-            if lot.instrument_token == pos.instrument_token and lot.settles_on > as_of
-        )
-        t1 = min(pos.quantity, pending)
-        out.append(Holding(pos.instrument_token, pos.tradingsymbol, pos.quantity - t1, t1, pos.average_price))
+        today, settled, t1 = _cnc_split(portfolio, pos, as_of)
+        out.append(Holding(pos.instrument_token, pos.tradingsymbol, settled, t1, pos.average_price, today))
     return tuple(out)
 
 
@@ -413,7 +482,7 @@ def funds(portfolio: Portfolio, ltps: Mapping[int, Decimal], open_orders: Iterab
     position_margin = sum((rules.position_margin(p.tradingsymbol, p.cost) for p in mis), ZERO)
     order_margin = open_orders_margin(open_orders, portfolio.position_quantity, rules)
     mis_unrealized = sum((_mark(p, ltps) for p in mis), ZERO)
-    held = max(ZERO, portfolio.mis_realized_today)
+    held = max(ZERO, portfolio.mis_realized_today) + portfolio.btst_proceeds_today  # both usable from T+1
     usable = cash + mis_cost + min(ZERO, mis_unrealized) - held
     used = position_margin + order_margin
     value = sum((p.cost + _mark(p, ltps) for p in portfolio.open_positions()), ZERO)

@@ -70,12 +70,11 @@ class OrderExecution(ApprovalFlow):
         approval_id, token = row["approval_id"], int(row["instrument_token"])
         inst = self.instrument(token)
         intent = replace(pending_from_row(row).intent, strategy=row["strategy"] or "")
-        day = to_ist(placed).date()
         mis = self.store.position(token, str(intent.product))
         cnc = self.store.position(token, "CNC")
         held = 0
         if cnc is not None and int(cnc["quantity"]) > 0:
-            held = max(0, int(cnc["quantity"]) - self.store.pending_cnc_buys(day).get(token, 0))
+            held = int(cnc["quantity"])  # settled + T1 (BTST) + bought today: market_rules.check_holdings
         _, events = broker.submit(
             BrokerState(), intent, inst, order_id=f"O-{approval_id}", now=placed, phase=self.phase(placed),
             circuit=self.circuit(inst, cached.tick if cached else None), holding_quantity=held,

@@ -72,11 +72,10 @@ class TradingGate(TradingBooks):
         )
 
     def _settled_holding(self, pf: Portfolio, token: int, day: date) -> int:
+        """CNC shares a sell may take on ``day``: the whole long CNC position — settled, T1
+        (BTST) and today's buys (same-day netting) — as ``core.risk.market_rules.check_holdings``."""
         pos = pf.position(token, Product.CNC)
-        if pos is None or pos.quantity <= 0:
-            return 0
-        pending = self.store.pending_cnc_buys(day).get(token, 0)
-        return max(0, pos.quantity - pending)
+        return max(0, pos.quantity) if pos is not None else 0
 
     def _reserved_margin(self, pf: Portfolio, exclude: str | None) -> Decimal:
         """₹ the open orders other than ``exclude`` block (``core.margins.open_orders_margin``

@@ -15,7 +15,7 @@ Sources (``../shared/docs/indian-market.md``):
   (§4), checked the same way for place, modify and approve;
 * a BUY stop's trigger must be above the LTP and a SELL stop's below it, else it would
   trigger at once (Kite rejects it);
-* a CNC SELL needs settled holdings (no short delivery); MIS may go short.
+* a CNC SELL needs holdings: settled, T1 (BTST) or bought today (no short delivery); MIS may go short.
 """
 
 from __future__ import annotations
@@ -119,12 +119,21 @@ def check_trigger_vs_ltp(intent: OrderIntent, ltp: Decimal | None) -> Denial | N
     return None
 
 
+#: Sources of the CNC sell rule.
+HOLDINGS_SOURCE = ("support.zerodha.com: 'DP charges for BTST trades' (T1 shares may be sold) and "
+                   "'Why was the brokerage charged on delivery trades?' (same-day CNC buy and sell)")
+
+
 def check_holdings(intent: OrderIntent, holding_quantity: int) -> Denial | None:
-    """A CNC SELL of more than the settled ``holding_quantity`` shares is refused."""
+    """A CNC SELL may take at most ``holding_quantity`` shares: settled holdings + T1 shares
+    bought on the previous trading day (BTST) + today's unsold CNC buys (a same-day round trip,
+    charged as intraday by ``core.same_day_cnc``). More is a short delivery and is refused
+    (short selling is MIS only). Source: :data:`HOLDINGS_SOURCE`."""
     if intent.product is Product.CNC and intent.side is Side.SELL and intent.quantity > holding_quantity:
         return Denial(ReasonCode.INSUFFICIENT_HOLDINGS,
-                      f"CNC sell quantity {intent.quantity} exceeds holdings; allowed up to {holding_quantity} "
-                      "(short selling is MIS only)")
+                      f"CNC sell quantity {intent.quantity} exceeds the {holding_quantity} shares held "
+                      f"(settled + T1 + bought today); allowed up to {holding_quantity} "
+                      f"(short selling is MIS only; rule: no short delivery, {HOLDINGS_SOURCE})")
     return None
 
 

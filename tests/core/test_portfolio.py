@@ -126,16 +126,29 @@ def test_cnc_sell_beyond_holding_raises():
         apply_fill(p, fill("b-1", Side.SELL, 11, "100", product=Product.CNC))
 
 
-def test_cnc_buy_is_t1_until_settlement_date():
+def test_cnc_buy_is_todays_position_on_the_trade_date():
+    """Shares bought today are a position, not yet a holding (NSE T+1; indian-market.md §1)."""
     p = book(fill("a-1", Side.BUY, 10, "100", product=Product.CNC), settles_on=date(2025, 1, 7))
     h = holdings(p, date(2025, 1, 6))[0]
-    assert (h.quantity, h.t1_quantity) == (0, 10)
+    assert (h.today_quantity, h.quantity, h.t1_quantity, h.sellable) == (10, 0, 0, 10)
 
 
-def test_cnc_buy_becomes_holding_on_settlement_date():
-    p = book(fill("a-1", Side.BUY, 10, "100", product=Product.CNC), settles_on=date(2025, 1, 7))
+def test_cnc_buy_is_t1_on_its_settlement_date():
+    """On T+1 the shares are T1: credited to the demat at the end of the day, sellable as BTST
+    (support.zerodha.com, "DP charges for BTST trades")."""
+    p = roll_day(book(fill("a-1", Side.BUY, 10, "100", product=Product.CNC), settles_on=date(2025, 1, 7)),
+                 date(2025, 1, 7))
     h = holdings(p, date(2025, 1, 7))[0]
-    assert (h.quantity, h.t1_quantity, h.average_price) == (10, 0, D("100.00"))
+    assert (h.today_quantity, h.quantity, h.t1_quantity, h.average_price) == (0, 0, 10, D("100.00"))
+
+
+def test_cnc_buy_is_a_settled_holding_after_its_settlement_date():
+    """After T+1 the lot is a settled holding (NSE T+1 settlement, indian-market.md §1)."""
+    p = roll_day(book(fill("a-1", Side.BUY, 10, "100", product=Product.CNC), settles_on=date(2025, 1, 7)),
+                 date(2025, 1, 8))
+    h = holdings(p, date(2025, 1, 8))[0]
+    assert (h.today_quantity, h.quantity, h.t1_quantity) == (0, 10, 0)
+    assert p.lots == ()
 
 
 def test_mis_margin_blocked_is_notional_over_leverage():
