@@ -256,7 +256,19 @@ class Services:
         return TradingService(
             self.settings, TradingStore(self.sql.engine), self.instruments, self.ticks, self.tasks,
             calendar=self.calendar, notifier=self.notifications, config=config,
+            circuit_limits=self._circuit_limits(),
         )
+
+    def _circuit_limits(self):
+        """The quote's circuit limits for the desk's price band (``app.market.circuit_limits``)."""
+        from app.adapters.rate_limit import KITE_QUOTE, RedisRateLimiter
+        from app.market.circuit_limits import QuoteCircuitLimits
+
+        def key_of(token: int) -> str:
+            inst = self.instruments.by_token(token)
+            return f"{inst.exchange}:{inst.tradingsymbol}"
+
+        return QuoteCircuitLimits(self.kite, key_of, RedisRateLimiter(self.redis, KITE_QUOTE))
 
 
 _services: Services | None = None

@@ -44,6 +44,9 @@ _SYSTEM_GROUPS = {"SQUAREOFF": "MIS square-off", "KILLSWITCH": "kill switch"}
 class TradingBooks:
     """Market look-ups and every read of the paper account (see ``TradingService``)."""
 
+    #: token -> (lower_circuit_limit, upper_circuit_limit) ₹ from a quote, or None (set by the service)
+    circuit_limits: Any = None
+
     def __init__(self, config: TradingConfig, store: TradingStore, instruments: Any, ticks: Any,
                  calendar: Any = None) -> None:
         self.config = config
@@ -82,8 +85,7 @@ class TradingBooks:
         when ``circuit_limits`` (token → (lower, upper) ₹ or None) has them, else NSE's dynamic
         price range from the tick (previous close, day high/low; ``core.risk.price_bands``:
         10 % flexed in 5 % steps, NSE/FAOP/64995 from 2024-11-18). None without a previous close."""
-        source = getattr(self, "circuit_limits", None)
-        limits = source(inst.instrument_token) if source is not None else None
+        limits = self.circuit_limits(inst.instrument_token) if self.circuit_limits is not None else None
         if limits:
             band = band_from_limits(*limits)
             if band is not None:

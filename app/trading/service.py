@@ -102,6 +102,7 @@ class TradingService:
         calendar: NseCalendar | None = None,
         config: TradingConfig | None = None,
         notifier: Notifier | None = None,
+        circuit_limits: Any = None,
     ) -> None:
         from app.trading.engine import TradingEngine
 
@@ -112,6 +113,8 @@ class TradingService:
         self.tasks = tasks
         self.notifier: Notifier = notifier if notifier is not None else NullNotifier()
         self._engine = TradingEngine(self.config, store, instruments, ticks, calendar, self.notifier)
+        #: token -> (lower, upper) ₹ from Kite's /quote (``app.market.circuit_limits``), or None
+        self._engine.circuit_limits = circuit_limits
 
     # ------------------------------------------------------------------ approvals
 

@@ -122,3 +122,39 @@ def test_square_off_without_a_price_is_recorded_notified_and_retried(desk):
     desk.svc.match_open_orders(CUT + timedelta(seconds=61))
     assert {p.product: p.quantity for p in desk.svc.positions(CUT)} == {"MIS": 0}
     assert len(desk.svc.square_off_refusals(CUT.date())) == 2
+
+
+def test_quote_circuit_limits_come_from_the_replay_through_kiteconnect_and_are_cached(replay_server, redis_url):
+    """The desk's band from Kite /quote lower_circuit_limit/upper_circuit_limit (real kiteconnect
+    client against the replay); one /quote call per instrument per ttl; indices have none."""
+    import redis
+
+    from app.adapters.rate_limit import KITE_QUOTE, RedisRateLimiter
+    from app.market.circuit_limits import QuoteCircuitLimits
+
+    kite = replay_server.kite()
+    keys = {738561: "NSE:RELIANCE", 256265: "NSE:NIFTY 50"}
+    t = [0.0]
+    limits = QuoteCircuitLimits(lambda: kite, keys.__getitem__, RedisRateLimiter(redis.Redis.from_url(redis_url),
+                                KITE_QUOTE), ttl=60.0, acquire_timeout=5.0, clock=lambda: t[0])
+    assert limits(738561) == (921.3, 1126.0)
+    assert limits(738561) == (921.3, 1126.0) and limits.calls == 1
+    t[0] = 61.0
+    assert limits(738561) == (921.3, 1126.0) and limits.calls == 2
+    assert limits(256265) is None
+    assert limits(1) is None  # unknown instrument: logged, the desk falls back to the dynamic range
+
+
+def test_an_order_beyond_the_quote_band_is_refused_naming_the_band_and_books_unchanged(desk):
+    """NSE rejects orders outside the price band: a LIMIT above the quote's upper circuit limit
+    is refused with OUTSIDE_CIRCUIT and the allowed range; funds, margin and ledger unchanged."""
+    from core.orders import OrderType
+
+    desk.tick(INFY, 1000.0, close=1000.0)
+    desk.svc._engine.circuit_limits = lambda token: (950.0, 1050.0)
+    desk.svc._engine.ensure_capital(T0)
+    before = desk.ledger_snapshot()
+    out = desk.svc.place_manual(intent(order_type=OrderType.LIMIT, price=D("1060.00")), user="trader", now=later(1))
+    assert not out.ok and "OUTSIDE_CIRCUIT" in out.reasons
+    assert any("950.0" in m and "1050.0" in m for m in out.messages)
+    assert desk.ledger_snapshot() == before and desk.svc.order_book() == []
