@@ -92,7 +92,11 @@ def check_mis_cutoff(intent: OrderIntent, is_exit: bool, now: datetime, cutoff: 
 
 def check_circuit(intent: OrderIntent, expected: Decimal | None, band: CircuitBand | None) -> Denial | None:
     """Every price of the order inside ``band``: ``price``, ``trigger_price`` and, for an order
-    without a limit price, the ``expected`` fill (₹). One denial naming every field outside."""
+    without a limit price, the ``expected`` fill (₹). One denial naming every field outside.
+
+    Rule: NSE rejects orders outside the price band (``../shared/docs/indian-market.md`` "Stock
+    price bands"): the quote's circuit limits, else ``core.risk.price_bands`` (NSE's fixed 2/5/10/20 %
+    bands; the F&O dynamic price range, NSE/FAOP/64995)."""
     if band is None:
         return None
     prices = [("price", intent.price), ("trigger_price", intent.trigger_price)]
@@ -102,7 +106,8 @@ def check_circuit(intent: OrderIntent, expected: Decimal | None, band: CircuitBa
     if not outside:
         return None
     return Denial(ReasonCode.OUTSIDE_CIRCUIT,
-                  f"{', '.join(outside)} outside the circuit band; allowed {band.lower}–{band.upper}")
+                  f"{', '.join(outside)} outside the circuit band; allowed {band.lower}–{band.upper} "
+                  "(NSE price band / F&O dynamic price range; NSE/FAOP/64995)")
 
 
 def check_trigger_vs_ltp(intent: OrderIntent, ltp: Decimal | None) -> Denial | None:
