@@ -17,10 +17,10 @@ from typing import Any
 
 from app.trading.books import TradingBooks
 from app.trading.rows import audit_row
-from core.events import NullNotifier, Notifier, safe_mode
+from core.events import Notifier, NullNotifier, safe_mode
 from core.gatekeeper import Decision, GateContext, OrderChange, check
-from core.orders import ZERO, Product, price_from_float
 from core.margins import open_orders_margin
+from core.orders import ZERO, Product, price_from_float
 from core.portfolio import Portfolio
 from core.timeutil import to_ist, to_utc
 

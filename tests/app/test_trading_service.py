@@ -300,7 +300,7 @@ def listed_desk(tmp_path, redis_url):
     d.sql.dispose()
 
 
-def test_funds_margin_used_shows_an_open_cnc_limit_buy_and_releases_it_on_cancel_and_fill(desk):
+def test_funds_margin_used_shows_an_open_cnc_limit_buy_and_releases_it_on_cancel_and_fill(desk):  # noqa: F811
     """Zerodha Funds: an open order blocks its margin (CNC 100 %) until it fills or is cancelled."""
     desk.tick(INFY, 1000.0)
     limit_buy = intent(qty=10, product=Product.CNC, order_type=OrderType.LIMIT, price=D("990.0"))
@@ -348,7 +348,7 @@ def test_order_needing_more_margin_than_free_is_refused_at_the_stocks_own_rate(l
     assert d.svc.funds(later(3)).margin_used == (11000 * trade.price * D("0.35")).quantize(D("0.01"))
 
 
-def test_intraday_profit_is_not_available_until_the_next_day(desk):
+def test_intraday_profit_is_not_available_until_the_next_day(desk):  # noqa: F811
     """Zerodha support "unsettled balances": a realised MIS profit is usable from T+1."""
     desk.tick(INFY, 1000.0)
     desk.svc.place_manual(intent(qty=10), user="trader", now=later(1))

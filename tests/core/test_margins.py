@@ -12,7 +12,14 @@ import pytest
 from core.broker import Fill
 from core.charges import Charges
 from core.errors import ValidationError
-from core.margins import MIS_MARGIN_SOURCE, MarginRow, MarginRules, MarginTable, check_mis_eligible, open_orders_margin
+from core.margins import (
+    MIS_MARGIN_SOURCE,
+    MarginRow,
+    MarginRules,
+    MarginTable,
+    check_mis_eligible,
+    open_orders_margin,
+)
 from core.orders import OrderType, Product, Side
 from core.portfolio import apply_fill, funds, new_portfolio, roll_day
 from core.risk import ReasonCode

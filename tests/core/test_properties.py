@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from core.broker import BrokerState, Fill, OrderFilled, OrderRejected, process_tick, submit
 from core.charges import ChargeLeg, contract_note_charges, equity_charges, schedule_for
 from core.errors import ValidationError
-from core.models import Instrument, Tick
 from core.margins import MarginRow, MarginTable
+from core.models import Instrument, Tick
 from core.orders import OrderType, Product, Side, round_to_paisa
 from core.portfolio import CHARGE_KINDS, apply_fill, funds, new_portfolio, pnl, reconcile, square_off
 from core.sessions import SessionPhase
