@@ -11,7 +11,7 @@ from core.timeutil import IST
 from tests.fixtures_trading import INFY, D, desk, intent, later  # noqa: F401
 
 
-def test_same_day_cnc_buy_then_sell_is_accepted_and_charged_as_intraday(desk):
+def test_same_day_cnc_buy_then_sell_is_accepted_and_charged_as_intraday(desk):  # noqa: F811
     """Selling today's CNC buy is allowed and the day is charged as intraday: the ledger's
     charges for the day are the netted contract-note figure (support.zerodha.com, "Why was the
     brokerage charged on delivery trades?"), ₹20 brokerage per order included."""
@@ -31,7 +31,7 @@ def test_same_day_cnc_buy_then_sell_is_accepted_and_charged_as_intraday(desk):
     assert funds.reconciled and funds.charges_today == netted.total
 
 
-def test_cnc_sell_without_any_holdings_is_refused_and_ledger_unchanged(desk):
+def test_cnc_sell_without_any_holdings_is_refused_and_ledger_unchanged(desk):  # noqa: F811
     """No settled, T1 or bought-today shares: refused with INSUFFICIENT_HOLDINGS, the rule named
     with its source; ledger unchanged."""
     desk.tick(INFY, 1000.0)
@@ -43,7 +43,7 @@ def test_cnc_sell_without_any_holdings_is_refused_and_ledger_unchanged(desk):
     assert desk.ledger_snapshot() == before
 
 
-def test_btst_sell_of_yesterdays_buy_is_accepted_with_one_dp_charge(desk):
+def test_btst_sell_of_yesterdays_buy_is_accepted_with_one_dp_charge(desk):  # noqa: F811
     """T1 shares (bought the previous trading day) may be sold: BTST, DP charge applies
     (support.zerodha.com, "DP charges for BTST trades")."""
     desk.tick(INFY, 1000.0)
