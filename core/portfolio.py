@@ -18,16 +18,23 @@ Model
   cancel). Usable funds = ``cash + Σ MIS cost + min(0, MIS unrealized) − max(0, MIS realized
   today)``: unrealized MIS losses reduce it, gains are not credited (pessimistic); the day's
   intraday profit is usable from T+1 (Zerodha support "unsettled balances"), while 100 % of a
-  CNC sale's proceeds are usable the same day (since 7 Oct 2024, same article). Available =
-  usable − blocked. CNC buys pay the full notional from cash.
+  CNC sale's proceeds are usable the same day (since 7 Oct 2024, same article), except a BTST
+  sale's, usable from the next trading day (``btst_proceeds_today``, support.zerodha.com "DP
+  charges for BTST trades"). Available = usable − blocked. CNC buys pay the full notional.
 * **Settlement**: CNC buys are T+1 (NSE, indian-market.md §1): each CNC buy records a lot that
-  settles on the date the caller passes; :func:`holdings` splits settled and T1 quantity.
+  settles on the date the caller passes; :func:`holdings` splits today's buys, settled and T1
+  quantity (T1 on the settlement day itself). A CNC sell may take all three (sells take today's
+  buys first, then settled, then T1 = BTST).
+* **Same-day CNC**: with a ``schedule``, :func:`apply_fill` nets a scrip-day's matched CNC buy
+  and sell quantity as intraday (``core.same_day_cnc``, support.zerodha.com partial-delivery
+  article): a ``CHARGES`` entry ``<fill_id>/netting`` makes the day's charges the netted figure.
 * **Idempotency**: a fill whose ``fill_id`` was already applied is a reported no-op.
 * **Square-off**: :func:`square_off` produces MARKET exits for open MIS positions at/after the
   cut-off (Zerodha 15:20 IST), once per position per day, optionally debiting Zerodha's
   ₹50 + 18 % GST per squared-off order (``core.charges.square_off_charge``).
 * **DP charge**: a CNC sell that draws on demat holdings debits the depository charge
-  (Zerodha ₹13.50 + GST per scrip per day, ``core.charges.dp_charge``), see :func:`dp_due`.
+  (Zerodha ₹13 + GST per scrip per day from Oct 2024, ``core.charges.dp_charge``), BTST sells
+  of T1 shares included, see :func:`dp_due`.
 """
 
 from __future__ import annotations
