@@ -14,6 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.broker import BrokerState, Fill, OrderRejected, submit
 from core.charges import NO_CHARGES, dp_charge, equity_charges, schedule_for
@@ -254,3 +256,37 @@ def test_cnc_sell_without_holdings_leaves_book_funds_and_ledger_unchanged():
         apply_fill(p, Fill("O-x/1", "O-x", 1, TOKEN, "INFY", Side.SELL, Product.CNC, 5, D("1000"), NO_CHARGES, at(11)))
     assert len(ledger_before) == 1 and p.ledger == ledger_before and funds(p, {}) == funds_before
     assert funds_before.available_margin == D("1000000.00")
+
+
+# ---- property: the day's booked charges are the netted contract note ---------------------------
+
+_FILLS = st.lists(st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.integers(1, 400),
+                            st.integers(9000, 11000)), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_FILLS)
+def test_booked_charges_of_a_netted_scrip_day_equal_the_contract_note(fills):
+    """For any day of CNC fills of one scrip (sells capped by the shares held), once the day
+    is netted the ledger's charges for it are exactly ``scrip_day_charges`` of its legs, and the
+    books reconcile (support.zerodha.com, partial-delivery article)."""
+    p = _t1_book(qty=1000)
+    legs = []
+    for i, (side, qty, paise) in enumerate(fills):
+        if side is Side.SELL:
+            qty = min(qty, p.position_quantity(TOKEN, Product.CNC))
+            if qty == 0:
+                continue
+        price = D(paise) / 10  # ₹900.0–1,100.0 on the 0.05 grid
+        f = cnc_fill(f"O-{i}", side, qty, price, at(10, NEXT) + (at(11) - at(10)) * i / 10)
+        p = apply_fill(p, f, settles_on=date(2026, 12, 4), schedule=S2026).portfolio
+        legs.append(ScripDayLeg(f.order_id, TOKEN, side, qty, f.turnover))
+    assert reconcile(p) == ()
+    if not legs:
+        return
+    buys = sum(g.quantity for g in legs if g.side is Side.BUY)
+    sells = sum(g.quantity for g in legs if g.side is Side.SELL)
+    if buys and sells:
+        assert p.charges_today == scrip_day_charges(legs, S2026).total
+    else:
+        assert not [e for e in p.ledger if e.entry_id.endswith("/netting")]
