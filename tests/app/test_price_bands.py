@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.adapters import tick_cache
 from app.adapters.replay.bands import fixed_bands, fno_underlyings
@@ -17,7 +19,7 @@ from core.models import DepthLevel, Tick
 from core.orders import CircuitBand, Side
 from core.tick_batch import decode_frame
 from core.timeutil import IST
-from tests.fixtures_trading import INFY, T0, desk, intent, later  # noqa: F401
+from tests.fixtures_trading import INFY, T0, desk, intent, later, make_desk  # noqa: F401
 
 CUT = datetime(2016, 8, 17, 15, 20, tzinfo=IST)
 
@@ -158,3 +160,31 @@ def test_an_order_beyond_the_quote_band_is_refused_naming_the_band_and_books_unc
     assert not out.ok and "OUTSIDE_CIRCUIT" in out.reasons
     assert any("950.0" in m and "1050.0" in m for m in out.messages)
     assert desk.ledger_snapshot() == before and desk.svc.order_book() == []
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(qty=st.integers(1, 150), short=st.booleans(), move=st.integers(-25, 25), has_tick=st.booleans(),
+       quote_band=st.one_of(st.none(), st.tuples(st.integers(80, 100), st.integers(100, 120))))
+def test_no_mis_position_after_the_last_square_off_unless_a_refusal_is_recorded(
+        tmp_path_factory, redis_url, qty, short, move, has_tick, quote_band):
+    """Property (issue 13): after the day's last square-off run, every MIS position is flat or
+    has a recorded refusal (its reason), whatever the price, the band or a missing tick."""
+    d = make_desk(f"sqlite:///{tmp_path_factory.mktemp('prop') / 'desk.db'}", redis_url)
+    try:
+        d.tick(INFY, 1000.0, close=1000.0)
+        side = Side.SELL if short else Side.BUY
+        assert d.svc.place_manual(intent(side=side, qty=qty), user="trader", now=later(1)).ok
+        if quote_band is not None:
+            lo, hi = quote_band
+            d.svc._engine.circuit_limits = lambda token: (lo * 10.0, hi * 10.0)
+        if has_tick:
+            _rally_tick(d, INFY, 1000.0 * (100 + move) / 100, at=CUT, high=1000.0 * max(100, 100 + move) / 100)
+        else:
+            d.ticks.client.hdel(tick_cache.LATEST_KEY, INFY)
+        for k in range(3):  # the clock's runs at 15:20:00, :30 and 15:21:00
+            d.svc.square_off_mis(CUT + timedelta(seconds=30 * k))
+            d.svc.match_open_orders(CUT + timedelta(seconds=30 * k + 1))
+        mis = {p.product: p.quantity for p in d.svc.positions(CUT + timedelta(minutes=2))}.get("MIS", 0)
+        assert mis == 0 or d.svc.square_off_refusals(CUT.date()), (mis, move, has_tick, quote_band)
+    finally:
+        d.sql.dispose()
