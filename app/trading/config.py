@@ -33,8 +33,8 @@ class TradingConfig:
     * ``max_drift_bps``: approve refuses when the LTP moved more than this from the signal;
     * ``approval_ttl_seconds``: default time-to-live of a proposal (300 s);
     * ``square_off_cutoff`` IST (15:20, Zerodha) and ``square_off_fee`` (charge ₹50 + GST);
-    * ``circuit_pct``: the day's band is previous close ± this percent, rounded to the tick
-      (the replay server uses 10 %; Kite's quote endpoint gives real limits);
+    * ``circuit_pct``: not the desk's band any more (issue 13: the quote's circuit limits, else
+      NSE's dynamic range, ``core.risk.price_bands``); kept for the setting's compatibility;
     * ``max_tick_age_seconds``: a tick older than this (by exchange time vs ``now``) is not a
       price for approving (``None`` = any age; replays pass market time).
     """

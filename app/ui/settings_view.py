@@ -50,7 +50,7 @@ def trading_rows(settings: Settings) -> list[SettingRow]:
         ("Confirm approvals above", inr(t.confirm_notional, decimals=0), "DESK_CONFIRM_NOTIONAL"),
         ("MIS square-off cut-off", f"{t.square_off_cutoff:%H:%M} IST", "DESK_SQUARE_OFF_CUTOFF"),
         ("Square-off fee (₹50 + GST)", _yes(t.square_off_fee), "DESK_SQUARE_OFF_FEE"),
-        ("Circuit band", f"±{_num(t.circuit_pct)} % of previous close", "DESK_CIRCUIT_PCT"),
+        ("Circuit band", "quote's circuit limits, else NSE dynamic range (10 %, flexed 5 %)", "—"),
         ("Max tick age to approve", age, "DESK_MAX_TICK_AGE_SECONDS"),
     ]
     return [SettingRow("Trading", *row) for row in rows]
