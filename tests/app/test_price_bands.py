@@ -188,3 +188,18 @@ def test_no_mis_position_after_the_last_square_off_unless_a_refusal_is_recorded(
         assert mis == 0 or d.svc.square_off_refusals(CUT.date()), (mis, move, has_tick, quote_band)
     finally:
         d.sql.dispose()
+
+
+def test_replay_band_rules_flex_an_fno_stock_and_keep_a_fixed_band_fixed():
+    """replay.bands: an F&O stock's range flexes with the day's high (15 % rally → 20 % upper,
+    trend side only before 2024-11-18; sliding from then, NSE/FAOP/64995); a non-F&O stock's
+    fixed band (ACC 10 %, derived list) does not move with the price."""
+    from datetime import date
+
+    from app.adapters.replay.bands import limits_paise
+
+    assert limits_paise("INFY", date(2016, 9, 8), 100_000, 100_000, 100_000, 5) == (90_000, 110_000)
+    assert limits_paise("INFY", date(2016, 9, 8), 100_000, 115_000, 100_000, 5) == (90_000, 120_000)
+    assert limits_paise("INFY", date(2025, 1, 2), 100_000, 115_000, 100_000, 5) == (100_000, 120_000)
+    assert limits_paise("ACC", date(2016, 9, 8), 100_000, 109_000, 100_000, 5) == (90_000, 110_000)
+    assert limits_paise("NOTLISTED", date(2016, 9, 8), 100_000, 100_000, 100_000, 5) == (80_000, 120_000)
