@@ -5,8 +5,9 @@ Binary ticks do not carry circuit limits, so the desk asks ``/quote`` for the in
 judging and keeps the answer ``ttl`` seconds (an F&O stock's dynamic range can flex intraday;
 NSE/FAOP/64995). Calls share the ``KITE_QUOTE`` limiter (1/s per api_key across processes,
 ``../shared/docs/indian-market.md`` §5). Any failure (no session, Kite down, no permit within
-``acquire_timeout``) answers the last known limits or ``None`` for the next ``ttl`` seconds, and the desk falls back to NSE's dynamic range
-(``core.risk.price_bands``); a 0/0 answer (indices) is ``None`` too.
+``acquire_timeout``) answers the last known limits or ``None`` for the next ``ttl`` seconds,
+and the desk falls back to NSE's dynamic range (``core.risk.price_bands``); a 0/0 answer
+(indices) is ``None`` too.
 """
 
 from __future__ import annotations

@@ -20,14 +20,31 @@ from app.trading import square_off
 from app.trading.books import coerce_limits, limits_to_json
 from app.trading.execution import OrderExecution
 from app.trading.outcomes import acting_user
-from app.trading.rows import approval_view, audit_row, order_from_row, order_state, order_view, preview_from_decision, trade_view
+from app.trading.rows import (
+    approval_view,
+    audit_row,
+    order_from_row,
+    order_state,
+    order_view,
+    preview_from_decision,
+    trade_view,
+)
 from app.trading.views import ActionOutcome, AuditEntry, LimitsView, TraceView
 from core.broker import BrokerConfig
 from core.charges import schedule_for, square_off_charge
 from core.errors import ValidationError
 from core.events import Notifier, square_off_refused
 from core.gatekeeper import Exemption
-from core.orders import PAISA, Order, OrderIntent, OrderType, Product, Side, cancel_order, price_from_float
+from core.orders import (
+    PAISA,
+    Order,
+    OrderIntent,
+    OrderType,
+    Product,
+    Side,
+    cancel_order,
+    price_from_float,
+)
 from core.risk import RiskLimits
 from core.timeutil import UTC, require_aware, to_ist, to_utc
 

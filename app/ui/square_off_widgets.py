@@ -24,9 +24,11 @@ def square_off_refusals(trading: Any, now: datetime, *, key: str) -> None:
     if not rows:
         return
     open_now = sorted({r.tradingsymbol for r in rows})
-    st.error(f"MIS square-off could not fill for {', '.join(open_now)}: {rows[0].reasons[0] if rows[0].reasons else ''} "
-             f"— {rows[0].messages[0] if rows[0].messages else ''}. Retried every square-off run.",
-             icon=":material/error:")
+    latest = rows[0]
+    code = latest.reasons[0] if latest.reasons else ""
+    message = latest.messages[0] if latest.messages else ""
+    st.error(f"MIS square-off could not fill for {', '.join(open_now)}: {code} — {message}. "
+             "Retried every square-off run.", icon=":material/error:")
     st.dataframe(pd.DataFrame([{
         "time": ist(r.at), "symbol": r.tradingsymbol, "quantity": r.quantity, "attempt": r.attempt,
         "reasons": ", ".join(r.reasons), "message": "; ".join(r.messages),

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal as D
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
