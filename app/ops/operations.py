@@ -43,6 +43,8 @@ from typing import Any, Literal
 from dramatiq import Message
 from sqlalchemy import text
 
+from app.adapters.calendar_source import OVERRIDES_FILE
+from app.settings import ROOT
 from core.errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ KNOWN_QUEUES = ("trading", "scans", "analysis", "backfill", "reference", "strate
 #: Days before the published NSE holiday list ends that the System page warns.
 CALENDAR_WARN_DAYS = 30
 #: Where NSE's next holiday circular goes (``app.adapters.calendar_source``).
-CALENDAR_OVERRIDE_FILE = "app/data/nse/calendar/nse_holidays_overrides.csv"
+CALENDAR_OVERRIDE_FILE = OVERRIDES_FILE.relative_to(ROOT).as_posix()
 _IST = ZoneInfo("Asia/Kolkata")
 
 # Atomically move a dead letter back onto its queue (what the broker's "enqueue" does:

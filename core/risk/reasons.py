@@ -42,7 +42,6 @@ class ReasonCode(StrEnum):
     WASH_TRADE = "WASH_TRADE"
     INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
     MIS_NOT_ELIGIBLE = "MIS_NOT_ELIGIBLE"
-    MIS_NOT_ELIGIBLE = "MIS_NOT_ELIGIBLE"
 
 
 @dataclass(frozen=True, slots=True)
