@@ -5,7 +5,7 @@ the ones a PaaS or vendor sets (``REDIS_URL``, ``DATABASE_URL``, ``KITE_API_KEY`
 desk's own knobs start with ``DESK_``. Secrets are ``SecretStr`` so they never print.
 
 Sections (each a nested settings model reading its own flat ``DESK_*`` variables):
-``settings.trading`` (capital, leverage, slippage, approvals, square-off, circuit),
+``settings.trading`` (capital, leverage, slippage, approvals, square-off),
 ``settings.analysis`` (Gemini and its budget), ``settings.auth`` (sign-in),
 ``settings.notifications`` (apprise channels), ``settings.logging`` and ``settings.worker``.
 Every variable, its default and its allowed range is in the README's Configuration table.
@@ -135,8 +135,6 @@ class TradingSettings(_Section):
     square_off_cutoff: time = _knob(MIS_SQUARE_OFF, "DESK_SQUARE_OFF_CUTOFF",
                                     "an IST time HH:MM from 09:15 to 15:30")
     square_off_fee: bool = _knob(True, "DESK_SQUARE_OFF_FEE", "true or false")
-    circuit_pct: Decimal = _knob(Decimal(10), "DESK_CIRCUIT_PCT", "a percent from 1 to 20",
-                                 ge=1, le=20)
     max_tick_age_seconds: float | None = _knob(None, "DESK_MAX_TICK_AGE_SECONDS",
                                                "seconds from 0.1 to 3,600, or unset for any age",
                                                ge=0.1, le=3600)

@@ -33,8 +33,6 @@ class TradingConfig:
     * ``max_drift_bps``: approve refuses when the LTP moved more than this from the signal;
     * ``approval_ttl_seconds``: default time-to-live of a proposal (300 s);
     * ``square_off_cutoff`` IST (15:20, Zerodha) and ``square_off_fee`` (charge ₹50 + GST);
-    * ``circuit_pct``: not the desk's band any more (issue 13: the quote's circuit limits, else
-      NSE's dynamic range, ``core.risk.price_bands``); kept for the setting's compatibility;
     * ``max_tick_age_seconds``: a tick older than this (by exchange time vs ``now``) is not a
       price for approving (``None`` = any age; replays pass market time).
     """
@@ -47,7 +45,6 @@ class TradingConfig:
     approval_ttl_seconds: int = 300
     square_off_cutoff: time = MIS_SQUARE_OFF
     square_off_fee: bool = True
-    circuit_pct: Decimal = Decimal(10)
     max_tick_age_seconds: float | None = None
     margins: MarginTable | None = None
 
@@ -56,7 +53,7 @@ class TradingConfig:
             raise ValidationError(f"capital must be positive rupees, was {self.capital}")
         if self.mis_leverage < 1:
             raise ValidationError(f"mis_leverage must be >= 1, was {self.mis_leverage}")
-        for name in ("slippage_bps", "max_drift_bps", "circuit_pct"):
+        for name in ("slippage_bps", "max_drift_bps"):
             if getattr(self, name) < 0:
                 raise ValidationError(f"{name} must be >= 0, was {getattr(self, name)}")
         if self.approval_ttl_seconds <= 0:
@@ -93,6 +90,5 @@ class TradingConfig:
             approval_ttl_seconds=trading.approval_ttl_seconds,
             square_off_cutoff=trading.square_off_cutoff,
             square_off_fee=trading.square_off_fee,
-            circuit_pct=trading.circuit_pct,
             max_tick_age_seconds=trading.max_tick_age_seconds,
         )

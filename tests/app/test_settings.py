@@ -26,7 +26,7 @@ NOW = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # Mon 10:30 IST
 #: Every variable a test here sets, cleared first so the developer's environment cannot leak in.
 DESK_VARS = (
     "DESK_CAPITAL", "DESK_MIS_LEVERAGE", "DESK_SLIPPAGE_BPS", "DESK_PARTIAL_FILLS", "DESK_MAX_DRIFT_BPS",
-    "DESK_APPROVAL_TTL_SECONDS", "DESK_SQUARE_OFF_CUTOFF", "DESK_SQUARE_OFF_FEE", "DESK_CIRCUIT_PCT",
+    "DESK_APPROVAL_TTL_SECONDS", "DESK_SQUARE_OFF_CUTOFF", "DESK_SQUARE_OFF_FEE",
     "DESK_MAX_TICK_AGE_SECONDS", "DESK_CONFIRM_NOTIONAL", "DESK_ANALYSIS_DAILY_BUDGET_INR", "DESK_GEMINI_RPM",
     "DESK_GEMINI_MODEL", "DESK_GEMINI_TIMEOUT_S", "DESK_AUTH", "DESK_SESSION_HOURS", "DESK_SIGNIN_MAX_FAILURES",
     "DESK_NOTIFY_URLS", "DESK_NOTIFY_DEDUPE_SECONDS", "DESK_LOG_LEVEL", "DESK_LOG_FORMAT", "DESK_BROKER",
@@ -69,14 +69,14 @@ def test_desk_capital_reaches_funds_through_the_container(monkeypatch, tmp_path,
 def test_trading_config_copies_every_trading_setting(monkeypatch):
     values = {"DESK_CAPITAL": "5000000", "DESK_MIS_LEVERAGE": "3", "DESK_SLIPPAGE_BPS": "12.5",
               "DESK_PARTIAL_FILLS": "true", "DESK_MAX_DRIFT_BPS": "75", "DESK_APPROVAL_TTL_SECONDS": "90",
-              "DESK_SQUARE_OFF_CUTOFF": "15:05", "DESK_SQUARE_OFF_FEE": "false", "DESK_CIRCUIT_PCT": "5",
+              "DESK_SQUARE_OFF_CUTOFF": "15:05", "DESK_SQUARE_OFF_FEE": "false",
               "DESK_MAX_TICK_AGE_SECONDS": "30"}
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     cfg = TradingConfig.from_settings(Settings())
     assert cfg == TradingConfig(capital=Decimal(5000000), mis_leverage=Decimal(3), slippage_bps=Decimal("12.5"),
                                 partial_fills=True, max_drift_bps=Decimal(75), approval_ttl_seconds=90,
-                                square_off_cutoff=time(15, 5), square_off_fee=False, circuit_pct=Decimal(5),
+                                square_off_cutoff=time(15, 5), square_off_fee=False,
                                 max_tick_age_seconds=30.0)
 
 
@@ -137,7 +137,6 @@ BAD = [
     ("DESK_APPROVAL_TTL_SECONDS", "1.5", "whole seconds"),
     ("DESK_SQUARE_OFF_CUTOFF", "16:00", "09:15 to 15:30"),
     ("DESK_SQUARE_OFF_CUTOFF", "late", "HH:MM"),
-    ("DESK_CIRCUIT_PCT", "50", "from 1 to 20"),
     ("DESK_MAX_TICK_AGE_SECONDS", "0", "0.1 to 3,600"),
     ("DESK_CONFIRM_NOTIONAL", "-1", "₹0 to ₹100 crore"),
     # analysis
@@ -183,17 +182,17 @@ def test_bad_value_builds_nothing(monkeypatch, tmp_path):
     monkeypatch.setenv("DESK_STATE_DIR", str(state))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("SUPABASE_URL", raising=False)
-    monkeypatch.setenv("DESK_CIRCUIT_PCT", "-3")
+    monkeypatch.setenv("DESK_SLIPPAGE_BPS", "-3")
     reset_services()
     try:
-        with pytest.raises(ValidationError, match="DESK_CIRCUIT_PCT"):
+        with pytest.raises(ValidationError, match="DESK_SLIPPAGE_BPS"):
             services()
-        with pytest.raises(ValidationError, match="DESK_CIRCUIT_PCT"):  # not cached as a success
+        with pytest.raises(ValidationError, match="DESK_SLIPPAGE_BPS"):  # not cached as a success
             get_settings()
         assert not state.exists()  # no SQLite file, no socket: nothing written
-        monkeypatch.setenv("DESK_CIRCUIT_PCT", "5")
+        monkeypatch.setenv("DESK_SLIPPAGE_BPS", "5")
         get_settings.cache_clear()
-        assert get_settings().trading.circuit_pct == Decimal(5)
+        assert get_settings().trading.slippage_bps == Decimal(5)
     finally:
         reset_services()
 
