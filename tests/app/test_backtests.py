@@ -69,15 +69,3 @@ def test_bad_input_stores_nothing(sql):
         svc.submit("sma_cross", {}, ["INFY"], date(2016, 8, 17), date(2016, 8, 17), now=T0,
                    sweep={"fast": [5, 1000]})
     assert svc.store.runs() == []
-
-
-def test_service_backtests_with_the_desks_bundled_margin_table(sql):
-    """Source: Zerodha support 'What are the margins for intraday equity (MIS)?' (issue 13): a
-    service backtest blocks and refuses MIS by the same bundled, dated table app.container gives
-    the desk (``TradingConfig.margins``), not a flat 20 % with every stock eligible."""
-    from app.adapters.bundled_market import margin_table
-
-    margins = service(sql).config.margins
-    assert margins is not None and margins == margin_table()
-    assert margins.rows and margins.source.strip()
-    assert any(not r.mis_eligible for r in margins.rows.values())
