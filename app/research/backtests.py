@@ -42,15 +42,6 @@ def _bundled(symbol: str, start: datetime, end: datetime) -> pd.DataFrame:
     return bars[(bars.index >= start) & (bars.index <= end)]
 
 
-def default_config() -> BacktestConfig:
-    """The desk's rules for a backtest: the bundled, dated MIS margin table and MIS list
-    (``app.adapters.bundled_market.margin_table``, as ``app.container`` gives the desk's
-    ``TradingConfig.margins``), so a backtest blocks and refuses as the desk does."""
-    from app.adapters.bundled_market import margin_table
-
-    return BacktestConfig(margins=margin_table())
-
-
 class BacktestService:
     def __init__(self, store: StrategyStore, instruments: InstrumentService, *, sql: SqlStore | None = None,
                  tasks: Any = None, config: BacktestConfig | None = None) -> None:
@@ -58,7 +49,7 @@ class BacktestService:
         self.instruments = instruments
         self.sql = sql
         self.tasks = tasks
-        self.config = config or default_config()
+        self.config = config or BacktestConfig()
 
     # ------------------------------------------------------------------ bars
     def bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
