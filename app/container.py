@@ -98,7 +98,8 @@ class Services:
     def market_data(self) -> MarketDataService:
         from app.market.history import MarketDataService
 
-        return MarketDataService(self.store, self.instruments, self.historical)
+        return MarketDataService(self.store, self.instruments, self.historical, ticks=self.ticks,
+                                 clock=lambda: self.market_clock.now().now)
 
     @cached_property
     def watchlists(self) -> WatchlistService:
@@ -177,7 +178,8 @@ class Services:
     def scanner(self) -> ScannerService:
         from app.research.scanner import ScannerService
 
-        return ScannerService(self.sql, self.watchlists, queue=self.tasks, calendar=self.calendar)
+        return ScannerService(self.sql, self.watchlists, queue=self.tasks, calendar=self.calendar,
+                              market=self.market_data)
 
     @cached_property
     def strategies(self) -> StrategyService:
@@ -190,13 +192,14 @@ class Services:
     def backtests(self) -> BacktestService:
         from app.research.backtests import BacktestService
 
-        return BacktestService(self.strategies.store, self.instruments, sql=self.sql, tasks=self.tasks)
+        return BacktestService(self.strategies.store, self.instruments, sql=self.sql, tasks=self.tasks,
+                               market=self.market_data)
 
     @cached_property
     def sectors(self) -> SectorService:
         from app.research.sectors import SectorService
 
-        return SectorService()
+        return SectorService(market=self.market_data)
 
     @cached_property
     def auth(self) -> AuthService:

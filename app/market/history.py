@@ -13,23 +13,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from app.adapters.kite_historical import KITE_MAX_DAYS, check_interval, check_window, kite_windows
+from app.market.bar_cache import BarCache
 from app.market.instruments import InstrumentService
-from core.errors import ValidationError
+from core import bars_asof
+from core.errors import TemporaryError, ValidationError
 from core.models import Bar
-from core.timeutil import UTC, ist_range
+from core.timeutil import IST, UTC, ist_range, require_aware
 
 if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.kite_historical import HistoricalClient
 
 log = logging.getLogger(__name__)
 
-__all__ = ["KITE_MAX_DAYS", "MarketDataService", "kite_windows", "uncovered"]
+__all__ = ["KITE_MAX_DAYS", "MarketDataService", "MarketPanel", "kite_windows", "uncovered"]
 
 _SECOND = timedelta(seconds=1)
 Progress = Callable[[float, str], None]
@@ -53,18 +56,201 @@ def uncovered(start: datetime, end: datetime, covered: list[tuple[datetime, date
     return gaps
 
 
+@dataclass(frozen=True)
+class MarketPanel:
+    """Bars of many instruments as of one market time (what :meth:`MarketDataService.panel` returns).
+
+    ``frame``: long, columns ``symbol`` (tradingsymbol), ``instrument_token``, ``ts`` (IST bar
+    open), float ``open high low close`` (₹), int ``volume``; only bars closed by ``as_of``
+    plus, if asked, the forming one. ``requested``: keys asked for; ``unknown``: keys not in
+    the instruments master; ``empty``: known keys with no bar in the range; ``last_bar``: the
+    newest bar open in ``frame`` (``None`` if empty).
+    """
+
+    frame: pd.DataFrame
+    interval: str
+    as_of: datetime
+    requested: int
+    unknown: tuple[str, ...]
+    empty: tuple[str, ...]
+    last_bar: pd.Timestamp | None
+
+    @property
+    def with_data(self) -> int:
+        return self.requested - len(self.unknown) - len(self.empty)
+
+    def coverage(self) -> str:
+        """E.g. ``"275 of 500 symbols, bars to 09 Sep 2016 09:20 IST"``."""
+        if self.last_bar is None:
+            return f"0 of {self.requested} symbols have {self.interval} bars up to {self.as_of:%d %b %Y %H:%M} IST"
+        fmt = "%d %b %Y" if self.interval in ("day", "week") else "%d %b %Y %H:%M IST"
+        return f"{self.with_data} of {self.requested} symbols, bars to {self.last_bar.tz_convert(IST).strftime(fmt)}"
+
+
 class MarketDataService:
     """Candles from the configured market (real Kite or the replay server) and the store.
 
     ``store``: has ``bars`` (a ``BarRepository``); ``instruments`` resolves keys against the
     instruments master; ``historical`` is the :class:`HistoricalClient` every request goes
-    through. The composition root builds all three.
+    through. ``ticks`` (the tick cache) builds the forming bar; ``clock()`` returns market
+    time (tz-aware), the bound of every read (no bar after it is ever returned). The
+    composition root builds them all.
     """
 
-    def __init__(self, store: Any, instruments: InstrumentService, historical: HistoricalClient) -> None:
+    def __init__(self, store: Any, instruments: InstrumentService, historical: HistoricalClient,
+                 ticks: Any = None, clock: Callable[[], datetime] | None = None) -> None:
         self._store = store
         self.instruments = instruments
         self.historical = historical
+        self._ticks = ticks
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.cache = BarCache(store.bars)
+
+    # ---- reads as of market time -------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """Market time (tz-aware IST): the bound of every read."""
+        return self._clock().astimezone(IST)
+
+    def _as_of(self, as_of: datetime | None) -> datetime:
+        now = self.now()
+        if as_of is None:
+            return now
+        return min(require_aware(as_of, "as_of").astimezone(IST), now)
+
+    def ohlcv(self, key_or_token: str | int, interval: str, *, as_of: datetime | None = None,
+              start: datetime | date | None = None, bars: int | None = None, forming: bool = False,
+              fill: bool = True) -> pd.DataFrame:
+        """OHLCV of one instrument as of market time: the one read path of charts, analysis and
+        backtests.
+
+        ``interval``: a Kite interval or ``week`` (built from ``day``); intraday intervals are
+        aggregated from stored ``minute`` bars (``core.resample``, 09:15-aligned). ``as_of``
+        (default: market now; a later time is cut to market now) bounds the read: only bars
+        closed by then (``core.bars_asof``), plus the forming bar if ``forming``. ``start``
+        (tz-aware or an IST date), else far enough back for ``bars`` bars (default 250 day / 2
+        sessions intraday). ``fill``: first backfill the missing part of the range through the
+        Kite historical client (its windows and the shared 3 req/s limiter); if the market is
+        unreachable the stored bars are returned and ``frame.attrs["warning"]`` says why.
+
+        Returns a frame indexed by IST bar open (``ts``), float64 ``open high low close`` (₹),
+        int64 ``volume``; ``attrs``: ``as_of``, ``derived`` (how it was built). Raises
+        ``ValidationError`` for an unknown interval or symbol.
+        """
+        as_of = self._as_of(as_of)
+        bars_asof.check_read_interval(interval)
+        base = bars_asof.base_interval(interval)
+        lo = self._start(interval, as_of, start, bars)
+        warning = None
+        if fill:
+            try:
+                if self.backfill(key_or_token, base, lo, max(lo, as_of)):
+                    self.cache.invalidate(self.token_of(key_or_token), base)
+            except (TemporaryError, OSError) as exc:  # Kite / replay / limiter unreachable
+                warning = f"showing stored bars only: the market's historical API failed ({exc})"
+                log.warning("ohlcv %s %s: %s", key_or_token, interval, warning)
+        panel = self.panel([key_or_token], interval, as_of=as_of, start=lo, forming=forming)
+        frame = panel.frame.drop(columns=["symbol", "instrument_token"]).set_index("ts")
+        frame.attrs.update(as_of=as_of, warning=warning,
+                           derived=None if interval in ("minute", "day") else f"aggregated from {base} bars")
+        return frame
+
+    def panel(self, keys: list[str | int], interval: str, *, as_of: datetime | None = None,
+              start: datetime | date | None = None, bars: int | None = None,
+              forming: bool = False) -> MarketPanel:
+        """Stored bars of many instruments as of market time, from the in-process cache (one
+        grouped count query when warm; no network). Same rules as :meth:`ohlcv`; unknown keys
+        are listed in ``unknown``, not raised. Raises ``ValidationError`` for an unknown interval."""
+        as_of = self._as_of(as_of)
+        bars_asof.check_read_interval(interval)
+        base = bars_asof.base_interval(interval)
+        lo = self._start(interval, as_of, start, bars)
+        known, unknown = {}, []
+        for key in keys:
+            try:
+                inst = self.instruments.by_token(int(key)) if isinstance(key, int) else self.instruments.resolve(key)
+            except ValidationError:
+                unknown.append(str(key))
+                continue
+            known[inst.instrument_token] = inst.tradingsymbol
+        read = self.cache.read(list(known), base, lo, as_of) if known else {}
+        parts = [f[["open", "high", "low", "close", "volume"]].reset_index().assign(instrument_token=tok)
+                 for tok, f in read.items() if len(f)]
+        long = (pd.concat(parts, ignore_index=True) if parts else
+                pd.DataFrame({c: pd.Series(dtype="float64") for c in ("open", "high", "low", "close", "volume")})
+                .assign(ts=pd.Series(pd.DatetimeIndex([], tz=IST)), instrument_token=pd.Series(dtype="int64")))
+        long = bars_asof.closed_long(long, base, as_of)
+        if forming and base == "day":
+            long = pd.concat([long, self._forming_days(list(known), as_of)], ignore_index=True)
+        long = bars_asof.resample_long(long, interval)
+        if not forming:
+            long = bars_asof.closed_long(long, interval, as_of)
+        elif base == "minute":
+            long = self._forming_intraday(long, list(known), interval, as_of)
+        long["symbol"] = long["instrument_token"].map(known)
+        long = long[["symbol", "instrument_token", "ts", "open", "high", "low", "close", "volume"]]
+        long = long.sort_values(["symbol", "ts"], ignore_index=True)
+        have = set(long["instrument_token"].unique())
+        empty = tuple(sym for tok, sym in known.items() if tok not in have)
+        last = long["ts"].max() if len(long) else None
+        return MarketPanel(long, interval, as_of, len(keys), tuple(unknown), empty, last)
+
+    def _start(self, interval: str, as_of: datetime, start: datetime | date | None, bars: int | None) -> datetime:
+        if isinstance(start, datetime):
+            lo = require_aware(start, "start")
+        elif start is not None:
+            lo = datetime.combine(start, datetime.min.time(), IST)
+        else:
+            lo = bars_asof.default_start(interval, as_of, bars or (250 if interval in ("day", "week") else 750))
+        if lo > as_of:
+            raise ValidationError(f"start {lo:%d %b %Y %H:%M} is after the read's market time "
+                                  f"{as_of:%d %b %Y %H:%M} IST; pick an earlier start")
+        return lo.astimezone(IST)
+
+    def _latest_ticks(self, tokens: list[int], as_of: datetime) -> dict[int, Any]:
+        if self._ticks is None or not tokens:
+            return {}
+        try:
+            latest = self._ticks.latest(tokens)
+        except TemporaryError as exc:
+            log.warning("no forming bar: the tick cache is unavailable (%s)", exc)
+            return {}
+        out = {}
+        for tok, cached in latest.items():
+            ts = cached.tick.exchange_timestamp or cached.received_at
+            if ts.astimezone(IST).date() == as_of.date() and ts <= as_of + timedelta(seconds=1):
+                out[tok] = cached.tick
+        return out
+
+    def _forming_days(self, tokens: list[int], as_of: datetime) -> pd.DataFrame:
+        rows = []
+        if bars_asof.day_closed(pd.Timestamp(as_of.date()), as_of):
+            return pd.DataFrame(rows)
+        day = pd.Timestamp(as_of.date(), tz=IST)
+        for tok, tick in self._latest_ticks(tokens, as_of).items():
+            bar = bars_asof.forming_bar(pd.DataFrame(), tick.last_price, tick.volume_traded, day,
+                                        day_ohlc=(tick.open, tick.high, tick.low))
+            if len(bar):
+                rows.append(bar.reset_index().assign(instrument_token=tok))
+        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(rows)
+
+    def _forming_intraday(self, long: pd.DataFrame, tokens: list[int], interval: str, as_of: datetime) -> pd.DataFrame:
+        """Keep closed bars, and make the bar of the bucket holding ``as_of`` the forming one
+        (its closed minutes so far, the latest tick's LTP as close)."""
+        bucket = bars_asof.bucket_start(as_of, interval)
+        closed = bars_asof.closed_long(long, interval, as_of)
+        partial = long[long["ts"] == bucket]
+        ticks = self._latest_ticks(tokens, as_of)
+        rows = []
+        for tok in tokens:
+            minutes = partial[partial["instrument_token"] == tok].set_index("ts")
+            tick = ticks.get(tok)
+            bar = bars_asof.forming_bar(minutes, tick.last_price if tick else None, None, bucket)
+            if len(bar):
+                rows.append(bar.reset_index().assign(instrument_token=tok))
+        return pd.concat([closed, *rows], ignore_index=True) if rows else closed
+
+    # ---- backfill ----------------------------------------------------------------------------
 
     def token_of(self, key_or_token: str | int) -> int:
         """instrument_token for ``"NSE:INFY"``-style keys (any form ``resolve`` takes) or a token.

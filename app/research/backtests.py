@@ -44,7 +44,8 @@ def _bundled(symbol: str, start: datetime, end: datetime) -> pd.DataFrame:
 
 class BacktestService:
     def __init__(self, store: StrategyStore, instruments: InstrumentService, *, sql: SqlStore | None = None,
-                 tasks: Any = None, config: BacktestConfig | None = None) -> None:
+                 tasks: Any = None, config: BacktestConfig | None = None, market: Any = None) -> None:
+        self.market = market
         self.store = store
         self.instruments = instruments
         self.sql = sql

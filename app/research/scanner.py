@@ -101,7 +101,8 @@ class ScannerService:
     NSE calendar (schedules only run on trading days)."""
 
     def __init__(self, store: Any, watchlists: Any = None, queue: Any = None, calendar: Any = None,
-                 bars: BundledBars | None = None) -> None:
+                 bars: BundledBars | None = None, market: Any = None) -> None:
+        self.market = market
         self.jobs = store.jobs
         self.results = ScanStore(store.engine)
         self.watchlists = watchlists

@@ -16,6 +16,8 @@ bundled files do not change while the process runs, so the wide close matrix is 
 
 from __future__ import annotations
 
+from typing import Any
+
 import threading
 from collections.abc import Callable
 from datetime import date, datetime
@@ -48,7 +50,9 @@ class SectorService:
         load_bars: Callable[[], pd.DataFrame] = sector_bars,
         load_constituents: Callable[[], pd.DataFrame] = nifty500_constituents,
         load_benchmark: Callable[[], pd.DataFrame] | None = sector_benchmark,
+        market: Any = None,
     ) -> None:
+        self.market = market
         self._load_bars = load_bars
         self._load_constituents = load_constituents
         self._load_benchmark = load_benchmark

@@ -150,3 +150,53 @@ class SqlBarRepository:
                                                 cov.c.interval == interval)))
             return conn.execute(delete(t).where(t.c.instrument_token == int(instrument_token),
                                                 t.c.interval == interval)).rowcount
+
+    def frames(self, instrument_tokens: Sequence[int], interval: str, start: datetime,
+               end: datetime) -> pd.DataFrame:
+        """Bars of many instruments with ``start <= ts <= end``, in one query per 500 tokens.
+
+        Returns a long DataFrame: ``instrument_token`` (int64), ``ts`` (tz-aware IST bar open),
+        float64 ``open high low close``, int64 ``volume``, ``oi``; sorted by token then ts.
+        Raises ``ValidationError`` like :meth:`frame`.
+        """
+        check_interval(interval)
+        start, end = require_aware(start, "start"), require_aware(end, "end")
+        if start > end:
+            raise ValidationError(f"start {start.isoformat()} is after end {end.isoformat()}; swap them")
+        tokens = sorted({int(x) for x in instrument_tokens})
+        rows: list = []
+        with self._engine.connect() as conn:
+            for i in range(0, len(tokens), 500):
+                rows += conn.execute(
+                    select(t.c.instrument_token, t.c.ts, t.c.open, t.c.high, t.c.low, t.c.close, t.c.volume, t.c.oi)
+                    .where(t.c.instrument_token.in_(tokens[i:i + 500]), t.c.interval == interval,
+                           t.c.ts >= start, t.c.ts <= end)
+                    .order_by(t.c.instrument_token, t.c.ts)
+                ).all()
+        return long_frame(rows)
+
+    def counts(self, instrument_tokens: Sequence[int], interval: str) -> dict[int, int]:
+        """Stored bars per instrument of ``interval`` (instruments with none are absent)."""
+        check_interval(interval)
+        tokens = sorted({int(x) for x in instrument_tokens})
+        out: dict[int, int] = {}
+        with self._engine.connect() as conn:
+            for i in range(0, len(tokens), 500):
+                out.update(conn.execute(
+                    select(t.c.instrument_token, func.count())
+                    .where(t.c.instrument_token.in_(tokens[i:i + 500]), t.c.interval == interval)
+                    .group_by(t.c.instrument_token)).all())
+        return {int(k): int(v) for k, v in out.items()}
+
+
+LONG_COLUMNS = ["instrument_token", "ts", *_PRICE_COLUMNS, "volume", "oi"]
+
+
+def long_frame(rows: Sequence[Sequence]) -> pd.DataFrame:
+    """Rows ``(instrument_token, ts, open, high, low, close, volume, oi)`` as the long frame
+    :meth:`SqlBarRepository.frames` documents (ts from naive UTC or any zone to IST)."""
+    df = pd.DataFrame(list(rows), columns=LONG_COLUMNS)
+    ts = pd.to_datetime(df["ts"], utc=True) if len(df) else pd.Series(pd.DatetimeIndex([], tz=UTC))
+    df["ts"] = pd.DatetimeIndex(ts).tz_convert(IST)
+    return df.astype({"instrument_token": "int64", **{c: "float64" for c in _PRICE_COLUMNS},
+                      "volume": "int64", "oi": "int64"})

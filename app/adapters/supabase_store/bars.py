@@ -8,7 +8,7 @@ from datetime import datetime
 import pandas as pd
 from supabase import Client
 
-from app.adapters.store.bars_repo import check_interval
+from app.adapters.store.bars_repo import check_interval, long_frame
 from app.adapters.supabase_store.client import iso, paged, parse_ts, run
 from core.errors import ValidationError
 from core.models import Bar
@@ -59,6 +59,29 @@ class SupabaseBarRepository:
         df = pd.DataFrame([[r[c] for c in (*_PRICE_COLUMNS, "volume", "oi")] for r in rows], index=index,
                           columns=[*_PRICE_COLUMNS, "volume", "oi"])
         return df.astype({**{c: "float64" for c in _PRICE_COLUMNS}, "volume": "int64", "oi": "int64"})
+
+    def frames(self, instrument_tokens: Sequence[int], interval: str, start: datetime,
+               end: datetime) -> pd.DataFrame:
+        """Bars of many instruments; same shape as ``SqlBarRepository.frames`` (100 tokens a request)."""
+        check_interval(interval)
+        start, end = require_aware(start, "start"), require_aware(end, "end")
+        if start > end:
+            raise ValidationError(f"start {start.isoformat()} is after end {end.isoformat()}; swap them")
+        tokens = sorted({int(x) for x in instrument_tokens})
+        rows: list = []
+        for i in range(0, len(tokens), 100):
+            chunk = tokens[i:i + 100]
+            rows += [(r["instrument_token"], parse_ts(r["ts"]), r["open"], r["high"], r["low"], r["close"],
+                      r["volume"], r["oi"]) for r in paged(self._url, "bars", lambda chunk=chunk: self._c.table("bars")
+                      .select("instrument_token,ts,open,high,low,close,volume,oi")
+                      .in_("instrument_token", chunk).eq("interval", interval)
+                      .gte("ts", iso(start)).lte("ts", iso(end)).order("instrument_token").order("ts"))]
+        return long_frame(rows)
+
+    def counts(self, instrument_tokens: Sequence[int], interval: str) -> dict[int, int]:
+        """Stored bars per instrument of ``interval`` (instruments with none are absent)."""
+        out = {int(tok): self.count(int(tok), interval) for tok in set(instrument_tokens)}
+        return {k: v for k, v in out.items() if v}
 
     def latest_ts(self, instrument_token: int, interval: str) -> datetime | None:
         check_interval(interval)
