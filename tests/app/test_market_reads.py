@@ -1,7 +1,7 @@
 """MarketDataService reads as of market time (issue 12): the one read path for bars.
 
 Against the real replay server (session fixture: replay date 2016-08-17, so its history holds
-the 2016-08-16 session) through the real kiteconnect client, on SQLite. The clock is pinned.
+the 2016-08-16 session) through the real kiteconnect client, on SQLite and PostgreSQL. The clock is pinned.
 """
 
 from __future__ import annotations
@@ -42,10 +42,10 @@ def clock() -> Pinned:
 
 
 @pytest.fixture()
-def market(sqlite_store, replay_server, redis_url, clock) -> MarketDataService:
-    seed_instruments(sqlite_store)
+def market(store, replay_server, redis_url, clock) -> MarketDataService:
+    seed_instruments(store)
     settings = replay_settings(replay_server, redis_url)
-    return MarketDataService(sqlite_store, InstrumentService(sqlite_store),
+    return MarketDataService(store, InstrumentService(store),
                              historical_client(settings, redis_client(redis_url)), clock=clock)
 
 
@@ -81,13 +81,13 @@ def test_day_bar_appears_only_after_the_close(market, clock):
     assert day.index.max() == pd_ts(at(0, 0))
 
 
-def test_warm_panel_read_queries_no_bars_and_sees_a_new_bar(market, sqlite_store, clock):
+def test_warm_panel_read_queries_no_bars_and_sees_a_new_bar(market, store, clock):
     clock.when = at(12, 0)
     market.ohlcv("NSE:INFY", "minute", start=AUG16)
     before = market.cache.queries
     p1 = market.panel(["NSE:INFY"], "minute", start=AUG16)
     assert market.cache.queries == before and len(p1.frame) == 165
-    sqlite_store.bars.upsert([Bar(INFY, "minute", at(12, 30), 1, 2, 0.5, 1.5, 10)])  # another process writes
+    store.bars.upsert([Bar(INFY, "minute", at(12, 30), 1, 2, 0.5, 1.5, 10)])  # another process writes
     assert market.panel(["NSE:INFY"], "minute", start=AUG16).frame["ts"].iloc[-1] == pd_ts(at(11, 59))
     clock.when = at(12, 31)
     p2 = market.panel(["NSE:INFY"], "minute", start=AUG16)

@@ -189,6 +189,21 @@ def test_bars_frame_reads_past_one_page(repos):
     assert df["close"].iloc[-1] == pytest.approx(100 + 2599 * 0.05)
 
 
+def test_bars_frames_and_counts_of_many_instruments(repos):
+    b = repos.bars
+    b.upsert([bar(tok, T0 + timedelta(minutes=i), 100 + tok + i) for tok in (7, 8, 9) for i in range(5)]
+             + [bar(8, T0 + timedelta(days=2), 1.0)])
+    long = b.frames([9, 7, 8, 404], "minute", T0 + timedelta(minutes=1), T0 + timedelta(minutes=3))
+    assert list(long.columns) == ["instrument_token", "ts", "open", "high", "low", "close", "volume", "oi"]
+    assert long["instrument_token"].tolist() == [7, 7, 7, 8, 8, 8, 9, 9, 9]
+    assert str(long["ts"].dt.tz) == "Asia/Kolkata" and long["ts"].iloc[0] == pd.Timestamp(T0 + timedelta(minutes=1))
+    assert long["close"].iloc[3] == pytest.approx(109.0)
+    assert b.counts([7, 8, 404], "minute") == {7: 5, 8: 6}
+    assert b.frames([404], "minute", T0, T0).empty and b.counts([7], "day") == {}
+    with pytest.raises(ValidationError, match="after end"):
+        b.frames([7], "minute", T0 + timedelta(hours=1), T0)
+
+
 def test_bars_coverage_is_merged(repos):
     b = repos.bars
     assert b.coverage(1, "minute") == []
