@@ -94,7 +94,8 @@ def to_interval(base: pd.DataFrame, interval: str) -> pd.DataFrame:
         week = idx.tz_localize(None).to_period("W-SUN")
         g = d[OHLCV].groupby(week, sort=True)
         out = g.agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
-        out.index = pd.DatetimeIndex(g.apply(lambda x: x.index[0]).values).tz_convert(IST)
+        first = pd.Series(idx, index=d.index).groupby(week, sort=True).first()
+        out.index = pd.DatetimeIndex(first).tz_convert(IST)
         out.index.name = "ts"
         return out
     return resample_bars(base, interval)
