@@ -146,7 +146,36 @@ class TradingBooks:
             trading_day=day, ledger=ledger, positions=FrozenMap(positions),
             realized_today=self.store.fill_sums(day)["realized"], charges_today=charges_today,
             margins=self.config.margins, mis_realized_today=mis_realized,
+            btst_proceeds_today=self._btst_proceeds(day, positions),
         )
+
+    def _btst_proceeds(self, day: date, positions: dict) -> Decimal:
+        """₹ proceeds of ``day``'s BTST sells (CNC sells of T1 shares), usable from the next
+        trading day (support.zerodha.com, "DP charges for BTST trades"). Derived from the stored
+        fills as ``core.portfolio.apply_fill`` does: a sell takes today's buys, then settled
+        shares, then T1 ones (buys settling on ``day``)."""
+        t1_lots = self.store.t1_cnc_buys(day)
+        if not t1_lots:
+            return ZERO
+        fills = [f for f in self.store.list_fills(day=day)
+                 if f["product"] == Product.CNC and int(f["instrument_token"]) in t1_lots]
+        total = ZERO
+        for token, t1 in t1_lots.items():
+            mine = [f for f in fills if int(f["instrument_token"]) == token]
+            pos = positions.get((token, Product.CNC))
+            net = sum(int(f["quantity"]) * (1 if f["side"] == Side.BUY else -1) for f in mine)
+            qty = (pos.quantity if pos is not None else 0) - net  # at the start of the day
+            bought = sold = 0
+            for f in mine:
+                q = int(f["quantity"])
+                if f["side"] == Side.SELL:
+                    today = min(max(qty, 0), max(0, bought - sold))
+                    settled = max(0, max(qty, 0) - today - t1)
+                    total += max(0, q - today - settled) * Decimal(f["price"])
+                    sold, qty = sold + q, qty - q
+                else:
+                    bought, qty = bought + q, qty + q
+        return total
 
     def open_order_margins(self, exclude: str | None = None) -> list[OpenOrderMargin]:
         """The open orders other than ``exclude`` as ``(intent of the unfilled part, price)``: the

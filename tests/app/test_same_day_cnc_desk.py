@@ -54,3 +54,25 @@ def test_btst_sell_of_yesterdays_buy_is_accepted_with_one_dp_charge(desk):  # no
                                  now=nxt + timedelta(minutes=1))
     assert sold.ok, sold.reasons
     assert desk.svc.charges_today(nxt + timedelta(hours=1)).dp > 0
+
+
+def test_btst_proceeds_are_usable_from_the_next_trading_day(desk):  # noqa: F811
+    """A BTST sale's proceeds count in cash but not in available margin until the next trading
+    day; a sale of settled shares would be usable at once (support.zerodha.com, "DP charges for
+    BTST trades"; "unsettled balances": 100 % of CNC sale proceeds usable the same day since
+    7 Oct 2024, BTST excepted). Funds are rebuilt from the stored fills (T1 = settles that day)."""
+    desk.tick(INFY, 1000.0)
+    assert desk.svc.place_manual(intent(qty=10, product=Product.CNC), user="trader", now=later(1)).ok
+    t1_day = datetime(2016, 8, 18, 10, 0, tzinfo=IST)
+    desk.tick(INFY, 1010.0, at=t1_day)
+    sold = desk.svc.place_manual(intent(side=Side.SELL, qty=10, product=Product.CNC), user="trader",
+                                 now=t1_day + timedelta(minutes=1))
+    assert sold.ok, sold.reasons
+    sale = [f for f in desk.svc.trade_book() if f.side == "SELL"]
+    assert len(sale) == 1
+    proceeds = sale[0].price * sale[0].quantity
+    same_day = desk.svc.funds(t1_day + timedelta(hours=1))
+    assert same_day.margin_used == 0
+    assert same_day.available == same_day.cash - proceeds
+    next_day = desk.svc.funds(datetime(2016, 8, 19, 10, 0, tzinfo=IST))
+    assert next_day.cash == same_day.cash and next_day.available == next_day.cash

@@ -399,6 +399,16 @@ class TradingStore:
         with self.engine.connect() as conn:
             return {int(k): int(v) for k, v in conn.execute(q)}
 
+    def t1_cnc_buys(self, day: date) -> dict[int, int]:
+        """CNC shares bought on an earlier day that settle on ``day`` (T1 on ``day``: selling
+        them is BTST), by instrument_token."""
+        q = (select(t.fills.c.instrument_token, func.sum(t.fills.c.quantity))
+             .where(and_(t.fills.c.product == "CNC", t.fills.c.side == "BUY", t.fills.c.settles_on == day,
+                         t.fills.c.day < day))
+             .group_by(t.fills.c.instrument_token))
+        with self.engine.connect() as conn:
+            return {int(k): int(v) for k, v in conn.execute(q)}
+
     # ------------------------------------------------------------------ square-off marks
 
     def mark_square_off(self, row: Row, fee_entries: Sequence[Row] = ()) -> bool:
