@@ -8,6 +8,12 @@ Timing (the same as the live desk fed by the replay server):
   An intent passes the gatekeeper ``core.gatekeeper.check`` (at the bar's close as the LTP) and is
   submitted to the broker (``core.broker.submit``: session phase, MIS cut-off, circuit) with
   ``placed_at`` = the bar's close. A refusal is recorded in ``rejections`` with its reasons.
+* Margin as the desk (``core.margins``): an MIS entry blocks ``max(20 %, VaR + ELM + ad hoc)``
+  of its stock from ``BacktestConfig.margins`` and is refused off the MIS list
+  (``MIS_NOT_ELIGIBLE``); without a table every stock is at SEBI's 20 % floor and eligible.
+* The price band is the desk's fallback rule (``core.risk.price_bands``) from the previous
+  session's close: a ``fixed_bands`` row in force that day (NSE's 2/5/10/20 % list), else
+  NSE's F&O dynamic price range flexed by the day's high and low so far (NSE/FAOP/64995).
 * Bar ``t+1`` is expanded into ticks by ``core.tickpath`` with the replay's depth
   (``core.backtest.ticks``) and open orders meet those ticks through ``core.broker.process_tick``:
   a MARKET order fills on the first tick (the next bar's open; a BUY at the best ask, a SELL
@@ -38,11 +44,13 @@ from core.broker import BrokerConfig, BrokerState, OrderFilled, OrderRejected
 from core.charges import ChargeSchedule, backfilled_schedules, schedule_for, square_off_charge
 from core.errors import ValidationError
 from core.models import Instrument
-from core.orders import CircuitBand, FrozenMap, OrderIntent, OrderType, Product, Side, price_from_float, round_to_tick, session_phase
+from core.margins import MarginTable
+from core.orders import CircuitBand, FrozenMap, OrderIntent, OrderType, Product, Side, price_from_float, session_phase
 from core.portfolio import LedgerEntry, LedgerKind, Portfolio, apply_fill, funds, new_portfolio, pnl, roll_day
 from core.gatekeeper import ChangeKind, Exemption, GateContext, OrderChange, check
 from core.risk import RiskLimits
 from core.risk.limits import LastFill, RiskState
+from core.risk.price_bands import FixedBand, dynamic_range, dynamic_rule_for, fixed_band, fixed_band_for
 from core.strategies.base import Signal, Strategy
 from core.timeutil import IST
 
@@ -57,8 +65,11 @@ class BacktestConfig:
     ``capital`` ₹ and ``mis_leverage`` as the desk; ``slippage_bps`` applies only to ticks
     without depth; ``depth`` gives ticks the replay's 5-level depth; ``ticks_per_bar`` as
     the replay (60); ``limits`` the risk limits (``use_risk=False`` skips the gatekeeper, for
-    the benchmark comparison only); ``circuit_pct`` the band around the previous session's
-    close; ``square_off_fee`` charges ₹50 + GST per auto square-off.
+    the benchmark comparison only); ``margins`` the per-stock MIS margin table and MIS list
+    (``core.margins.MarginTable``, as the desk's ``TradingConfig.margins``; ``None``: 20 % for
+    every stock, all eligible); ``fixed_bands`` NSE's dated fixed-band rows of non-F&O stocks
+    (``core.risk.price_bands.FixedBand``; a stock without a row gets the F&O dynamic range);
+    ``square_off_fee`` charges ₹50 + GST per auto square-off.
     """
 
     capital: Decimal = Decimal("1000000.00")
@@ -68,7 +79,8 @@ class BacktestConfig:
     ticks_per_bar: int = 60
     limits: RiskLimits = field(default_factory=RiskLimits)
     use_risk: bool = True
-    circuit_pct: Decimal = Decimal(10)
+    margins: MarginTable | None = None
+    fixed_bands: tuple[FixedBand, ...] = ()
     square_off_fee: bool = True
     schedules: tuple[ChargeSchedule, ...] = field(default_factory=backfilled_schedules)
 
@@ -125,6 +137,8 @@ class _Sym:
     last_of_day: np.ndarray  # bool
     prev_close: np.ndarray  # previous session's close per bar (NaN on the first day)
     day_open: np.ndarray
+    day_high: np.ndarray  # the day's high so far, through this bar
+    day_low: np.ndarray  # the day's low so far, through this bar
     cols: tuple[str, ...] = ()
     day_id: np.ndarray | None = None  # per bar: index into ``day_insts``
     day_insts: tuple[Instrument, ...] = ()  # the instrument with each day's NSE tick (core.orders.ticks)
@@ -158,12 +172,15 @@ def _prepare(strategy: Strategy, ib: InstrumentBars) -> _Sym:
     prev[:] = prev_day_close[day_id]
     day_open = b["open"].to_numpy(float)[first][day_id]
     cols = tuple(feats.columns)
+    day_key = pd.Series(day_id)
+    day_high = pd.Series(b["high"].to_numpy(float)).groupby(day_key).cummax().to_numpy()
+    day_low = pd.Series(b["low"].to_numpy(float)).groupby(day_key).cummin().to_numpy()
     tick_day_id, day_insts = day_instruments(ib.instrument, days, close, float(b["open"].iloc[0]))
     return _Sym(ib.instrument, int(ib.instrument.instrument_token), ib.instrument.tradingsymbol,
                 idx.as_unit("ns").asi8,
                 b["open"].to_numpy(float), b["high"].to_numpy(float), b["low"].to_numpy(float), close,
                 b["volume"].to_numpy(np.int64), {k: feats[k].to_numpy(float) for k in cols}, last, prev, day_open,
-                cols, tick_day_id, tuple(day_insts))
+                day_high, day_low, cols, tick_day_id, tuple(day_insts))
 
 
 class _Run:
@@ -172,7 +189,8 @@ class _Run:
         self.syms = syms
         self.cfg = config
         self.bcfg = BrokerConfig(slippage_bps=config.slippage_bps, schedules=config.schedules)
-        self.pf: Portfolio = new_portfolio(opened_at=start, capital=config.capital, mis_leverage=config.mis_leverage)
+        self.pf: Portfolio = new_portfolio(opened_at=start, capital=config.capital, mis_leverage=config.mis_leverage,
+                                            margins=config.margins)
         self.book = BrokerState()
         self.fills: list = []
         self.rejections: list[dict] = []
@@ -248,14 +266,21 @@ class _Run:
                 self.loss_streak = 0
 
     def circuit(self, sym: _Sym, i: int) -> CircuitBand | None:
+        """The band of bar ``i`` by the desk's fallback rule (``core.risk.price_bands``): the
+        stock's fixed band in force that day, else the F&O dynamic range from the previous
+        close flexed by the day's high/low through bar ``i``. None on the first day."""
         prev = sym.prev_close[i]
         tick = sym.inst_at(i).tick_size
         if not prev == prev or tick <= 0:  # NaN: first day, no previous close
             return None
-        p = price_from_float(float(prev))
-        pct = self.cfg.circuit_pct / 100
-        lower = round_to_tick(p * (1 - pct), tick, up=True)
-        return CircuitBand(max(lower, tick), round_to_tick(p * (1 + pct), tick, up=False))
+        base = price_from_float(float(prev))
+        day = pd.Timestamp(int(sym.ts[i]), tz="UTC").tz_convert(IST).date()
+        row = fixed_band_for(sym.symbol, day, self.cfg.fixed_bands) if self.cfg.fixed_bands else None
+        if row is not None:
+            return fixed_band(base, row.band_pct, tick)
+        high = price_from_float(float(sym.day_high[i]))
+        low = price_from_float(float(sym.day_low[i]))
+        return dynamic_range(base, high, low, tick, dynamic_rule_for(day))
 
     # ---------------------------------------------------------------- orders
     def risk_state(self) -> RiskState:
@@ -280,7 +305,7 @@ class _Run:
             dec = check(OrderChange(ChangeKind.PROPOSE, intent), GateContext(
                 sym.inst_at(i), at, phase, ltp=price, circuit=circuit, square_off_cutoff=self.cfg.limits.square_off_cutoff,
                 position_quantity=state.positions.get((intent.instrument_token, intent.product), 0),
-                state=state, limits=self.cfg.limits))
+                state=state, limits=self.cfg.limits, margin_rules=self.pf.margin_rules))
             if not dec.approved:
                 self._reject(at, intent, [str(r) for r in dec.reasons], reason)
                 return False

@@ -14,8 +14,10 @@ from core.backtest import BacktestConfig, InstrumentBars, backfilled_schedules, 
 from core.backtest.metrics import TRADE_COLUMNS
 from core.charges import equity_charges, schedule_for
 from core.errors import ValidationError
+from core.margins import MarginRow, MarginRules, MarginTable
 from core.orders import Product, Side
 from core.risk import RiskLimits
+from core.risk.price_bands import FixedBand
 from core.strategies.base import Signal, Strategy
 from tests.factories import SBIN, T0, ohlcv_frame
 
@@ -129,3 +131,67 @@ def test_metrics_without_trades_or_losses():
     assert math.isnan(m["sharpe"]) and math.isnan(m["charges_pct_of_gross"])
     wins = pd.DataFrame([dict(gross=5.0, charges=1.0, net=4.0)], columns=TRADE_COLUMNS)
     assert compute_metrics(eq, wins, 100.0)["profit_factor"] == math.inf
+
+
+# ---- issue 13: the desk's margin table and price-band rule in the backtest -------------------
+
+def _table(**rows: MarginRow) -> MarginTable:
+    return MarginTable(as_of=T0.date(), source="test table", rows=rows)
+
+
+BIG = [(100, 100.5, 99.5, 100, 6000)] * 3  # the entry is judged at the close ₹100
+
+
+@pytest.mark.parametrize(("capital", "refused"), [(Decimal("30000.00"), False), (Decimal("29999.99"), True)])
+def test_mis_entry_blocks_the_tables_margin_above_the_floor(capital, refused):
+    """Source: Zerodha support 'What are the margins for intraday equity (MIS)?' (SEBI peak
+    margin): MIS blocks max(20 %, VaR + ELM + ad hoc). SBIN at 25 + 5 = 30 %: 1,000 shares at
+    ₹100 block ₹30,000.00, the figure core.margins gives the desk; one paisa less is refused."""
+    table = _table(SBIN=MarginRow("SBIN", Decimal(25), Decimal(5)))
+    intent = Script(0, 99, qty=1000).intent(SBIN.instrument_token, "SBIN", Signal(Side.BUY, 1000, "x"))
+    assert MarginRules(table).required(intent, Decimal(100)) == Decimal("30000.00")
+    res = run_backtest(Script(0, 99, qty=1000), [InstrumentBars(SBIN, bars(BIG))],
+                       BacktestConfig(capital=capital, margins=table))
+    assert list(res.rejections["reasons"]) == (["INSUFFICIENT_MARGIN"] if refused else [])
+    assert res.fills.empty is refused
+    # without the table the flat 20 % floor (₹20,000) would have let it through
+    flat = run_backtest(Script(0, 99, qty=1000), [InstrumentBars(SBIN, bars(BIG))],
+                        BacktestConfig(capital=Decimal("29999.99")))
+    assert flat.rejections.empty and list(flat.fills["tag"]) == ["script", "SQUAREOFF"]
+
+
+def test_mis_entry_on_a_stock_off_the_mis_list_is_refused_as_on_the_desk():
+    """Source: Zerodha support 'What are the margins for intraday equity (MIS)?': MIS only on
+    the eligible list. The backtest refuses with the gatekeeper's MIS_NOT_ELIGIBLE, nothing fills."""
+    table = _table(SBIN=MarginRow("SBIN", Decimal(10), Decimal(5), mis_eligible=False))
+    res = run_backtest(Script(0, 2), [InstrumentBars(SBIN, bars(ROWS))], BacktestConfig(margins=table))
+    assert list(res.rejections["reasons"]) == ["MIS_NOT_ELIGIBLE"]
+    assert res.fills.empty and res.metrics["final_equity"] == 1_000_000
+
+
+DAY1 = [(100, 100.5, 99.5, 100, 6000)] * 3
+DAY2 = [(100, 105, 100, 105, 6000), (105, 110, 105, 110, 6000), (110, 115, 110, 114.5, 6000),
+        (114.5, 115, 114, 114.8, 6000), (114.8, 115, 114.5, 115, 6000)]
+
+
+def _two_days() -> pd.DataFrame:
+    return pd.concat([bars(DAY1), bars(DAY2, T0 + timedelta(days=1))])
+
+
+def test_fno_stock_15pct_rally_is_not_refused_by_a_synthetic_10pct_band():
+    """Source: NSE operating range for F&O securities (10 %, flexed 5 % in the trend's
+    direction; Zerodha tradingqna t/18973). Previous close ₹100, the day trades to ₹115: a buy
+    at ₹114.50 and its exit fill; a flat ±10 % band (₹90–110) would have refused both."""
+    res = run_backtest(Script(5, 6), [InstrumentBars(SBIN, _two_days())])
+    assert res.rejections.empty
+    assert list(res.fills["side"]) == ["BUY", "SELL"]
+    assert res.fills["price"].iloc[0] > Decimal(110)
+
+
+def test_fixed_band_stock_stays_inside_its_band():
+    """Source: NSE price bands (fixed 2/5/10/20 % for non-F&O securities, nseindia.com price band
+    list): with a 10 % row in force the same ₹114.50 buy is outside ₹90–110 and refused."""
+    band = FixedBand("SBIN", 10, T0.date(), "test row")
+    res = run_backtest(Script(5, 6), [InstrumentBars(SBIN, _two_days())], BacktestConfig(fixed_bands=(band,)))
+    assert list(res.rejections["reasons"]) == ["OUTSIDE_CIRCUIT"]
+    assert res.fills.empty
