@@ -12,6 +12,7 @@ Nothing here does work at import time.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -98,8 +99,12 @@ class Services:
     def market_data(self) -> MarketDataService:
         from app.market.history import MarketDataService
 
+        from app.market.clock import read_time
+        from app.market.watch_view import REPLAY_LAST_SESSION
+
+        session = date.fromisoformat(self.settings.replay_date) if self.settings.replay_date else REPLAY_LAST_SESSION
         return MarketDataService(self.store, self.instruments, self.historical, ticks=self.ticks,
-                                 clock=lambda: self.market_clock.now().now)
+                                 clock=lambda: read_time(self.market_clock.now(), self.settings.market, session))
 
     @cached_property
     def watchlists(self) -> WatchlistService:

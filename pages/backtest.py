@@ -1,11 +1,12 @@
 """Backtest: run a strategy on stored history through the paper broker, charges and risk
 gatekeeper (a background job with progress), compare runs side by side, optional sweep."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.market.clock import last_sessions
 from app.ui.state import get_services
 from core.errors import ValidationError
 from app.ui.auth import guard_page
@@ -20,8 +21,11 @@ bt = services.backtests
 strategies = services.strategies
 
 st.header("Backtest")
+market_now = services.market_data.now()
+last_day, first_day = last_sessions(services.calendar, market_now)
 st.caption("Same paper broker, Zerodha charges and risk gatekeeper as the live desk; fills on the next bar's "
-           "replayed ticks. Bundled 1-minute data: 2016-08-16 to 2016-09-09.")
+           "replayed ticks. Bars come from the connected market (stored, or fetched from its historical API "
+           f"when a run starts); no bar after market time {market_now:%a %d %b %Y %H:%M} IST is used.")
 
 
 def parse_sweep(text: str) -> dict[str, list[float]]:
@@ -49,10 +53,14 @@ with st.form("backtest_form"):
         with cols[i % 3]:
             params[p.name] = st.number_input(p.name, value=int(p.default) if p.kind == "int" else float(p.default),
                                              help=p.help, key=f"backtest_param_{p.name}")
-    symbols = st.multiselect("Symbols", BUNDLED, default=["INFY", "SBIN"], key="backtest_symbols")
+    watched = [k.split(":", 1)[-1] for k in services.watchlists.keys()]
+    options = list(dict.fromkeys(watched + BUNDLED))
+    symbols = st.multiselect("Symbols (type any NSE symbol to add it)", options, default=options[:2],
+                             accept_new_options=True, key="backtest_symbols")
     c1, c2 = st.columns(2)
-    start = c1.date_input("From", date(2016, 8, 16), key="backtest_start")
-    end = c2.date_input("To", date(2016, 8, 19), key="backtest_end")
+    start = c1.date_input("From", first_day, max_value=last_day, key="backtest_start")
+    end = c2.date_input("To", last_day, max_value=last_day, key="backtest_end",
+                        help="The last session that has closed by market time")
     sweep_text = st.text_input("Parameter sweep (optional), e.g. fast=5,10; slow=20,30", key="backtest_sweep")
     run = st.form_submit_button("Run backtest", key="backtest_run")
 if run:

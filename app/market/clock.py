@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.adapters.tick_cache import TickCache
 from core.errors import StoreUnavailable, TemporaryError
-from core.timeutil import UTC
+from core.timeutil import IST, UTC
 
 
 @dataclass(frozen=True)
@@ -68,3 +69,26 @@ class MarketClock:
         if best is None:
             return DeskClock(wall, "wall clock (no replay ticks yet)")
         return DeskClock(best, "replay (latest tick's exchange time)", offset=best - wall)
+
+
+def last_sessions(calendar: Any, market_now: datetime, sessions: int = 4) -> tuple[date, date]:
+    """``(last, first)``: the last NSE session that had closed by ``market_now`` (15:30 IST) and
+    the first of the ``sessions`` sessions ending there — the default range of a backtest, so it
+    never reaches past market time. ``calendar`` has ``is_trading_day``/``previous_trading_day``."""
+    now = market_now.astimezone(IST)
+    last = now.date()
+    if not calendar.is_trading_day(last) or now.time() < time(15, 30):
+        last = calendar.previous_trading_day(last)
+    first = last
+    for _ in range(max(sessions, 1) - 1):
+        first = calendar.previous_trading_day(first)
+    return last, first
+
+
+def read_time(reading: DeskClock, market: str, replay_session: date) -> datetime:
+    """The bound of market-data reads: market time, except that a replay market with no tick
+    yet is at its session's open (09:15 IST of ``replay_session``), not at today's wall clock,
+    so pages and scans show the replayed world even before the first tick arrives."""
+    if market == "replay" and not reading.source.startswith("replay"):
+        return datetime.combine(replay_session, time(9, 15), IST)
+    return reading.now

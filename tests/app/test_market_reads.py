@@ -112,3 +112,13 @@ def pd_ts(when: datetime):
     import pandas as pd
 
     return pd.Timestamp(when)
+
+
+def test_backtest_default_range_ends_at_the_last_closed_session():
+    from app.adapters.calendar_source import load_nse_calendar
+    from app.market.clock import last_sessions
+
+    cal = load_nse_calendar()
+    assert last_sessions(cal, datetime(2016, 9, 9, 11, 0, tzinfo=IST)) == (date(2016, 9, 8), date(2016, 9, 2))
+    assert last_sessions(cal, datetime(2016, 9, 9, 15, 30, tzinfo=IST), 2) == (date(2016, 9, 9), date(2016, 9, 8))
+    assert last_sessions(cal, datetime(2016, 9, 11, 10, 0, tzinfo=IST), 1) == (date(2016, 9, 9), date(2016, 9, 9))
