@@ -168,15 +168,15 @@ class Services:
         from app.research import analysis as an
 
         cfg, store, key = self.settings.analysis, AnalysisStore(self.sql.engine), self.settings.gemini_api_key
-        bars = an.MinuteBars(self.store.bars, nse_data.minute_bars_for if self.settings.market == "replay" else None)
+        bars = an.MinuteBars(self.market_data)
         gemini = None
         if key and key.get_secret_value().strip():
             client = GeminiClient(key.get_secret_value(), base_url=cfg.base_url, api_version=cfg.api_version,
                                   timeout_s=cfg.timeout_s)
             limiter = RedisRateLimiter(self.redis, RateLimit("gemini:generate", cfg.rate_per_minute, 60.0))
             gemini = an.GeminiAnalyst(store, client, cfg, limiter=limiter)
-        snapshots = an.SnapshotBuilder(self.instruments, bars, daily=nse_data.load_daily,
-                                       industries=nse_data.nifty500_industries, ticks=self.ticks, desk=self.trading)
+        snapshots = an.SnapshotBuilder(self.instruments, bars, industries=nse_data.nifty500_industries,
+                                       ticks=self.ticks, desk=self.trading)
         return an.AnalysisService(store, snapshots, cfg, gemini=gemini, queue=self.tasks, jobs=self.store.jobs)
 
     @cached_property
@@ -197,8 +197,7 @@ class Services:
     def backtests(self) -> BacktestService:
         from app.research.backtests import BacktestService
 
-        return BacktestService(self.strategies.store, self.instruments, sql=self.sql, tasks=self.tasks,
-                               market=self.market_data)
+        return BacktestService(self.strategies.store, self.instruments, tasks=self.tasks, market=self.market_data)
 
     @cached_property
     def sectors(self) -> SectorService:

@@ -1,9 +1,16 @@
-"""The analysis package's parts on real data: minute-bar fallback, snapshot context, headlines."""
+"""The analysis package's parts on real data: the snapshot reads the market through
+``MarketDataService`` (never the bundled bar files) as of the analysis time; headlines.
+
+The market is the session's replay server of 2016-08-17 (its historical endpoint knows
+2016-08-16 and the replayed part of 2016-08-17, nothing later) with a pinned market clock, on a
+real SQLite store. The bundled files hold INFY's real bars of 2016-08-26; the market does not,
+so a snapshot of that day can only be built from bars that are in the store.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -14,55 +21,62 @@ from app.research.analysis import MinuteBars, SnapshotBuilder, clean_headlines
 from core.errors import ValidationError
 from core.risk.limits import RiskLimits
 from core.timeutil import IST
+from tests.app.replay_market import Pinned, market_on, minute_bars
 from tests.fixtures_store import seed_instruments
 
-AT = datetime(2016, 8, 24, 11, 0, tzinfo=IST)
+AT = datetime(2016, 8, 26, 11, 0, tzinfo=IST)
+OPEN = AT.replace(hour=9, minute=15)
+INFY = 408065
 
 
-class _DownStore:
-    """A bar store whose every read fails, as a dropped database connection does."""
-
-    def frame(self, instrument_token, interval, start, end):
-        raise ConnectionError("store is down")
-
-
-@pytest.fixture(scope="module")
-def sql(tmp_path_factory) -> Iterator[SqlStore]:
-    s = SqlStore(f"sqlite:///{tmp_path_factory.mktemp('parts') / 'store.db'}")
-    seed_instruments(s, {"INFY", "NIFTY IT"})
+@pytest.fixture()
+def sql(tmp_path) -> Iterator[SqlStore]:
+    s = SqlStore(f"sqlite:///{tmp_path / 'store.db'}")
+    seed_instruments(s, {"INFY", "NIFTY 50", "NIFTY IT"})
     yield s
     s.dispose()
 
 
-def test_minute_bars_fall_back_to_the_bundle_when_the_store_is_down(sql):
-    inst = InstrumentService(sql).resolve("NSE:INFY")
-    frame = MinuteBars(_DownStore(), nse_data.minute_bars_for).frame(inst, AT)
-    assert len(frame) == len(nse_data.minute_bars_for("INFY")) > 0
+@pytest.fixture()
+def clock() -> Pinned:
+    return Pinned(AT)
 
 
-def test_minute_bars_outside_replay_are_empty_when_the_store_has_none(sql):
-    inst = InstrumentService(sql).resolve("NSE:INFY")
-    bars = MinuteBars(sql.bars, None)
-    assert bars.frame(inst, AT).empty and bars.bundled_frame("NIFTY IT") is None
+@pytest.fixture()
+def snaps(sql, replay_server, redis_url, clock) -> SnapshotBuilder:
+    market = market_on(sql, replay_server, redis_url, clock)
+    return SnapshotBuilder(InstrumentService(sql), MinuteBars(market), industries=nse_data.nifty500_industries)
 
 
-def test_snapshot_carries_industry_sector_context_and_default_limits(sql):
-    snaps = SnapshotBuilder(InstrumentService(sql), MinuteBars(sql.bars, nse_data.minute_bars_for),
-                            daily=nse_data.load_daily, industries=nse_data.nifty500_industries)
+def test_the_bundled_bars_are_not_read_a_symbol_without_market_bars_is_named(snaps):
+    assert len(nse_data.minute_bars_for("INFY", AT.date())) == 375  # the bundle has the day …
+    with pytest.raises(ValidationError, match=r"no bars for NSE:INFY up to 26 Aug 2016 11:00 IST in the "
+                                              r"connected market; backfill it on the Chart page"):
+        snaps.snapshot("INFY", AT)  # … the connected market does not
+
+
+def test_bars_only_in_the_store_are_used_and_nothing_after_the_analysis_time(snaps, sql, clock):
+    closes = [1234.5 + 0.05 * i for i in range(105)]  # 09:15 … 10:59
+    sql.bars.upsert(minute_bars(INFY, OPEN, closes, volume=100))
+    sql.bars.upsert(minute_bars(INFY, AT, [9999.0] * 30, volume=10**6))  # 11:00 … 11:29: after the pinned time
     snap = snaps.snapshot("INFY", AT)
-    assert snap.industry == "Information Technology"
-    assert "nifty_it_change_pct" in snap.market and "nifty50_prev_session_change_pct" in snap.market
-    # no desk wired: no positions, and the default risk limits
-    assert snap.positions == ()
+    assert snap.ltp == round(closes[-1], 2) and snap.ltp_source == "close of the 10:59 1-minute bar"
+    assert snap.day_high == round(closes[-1], 2) and snap.day_volume == 100 * len(closes)
+    assert snap.day_open == closes[0] and snap.as_of == AT
+    assert snap.industry == "Information Technology" and snap.positions == ()
     assert snap.limits["max_order_notional_inr"] == str(RiskLimits().max_order_notional)
-    assert snap.as_of == AT and snap.ltp > 0
+    # the market clock moves on: an analysis at 11:00 still sees nothing after 11:00
+    clock.when = AT + timedelta(hours=4)
+    again = snaps.snapshot("INFY", AT)
+    assert again.ltp == snap.ltp and again.day_high == snap.day_high and again.digest == snap.digest
+    # and an analysis later that day sees the later bars once they have closed
+    assert snaps.snapshot("INFY", AT + timedelta(minutes=30)).ltp == 9999.0
 
 
-def test_snapshot_with_no_bars_and_no_tick_is_bad_input(sql):
-    snaps = SnapshotBuilder(InstrumentService(sql), MinuteBars(None, None),
-                            daily=nse_data.load_daily, industries=nse_data.nifty500_industries)
-    with pytest.raises(ValidationError, match="no market data for NSE:INFY"):
-        snaps.snapshot("INFY", AT)
+def test_analysis_time_after_market_time_reads_only_up_to_market_time(snaps, sql, clock):
+    sql.bars.upsert(minute_bars(INFY, OPEN, [1500.0] * 105 + [1600.0] * 30))  # 09:15 … 11:29
+    snap = snaps.snapshot("INFY", AT + timedelta(minutes=20))  # 11:20, but the market is at 11:00
+    assert snap.ltp == 1500.0 and snap.day_high == 1500.0
 
 
 def test_headlines_over_the_limits_name_the_limit():

@@ -1,7 +1,9 @@
 """AnalysisService with the real google-genai client against the loopback Gemini fake.
 
 Real parts: a SQLite store file with the bundled instruments, the session's real Redis (rate
-limit), the bundled 2016 minute bars (the replay market's data).
+limit, historical limiter), and the market: a replay server of 2016-08-25 whose historical
+endpoint serves the 2016-08-24 session, read only through ``MarketDataService`` (backfilled
+into the store) with the market clock pinned after that session's close.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 import redis as redis_lib
 
 from app.adapters import nse_data
+from app.market.history import MarketDataService
 from app.adapters.analysis_store import AnalysisStore
 from app.adapters.gemini import GeminiClient, GeminiRateLimited, GeminiUnavailable
 from app.adapters.rate_limit import RateLimit, RateLimitTimeout, RedisRateLimiter
@@ -32,9 +36,13 @@ from core.analysis import OFFLINE_LABEL, call_cost_inr
 from core.errors import ValidationError
 from core.timeutil import IST, UTC
 from tests.fake_gemini import FakeGemini, answer, error, raw_text, slow
+from tests.app.replay_market import Pinned, market_on, start_later_replay
+from tests.fixtures_replay import stop_replay
 from tests.fixtures_store import seed_instruments
 
 AT = datetime(2016, 8, 24, 11, 0, tzinfo=IST)
+#: The pinned market time: after the 2016-08-24 close (outcomes are scored up to 15:32).
+MARKET_NOW = datetime(2016, 8, 24, 15, 45, tzinfo=IST)
 SYMBOLS = {"INFY", "SBIN", "TCS", "RELIANCE", "ITC", "NIFTY 50", "NIFTY IT"}
 
 
@@ -53,6 +61,18 @@ def sql(tmp_path_factory) -> Iterator[SqlStore]:
     s.dispose()
 
 
+@pytest.fixture(scope="module")
+def later(tmp_path_factory):
+    server = start_later_replay(tmp_path_factory.mktemp("replay-0825"), AT.date() + timedelta(days=1))
+    yield server
+    stop_replay(server)
+
+
+@pytest.fixture()
+def market(sql, later, redis_url) -> MarketDataService:
+    return market_on(sql, later, redis_url, Pinned(MARKET_NOW))
+
+
 def _wipe(sql: SqlStore) -> None:
     AnalysisStore(sql.engine)
     with sql.engine.begin() as conn:
@@ -60,15 +80,15 @@ def _wipe(sql: SqlStore) -> None:
         conn.exec_driver_sql("DELETE FROM analysis_calls")
 
 
-def make_service(sql, fake, redis_url=None, *, key: str | None = "test-key", **config) -> AnalysisService:
-    """Wired as ``app.container`` wires it, from real parts: SQLite store, bundled replay bars,
-    the fake Gemini server and (with ``redis_url``) the Redis rate limiter."""
+def make_service(sql, fake, market, redis_url=None, *, key: str | None = "test-key", **config) -> AnalysisService:
+    """Wired as ``app.container`` wires it, from real parts: SQLite store, the market-data
+    service on the replay server, the fake Gemini server and (with ``redis_url``) the Redis
+    rate limiter."""
     cfg = AnalysisSettings(**{"base_url": fake.url, "timeout_s": 5.0, "rate_per_minute": 1000,
                             "daily_budget_inr": Decimal("50"), **config})
     store, wall = AnalysisStore(sql.engine), (lambda: datetime(2026, 11, 21, 10, 0, tzinfo=UTC))
     instruments = InstrumentService(sql)
-    bars = MinuteBars(sql.bars, nse_data.minute_bars_for)
-    snapshots = SnapshotBuilder(instruments, bars, daily=nse_data.load_daily, industries=nse_data.nifty500_industries)
+    snapshots = SnapshotBuilder(instruments, MinuteBars(market), industries=nse_data.nifty500_industries)
     gemini = None
     if key:
         limiter = NO_RATE_LIMIT
@@ -81,10 +101,10 @@ def make_service(sql, fake, redis_url=None, *, key: str | None = "test-key", **c
 
 
 @pytest.fixture()
-def svc(sql, fake, redis_url) -> AnalysisService:
+def svc(sql, fake, redis_url, market) -> AnalysisService:
     _wipe(sql)
     fake.clear()
-    return make_service(sql, fake, redis_url)
+    return make_service(sql, fake, market, redis_url)
 
 
 def good(snap, **over) -> dict:
@@ -121,6 +141,31 @@ def test_headlines_reach_the_prompt_marked_unverified(svc, fake):
     svc.analyse("INFY", AT, headlines="Infosys bags $1bn deal\n\n")
     text = fake.requests[-1][2]["contents"][0]["parts"][0]["text"]
     assert "UNVERIFIED HEADLINES" in text and '"""Infosys bags $1bn deal"""' in text
+
+
+def _change_pct(frame, at) -> float:
+    today, before = frame[frame.index.date == at.date()], frame[frame.index.date < at.date()]
+    prev = before["close"].iloc[-1]
+    return round(float((today["close"].iloc[-1] - prev) * 100 / prev), 2)
+
+
+def test_snapshot_context_is_read_through_the_market_as_of_the_analysis_time(svc, market):
+    snap = svc.snapshot("INFY", AT)
+    it = market.ohlcv("NSE:NIFTY IT", "minute", start=AT - timedelta(days=7), as_of=AT, fill=False)
+    nifty = market.ohlcv("NSE:NIFTY 50", "minute", start=AT - timedelta(days=7), as_of=AT, fill=False)
+    assert it.index[-1] == nifty.index[-1] == pd.Timestamp(AT - timedelta(minutes=1))  # backfilled, bounded
+    assert snap.market == {"nifty50_change_pct": _change_pct(nifty, AT), "nifty_it_change_pct": _change_pct(it, AT)}
+    # the whole day is backfilled into the store (the clock is at 15:45): the bars after ``at`` are unused
+    minutes = market.ohlcv("NSE:INFY", "minute", start=AT.date())
+    assert minutes.index[-1] == pd.Timestamp(MARKET_NOW.replace(hour=15, minute=29))
+    later = minutes[minutes.index >= pd.Timestamp(AT)]
+    assert later["high"].max() > minutes[minutes.index < pd.Timestamp(AT)]["high"].max()  # the rest of the day rose
+    again = svc.snapshot("INFY", AT)
+    assert again.digest == snap.digest and again.day_high == snap.day_high
+    upto = minutes[minutes.index < pd.Timestamp(AT)]
+    assert snap.ltp == round(float(upto["close"].iloc[-1]), 2) and snap.day_high == round(float(upto["high"].max()), 2)
+    daily = market.ohlcv("NSE:INFY", "day", as_of=AT, bars=5, fill=False)
+    assert snap.prev_close == round(float(daily["close"].iloc[-1]), 2) and daily.index[-1].date() < AT.date()
 
 
 # ---- answers in the wrong shape: refused, nothing stored ---------------------------------
@@ -182,10 +227,10 @@ def test_500_is_transient_and_nothing_is_stored(svc, fake):
     assert svc.history() == []
 
 
-def test_slow_answer_times_out(sql, fake, redis_url):
+def test_slow_answer_times_out(sql, fake, redis_url, market):
     _wipe(sql)
     fake.clear()
-    s = make_service(sql, fake, redis_url, timeout_s=1.0)
+    s = make_service(sql, fake, market, redis_url, timeout_s=1.0)
     fake.push(slow(2.5, answer({"verdict": "avoid"})))
     with pytest.raises(GeminiUnavailable, match="did not answer within 1s"):
         s.analyse("INFY", AT)
@@ -204,10 +249,10 @@ def test_model_name_that_is_not_a_name_is_bad_input(svc, fake):
     assert fake.calls == 0
 
 
-def test_invalid_key_is_refused_and_offline_is_offered(sql, fake, redis_url):
+def test_invalid_key_is_refused_and_offline_is_offered(sql, fake, redis_url, market):
     _wipe(sql)
     fake.clear()
-    s = make_service(sql, fake, redis_url, key="wrong-key")
+    s = make_service(sql, fake, market, redis_url, key="wrong-key")
     with pytest.raises(AnalysisRefused, match="API key") as info:
         s.analyse("INFY", AT)
     assert info.value.code == "BAD_KEY" and info.value.offline_available
@@ -216,10 +261,10 @@ def test_invalid_key_is_refused_and_offline_is_offered(sql, fake, redis_url):
     assert s.analyse("INFY", AT, analyst="offline").label == OFFLINE_LABEL
 
 
-def test_missing_key_uses_the_offline_analyst_and_refuses_gemini(sql, fake):
+def test_missing_key_uses_the_offline_analyst_and_refuses_gemini(sql, fake, market):
     _wipe(sql)
     fake.clear()
-    s = make_service(sql, fake, key=None)
+    s = make_service(sql, fake, market, key=None)
     assert s.default_analyst() == "offline"
     a = s.analyse("INFY", AT)
     assert a.label == OFFLINE_LABEL and a.analyst == "offline" and a.cost_inr == 0
@@ -265,10 +310,10 @@ def test_same_snapshot_is_a_cache_hit_without_a_call(svc, fake):
     assert fake.calls == 2 and len(svc.history("INFY")) == 2
 
 
-def test_daily_budget_stops_new_calls_with_a_clear_message(sql, fake, redis_url):
+def test_daily_budget_stops_new_calls_with_a_clear_message(sql, fake, redis_url, market):
     _wipe(sql)
     fake.clear()
-    s = make_service(sql, fake, redis_url, daily_budget_inr=Decimal("0.15"))
+    s = make_service(sql, fake, market, redis_url, daily_budget_inr=Decimal("0.15"))
     for minute in (0, 1):  # ₹0.0977 each: the second starts under budget and takes it over
         at = AT + timedelta(minutes=minute)
         fake.push(answer(good(s.snapshot("INFY", at))))
@@ -282,11 +327,11 @@ def test_daily_budget_stops_new_calls_with_a_clear_message(sql, fake, redis_url)
     assert s.analyse("INFY", AT + timedelta(minutes=2), analyst="offline").label == OFFLINE_LABEL
 
 
-def test_rate_limit_is_shared_through_redis(sql, fake, redis_url):
+def test_rate_limit_is_shared_through_redis(sql, fake, redis_url, market):
     _wipe(sql)
     fake.clear()
-    one = make_service(sql, fake, redis_url, rate_per_minute=1, rate_wait_s=0.0)
-    two = make_service(sql, fake, redis_url, rate_per_minute=1, rate_wait_s=0.0)  # another worker
+    one = make_service(sql, fake, market, redis_url, rate_per_minute=1, rate_wait_s=0.0)
+    two = make_service(sql, fake, market, redis_url, rate_per_minute=1, rate_wait_s=0.0)  # another worker
     fake.default = answer(good(one.snapshot("INFY", AT)))
     one.analyse("INFY", AT)
     with pytest.raises(RateLimitTimeout, match="gemini:generate"):
@@ -309,9 +354,9 @@ OFFLINE_AT_11 = [
 
 
 @pytest.mark.parametrize(("symbol", "verdict", "levels"), OFFLINE_AT_11)
-def test_offline_analyst_on_bundled_data_stores_labelled_valid_analyses(sql, fake, symbol, verdict, levels):
+def test_offline_analyst_on_bundled_data_stores_labelled_valid_analyses(sql, fake, symbol, verdict, levels, market):
     _wipe(sql)
-    s = make_service(sql, fake, key=None)
+    s = make_service(sql, fake, market, key=None)
     a = s.analyse(symbol, AT)
     assert a.label == OFFLINE_LABEL and a.verdict == verdict
     assert (a.entry, a.stop, a.target) == tuple(None if x is None else Decimal(x) for x in levels)
@@ -319,9 +364,9 @@ def test_offline_analyst_on_bundled_data_stores_labelled_valid_analyses(sql, fak
     assert s.analyse(symbol, AT).cached
 
 
-def test_outcomes_are_scored_against_later_bars_and_tabulated(sql, fake):
+def test_outcomes_are_scored_against_later_bars_and_tabulated(sql, fake, market):
     _wipe(sql)
-    s = make_service(sql, fake, key=None)
+    s = make_service(sql, fake, market, key=None)
     for symbol in ("INFY", "SBIN", "TCS", "RELIANCE", "ITC"):
         for hh in (10, 12):
             s.analyse(symbol, AT.replace(hour=hh))

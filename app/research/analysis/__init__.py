@@ -5,7 +5,7 @@ token prices, rate limit) are ``app.settings.AnalysisSettings`` (``settings.anal
 
 * :mod:`~app.research.analysis.service` — ``AnalysisService`` (analyse, jobs, history, outcomes);
 * :mod:`~app.research.analysis.snapshots` — the grounded snapshot from the desk's data, headlines;
-* :mod:`~app.research.analysis.minute_bars` — 1-minute bars: the store, else the bundled replay bars;
+* :mod:`~app.research.analysis.minute_bars` — bars as of the analysis time through the market-data service;
 * :mod:`~app.research.analysis.gemini_analyst` — the Gemini call: budget, rate limit, checks;
 * :mod:`~app.research.analysis.records` — a checked answer as the stored row;
 * :mod:`~app.research.analysis.outcomes` — scoring verdicts against later bars, hit rates;

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 
 import pandas as pd
@@ -12,7 +12,7 @@ from app.research.analysis.minute_bars import MinuteBars
 from app.research.analysis.snapshots import InstrumentLookup
 from core.analysis import hit_rate_table, score_outcome
 from core.errors import ValidationError
-from core.timeutil import require_aware
+from core.timeutil import IST, require_aware
 
 
 def _f(x: Decimal | None) -> float | None:
@@ -20,7 +20,8 @@ def _f(x: Decimal | None) -> float | None:
 
 
 class OutcomeScorer:
-    """Scores analyses with :func:`core.analysis.score_outcome` over later 1-minute bars."""
+    """Scores analyses with :func:`core.analysis.score_outcome` over the 1-minute bars from the
+    analysis day's start to ``now``, read through the market-data service (``bars``)."""
 
     def __init__(self, store: AnalysisStore, instruments: InstrumentLookup, bars: MinuteBars) -> None:
         self.store = store
@@ -42,7 +43,9 @@ class OutcomeScorer:
         ref = float(a.entry) if a.entry is not None else float(a.snapshot.get("ltp") or 0)
         if ref <= 0:
             return False
-        o = score_outcome(a.verdict, ref, at=a.as_of, time_horizon=a.time_horizon, later=self.bars.frame(inst, now),
+        day_start = datetime.combine(a.as_of.astimezone(IST).date(), time(0), IST)
+        later = self.bars.frame(inst, now, start=min(day_start, now))
+        o = score_outcome(a.verdict, ref, at=a.as_of, time_horizon=a.time_horizon, later=later,
                           now=now, stop=_f(a.stop), target=_f(a.target))
         self.store.set_outcome(a.id, o.status, o.detail, o.return_pct, o.resolved_at)
         return o.status != "pending"

@@ -2,8 +2,10 @@
 
 :class:`SnapshotBuilder` collects what :func:`core.analysis.build_snapshot` needs — today's
 1-minute bars, the cached tick, daily bars, the NIFTY 50 and sector context, the desk's open
-positions and risk limits, pasted headlines — and never looks past ``at``. A part that is
-down (Redis, the trading store) is logged and left out; the snapshot still builds.
+positions and risk limits, pasted headlines — and never looks past ``at``. Every bar comes
+from the market-data service (``MarketDataService.ohlcv``, bounded by ``at``); no bundled bar
+file is read. A context part that is down (Redis, the trading store, an index's bars) is
+logged and left out; the snapshot still builds.
 """
 
 from __future__ import annotations
@@ -28,8 +30,19 @@ log = logging.getLogger(__name__)
 MAX_HEADLINES = 10
 MAX_HEADLINE_CHARS = 500
 NIFTY50_TOKEN = 256265
-#: Industry → the sector index whose bundled minute bars give sector context.
-SECTOR_INDEX = {"Information Technology": "NIFTY IT"}
+NIFTY50_KEY = "NSE:NIFTY 50"
+#: NIFTY 500 industry → the NSE sector index whose 1-minute bars give the sector context.
+SECTOR_INDEX = {
+    "Information Technology": "NIFTY IT",
+    "Automobile and Auto Components": "NIFTY AUTO",
+    "Fast Moving Consumer Goods": "NIFTY FMCG",
+    "Metals & Mining": "NIFTY METAL",
+    "Healthcare": "NIFTY PHARMA",
+    "Oil Gas & Consumable Fuels": "NIFTY ENERGY",
+    "Power": "NIFTY ENERGY",
+    "Realty": "NIFTY REALTY",
+    "Financial Services": "NIFTY FIN SERVICE",
+}
 
 
 class InstrumentLookup(Protocol):
@@ -71,6 +84,12 @@ def clean_headlines(headlines: Sequence[str] | str | None) -> list[str]:
     return out
 
 
+def _tick_of_day(tick: Tick | None, at: datetime) -> bool:
+    """``tick`` has a price and an exchange time on ``at``'s IST day, not after ``at``."""
+    return (tick is not None and tick.exchange_timestamp is not None and tick.last_price > 0
+            and tick.exchange_timestamp <= at and tick.exchange_timestamp.astimezone(IST).date() == at.date())
+
+
 def resolve_symbol(instruments: InstrumentLookup, symbol: str) -> Instrument:
     """``symbol`` (``INFY`` or ``NSE:INFY``) as an instrument; ``ValidationError`` when blank or unknown."""
     if not isinstance(symbol, str) or not symbol.strip():
@@ -81,43 +100,58 @@ def resolve_symbol(instruments: InstrumentLookup, symbol: str) -> Instrument:
 class SnapshotBuilder:
     """Builds :class:`core.analysis.Snapshot` objects from the desk's data sources.
 
-    ``daily``: the daily-bars frame (``app.adapters.nse_data.load_daily``); ``industries``:
-    NSE symbol → industry (``app.adapters.nse_data.nifty500_industries``); ``ticks`` and
-    ``desk`` may be ``None`` (no tick context; no positions and default risk limits).
+    ``bars``: minute, daily and index bars through the market-data service
+    (:class:`~app.research.analysis.minute_bars.MinuteBars`), every read bounded by the
+    analysis time; ``industries``: NSE symbol → industry (a reference list,
+    ``app.adapters.nse_data.nifty500_industries``); ``ticks`` and ``desk`` may be ``None``
+    (no tick context; no positions and default risk limits).
     """
 
     def __init__(self, instruments: InstrumentLookup, bars: MinuteBars, *,
-                 daily: Callable[[], pd.DataFrame], industries: Callable[[], Mapping[str, str]],
+                 industries: Callable[[], Mapping[str, str]],
                  ticks: TickSource | None = None, desk: DeskBook | None = None) -> None:
         self.instruments = instruments
         self.bars = bars
-        self._daily_frame = daily
         self._industries = industries
         self._ticks = ticks
         self._desk = desk
 
     def snapshot(self, symbol: str, at: datetime, headlines: Sequence[str] | None = None,
                  scan_hits: Sequence[str] = ()) -> Snapshot:
-        """The grounded snapshot of ``symbol`` at market time ``at`` (no look-ahead).
+        """The grounded snapshot of ``symbol`` at market time ``at`` (no look-ahead: every bar
+        read is closed by ``at``, and ``at`` is capped at market time by the service).
 
-        Raises ``ValidationError`` for an unknown symbol, an index, bad headlines or no data
-        on ``at``'s day up to ``at``.
+        Raises ``ValidationError`` for an unknown symbol, an index, bad headlines, no bars at
+        all for the symbol up to ``at`` in the connected market, or no data on ``at``'s day
+        up to ``at``.
         """
         at = require_aware(at, "at").astimezone(IST)
         inst = resolve_symbol(self.instruments, symbol)
         lines = clean_headlines(headlines)
         if not inst.tradable:
             raise ValidationError(f"{inst.key} is an index and cannot be traded; analyse a stock instead")
+        minutes = self.bars.frame(inst, at)
+        tick = self._tick(inst.instrument_token)
+        if minutes.empty and not _tick_of_day(tick, at):
+            why = minutes.attrs.get("warning")
+            raise ValidationError(
+                f"no bars for {inst.key} up to {at:%d %b %Y %H:%M} IST in the connected market; backfill it on "
+                "the Chart page or wait for the morning backfill" + (f" ({why})" if why else ""))
         industry = self._industries().get(inst.tradingsymbol.upper(), "")
         return build_snapshot(
-            inst, at, self.bars.frame(inst, at), tick=self._tick(inst.instrument_token), daily=self._daily(inst),
+            inst, at, minutes, tick=tick, daily=self._daily(inst, at),
             industry=industry, market=self._market_context(at, industry), scan_hits=list(scan_hits),
             positions=self._positions(inst, at), limits=self._limits(), headlines=lines)
 
-    def _daily(self, inst: Instrument) -> pd.DataFrame | None:
-        d = self._daily_frame()
-        d = d[d["symbol"] == inst.tradingsymbol]
-        return d.set_index("date")[["open", "high", "low", "close", "volume"]] if len(d) else None
+    def _daily(self, inst: Instrument, at: datetime) -> pd.DataFrame | None:
+        """Daily bars closed by ``at``, indexed by IST trading date as ``build_snapshot`` reads
+        them (``None`` when the market has none for ``inst``)."""
+        d = self.bars.daily(inst, at)
+        if not len(d):
+            return None
+        d = d[["open", "high", "low", "close", "volume"]].copy()
+        d.index = pd.Index([ts.date() for ts in pd.DatetimeIndex(d.index).tz_convert(IST)], name="date")
+        return d
 
     def _tick(self, token: int) -> Tick | None:
         if self._ticks is None:
@@ -133,31 +167,49 @@ class SnapshotBuilder:
         return {**self._nifty_context(at), **self._sector_context(at, industry)}
 
     def _nifty_context(self, at: datetime) -> dict[str, float]:
-        """Today's NIFTY 50 change from a tick of today up to ``at``, else the previous session's."""
+        """Today's NIFTY 50 change up to ``at`` (a tick of today, else its closed 1-minute
+        bars), else the previous session's change from its daily bars; ``{}`` when the
+        market has neither."""
         tick = self._tick(NIFTY50_TOKEN)
-        if tick is not None and tick.exchange_timestamp is not None and tick.close \
-                and tick.exchange_timestamp <= at and tick.exchange_timestamp.astimezone(IST).date() == at.date():
+        if _tick_of_day(tick, at) and tick.close:
             return {"nifty50_change_pct": round(tick.change_pct or 0.0, 2)}
-        d = self._daily_frame()
-        n = d[(d["symbol"] == "NIFTY 50") & (d["date"] < at.date())].tail(2)
-        if len(n) != 2:
+        change = self._index_change(NIFTY50_KEY, at)
+        if change is not None:
+            return {"nifty50_change_pct": change}
+        try:
+            d = self.bars.daily(NIFTY50_KEY, at, bars=5)
+        except Exception as exc:  # a context part that is down is left out
+            log.warning("NIFTY 50 daily bars unavailable for the snapshot: %s", exc)
             return {}
-        change = (n["close"].iloc[1] - n["close"].iloc[0]) * 100 / n["close"].iloc[0]
-        return {"nifty50_prev_session_change_pct": round(float(change), 2)}
+        d = d[d.index.date < at.date()].tail(2)
+        if len(d) != 2:
+            return {}
+        prev = float(d["close"].iloc[0])
+        return {"nifty50_prev_session_change_pct": round((float(d["close"].iloc[1]) - prev) * 100 / prev, 2)}
 
     def _sector_context(self, at: datetime, industry: str) -> dict[str, float]:
-        """The sector index's change today up to ``at`` (bundled replay bars only)."""
+        """The sector index's change today up to ``at`` from its closed 1-minute bars."""
         index = SECTOR_INDEX.get(industry)
-        m = self.bars.bundled_frame(index) if index else None
-        if m is None:
+        change = self._index_change(f"NSE:{index}", at) if index else None
+        if change is None:
             return {}
-        m = m[m.index + pd.Timedelta(minutes=1) <= pd.Timestamp(at)]
+        return {f"{index.lower().replace(' ', '_')}_change_pct": change}
+
+    def _index_change(self, key: str, at: datetime) -> float | None:
+        """% change of index ``key`` from the previous session's last 1-minute close to the
+        last close by ``at`` today; ``None`` without bars on both sides or on a failed read."""
+        try:
+            m = self.bars.frame(key, at)
+        except Exception as exc:  # unknown index, store or market down: the context part is left out
+            log.warning("index bars of %s unavailable for the snapshot: %s", key, exc)
+            return None
+        if m.empty:
+            return None
         today, before = m[m.index.date == at.date()], m[m.index.date < at.date()]
         if not (len(today) and len(before)):
-            return {}
+            return None
         prev = float(before["close"].iloc[-1])
-        return {f"{index.lower().replace(' ', '_')}_change_pct": round(
-            (float(today["close"].iloc[-1]) - prev) * 100 / prev, 2)}
+        return round((float(today["close"].iloc[-1]) - prev) * 100 / prev, 2)
 
     def _positions(self, inst: Instrument, at: datetime) -> list[PositionFact]:
         if self._desk is None:
