@@ -1,12 +1,13 @@
 """Backtests as jobs: submit (validated, stored ``queued``), run (progress, result stored in
 one transaction with ``complete``), list and compare side by side, optional parameter sweep.
 
-Bars come from the SQL store's 1-minute bars when it has them for the range, else from the
-bundled real NSE 1-minute bars (2016-08-16 … 2016-09-09, 20 stocks). A run that fails is
-marked ``failed`` with its message; nothing is stored as complete unless the whole run
-finished.
+Bars are the 1-minute bars of the range read through the market-data service
+(``MarketDataService.ohlcv``, ``fill=True``: the missing part of the range is first backfilled
+from the connected market into the store), bounded by market time: a range that ends after
+market time is cut there, and no bundled bar file is read. A run that fails is marked
+``failed`` with its message; nothing is stored as complete unless the whole run finished.
 
-Construction: ``BacktestService(StrategyStore(engine), instruments, sql=sql_store, tasks=queue)``;
+Construction: ``BacktestService(StrategyStore(engine), instruments, market=market_data, tasks=queue)``;
 ``tasks`` needs ``enqueue(queue, actor, **kwargs)`` (``None`` runs in-process).
 """
 
@@ -26,8 +27,8 @@ from core.strategies import make_strategy
 from core.timeutil import IST, UTC
 
 if TYPE_CHECKING:  # pragma: no cover
-    from app.adapters.store import SqlStore
     from app.adapters.strategy_store import StrategyStore
+    from app.market.history import MarketDataService
     from app.market.instruments import InstrumentService
 
 QUEUE = "backtests"
@@ -35,34 +36,33 @@ ACTOR = "run_backtest"
 MAX_SWEEP_RUNS = 50
 
 
-def _bundled(symbol: str, start: datetime, end: datetime) -> pd.DataFrame:
-    from app.adapters import nse_data
-
-    bars = nse_data.minute_bars_for(symbol)
-    return bars[(bars.index >= start) & (bars.index <= end)]
+_OHLCV = ["open", "high", "low", "close", "volume"]
 
 
 class BacktestService:
-    def __init__(self, store: StrategyStore, instruments: InstrumentService, *, sql: SqlStore | None = None,
-                 tasks: Any = None, config: BacktestConfig | None = None, market: Any = None) -> None:
+    def __init__(self, store: StrategyStore, instruments: InstrumentService, *, market: MarketDataService,
+                 tasks: Any = None, config: BacktestConfig | None = None) -> None:
         self.market = market
         self.store = store
         self.instruments = instruments
-        self.sql = sql
         self.tasks = tasks
         self.config = config or BacktestConfig()
 
     # ------------------------------------------------------------------ bars
     def bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
-        """1-minute bars of ``symbol`` for IST dates ``start..end`` (store first, then bundled)."""
+        """1-minute bars of ``symbol`` for IST dates ``start..end`` through the market-data
+        service (backfilled from the connected market first), only bars closed by market time.
+
+        Returns the ``ohlcv`` frame (IST ``ts`` index, float ``open high low close`` ₹, int
+        ``volume``); empty when the range starts after market time or the market has none.
+        Raises ``ValidationError`` for an unknown symbol.
+        """
         lo = datetime.combine(start, time(0), IST)
         hi = datetime.combine(end, time(23, 59), IST)
-        if self.sql is not None:
-            inst = self.instruments.resolve(symbol)
-            stored = self.sql.bars.frame(inst.instrument_token, "minute", lo, hi)
-            if len(stored):
-                return stored[["open", "high", "low", "close", "volume"]]
-        return _bundled(symbol, lo, hi)
+        if lo > self.market.now():
+            return pd.DataFrame({c: pd.Series(dtype="float64") for c in _OHLCV},
+                                index=pd.DatetimeIndex([], tz=IST, name="ts"))
+        return self.market.ohlcv(symbol, "minute", start=lo, as_of=hi, fill=True)[_OHLCV]
 
     # ------------------------------------------------------------------ submit
     def submit(self, strategy: str, params: Mapping[str, Any], symbols: Sequence[str], start: date, end: date, *,
@@ -90,8 +90,9 @@ class BacktestService:
         empty = [s for s in syms if not len(self.bars(s, start, end))]
         if len(empty) == len(syms):
             raise ValidationError(
-                f"no bars for {syms} between {start} and {end}; the bundled 1-minute data covers "
-                "2016-08-16 to 2016-09-09 (or backfill the range first)")
+                f"no bars for {syms} between {start} and {end} up to market time "
+                f"{self.market.now():%d %b %Y %H:%M} IST in the connected market; pick a range with data, or "
+                "backfill it on the Chart page")
         sweep_id = f"S-{uuid.uuid4().hex[:12]}" if sweep else None
         ids = []
         for p in checked:

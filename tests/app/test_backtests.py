@@ -1,9 +1,15 @@
-"""BacktestService: submit → run (inline) → stored complete result; compare; sweep; bad input."""
+"""BacktestService: submit → run (inline) → stored complete result; compare; sweep; bad input.
+
+Bars come only through ``MarketDataService`` (backfilled into a real SQLite store from a replay
+server of 2016-08-19, whose historical endpoint serves the 2016-08-16 … 08-18 sessions), with
+the market clock pinned at 2016-08-19 10:00 IST.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
+import pandas as pd
 import pytest
 
 from app.adapters.store import SqlStore
@@ -11,8 +17,14 @@ from app.adapters.strategy_store import StrategyStore
 from app.research.backtests import BacktestService
 from app.market.instruments import InstrumentService
 from core.errors import ValidationError
+from core.timeutil import IST
+from tests.app.replay_market import Pinned, market_on, minute_bars, start_later_replay
+from tests.fixtures_replay import stop_replay
 from tests.fixtures_store import seed_instruments
 from tests.fixtures_trading import T0
+
+INFY = 408065
+MARKET_NOW = datetime(2016, 8, 19, 10, 0, tzinfo=IST)
 
 
 class Recorder:
@@ -24,6 +36,13 @@ class Recorder:
         return "m1"
 
 
+@pytest.fixture(scope="module")
+def later(tmp_path_factory):
+    server = start_later_replay(tmp_path_factory.mktemp("replay-0819"), MARKET_NOW.date())
+    yield server
+    stop_replay(server)
+
+
 @pytest.fixture()
 def sql(tmp_path):
     s = SqlStore(f"sqlite:///{tmp_path / 'bt.db'}")
@@ -32,11 +51,20 @@ def sql(tmp_path):
     s.dispose()
 
 
-def service(sql, tasks=None):
-    return BacktestService(StrategyStore(sql.engine), InstrumentService(sql), sql=sql, tasks=tasks)
+@pytest.fixture()
+def market(sql, later, redis_url):
+    return market_on(sql, later, redis_url, Pinned(MARKET_NOW))
 
 
-def test_run_inline_stores_a_complete_result_and_compares(sql):
+@pytest.fixture()
+def service(sql, market):
+    """``service(sql, tasks=None)``: the BacktestService on ``sql`` and the pinned market."""
+    def make(_sql=None, tasks=None):
+        return BacktestService(StrategyStore(sql.engine), InstrumentService(sql), market=market, tasks=tasks)
+    return make
+
+
+def test_run_inline_stores_a_complete_result_and_compares(sql, service):
     svc = service(sql)
     [a] = svc.submit("orb", {"range_minutes": 15}, ["INFY", "SBIN"], date(2016, 8, 17), date(2016, 8, 18), now=T0)
     [b] = svc.submit("sma_cross", {"fast": 10, "slow": 30}, ["INFY", "SBIN"], date(2016, 8, 17), date(2016, 8, 18),
@@ -50,7 +78,7 @@ def test_run_inline_stores_a_complete_result_and_compares(sql):
     assert svc.run(a)["status"] == "complete"  # idempotent
 
 
-def test_sweep_queues_one_job_per_combination(sql):
+def test_sweep_queues_one_job_per_combination(sql, service):
     jobs = Recorder()
     ids = service(sql, jobs).submit("sma_cross", {}, ["INFY"], date(2016, 8, 17), date(2016, 8, 17), now=T0,
                                     sweep={"fast": [5, 10], "slow": [20, 30]})
@@ -59,7 +87,7 @@ def test_sweep_queues_one_job_per_combination(sql):
     assert {r["status"] for r in rows} == {"queued"} and len({r["sweep_id"] for r in rows}) == 1
 
 
-def test_bad_input_stores_nothing(sql):
+def test_bad_input_stores_nothing(sql, service):
     svc = service(sql)
     with pytest.raises(ValidationError, match="no bars for"):
         svc.submit("orb", {}, ["INFY"], date(2020, 1, 1), date(2020, 1, 31), now=T0)
@@ -68,4 +96,27 @@ def test_bad_input_stores_nothing(sql):
     with pytest.raises(ValidationError, match="out of range"):
         svc.submit("sma_cross", {}, ["INFY"], date(2016, 8, 17), date(2016, 8, 17), now=T0,
                    sweep={"fast": [5, 1000]})
+    assert svc.store.runs() == []
+
+
+def test_bars_come_from_the_store_through_the_market_service(sql, service):
+    """Bars only in the store (2016-08-12: neither the market nor the bundle has that day) are
+    backtested; the stored bars are exactly what the run reads."""
+    sql.bars.upsert(minute_bars(INFY, datetime(2016, 8, 12, 9, 15, tzinfo=IST),
+                                [1000.0 + (i % 40) for i in range(375)]))
+    svc = service(sql)
+    [run] = svc.submit("sma_cross", {"fast": 5, "slow": 20}, ["INFY"], date(2016, 8, 12), date(2016, 8, 12), now=T0)
+    assert svc.run_row(run)["status"] == "complete" and svc.run_row(run)["bars"] == 375
+    assert svc.bars("INFY", date(2016, 8, 12), date(2016, 8, 12))["close"].max() == 1039.0
+
+
+def test_bars_are_bounded_by_market_time_and_the_bundle_is_not_read(sql, service):
+    svc = service(sql)
+    # stored bars of the whole 19 Aug session: only those closed by the market's 10:00 are read
+    sql.bars.upsert(minute_bars(INFY, datetime(2016, 8, 19, 9, 15, tzinfo=IST), [1050.0] * 375))
+    today = svc.bars("INFY", date(2016, 8, 19), date(2016, 8, 19))
+    assert len(today) == 45 and today.index[-1] == pd.Timestamp(datetime(2016, 8, 19, 9, 59, tzinfo=IST))
+    # 22-23 Aug are in the bundled files but after market time: no bars
+    with pytest.raises(ValidationError, match="no bars for .* up to market time 19 Aug 2016 10:00 IST"):
+        svc.submit("orb", {}, ["INFY"], date(2016, 8, 22), date(2016, 8, 23), now=T0)
     assert svc.store.runs() == []
