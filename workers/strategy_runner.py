@@ -27,7 +27,7 @@ def build():
     from app.research.strategies import StrategyRunner
 
     s = services()
-    return StrategyRunner(s.strategies, s.trading, s.ticks)
+    return StrategyRunner(s.strategies, s.trading, s.ticks, market=s.market_data)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,12 @@ proposal loses that one signal (at most once, never twice).
 
 Market time: a proposal is stamped with the bar's close time (``bar.ts + 1 min``), which on a
 replayed session is the replay's market time, not the wall clock.
+
+Warm-up: with ``market`` (the market-data service) wired, the first bar of an instrument that
+an enabled strategy trades loads up to ``HISTORY_BARS`` earlier 1-minute bars through
+``MarketDataService.ohlcv`` (as of that bar's open, so only bars closed before it; backfilled
+from the connected market first), so indicators start warm instead of from an empty history.
+A warm-up that fails is logged and the instrument starts cold.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from core.errors import ValidationError
+from core.errors import TemporaryError, ValidationError
 from core.models import Bar
 from core.orders import price_from_float
 from core.strategies import STRATEGIES, Strategy, bar_end_of, make_strategy
@@ -34,6 +40,7 @@ from core.timeutil import IST
 if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.strategy_store import StrategyStore
     from app.adapters.tick_cache import TickCache
+    from app.market.history import MarketDataService
     from app.market.instruments import InstrumentService
     from app.trading.service import TradingService
 
@@ -142,14 +149,17 @@ class StrategyRunner:
     """Feeds closed bars to enabled strategies and proposes their orders (module docstring)."""
 
     def __init__(self, strategies: StrategyService, trading: TradingService, ticks: TickCache, *,
-                 name: str = "live", ttl_seconds: int | None = None) -> None:
+                 name: str = "live", ttl_seconds: int | None = None, market: MarketDataService | None = None
+                 ) -> None:
         self.strategies = strategies
         self.store = strategies.store
         self.trading = trading
         self.ticks = ticks
         self.name = name
         self.ttl_seconds = ttl_seconds
+        self.market = market
         self._history: dict[int, pd.DataFrame] = {}
+        self._warmed: set[int] = set()
 
     # ------------------------------------------------------------------ stream
     def poll_once(self, count: int = 1000) -> RunnerReport:
@@ -188,6 +198,8 @@ class StrategyRunner:
                     break
             if symbol not in cfg.symbols:
                 continue
+            if bar.instrument_token not in self._warmed:
+                history = self._warm_up(bar)
             end = bar_end_of(bar.ts, bar.interval)
             if not self.store.claim_signal(cfg.name, bar.instrument_token, bar.ts, symbol, end):
                 report.duplicates += 1
@@ -211,6 +223,31 @@ class StrategyRunner:
         return proposed
 
     # ------------------------------------------------------------------ helpers
+    def warm_up(self, token: int, before: datetime) -> pd.DataFrame | None:
+        """Load ``token``'s 1-minute bars closed by ``before`` (at most ``HISTORY_BARS``)
+        through the market-data service ahead of the bars already in memory; return the
+        instrument's history. Once per instrument; without ``market``, or when the read fails
+        (logged), the history is left as it is."""
+        self._warmed.add(token)
+        old = self._history.get(token)
+        if self.market is None:
+            return old
+        try:
+            frame = self.market.ohlcv(token, "minute", as_of=before, bars=HISTORY_BARS, fill=True)
+        except (ValidationError, TemporaryError, OSError) as exc:
+            log.warning("strategy runner: no warm-up history for %s before %s: %s", token, before, exc)
+            return old
+        frame = frame[["open", "high", "low", "close", "volume"]].astype("float64")
+        if old is not None and len(old):
+            frame = pd.concat([frame[frame.index < old.index[0]], old])
+        if len(frame):
+            self._history[token] = frame.iloc[-HISTORY_BARS:]
+        log.info("strategy runner: warmed %s with %d bars before %s", token, len(frame), before)
+        return self._history.get(token)
+
+    def _warm_up(self, bar: Bar) -> pd.DataFrame | None:
+        return self.warm_up(bar.instrument_token, pd.Timestamp(bar.ts).tz_convert(IST).to_pydatetime())
+
     def _remember(self, bar: Bar) -> None:
         ts = pd.Timestamp(bar.ts).tz_convert(IST)
         row = pd.DataFrame({"open": [bar.open], "high": [bar.high], "low": [bar.low], "close": [bar.close],

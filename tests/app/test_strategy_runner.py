@@ -1,10 +1,13 @@
 """The live runner: recorded bars of a session through the real Redis ``desk:bars:closed``
-stream → enabled strategies → PENDING approvals (never orders); idempotent on (strategy, bar)."""
+stream → enabled strategies → PENDING approvals (never orders); idempotent on (strategy, bar);
+its warm-up history read through ``MarketDataService`` (the session's replay server, a pinned
+clock). The recorded bars stand in for the ticker's closed bars (test input)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
+import pandas as pd
 import pytest
 
 from app.adapters import nse_data
@@ -12,7 +15,9 @@ from app.adapters.strategy_store import StrategyStore
 from app.research.strategies import StrategyRunner, StrategyService
 from core.errors import ValidationError
 from core.models import Bar
-from tests.fixtures_trading import INFY, T0, make_desk
+from core.timeutil import IST
+from tests.app.replay_market import Pinned, market_on, minute_bars
+from tests.fixtures_trading import INFY, SBIN, T0, make_desk
 
 DAY = date(2016, 8, 17)
 
@@ -74,3 +79,30 @@ def test_saving_bad_parameters_or_an_empty_universe_is_refused(desk):
         svc.save("momentum", {}, ["NOSUCHSTOCK"], enabled=True, now=T0)
     assert svc.store.get_config("momentum") is None
     assert svc.config("momentum").params["lookback"] == 15  # defaults
+
+
+def test_warm_up_reads_earlier_bars_through_the_market_service(desk, replay_server, redis_url):
+    """With the market wired, the first bar of a traded instrument loads the bars closed before
+    it through ``MarketDataService`` (the session's replay server serves 2016-08-16): bars only
+    in the store are used, bars after that first bar are not, untraded instruments are not warmed."""
+    svc = StrategyService(StrategyStore(desk.sql.engine), desk.svc.instruments)
+    svc.save("sma_cross", {"fast": 5, "slow": 20, "quantity": 10}, ["INFY"], enabled=True, now=T0)
+    only_stored = datetime(2016, 8, 12, 15, 29, tzinfo=IST)  # neither the market nor the stream has it
+    later = datetime(2016, 8, 17, 10, 30, tzinfo=IST)  # after the first streamed bar
+    desk.sql.bars.upsert(minute_bars(INFY, only_stored, [999.0]) + minute_bars(INFY, later, [9999.0]))
+    market = market_on(desk.sql, replay_server, redis_url, Pinned(datetime(2016, 8, 17, 11, 15, tzinfo=IST)))
+    runner = StrategyRunner(svc, desk.svc, desk.ticks, market=market)
+    desk.ticks.publish_bars_closed(recorded_bars("INFY", INFY, 120) + recorded_bars("SBIN", SBIN, 5))
+    assert runner.poll_once().bars == 125
+    history = runner._history[INFY]
+    days = pd.Series(history.index.date).value_counts()
+    assert history.index[0] == pd.Timestamp(only_stored) and history["close"].iloc[0] == 999.0
+    assert days[date(2016, 8, 16)] == 375 and days[DAY] == 120  # the market's 16 Aug, then the stream
+    assert 9999.0 not in set(history["close"])  # the stored 10:30 bar came after the warm-up's bar
+    assert desk.sql.bars.count(INFY, "minute") >= 375 + 2 and desk.sql.bars.count(SBIN, "minute") == 0
+    # the 16 Aug bars are the market's, as the store holds them
+    stored = market.ohlcv(INFY, "minute", start=date(2016, 8, 16), as_of=datetime(2016, 8, 17, 9, 15, tzinfo=IST),
+                          fill=False)
+    assert len(stored) == 375  # the whole 16 Aug session
+    pd.testing.assert_series_equal(history.loc[stored.index, "close"], stored["close"].astype("float64"),
+                                   check_names=False)
