@@ -29,6 +29,7 @@ from app.adapters.kite_session import KiteLoginRequired
 from app.adapters.rate_limit import RateLimitTimeout
 from app.adapters.store.ports import JobStatus
 from app.container import services
+from app.market.history_warmup import MORNING_BACKFILL_ACTOR, parent_of, refresh_morning_job
 from core.errors import DataError, ValidationError
 from core.timeutil import IST, require_aware
 
@@ -75,23 +76,92 @@ def backfill_candles(job_id: str, key: str | int, interval: str, start_iso: str,
         jobs.create("backfill", args, job_id=job_id)
     elif job.status is JobStatus.DONE:
         log.info("backfill job %s is already done; nothing to do", job_id)
+        _refresh_parent(jobs, job_id)
         return
     jobs.start(job_id, f"backfilling {key} {interval}")
+    notes: list[str] = []
     try:
         start, end = _parse_iso(start_iso, "start_iso"), _parse_iso(end_iso, "end_iso")
         added = svc.market_data.backfill(key, interval, start, end,
-                                         progress=lambda fraction, msg: jobs.update(job_id, fraction, msg))
+                                         progress=lambda fraction, msg: jobs.update(job_id, fraction, msg),
+                                         notes=notes)
     except FINAL_ERRORS as exc:
         jobs.fail(job_id, str(exc))
         log.warning("backfill job %s failed: %s", job_id, exc)
+        _refresh_parent(jobs, job_id)
         return
     except BaseException as exc:  # includes dramatiq's TimeLimitExceeded
-        if _last_attempt():
-            jobs.fail(job_id, f"gave up: {type(exc).__name__}: {exc}")
-        else:
-            jobs.update(job_id, 0.0, f"attempt failed ({type(exc).__name__}: {exc}); retrying")
+        try:
+            if _last_attempt():
+                jobs.fail(job_id, f"gave up: {type(exc).__name__}: {exc}")
+                _refresh_parent(jobs, job_id)
+            else:
+                jobs.update(job_id, 0.0, f"attempt failed ({type(exc).__name__}: {exc}); retrying")
+        except Exception:  # noqa: BLE001 - the store itself is down: Dramatiq's retry still runs
+            log.exception("backfill job %s: could not record the failure", job_id)
         raise
-    jobs.finish(job_id, {"rows": added}, f"stored {added} new {interval} bars for {key}")
+    message = f"stored {added} new {interval} bars for {key}"
+    if notes:
+        message += "; " + "; ".join(notes)
+    jobs.finish(job_id, {"rows": added, **({"notes": notes} if notes else {})}, message)
+    _refresh_parent(jobs, job_id)
+
+
+def _refresh_parent(jobs, job_id: str) -> None:
+    """A morning-backfill child updates its parent's progress (never fails the child)."""
+    parent = parent_of(job_id)
+    if parent is None:
+        return
+    try:
+        refresh_morning_job(jobs, parent)
+    except Exception:  # noqa: BLE001 - the System page recomputes it anyway
+        log.exception("could not update morning backfill %s after %s", parent, job_id)
+
+
+@dramatiq.actor(queue_name=BACKFILL_QUEUE, actor_name=MORNING_BACKFILL_ACTOR, max_retries=5,
+                min_backoff=10_000, max_backoff=300_000, time_limit=300_000, throws=(ValidationError,))
+def morning_backfill(as_of: str | None = None, universes: list[str] | None = None) -> dict | None:
+    """Plan and queue the morning backfill (``app.market.history_warmup``) at market time.
+
+    ``as_of``: ISO market time (the clock's start-up run passes the first replayed tick's);
+    default: the market clock now. With the replay market and no replayed tick yet the run is
+    skipped (its wall time is not market time; the clock's start-up run covers the session).
+    ``universes``: index universes whose members get daily history (default NIFTY 500).
+    Returns ``{parent, total, done, failed}``; ``None`` when skipped. Redelivery and re-runs the
+    same market day queue nothing twice (deterministic child ids). A store or broker outage
+    raises and is retried (up to 5 times).
+    """
+    from app.market.history_warmup import (
+        DEFAULT_UNIVERSES,
+        market_time_known,
+        plan_morning_backfill,
+        queue_morning_backfill,
+        universe_keys,
+    )
+
+    svc = services()
+    if as_of is None:
+        reading = svc.market_clock.now()
+        if not market_time_known(reading, svc.settings.market):
+            log.info("morning backfill skipped: market time unknown (%s)", reading.source)
+            return None
+        now = reading.now
+    else:
+        now = _parse_iso(as_of, "as_of")
+    watch: list[str] = []
+    for name in svc.watchlists.names():  # the default one is seeded by names()
+        watch += svc.watchlists.keys(name)
+    strategy_keys: list[str] = []
+    try:
+        for cfg in svc.strategies.configs():
+            strategy_keys += [f"NSE:{s}" if ":" not in s else s for s in cfg.symbols]
+    except Exception:  # noqa: BLE001 - strategies are optional for the backfill
+        log.exception("morning backfill: could not read the strategies' symbols")
+    intraday = list(dict.fromkeys([*watch, *strategy_keys]))
+    plan = plan_morning_backfill(now, daily_keys=universe_keys(universes or DEFAULT_UNIVERSES),
+                                 intraday_keys=intraday, resolve=svc.instruments.resolve, calendar=svc.calendar)
+    progress = queue_morning_backfill(svc.tasks, svc.store.jobs, plan)
+    return {"parent": plan.parent_id, "total": progress.total, "done": progress.done, "failed": progress.failed}
 
 
 @dramatiq.actor(queue_name=BACKFILL_QUEUE, actor_name=BACKFILL_WATCHLIST_ACTOR, max_retries=3,

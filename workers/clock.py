@@ -5,6 +5,11 @@ Exactly one clock runs per deployment (the Procfile's ``clock:``). Jobs fire in 
 zone, infra-notes §5.4) and each checks the NSE calendar first, so holidays are skipped and
 special sessions (e.g. Budget Saturday) are honoured:
 
+* 08:30 IST ``morning_backfill``: plan and queue the day's history (``app.market.history_warmup``:
+  ~2 years of daily candles for NIFTY 500 and every watchlist/strategy symbol, the last 5
+  sessions of 1-minute candles for the watchlist and strategy symbols), one parent job
+  ``morning:<market day>`` the System page follows. It is also sent once at clock start, as
+  soon as market time is known (the replay market: its first tick), with that time.
 * 08:45 IST ``refresh_instruments``: Kite publishes the day's instruments dump around 08:30;
   the actor (``workers.backfill.refresh_instruments``) reloads NSE and NFO before the 09:00
   pre-open and records job ``instruments:<IST date>`` (the replay market serves NSE only: its
@@ -39,8 +44,9 @@ from typing import Any, Protocol
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from app.adapters.queue import REFERENCE_QUEUE, REFRESH_INSTRUMENTS_ACTOR, DramatiqTaskQueue
+from app.adapters.queue import BACKFILL_QUEUE, REFERENCE_QUEUE, REFRESH_INSTRUMENTS_ACTOR, DramatiqTaskQueue
 from app.logging_setup import configure_logging
+from app.market.history_warmup import MORNING_BACKFILL_ACTOR
 from app.ops.operations import record_clock_run
 from core.timeutil import IST, require_aware
 
@@ -80,9 +86,18 @@ def send_refresh_instruments(queue: DramatiqTaskQueue, day: date) -> str:
                          exchanges=list(INSTRUMENT_EXCHANGES))
 
 
+def send_morning_backfill(queue: DramatiqTaskQueue, day: date, as_of: datetime | None = None) -> str:
+    """Send ``morning_backfill`` (the actor plans at market time, or at ``as_of``); return the
+    message id. Re-sends the same market day queue nothing twice (deterministic child ids)."""
+    kwargs = {"as_of": require_aware(as_of, "as_of").isoformat()} if as_of is not None else {}
+    return queue.enqueue(BACKFILL_QUEUE, MORNING_BACKFILL_ACTOR, **kwargs)
+
+
 def schedule() -> list[ClockJob]:
     """The clock's jobs (pure data; ``next_fire_times`` shows when they run)."""
     return [
+        ClockJob("morning_backfill", 8, 30, "backfill daily (2 years) and 1-minute (5 sessions) history "
+                 "before the open", send_morning_backfill),
         ClockJob("refresh_instruments", 8, 45, "refresh the instruments master (NSE, NFO) before the 09:00 pre-open",
                  send_refresh_instruments),
         ClockJob("backfill_watchlist_minute", 15, 45, "backfill the day's 1-minute candles of the watchlist",
@@ -195,19 +210,23 @@ def _run(job: ClockJob, calendar: TradingCalendar, queue: DramatiqTaskQueue, now
 
 
 def _warm_up(queue: DramatiqTaskQueue, calendar: TradingCalendar) -> None:
-    """Once market time is known, queue recent history for the watchlist (charts need context)."""
+    """Once market time is known, send the morning backfill for that market time (charts,
+    scans and strategies need history; the 08:30 run may be hours away or already past)."""
     from app.container import services
-    from app.market.history_warmup import wait_for_market_time, warm_up_history
+    from app.market.history_warmup import wait_for_market_time
 
     svc = services()
     try:
         now = wait_for_market_time(svc.market_clock.now, svc.settings.market)
         if now is None:
-            log.warning("market time unknown after 2 minutes (no ticks?); history warm-up skipped")
+            log.warning("market time unknown after 2 minutes (no ticks?); morning backfill at start-up skipped")
             return
-        warm_up_history(queue, svc.watchlists.keys(), calendar, now)
-    except Exception:  # the clock's schedule matters more than the warm-up
-        log.exception("history warm-up failed")
+        outcome: str | BaseException | None = send_morning_backfill(queue, now.astimezone(IST).date(), now)
+        log.info("sent the start-up morning backfill at market time %s", now.isoformat())
+    except Exception as exc:  # the clock's schedule matters more than the warm-up
+        outcome = exc
+        log.exception("start-up morning backfill failed to send")
+    record_clock_run(queue, "morning_backfill_startup", outcome)
 
 
 def _check_health() -> None:

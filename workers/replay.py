@@ -3,7 +3,9 @@
 Options: ``--host`` (127.0.0.1), ``--start HH:MM`` (09:15), ``--ticks-per-bar K`` (60),
 ``--loop`` (restart the session at the close), ``--fill-unrecorded`` (benchmark only: tokens
 without recorded bars borrow a recorded stock's path), ``--test-endpoints`` (TEST ONLY:
-``app.adapters.replay.testing``). The date defaults to the latest
+``app.adapters.replay.testing``), ``--adjust SYMBOL:FACTOR:YYYY-MM-DD`` (repeatable: the historical
+endpoint serves SYMBOL's bars before the date with prices divided by FACTOR, as Kite does after
+a split; ``app.adapters.replay.adjust``). The date defaults to the latest
 recorded session; a date that is not recorded exits with status 2 naming the recorded dates.
 API key and secret come from settings (``DESK_REPLAY_API_KEY``/``DESK_REPLAY_API_SECRET``).
 """
@@ -33,6 +35,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="TEST ONLY: mount /_test/* (inject REST failures, invalidate tokens, order frames)")
     p.add_argument("--fill-unrecorded", action="store_true",
                    help="benchmark only: unrecorded NSE tokens borrow a recorded stock's price path")
+    p.add_argument("--adjust", action="append", default=[], metavar="SYMBOL:FACTOR:DATE",
+                   help="serve SYMBOL's history before DATE divided by FACTOR (a split/bonus; repeatable)")
     return p.parse_args(argv)
 
 
@@ -61,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --speed must be > 0 and --ticks-per-bar >= 4", file=sys.stderr)
         return 2
 
+    from app.adapters.replay.adjust import parse_adjustments
+
+    try:
+        adjust = parse_adjustments(args.adjust)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
     import uvicorn
 
     from app.adapters.replay.server import ReplayConfig, create_app
@@ -68,9 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     s = get_settings()
     config = ReplayConfig(day=day, speed=args.speed, start=start, ticks_per_bar=args.ticks_per_bar,
                           loop=args.loop, fill_unrecorded=args.fill_unrecorded,
-                          test_endpoints=args.test_endpoints, api_key=s.replay_api_key,
+                          test_endpoints=args.test_endpoints, adjust=adjust, api_key=s.replay_api_key,
                           api_secret=s.replay_api_secret.get_secret_value())
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except ValueError as exc:  # e.g. an --adjust symbol the dump does not have
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logging.getLogger(__name__).info(
         "replay %s at %sx from %s on http://%s:%d (ws /ws)%s", day, args.speed, start, args.host, args.port,
         " with --fill-unrecorded (benchmark only)" if args.fill_unrecorded else "")

@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 __all__ = ["KITE_MAX_DAYS", "MarketDataService", "MarketPanel", "kite_windows", "uncovered"]
 
 _SECOND = timedelta(seconds=1)
+#: Daily closes that differ from the market's by more than this fraction mean a corporate action.
+ADJUST_TOLERANCE = 0.01
+#: How far back of stored daily bars a daily backfill re-reads to compare closes.
+ADJUST_LOOKBACK = timedelta(days=10)
 Progress = Callable[[float, str], None]
 
 
@@ -267,7 +271,7 @@ class MarketDataService:
 
     def backfill(self, key_or_token: str | int, interval: str, start: datetime | date, end: datetime | date,
                  progress: Progress | None = None, *, continuous: bool = False, oi: bool = False,
-                 single: bool = False) -> int:
+                 single: bool = False, notes: list[str] | None = None) -> int:
         """Fetch ``interval`` candles for ``[start, end]`` from the market and store them.
 
         ``start``/``end`` are tz-aware datetimes (or IST dates: whole days). Ranges fetched
@@ -277,7 +281,18 @@ class MarketDataService:
         interest) are passed to Kite. ``progress(fraction 0..1, message)`` is called after each
         request window; each window is stored before the next is requested.
 
-        Returns the number of bars that were new to the store (0 on an identical re-run).
+        **Corporate actions** (``interval="day"``): Kite's daily candles are adjusted for splits
+        and bonuses, so after one the whole stored history is off by the factor. The first
+        window re-reads up to ``ADJUST_LOOKBACK`` of stored days (no extra request), and when
+        a fetched close differs from the stored one by more than ``ADJUST_TOLERANCE`` (1 %) on
+        any overlapping day (the newest stored bar is not compared: it may have been forming),
+        the symbol's daily history is replaced: the whole range (from the first stored
+        coverage) is fetched first, then the stored bars are deleted and the new ones written,
+        so an error while fetching leaves the stored history as it was. The event is logged
+        (warning) and appended to ``notes`` (a list the caller passes, e.g. for a job message).
+
+        Returns the number of bars that were new to the store (0 on an identical re-run; after
+        a replacement, the growth of the stored count, at least 0).
         Raises ``ValidationError`` — before any request and with nothing written — for an
         interval Kite does not offer, a symbol missing from the instruments dump, a naive time,
         ``start > end`` or (``single``) a range beyond Kite's per-request limit; Kite's
@@ -291,19 +306,28 @@ class MarketDataService:
             check_window(interval, start, end)
         token = self.token_of(key_or_token)
         bars_repo = self._store.bars
-        windows = [w for gap in uncovered(start.astimezone(UTC), end.astimezone(UTC),
-                                          bars_repo.coverage(token, interval))
+        covered = bars_repo.coverage(token, interval)
+        windows = [w for gap in uncovered(start.astimezone(UTC), end.astimezone(UTC), covered)
                    for w in kite_windows(interval, *gap)]
         before = bars_repo.count(token, interval)
         if not windows:
             if progress:
                 progress(1.0, "already stored")
             return 0
+        check_adjusted = interval == "day" and before > 1 and not single
+        if check_adjusted:
+            windows[0] = self._widen_for_overlap(windows[0], covered)
+        newest = bars_repo.latest_ts(token, interval) if check_adjusted else None
         fetched = 0
         for i, (frm, to) in enumerate(windows, 1):
             candles = self.historical.fetch_window(token, frm, to, interval, continuous=continuous, oi=oi)
-            bars = [Bar(token, interval, c["date"], c["open"], c["high"], c["low"], c["close"],
-                        int(c.get("volume") or 0), int(c.get("oi") or 0)) for c in candles]
+            bars = _bars(token, interval, candles)
+            if check_adjusted:
+                mismatch = self._close_mismatch(token, bars, frm, to, newest)
+                if mismatch is not None:
+                    return self._replace_daily(token, key_or_token, min([start.astimezone(UTC), *(c[0] for c in covered)]),
+                                               end.astimezone(UTC), before, mismatch, progress, notes,
+                                               continuous=continuous, oi=oi)
             bars_repo.upsert(bars)
             if bars:
                 bars_repo.add_coverage(token, interval, frm, max(b.ts for b in bars))
@@ -316,6 +340,85 @@ class MarketDataService:
                  start.isoformat(), end.isoformat(), len(windows), fetched, added)
         return added
 
+    def _widen_for_overlap(self, window: tuple[datetime, datetime],
+                           covered: list[tuple[datetime, datetime]]) -> tuple[datetime, datetime]:
+        """Start the first daily window up to ``ADJUST_LOOKBACK`` earlier, inside stored coverage
+        and Kite's per-request limit, so its closes can be compared with stored ones."""
+        frm, to = window
+        earlier = [c for c in covered if c[0] < frm]
+        if not earlier:
+            return window
+        widened = max(frm - ADJUST_LOOKBACK, earlier[0][0])
+        if (to - widened) > timedelta(days=KITE_MAX_DAYS["day"]):
+            return window
+        return widened, to
+
+    def _close_mismatch(self, token: int, bars: list[Bar], frm: datetime, to: datetime,
+                        newest: datetime | None) -> str | None:
+        """A description of the days whose stored close differs from the fetched one by more
+        than ``ADJUST_TOLERANCE`` (the newest stored bar excluded), or ``None``."""
+        if not bars:
+            return None
+        stored = self._store.bars.frame(token, "day", frm, to)
+        if newest is not None:
+            stored = stored[stored.index != pd.Timestamp(newest).tz_convert(IST)]
+        if stored.empty:
+            return None
+        fresh = pd.Series({pd.Timestamp(b.ts).tz_convert(IST): float(b.close) for b in bars})
+        both = pd.concat([stored["close"].rename("stored"), fresh.rename("fetched")], axis=1, join="inner")
+        both = both[both["fetched"] > 0]
+        if both.empty:
+            return None
+        diff = (both["stored"] / both["fetched"] - 1.0).abs()
+        off = diff[diff > ADJUST_TOLERANCE]
+        if off.empty:
+            return None
+        day = off.index[0]
+        row = both.loc[day]
+        return (f"{len(off)} of {len(both)} overlapping days' closes differ by more than "
+                f"{ADJUST_TOLERANCE:.0%} (e.g. {day:%d %b %Y}: stored ₹{row['stored']:.2f}, "
+                f"now ₹{row['fetched']:.2f}, ratio {row['stored'] / row['fetched']:.4g})")
+
+    def _replace_daily(self, token: int, key: str | int, frm: datetime, to: datetime, before: int, why: str,
+                       progress: Progress | None, notes: list[str] | None, **flags: bool) -> int:
+        """Fetch the whole daily range first, then delete the stored history and write the new."""
+        bars_repo = self._store.bars
+        windows = kite_windows("day", frm, to)
+        log.warning("daily history of %s (%s) looks adjusted for a corporate action: %s; "
+                    "replacing %d stored bars with %s → %s", key, token, why, before,
+                    frm.astimezone(IST).date(), to.astimezone(IST).date())
+        fetched: list[tuple[datetime, list[Bar]]] = []
+        for i, (w_frm, w_to) in enumerate(windows, 1):
+            fetched.append((w_frm, _bars(token, "day", self.historical.fetch_window(token, w_frm, w_to, "day", **flags))))
+            if progress:
+                progress(0.9 * i / len(windows), f"corporate action: refetching window {i}/{len(windows)}")
+        new = [b for _, bars in fetched for b in bars]
+        if not new:  # the market returned nothing: keep what is stored
+            note = f"{key}: daily closes disagree with the market ({why}) but it returned no bars; kept the stored history"
+            log.warning(note)
+            if notes is not None:
+                notes.append(note)
+            return 0
+        deleted = bars_repo.delete(token, "day")
+        try:
+            bars_repo.upsert(new)
+        except Exception:  # coverage went with the bars, so the next backfill refetches the whole range
+            log.exception("writing the replaced daily history of %s failed after deleting %d bars; retrying once",
+                          key, deleted)
+            bars_repo.upsert(new)
+        for w_frm, bars in fetched:
+            if bars:
+                bars_repo.add_coverage(token, "day", w_frm, max(b.ts for b in bars))
+        note = (f"{key}: corporate action? {why}; replaced the stored daily history "
+                f"({deleted} bars) with {len(new)} adjusted bars")
+        log.warning(note)
+        if notes is not None:
+            notes.append(note)
+        if progress:
+            progress(1.0, note)
+        self.cache.invalidate(token, "day")
+        return max(0, bars_repo.count(token, "day") - before)
+
     def bars(self, key_or_token: str | int, interval: str, start: datetime | date,
              end: datetime | date) -> pd.DataFrame:
         """Stored candles for ``[start, end]``: the frame ``BarRepository.frame`` documents
@@ -324,3 +427,8 @@ class MarketDataService:
         check_interval(interval)
         start, end = ist_range(start, end)
         return self._store.bars.frame(self.token_of(key_or_token), interval, start, end)
+
+
+def _bars(token: int, interval: str, candles: list[dict]) -> list[Bar]:
+    return [Bar(token, interval, c["date"], c["open"], c["high"], c["low"], c["close"],
+                int(c.get("volume") or 0), int(c.get("oi") or 0)) for c in candles]

@@ -38,9 +38,10 @@ def sent(queue: DramatiqTaskQueue, name: str) -> list[dramatiq.Message]:
     return [] if q is None else [dramatiq.Message.decode(m) for m in list(q.queue)]
 
 
-def test_next_fire_times_are_0845_and_1545_ist_on_the_given_date():
+def test_next_fire_times_are_0830_0845_and_1545_ist_on_the_given_date():
     fires = next_fire_times(datetime(2025, 3, 13, 7, 0, tzinfo=IST))
     assert fires == {
+        "morning_backfill": datetime(2025, 3, 13, 8, 30, tzinfo=IST),
         "refresh_instruments": datetime(2025, 3, 13, 8, 45, tzinfo=IST),
         "backfill_watchlist_minute": datetime(2025, 3, 13, 15, 45, tzinfo=IST),
     }

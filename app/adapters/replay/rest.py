@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from app.adapters.replay.adjust import adjust_frame
 from app.adapters.replay.auth import AuthError
 from core.models import INTERVAL_MINUTES
 from core.timeutil import IST
@@ -222,6 +223,7 @@ async def historical(request: Request, state: ReplayState):
         raise KiteError("InputException", f"invalid token {token}")
     with_oi = request.query_params.get("oi") in ("1", "true")
     frame = state.market.historical(token, interval, frm, to, state.clock.now())
+    frame = adjust_frame(frame, state.adjust_by_token.get(token))  # --adjust (replay.adjust)
     candles = []
     for ts, row in zip(frame.index, frame.itertuples(index=False)):
         c = [ts.strftime("%Y-%m-%dT%H:%M:%S%z"), float(row.open), float(row.high), float(row.low),

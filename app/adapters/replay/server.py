@@ -13,6 +13,7 @@ from functools import cached_property
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
+from app.adapters.replay.adjust import Adjustment
 from app.adapters.replay.auth import AuthStore
 from app.adapters.replay.clock import ReplayClock
 from app.adapters.replay.market import ReplayMarket
@@ -35,6 +36,7 @@ class ReplayConfig:
     max_instruments: int = 3000
     max_connections: int = 3
     test_endpoints: bool = False  # TEST ONLY: enable /_test/* (see app.adapters.replay.testing)
+    adjust: tuple[Adjustment, ...] = ()  # adjusted history (--adjust, see app.adapters.replay.adjust)
 
 
 class ReplayState:
@@ -45,11 +47,21 @@ class ReplayState:
         self.market = market or ReplayMarket(config.day, config.ticks_per_bar, config.fill_unrecorded)
         self.auth = AuthStore(config.api_key, config.api_secret)
         self.clock = ReplayClock(config.day, config.speed, config.start, config.loop)
+        self.adjust_by_token = self._adjustments(config.adjust)
         # TEST ONLY hooks (used when config.test_endpoints): queued REST failures, a log of
         # historical request times, and the open ticker connections (for order frames).
         self.fail_next: list[tuple[str, int, str]] = []  # (path prefix, HTTP status, error_type)
         self.request_log: list[tuple[str, float]] = []  # (path, wall time.time())
         self.connections: set = set()
+
+    def _adjustments(self, adjust: tuple[Adjustment, ...]) -> dict[int, Adjustment]:
+        out = {}
+        for a in adjust:
+            token = self.market.instrument_key_token(f"NSE:{a.symbol}")
+            if token is None:
+                raise ValueError(f"--adjust: NSE:{a.symbol} is not in the replay's instruments dump")
+            out[token] = a
+        return out
 
     def restart_clock(self) -> None:
         c = self.config
