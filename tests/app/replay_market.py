@@ -48,3 +48,11 @@ def minute_bars(token: int, start: datetime, closes: list[float], volume: int = 
     from datetime import timedelta
 
     return [Bar(token, "minute", start + timedelta(minutes=i), c, c, c, c, volume) for i, c in enumerate(closes)]
+
+
+def use_replay(monkeypatch, server: ReplayServer) -> None:
+    """Point the container's market (``DESK_REPLAY_*``) at ``server`` for one test."""
+    monkeypatch.setenv("DESK_REPLAY_HOST", server.host)
+    monkeypatch.setenv("DESK_REPLAY_PORT", str(server.port))
+    monkeypatch.setenv("DESK_REPLAY_API_KEY", server.api_key)
+    monkeypatch.setenv("DESK_REPLAY_API_SECRET", server.api_secret)

@@ -79,7 +79,7 @@ def test_research_services_share_the_container_queue_calendar_and_stores(desk_en
     assert svc.scanner.watchlists is svc.watchlists
     assert svc.strategies.instruments is svc.instruments
     assert svc.backtests.store is svc.strategies.store and svc.backtests.tasks is svc.tasks
-    assert svc.backtests.sql is svc.sql
+    assert svc.backtests.market is svc.market_data and svc.analysis.snapshots.bars.market is svc.market_data
 
 
 def test_market_data_gets_the_container_instruments_and_historical_client(desk_env):

@@ -2,7 +2,9 @@
 
 Real parts: a fresh SQLite store, the session's real Redis (tick cache → market clock on the
 replayed 2016 session), the Dramatiq StubBroker of DESK_ENV=test (queued jobs are run here as
-the worker would), the bundled minute bars, and the loopback Gemini fake for the key cases.
+the worker would), a replay server of 2016-09-09 as the connected market (bars read through
+``MarketDataService``; the bundled bars only build the test's tick), and the loopback Gemini
+fake for the key cases.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from core import kite_wire
 from core.models import Tick
 from core.tick_batch import decode_frame
 from core.timeutil import IST
+from tests.app.replay_market import start_later_replay, use_replay
 from tests.fake_gemini import FakeGemini
+from tests.fixtures_replay import stop_replay
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -65,7 +69,18 @@ def fake() -> Iterator[FakeGemini]:
     f.stop()
 
 
-def _fresh(monkeypatch, tmp_path, redis_url, key: str | None = None, base_url: str | None = None) -> None:
+@pytest.fixture(scope="module")
+def market_server(tmp_path_factory):
+    """The connected market: a replay of 2016-09-09 (its history serves the 2016-08-24 session)."""
+    server = start_later_replay(tmp_path_factory.mktemp("replay-0909"), datetime(2016, 9, 9).date())
+    yield server
+    stop_replay(server)
+
+
+def _fresh(monkeypatch, tmp_path, redis_url, key: str | None = None, base_url: str | None = None,
+           server=None) -> None:
+    if server is not None:
+        use_replay(monkeypatch, server)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'desk.db'}")
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("DESK_STATE_DIR", str(tmp_path / "state"))
@@ -84,8 +99,8 @@ def _fresh(monkeypatch, tmp_path, redis_url, key: str | None = None, base_url: s
 
 
 @pytest.fixture()
-def offline_desk(monkeypatch, tmp_path, redis_url) -> Iterator[None]:
-    _fresh(monkeypatch, tmp_path, redis_url)
+def offline_desk(monkeypatch, tmp_path, redis_url, market_server) -> Iterator[None]:
+    _fresh(monkeypatch, tmp_path, redis_url, server=market_server)
     yield
     services().tasks.broker.flush_all()
     reset_services()
@@ -93,9 +108,9 @@ def offline_desk(monkeypatch, tmp_path, redis_url) -> Iterator[None]:
 
 
 @pytest.fixture()
-def gemini_desk(monkeypatch, tmp_path, redis_url, fake) -> Iterator[FakeGemini]:
+def gemini_desk(monkeypatch, tmp_path, redis_url, fake, market_server) -> Iterator[FakeGemini]:
     fake.clear()
-    _fresh(monkeypatch, tmp_path, redis_url, key="not-the-right-key", base_url=fake.url)
+    _fresh(monkeypatch, tmp_path, redis_url, key="not-the-right-key", base_url=fake.url, server=market_server)
     yield fake
     services().tasks.broker.flush_all()
     reset_services()

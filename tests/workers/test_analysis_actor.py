@@ -14,7 +14,9 @@ from app.container import reset_services, services
 from core.errors import ValidationError
 from core.timeutil import IST
 from tests.dramatiq_helpers import drop_worker_middleware
+from tests.app.replay_market import start_later_replay, use_replay
 from tests.fake_gemini import FakeGemini, answer, error
+from tests.fixtures_replay import stop_replay
 
 AT = datetime(2016, 8, 24, 11, 0, tzinfo=IST)
 
@@ -26,9 +28,18 @@ def fake() -> Iterator[FakeGemini]:
     f.stop()
 
 
+@pytest.fixture(scope="module")
+def market_server(tmp_path_factory):
+    """The connected market: a replay of 2016-09-09 (its history serves the 2016-08-24 session)."""
+    server = start_later_replay(tmp_path_factory.mktemp("replay-0909"), datetime(2016, 9, 9).date())
+    yield server
+    stop_replay(server)
+
+
 @pytest.fixture()
-def env(monkeypatch, tmp_path, redis_url, fake):
+def env(monkeypatch, tmp_path, redis_url, fake, market_server):
     fake.clear()
+    use_replay(monkeypatch, market_server)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'desk.db'}")
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("GEMINI_API_KEY", "test-key")
