@@ -9,7 +9,7 @@ Shapes
 ``closes`` (every function) is a *wide* frame of daily closes, built by :func:`close_matrix`:
 index a strictly increasing, tz-aware ``DatetimeIndex`` of IST trading dates (midnight
 ``Asia/Kolkata``, one row per session), one ``float64`` column per ``tradingsymbol`` (₹,
-split/bonus-adjusted), ``NaN`` where that symbol has no bar that day (not yet listed, suspended,
+as the market serves them), ``NaN`` where that symbol has no bar that day (not yet listed, suspended,
 missing from the source). The session axis is the union of every symbol's dates.
 
 Rules
@@ -20,9 +20,11 @@ Rules
   its sector's average) if either close is missing.
 * **Sector return is equal-weighted**: the plain mean of its members' returns, which is the
   return of holding the same rupee amount of each member over the period. NSE's sector indices
-  are free-float-market-cap weighted, but the bundled data carries no shares outstanding or
-  free-float factors, so a cap-weighted return cannot be computed honestly from it; equal weight
-  is stated instead, and it reads as "how the typical stock of the sector did".
+  are free-float-market-cap weighted, but daily bars carry no shares outstanding or free-float
+  factors, so a cap-weighted return cannot be computed honestly from them; equal weight is
+  stated instead, and it reads as "how the typical stock of the sector did". The NSE sector
+  index mapped to an industry (:data:`SECTOR_INDEX`) is shown beside it over the same two
+  sessions (:func:`index_returns`), where the market has its bars.
 * **Relative strength** of a symbol over a window ``[start, as_of]`` is its price rebased to 100
   at ``start`` divided by a benchmark rebased the same way, × 100: above 100 means the symbol
   out-performed since ``start``. The sector benchmark is the equal-weighted buy-and-hold index
@@ -52,6 +54,21 @@ PERIODS: dict[str, int] = {"1D": 1, "1W": 5, "1M": 21}
 RS_WINDOWS: dict[str, int] = {"1M": 21, "3M": 63, "6M": 126, "1Y": 250}
 #: NSE normal-market close (IST); a daily bar is final after it.
 SESSION_CLOSE = time(15, 30)
+#: NIFTY 500 industry (NSE's macro-sector) → the NSE sector index shown beside it. An index
+#: covers part of its industry only (NIFTY PHARMA of Healthcare, NIFTY BANK of Financial
+#: Services, NIFTY ENERGY of Oil Gas and Power), which is why the page names the index.
+SECTOR_INDEX: dict[str, str] = {
+    "Information Technology": "NIFTY IT",
+    "Automobile and Auto Components": "NIFTY AUTO",
+    "Fast Moving Consumer Goods": "NIFTY FMCG",
+    "Metals & Mining": "NIFTY METAL",
+    "Healthcare": "NIFTY PHARMA",
+    "Oil Gas & Consumable Fuels": "NIFTY ENERGY",
+    "Power": "NIFTY ENERGY",
+    "Realty": "NIFTY REALTY",
+    "Financial Services": "NIFTY BANK",
+    "Construction": "NIFTY INFRA",
+}
 
 CLASSIFICATION_COLUMNS = ("company_name", "industry")
 SECTOR_COLUMNS = ("return_pct", "members", "constituents", "advancers", "decliners",
@@ -165,7 +182,7 @@ def visible(closes: pd.DataFrame, as_of: date | datetime) -> pd.DataFrame:
     out = closes.loc[closes.index <= cut]
     if out.empty:
         first = closes.index[0].date() if len(closes) else None
-        raise ValidationError(f"no daily bars on or before {cut.date()} (bundled bars start {first}); "
+        raise ValidationError(f"no daily bars on or before {cut.date()} (bars start {first}); "
                               "pick a later as_of")
     return out
 
@@ -216,7 +233,7 @@ def symbol_returns(closes: pd.DataFrame, as_of: date | datetime, sessions: int) 
     seen = visible(closes, as_of)
     if len(seen) <= sessions:
         raise ValidationError(f"a {sessions}-session return needs {sessions + 1} sessions on or before "
-                              f"{seen.index[-1].date()}, only {len(seen)} are bundled (from "
+                              f"{seen.index[-1].date()}, only {len(seen)} have bars (from "
                               f"{seen.index[0].date()}); pick a shorter period or a later as_of")
     last, base = seen.iloc[-1], seen.iloc[-1 - sessions]
     out = (last / base - 1.0).astype("float64").rename("return")
@@ -320,7 +337,7 @@ def window_start(closes: pd.DataFrame, as_of: date | datetime, sessions: int) ->
     seen = visible(closes, as_of)
     if len(seen) <= sessions:
         raise ValidationError(f"a {sessions}-session window needs {sessions + 1} sessions on or before "
-                              f"{seen.index[-1].date()}, only {len(seen)} are bundled (from "
+                              f"{seen.index[-1].date()}, only {len(seen)} have bars (from "
                               f"{seen.index[0].date()}); pick a shorter window")
     return seen.index[-1 - sessions].date()
 
@@ -353,8 +370,8 @@ def relative_strength(closes: pd.DataFrame, classification: pd.DataFrame, symbol
         A classified tradingsymbol (``"INFY"``; ``"NSE:INFY"`` accepted).
     benchmark : pd.Series or None
         NIFTY 50 daily closes (points), tz-aware IST ``DatetimeIndex`` of trading dates. Dates
-        the benchmark lacks are ``NaN`` in its columns (the bundled NIFTY 50 ends earlier than
-        the stock bars); ``None`` leaves them all ``NaN``.
+        the benchmark lacks are ``NaN`` in its columns (the market may have fewer NIFTY 50 bars
+        than stock bars); ``None`` leaves them all ``NaN``.
     start : date
         Base session (see :func:`window_start`); everything is rebased to 100 there.
     as_of : date or tz-aware datetime
@@ -377,7 +394,7 @@ def relative_strength(closes: pd.DataFrame, classification: pd.DataFrame, symbol
     """
     sym = resolve_symbol(symbol, classification)
     if sym not in closes.columns:
-        raise ValidationError(f"no daily bars bundled for {sym}; pick another symbol")
+        raise ValidationError(f"no daily bars for {sym} up to the as-of date; pick another symbol")
     seen = visible(closes, as_of)
     base = pd.Timestamp(start, tz=IST)
     if base not in seen.index:
@@ -405,4 +422,49 @@ def relative_strength(closes: pd.DataFrame, classification: pd.DataFrame, symbol
         "rs_vs_sector": own / sector * 100.0, "rs_vs_nifty50": own / nifty * 100.0,
     }, index=win.index).astype("float64")
     out.attrs.update(industry=industry, sector_members=len(peers), start=start, as_of=win.index[-1].date())
+    return out
+
+
+# ---- sector indices -----------------------------------------------------------------------------
+
+
+def index_return_pct(closes: pd.Series | None, base: date, as_of: date) -> float | None:
+    """An index's return (%) from the close of ``base`` to the close of ``as_of``, or ``None``
+    when ``closes`` (points, tz-aware IST ``DatetimeIndex`` of trading dates) lacks either day."""
+    if closes is None or closes.empty:
+        return None
+    at = [closes.get(pd.Timestamp(d, tz=IST)) for d in (base, as_of)]
+    if any(v is None or pd.isna(v) or v <= 0 for v in at):
+        return None
+    return float(at[1] / at[0] * 100.0 - 100.0)
+
+
+def index_returns(index_closes: pd.DataFrame, industries: list[str], base: date, as_of: date,
+                  mapping: dict[str, str] = SECTOR_INDEX) -> pd.DataFrame:
+    """The mapped NSE sector index of each industry and its return over the sector table's sessions.
+
+    Parameters
+    ----------
+    index_closes : pd.DataFrame
+        Wide daily closes of indices (points), as :func:`close_matrix` builds them, columns
+        index names (``"NIFTY IT"``); may lack any index.
+    industries : list of str
+        The industries to report (e.g. the sector table's index).
+    base, as_of : date
+        The two sessions of the sector table (its ``attrs``).
+
+    Returns
+    -------
+    pd.DataFrame
+        Index ``industry`` (in the given order); ``index`` (str, ``""`` when no index is mapped)
+        and ``index_pct`` (float %, ``NaN`` when the index has no close on either day).
+    """
+    rows = []
+    for industry in industries:
+        name = mapping.get(industry, "")
+        col = index_closes[name] if name and name in index_closes.columns else None
+        pct = index_return_pct(col.dropna() if col is not None else None, base, as_of)
+        rows.append({"industry": industry, "index": name, "index_pct": np.nan if pct is None else pct})
+    out = pd.DataFrame(rows, columns=["industry", "index", "index_pct"]).set_index("industry")
+    out["index_pct"] = out["index_pct"].astype("float64")
     return out

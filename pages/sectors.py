@@ -1,5 +1,6 @@
-"""Sectors: NIFTY 500 industry heatmap (1D/1W/1M), the sector table, and a symbol's relative
-strength against its sector and NIFTY 50."""
+"""Sectors: NIFTY 500 industry heatmap (1D/1W/1M), the sector table with NSE's sector indices,
+and a symbol's relative strength against its sector and NIFTY 50, from the connected market's
+daily bars as of market time."""
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -14,18 +15,41 @@ guard_page(get_services())  # sign-in, when the desk requires it
 RS_LABELS = {"rs_vs_sector": "RS vs sector", "rs_vs_nifty50": "RS vs NIFTY 50"}
 TABLE_LABELS = {"return_pct": "return %", "members": "members", "constituents": "in list",
                 "advancers": "up", "decliners": "down", "best": "best", "best_pct": "best %",
-                "worst": "worst", "worst_pct": "worst %"}
+                "worst": "worst", "worst_pct": "worst %", "index": "NSE index", "index_pct": "index %"}
 
 svc = get_services()
 sectors = svc.sectors
 st.header("Sectors")
 
-try:
-    as_of = sectors.as_of()
-except DeskError as exc:
-    st.error(f"Could not load the bundled sector data: {exc}")
-    st.stop()
 
+def fetch_button(missing: int, label: str) -> None:
+    """Queue daily backfills of the members without bars (the backfill worker runs them)."""
+    if missing and st.button(label, key="sectors_fetch"):
+        try:
+            ids = sectors.fetch_missing(svc.tasks, view)
+        except DeskError as exc:
+            st.error(f"Could not queue the backfills: {exc}")
+        else:
+            st.success(f"Queued {len(ids)} daily backfill jobs; the coverage grows as the backfill worker "
+                       "stores their bars (reload the page).")
+
+
+try:
+    now = sectors.market.now()
+    session = svc.calendar.session(now.date())
+    in_session = session is not None and session.open <= now < session.close
+    today = in_session and st.toggle("Today so far", key="sectors_today",
+                                     help="Include today's forming daily bars (from the latest ticks) "
+                                          "before the 15:30 close.")
+    view = sectors.view(forming=today)
+except ValidationError as exc:
+    view = None
+    st.error(str(exc))
+    fetch_button(len(sectors.member_keys()), "Fetch daily bars of the NIFTY 500 members from the market")
+    st.stop()
+except DeskError as exc:
+    st.error(f"Could not read the sector data from the market: {exc}")
+    st.stop()
 
 def treemap(leaves: pd.DataFrame, table: pd.DataFrame, period: str) -> go.Figure:
     """Root → industry → symbol; every symbol one unit of area (equal weight), colour = return %."""
@@ -67,24 +91,34 @@ def rs_figure(rs: pd.DataFrame, symbol: str) -> go.Figure:
     return fig
 
 
-bench_end = sectors.benchmark_last_date()
-bench_note = ("No NIFTY 50 bars are bundled." if bench_end is None
-              else f"The bundled NIFTY 50 ends {bench_end:%d %b %Y}.")
+as_of = view.as_of()
+bench_end = view.benchmark_last_date()
+bench_note = ("The market has no NIFTY 50 daily bars." if bench_end is None
+              else f"NIFTY 50 daily bars end {bench_end:%d %b %Y}.")
+replay = getattr(svc.settings, "market", "") == "replay"
 
-st.caption(f"As of the close of {as_of:%a %d %b %Y} (15:30 IST), the latest bundled daily bar. "
+st.caption(f"{view.as_of_label()} (market time {now:%a %d %b %Y %H:%M} IST); {view.coverage()}. "
            "Industries are NSE's from the NIFTY 500 list; sector returns are equal-weighted "
-           "(the bundled data has no free-float market caps), on split/bonus-adjusted closes.")
+           "(daily bars carry no free-float market caps), on the market's daily closes. "
+           + ("In the replay, sector-index daily bars are derived from 1-minute bars." if replay else ""))
+if view.forming and as_of == now.date():
+    st.caption(f"Today so far: today's bars are forming ({view.members_on(as_of)} members have one), "
+               "each closing at its latest traded price.")
+for warning in view.warnings:
+    st.warning(warning)
+if view.empty:
+    fetch_button(len(view.empty), f"Fetch daily bars for the {len(view.empty)} members without any")
 
-period = st.radio("Period", sectors.periods(), index=0, horizontal=True, key="sectors_period",
+period = st.radio("Period", view.periods(), index=0, horizontal=True, key="sectors_period",
                   help="1D = 1 session, 1W = 5 sessions, 1M = 21 sessions.")
 try:
-    table = sectors.sector_table(period)
-    leaves = sectors.symbol_table(period)
+    table = view.sector_table(period)
+    leaves = view.symbol_table(period)
 except ValidationError as exc:
     st.error(str(exc))
     st.stop()
 
-bench = sectors.benchmark_return_pct(period)
+bench = view.benchmark_return_pct(period)
 base = table.attrs["base"]
 c1, c2, c3 = st.columns(3)
 members = leaves["return_pct"].notna()
@@ -92,7 +126,8 @@ c1.metric(f"NIFTY 500 equal-weighted, {period}", f"{leaves['return_pct'].mean():
 c2.metric("Advancers / decliners", f"{int((leaves['return_pct'] > 0).sum())} / "
           f"{int((leaves['return_pct'] < 0).sum())}")
 c3.metric(f"NIFTY 50, {period}", "n/a" if bench is None else f"{bench:+.2f}%")
-st.caption(f"Returns from the close of {base:%d %b %Y} to the close of {as_of:%d %b %Y}; "
+end = f"{now:%H:%M} IST today" if view.forming and as_of == now.date() else f"the close of {as_of:%d %b %Y}"
+st.caption(f"Returns from the close of {base:%d %b %Y} to {end}; "
            f"{int(members.sum())} of {len(leaves)} constituents have bars on both days."
            + ("" if bench is not None else
               f" {bench_note}"))
@@ -105,26 +140,27 @@ shown.attrs = {}  # as_of/base dates are in the caption; Arrow cannot serialise 
 st.dataframe(
     shown,
     key="sectors_table", hide_index=True, width="stretch",
-    column_config={c: st.column_config.NumberColumn(c, format="%+.2f") for c in ("return %", "best %", "worst %")},
+    column_config={c: st.column_config.NumberColumn(c, format="%+.2f")
+                   for c in ("return %", "best %", "worst %", "index %")},
 )
 
 st.subheader("Relative strength")
 r1, r2, r3 = st.columns([2, 2, 3])
 with r1:
-    industry = st.selectbox("Industry", ["All industries", *sectors.industries()], key="sectors_industry")
+    industry = st.selectbox("Industry", ["All industries", *view.industries()], key="sectors_industry")
 with r2:
-    choices = sectors.symbols(None if industry == "All industries" else industry)
+    choices = view.symbols(None if industry == "All industries" else industry)
     symbol = st.selectbox("Symbol", choices, index=None, placeholder="Pick a symbol", key="sectors_symbol")
 with r3:
-    window = st.radio("Window", sectors.rs_windows(), index=1, horizontal=True, key="sectors_rs_window",
+    window = st.radio("Window", view.rs_windows(), index=1, horizontal=True, key="sectors_rs_window",
                       help="1M = 21, 3M = 63, 6M = 126, 1Y = 250 sessions ending at the as-of date.")
 
 if symbol is None:
     st.info("Pick a symbol to see its relative strength against its sector and NIFTY 50.")
     st.stop()
 try:
-    rs = sectors.relative_strength(symbol, window)
-    company, sector = sectors.company(symbol)
+    rs = view.relative_strength(symbol, window)
+    company, sector = view.company(symbol)
 except ValidationError as exc:
     st.error(str(exc))
     st.stop()

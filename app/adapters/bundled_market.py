@@ -8,7 +8,7 @@ README for where each file comes from):
 * bars: NIFTY 500 daily (Yahoo, split-adjusted, Mar 2025 – Jun 2026), NSE EOD daily
   (unadjusted, from Aug 2016) and the recorded 1-minute sessions, as long frames
   ``symbol``, ``ts`` (IST), ``open``, ``high``, ``low``, ``close``, ``volume``;
-* sectors: the NIFTY 500 daily closes and the NIFTY 50 benchmark.
+* sectors: the NIFTY 500 list (constituents and industries; the bars come from the market).
 
 Every loader is cached per process.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from app.adapters.nse_data import DAILY_FILE, INDEX_DAILY_FILE, load_daily, load_minute_bars
+from app.adapters.nse_data import DAILY_FILE, load_minute_bars
 from app.settings import DATA_DIR
 from core.errors import ValidationError
 from core.margins import MarginRow, MarginTable
@@ -35,7 +35,6 @@ NIFTY50_LIST = DATA_DIR / "nifty50_constituents_2025-10_derived.csv"
 NEXT50_LIST = DATA_DIR / "ind_niftynext50list_2025-03.csv"
 INDEX_UNIVERSES = ("NIFTY 50", "NIFTY 100", "NIFTY 500")
 SESSION_CLOSE = time(15, 30)
-BENCHMARK_SYMBOL = "NIFTY 50"
 _COLS = ["open", "high", "low", "close", "volume"]
 
 
@@ -147,17 +146,6 @@ class BundledBars:
 
 
 # ---- sectors ----------------------------------------------------------------------------------
-
-
-def sector_bars() -> pd.DataFrame:
-    """NIFTY 500 daily bars for the Sectors page (``load_daily``'s long frame)."""
-    return load_daily(NIFTY500_DAILY_FILE, index_path=None)
-
-
-def sector_benchmark() -> pd.DataFrame:
-    """NIFTY 50 daily bars (Kite daily, ends 2025-12-19)."""
-    daily = load_daily(index_path=INDEX_DAILY_FILE)
-    return daily[daily["symbol"] == BENCHMARK_SYMBOL]
 
 
 def nifty500_constituents(path: Path = NIFTY500_LIST) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""core.sectors: classification, hand-checked sector returns and RS, look-ahead on bundled data."""
+"""core.sectors: classification, hand-checked sector returns, RS and sector-index returns, and no
+look-ahead on a seeded random-walk universe of real NIFTY 500 symbols."""
 
 from __future__ import annotations
 
@@ -184,7 +185,7 @@ def test_relative_strength_holds_a_suspended_member_at_its_last_close(closes, cl
 
 
 def test_relative_strength_benchmark_missing_dates_are_nan(closes, classification, nifty):
-    short = nifty.iloc[:4]  # like the bundled NIFTY 50, which ends before the stock bars
+    short = nifty.iloc[:4]  # a benchmark with fewer bars than the stocks
     rs = s.relative_strength(closes, classification, "X", short, date(2026, 6, 1), date(2026, 6, 8))
     assert rs["rs_vs_nifty50"].notna().tolist() == [True] * 4 + [False] * 2
     none = s.relative_strength(closes, classification, "X", None, date(2026, 6, 1), date(2026, 6, 8))
@@ -199,7 +200,7 @@ def test_relative_strength_unknown_symbol_suggests_close_matches(closes, classif
 
 
 def test_relative_strength_symbol_without_bars_or_base_close_raises(closes, classification, nifty):
-    with pytest.raises(ValidationError, match="no daily bars bundled for W"):
+    with pytest.raises(ValidationError, match="no daily bars for W up to the as-of date"):
         s.relative_strength(closes, classification, "W", nifty, date(2026, 6, 1), date(2026, 6, 8))
     with pytest.raises(ValidationError, match="Z has no close on 2026-06-03.*shorter window"):
         s.relative_strength(closes, classification, "Z", nifty, date(2026, 6, 3), date(2026, 6, 8))
@@ -210,18 +211,33 @@ def test_relative_strength_start_not_a_session_raises(closes, classification, ni
         s.relative_strength(closes, classification, "X", nifty, date(2026, 6, 6), date(2026, 6, 8))
 
 
-# ---- look-ahead on the bundled NIFTY 500 bars ------------------------------------------------------
+# ---- look-ahead on a random-walk universe -----------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def bundled():
-    from app.research.sectors import SectorService
+    """Real NIFTY 500 symbols of three industries (the reference list) with seeded random-walk
+    closes over 300 weekdays; some listed late, one suspended for 10 sessions, and a NIFTY 50
+    benchmark that ends 40 sessions before the stocks."""
+    from app.settings import DATA_DIR
 
-    svc = SectorService()
-    closes, classification, bench = svc._data()
+    classification = s.classify(pd.read_csv(DATA_DIR / "ind_nifty500list_2026-03.csv"))
     keep = classification.index[classification["industry"].isin(
         ["Information Technology", "Metals & Mining", "Power"])]
-    return closes[closes.columns.intersection(keep)], classification.loc[keep], bench
+    classification = classification.loc[keep]
+    rng = np.random.default_rng(12)
+    days = pd.bdate_range("2015-06-01", periods=300)
+    rows = []
+    for i, sym in enumerate(classification.index):
+        px = 100.0 * np.exp(np.cumsum(rng.normal(0.0003, 0.02, len(days))))
+        first = 0 if i % 5 else int(rng.integers(20, 200))  # every fifth listed late
+        for j, (d, c) in enumerate(zip(days, px, strict=True)):
+            if j >= first and not (sym == "INFY" and 100 <= j < 110):
+                rows.append((sym, d.date(), float(c)))
+    closes = s.close_matrix(pd.DataFrame(rows, columns=["symbol", "date", "close"]))
+    bench = pd.Series(10000.0 * np.exp(np.cumsum(rng.normal(0, 0.01, len(days) - 40))),
+                      index=pd.DatetimeIndex(days[:-40]).tz_localize(IST))
+    return closes, classification, bench
 
 
 def _perturb_after(closes: pd.DataFrame, cut: pd.Timestamp, seed: int) -> pd.DataFrame:
@@ -232,7 +248,7 @@ def _perturb_after(closes: pd.DataFrame, cut: pd.Timestamp, seed: int) -> pd.Dat
     return out
 
 
-def test_sector_returns_have_no_look_ahead_on_bundled_bars(bundled):
+def test_sector_returns_have_no_look_ahead(bundled):
     closes, classification, _ = bundled
     for i in (30, 120, len(closes) - 40):
         cut = closes.index[i]
@@ -246,12 +262,12 @@ def test_sector_returns_have_no_look_ahead_on_bundled_bars(bundled):
             assert full.attrs["as_of"] == t
 
 
-def test_relative_strength_has_no_look_ahead_on_bundled_bars(bundled):
+def test_relative_strength_has_no_look_ahead(bundled):
     closes, classification, bench = bundled
     as_of = closes.index[-1].date()
     start = s.window_start(closes, as_of, s.RS_WINDOWS["1Y"])
     full = s.relative_strength(closes, classification, "INFY", bench, start, as_of)
-    assert full["rs_vs_nifty50"].notna().sum() > 100  # the bundled NIFTY 50 covers part of the window
+    assert full["rs_vs_nifty50"].notna().sum() == 211  # the benchmark covers part of the window
     for cut in full.index[[1, 60, 150, -2]]:
         fut_bench = bench.copy()
         fut_bench[fut_bench.index > cut] *= 3.0
@@ -262,7 +278,7 @@ def test_relative_strength_has_no_look_ahead_on_bundled_bars(bundled):
         pd.testing.assert_frame_equal(changed, full.loc[:cut], check_freq=False)
 
 
-def test_bundled_it_sector_1d_return_matches_a_hand_computed_mean(bundled):
+def test_it_sector_1d_return_matches_a_hand_computed_mean(bundled):
     closes, classification, _ = bundled
     as_of = closes.index[-1].date()
     out = s.sector_returns(closes, classification, as_of, 1)
@@ -271,3 +287,26 @@ def test_bundled_it_sector_1d_return_matches_a_hand_computed_mean(bundled):
     expected = ((last / prev - 1) * 100).dropna()
     assert out.loc["Information Technology", "return_pct"] == pytest.approx(expected.mean(), rel=1e-12)
     assert out.loc["Information Technology", "members"] == len(expected)
+
+
+# ---- sector indices -------------------------------------------------------------------------------
+
+
+def test_index_returns_use_the_sector_tables_two_sessions(nifty):
+    idx = pd.DataFrame({"NIFTY IT": nifty.values * 2.0, "NIFTY AUTO": [NAN] * 5 + [500.0]}, index=nifty.index)
+    out = s.index_returns(idx, ["Information Technology", "Automobile and Auto Components", "Textiles"],
+                          date(2026, 6, 5), date(2026, 6, 8))
+    assert out.loc["Information Technology", "index"] == "NIFTY IT"
+    assert out.loc["Information Technology", "index_pct"] == pytest.approx(10.0)  # 2000 → 2200
+    assert out.loc["Automobile and Auto Components", "index"] == "NIFTY AUTO"
+    assert np.isnan(out.loc["Automobile and Auto Components", "index_pct"])  # no close on 5 Jun
+    assert out.loc["Textiles", "index"] == "" and np.isnan(out.loc["Textiles", "index_pct"])
+    assert s.index_return_pct(nifty, date(2026, 6, 1), date(2026, 6, 2)) == pytest.approx(10.0)
+    assert s.index_return_pct(None, date(2026, 6, 1), date(2026, 6, 2)) is None
+
+
+def test_every_mapped_industry_is_a_nifty500_industry():
+    from app.settings import DATA_DIR
+
+    industries = set(s.classify(pd.read_csv(DATA_DIR / "ind_nifty500list_2026-03.csv"))["industry"])
+    assert set(s.SECTOR_INDEX) <= industries
