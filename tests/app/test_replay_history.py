@@ -105,12 +105,13 @@ def test_no_bar_after_the_market_clock(open_replay):
     assert datetime(2016, 9, 9, 9, 20) <= now < datetime(2016, 9, 9, 10, 0)
     for sym in ("ACC", "3MINDIA", "NIFTY 50", "NIFTY BANK", "NIFTY AUTO"):
         assert all(c["date"].date() < DAY for c in _day(kite, tokens[sym])), sym  # today's bar is forming
-    for sym in ("ACC", "RELIANCE", "NIFTY 50", "NIFTY AUTO"):
+    for sym in ("ACC", "RELIANCE", "NIFTY 50", "NIFTY AUTO", "3MINDIA"):  # 3MINDIA: derived from its EOD row
         mins = kite.historical_data(tokens[sym], datetime(2016, 9, 9), TO, "minute")
         assert mins and all(c["date"].replace(tzinfo=None) + timedelta(minutes=1) <= now + timedelta(seconds=2)
                             for c in mins), sym
         assert len(mins) <= (now - datetime(2016, 9, 9, 9, 15)).total_seconds() // 60 + 1
-    assert kite.historical_data(tokens["3MINDIA"], datetime(2016, 9, 9), TO, "minute") == []  # no minute data
+    # a daily-only stock has derived minutes on the replay date only (none recorded, none derived before)
+    assert kite.historical_data(tokens["3MINDIA"], datetime(2016, 9, 8), datetime(2016, 9, 8, 23, 59), "minute") == []
 
 
 def test_extra_fno_stock_is_quoted_and_charted_in_the_replay(open_replay):

@@ -11,6 +11,15 @@ What is real and what is derived (also in ``docs/replay.md``):
   whole session is one ``375*K``-tick path through that day's *real* daily OHLC, by the same
   ``core.tickpath`` rule (extremes at about 11:20 and 13:25 IST). Its minute bars (historical)
   are rebuilt from that path. Index prices are rounded to ₹0.01 and carry no volume.
+* **Daily-only stocks' intraday is derived:** every NSE equity of the dump that has a real NSE
+  EOD row on the replay date but no recorded 1-minute bars that day (155 on 2016-09-09, 65 on
+  2016-08-17; e.g. SOBHA, 3MINDIA) gets the same treatment as
+  NIFTY 50: one ``375*K``-tick ``core.tickpath`` path through that day's real EOD OHLC, rounded
+  to the stock's tick, with the EOD volume spread evenly over the session (cumulative volume
+  after tick ``i`` = ``floor(V*(i+1)/N)``, so the session ends at exactly ``V``). Its minute
+  bars (historical), quotes, LTP, depth, circuit limits and websocket ticks all come from that
+  path; ``ReplayMarket.derived_symbols`` lists them. Earlier sessions get no derived minutes
+  (daily bars only).
 * **Daily bars** (historical ``day``) for every dump instrument with daily history (the
   NIFTY 500's NSE EOD, NIFTY 50, NIFTY BANK, and *derived* rescaled Yahoo bars before
   2016-08-16; see ``nse_data.load_replay_daily``): rows dated before the replay date; a
@@ -35,7 +44,8 @@ What is real and what is derived (also in ``docs/replay.md``):
   equity before 10 Jun 2024, then the price-linked bands (NSE circulars of 24 May 2024 and
   March 2025) chosen by the previous month's last close; a row without daily history keeps
   the dump's ``tick_size``. The instruments CSV and the ticks' prices and depth use the same tick.
-* **--fill-unrecorded (benchmark only):** an NSE-segment token with no recorded bars borrows
+* **--fill-unrecorded (benchmark only):** an NSE-segment token with no replayed row (neither
+  recorded nor derived from an EOD row) borrows
   the price path of recorded stock ``STOCKS[token % 20]`` (alphabetical order), so a
   benchmark can subscribe thousands of instruments. Its prices are not its own.
 """
@@ -90,13 +100,17 @@ class Row:
     token: int
     is_index: bool
     tick_paise: int
+    derived: bool = False  # intraday derived from the day's EOD OHLC (no recorded 1-minute bars)
 
 
 class ReplayMarket:
-    """All ticks of ``day`` for the recorded instruments, as ``(rows, N)`` int64 arrays.
+    """All ticks of ``day`` for the replayed instruments, as ``(rows, N)`` arrays.
 
     ``N = 375 * ticks_per_bar``; tick ``i`` happens at 09:15 IST + ``i * 60 / K`` seconds.
-    Prices are paise, volumes shares. Raises ``ValueError`` for a date with no recorded bars.
+    Prices are paise, volumes shares: ``price high low atp ltq depth_base`` int32 (the
+    KiteTicker wire's width), ``cumvol`` int64. Rows are the recorded series, the derived
+    daily-only stocks (``derived_symbols``) and NIFTY 50. Raises ``ValueError`` for a date
+    with no recorded bars.
     """
 
     def __init__(self, day: date, ticks_per_bar: int = DEFAULT_TICKS_PER_BAR,
@@ -194,12 +208,46 @@ class ReplayMarket:
         r = row.iloc[0]
         return bars_ticks([r.open], [r.high], [r.low], [r.close], [0], k=self.n, tick_size=0.01)
 
+    def _derived_candidates(self, recorded_today: set[str]) -> list[tuple[str, int, pd.Series]]:
+        """(symbol, token, EOD row) of the NSE equities whose intraday is derived (module docstring):
+        a real NSE EOD row on the replay date, no recorded 1-minute bars that day, in the dump."""
+        daily = self.daily
+        eod = daily[(daily["date"] == self.day) & (daily["source"] == "nse_eod")]
+        inst = self.instruments
+        out = []
+        for _, r in eod.iterrows():
+            sym = r["symbol"]
+            if sym in recorded_today or sym in ALL_MINUTE_INDICES or sym == NIFTY50:
+                continue
+            token = self._token_of(sym)
+            if token is None:
+                continue
+            i = self._by_token[token]
+            if inst.at[i, "segment"] != "NSE" or inst.at[i, "instrument_type"] != "EQ":
+                continue
+            out.append((sym, token, r))
+        return out
+
+    def _derived_minutes(self, prices: np.ndarray, volumes: np.ndarray) -> pd.DataFrame:
+        """The replay date's 375 minute bars rebuilt from a derived session path (₹, shares)."""
+        p = prices.reshape(SESSION_MINUTES, self.k) / 100.0
+        v = volumes.reshape(SESSION_MINUTES, self.k).sum(axis=1)
+        idx = pd.date_range(self.open_dt, periods=SESSION_MINUTES, freq="1min")
+        return pd.DataFrame({"open": p[:, 0], "high": p.max(axis=1), "low": p.min(axis=1),
+                             "close": p[:, -1], "volume": v.astype("int64")}, index=idx)
+
+    def _session_volumes(self, volume: int) -> np.ndarray:
+        """``volume`` shares spread evenly over the session's ``N`` ticks (int64, sums to ``volume``)."""
+        cum = (int(volume) * np.arange(1, self.n + 1, dtype=np.int64)) // self.n
+        return np.diff(cum, prepend=0)
+
     def _build(self) -> None:
-        recorded = set(self.minute["symbol"])
+        recorded = set(self._minutes)  # symbols of the recorded 1-minute files (nothing derived yet)
         stocks = sorted(recorded - set(ALL_MINUTE_INDICES))
         self.stock_symbols = stocks
         # --fill-unrecorded borrows from the 20 stocks of the main minute file only (stable mapping)
-        self._borrow_symbols = sorted(set(nse_data.load_minute_bars()["symbol"]) - set(ALL_MINUTE_INDICES))
+        main_symbols = set(nse_data.load_minute_bars()["symbol"].unique())
+        self._borrow_symbols = sorted(main_symbols - set(ALL_MINUTE_INDICES))
         indices = [s for s in ALL_MINUTE_INDICES if s in recorded]
         self.minute_indices = frozenset(indices)
         rows: list[Row] = []
@@ -221,6 +269,23 @@ class ReplayMarket:
             rows.append(Row(sym, token, is_index, tick))
             prices.append(path.prices)
             vols.append(path.volumes)
+        recorded_today = {r.symbol for r in rows}
+        derived = []
+        for sym, token, r in self._derived_candidates(recorded_today):
+            dump_tick = self.instruments.loc[self._by_token[token], "tick_size"]
+            tick = int(round(equity_tick_size(self.day, dump_tick, self.tick_reference(sym)) * 100))
+            path = bars_ticks([r["open"]], [r["high"]], [r["low"]], [r["close"]], [0], k=self.n,
+                              tick_size=tick / 100)
+            vol = self._session_volumes(r["volume"])
+            rows.append(Row(sym, token, False, tick, derived=True))
+            prices.append(path.prices)
+            vols.append(vol)
+            self._minutes[sym] = self._derived_minutes(path.prices, vol)
+            derived.append(sym)
+        self.derived_symbols = frozenset(derived)
+        if derived:
+            log.info("replay: %d stocks without recorded 1-minute bars on %s get a derived session "
+                     "through their EOD OHLC", len(derived), self.day)
         nifty = self._nifty_path(self.day)
         token = self._token_of(NIFTY50)
         if nifty is not None and token is not None:
@@ -231,19 +296,32 @@ class ReplayMarket:
             log.warning("replay: no NIFTY 50 daily bar for %s; NIFTY 50 not replayed", self.day)
         self.rows = rows
         self.row_of_token = {r.token: i for i, r in enumerate(rows)}
-        self.price = np.vstack(prices)
-        self.ltq = np.vstack(vols)
-        self.cumvol = np.cumsum(self.ltq, axis=1)
+        # int32 per tick like the KiteTicker wire (paise, shares); cumulative volume and turnover int64
+        nrows = len(rows)
+        self.price = np.empty((nrows, self.n), dtype=np.int32)
+        self.ltq = np.empty((nrows, self.n), dtype=np.int32)
+        for j, (p, v) in enumerate(zip(prices, vols, strict=True)):
+            self.price[j] = p
+            self.ltq[j] = v
+        del prices, vols
+        self.cumvol = np.cumsum(self.ltq, axis=1, dtype=np.int64)
         self.high = np.maximum.accumulate(self.price, axis=1)
         self.low = np.minimum.accumulate(self.price, axis=1)
         self.day_open = self.price[:, 0].copy()
-        turnover = np.cumsum(self.price * self.ltq, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            atp = np.where(self.cumvol > 0, np.floor_divide(2 * turnover + self.cumvol, 2 * np.maximum(self.cumvol, 1)),
-                           self.price)
-        self.atp = atp.astype(np.int64)
-        bar_vol = self.ltq.reshape(len(rows), SESSION_MINUTES, self.k).sum(axis=2)
-        self.depth_base = np.repeat(np.maximum(1, bar_vol // self.k), self.k, axis=1)
+        # atp = round(cumulative turnover / cumulative volume), in place to keep the peak low
+        atp = self.price.astype(np.int64)
+        atp *= self.ltq
+        np.cumsum(atp, axis=1, out=atp)
+        atp *= 2
+        atp += self.cumvol
+        den = np.maximum(self.cumvol, 1)
+        den *= 2
+        np.floor_divide(atp, den, out=atp)
+        del den
+        self.atp = np.where(self.cumvol > 0, atp, self.price).astype(np.int32)
+        del atp
+        bar_vol = self.ltq.reshape(nrows, SESSION_MINUTES, self.k).sum(axis=2, dtype=np.int64)
+        self.depth_base = np.repeat(np.maximum(1, bar_vol // self.k).astype(np.int32), self.k, axis=1)
         self.tick_paise = np.array([r.tick_paise for r in rows], dtype=np.int64)
         self.is_index = np.array([r.is_index for r in rows], dtype=bool)
         pc = [self.prev_close(r.symbol) for r in rows]
@@ -343,8 +421,9 @@ class ReplayMarket:
                    now: datetime) -> pd.DataFrame:
         """Candles (IST-indexed frame) for ``token`` from data known at replay time ``now``.
 
-        Intraday intervals come from 1-minute bars that have closed by ``now`` (NIFTY 50's are
-        derived); only replayed instruments have them. ``day`` serves every instrument with
+        Intraday intervals come from 1-minute bars that have closed by ``now`` (NIFTY 50's and
+        the daily-only stocks' replay-date bars are derived from their session paths); only
+        replayed instruments have them. ``day`` serves every instrument with
         daily history (:func:`nse_data.load_replay_daily`: the NIFTY 500 NSE EOD, derived
         rescaled Yahoo bars before 2016-08-16, NIFTY 50 / NIFTY BANK): bars dated before the
         replay date; recorded sessions missing from it are aggregated from 1-minute bars (the
