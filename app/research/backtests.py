@@ -39,6 +39,15 @@ MAX_SWEEP_RUNS = 50
 _OHLCV = ["open", "high", "low", "close", "volume"]
 
 
+def default_config() -> BacktestConfig:
+    """The desk's rules for a backtest: the bundled, dated MIS margin table and MIS list
+    (``app.adapters.bundled_market.margin_table``, as ``app.container`` gives the desk's
+    ``TradingConfig.margins``), so a backtest blocks and refuses as the desk does."""
+    from app.adapters.bundled_market import margin_table
+
+    return BacktestConfig(margins=margin_table())
+
+
 class BacktestService:
     def __init__(self, store: StrategyStore, instruments: InstrumentService, *, market: MarketDataService,
                  tasks: Any = None, config: BacktestConfig | None = None) -> None:
@@ -46,7 +55,7 @@ class BacktestService:
         self.store = store
         self.instruments = instruments
         self.tasks = tasks
-        self.config = config or BacktestConfig()
+        self.config = config or default_config()
 
     # ------------------------------------------------------------------ bars
     def bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:

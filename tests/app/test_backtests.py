@@ -120,3 +120,15 @@ def test_bars_are_bounded_by_market_time_and_the_bundle_is_not_read(sql, service
     with pytest.raises(ValidationError, match="no bars for .* up to market time 19 Aug 2016 10:00 IST"):
         svc.submit("orb", {}, ["INFY"], date(2016, 8, 22), date(2016, 8, 23), now=T0)
     assert svc.store.runs() == []
+
+
+def test_service_backtests_with_the_desks_bundled_margin_table(service):
+    """Source: Zerodha support 'What are the margins for intraday equity (MIS)?' (issue 13): a
+    service backtest blocks and refuses MIS by the same bundled, dated table app.container gives
+    the desk (``TradingConfig.margins``), not a flat 20 % with every stock eligible."""
+    from app.adapters.bundled_market import margin_table
+
+    margins = service().config.margins
+    assert margins is not None and margins == margin_table()
+    assert margins.rows and margins.source.strip()
+    assert any(not r.mis_eligible for r in margins.rows.values())
