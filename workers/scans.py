@@ -30,9 +30,10 @@ def _parse_iso(value: str | None, name: str) -> datetime | None:
 @dramatiq.actor(queue_name=SCAN_QUEUE, actor_name=RUN_SCAN_ACTOR, max_retries=2, min_backoff=2_000,
                 time_limit=10 * 60_000, throws=(ValidationError,))
 def run_scan(job_id: str, scan: str, universe: str, as_of_iso: str | None = None,
-             schedule_id: int | None = None) -> dict:
+             schedule_id: int | None = None, forming: bool = False) -> dict:
     """Run ``scan`` (built-in key or expression) over ``universe`` as of ``as_of_iso`` and store
-    it as run ``job_id``; progress goes to job ``job_id``.
+    it as run ``job_id``; progress goes to job ``job_id``. ``forming``: intraday timeframes
+    include the bar still forming at ``as_of``.
 
     Idempotent: a job already ``done`` is left alone (its stored run stands). ``ValidationError``
     (bad scan, empty universe, too little history) fails the job and the run without retries.
@@ -49,7 +50,7 @@ def run_scan(job_id: str, scan: str, universe: str, as_of_iso: str | None = None
     jobs.start(job_id, f"scanning {universe}")
     try:
         result = svc.scanner.execute(scan, universe, _parse_iso(as_of_iso, "as_of_iso"), job_id=job_id,
-                                          schedule_id=schedule_id)
+                                          schedule_id=schedule_id, forming=forming)
     except ValidationError as exc:
         jobs.fail(job_id, str(exc))
         raise
