@@ -1,8 +1,11 @@
 """Scanner: pick a universe and a built-in scan or an expression, run it now (a job with
 progress) or schedule it, see the matched values, open a symbol's chart or analysis, browse
-run history and backtest the scan (matches per past day)."""
+run history and backtest the scan (matches per past day).
 
-from datetime import datetime, time
+Every scan reads the connected market (the store) as of market time, or an earlier moment
+picked here; the page shows that time and how many symbols of the universe have bars."""
+
+from datetime import datetime
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -52,18 +55,39 @@ else:
                     "`stochrsi_k()`, `obv()`, `vwap()`, `volume_sma(20)`, `max(high, 20)`, `min(low, 20)`, "
                     "`or_high(15)`, patterns `bullish_engulfing()`, `hammer()`, `doji()`, `nr7()` … (1 or 0).")
 
-c3, c4 = st.columns(2)
-latest = c3.toggle("Latest bundled data", value=True, key="scanner_latest")
+market_now = scanner.now()
+c3, c4, c5 = st.columns([2, 2, 2])
+pick_time = c3.toggle("Scan an earlier time", value=False, key="scanner_pick_as_of",
+                      help="By default a scan reads the market as of market time; pick an earlier moment here")
+forming = c3.toggle("Include the forming intraday bar", value=False, key="scanner_forming",
+                    help="Intraday timeframes: also use the bar still forming at the scan time")
 as_of = None
-if not latest:
-    d = c4.date_input("As of (IST)", value=datetime(2026, 6, 12).date(), key="scanner_as_of_date")
-    t = c4.time_input("Time (IST)", value=time(15, 30), key="scanner_as_of_time")
+if pick_time:
+    d = c4.date_input("As of (IST)", value=market_now.date(), max_value=market_now.date(), key="scanner_as_of_date")
+    t = c5.time_input("Time (IST)", value=market_now.time().replace(second=0, microsecond=0),
+                      key="scanner_as_of_time", step=60)
     as_of = datetime.combine(d, t, IST)
+    if as_of > market_now:
+        st.error(f"As of {as_of:%d %b %Y %H:%M} IST is after market time ({market_now:%d %b %Y %H:%M} IST); "
+                 "the scan runs as of market time")
+        as_of = None
+shown = as_of or market_now
+st.caption(f"As of {shown:%d %b %Y %H:%M} IST ({'picked' if as_of else 'market time'})")
+if scan:
+    try:
+        _, cov = scanner.coverage(scan, universe, as_of)
+        for c in cov:
+            st.caption(f"Coverage, {universe} {c.label}: {c.text}")
+        if any(c.partial for c in cov):
+            st.caption("Only the symbols with stored bars are scanned; the morning backfill fills the rest "
+                       "(the System page shows its progress).")
+    except ValidationError as exc:
+        st.error(str(exc))
 
 b1, b2, b3 = st.columns([1, 2, 1])
 if b1.button("Run now", type="primary", key="scanner_run", disabled=not scan):
     try:
-        st.session_state["scanner_job"] = scanner.enqueue(scan, universe, as_of)
+        st.session_state["scanner_job"] = scanner.enqueue(scan, universe, as_of, forming=forming)
         st.session_state.pop("scanner_view_run", None)
     except ValidationError as exc:
         st.error(str(exc))
@@ -170,14 +194,14 @@ st.caption("How many symbols of the universe matched on each past bar (single-ti
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def backtest(scan_: str, universe_: str):
+def backtest(scan_: str, universe_: str, market_day: str):  # market_day: a new session is a new key
     return get_services().scanner.backtest(scan_, universe_)
 
 
 if st.button("Backtest this scan", key="scanner_backtest", disabled=not scan):
     try:
         with st.spinner("Backtesting…"):
-            counts = backtest(scan, universe)
+            counts = backtest(scan, universe, market_now.date().isoformat())
         fig = go.Figure(go.Bar(x=counts.index, y=counts.to_numpy(), name="matches"))
         fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="symbols matched",
                           title=f"{universe}: matches per bar ({counts.index[0]:%d %b %Y} – {counts.index[-1]:%d %b %Y})")

@@ -80,6 +80,11 @@ class Coverage:
     def partial(self) -> bool:
         return self.with_data < self.requested
 
+    @property
+    def label(self) -> str:
+        """The timeframe as a trader says it: ``daily``, ``5-minute`` …"""
+        return _TF_NAME.get(self.timeframe, self.timeframe)
+
 
 @dataclass(frozen=True)
 class ScanResult:

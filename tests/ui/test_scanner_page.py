@@ -1,33 +1,78 @@
-"""AppTest for the Scanner page: renders, shows a parse error at its position, runs a scan as a
-job and shows the matched values with the data and as-of, schedules, history and backtest."""
+"""AppTest for the Scanner page: renders, shows a parse error at its position, shows the
+market time and the store's coverage, runs a scan as a job and shows the matched values with
+the data and as-of, an earlier as-of that cannot pass market time, schedules, history and
+backtest.
+
+The container's market is the default replay world (2016-09-09; no tick yet, so market time
+is that session's open, 09:15 IST); the store holds instruments and daily bars built here
+(tests/factories.py) up to 08 Sep 2016 for five NIFTY 500 stocks: three falling (RSI < 30),
+two rising. Nothing reads the bundled bar files.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app.container import reset_services, services
 from core.timeutil import IST
+from tests.factories import HDFCBANK, INFY, RELIANCE, SBIN, TCS, bar
+from tests.fixtures_store import seed_instruments
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "scanner.py")
+LAST_DAY = datetime(2016, 9, 8, tzinfo=IST)
+FALLING, RISING = (INFY, TCS, SBIN), (RELIANCE, HDFCBANK)
+
+
+def _daily_bars() -> list:
+    days = pd.bdate_range(end=LAST_DAY.date(), periods=60)
+    out = []
+    for i, d in enumerate(days):
+        ts = datetime.combine(d.date(), datetime.min.time(), IST)
+        wiggle = 3.0 if i % 2 else 0.0
+        out += [bar(inst.instrument_token, ts, 1000 - 5 * i + wiggle, interval="day", volume=1000 + i)
+                for inst in FALLING]
+        out += [bar(inst.instrument_token, ts, 500 + 5 * i - wiggle, interval="day", volume=1000 + i)
+                for inst in RISING]
+    return out
 
 
 @pytest.fixture()
-def fresh(monkeypatch, tmp_path):
+def fresh(monkeypatch, tmp_path, redis_url):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'desk.db'}")
+    monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("DESK_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("DESK_BROKER", "stub")
+    monkeypatch.delenv("DESK_REPLAY_DATE", raising=False)
     reset_services()
     st.cache_resource.clear()
     st.cache_data.clear()
+    seed_instruments(services().store)
+    services().store.bars.upsert(_daily_bars())
     yield
     reset_services()
     st.cache_resource.clear()
+
+
+@pytest.fixture()
+def no_bundled_bars(monkeypatch):
+    """A tripwire: any read of the bundled bar files fails the test."""
+    import app.adapters.bundled_market as bm
+    import app.adapters.nse_data as nse_data
+
+    def boom(*a, **k):
+        raise AssertionError("the scanner read the bundled bar files")
+
+    for name in ("load_minute_bars", "load_daily", "load_replay_daily"):
+        monkeypatch.setattr(nse_data, name, boom)
+    for name in ("_daily_long", "_minute_long"):
+        monkeypatch.setattr(bm, name, boom)
 
 
 def _page() -> AppTest:
@@ -38,12 +83,17 @@ def _texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
-def test_page_renders_with_empty_store(fresh):
+def test_page_renders_with_market_time_and_coverage(fresh):
     at = _page().run()
     assert not at.exception, at.exception
     assert [h.value for h in at.header] == ["Scanner"]
     assert "NIFTY 500" in at.selectbox(key="scanner_universe").options
-    assert "No scans have run yet." in _texts(at.caption)
+    captions = _texts(at.caption)
+    assert "No scans have run yet." in captions
+    assert "As of 09 Sep 2016 09:15 IST (market time)" in captions
+    assert "Coverage, NIFTY 500 daily: 5 of 500 symbols, bars to 08 Sep 2016" in captions
+    assert "the morning backfill fills the rest (the System page shows its progress)" in captions
+    assert not any("bundled" in t.label.lower() for t in at.toggle)  # no "Latest bundled data" toggle
 
 
 def test_expression_error_is_shown_at_its_position(fresh):
@@ -56,20 +106,24 @@ def test_expression_error_is_shown_at_its_position(fresh):
     assert at.button(key="scanner_run").disabled
 
 
-def test_run_now_queues_a_job_then_shows_matches_with_data_and_as_of(fresh):
+def test_run_now_queues_a_job_then_shows_matches_with_data_and_as_of(fresh, no_bundled_bars):
     at = _page().run()
     at.selectbox(key="scanner_builtin").set_value("rsi_oversold").run()
     at.button(key="scanner_run").click().run()
     assert not at.exception
     job_id = at.session_state["scanner_job"]
+    job = services().store.jobs.get(job_id)
+    assert job.args["as_of_iso"] == datetime(2016, 9, 9, 9, 15, tzinfo=IST).isoformat()  # market time, pinned
     import workers.scans as actors
 
-    actors.run_scan.fn(job_id, "rsi_oversold", "NIFTY 500")  # what the worker does with the message
+    actors.run_scan.fn(job_id, "rsi_oversold", "NIFTY 500", job.args["as_of_iso"])  # what the worker does
     at.run()
     assert not at.exception, at.exception
     captions = _texts(at.caption)
-    assert "Yahoo, split-adjusted" in captions and "as of 12 Jun 2026 15:30 IST" in captions
+    assert "NIFTY 500 daily: 5 of 500 symbols, bars to 08 Sep 2016 (store, the connected market)" in captions
+    assert "as of 09 Sep 2016 09:15 IST" in captions
     table = at.dataframe[0].value
+    assert sorted(table["symbol"]) == sorted(i.tradingsymbol for i in FALLING)
     assert "[0] daily rsi(14)" in table.columns and (table["[0] daily rsi(14)"] < 30).all()
     assert (table["latest analysis"] == "—").all()  # no analysis stored yet
     assert at.button(key="scanner_chart").disabled  # nothing selected yet
@@ -80,7 +134,7 @@ def test_run_now_queues_a_job_then_shows_matches_with_data_and_as_of(fresh):
 
     symbol = table["symbol"].iloc[0]
     inst = services().instruments.resolve(f"NSE:{symbol}")
-    at_time = datetime(2026, 6, 12, 15, 30, tzinfo=IST)
+    at_time = LAST_DAY + timedelta(hours=15, minutes=30)
     services().analysis.store.add(StoredAnalysis(
         id="A-test", symbol=inst.key, instrument_token=inst.instrument_token, trading_day=at_time.date(),
         as_of=at_time, snapshot_hash="h", model="offline-rules", analyst="offline", label="Offline analyst (rules)",
@@ -89,6 +143,25 @@ def test_run_now_queues_a_job_then_shows_matches_with_data_and_as_of(fresh):
     at.run()
     row = at.dataframe[0].value.set_index("symbol").loc[symbol]
     assert row["latest analysis"].startswith("BUY 60% · Offline analyst (rules)")
+
+
+def test_earlier_as_of_is_used_and_cannot_pass_market_time(fresh):
+    at = _page().run()
+    at.toggle(key="scanner_pick_as_of").set_value(True).run()
+    assert not at.exception, at.exception
+    at.date_input(key="scanner_as_of_date").set_value(datetime(2016, 9, 1).date())
+    at.time_input(key="scanner_as_of_time").set_value(datetime(2016, 9, 1, 15, 30).time()).run()
+    captions = _texts(at.caption)
+    assert "As of 01 Sep 2016 15:30 IST (picked)" in captions
+    assert "bars to 01 Sep 2016" in captions
+    at.button(key="scanner_run").click().run()
+    job = services().store.jobs.get(at.session_state["scanner_job"])
+    assert job.args["as_of_iso"] == datetime(2016, 9, 1, 15, 30, tzinfo=IST).isoformat()
+
+    at.date_input(key="scanner_as_of_date").set_value(datetime(2016, 9, 9).date())
+    at.time_input(key="scanner_as_of_time").set_value(datetime(2016, 9, 9, 12, 0).time()).run()
+    assert "is after market time (09 Sep 2016 09:15 IST)" in _texts(at.error)
+    assert "As of 09 Sep 2016 09:15 IST (market time)" in _texts(at.caption)
 
 
 def test_schedule_and_backtest(fresh):
