@@ -12,16 +12,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
 
+from core.bars_asof import closed_until
 from core.calendar import NseCalendar, TradingSession
 from core.errors import DeskError, ValidationError
 from core.models import Instrument
-from core.resample import resample_bars
 from core.sessions import SessionPhase
 from core.timeutil import IST, to_ist
 
@@ -340,56 +340,155 @@ class WatchView:
 
 # ---- chart bars -----------------------------------------------------------------------------
 
-#: Chart intervals (Kite names) and a default look-back in trading days.
-CHART_INTERVALS: dict[str, int] = {"minute": 2, "5minute": 5, "15minute": 10, "60minute": 30, "day": 250}
-_RESAMPLABLE = {"5minute", "15minute", "60minute"}
+#: Chart intervals (the market-data service's names) and how many bars the chart asks for:
+#: enough for every indicator offered (EMA 50, Bollinger 20, RSI 14, volume SMA 20) to be
+#: warmed up well before the right edge.
+CHART_BARS: dict[str, int] = {"minute": 300, "5minute": 300, "15minute": 300, "60minute": 300,
+                              "day": 250, "week": 104}
+#: Bars an indicator needs for its first value (EMA/SMA ``p``: ``p`` bars; RSI ``p``: ``p + 1``,
+#: one bar is spent on the first price change).
+INDICATOR_BARS: dict[str, int] = {"EMA 20": 20, "EMA 50": 50, "Bollinger 20": 20, "RSI 14": 15,
+                                  "Volume SMA 20": 20}
+_BAR_MINUTES: dict[str, int] = {"minute": 1, "5minute": 5, "15minute": 15, "60minute": 60}
 
 
-class BarSource(Protocol):
-    def bars(self, key_or_token: str | int, interval: str, start: datetime, end: datetime) -> pd.DataFrame: ...
+class OhlcvReader(Protocol):
+    def now(self) -> datetime: ...
+
+    def ohlcv(self, key_or_token: str | int, interval: str, *, as_of: datetime | None = None,
+              start: datetime | date | None = None, bars: int | None = None, forming: bool = False,
+              fill: bool = True) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True, slots=True)
 class ChartBars:
-    """Bars for a chart. ``source`` says where they came from (shown under the chart)."""
+    """What the Chart page draws: the bars of one instrument as of a market time.
 
-    frame: pd.DataFrame  # index tz-aware IST bar-open time; float open high low close volume
-    source: Literal["store", "resampled from 1-minute", "none"]
+    ``frame``: indexed by tz-aware IST bar open, float64 ``open high low close volume``
+    (₹, shares), at most ``requested`` bars, none opening after ``as_of``; the last one is
+    still forming when ``forming``. ``derived``: how bars were built (e.g. ``"aggregated from
+    minute bars"``) or ``None`` for stored bars. ``warning``: why only stored bars are shown
+    (the market's historical API failed), else ``None``.
+    """
+
+    key: str
+    interval: str
+    as_of: datetime
+    frame: pd.DataFrame
+    requested: int
+    forming: bool
+    derived: str | None
+    warning: str | None
+
+    @property
+    def empty(self) -> bool:
+        return self.frame.empty
+
+    def span(self) -> str:
+        """``"02 Jan 2016 – 16 Aug 2016"`` (daily/weekly) or ``"16 Aug 09:15 – 16 Aug 12:00 IST"``."""
+        if self.frame.empty:
+            return "no bars"
+        first, last = self.frame.index[0], self.frame.index[-1]
+        if self.interval in ("day", "week"):
+            return f"{first:%d %b %Y} – {last:%d %b %Y}"
+        return f"{first:%d %b %Y %H:%M} – {last:%d %b %Y %H:%M} IST"
+
+    def caption(self) -> str:
+        """E.g. ``"150 bars · 01 Jan 2016 – 16 Aug 2016 · as of 17 Aug 2016 10:00 IST ·
+        last bar forming · derived: aggregated from minute bars · last close ₹1,050.00"``."""
+        parts = [f"{len(self.frame)} bars", self.span(), f"as of {self.as_of:%d %b %Y %H:%M} IST"]
+        if self.forming:
+            parts.append("last bar forming")
+        if self.derived:
+            parts.append(f"derived: {self.derived}")
+        if not self.frame.empty:
+            parts.append(f"last close ₹{float(self.frame['close'].iloc[-1]):,.2f}")
+        return " · ".join(parts)
+
+    def last_bar_age(self) -> str:
+        """How old the newest bar is at ``as_of``: ``"last bar 16 Aug 2016 15:29 IST, 18 h 31 min
+        before the as-of time"``, or ``"no stored bars"``."""
+        if self.frame.empty:
+            return "no stored bars"
+        last = self.frame.index[-1]
+        if self.interval in ("day", "week"):
+            end = datetime.combine(last.date(), time(15, 30), IST)
+            label = f"{last:%d %b %Y}"
+        else:
+            end = (last + pd.Timedelta(minutes=_BAR_MINUTES[self.interval])).to_pydatetime()
+            label = f"{last:%d %b %Y %H:%M} IST"
+        return f"last bar {label}, {_age(self.as_of - end)} before the as-of time"
+
+    def warning_text(self) -> str | None:
+        """The frame's warning with the last bar's age, or ``None`` when the read was complete."""
+        if not self.warning:
+            return None
+        return f"{self.warning[0].upper()}{self.warning[1:]}; {self.last_bar_age()}."
+
+    def shortfalls(self, indicators: Iterable[str]) -> list[str]:
+        """For each of ``indicators`` (names in ``INDICATOR_BARS``) that has too few bars to draw a
+        value: ``"EMA 50 needs 50 bars, 17 available"``. Unknown names raise ``ValidationError``."""
+        out = []
+        for name in indicators:
+            if name not in INDICATOR_BARS:
+                raise ValidationError(f"unknown indicator {name!r}; use one of {', '.join(INDICATOR_BARS)}")
+            need = INDICATOR_BARS[name]
+            if len(self.frame) < need:
+                out.append(f"{name} needs {need} bars, {len(self.frame)} available")
+        return out
 
 
-def chart_window(calendar: NseCalendar, interval: str, as_of: date) -> tuple[datetime, datetime]:
-    """Default ``(start, end)`` (IST) for ``interval``: the last ``CHART_INTERVALS[interval]``
-    trading days up to and including ``as_of`` (or the trading day before it if ``as_of``
-    is not one). Raises ``ValidationError`` for an unknown interval."""
-    if interval not in CHART_INTERVALS:
-        raise ValidationError(f"interval must be one of {list(CHART_INTERVALS)}, got {interval!r}")
-    last = as_of if calendar.is_trading_day(as_of) else calendar.previous_trading_day(as_of)
-    first = last
-    for _ in range(CHART_INTERVALS[interval] - 1):
-        first = calendar.previous_trading_day(first)
-    start = datetime.combine(first, datetime.min.time(), IST)
-    end = datetime.combine(last, datetime.min.time(), IST) + timedelta(days=1) - timedelta(seconds=1)
-    return start, end
+def _age(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {mins} min"
+    return f"{mins} min"
 
 
-def chart_bars(source: BarSource, key: str, interval: str, start: datetime, end: datetime) -> ChartBars:
-    """Bars of ``key`` at ``interval`` in ``[start, end]``; when the store has none at 5/15/60
-    minutes, aggregate its 1-minute bars with ``core.resample.resample_bars``."""
-    frame = _clean(source.bars(key, interval, start, end))
-    if not frame.empty:
-        return ChartBars(frame, "store")
-    if interval in _RESAMPLABLE:
-        minute = _clean(source.bars(key, "minute", start, end))
-        if not minute.empty:
-            return ChartBars(_clean(resample_bars(minute, interval)), "resampled from 1-minute")
-    return ChartBars(frame, "none")
+def chart_as_of(market_now: datetime, day: date | None = None) -> datetime:
+    """The as-of time of a chart: market now for ``day`` ``None`` or on/after market now's
+    date (never later than market now), else the end of ``day`` (23:59:59 IST, after its
+    close). Raises ``ValidationError`` for a naive ``market_now``."""
+    now = to_ist(market_now)
+    if day is None or day >= now.date():
+        return now
+    return datetime.combine(day, time(23, 59, 59), IST)
+
+
+def chart_bars(market: OhlcvReader, key: str, interval: str, as_of: datetime | None = None,
+               bars: int | None = None) -> ChartBars:
+    """The bars of ``key`` at ``interval`` for the Chart page, through the one read path
+    ``MarketDataService.ohlcv(..., fill=True, forming=True)``: missing history is first
+    backfilled from the market, then the last ``bars`` (default ``CHART_BARS[interval]``)
+    closed bars as of ``as_of`` (default and cap: market now) plus the forming one.
+
+    Raises ``ValidationError`` for an interval not in ``CHART_BARS`` or an unknown symbol (the
+    message names close matches); ``DeskError`` subclasses from the market (e.g. Kite login
+    needed). A market that is merely unreachable is not an error: ``warning`` says so.
+    """
+    if interval not in CHART_BARS:
+        raise ValidationError(f"chart interval must be one of {', '.join(CHART_BARS)}, got {interval!r}")
+    n = bars or CHART_BARS[interval]
+    raw = market.ohlcv(key, interval, as_of=as_of, bars=n, fill=True, forming=True)
+    attrs = dict(raw.attrs)
+    read_at = attrs.get("as_of") or (to_ist(as_of) if as_of else market.now())
+    frame = _clean(raw).tail(n)
+    closed = closed_until(frame, interval, read_at)
+    return ChartBars(key=key, interval=interval, as_of=to_ist(read_at), frame=frame, requested=n,
+                     forming=len(closed) < len(frame), derived=attrs.get("derived"),
+                     warning=attrs.get("warning"))
 
 
 def _clean(frame: pd.DataFrame | None) -> pd.DataFrame:
     cols = ["open", "high", "low", "close", "volume"]
     if frame is None or frame.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols},
-                            index=pd.DatetimeIndex([], tz=IST))
+                            index=pd.DatetimeIndex([], tz=IST, name="ts"))
     out = frame[cols].astype("float64")
     out.index = pd.DatetimeIndex(out.index).tz_convert(IST)
+    out.attrs = {}
     return out[~out.index.duplicated(keep="last")].sort_index()

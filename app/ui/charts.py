@@ -24,9 +24,9 @@ _UP, _DOWN = "#26a69a", "#ef5350"
 
 
 def bar_labels(index: pd.DatetimeIndex, interval: str) -> list[str]:
-    """Category labels in IST: ``"2016-08-16"`` for daily bars, ``"16 Aug 09:15"`` intraday."""
+    """Category labels in IST: ``"2016-08-16"`` for daily and weekly bars, ``"16 Aug 09:15"`` intraday."""
     local = index.tz_convert(IST) if index.tz is not None else index
-    fmt = "%Y-%m-%d" if interval == "day" else "%d %b %H:%M"
+    fmt = "%Y-%m-%d" if interval in ("day", "week") else "%d %b %H:%M"
     return [ts.strftime(fmt) for ts in local]
 
 
@@ -86,7 +86,7 @@ def _add_overlays(fig: go.Figure, bars: pd.DataFrame, x: list[str], chosen: set[
         for period, colour in zip(EMA_PERIODS, ("#ffb74d", "#ba68c8"), strict=True):
             fig.add_trace(go.Scatter(x=x, y=ind.ema(bars, period), name=f"EMA {period}", mode="lines",
                                      line={"width": 1.2, "color": colour}), row=1, col=1)
-    if "VWAP" in chosen and interval != "day":
+    if "VWAP" in chosen and interval not in ("day", "week"):
         fig.add_trace(go.Scatter(x=x, y=ind.session_vwap(bars.tz_convert(IST)), name="VWAP", mode="lines",
                                  line={"width": 1.4, "color": "#4fc3f7", "dash": "dot"}), row=1, col=1)
     if "Bollinger" in chosen:

@@ -7,8 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from app.adapters.calendar_source import load_nse_calendar
-from app.market.watch_view import chart_window, market_status, ticker_health
-from core.errors import ValidationError
+from app.market.watch_view import market_status, ticker_health
 from core.sessions import SessionPhase
 from core.timeutil import IST
 
@@ -53,23 +52,6 @@ def test_ticker_health_with_cache_error_is_error_level():
 def test_ticker_health_without_status_is_warning_telling_how_to_start_it():
     h = ticker_health(None, None, WALL, 10.0)
     assert h.level == "warning" and "workers.ticker" in h.message
-
-
-def test_chart_window_covers_n_trading_days_ending_on_as_of(cal):
-    start, end = chart_window(cal, "5minute", date(2016, 9, 9))
-    assert cal.trading_days(start, end)[-1] == date(2016, 9, 9)
-    assert len(cal.trading_days(start, end)) == 5
-    assert start.tzinfo is not None and end.tzinfo is not None
-
-
-def test_chart_window_on_a_holiday_ends_on_previous_trading_day(cal):
-    _, end = chart_window(cal, "minute", date(2016, 9, 5))  # Ganesh Chaturthi
-    assert end.date() == date(2016, 9, 2)
-
-
-def test_chart_window_unknown_interval_raises(cal):
-    with pytest.raises(ValidationError, match="interval must be one of"):
-        chart_window(cal, "2minute", date(2016, 9, 9))
 
 
 # ---- with the tick cache's own records -------------------------------------------------------
@@ -131,3 +113,130 @@ def test_ticker_health_disconnected_is_error():
     now = datetime(2026, 1, 14, 10, 0, tzinfo=IST)
     h = ticker_health(_status(now, connected=False), now, now, 10.0)
     assert h.level == "error" and "not connected" in h.message
+
+
+# ---- chart bars through MarketDataService (real replay server, pinned market clock) ----------
+
+import pandas as pd  # noqa: E402
+
+from app.adapters.kite_historical import historical_client  # noqa: E402
+from app.adapters.redis_client import redis_client  # noqa: E402
+from app.market.history import MarketDataService  # noqa: E402
+from app.market.instruments import InstrumentService  # noqa: E402
+from app.market.watch_view import CHART_BARS, chart_as_of, chart_bars  # noqa: E402
+from core.errors import ValidationError  # noqa: E402
+from core.models import Bar  # noqa: E402
+from tests.app.test_market_data import replay_settings  # noqa: E402
+from tests.app.test_market_reads import Pinned, at  # noqa: E402
+from tests.fixtures_store import seed_instruments  # noqa: E402
+from tests.servers import free_port  # noqa: E402
+
+AUG16 = date(2016, 8, 16)
+
+
+@pytest.fixture()
+def clock() -> Pinned:
+    return Pinned(at(9, 40))
+
+
+@pytest.fixture()
+def market(sqlite_store, replay_server, redis_url, clock) -> MarketDataService:
+    """The market-data service on the session's replay server (2016-08-17: its history holds
+    the 2016-08-16 session and daily bars before it), a fresh SQLite store, the clock pinned."""
+    seed_instruments(sqlite_store)
+    settings = replay_settings(replay_server, redis_url)
+    return MarketDataService(sqlite_store, InstrumentService(sqlite_store),
+                             historical_client(settings, redis_client(redis_url)), clock=clock)
+
+
+def test_chart_minute_bars_are_backfilled_and_end_before_the_pinned_clock(market, sqlite_store):
+    data = chart_bars(market, "NSE:INFY", "minute")
+    assert data.as_of == at(9, 40)
+    assert len(data.frame) == 25  # 09:15 … 09:39, closed by 09:40
+    assert data.frame.index.max() == pd.Timestamp(at(9, 39))
+    assert (data.frame.index + pd.Timedelta(minutes=1) <= pd.Timestamp(at(9, 40))).all()
+    assert not data.forming and data.derived is None and data.warning is None
+    assert sqlite_store.bars.count(408065, "minute") >= 25  # read through the backfill into the store
+    assert list(data.frame.columns) == ["open", "high", "low", "close", "volume"]
+    assert str(data.frame.index.tz) == str(IST)
+    caption = data.caption()
+    assert caption.startswith("25 bars · 16 Aug 2016 09:15 – 16 Aug 2016 09:39 IST · as of 16 Aug 2016 09:40 IST")
+    assert "forming" not in caption and "derived" not in caption
+
+
+def test_chart_names_each_indicator_lacking_bars(market):
+    data = chart_bars(market, "NSE:INFY", "minute")
+    assert data.shortfalls(["EMA 20", "EMA 50", "Bollinger 20", "RSI 14", "Volume SMA 20"]) == [
+        "EMA 50 needs 50 bars, 25 available"]
+    early = chart_bars(market, "NSE:INFY", "5minute")  # 09:15 … 09:35 closed by 09:40
+    assert early.shortfalls(["EMA 20", "RSI 14"]) == ["EMA 20 needs 20 bars, 5 available",
+                                                       "RSI 14 needs 15 bars, 5 available"]
+    with pytest.raises(ValidationError, match="unknown indicator 'MACD'"):
+        data.shortfalls(["MACD"])
+
+
+def test_chart_5minute_bars_are_derived_and_mark_the_forming_bar(market, clock):
+    clock.when = at(9, 42)
+    data = chart_bars(market, "NSE:INFY", "5minute")
+    minutes = chart_bars(market, "NSE:INFY", "minute")
+    assert list(data.frame.index[-2:]) == [pd.Timestamp(at(9, 35)), pd.Timestamp(at(9, 40))]
+    assert data.forming  # 09:40 bucket: the closed minutes 09:40 and 09:41 so far
+    assert data.frame["volume"].iloc[-1] == minutes.frame.loc[pd.Timestamp(at(9, 40)):, "volume"].sum()
+    assert minutes.frame.index.max() == pd.Timestamp(at(9, 41))
+    assert data.derived == "aggregated from minute bars"
+    caption = data.caption()
+    assert "last bar forming" in caption and "derived: aggregated from minute bars" in caption
+    assert data.frame.index.max() <= pd.Timestamp(at(9, 42))
+
+
+def test_chart_day_bars_stop_at_the_last_closed_session_and_as_of_is_capped(market, clock):
+    clock.when = datetime(2016, 8, 17, 10, 0, tzinfo=IST)
+    data = chart_bars(market, "NSE:INFY", "day", as_of=datetime(2016, 9, 30, 15, 30, tzinfo=IST))
+    assert data.as_of == clock.when  # a later as-of is cut to market time
+    assert data.frame.index.max() == pd.Timestamp(datetime(2016, 8, 16, tzinfo=IST))
+    assert 100 < len(data.frame) <= CHART_BARS["day"]
+    assert data.shortfalls(["EMA 50", "Bollinger 20", "RSI 14"]) == []
+    assert not data.forming and "16 Aug 2016 · as of 17 Aug 2016 10:00 IST" in data.caption()
+    weeks = chart_bars(market, "NSE:INFY", "week")
+    assert weeks.derived == "aggregated from day bars"
+    # the week of 15 Aug (a holiday) is stamped with its first session, 16 Aug, and is still forming
+    assert weeks.frame.index.max() == pd.Timestamp(datetime(2016, 8, 16, tzinfo=IST)) and weeks.forming
+    assert weeks.frame["close"].iloc[-1] == data.frame["close"].iloc[-1]
+
+
+def test_chart_warns_when_the_market_is_unreachable_and_shows_stored_bars(market, sqlite_store, redis_url, clock):
+    chart_bars(market, "NSE:INFY", "minute")  # backfilled to 09:40 (the bar opening at the clock is stored too)
+    clock.when = at(10, 0)
+    dead = replay_settings(type("S", (), {"host": "127.0.0.1", "port": free_port(), "api_key": "paperdesk-test",
+                                          "api_secret": "paperdesk-test-secret"})(), redis_url)
+    offline = MarketDataService(sqlite_store, InstrumentService(sqlite_store),
+                                historical_client(dead, redis_client(redis_url), retries=0), clock=clock)
+    data = chart_bars(offline, "NSE:INFY", "minute")
+    assert data.frame.index.max() == pd.Timestamp(at(9, 40))
+    text = data.warning_text()
+    assert text is not None and "historical API failed" in text
+    assert "last bar 16 Aug 2016 09:40 IST, 19 min before the as-of time" in text
+
+
+def test_chart_rejects_unknown_interval_and_symbol(market):
+    with pytest.raises(ValidationError, match="chart interval must be one of"):
+        chart_bars(market, "NSE:INFY", "2minute")
+    with pytest.raises(ValidationError, match="unknown instrument 'NSE:NOSUCHCO'"):
+        chart_bars(market, "NSE:NOSUCHCO", "day")
+
+
+def test_chart_as_of_is_market_now_on_the_market_date_and_never_later():
+    now = datetime(2016, 9, 9, 11, 5, 30, tzinfo=IST)
+    assert chart_as_of(now) == now
+    assert chart_as_of(now, date(2016, 9, 9)) == now
+    assert chart_as_of(now, date(2016, 9, 12)) == now
+    assert chart_as_of(now, date(2016, 9, 8)) == datetime(2016, 9, 8, 23, 59, 59, tzinfo=IST)
+
+
+def test_chart_bars_of_a_stored_bar_after_the_clock_are_not_shown(market, sqlite_store):
+    chart_bars(market, "NSE:INFY", "minute")
+    sqlite_store.bars.upsert([Bar(408065, "minute", at(9, 45), 1, 2, 0.5, 1.5, 10)])  # a later bar, stored
+    market.cache.invalidate(408065, "minute")
+    data = chart_bars(market, "NSE:INFY", "minute")
+    assert data.frame.index.max() == pd.Timestamp(at(9, 39))
+
