@@ -282,8 +282,10 @@ def test_enqueue_pins_market_time_and_sends_actor(scanner):
     job_id = scanner.enqueue("gap_up", "NIFTY 100")
     (queue, actor, kwargs), = scanner.queue.sent
     assert (queue, actor) == ("scans", "run_scan") and kwargs["job_id"] == job_id
-    assert kwargs["as_of_iso"] == AFTER_CLOSE.isoformat()
+    assert kwargs["as_of_iso"] == AFTER_CLOSE.isoformat() and "forming" not in kwargs
     assert scanner.jobs.get(job_id).status == "queued"
+    scanner.enqueue("orb", "NIFTY 50", as_of=at(10, 0), forming=True)
+    assert scanner.queue.sent[-1][2]["forming"] is True and scanner.queue.sent[-1][2]["as_of_iso"] == at(10, 0).isoformat()
 
 
 def test_backtest_counts_matches_per_day_up_to_market_time(desk):

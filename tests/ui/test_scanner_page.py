@@ -5,8 +5,8 @@ backtest.
 
 The container's market is the default replay world (2016-09-09; no tick yet, so market time
 is that session's open, 09:15 IST); the store holds instruments and daily bars built here
-(tests/factories.py) up to 08 Sep 2016 for five NIFTY 500 stocks: three falling (RSI < 30),
-two rising. Nothing reads the bundled bar files.
+(``tests/scanner_bars.py``) up to 08 Sep 2016 for five NIFTY 500 stocks: three falling
+(RSI < 30), two rising. Nothing reads the bundled bar files.
 """
 
 from __future__ import annotations
@@ -14,33 +14,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app.container import reset_services, services
 from core.timeutil import IST
-from tests.factories import HDFCBANK, INFY, RELIANCE, SBIN, TCS, bar
-from tests.fixtures_store import seed_instruments
+from tests.scanner_bars import FALLING, LAST_DAY, seed_scanner_store
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "scanner.py")
-LAST_DAY = datetime(2016, 9, 8, tzinfo=IST)
-FALLING, RISING = (INFY, TCS, SBIN), (RELIANCE, HDFCBANK)
-
-
-def _daily_bars() -> list:
-    days = pd.bdate_range(end=LAST_DAY.date(), periods=60)
-    out = []
-    for i, d in enumerate(days):
-        ts = datetime.combine(d.date(), datetime.min.time(), IST)
-        wiggle = 3.0 if i % 2 else 0.0
-        out += [bar(inst.instrument_token, ts, 1000 - 5 * i + wiggle, interval="day", volume=1000 + i)
-                for inst in FALLING]
-        out += [bar(inst.instrument_token, ts, 500 + 5 * i - wiggle, interval="day", volume=1000 + i)
-                for inst in RISING]
-    return out
 
 
 @pytest.fixture()
@@ -53,8 +36,7 @@ def fresh(monkeypatch, tmp_path, redis_url):
     reset_services()
     st.cache_resource.clear()
     st.cache_data.clear()
-    seed_instruments(services().store)
-    services().store.bars.upsert(_daily_bars())
+    seed_scanner_store(services().store)
     yield
     reset_services()
     st.cache_resource.clear()

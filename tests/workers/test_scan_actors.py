@@ -12,6 +12,7 @@ from app.adapters.queue import install_broker
 from app.container import reset_services, services
 from core.errors import ValidationError
 from core.timeutil import IST
+from tests.scanner_bars import seed_scanner_store
 from tests.workers.test_backfill import drop_worker_middleware
 
 
@@ -19,7 +20,9 @@ from tests.workers.test_backfill import drop_worker_middleware
 def desk(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'desk.db'}")
     monkeypatch.setenv("DESK_BROKER", "stub")
+    monkeypatch.delenv("DESK_REPLAY_DATE", raising=False)
     reset_services()
+    seed_scanner_store(services().store)  # the scanner reads bars from the store (market time 09 Sep 2016 09:15)
     yield services()
     services().store.dispose()
     reset_services()
