@@ -1,11 +1,13 @@
 """System: workers, queues and failed messages (retry/discard), ticker, Kite token, Redis and
-store health, the clock's last runs and the NSE calendar's horizon. Refreshes every 5 s."""
+store health, the clock's last runs, the morning backfill's progress and the NSE calendar's
+horizon. Refreshes every 5 s."""
 
 from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
+from app.market.history_warmup import latest_morning
 from app.ui.state import get_services
 from app.ui.widgets import fmt_ist
 from app.ui.auth import guard_page
@@ -141,6 +143,27 @@ def _failed_messages(h) -> None:
                 st.rerun(scope="app")
 
 
+def _morning_backfill() -> None:
+    """The newest morning backfill (``app.market.history_warmup``): children done / total,
+    failures listed with their messages."""
+    st.subheader("Morning backfill")
+    try:
+        p = latest_morning(svc.store.jobs)
+    except Exception as exc:  # noqa: BLE001 - store down: the probes above say so
+        st.caption(f"could not read the morning backfill: {exc}")
+        return
+    if p is None:
+        st.info("No morning backfill yet: the clock sends one at 08:30 IST on trading days and when it starts.")
+        return
+    st.progress(p.fraction, text=f"Morning backfill {p.day:%d %b %Y}: {p.summary()}")
+    if p.failures:
+        st.warning(f"{p.failed:,} backfill(s) failed; the next run (or a clock restart) queues them again.")
+        st.dataframe(pd.DataFrame([{"backfill": what, "error": msg} for what, msg in p.failures[:100]]),
+                     hide_index=True, width="stretch", key="system_morning_failures")
+    for note in p.notes[:20]:
+        st.caption(note)
+
+
 @st.fragment(run_every="5s")
 def live() -> None:
     now = datetime.now(UTC)
@@ -153,6 +176,7 @@ def live() -> None:
                    f"holidays known (estimated after that) to {h.calendar.covered_until}")
     _probes(h)
     _tables(h, now)
+    _morning_backfill()
     _failed_messages(h)
 
 

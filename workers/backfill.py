@@ -158,7 +158,7 @@ def morning_backfill(as_of: str | None = None, universes: list[str] | None = Non
     except Exception:  # noqa: BLE001 - strategies are optional for the backfill
         log.exception("morning backfill: could not read the strategies' symbols")
     intraday = list(dict.fromkeys([*watch, *strategy_keys]))
-    plan = plan_morning_backfill(now, daily_keys=universe_keys(universes or DEFAULT_UNIVERSES),
+    plan = plan_morning_backfill(now, daily_keys=universe_keys(DEFAULT_UNIVERSES if universes is None else universes),
                                  intraday_keys=intraday, resolve=svc.instruments.resolve, calendar=svc.calendar)
     progress = queue_morning_backfill(svc.tasks, svc.store.jobs, plan)
     return {"parent": plan.parent_id, "total": progress.total, "done": progress.done, "failed": progress.failed}

@@ -279,7 +279,9 @@ class MarketDataService:
         rest is split into Kite's windows (``KITE_MAX_DAYS``) unless ``single`` is set: then the
         range must fit one request. ``continuous`` (continuous futures) and ``oi`` (open
         interest) are passed to Kite. ``progress(fraction 0..1, message)`` is called after each
-        request window; each window is stored before the next is requested.
+        request window; each window is stored before the next is requested. A window that fills
+        a hole right before stored bars is recorded as covered to its end (its bars are closed),
+        so the hole is not requested again.
 
         **Corporate actions** (``interval="day"``): Kite's daily candles are adjusted for splits
         and bonuses, so after one the whole stored history is off by the factor. The first
@@ -314,6 +316,7 @@ class MarketDataService:
             if progress:
                 progress(1.0, "already stored")
             return 0
+        covered_starts = {c[0] for c in covered}
         check_adjusted = interval == "day" and before > 1 and not single
         if check_adjusted:
             windows[0] = self._widen_for_overlap(windows[0], covered)
@@ -329,7 +332,9 @@ class MarketDataService:
                                                end.astimezone(UTC), before, mismatch, progress, notes,
                                                continuous=continuous, oi=oi)
             bars_repo.upsert(bars)
-            if bars:
+            if to + _SECOND in covered_starts:  # a hole before stored bars: all closed, cover it whole
+                bars_repo.add_coverage(token, interval, frm, to + _SECOND)  # touches the next span: merged
+            elif bars:
                 bars_repo.add_coverage(token, interval, frm, max(b.ts for b in bars))
             fetched += len(bars)
             if progress:

@@ -17,7 +17,8 @@ queues nothing twice, only re-queues the children that failed; and each backfill
 skips the ranges already stored, so later days fetch only what is missing. One parent job
 ``morning:<market day>`` (kind ``morning_backfill``) lists the children; its progress is
 finished children / total and its message reads ``"312 of 1,050 done, 3 failed"``
-(:func:`refresh_morning_job`, called by each child when it ends and by the System page).
+(:func:`refresh_morning_job`, called by each child when it ends; the System page reads the
+children itself, :func:`latest_morning`).
 
 Kite allows 3 historical requests a second (the ``HistoricalClient``'s shared limiter), so
 NIFTY 500 × 2 years of daily candles is about 500 requests, some 3 minutes.
@@ -283,8 +284,8 @@ def refresh_morning_job(jobs: _Jobs, parent_id: str) -> MorningProgress | None:
             jobs.finish(parent_id, result, message)
     else:
         if parent.status is not JobStatus.FAILED or parent.message != message:
-            jobs.update(parent_id, p.fraction)
-            jobs.fail(parent_id, message)
+            jobs.finish(parent_id, result, message)  # the result (failures listed), progress 1 ...
+            jobs.fail(parent_id, message)  # ... then failed: some children did not make it
     return p
 
 
@@ -328,9 +329,10 @@ def _replace_args(jobs: _Jobs, job_id: str, args: dict) -> None:
 
 
 def latest_morning(jobs: _Jobs) -> MorningProgress | None:
-    """Progress of the newest morning backfill (System page), refreshed from its children."""
+    """Progress of the newest morning backfill (System page), read from its children (no
+    write: the children keep the parent row up to date), or ``None`` if there was none."""
     recent = jobs.recent(limit=1, kind=MORNING_KIND)
-    return refresh_morning_job(jobs, recent[0].id) if recent else None
+    return morning_progress(jobs, recent[0].id) if recent else None
 
 
 # ---- the earlier per-watchlist warm-up, kept for callers of its API ---------------------------
