@@ -41,7 +41,8 @@ try:
     today = in_session and st.toggle("Today so far", key="sectors_today",
                                      help="Include today's forming daily bars (from the latest ticks) "
                                           "before the 15:30 close.")
-    view = sectors.view(forming=today)
+    with st.spinner("Reading the market's daily bars…"):
+        view = sectors.view(forming=today)
 except ValidationError as exc:
     view = None
     st.error(str(exc))

@@ -18,8 +18,9 @@ Market time (``market.now()``) bounds every read: the service never returns a ba
 day's bar counts only once that session has closed (15:30 IST); before then the tables end at
 the previous close, unless ``view(forming=True)`` is asked for "today so far" (the forming day
 bar built from the latest ticks). One :class:`SectorView` is one consistent snapshot (one
-market time, one set of bars) and memoises its tables; the service reuses the last view while
-neither the market time's cut nor the stored bars change. The math is ``core.sectors``.
+market time, one set of bars) and memoises its tables; the service reuses the last view for
+``VIEW_MAX_AGE_S`` seconds while the market time's cut (the last closed session, or the minute
+for "today so far") is the same. The math is ``core.sectors``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ INDEX_KEYS: tuple[str, ...] = (BENCHMARK_KEY, *(f"NSE:{n}" for n in dict.fromkey
 LOOKBACK_BARS = max(core.RS_WINDOWS.values()) + 10
 #: Seconds before an index fill that failed (market unreachable) is tried again.
 FILL_RETRY_S = 60.0
+#: Seconds a view is reused for the same as-of cut (a page rerun on every click), so bars that
+#: a backfill stores show up within this long. Reading 500 members' panel takes about 1.5 s.
+VIEW_MAX_AGE_S = 15.0
 
 
 @dataclass
@@ -224,21 +228,24 @@ class SectorService:
         ``Company Name``, ``Industry``, ``Symbol``. Default: the bundled NIFTY 500 list.
     lookback_bars : int
         Daily bars read per instrument (default: the 1Y RS window and its base, with room).
+    max_age_s : float
+        How long a view is reused for the same as-of cut (``0``: read the store every time).
 
     Thread-safe: one instance is shared by every Streamlit session.
     """
 
     def __init__(self, market: Any = None,
                  load_constituents: Callable[[], pd.DataFrame] = nifty500_constituents,
-                 lookback_bars: int = LOOKBACK_BARS) -> None:
+                 lookback_bars: int = LOOKBACK_BARS, max_age_s: float = VIEW_MAX_AGE_S) -> None:
         self.market = market
         self._load_constituents = load_constituents
         self.lookback_bars = lookback_bars
+        self.max_age_s = max_age_s
         self._lock = threading.Lock()
         self._classification: pd.DataFrame | None = None
         self._filled: dict[date, float | None] = {}  # closed session → None (done) or failure time
         self._fill_warning: str | None = None
-        self._last: tuple[tuple, SectorView] | None = None
+        self._last: tuple[tuple, float, SectorView] | None = None
 
     def _market(self) -> Any:
         if self.market is None:
@@ -303,15 +310,14 @@ class SectorService:
         now = market.now()
         classification = self.classification()
         forming = bool(forming) and not bars_asof.day_closed(pd.Timestamp(now.date()), now)
+        key = (now.replace(second=0, microsecond=0) if forming else core.as_of_date(now), forming)
+        with self._lock:
+            if (self._last is not None and self._last[0] == key
+                    and _time.monotonic() - self._last[1] < self.max_age_s):
+                return self._last[2]
         warnings = self._fill_indices(now)
         members = market.panel(self.member_keys(), "day", as_of=now, bars=self.lookback_bars, forming=forming)
         indices = market.panel(list(INDEX_KEYS), "day", as_of=now, bars=self.lookback_bars, forming=forming)
-        cut = now.replace(second=0, microsecond=0) if forming else core.as_of_date(now)
-        key = (cut, forming, len(members.frame), members.last_bar, float(members.frame["close"].sum()),
-               len(indices.frame), indices.last_bar, float(indices.frame["close"].sum()), warnings)
-        with self._lock:
-            if self._last is not None and self._last[0] == key:
-                return self._last[1]
         if members.frame.empty:
             raise ValidationError(
                 f"empty universe: none of the {members.requested} NIFTY 500 members has a daily bar up to "
@@ -325,7 +331,7 @@ class SectorService:
                           forming=forming, requested=members.requested, with_data=members.with_data,
                           unknown=members.unknown, empty=members.empty, warnings=warnings)
         with self._lock:
-            self._last = (key, view)
+            self._last = (key, _time.monotonic(), view)
         return view
 
     def fetch_missing(self, tasks: Any, view: SectorView | None = None) -> list[str]:
@@ -334,16 +340,15 @@ class SectorService:
 
         Job ids are ``sectors:<market date>:day:<symbol>``, so asking twice on one market day
         queues nothing twice (a failed job is queued again). ``view``: the snapshot whose
-        ``empty`` members to fetch (default: a fresh one, or every member if none has bars).
+        ``empty`` members to fetch (default: the members that the instruments master knows and
+        the store has no daily bar of up to market time). Symbols the master lacks are skipped.
         """
         market = self._market()
         now = market.now()
-        if view is None:
-            try:
-                view = self.view()
-            except ValidationError:
-                view = None
-        symbols = view.empty if view is not None else tuple(self.classification().index)
+        if view is not None:
+            symbols = view.empty
+        else:
+            symbols = market.panel(self.member_keys(), "day", as_of=now, bars=self.lookback_bars).empty
         start = bars_asof.default_start("day", now, self.lookback_bars)
         ids = []
         for sym in symbols:
