@@ -73,9 +73,17 @@ if pick_time:
         as_of = None
 shown = as_of or market_now
 st.caption(f"As of {shown:%d %b %Y %H:%M} IST ({'picked' if as_of else 'market time'})")
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def coverage(scan_: str, universe_: str, as_of_iso: str):
+    """Coverage per timeframe as of ``as_of_iso`` (cached a minute: a panel read of 500 symbols)."""
+    return get_services().scanner.coverage(scan_, universe_, datetime.fromisoformat(as_of_iso))[1]
+
+
 if scan:
     try:
-        _, cov = scanner.coverage(scan, universe, as_of)
+        cov = coverage(scan, universe, shown.replace(second=0, microsecond=0).isoformat())
         for c in cov:
             st.caption(f"Coverage, {universe} {c.label}: {c.text}")
         if any(c.partial for c in cov):

@@ -191,7 +191,8 @@ class ScannerService:
         if forming:
             day = pd.Timestamp(as_of.date(), tz=IST)
             have = set(long.loc[long["ts"] == day, "symbol"])
-            missing = [k for k in keys if k.split(":", 1)[-1] not in have]
+            history = set(long["symbol"])  # a symbol without daily history has nothing to scan
+            missing = [k for k in keys if k.split(":", 1)[-1] in history - have]
             if missing:  # no tick for them: today's bar from its closed 1-minute bars so far
                 minutes = self.market.panel(missing, "minute", as_of=as_of,
                                             start=datetime.combine(as_of.date(), time(0, 0), IST)).frame
