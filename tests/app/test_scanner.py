@@ -164,12 +164,12 @@ def test_scan_sees_the_bars_in_the_store_not_the_bundled_files(request, backend,
     days = pd.bdate_range(end=AUG16, periods=30)
     stored = [bar(infy, datetime.combine(d.date(), datetime.min.time(), IST), 1234.5, interval="day")
               for d in days]
-    scanner, _ = _scanner(store, stored, replay_server, redis_url, AFTER_CLOSE)
+    scanner, clock = _scanner(store, stored, replay_server, redis_url, AFTER_CLOSE)
     r = scanner.run("[0] daily close = 1234.5 and [0] daily sma(close, 20) = 1234.5", "NIFTY 50")
     assert r.frame["symbol"].tolist() == ["INFY"] and r.with_data == 1
     assert "1 of 50 symbols, bars to 16 Aug 2016" in r.data_label
     # the clock bounds the read: at 15:29 the 16 Aug bar has not closed yet, the scan sees 12 Aug
-    scanner.market._clock.when = at(15, 29)
+    clock.when = at(15, 29)
     r = scanner.run("close > 0", "Watchlist: default")
     assert r.frame["bar_time"].tolist() == [pd.Timestamp(days[-2].date(), tz=IST)]
 
