@@ -148,3 +148,24 @@ def test_market_outage_fails_one_child_the_parent_lists_it_and_the_next_run_retr
 def test_morning_backfill_skips_a_replay_without_market_time(desk, actors):
     assert actors.morning_backfill.fn() is None  # no replayed tick in Redis: wall time is not market time
     assert desk.store.jobs.recent(kind="morning_backfill") == []
+
+
+def test_clock_sends_morning_backfill_at_0830_ist_and_at_start_up_with_market_time():
+    import dramatiq
+    from dramatiq.brokers.stub import StubBroker
+
+    from app.adapters.calendar_source import load_nse_calendar
+    from app.adapters.queue import DramatiqTaskQueue
+    from workers.clock import fire, next_fire_times, schedule, send_morning_backfill
+
+    queue = DramatiqTaskQueue(StubBroker())
+    job = next(j for j in schedule() if j.id == "morning_backfill")
+    assert next_fire_times(datetime(2025, 3, 13, 7, 0, tzinfo=IST))["morning_backfill"] == \
+        datetime(2025, 3, 13, 8, 30, tzinfo=IST)
+    assert fire(job, datetime(2025, 3, 14, 8, 30, tzinfo=IST), load_nse_calendar(), queue) is None  # Holi
+    assert fire(job, datetime(2025, 3, 13, 8, 30, tzinfo=IST), load_nse_calendar(), queue) is not None
+    replay_now = datetime(2016, 9, 9, 9, 16, tzinfo=IST)
+    send_morning_backfill(queue, replay_now.date(), replay_now)
+    sent = [dramatiq.Message.decode(m) for m in list(queue.broker.queues["backfill"].queue)]
+    assert [(m.actor_name, m.kwargs) for m in sent] == [
+        ("morning_backfill", {}), ("morning_backfill", {"as_of": "2016-09-09T09:16:00+05:30"})]
