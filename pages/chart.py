@@ -1,90 +1,124 @@
-"""Chart: candlesticks of a watchlist symbol with EMA/VWAP/Bollinger overlays and an RSI panel."""
+"""Chart: candlesticks of any instrument with EMA/VWAP/Bollinger overlays and an RSI panel.
+
+Bars come through the one read path, ``MarketDataService.ohlcv`` (backfilled from the market,
+as of market time, with the forming bar). ``?symbol=NSE:XYZ`` opens the chart on that symbol
+(the Scanner links here).
+"""
 
 from datetime import date, datetime
 
 import streamlit as st
 
-from app.market.watch_view import CHART_INTERVALS, ChartBars, chart_bars, chart_window
-from app.ui.charts import price_figure
-from app.ui.state import get_services, get_watch_view
-from core.errors import DeskError, ValidationError
-from core.timeutil import IST
+from app.market.watch_view import CHART_BARS, ChartBars, chart_as_of, chart_bars
 from app.ui.auth import guard_page
+from app.ui.charts import price_figure
+from app.ui.state import get_services
+from core.errors import DeskError, ValidationError
 
 guard_page(get_services())  # sign-in, when the desk requires it
 
-INTERVAL_LABELS = {"1m": "minute", "5m": "5minute", "15m": "15minute", "60m": "60minute", "day": "day"}
+INTERVAL_LABELS = {"1m": "minute", "5m": "5minute", "15m": "15minute", "60m": "60minute", "day": "day",
+                   "week": "week"}
+assert set(INTERVAL_LABELS.values()) == set(CHART_BARS)
 
 svc = get_services()
 st.header("Chart")
 
 
-@st.cache_data(ttl=30, show_spinner=False)
-def load_bars(key: str, interval: str, start: datetime, end: datetime) -> ChartBars:
-    return chart_bars(get_services().market_data, key, interval, start, end)
+@st.cache_data(ttl=15, show_spinner="Reading bars…")
+def load_bars(key: str, interval: str, as_of: datetime) -> ChartBars:
+    return chart_bars(get_services().market_data, key, interval, as_of)
 
 
-keys = svc.watchlists.keys()
-if not keys:
-    st.info("The watchlist is empty: add a symbol on the Home page first.")
+def _unique(keys: list[str | None]) -> list[str]:
+    out: list[str] = []
+    for k in keys:
+        if k and k not in out:
+            out.append(k)
+    return out
+
+
+# ---- symbol: ?symbol=…, the picker, or the first watchlist symbol ---------------------------------
+watch = svc.watchlists.keys()
+param = st.query_params.get("symbol")
+if param and param != st.session_state.get("chart_param"):
+    st.session_state["chart_param"] = param
+    try:
+        st.session_state["chart_symbol"] = svc.instruments.resolve(param).key
+    except ValidationError as exc:
+        st.warning(f"Link symbol ?symbol={param}: {exc}")
+if "chart_symbol" not in st.session_state and watch:
+    st.session_state["chart_symbol"] = watch[0]
+
+c0, c1, c2, c3 = st.columns([2, 2, 3, 2])
+with c0:
+    prefix = st.text_input("Find instrument", key="chart_search", placeholder="symbol prefix, e.g. TATA",
+                           help="Searches the whole instruments master, not only the watchlist.")
+found: list[str] = []
+if prefix.strip():
+    try:
+        found = [i.key for i in svc.instruments.search(prefix.strip().split(":")[-1], limit=30)]
+    except DeskError as exc:
+        st.error(f"Instrument search failed: {exc}")
+    if not found:
+        c0.caption(f"No instrument starts with {prefix.strip().upper()!r}.")
+options = _unique([st.session_state.get("chart_symbol"), *found, *watch])
+if not options:
+    st.info("Type a symbol prefix in *Find instrument* (or add a symbol to the watchlist on the Home page).")
     st.stop()
-
-c1, c2, c3 = st.columns([2, 3, 2])
 with c1:
-    key = st.selectbox("Symbol", keys, key="chart_symbol")
+    key = st.selectbox("Symbol", options, key="chart_symbol")
+if st.query_params.get("symbol") != key:
+    st.query_params["symbol"] = key
+    st.session_state["chart_param"] = key
 with c2:
     label = st.radio("Interval", list(INTERVAL_LABELS), index=1, horizontal=True, key="chart_interval")
     interval = INTERVAL_LABELS[label]
+market_now = svc.market_data.now()
 with c3:
-    default_day = get_watch_view().market_date() or datetime.now(IST).date()
-    as_of = st.date_input("As of (IST)", value=default_day, min_value=date(1996, 1, 1), key="chart_as_of")
+    day = st.date_input("As of (IST)", value=market_now.date(), min_value=date(1996, 1, 1),
+                        max_value=market_now.date(), key="chart_as_of",
+                        help="Market date; an earlier date shows the bars as they stood after its close.")
 
+intraday = interval not in ("day", "week")
 t1, t2, t3, t4 = st.columns(4)
 show_ema = t1.toggle("EMA 20/50", value=True, key="chart_ema")
-show_vwap = t2.toggle("VWAP", value=interval != "day", key="chart_vwap", disabled=interval == "day")
+show_vwap = t2.toggle("VWAP", value=intraday, key="chart_vwap", disabled=not intraday)
 show_bb = t3.toggle("Bollinger 20, 2σ", value=False, key="chart_bollinger")
 show_rsi = t4.toggle("RSI panel", value=False, key="chart_rsi")
 
+as_of = chart_as_of(market_now, day)
 try:
-    start, end = chart_window(svc.calendar, interval, as_of)
-    data = load_bars(key, interval, start, end)
+    data = load_bars(key, interval, as_of.replace(second=0, microsecond=0))  # cached per minute
 except ValidationError as exc:
     st.error(str(exc))
     st.stop()
 except DeskError as exc:
-    st.error(f"Could not read bars: {exc}")
+    st.error(f"Could not read bars of {key}: {exc}")
     st.stop()
 
-span = f"{start:%d %b %Y} – {end:%d %b %Y} IST"
-if data.source == "none":
-    st.info(f"No {interval} bars stored for {key} in {span} ({CHART_INTERVALS[interval]} trading days "
-            f"to {as_of:%d %b %Y}). Load them from the market's historical API.")
-    if st.button("Load history", key="chart_load", type="primary"):
-        st.session_state["chart_job"] = svc.tasks.enqueue_backfill(key, interval, start, end)
-
-    job_id = st.session_state.get("chart_job")
-    if job_id:
-
-        @st.fragment(run_every="1s")
-        def job_progress() -> None:
-            job = svc.store.jobs.get(job_id)
-            if job is None:
-                st.caption(f"Backfill {job_id[:8]} queued…")
-                return
-            st.progress(min(max(job.progress, 0.0), 1.0), text=f"Backfill {job.status}: {job.message}")
-            if job.finished:
-                st.session_state.pop("chart_job", None)
-                if job.status == "failed":
-                    st.error(f"Backfill failed: {job.message}")
-                else:
-                    load_bars.clear()
-                    st.rerun(scope="app")
-
-        job_progress()
+if data.warning_text():
+    st.warning(data.warning_text())
+if data.empty:
+    st.info(f"No {interval} bars of {key} up to {data.as_of:%d %b %Y %H:%M} IST: neither the store nor the "
+            f"market's historical API has any in the range of the last {CHART_BARS[interval]} bars. "
+            "Try the day interval or another date.")
     st.stop()
 
-overlays = [name for name, on in (("EMA", show_ema), ("VWAP", show_vwap), ("Bollinger", show_bb)) if on]
+indicators = ["Volume SMA 20"]
+if show_ema:
+    indicators += ["EMA 20", "EMA 50"]
+if show_bb:
+    indicators.append("Bollinger 20")
+if show_rsi:
+    indicators.append("RSI 14")
+short = data.shortfalls(indicators)
+if short:
+    st.info("Too few bars to draw: " + "; ".join(short) + ". Pick a longer interval or an earlier date "
+            "with more history.")
+
+overlays = [name for name, on in (("EMA", show_ema), ("VWAP", show_vwap and intraday),
+                                               ("Bollinger", show_bb)) if on]
 fig = price_figure(data.frame, interval, title=f"{key} · {label}", overlays=overlays, rsi_panel=show_rsi)
 st.plotly_chart(fig, key="chart_figure", config={"displaylogo": False})
-last = data.frame.iloc[-1]
-st.caption(f"{len(data.frame)} bars · {span} · source: {data.source} · last close ₹{last['close']:,.2f}")
+st.caption(data.caption())
