@@ -53,6 +53,7 @@ What is real and what is derived (also in ``docs/replay.md``):
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -141,6 +142,7 @@ class ReplayMarket:
             s: (g[~((g["source"] == "yahoo_rescaled_derived") & g["date"].isin(recorded_days[s]))]
                 if s in recorded_days else g)
             for s, g in self.daily.groupby("symbol", sort=False)}
+        self._daily_dates: dict[str, list[date]] = {}
         self.instruments = nse_data.load_instruments()
         self.fill_unrecorded = fill_unrecorded
         self._by_token = {int(t): i for i, t in enumerate(self.instruments["instrument_token"])}
@@ -158,8 +160,7 @@ class ReplayMarket:
         The latest session before the replay date wins: its daily row, or its last 1-minute
         close when the daily file lacks that session (e.g. RELIANCE before 2016-08-22).
         """
-        d = self._daily_of(symbol)
-        d = d[d["date"] < self.day]
+        d = self._daily_before(symbol, self.day)
         mins = self.minutes_of(symbol)
         m = mins[mins.index < self.open_dt]
         if len(m) and (not len(d) or m.index[-1].date() > d["date"].iloc[-1]):
@@ -172,9 +173,16 @@ class ReplayMarket:
     def tick_reference(self, symbol: str) -> float | None:
         """₹ NSE's tick reference for the replay date: ``symbol``'s last close of an earlier month
         (the monthly review), else its previous close; None without data."""
-        d = self._daily_of(symbol)
-        d = d[d["date"] < self.day.replace(day=1)]
+        d = self._daily_before(symbol, self.day.replace(day=1))
         return float(d["close"].iloc[-1]) if len(d) else self.prev_close(symbol)
+
+    def _daily_before(self, symbol: str, day: date) -> pd.DataFrame:
+        """``symbol``'s daily rows dated before ``day`` (rows are date-sorted; bisect, not a scan)."""
+        d = self._daily_of(symbol)
+        dates = self._daily_dates.get(symbol)
+        if dates is None:
+            dates = self._daily_dates[symbol] = list(d["date"])
+        return d.iloc[:bisect_left(dates, day)]
 
     def _daily_of(self, symbol: str) -> pd.DataFrame:
         d = self._daily_by_symbol.get(symbol)
@@ -267,8 +275,8 @@ class ReplayMarket:
             path = bars_ticks(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"],
                               k=self.k, tick_size=tick / 100)
             rows.append(Row(sym, token, is_index, tick))
-            prices.append(path.prices)
-            vols.append(path.volumes)
+            prices.append(path.prices.astype(np.int32))
+            vols.append(path.volumes.astype(np.int32))
         recorded_today = {r.symbol for r in rows}
         derived = []
         for sym, token, r in self._derived_candidates(recorded_today):
@@ -278,8 +286,8 @@ class ReplayMarket:
                               tick_size=tick / 100)
             vol = self._session_volumes(r["volume"])
             rows.append(Row(sym, token, False, tick, derived=True))
-            prices.append(path.prices)
-            vols.append(vol)
+            prices.append(path.prices.astype(np.int32))
+            vols.append(vol.astype(np.int32))
             self._minutes[sym] = self._derived_minutes(path.prices, vol)
             derived.append(sym)
         self.derived_symbols = frozenset(derived)
@@ -308,18 +316,18 @@ class ReplayMarket:
         self.high = np.maximum.accumulate(self.price, axis=1)
         self.low = np.minimum.accumulate(self.price, axis=1)
         self.day_open = self.price[:, 0].copy()
-        # atp = round(cumulative turnover / cumulative volume), in place to keep the peak low
-        atp = self.price.astype(np.int64)
-        atp *= self.ltq
-        np.cumsum(atp, axis=1, out=atp)
-        atp *= 2
-        atp += self.cumvol
-        den = np.maximum(self.cumvol, 1)
-        den *= 2
-        np.floor_divide(atp, den, out=atp)
-        del den
-        self.atp = np.where(self.cumvol > 0, atp, self.price).astype(np.int32)
-        del atp
+        # atp = round(cumulative turnover / cumulative volume), in blocks of rows to keep the peak low
+        self.atp = np.empty_like(self.price)
+        for r0 in range(0, nrows, 32):
+            sl = slice(r0, r0 + 32)
+            cum = self.cumvol[sl]
+            atp = self.price[sl].astype(np.int64)
+            atp *= self.ltq[sl]
+            np.cumsum(atp, axis=1, out=atp)
+            atp *= 2
+            atp += cum
+            np.floor_divide(atp, 2 * np.maximum(cum, 1), out=atp)
+            self.atp[sl] = np.where(cum > 0, atp, self.price[sl])
         bar_vol = self.ltq.reshape(nrows, SESSION_MINUTES, self.k).sum(axis=2, dtype=np.int64)
         self.depth_base = np.repeat(np.maximum(1, bar_vol // self.k).astype(np.int32), self.k, axis=1)
         self.tick_paise = np.array([r.tick_paise for r in rows], dtype=np.int64)
