@@ -29,7 +29,7 @@ from app.adapters.kite_session import KiteLoginRequired
 from app.adapters.rate_limit import RateLimitTimeout
 from app.adapters.store.ports import JobStatus
 from app.container import services
-from app.market.history_warmup import MORNING_BACKFILL_ACTOR, parent_of, refresh_morning_job
+from app.market.history_warmup import MORNING_BACKFILL_ACTOR, child_finished, parent_of
 from core.errors import DataError, ValidationError
 from core.timeutil import IST, require_aware
 
@@ -109,13 +109,12 @@ def backfill_candles(job_id: str, key: str | int, interval: str, start_iso: str,
 
 def _refresh_parent(jobs, job_id: str) -> None:
     """A morning-backfill child updates its parent's progress (never fails the child)."""
-    parent = parent_of(job_id)
-    if parent is None:
+    if parent_of(job_id) is None:
         return
     try:
-        refresh_morning_job(jobs, parent)
+        child_finished(jobs, job_id)
     except Exception:  # noqa: BLE001 - the System page recomputes it anyway
-        log.exception("could not update morning backfill %s after %s", parent, job_id)
+        log.exception("could not update the morning backfill of %s", job_id)
 
 
 @dramatiq.actor(queue_name=BACKFILL_QUEUE, actor_name=MORNING_BACKFILL_ACTOR, max_retries=5,

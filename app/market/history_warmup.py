@@ -266,12 +266,18 @@ def refresh_morning_job(jobs: _Jobs, parent_id: str) -> MorningProgress | None:
     """Recompute ``parent_id``'s progress from its children and write it to the parent row:
     running with progress finished/total, else done (or failed, when a child failed) with a
     result ``{total, done, failed, failures}``. Returns the progress (``None``: no such job).
-    Safe to call from many workers at once: each write is computed from the rows it read."""
+    Many workers may call it at once: a state with fewer finished children than the parent
+    row already shows is not written (no moving back)."""
     p = morning_progress(jobs, parent_id)
     if p is None:
         return None
     parent = jobs.get(parent_id)
     message = f"Morning backfill: {p.summary()}"
+    if p.finished < round(parent.progress * p.total):
+        # Another worker wrote a newer state since these rows were read: never move it back.
+        # (A re-queued failed child also lowers the count: the parent keeps its last state
+        # until that child ends.)
+        return p
     if p.status is JobStatus.RUNNING:
         if parent.status is not JobStatus.RUNNING:
             jobs.start(parent_id, message)
@@ -287,6 +293,13 @@ def refresh_morning_job(jobs: _Jobs, parent_id: str) -> MorningProgress | None:
             jobs.finish(parent_id, result, message)  # the result (failures listed), progress 1 ...
             jobs.fail(parent_id, message)  # ... then failed: some children did not make it
     return p
+
+
+def child_finished(jobs: _Jobs, child_id: str) -> MorningProgress | None:
+    """Called by a morning-backfill child when it ends (done or failed): refresh its parent
+    (one query for the family, see :func:`refresh_morning_job`). ``None``: not a child."""
+    parent_id = parent_of(child_id)
+    return refresh_morning_job(jobs, parent_id) if parent_id is not None else None
 
 
 def queue_morning_backfill(queue: _Queue, jobs: _Jobs, plan: MorningPlan) -> MorningProgress:
