@@ -166,3 +166,27 @@ def test_after_the_close_minute_and_day_bars_agree_with_the_eod_row(closed, symb
         (r["open"], r["high"], r["low"], r["close"], r["volume"]))
     q = kite.quote([f"NSE:{symbol}"])[f"NSE:{symbol}"]
     assert q["last_price"] == r["close"] and q["volume"] == r["volume"]
+
+
+def test_every_stock_with_an_eod_row_on_the_replay_date_is_quoted(midday):
+    """The daily scan's whole universe (every NIFTY 500 stock with 2016-09-09 EOD) can be quoted."""
+    _, kite, _ = midday
+    d = nse_data.load_replay_daily()
+    symbols = sorted(set(d[(d["date"] == DAY) & (d["source"] == "nse_eod")]["symbol"]))
+    assert len(symbols) >= 270
+    keys = [f"NSE:{s}" for s in symbols]
+    ohlc = kite.ohlc(keys)
+    assert sorted(ohlc) == sorted(keys)
+    eod = d[d["date"] == DAY].set_index("symbol")
+    recorded = set()
+    for path in (nse_data.MINUTE_FILE, nse_data.EXTRA_MINUTE_FILE):
+        recorded |= set(nse_data.load_minute_bars(path)["symbol"].unique())
+    derived = [k for k in keys if k[4:] not in recorded]
+    assert len(derived) >= 150
+    for key, q in ohlc.items():
+        assert q["last_price"] > 0, key
+    for key in derived:  # past both derived extremes: the day's range so far is the EOD range
+        sym, q = key[4:], ohlc[key]
+        assert (q["ohlc"]["open"], q["ohlc"]["high"], q["ohlc"]["low"]) == (
+            eod.at[sym, "open"], eod.at[sym, "high"], eod.at[sym, "low"]), sym
+        assert eod.at[sym, "low"] <= q["last_price"] <= eod.at[sym, "high"], sym
