@@ -177,23 +177,25 @@ class MarketDataService:
                 unknown.append(str(key))
                 continue
             known[inst.instrument_token] = inst.tradingsymbol
-        read = self.cache.read(list(known), base, lo, as_of) if known else {}
-        parts = [f[["open", "high", "low", "close", "volume"]].reset_index().assign(instrument_token=tok)
-                 for tok, f in read.items() if len(f)]
-        long = (pd.concat(parts, ignore_index=True) if parts else
-                pd.DataFrame({c: pd.Series(dtype="float64") for c in ("open", "high", "low", "close", "volume")})
-                .assign(ts=pd.Series(pd.DatetimeIndex([], tz=IST)), instrument_token=pd.Series(dtype="int64")))
+        known = dict(sorted(known.items(), key=lambda kv: kv[1]))  # by tradingsymbol: the frame's order
+        long = self.cache.read_long(list(known), base, lo, as_of).drop(columns="oi")
         long = bars_asof.closed_long(long, base, as_of)
         if forming and base == "day":
-            long = pd.concat([long, self._forming_days(list(known), as_of)], ignore_index=True)
+            today = self._forming_days(list(known), as_of)
+            if len(today):
+                long = pd.concat([long, today[long.columns]], ignore_index=True)
+        resampled = interval not in ("minute", "day")
         long = bars_asof.resample_long(long, interval)
         if not forming:
             long = bars_asof.closed_long(long, interval, as_of)
         elif base == "minute":
             long = self._forming_intraday(long, list(known), interval, as_of)
-        long["symbol"] = long["instrument_token"].map(known)
+        long = long.assign(symbol=long["instrument_token"].map(known))
         long = long[["symbol", "instrument_token", "ts", "open", "high", "low", "close", "volume"]]
-        long = long.sort_values(["symbol", "ts"], ignore_index=True)
+        if resampled or forming:
+            long = long.sort_values(["symbol", "ts"], ignore_index=True, kind="stable")
+        else:
+            long = long.reset_index(drop=True)
         have = set(long["instrument_token"].unique())
         empty = tuple(sym for tok, sym in known.items() if tok not in have)
         last = long["ts"].max() if len(long) else None
@@ -229,14 +231,15 @@ class MarketDataService:
     def _forming_days(self, tokens: list[int], as_of: datetime) -> pd.DataFrame:
         rows = []
         if bars_asof.day_closed(pd.Timestamp(as_of.date()), as_of):
-            return pd.DataFrame(rows)
+            return pd.DataFrame(columns=["ts", *bars_asof.OHLCV, "instrument_token"])
         day = pd.Timestamp(as_of.date(), tz=IST)
         for tok, tick in self._latest_ticks(tokens, as_of).items():
             bar = bars_asof.forming_bar(pd.DataFrame(), tick.last_price, tick.volume_traded, day,
                                         day_ohlc=(tick.open, tick.high, tick.low))
             if len(bar):
                 rows.append(bar.reset_index().assign(instrument_token=tok))
-        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(rows)
+        return (pd.concat(rows, ignore_index=True) if rows
+                else pd.DataFrame(columns=["ts", *bars_asof.OHLCV, "instrument_token"]))
 
     def _forming_intraday(self, long: pd.DataFrame, tokens: list[int], interval: str, as_of: datetime) -> pd.DataFrame:
         """Keep closed bars, and make the bar of the bucket holding ``as_of`` the forming one
@@ -285,7 +288,8 @@ class MarketDataService:
 
         **Corporate actions** (``interval="day"``): Kite's daily candles are adjusted for splits
         and bonuses, so after one the whole stored history is off by the factor. The first
-        window re-reads up to ``ADJUST_LOOKBACK`` of stored days (no extra request), and when
+        window re-reads up to ``ADJUST_LOOKBACK`` of stored days (no extra request; a window that
+        fills a hole before stored bars also reads that far into them), and when
         a fetched close differs from the stored one by more than ``ADJUST_TOLERANCE`` (1 %) on
         any overlapping day (the newest stored bar is not compared: it may have been forming),
         the symbol's daily history is replaced: the whole range (from the first stored
@@ -323,13 +327,19 @@ class MarketDataService:
         newest = bars_repo.latest_ts(token, interval) if check_adjusted else None
         fetched = 0
         for i, (frm, to) in enumerate(windows, 1):
-            candles = self.historical.fetch_window(token, frm, to, interval, continuous=continuous, oi=oi)
+            req_to = to
+            if check_adjusted and to + _SECOND in covered_starts and \
+                    to + ADJUST_LOOKBACK - frm <= timedelta(days=KITE_MAX_DAYS["day"]):
+                req_to = to + ADJUST_LOOKBACK  # a hole before stored bars: read a few of them too
+            candles = self.historical.fetch_window(token, frm, req_to, interval, continuous=continuous, oi=oi)
             bars = _bars(token, interval, candles)
             if check_adjusted:
-                mismatch = self._close_mismatch(token, bars, frm, to, newest)
+                mismatch = self._close_mismatch(token, bars, frm, req_to, newest)
                 if mismatch is not None:
-                    return self._replace_daily(token, key_or_token, min([start.astimezone(UTC), *(c[0] for c in covered)]),
-                                               end.astimezone(UTC), before, mismatch, progress, notes,
+                    # the whole stored range and the asked one: nothing stored is left unadjusted
+                    whole = (min([start.astimezone(UTC), *(c[0] for c in covered)]),
+                             max([end.astimezone(UTC), *(c[1] for c in covered)]))
+                    return self._replace_daily(token, key_or_token, *whole, before, mismatch, progress, notes,
                                                continuous=continuous, oi=oi)
             bars_repo.upsert(bars)
             if to + _SECOND in covered_starts:  # a hole before stored bars: all closed, cover it whole

@@ -151,3 +151,17 @@ def test_outage_while_refetching_keeps_the_stored_history(store, plain, adjusted
         adjusted.backfill("NSE:INFY", "day", JUN1, AUG16)
     assert len(calls) == 2
     assert closes(store).equals(before) and store.bars.coverage(INFY, "day") == cover
+
+
+def test_split_found_by_an_older_range_replaces_the_newer_stored_bars_too(store, plain, adjusted_replay, redis_url):
+    plain.backfill("NSE:INFY", "day", date(2016, 7, 1), AUG16)  # stored: July to mid-August
+    count = len(closes(store))
+    adjusted = service(store, adjusted_replay, redis_url)
+    notes: list[str] = []
+    adjusted.backfill("NSE:INFY", "day", JUN1, date(2016, 7, 15), notes=notes)  # an older range
+    assert len(notes) == 1
+    after = closes(store)
+    assert len(after) == count + len(closes(store, JUN1, date(2016, 6, 30)))  # June added, nothing lost
+    raw = {c["date"].date(): c["close"] for c in adjusted_replay.kite().historical_data(INFY, "2016-06-01",
+                                                                                       "2016-08-16", "day")}
+    assert {ts.date(): c for ts, c in after.items()} == pytest.approx(raw)
