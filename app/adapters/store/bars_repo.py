@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import String, and_, delete, func, insert, select, type_coerce
 from sqlalchemy.engine import Engine
 
 from app.adapters.store.schema import bar_coverage as cov
@@ -165,10 +165,12 @@ class SqlBarRepository:
             raise ValidationError(f"start {start.isoformat()} is after end {end.isoformat()}; swap them")
         tokens = sorted({int(x) for x in instrument_tokens})
         rows: list = []
+        # SQLite keeps ts as ISO text: read the text and parse it vectorised (not row by row)
+        ts_col = type_coerce(t.c.ts, String) if self._engine.dialect.name == "sqlite" else t.c.ts
         with self._engine.connect() as conn:
             for i in range(0, len(tokens), 500):
                 rows += conn.execute(
-                    select(t.c.instrument_token, t.c.ts, t.c.open, t.c.high, t.c.low, t.c.close, t.c.volume, t.c.oi)
+                    select(t.c.instrument_token, ts_col, t.c.open, t.c.high, t.c.low, t.c.close, t.c.volume, t.c.oi)
                     .where(t.c.instrument_token.in_(tokens[i:i + 500]), t.c.interval == interval,
                            t.c.ts >= start, t.c.ts <= end)
                     .order_by(t.c.instrument_token, t.c.ts)
@@ -195,8 +197,9 @@ LONG_COLUMNS = ["instrument_token", "ts", *_PRICE_COLUMNS, "volume", "oi"]
 def long_frame(rows: Sequence[Sequence]) -> pd.DataFrame:
     """Rows ``(instrument_token, ts, open, high, low, close, volume, oi)`` as the long frame
     :meth:`SqlBarRepository.frames` documents (ts from naive UTC or any zone to IST)."""
-    df = pd.DataFrame(list(rows), columns=LONG_COLUMNS)
-    ts = pd.to_datetime(df["ts"], utc=True) if len(df) else pd.Series(pd.DatetimeIndex([], tz=UTC))
+    df = pd.DataFrame([tuple(r) for r in rows], columns=LONG_COLUMNS)
+    ts = (pd.to_datetime(df["ts"], utc=True, format="ISO8601") if len(df)
+          else pd.Series(pd.DatetimeIndex([], tz=UTC)))
     df["ts"] = pd.DatetimeIndex(ts).tz_convert(IST)
     return df.astype({"instrument_token": "int64", **{c: "float64" for c in _PRICE_COLUMNS},
                       "volume": "int64", "oi": "int64"})
