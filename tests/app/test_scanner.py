@@ -105,8 +105,8 @@ def scanner(desk) -> ScannerService:
 
 @pytest.fixture()
 def no_bundled_bars(monkeypatch):
-    """A tripwire: any read of the bundled bar files fails the test."""
-    import app.adapters.bundled_market as bm
+    """A tripwire: any read of the bundled bar files fails the test (bundled_market has no bar
+    loaders left; tests/app/test_bundled_readers.py keeps it so)."""
     import app.adapters.nse_data as nse_data
 
     def boom(*a, **k):
@@ -114,8 +114,6 @@ def no_bundled_bars(monkeypatch):
 
     for name in ("load_minute_bars", "load_daily", "load_replay_daily"):
         monkeypatch.setattr(nse_data, name, boom)
-    for name in ("_daily_long", "_minute_long"):
-        monkeypatch.setattr(bm, name, boom)
 
 
 def test_market_is_required(sqlite_store):
