@@ -89,6 +89,9 @@ class TradingService:
     notifier : core.events.Notifier, optional
         Where desk events go (approval pending, fill, risk refusal, safe mode);
         ``core.events.NullNotifier`` (nothing sent) when ``None``.
+    market : app.market.history.MarketDataService, optional
+        Where the day's 1-minute bars are read for the closing price post-close orders fill at
+        (``core.closing_price``); without it they fill at the last traded price.
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class TradingService:
         config: TradingConfig | None = None,
         notifier: Notifier | None = None,
         circuit_limits: Any = None,
+        market: Any = None,
     ) -> None:
         from app.trading.engine import TradingEngine
 
@@ -115,6 +119,8 @@ class TradingService:
         self._engine = TradingEngine(self.config, store, instruments, ticks, calendar, self.notifier)
         #: token -> (lower, upper) ₹ from Kite's /quote (``app.market.circuit_limits``), or None
         self._engine.circuit_limits = circuit_limits
+        #: the market data service (``app.market.history.MarketDataService``): post-close closing prices
+        self._engine.market = market
 
     # ------------------------------------------------------------------ approvals
 
@@ -301,6 +307,13 @@ class TradingService:
         return self._engine.charges_today(now)
 
     # ------------------------------------------------------------------ risk
+
+    def price_band(self, inst: Any, tick: Any) -> tuple[float, float] | None:
+        """The desk's price band for ``inst`` now, ``(lower, upper)`` ₹: the quote's circuit limits,
+        else NSE's dynamic price range from ``tick`` (the band every order is checked against);
+        ``None`` without a previous close."""
+        band = self._engine.circuit(inst, tick)
+        return (float(band.lower), float(band.upper)) if band is not None else None
 
     def risk_limits(self) -> LimitsView:
         """The limits in force (latest saved version, or the defaults)."""

@@ -21,6 +21,7 @@ from app.research.analysis import MinuteBars, SnapshotBuilder, clean_headlines
 from core.errors import ValidationError
 from core.risk.limits import RiskLimits
 from core.timeutil import IST
+from tests.fixtures_trading import desk  # noqa: F401 - fixture
 from tests.app.replay_market import Pinned, market_on, minute_bars
 from tests.fixtures_store import seed_instruments
 
@@ -90,3 +91,18 @@ def test_headlines_over_the_limits_name_the_limit():
 def test_nifty500_industries_reads_nses_list():
     table = nse_data.nifty500_industries()
     assert table["INFY"] == "Information Technology" and len(table) == 500
+
+
+def test_the_snapshot_band_is_the_desks_own_price_band(sql, replay_server, redis_url, clock, desk):
+    """The analyst's levels are judged against the band the desk's gatekeeper checks orders
+    against (``TradingService.price_band``: the quote's circuit limits, else NSE's dynamic range
+    for the tick, NSE/FAOP/64995), not a synthetic previous close ± 10 %."""
+    market = market_on(sql, replay_server, redis_url, clock)
+    sql.bars.upsert(minute_bars(INFY, OPEN, [1045.0] * 105, volume=100))
+    tick = desk.tick(INFY, 1045.0, at=AT - timedelta(seconds=5), close=950.0)  # at +10 %: the range flexes
+    snaps = SnapshotBuilder(InstrumentService(sql), MinuteBars(market), industries=nse_data.nifty500_industries,
+                            ticks=desk.ticks, desk=desk.svc)
+    snap = snaps.snapshot("INFY", AT)
+    band = desk.svc.price_band(InstrumentService(sql).resolve("NSE:INFY"), tick)
+    assert band is not None and (snap.circuit_lower, snap.circuit_upper) == band
+    assert band[1] > 1045.0  # flexed by 5 %, where a synthetic 950 ± 10 % would stop at 1,045

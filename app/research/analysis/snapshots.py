@@ -20,7 +20,7 @@ import pandas as pd
 
 from app.research.analysis.minute_bars import MinuteBars
 from core.analysis import PositionFact, Snapshot, build_snapshot
-from core.errors import ValidationError
+from core.errors import DeskError, ValidationError
 from core.models import Instrument, Tick
 from core.risk.limits import RiskLimits
 from core.timeutil import IST, require_aware
@@ -63,6 +63,8 @@ class DeskBook(Protocol):
     def positions(self, at: datetime) -> Sequence[Any]: ...
 
     def risk_limits(self) -> Any: ...
+
+    def price_band(self, inst: Instrument, tick: Tick | None) -> tuple[float, float] | None: ...
 
 
 def clean_headlines(headlines: Sequence[str] | str | None) -> list[str]:
@@ -141,7 +143,8 @@ class SnapshotBuilder:
         return build_snapshot(
             inst, at, minutes, tick=tick, daily=self._daily(inst, at),
             industry=industry, market=self._market_context(at, industry), scan_hits=list(scan_hits),
-            positions=self._positions(inst, at), limits=self._limits(), headlines=lines)
+            positions=self._positions(inst, at), limits=self._limits(), headlines=lines,
+            circuit=self._band(inst, tick))
 
     def _daily(self, inst: Instrument, at: datetime) -> pd.DataFrame | None:
         """Daily bars closed by ``at``, indexed by IST trading date as ``build_snapshot`` reads
@@ -152,6 +155,17 @@ class SnapshotBuilder:
         d = d[["open", "high", "low", "close", "volume"]].copy()
         d.index = pd.Index([ts.date() for ts in pd.DatetimeIndex(d.index).tz_convert(IST)], name="date")
         return d
+
+    def _band(self, inst: Instrument, tick: Tick | None) -> tuple[float, float] | None:
+        """The desk's own price band (what its gatekeeper checks), so the analyst's levels are
+        judged against the band orders meet; ``None`` (the snapshot's fallback) without a desk."""
+        if self._desk is None:
+            return None
+        try:
+            return self._desk.price_band(inst, tick)
+        except DeskError as exc:
+            log.warning("no desk price band for %s: %s", inst.key, exc)
+            return None
 
     def _tick(self, token: int) -> Tick | None:
         if self._ticks is None:
