@@ -171,9 +171,11 @@ class MarketDataService:
         lo = self._start(interval, as_of, start, bars)
         known, unknown = {}, []
         for key in keys:
-            try:
-                inst = self.instruments.by_token(int(key)) if isinstance(key, int) else self.instruments.resolve(key)
+            try:  # find, not resolve: no close-match suggestions for an unknown key (~50 ms each)
+                inst = self.instruments.find(key)
             except ValidationError:
+                inst = None
+            if inst is None:
                 unknown.append(str(key))
                 continue
             known[inst.instrument_token] = inst.tradingsymbol
@@ -344,6 +346,8 @@ class MarketDataService:
             bars_repo.upsert(bars)
             if to + _SECOND in covered_starts:  # a hole before stored bars: all closed, cover it whole
                 bars_repo.add_coverage(token, interval, frm, to + _SECOND)  # touches the next span: merged
+            elif self._final(interval, to):  # the whole window had closed: even no bars is an answer
+                bars_repo.add_coverage(token, interval, frm, to)
             elif bars:
                 bars_repo.add_coverage(token, interval, frm, max(b.ts for b in bars))
             fetched += len(bars)
@@ -354,6 +358,17 @@ class MarketDataService:
         log.info("backfill %s %s %s..%s: %d windows, %d bars fetched, %d new", token, interval,
                  start.isoformat(), end.isoformat(), len(windows), fetched, added)
         return added
+
+    def _final(self, interval: str, to: datetime) -> bool:
+        """Whether every bar up to ``to`` had closed at market time (with a 5-minute grace for
+        the market's own publishing of the last minute), so the window's answer is final and is
+        not requested again — a holiday, a halt or a range before listing included."""
+        now = self.now()
+        if to > now:
+            return False
+        if interval == "day":
+            return bars_asof.day_closed(pd.Timestamp(to.astimezone(IST).date()), now - timedelta(minutes=5))
+        return to + timedelta(minutes=bars_asof.INTERVAL_MINUTES[interval] + 5) <= now
 
     def _widen_for_overlap(self, window: tuple[datetime, datetime],
                            covered: list[tuple[datetime, datetime]]) -> tuple[datetime, datetime]:

@@ -162,6 +162,15 @@ class InstrumentService:
             raise ValidationError(self._unknown_message(index, exchange, symbol))
         return found
 
+    def find(self, key: str | int) -> Instrument | None:
+        """The instrument for ``key`` (any form :meth:`resolve` takes), or ``None`` if the master
+        lacks it: a bulk look-up (e.g. 500 scan keys) without the close-match suggestions that
+        :meth:`resolve` computes for its error. Raises ``ValidationError`` for a malformed key."""
+        index = self._idx()
+        if isinstance(key, int):
+            return index.by_token.get(int(key))
+        return index.by_key.get(_split(key))
+
     def resolve_many(self, keys: Iterable[str | int]) -> list[Instrument]:
         """Resolve every key in order. Raises one ``ValidationError`` naming every unknown key."""
         out: list[Instrument] = []

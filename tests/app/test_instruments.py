@@ -72,6 +72,14 @@ def test_by_token_returns_instrument_and_unknown_raises(service):
         service.by_token(1)
 
 
+@pytest.mark.parametrize("key", ["NSE:INFY", "infy", 408065])
+def test_find_returns_the_instrument_or_none_without_raising(service, key):
+    assert service.find(key).key == "NSE:INFY"
+    assert service.find("NSE:NOPEXYZ") is None and service.find(1) is None
+    with pytest.raises(ValidationError, match="NSE:INFY"):
+        service.find("NSE:")
+
+
 def test_resolve_many_nifty500_list_resolves_every_symbol_in_order(service):
     with (DATA_DIR / "ind_nifty500list_2026-03.csv").open(newline="") as fh:
         symbols = [row["Symbol"] for row in csv.DictReader(fh)]
