@@ -24,7 +24,10 @@ st.header("Sectors")
 
 def fetch_button(missing: int, label: str) -> None:
     """Queue daily backfills of the members without bars (the backfill worker runs them)."""
-    if missing and st.button(label, key="sectors_fetch"):
+    if missing and st.button(label, key="sectors_fetch",
+                             help="Queues one daily backfill per member (the backfill worker runs them at the "
+                                  "market's rate limit). A member the market has no history of stays without "
+                                  "bars: the 2016 replay serves about 275 of the 500."):
         try:
             ids = sectors.fetch_missing(svc.tasks, view)
         except DeskError as exc:
@@ -136,7 +139,8 @@ st.caption(f"Returns from the close of {base:%d %b %Y} to {end}; "
 st.plotly_chart(treemap(leaves, table, period), key="sectors_heatmap", width="stretch")
 
 st.subheader("Sector table")
-shown = table.rename(columns=TABLE_LABELS).reset_index()
+first = ["return_pct", "index", "index_pct"]  # the NSE index beside the equal-weighted return
+shown = table[first + [c for c in table.columns if c not in first]].rename(columns=TABLE_LABELS).reset_index()
 shown.attrs = {}  # as_of/base dates are in the caption; Arrow cannot serialise them
 st.dataframe(
     shown,
@@ -144,6 +148,9 @@ st.dataframe(
     column_config={c: st.column_config.NumberColumn(c, format="%+.2f")
                    for c in ("return %", "best %", "worst %", "index %")},
 )
+st.caption("NSE index: the sector index shown beside an industry (it covers part of it, e.g. NIFTY BANK of "
+           "Financial Services); index % is its return over the same two sessions, None where the market "
+           "has no bar of it on either day.")
 
 st.subheader("Relative strength")
 r1, r2, r3 = st.columns([2, 2, 3])
