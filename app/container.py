@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.research.scanner import ScannerService
     from app.research.sectors import SectorService
     from app.research.strategies import StrategyService
+    from app.trading.contract_notes import ContractNoteService
     from app.trading.service import TradingService
     from core.calendar import NseCalendar
     from core.events import Notifier
@@ -263,8 +264,16 @@ class Services:
         return TradingService(
             self.settings, TradingStore(self.sql.engine), self.instruments, self.ticks, self.tasks,
             calendar=self.calendar, notifier=self.notifications, config=config,
-            circuit_limits=self._circuit_limits(),
+            circuit_limits=self._circuit_limits(), market=self.market_data,
         )
+
+    @cached_property
+    def contract_notes(self) -> ContractNoteService:
+        """Charges reconciliation with Kite's virtual contract note (``app.trading.contract_notes``)."""
+        from app.adapters.contract_note_store import ContractNoteStore
+        from app.trading.contract_notes import ContractNoteService
+
+        return ContractNoteService(self.trading.store, ContractNoteStore(self.sql.engine), self.kite)
 
     def _circuit_limits(self):
         """The quote's circuit limits for the desk's price band (``app.market.circuit_limits``)."""

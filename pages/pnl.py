@@ -1,4 +1,6 @@
-"""P&L: equity curve and drawdown, and realized P&L per symbol and per strategy (gross, charges, net)."""
+"""P&L: equity curve and drawdown, realized P&L per symbol and per strategy (gross, charges net of
+same-day CNC netting, net), today's charges with the netting line, and the reconciliation of the
+day's charges with Kite's virtual contract note."""
 
 import streamlit as st
 
@@ -6,7 +8,18 @@ from app.ui.state import get_services
 from app.ui.book_widgets import funds_metrics
 from app.ui.desk import desk_clock
 from app.ui.feedback import guarded
-from app.ui.pnl_widgets import equity_figure, pnl_bar_figure, pnl_table
+from app.ui.formatting import inr, ist
+from app.ui.pnl_widgets import (
+    NOTE_STATUS,
+    charges_breakdown_frame,
+    equity_figure,
+    netting_saving,
+    note_frame,
+    pnl_bar_figure,
+    pnl_table,
+)
+from core.errors import DeskError
+from core.timeutil import to_ist
 from app.ui.auth import guard_page
 
 guard_page(get_services())  # sign-in, when the desk requires it
@@ -46,3 +59,39 @@ for title, fetch, column, key in (
         continue
     st.dataframe(pnl_table(frame, column), hide_index=True, key=f"{key}_table")
     st.plotly_chart(pnl_bar_figure(frame, column, f"Realized P&L {title.lower()} (₹)"), key=f"{key}_chart")
+
+st.subheader("Charges today")
+day = to_ist(clock.now).date()
+charges = guarded("Today's charges", trading.charges_today, clock.now)
+netting = guarded("Same-day CNC netting", svc.contract_notes.netting_today, day)
+if charges is not None and netting is not None:
+    st.dataframe(charges_breakdown_frame(charges, netting), hide_index=True, key="pnl_charges_table")
+    saving = netting_saving(netting)
+    if saving:
+        st.caption(f"Same-day CNC netting saved {inr(saving)} today: a CNC buy and sell of the same scrip on the "
+                   "same day is charged at intraday rates (support.zerodha.com, partial delivery).")
+
+st.subheader("Contract note (Kite)")
+notes = svc.contract_notes
+if st.button("Reconcile now", key="pnl_reconcile", help="Send today's executed orders to Kite's virtual contract "
+             "note and compare its charges with the desk's"):
+    try:
+        notes.reconcile(day, clock.now)
+    except DeskError as exc:
+        st.warning(f"Not reconciled: {exc}", icon=":material/warning:")
+check = guarded("The contract-note reconciliation", notes.check, day)
+if check is None:
+    st.caption(f"Not reconciled yet for {day:%d %b %Y}: the job runs at 16:05 IST on trading days.")
+else:
+    text = f"{NOTE_STATUS.get(check.status, check.status)} {check.message}"
+    when = f"Checked {ist(check.checked_at)}" + (f", {check.attempts} failed attempt(s)" if check.attempts else "")
+    if check.status == "differences":
+        st.warning(text, icon=":material/difference:")
+    elif check.status == "matched":
+        st.success(text)
+    else:
+        st.info(text)
+    st.caption(f"{when} · {check.orders} order(s) · desk {inr(check.desk_total)} · Kite {inr(check.kite_total)}")
+    if check.rows:
+        st.dataframe(note_frame(check.rows, only_differences=check.status == "differences"), hide_index=True,
+                     key="pnl_note_table")

@@ -5,6 +5,6 @@ Add each new actor module here.
 """
 
 from workers import broker  # noqa: F401  (first: installs the broker)
-from workers import analysis, backfill, notify, scans, strategies, trading  # noqa: F401
+from workers import analysis, backfill, notify, reconcile, scans, strategies, trading  # noqa: F401
 
-__all__ = ["analysis", "backfill", "broker", "notify", "scans", "strategies", "trading"]
+__all__ = ["analysis", "backfill", "broker", "notify", "reconcile", "scans", "strategies", "trading"]

@@ -16,6 +16,8 @@ special sessions (e.g. Budget Saturday) are honoured:
   empty NFO is named in the job's message, not treated as a failure).
 * 15:45 IST ``backfill_watchlist(day, "minute")``: the day's 1-minute candles of the default
   watchlist, after the 15:30 close (one backfill job per instrument).
+* 16:05 IST ``reconcile_contract_note(day)``: the day's charges against Kite's virtual contract
+  note (``workers.reconcile``), shown on the P&L page.
 
 Paper-desk housekeeping runs every few seconds on *market* time (``services().market_clock``:
 the wall clock with Kite, the replayed session's clock with the replay market), sent as
@@ -102,6 +104,8 @@ def schedule() -> list[ClockJob]:
                  send_refresh_instruments),
         ClockJob("backfill_watchlist_minute", 15, 45, "backfill the day's 1-minute candles of the watchlist",
                  lambda queue, day: queue.enqueue_backfill_watchlist(day, "minute")),
+        ClockJob("reconcile_contract_note", 16, 5, "reconcile the day's charges with Kite's virtual contract note",
+                 lambda queue, day: queue.enqueue("trading", "reconcile_contract_note", day=day.isoformat())),
     ]
 
 

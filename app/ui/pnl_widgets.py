@@ -1,6 +1,9 @@
-"""The P&L page's pieces: per-symbol/per-strategy tables and bars, the equity and drawdown chart."""
+"""The P&L page's pieces: per-symbol/per-strategy tables and bars, the equity and drawdown chart,
+today's charges breakdown with the same-day CNC netting line, the contract-note reconciliation."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -53,3 +56,52 @@ def pnl_bar_figure(frame: pd.DataFrame, key_column: str, title: str) -> go.Figur
     fig.update_layout(barmode="group", height=300, margin=dict(l=10, r=10, t=40, b=10), title=title,
                       yaxis_title="₹", legend=dict(orientation="h"))
     return fig
+
+
+# ---------------------------------------------------------------- charges today and the contract note
+
+_BREAKDOWN = (("brokerage", "brokerage"), ("stt", "STT"), ("exchange_txn", "exchange txn"), ("sebi", "SEBI"),
+              ("ipft", "IPFT"), ("stamp", "stamp"), ("square_off_fee", "square-off fee"), ("dp", "DP charge"),
+              ("gst", "GST"))
+#: The breakdown's line for same-day CNC netting (core.same_day_cnc).
+NETTING_LINE = "same-day CNC netting (charged as intraday)"
+
+
+def charges_breakdown_frame(charges, netting: list[dict]) -> pd.DataFrame:
+    """Today's charges, one row per component as booked on the fills and the ledger fees, then
+    the same-day CNC netting as its own line (``netting``: ``[{tradingsymbol, amount}]`` ₹,
+    < 0 a saving against delivery rates; its scrips named), then the total the ledger holds."""
+    rows = [{"charge": label, "amount": inr(getattr(charges, attr, None))} for attr, label in _BREAKDOWN]
+    adjustment = sum((Decimal(str(n["amount"])) for n in netting), Decimal(0))
+    if netting:
+        rows.append({"charge": f"{NETTING_LINE}: {', '.join(n['tradingsymbol'] for n in netting)}",
+                     "amount": inr(adjustment, sign=True)})
+    rows.append({"charge": "total", "amount": inr(charges.total + adjustment)})
+    return pd.DataFrame(rows)
+
+
+def netting_saving(netting: list[dict]) -> Decimal:
+    """₹ saved by same-day CNC netting (the negated adjustment; 0 when none or when it costs)."""
+    return max(Decimal(0), -sum((Decimal(str(n["amount"])) for n in netting), Decimal(0)))
+
+
+NOTE_STATUS = {
+    "matched": "The desk's charges match Kite's virtual contract note.",
+    "differences": "The desk's charges differ from Kite's virtual contract note.",
+    "no_fills": "No fills on this day: nothing to reconcile.",
+    "unreachable": "Kite's contract note could not be reached; the job retries.",
+    "failed": "Kite's contract note could not be read.",
+    "no_session": "Not reconciled: no Kite session (log in on the Settings page).",
+}
+
+
+def note_frame(rows: list[dict], *, only_differences: bool = True) -> pd.DataFrame:
+    """The reconciliation's comparison rows (``NoteCheck.rows``) as a table, per order and per
+    charge: desk ₹, Kite ₹ and desk − Kite; only the differing rows by default."""
+    cols = ["order", "symbol", "charge", "desk", "Kite", "desk − Kite"]
+    picked = [r for r in rows if r["differs"] or not only_differences]
+    if not picked:
+        return pd.DataFrame(columns=cols)
+    return pd.DataFrame([{"order": r["order_id"], "symbol": r["tradingsymbol"], "charge": r["label"],
+                          "desk": inr(r["desk"]), "Kite": inr(r["kite"]), "desk − Kite": inr(r["difference"], sign=True)}
+                         for r in picked], columns=cols)

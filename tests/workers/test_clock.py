@@ -44,6 +44,7 @@ def test_next_fire_times_are_0830_0845_and_1545_ist_on_the_given_date():
         "morning_backfill": datetime(2025, 3, 13, 8, 30, tzinfo=IST),
         "refresh_instruments": datetime(2025, 3, 13, 8, 45, tzinfo=IST),
         "backfill_watchlist_minute": datetime(2025, 3, 13, 15, 45, tzinfo=IST),
+        "reconcile_contract_note": datetime(2025, 3, 13, 16, 5, tzinfo=IST),
     }
     assert all(str(t.tzinfo) == "Asia/Kolkata" for t in fires.values())
 

@@ -322,6 +322,42 @@ async def quote_ltp(request: Request, state: ReplayState):
     return ok(out)
 
 
+# ------------------------------------------------------------------------- charges
+@endpoint()
+async def contract_note(request: Request, state: ReplayState):
+    """``POST /charges/orders`` (Kite's virtual contract note, ``get_virtual_contract_note``):
+    a JSON list of executed orders ``{order_id, exchange, tradingsymbol, transaction_type,
+    variety, product, order_type, quantity, average_price}`` answered, in the same order, as
+    Kite does: each order's fields with ``price`` and ``charges`` (``transaction_tax``,
+    ``exchange_turnover_charge``, ``sebi_turnover_charge``, ``brokerage``, ``stamp_duty``,
+    ``gst {igst, cgst, sgst, total}``, ``total``).
+
+    The replay's note is computed by the desk's own rules (``core.contract_note.note_charges``
+    with the charge schedule of the replayed day): it checks the reconciliation's plumbing, not
+    Zerodha's rates. InputException for a body that is not a non-empty list of such orders.
+    """
+    from core.charges import backfilled_schedules, schedule_for
+    from core.contract_note import NoteOrder, note_charges, to_kite_charges
+    from core.errors import ValidationError
+
+    try:
+        body = await request.json()
+    except ValueError:
+        raise KiteError("InputException", "send the orders as a JSON list") from None
+    if not isinstance(body, list) or not body or not all(isinstance(o, dict) for o in body):
+        raise KiteError("InputException", "send a non-empty JSON list of orders")
+    try:
+        orders = [NoteOrder.from_kite(o if o.get("order_id") else {**o, "order_id": f"#{i}"})
+                  for i, o in enumerate(body)]
+        charges = note_charges(orders, schedule_for(state.config.day, backfilled_schedules()))
+    except ValidationError as exc:
+        raise KiteError("InputException", str(exc)) from None
+    return ok([{"transaction_type": str(o.side), "tradingsymbol": o.tradingsymbol, "exchange": o.exchange,
+                "variety": o.variety, "product": str(o.product), "order_type": o.order_type,
+                "quantity": o.quantity, "price": float(o.average_price),
+                "charges": to_kite_charges(charges[o.order_id])} for o in orders])
+
+
 routes = [
     Route("/connect/login", login, methods=["GET"]),
     Route("/connect/finish", login_finish, methods=["GET"], name="login_finish"),
@@ -336,6 +372,7 @@ routes = [
     Route("/quote", quote, methods=["GET"]),
     Route("/quote/ohlc", quote_ohlc, methods=["GET"]),
     Route("/quote/ltp", quote_ltp, methods=["GET"]),
+    Route("/charges/orders", contract_note, methods=["POST"]),
 ]
 
 
