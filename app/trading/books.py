@@ -381,7 +381,9 @@ class TradingBooks:
                                               ("object" if c == key else "int64")) for c in cols})
         symbols = {int(r["instrument_token"]): r["tradingsymbol"] for r in rows}
         groups = {r["fill_id"]: _pnl_group(r, key) for r in rows}
-        fees = [e for e in self.store.ledger_entries() if e["kind"] in _LEDGER_FEE_KINDS]
+        # ledger-only fees, and the same-day CNC netting corrections (``<fill_id>/netting``, issue 13)
+        fees = [e for e in self.store.ledger_entries() if e["kind"] in _LEDGER_FEE_KINDS
+                or (e["kind"] == "CHARGES" and str(e["entry_id"]).endswith("/netting"))]
 
         def fee_group(e: dict) -> str:  # a square-off fee references its order, a DP charge its fill
             if key == "tradingsymbol":
