@@ -30,9 +30,19 @@ from enum import StrEnum
 
 from core.calendar import Holiday
 from core.errors import ValidationError
-from core.margins import MarginRules, check_mis_eligible
+from core.margins import MarginRules, check_mis_eligible, margin_price
+from core.market_protection import check_protection_in_band, intent_protection
 from core.models import Instrument
-from core.orders import ZERO, CircuitBand, FrozenMap, Order, OrderIntent, reduces_position, validate_intent
+from core.orders import (
+    ZERO,
+    CircuitBand,
+    FrozenMap,
+    Order,
+    OrderIntent,
+    reduces_position,
+    tick_size_for,
+    validate_intent,
+)
 from core.risk import market_rules, rules
 from core.risk.limits import RiskLimits, RiskState
 from core.risk.reasons import Denial, ReasonCode
@@ -129,8 +139,11 @@ class Decision:
     ``messages`` one per reason (for an exempt change: one line saying so); ``waived`` the
     codes an exempt exit would otherwise have been refused for; ``expected_price`` ₹ per share
     the notional and margin were judged at (the limit price, else the LTP); ``notional`` ₹;
-    ``required_margin`` ₹; ``queued_for_open`` accepted in pre-open; ``enter_safe_mode`` the
-    daily loss limit is hit and the caller should persist safe mode.
+    ``required_margin`` ₹, judged at ``margin_price`` ₹ per share (``core.margins.margin_price``:
+    the protection price of a MARKET/SL-M order from 1 Apr 2026, the worst price it can fill
+    at); ``protection_price`` ₹ that price, ``None`` when not protected; ``queued_for_open``
+    accepted in pre-open; ``enter_safe_mode`` the daily loss limit is hit and the caller
+    should persist safe mode.
     """
 
     kind: ChangeKind
@@ -143,6 +156,8 @@ class Decision:
     expected_price: Decimal | None = None
     notional: Decimal | None = None
     required_margin: Decimal | None = None
+    margin_price: Decimal | None = None
+    protection_price: Decimal | None = None
     queued_for_open: bool = False
     enter_safe_mode: bool = False
 
@@ -156,18 +171,25 @@ def check(change: OrderChange, context: GateContext) -> Decision:
         Bad input: the intent does not fit the instrument (token, index, lot, tick).
     """
     intent, ctx = change.intent, context
-    validate_intent(intent, ctx.instrument, on=to_ist(ctx.now).date())  # the date's NSE tick regime
+    day = to_ist(ctx.now).date()
+    validate_intent(intent, ctx.instrument, on=day)  # the date's NSE tick regime
     is_exit = reduces_position(intent, ctx.position_quantity)
     expected = intent.price if intent.price is not None else ctx.ltp
+    tick = tick_size_for(ctx.instrument, day)
+    protection = intent_protection(intent, ctx.ltp, tick, day)  # core.market_protection
+    at = margin_price(intent, ctx.ltp, tick, day)  # core.margins rule 6: the worst fill price
     margin = None
     denials = _market_denials(intent, is_exit, ctx, expected)
+    if not any(d is not None and d.code is ReasonCode.OUTSIDE_CIRCUIT for d in denials):
+        denials.append(check_protection_in_band(intent, protection, ctx.circuit))
     if ctx.state is not None and ctx.limits is not None:
         denials.append(market_rules.check_market_price(intent, ctx.ltp))
-        margin = _required_margin(intent, expected, ctx) if expected is not None else None
+        margin = _required_margin(intent, at, ctx) if expected is not None and at is not None else None
         denials.extend(_account_denials(change, is_exit, ctx, expected, margin))
     found = [d for d in denials if d is not None]
     codes = tuple(d.code for d in found)
     common = dict(kind=change.kind, is_exit=is_exit, expected_price=expected, required_margin=margin,
+                  margin_price=at, protection_price=protection,
                   notional=expected * intent.quantity if expected is not None else None,
                   queued_for_open=ctx.phase is SessionPhase.PRE_OPEN)
     if change.exempt is not None:

@@ -16,6 +16,12 @@ Rules
 4. **Exits and CNC sells** block nothing.
 5. **With a real Kite account** the exact figure comes from Kite's ``order_margins``: pass it as
    ``MarginRules.exact`` (a port; ``None`` or a ``None`` answer falls back to the table).
+6. **The price margin is judged at** (:func:`margin_price`): the limit price; for a MARKET or
+   SL-M order from 1 Apr 2026 its *protection price* (LTP ± the band, the trigger ± the band
+   for SL-M; ``core.market_protection``), the worst price it can fill at: Kite converts the
+   order into a LIMIT there and blocks margin for that LIMIT (Kite Connect market protection,
+   kite.trade forum 15912 / comment 52940). Before then a MARKET order is judged at the LTP.
+   A resting order (:func:`open_order_price`) keeps the protection price it was given.
 
 The table (``MarginTable``) is data, not constants: the desk bundles a dated, derived one
 (``app/data/nse/margins_*.csv``, built by ``tools/build_margins.py``, its ``source`` says how).
@@ -29,8 +35,10 @@ from datetime import date
 from decimal import Decimal
 
 from core.errors import ValidationError
-from core.orders import ZERO, FrozenMap, OrderIntent, Product, Side, reduces_position, round_to_paisa
+from core.market_protection import intent_protection
+from core.orders import ZERO, FrozenMap, Order, OrderIntent, Product, Side, reduces_position, round_to_paisa
 from core.risk.reasons import Denial, ReasonCode
+from core.timeutil import to_ist
 
 #: Where rules 1 and 2 come from (named in every refusal).
 MIS_MARGIN_SOURCE = ("Zerodha support 'What are the margins for intraday equity (MIS)?' "
@@ -145,6 +153,34 @@ def check_mis_eligible(is_exit: bool, intent: OrderIntent, rules: MarginRules) -
                   f"rule: MIS only on the broker's eligible list, {MIS_MARGIN_SOURCE}. Use CNC")
 
 
+def margin_price(intent: OrderIntent, ltp: Decimal | None, tick_size: Decimal, day: date) -> Decimal | None:
+    """₹ per share ``intent``'s margin (and notional) is judged at on ``day`` (IST) with the LTP
+    ``ltp`` (rule 6): the limit ``price``; else the protection price of a MARKET/SL-M order
+    from 2026-04-01 (``tick_size`` ₹ is the order's tick); else the LTP (``None`` without one).
+
+    Example (Zerodha's 0.5 % band above ₹500): MARKET BUY at LTP ₹1,000.00, tick ₹0.10 →
+    ₹1,005.00, so 10 shares CNC block ₹10,050.00, not ₹10,000.00."""
+    if intent.price is not None:
+        return intent.price
+    protection = intent_protection(intent, ltp, tick_size, day)
+    return protection if protection is not None else ltp
+
+
+def open_order_price(order: Order) -> Decimal | None:
+    """₹ per share a *resting* order blocks margin at (rule 6): the limit price, else the
+    protection price it was given (a protected MARKET/SL-M resting as a LIMIT), else for an
+    SL-M waiting for its trigger the protection around the trigger (from 2026-04-01, the day
+    it was placed), else the trigger price; ``None`` for an unprotected MARKET order (it fills
+    on the next tick)."""
+    intent = order.intent
+    if intent.price is not None:
+        return intent.price
+    if order.protection_price is not None:
+        return order.protection_price
+    protection = intent_protection(intent, None, order.tick_size, to_ist(order.placed_at).date())
+    return protection if protection is not None else intent.trigger_price
+
+
 def open_orders_margin(orders: Iterable[tuple[OrderIntent, Decimal]],
                        position_quantity: Callable[[int, Product], int], rules: MarginRules) -> Decimal:
     """Rupees blocked by open orders: each ``(intent, price)`` is the order's *unfilled* part and
@@ -156,4 +192,4 @@ def open_orders_margin(orders: Iterable[tuple[OrderIntent, Decimal]],
 
 
 __all__ = ["MIS_MARGIN_SOURCE", "SEBI_MIS_FLOOR_PCT", "ExactMargin", "MarginRow", "MarginRules", "MarginTable",
-           "check_mis_eligible", "open_orders_margin"]
+           "check_mis_eligible", "margin_price", "open_order_price", "open_orders_margin"]

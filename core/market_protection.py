@@ -23,8 +23,13 @@ from decimal import Decimal
 
 from core.errors import ValidationError
 from core.orders.models import MARKET_PROTECTION_AUTO as AUTO
-from core.orders.models import check_market_protection
+from core.orders.models import CircuitBand, OrderIntent, OrderType, Side, check_market_protection
 from core.orders.prices import round_to_tick
+from core.risk.reasons import Denial, ReasonCode
+
+#: Where the rule comes from (named in refusals and in the ticket's preview).
+MARKET_PROTECTION_SOURCE = ("Kite Connect market protection from 1 Apr 2026 (kite.trade forum 15912, "
+                            "comments 52940 and 52970; Zerodha support: market protection)")
 
 _HUNDRED = Decimal(100)
 
@@ -111,8 +116,74 @@ def protection_price(buy: bool, ltp: Decimal, tick_size: Decimal, day: date,
     return max(price, tick_size)
 
 
+def protection_base(intent: OrderIntent, ltp: Decimal | None) -> Decimal | None:
+    """The price ₹ the band is applied to: the LTP for MARKET, the trigger for SL-M (Kite
+    converts an SL-M when it triggers, at about the trigger price); ``None`` otherwise."""
+    if intent.order_type is OrderType.SL_M:
+        return intent.trigger_price
+    if intent.order_type is OrderType.MARKET:
+        return ltp
+    return None
+
+
+def intent_protection(intent: OrderIntent, ltp: Decimal | None, tick_size: Decimal,
+                      day: date) -> Decimal | None:
+    """The protection price ₹ ``intent`` would get at LTP ``ltp`` on ``day``: MARKET around the
+    LTP, SL-M around its trigger (:func:`protection_base`); ``None`` for LIMIT/SL, before
+    2026-04-01 or without a price to start from."""
+    base = protection_base(intent, ltp)
+    if base is None:
+        return None
+    return protection_price(intent.side is Side.BUY, base, tick_size, day, intent.market_protection)
+
+
+def describe_protection(intent: OrderIntent, ltp: Decimal | None, tick_size: Decimal, day: date) -> str | None:
+    """A line for the ticket's preview and confirmation, e.g. ``"MARKET, protected at ₹1,005.00
+    (LTP ₹1,000.00 + 0.5 %, automatic)"``; ``None`` when ``intent`` is not protected on ``day``."""
+    base = protection_base(intent, ltp)
+    price = intent_protection(intent, ltp, tick_size, day)
+    if base is None or price is None:
+        return None
+    percent = protection_percent(base, day, intent.market_protection)
+    mode = ("automatic" if intent.market_protection is None or intent.market_protection == AUTO
+            else "market_protection")
+    sign = "+" if intent.side is Side.BUY else "−"
+    of = "LTP" if intent.order_type is OrderType.MARKET else "trigger"
+    return (f"{intent.order_type}, protected at ₹{price:,.2f} ({of} ₹{base:,.2f} {sign} "
+            f"{percent.normalize():f} %, {mode})")
+
+
+def check_protection_in_band(intent: OrderIntent, protection: Decimal | None,
+                             band: CircuitBand | None) -> Denial | None:
+    """Refuse a MARKET/SL-M order whose protection price lies outside the day's price band.
+
+    Rule: Kite sends a protected MARKET/SL-M order as a LIMIT at the protection price
+    (:data:`MARKET_PROTECTION_SOURCE`; "its execution remains subject to the exchange-defined
+    limit price protection", kite.trade comment 52940) and NSE rejects a limit price outside
+    the price band (``core.risk.market_rules.check_circuit``). So a protection that reaches
+    past the circuit (a large ``market_protection``, or an LTP at the band's edge) is refused:
+    lower ``market_protection`` or place a LIMIT inside the band. Code ``OUTSIDE_CIRCUIT`` (the
+    converted limit is outside the circuit band); ``None`` when inside, not protected or the
+    band is unknown."""
+    if protection is None or band is None or band.contains(protection):
+        return None
+    percent = "automatic" if intent.market_protection in (None, AUTO) else f"{intent.market_protection} %"
+    edge = f"upper circuit ₹{band.upper}" if protection > band.upper else f"lower circuit ₹{band.lower}"
+    return Denial(ReasonCode.OUTSIDE_CIRCUIT,
+                  f"{intent.order_type} {intent.side} protected at ₹{protection} (market_protection {percent}) "
+                  f"is beyond the {edge}; allowed protection prices {band.lower}–{band.upper}. Rule: a protected "
+                  f"MARKET/SL-M order is a LIMIT at the protection price and NSE rejects limits outside the "
+                  f"price band ({MARKET_PROTECTION_SOURCE}; NSE price bands). Lower market_protection or "
+                  f"place a LIMIT inside the band")
+
+
 __all__ = [
     "AUTO",
+    "MARKET_PROTECTION_SOURCE",
+    "check_protection_in_band",
+    "describe_protection",
+    "intent_protection",
+    "protection_base",
     "PROTECTION_SCHEDULES",
     "BandRow",
     "ProtectionSchedule",

@@ -14,7 +14,7 @@ from app.ui.book_widgets import (
 from app.ui.desk import current_user, desk_clock, ltp_of
 from app.ui.feedback import guarded, show_flash, show_outcome
 from app.ui.formatting import inr, ist, reason_codes_text
-from app.ui.order_ticket import ticket_intent, to_decimal
+from app.ui.order_ticket import PROTECTION_MODES, protection_preview, ticket_intent, to_decimal
 from app.ui.square_off_widgets import square_off_refusals
 from core.errors import ValidationError
 from app.ui.auth import guard_page
@@ -53,6 +53,16 @@ with st.container(border=True):
     trigger = r2[2].number_input("Trigger price (₹)", min_value=0.0, value=0.0, step=0.05, format="%.2f",
                                  key="orders_trigger", disabled=order_type not in ("SL", "SL-M"))
     validity = r2[3].radio("Validity", ["DAY", "IOC"], horizontal=True, key="orders_validity")
+    protected = order_type in ("MARKET", "SL-M")
+    rp = st.columns([1, 1, 2])
+    protection_mode = rp[0].radio("Market protection", PROTECTION_MODES, horizontal=True,
+                                  key="orders_protection_mode", disabled=not protected,
+                                  help="Kite's market_protection (from 1 Apr 2026): Automatic (-1) uses "
+                                       "Zerodha's band (2% below ₹100, 1% ₹100–500, 0.5% above ₹500); "
+                                       "Percent sets your own, 0 < p <= 100.")
+    protection_pct = rp[1].number_input("Protection (%)", min_value=0.0, max_value=100.0, value=1.0, step=0.25,
+                                        format="%.2f", key="orders_protection_pct",
+                                        disabled=not protected or protection_mode != "Percent")
     r3 = st.columns([1, 1, 2])
     stop = r3[0].number_input("Stop-loss (₹, optional)", min_value=0.0, value=0.0, step=0.05, format="%.2f",
                               key="orders_stop")
@@ -60,7 +70,11 @@ with st.container(border=True):
                                 key="orders_target")
     why = r3[2].text_input("Why (shown on the approval card)", value="manual ticket", key="orders_reason")
 
+    ticket = dict(side=side, quantity=quantity, product=product, order_type=order_type, price=price,
+                  trigger_price=trigger, validity=validity, stop_loss=stop, target=target,
+                  protection_mode=protection_mode, protection_percent=protection_pct)
     instrument = None
+    preview_line = None
     if symbol:
         try:
             instrument = svc.instruments.resolve(symbol)
@@ -70,6 +84,13 @@ with st.container(border=True):
             ltp = ltp_of(svc, instrument.instrument_token)
             st.caption(f"{instrument.tradingsymbol} · LTP {inr(ltp)} · lot {instrument.lot_size} · "
                        f"tick {inr(instrument.tick_size)}")
+            if protected:
+                try:
+                    preview_line = protection_preview(ticket_intent(instrument, **ticket), instrument, ltp, clock.now)
+                except ValidationError as exc:
+                    st.error(str(exc))
+                if preview_line:
+                    st.info(preview_line, icon=":material/shield:")
     b = st.columns([1, 1, 4])
     place = b[0].button("Place", type="primary", key="orders_place")
     propose = b[1].button("Send to approvals", key="orders_propose")
@@ -82,15 +103,14 @@ with st.container(border=True):
                 raise ValidationError("pick a symbol first (e.g. INFY or NSE:INFY)")
             if instrument is None:
                 raise ValidationError(f"unknown symbol {symbol!r}; pick one from the list")
-            intent = ticket_intent(
-                instrument, side=side, quantity=quantity, product=product, order_type=order_type,
-                price=price, trigger_price=trigger, validity=validity, stop_loss=stop, target=target,
-            )
+            intent = ticket_intent(instrument, **ticket)
             now = desk_clock(svc).now
             if place:
                 outcome = trading.place_manual(intent, user=user, now=now)
+                confirm = protection_preview(intent, instrument, outcome.price, now) if outcome.ok else None
                 show_outcome(outcome, f"Placed {intent.side} {intent.quantity} {intent.tradingsymbol}: order "
-                                      f"{outcome.order_id} at LTP {inr(outcome.price)}")
+                                      f"{outcome.order_id} at LTP {inr(outcome.price)}"
+                                      + (f" · {confirm}" if confirm else ""))
             else:
                 signal = intent.price or intent.trigger_price or ltp_of(svc, instrument.instrument_token)
                 if signal is None:

@@ -27,6 +27,7 @@ from app.trading.views import ApprovalView, FundsView, LimitsView, OrderView, Po
 from core.approvals import shadow_pnl
 from core.charges import Charges, backfilled_schedules, schedule_for
 from core.errors import ValidationError
+from core.margins import open_order_price
 from core.models import Instrument, Tick
 from core.orders import PAISA, ZERO, CircuitBand, FrozenMap, Product, Side, price_from_float, session_phase
 from core.portfolio import CHARGE_KINDS, LedgerEntry, LedgerKind, OpenOrderMargin, Portfolio, funds, pnl
@@ -179,7 +180,9 @@ class TradingBooks:
 
     def open_order_margins(self, exclude: str | None = None) -> list[OpenOrderMargin]:
         """The open orders other than ``exclude`` as ``(intent of the unfilled part, price)``: the
-        limit price, else the trigger price. MARKET orders fill on the next tick and are left out.
+        price ``core.margins.open_order_price`` gives (limit, else the protection price of a
+        protected MARKET/SL-M resting as a LIMIT, else the trigger). An unprotected MARKET order
+        fills on the next tick and is left out.
         ``core.margins.open_orders_margin`` turns them into ₹ blocked, for the Funds view and the
         gatekeeper's reserved margin alike."""
         out: list[OpenOrderMargin] = []
@@ -187,7 +190,7 @@ class TradingBooks:
             if row["order_id"] == exclude:
                 continue
             order = order_from_row(row)
-            price = order.intent.price or order.intent.trigger_price
+            price = open_order_price(order)
             if price is None or order.pending_quantity <= 0:
                 continue
             out.append((replace(order.intent, quantity=order.pending_quantity), price))

@@ -46,6 +46,14 @@ def opt_price(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value).quantize(PAISA)
 
 
+def opt_percent(value: Any) -> Decimal | None:
+    """A stored ``market_protection`` (``-1`` or a percent) as a normalised ``Decimal``, or ``None``."""
+    if value is None:
+        return None
+    d = Decimal(value)
+    return Decimal(-1) if d == -1 else d.normalize()
+
+
 def _dec(value: Any) -> Decimal:
     return Decimal(value if value is not None else 0).quantize(PAISA)
 
@@ -59,6 +67,7 @@ def intent_columns(intent: OrderIntent) -> dict[str, Any]:
         quantity=intent.quantity, product=str(intent.product), order_type=str(intent.order_type),
         validity=str(intent.validity), price=intent.price, trigger_price=intent.trigger_price,
         stop_loss=intent.stop_loss, target=intent.target, tag=intent.tag,
+        market_protection=intent.market_protection,
     )
 
 
@@ -70,6 +79,7 @@ def intent_from_row(row: dict[str, Any], *, strategy: str | None = None) -> Orde
         validity=Validity(row["validity"]), stop_loss=opt_price(row["stop_loss"]),
         target=opt_price(row["target"]), tag=row.get("tag") or "",
         strategy=strategy if strategy is not None else (row.get("strategy") or ""), trace_id=row["trace_id"],
+        market_protection=opt_percent(row.get("market_protection")),
     )
 
 
@@ -129,7 +139,8 @@ def order_state(order: Order) -> dict[str, Any]:
         filled_turnover=order.filled_turnover, fill_count=order.fill_count,
         queued_for_open=order.queued_for_open, status_message=order.status_message,
         quantity=order.intent.quantity, price=order.intent.price, trigger_price=order.intent.trigger_price,
-        order_type=str(order.intent.order_type),
+        order_type=str(order.intent.order_type), market_protection=order.intent.market_protection,
+        protection_price=order.protection_price,
     )
 
 
@@ -139,7 +150,7 @@ def order_from_row(row: dict[str, Any]) -> Order:
         placed_at=row["placed_at"], updated_at=row["updated_at"], tick_size=Decimal(row["tick_size"]),
         filled_quantity=int(row["filled_quantity"]), filled_turnover=Decimal(row["filled_turnover"]),
         fill_count=int(row["fill_count"]), queued_for_open=bool(row["queued_for_open"]),
-        status_message=row["status_message"] or "",
+        status_message=row["status_message"] or "", protection_price=opt_price(row.get("protection_price")),
     )
 
 
@@ -154,6 +165,8 @@ def order_view(row: dict[str, Any]) -> OrderView:
         status=row["status"], filled_quantity=filled, pending_quantity=int(row["quantity"]) - filled,
         average_price=avg, placed_at=to_ist(row["placed_at"]), updated_at=to_ist(row["updated_at"]),
         status_message=row["status_message"] or "", tag=row["tag"] or "", strategy=row["strategy"] or "",
+        market_protection=opt_percent(row.get("market_protection")),
+        protection_price=opt_price(row.get("protection_price")),
     )
 
 

@@ -122,7 +122,10 @@ class OrderView:
     ``status`` Kite strings (``OPEN``, ``TRIGGER PENDING``, ``COMPLETE``, ``CANCELLED``,
     ``REJECTED``); ``average_price`` ₹ (``None`` until filled); ``placed_at``/``updated_at``
     IST; ``status_message`` why it was rejected/cancelled; ``tag`` e.g. ``SQUAREOFF``;
-    ``can_modify``/``can_cancel`` True only while open.
+    ``can_modify``/``can_cancel`` True only while open. ``market_protection`` Kite's value on a
+    MARKET/SL-M order (``-1`` automatic, else percent; ``None``: the desk's automatic default);
+    ``protection_price`` ₹ the protected order's worst fill price, where it rests as a LIMIT
+    (``core.market_protection``; ``None`` when not protected).
     """
 
     order_id: str
@@ -146,6 +149,8 @@ class OrderView:
     status_message: str = ""
     tag: str = ""
     strategy: str = ""
+    market_protection: Decimal | None = None
+    protection_price: Decimal | None = None
 
     @property
     def can_modify(self) -> bool:

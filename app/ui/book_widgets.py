@@ -10,9 +10,10 @@ import streamlit as st
 
 from app.trading.views import FundsView, OrderView, PositionView, TradeView
 from app.ui.formatting import inr, ist
+from app.ui.order_ticket import protection_text
 
 _ORDER_COLUMNS = ("placed (IST)", "order", "symbol", "side", "qty", "filled", "product", "type", "price",
-                  "trigger", "avg price", "validity", "status", "message", "tag")
+                  "trigger", "protection", "avg price", "validity", "status", "message", "tag")
 _POSITION_COLUMNS = ("symbol", "product", "qty", "avg price", "LTP", "unrealized", "realized", "day P&L", "value",
                      "LTP at (IST)")
 _CHARGE_LABELS = (("brokerage", "brokerage"), ("stt", "STT"), ("exchange_txn", "exchange txn"),
@@ -37,6 +38,7 @@ def orders_frame(orders: Sequence[OrderView]) -> pd.DataFrame:
         "type": o.order_type,
         "price": inr(o.price),
         "trigger": inr(o.trigger_price),
+        "protection": protection_text(o.market_protection, o.protection_price),
         "avg price": inr(o.average_price),
         "validity": o.validity,
         "status": o.status,

@@ -126,7 +126,8 @@ def check_market_protection(value: Decimal | None) -> None:
     if value != MARKET_PROTECTION_AUTO and not Decimal(0) < value <= _HUNDRED:
         raise ValidationError(
             f"market_protection must be -1 (automatic) or a percent 0 < p <= 100, was {value} "
-            "(Kite refuses 0 on API MARKET/SL-M orders from 1 Apr 2026)"
+            "(rule: Kite refuses 0 on API MARKET/SL-M orders from 1 Apr 2026; source: Kite Connect market "
+            "protection, kite.trade forum comments 52940 and 52970)"
         )
 
 

@@ -149,6 +149,7 @@ CREATE TABLE IF NOT EXISTS trading_approvals (
 	risk_messages JSON NOT NULL,
 	risk_price NUMERIC(18, 4),
 	risk_at TIMESTAMP WITH TIME ZONE,
+	market_protection NUMERIC(18, 4),
 	PRIMARY KEY (approval_id)
 );
 alter table trading_approvals
@@ -180,7 +181,8 @@ alter table trading_approvals
   add column if not exists risk_reasons JSON NOT NULL,
   add column if not exists risk_messages JSON NOT NULL,
   add column if not exists risk_price NUMERIC(18, 4),
-  add column if not exists risk_at TIMESTAMP WITH TIME ZONE;
+  add column if not exists risk_at TIMESTAMP WITH TIME ZONE,
+  add column if not exists market_protection NUMERIC(18, 4);
 CREATE INDEX IF NOT EXISTS ix_trading_approvals_status ON trading_approvals (status, created_at);
 CREATE INDEX IF NOT EXISTS ix_trading_approvals_trace ON trading_approvals (trace_id);
 
@@ -352,6 +354,8 @@ CREATE TABLE IF NOT EXISTS trading_orders (
 	fill_count INTEGER NOT NULL,
 	queued_for_open BOOLEAN NOT NULL,
 	status_message TEXT NOT NULL,
+	market_protection NUMERIC(18, 4),
+	protection_price NUMERIC(18, 4),
 	PRIMARY KEY (order_id),
 	UNIQUE (approval_id),
 	FOREIGN KEY(decision_id) REFERENCES trading_risk_decisions (decision_id)
@@ -382,7 +386,9 @@ alter table trading_orders
   add column if not exists filled_turnover NUMERIC(20, 2) NOT NULL,
   add column if not exists fill_count INTEGER NOT NULL,
   add column if not exists queued_for_open BOOLEAN NOT NULL,
-  add column if not exists status_message TEXT NOT NULL;
+  add column if not exists status_message TEXT NOT NULL,
+  add column if not exists market_protection NUMERIC(18, 4),
+  add column if not exists protection_price NUMERIC(18, 4);
 CREATE INDEX IF NOT EXISTS ix_trading_orders_day ON trading_orders (day);
 CREATE INDEX IF NOT EXISTS ix_trading_orders_status ON trading_orders (status);
 CREATE INDEX IF NOT EXISTS ix_trading_orders_trace ON trading_orders (trace_id);

@@ -12,6 +12,10 @@ columns are the IST trading date. Keys that make the flow exactly-once:
 * ``square_offs`` (day, instrument_token, product) is the primary key: one auto square-off
   per position per day.
 
+Columns added after a table first shipped are nullable: ``TradingStore`` adds any that an
+existing database lacks (``ALTER TABLE … ADD COLUMN``, SQLite and PostgreSQL alike), and the
+generated Supabase migration (``app.adapters.migrations``) carries ``add column if not exists``.
+
 Positions are stored (``positions``, one row per ``(instrument_token, product)``) and changed
 only in the same transaction as the fill that moves them; they can always be re-derived from
 ``fills`` (``tests/app/test_trading_properties.py`` checks that they agree).
@@ -84,6 +88,9 @@ approvals = Table(
     Column("risk_messages", JSON, nullable=False),
     Column("risk_price", _price(), nullable=True),
     Column("risk_at", UtcDateTime, nullable=True),
+    # Kite's market_protection for MARKET/SL-M (-1 automatic, else percent; NULL: the desk's
+    # automatic default). Added after the first release: nullable (TradingStore adds it).
+    Column("market_protection", _price(), nullable=True),
 )
 Index("ix_trading_approvals_status", approvals.c.status, approvals.c.created_at)
 Index("ix_trading_approvals_trace", approvals.c.trace_id)
@@ -134,6 +141,11 @@ orders = Table(
     Column("fill_count", Integer, nullable=False, default=0),
     Column("queued_for_open", Boolean, nullable=False, default=False),
     Column("status_message", Text, nullable=False, default=""),
+    # Market protection (Kite, from 1 Apr 2026; core.market_protection): the order's
+    # market_protection and the protection price ₹ it rests at as a LIMIT (NULL: not protected).
+    # Added after the first release: nullable, so TradingStore adds them to an existing table.
+    Column("market_protection", _price(), nullable=True),
+    Column("protection_price", _price(), nullable=True),
 )
 Index("ix_trading_orders_status", orders.c.status)
 Index("ix_trading_orders_day", orders.c.day)

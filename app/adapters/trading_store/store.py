@@ -36,6 +36,44 @@ def _rows(result) -> list[Row]:
     return [dict(r._mapping) for r in result]
 
 
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the nullable columns of ``schema`` that an existing database lacks (a table created
+    by an older release; ``create_all`` never alters a table). SQLite and PostgreSQL alike:
+    ``ALTER TABLE <table> ADD COLUMN <column> <type>``; on PostgreSQL ``IF NOT EXISTS`` makes two
+    processes starting at once harmless. Returns ``"table.column"`` for each column added.
+
+    Raises ``ValidationError`` for a missing NOT NULL column: that needs a hand-written
+    migration with a default (``supabase/migrations``, see ``app.adapters.migrations``)."""
+    from sqlalchemy import inspect, text
+    from sqlalchemy.schema import CreateColumn
+
+    from core.errors import ValidationError
+
+    insp = inspect(engine)
+    pg = engine.dialect.name == "postgresql"
+    added: list[str] = []
+    for table in t.metadata.sorted_tables:
+        if not insp.has_table(table.name):
+            continue
+        have = {c["name"] for c in insp.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable:
+                raise ValidationError(f"{table.name}.{column.name} is missing and NOT NULL: apply the "
+                                      "migration that adds it with a default (python -m app.adapters.migrations)")
+            ddl = str(CreateColumn(column).compile(dialect=engine.dialect))
+            exists = "IF NOT EXISTS " if pg else ""
+            with engine.begin() as conn:
+                try:
+                    conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {exists}{ddl}"))
+                except OperationalError:  # SQLite: another process added it at the same moment
+                    if column.name not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+                        raise
+            added.append(f"{table.name}.{column.name}")
+    return added
+
+
 class TradingStore:
     """Approvals, risk decisions, orders, fills, ledger, positions, audit, limits, desk state.
 
@@ -49,6 +87,7 @@ class TradingStore:
             t.metadata.create_all(engine)
         except (IntegrityError, ProgrammingError, OperationalError):
             t.metadata.create_all(engine)  # another process created them at the same moment
+        add_missing_columns(engine)
         self._pg = engine.dialect.name == "postgresql"
         self._stmt_cache: dict = {}
         self._write_lock = None if self._pg else threading.RLock()
