@@ -108,6 +108,7 @@ class MarketDataService:
         self.historical = historical
         self._ticks = ticks
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._knows_market_time = clock is not None  # without a clock no window is taken as final
         self.cache = BarCache(store.bars)
 
     # ---- reads as of market time -------------------------------------------------------------
@@ -133,7 +134,7 @@ class MarketDataService:
         (default: market now; a later time is cut to market now) bounds the read: only bars
         closed by then (``core.bars_asof``), plus the forming bar if ``forming``. ``start``
         (tz-aware or an IST date), else far enough back for ``bars`` bars (default 250 day / 2
-        sessions intraday). ``fill``: first backfill the missing part of the range through the
+        sessions intraday; the frame may hold more — take ``.tail(bars)``). ``fill``: first backfill the missing part of the range through the
         Kite historical client (its windows and the shared 3 req/s limiter); if the market is
         unreachable the stored bars are returned and ``frame.attrs["warning"]`` says why.
 
@@ -347,7 +348,7 @@ class MarketDataService:
             if to + _SECOND in covered_starts:  # a hole before stored bars: all closed, cover it whole
                 bars_repo.add_coverage(token, interval, frm, to + _SECOND)  # touches the next span: merged
             elif self._final(interval, to):  # the whole window had closed: even no bars is an answer
-                bars_repo.add_coverage(token, interval, frm, to)
+                bars_repo.add_coverage(token, interval, frm, to + _SECOND)  # past the end: not re-fetched
             elif bars:
                 bars_repo.add_coverage(token, interval, frm, max(b.ts for b in bars))
             fetched += len(bars)
@@ -363,6 +364,8 @@ class MarketDataService:
         """Whether every bar up to ``to`` had closed at market time (with a 5-minute grace for
         the market's own publishing of the last minute), so the window's answer is final and is
         not requested again — a holiday, a halt or a range before listing included."""
+        if not self._knows_market_time:
+            return False
         now = self.now()
         if to > now:
             return False

@@ -210,3 +210,21 @@ def test_market_unavailable_after_retries_keeps_what_is_stored(flaky_market, kit
         flaky_market.backfill("INFY", "minute", datetime(2016, 6, 1, tzinfo=IST), AUG16)
     assert flaky_market.bars("INFY", "minute", AUG16, AUG16).equals(before)
     assert sqlite_store.bars.count(INFY, "minute") == 375
+
+
+def test_a_read_of_closed_history_asks_the_market_once(sqlite_store, kite_replay, redis_url):
+    """A window that had wholly closed at market time is final (even where it holds no bars: a
+    weekend), so reading it again makes no request to the historical API; without a market
+    clock nothing is taken as final."""
+    seed_instruments(sqlite_store)
+    pinned = datetime(2016, 8, 17, 10, 0, tzinfo=IST)
+    market = MarketDataService(sqlite_store, InstrumentService(sqlite_store),
+                               historical_client(replay_settings(kite_replay, redis_url), redis_client(redis_url)),
+                               clock=lambda: pinned)
+    path = f"/instruments/historical/{INFY}/minute"
+    as_of = datetime(2016, 8, 16, 15, 30, tzinfo=IST)
+    before = len(requests_log(kite_replay, path))
+    first = market.ohlcv("NSE:INFY", "minute", start=date(2016, 8, 13), as_of=as_of)  # Sat 13 … Tue 16
+    assert len(first) == 375 and len(requests_log(kite_replay, path)) == before + 1
+    again = market.ohlcv("NSE:INFY", "minute", start=date(2016, 8, 13), as_of=as_of)
+    assert len(again) == 375 and len(requests_log(kite_replay, path)) == before + 1

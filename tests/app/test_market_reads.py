@@ -122,3 +122,4 @@ def test_backtest_default_range_ends_at_the_last_closed_session():
     assert last_sessions(cal, datetime(2016, 9, 9, 11, 0, tzinfo=IST)) == (date(2016, 9, 8), date(2016, 9, 2))
     assert last_sessions(cal, datetime(2016, 9, 9, 15, 30, tzinfo=IST), 2) == (date(2016, 9, 9), date(2016, 9, 8))
     assert last_sessions(cal, datetime(2016, 9, 11, 10, 0, tzinfo=IST), 1) == (date(2016, 9, 9), date(2016, 9, 9))
+
