@@ -63,7 +63,8 @@ class TradingEngine(OrderExecution):
     def square_off_mis(self, now: datetime) -> int:
         """Cancel open MIS entries and square off every open MIS position (``app.trading.square_off``):
         a new attempt when the last one is over unfilled, a ``squareoff_refused`` audit row and a
-        notification whenever the position is still open after this run. Returns attempts placed."""
+        notification whenever the position is still open after this run. Returns square-off orders
+        placed (one per at most 30,000 shares of a position: Zerodha's per-order cap)."""
         require_aware(now, "now")
         local = to_ist(now)
         if local.time() < self.risk_limits_obj().square_off_cutoff:
@@ -79,43 +80,59 @@ class TradingEngine(OrderExecution):
         return placed
 
     def _square_off_one(self, pos: Any, day: Any, now: datetime) -> int:
+        """One run for one open MIS position: the attempt's orders (one per at most
+        ``square_off_max_quantity`` shares, ``square_off.split_quantity``), each recorded and, on
+        the day's first square-off of the position, each charged ₹50 + GST. Returns orders placed."""
         trace = square_off.trace_id(day, pos.instrument_token)
         attempt, last = self._last_square_off(trace)
-        if last is not None and last["status"] in ("OPEN", "TRIGGER_PENDING"):
-            self._square_off_refused(pos, trace, attempt, now, last)  # resting: it fills when it can
+        resting = [o for o in last if o["status"] in ("OPEN", "TRIGGER_PENDING")]
+        if resting:
+            self._square_off_refused(pos, trace, attempt, now, resting[0])  # resting: it fills when it can
             return 0
         attempt = 0 if attempt is None else attempt + 1
         cached = self.latest([pos.instrument_token]).get(pos.instrument_token)
         if cached is None or cached.tick.last_price <= 0:  # nothing to fill at: record, retry next run
             self._square_off_refused(pos, trace, attempt, now, None)
             return 0
-        approval_id = square_off.attempt_id(trace, attempt)
-        intent = OrderIntent(pos.instrument_token, pos.tradingsymbol, Side.SELL if pos.quantity > 0 else Side.BUY,
-                             abs(pos.quantity), Product.MIS, OrderType.MARKET, tag="SQUAREOFF", trace_id=trace)
-        out = self._place_direct(intent, source="squareoff", user="system", now=now,
-                                 enqueue=lambda a: self.execute_approval(a), reason="MIS auto square-off",
-                                 approval_id=approval_id, exempt=Exemption.MIS_SQUARE_OFF)
-        if not out.ok:
-            if not out.noop:
-                self._record_refusal(pos, trace, attempt, now, list(out.reasons), list(out.messages))
+        schedule = schedule_for(day, self.schedules)
+        side = Side.SELL if pos.quantity > 0 else Side.BUY
+        placed: list[tuple[str, int]] = []  # (approval id, shares) of each order placed
+        refused = False
+        for part, qty in enumerate(square_off.split_quantity(abs(pos.quantity), schedule.square_off_max_quantity)):
+            approval_id = square_off.part_id(trace, attempt, part)
+            intent = OrderIntent(pos.instrument_token, pos.tradingsymbol, side, qty, Product.MIS, OrderType.MARKET,
+                                 tag="SQUAREOFF", trace_id=trace)
+            out = self._place_direct(intent, source="squareoff", user="system", now=now,
+                                     enqueue=lambda a: self.execute_approval(a), reason="MIS auto square-off",
+                                     approval_id=approval_id, exempt=Exemption.MIS_SQUARE_OFF)
+            if not out.ok:
+                if not out.noop:
+                    refused = True
+                    self._record_refusal(pos, trace, attempt, now, list(out.reasons), list(out.messages))
+                break  # the rest goes with the next attempt, on the position then left
+            placed.append((approval_id, qty))
+        if not placed:
             return 0
         if self.config.square_off_fee:
             # ₹50 + GST per Zerodha square-off order of at most 30,000 shares (core.charges)
-            fee = square_off_charge(schedule_for(day, self.schedules), abs(pos.quantity)).total
+            fees = [dict(entry_id=f"{aid}/fee", at=to_utc(now), day=day, kind="SQUARE_OFF_CHARGE",
+                         amount=-square_off_charge(schedule, qty).total, reference=f"O-{aid}",
+                         instrument_token=pos.instrument_token, trace_id=trace,
+                         memo=f"auto square-off ₹50 + GST (order {n} of {len(placed)}, {qty:,} shares)")
+                    for n, (aid, qty) in enumerate(placed, start=1)]
             self.store.mark_square_off(
-                dict(day=day, instrument_token=pos.instrument_token, product="MIS", order_id=f"O-{approval_id}",
-                     at=to_utc(now)),
-                [dict(entry_id=f"{approval_id}/fee", at=to_utc(now), day=day, kind="SQUARE_OFF_CHARGE",
-                      amount=-fee, reference=f"O-{approval_id}", instrument_token=pos.instrument_token,
-                      trace_id=trace, memo="auto square-off ₹50 + GST")])
-        order = self.store.get_order(f"O-{approval_id}")
-        if order is None or order["status"] != "COMPLETE":
-            self._square_off_refused(pos, trace, attempt, now, order)
-        return 1
+                dict(day=day, instrument_token=pos.instrument_token, product="MIS", order_id=f"O-{placed[0][0]}",
+                     at=to_utc(now)), fees)
+        orders = [self.store.get_order(f"O-{aid}") for aid, _ in placed]
+        unfilled = [o for o in orders if o is None or o["status"] != "COMPLETE"]
+        if unfilled and not refused:
+            self._square_off_refused(pos, trace, attempt, now, unfilled[0])
+        return len(placed)
 
-    def _last_square_off(self, trace: str) -> tuple[int | None, dict | None]:
-        """(last attempt number, its order row) of ``trace``; (None, None) before any attempt."""
-        last, row = None, None
+    def _last_square_off(self, trace: str) -> tuple[int | None, list[dict]]:
+        """(last attempt number, the order rows of its parts) of ``trace``; (None, []) before any
+        attempt, and no rows for an attempt the gatekeeper refused."""
+        last, rows = None, []
         for n in range(square_off.MAX_ATTEMPTS):
             aid = square_off.attempt_id(trace, n)
             if self.store.get_approval(aid) is None:
@@ -123,10 +140,17 @@ class TradingEngine(OrderExecution):
                               for a in self.store.audit_rows(trace))
                 if not refused:
                     break
-                last, row = n, None  # refused by the gatekeeper: no order
+                last, rows = n, []  # refused by the gatekeeper: no order
                 continue
-            last, row = n, self.store.order_for_approval(aid)
-        return last, row
+            last, rows = n, []
+            for part in range(square_off.MAX_PARTS):
+                pid = square_off.part_id(trace, n, part)
+                if part and self.store.get_approval(pid) is None:
+                    break
+                row = self.store.order_for_approval(pid)
+                if row is not None:
+                    rows.append(row)
+        return last, rows
 
     def _square_off_refused(self, pos: Any, trace: str, attempt: int, now: datetime, order: dict | None) -> None:
         token = pos.instrument_token

@@ -6,13 +6,18 @@ fills are booked exactly once; modify (through the gatekeeper) and cancel.
 * a fill is stored with its ledger entries and position change in one transaction
   (``TradingStore.apply_fill``), guarded by the order's ``fill_count``: exactly once;
 * a modify is judged by ``core.gatekeeper.check`` as the order it would become; a refusal
-  leaves the open order exactly as it was.
+  leaves the open order exactly as it was;
+* a MARKET order placed post-close (15:40–16:00 IST) fills whole at the day's closing price
+  (``core.closing_price``: VWAP of the 1-minute bars 15:00–15:30, read through the market data
+  service ``market``), else at the last traded price; the fill's audit row says which
+  (``price_basis``, ``price_reason``).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from app.trading.approvals import ApprovalFlow
@@ -32,21 +37,42 @@ from app.trading.rows import (
 )
 from app.trading.views import ActionOutcome, OrderView
 from core import broker
-from core.broker import BrokerState, OrderFilled, OrderRejected
+from core.broker import BrokerState, OrderFilled, OrderRejected, matching
 from core.charges import dp_charge, schedule_for
-from core.errors import ValidationError
+from core.closing_price import ClosingPrice, closing_price, closing_window
+from core.errors import TemporaryError, ValidationError
 from core.events import fill_event
 from core.gatekeeper import ChangeKind, Exemption, OrderChange
-from core.orders import FrozenMap, Order, OrderType, Product, Side, apply_modify, cancel_order, modified_intent
+from core.orders import (
+    FrozenMap,
+    Order,
+    OrderType,
+    Product,
+    Side,
+    apply_modify,
+    cancel_order,
+    modified_intent,
+    price_from_float,
+    tick_size_for,
+)
 from core.portfolio import Portfolio, Position, apply_fill
+from core.sessions import NORMAL_CLOSE, SessionPhase
 from core.timeutil import require_aware, to_ist
+
+log = logging.getLogger(__name__)
 
 #: Approval sources of the desk's own exits, and the exemption each carries to the exchange.
 EXEMPT_SOURCES = {"squareoff": Exemption.MIS_SQUARE_OFF, "killswitch": Exemption.KILL_SWITCH_FLATTEN}
 
 
 class OrderExecution(ApprovalFlow):
-    """Approvals → orders → fills, and modify/cancel of open orders."""
+    """Approvals → orders → fills, and modify/cancel of open orders.
+
+    ``market``: the market data service (``app.market.history.MarketDataService``) the
+    post-close closing price is read through; ``None`` (no bars) fills post-close orders at
+    the last traded price, labelled so."""
+
+    market: Any = None
 
     def execute_approval(self, approval_id: str, *, now: datetime | None = None) -> OrderView | None:
         row = self._load(approval_id)
@@ -99,8 +125,13 @@ class OrderExecution(ApprovalFlow):
             when = order.placed_at
         inst = self.instrument(order.intent.instrument_token)
         state = BrokerState().with_order(order)
-        new_state, events = broker.process_tick(state, cached.tick, now=when, phase=self.phase(when),
-                                                circuit=self.circuit(inst, cached.tick), config=self.broker_config)
+        phase = self.phase(when)
+        close = None
+        if phase is SessionPhase.POST_CLOSE and matching.placed_post_close(order) and cached.tick.last_price > 0:
+            close = self.post_close_price(inst, to_ist(when).date(), price_from_float(cached.tick.last_price))
+        new_state, events = broker.process_tick(state, cached.tick, now=when, phase=phase,
+                                                circuit=self.circuit(inst, cached.tick), config=self.broker_config,
+                                                closing_price=close.price if close is not None else None)
         final = new_state.get(order.order_id)
         fills = [e.fill for e in events if isinstance(e, OrderFilled)]
         expect = dict(fill_count=order.fill_count, status=str(order.status))
@@ -111,11 +142,32 @@ class OrderExecution(ApprovalFlow):
                                                         action="order_update", status=str(final.status)))
             return 0
         return int(self.store_fill(fills[0], order_values=order_state(final), order_expect=expect,
-                                   strategy=order.intent.strategy))
+                                   strategy=order.intent.strategy, price_note=close))
 
-    def store_fill(self, fill, *, order_values: dict | None, order_expect: dict | None, strategy: str = "") -> bool:
+    def post_close_price(self, inst: Any, day: date, last_traded) -> ClosingPrice:
+        """The price a post-close MARKET order of ``day`` fills at (``core.closing_price``): the
+        VWAP of ``inst``'s 1-minute bars in the 30 minutes before the session's close (15:00–15:30
+        IST), read through ``market.ohlcv(token, "minute", as_of=close)``; the last traded price
+        ``last_traded`` (₹) when there is no market data service, the read fails or no bar has
+        volume. The result's ``reason`` says which."""
+        session = self.calendar.session(day) if self.calendar is not None else None
+        close_at = to_ist(session.close).time() if session is not None else NORMAL_CLOSE
+        start, end = closing_window(day, close_at)
+        bars = None
+        if self.market is not None:
+            try:
+                bars = self.market.ohlcv(inst.instrument_token, "minute", start=start, as_of=end)
+            except (ValidationError, TemporaryError, OSError) as exc:
+                log.warning("post-close price of %s on %s: minute bars unreadable (%s); using the LTP",
+                            inst.tradingsymbol, day, exc)
+        tick = tick_size_for(inst, day, last_traded)
+        return closing_price(bars, day, last_traded, tick_size=tick, close=close_at)
+
+    def store_fill(self, fill, *, order_values: dict | None, order_expect: dict | None, strategy: str = "",
+                   price_note: ClosingPrice | None = None) -> bool:
         """Book ``fill`` (core ``Fill``) in one transaction; False if it was already stored.
-        A stored fill is told to the notifier."""
+        A stored fill is told to the notifier. ``price_note``: how a post-close fill's price was
+        found, written on the fill's audit row (``price_basis``, ``price_reason``)."""
         day = to_ist(fill.filled_at).date()
         settles = self.settles_on(day) if fill.product is Product.CNC and fill.side is Side.BUY else None
         capital, leverage = self.config.capital, self.config.mis_leverage
@@ -143,7 +195,9 @@ class OrderExecution(ApprovalFlow):
             order_expect=order_expect, book=book,
             audit=audit_row(fill.trace_id, at=fill.filled_at, actor="worker", action="fill", price=fill.price,
                             fill_id=fill.fill_id, quantity=fill.quantity, side=str(fill.side),
-                            charges=fill.charges.total))
+                            charges=fill.charges.total,
+                            **(dict(price_basis=price_note.basis, price_reason=price_note.reason)
+                               if price_note is not None else {})))
         if stored:
             self.notifier.notify(fill_event(booked[0]))
         return stored

@@ -2,7 +2,11 @@
 record the Risk and Orders & Positions pages show.
 
 Each open MIS position gets one square-off *trace* per day, ``SQ-YYYYMMDD-<token>-MIS``; the
-first attempt's approval id is the trace itself, retries are ``<trace>-R1``, ``-R2``, ... A
+first attempt's approval id is the trace itself, retries are ``<trace>-R1``, ``-R2``, ... An
+attempt is one order per at most 30,000 shares (Zerodha's auto square-off places orders of at
+most ``ChargeSchedule.square_off_max_quantity`` shares, each charged ₹50 + GST:
+support.zerodha.com, intraday auto square-off timings): 70,000 shares are three orders of
+30,000 + 30,000 + 10,000, approval ids ``<attempt>``, ``<attempt>-P2``, ``<attempt>-P3``. A
 new attempt is placed only when the previous one is over without filling (refused by the
 gatekeeper, rejected, cancelled); a resting attempt is left to fill. Every run that leaves
 the position open writes an audit row ``squareoff_failed`` (reason codes, messages,
@@ -19,6 +23,7 @@ from core.timeutil import to_ist
 
 REFUSED_ACTION = "squareoff_failed"  # ("squareoff_refused" is the gate's own row)
 MAX_ATTEMPTS = 100  # a bound for the id scan; the clock runs every 30 s, far fewer in a day
+MAX_PARTS = 1_000  # orders per attempt: 30 million shares at 30,000 a order
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,25 @@ def trace_id(day: date, token: int) -> str:
 
 def attempt_id(trace: str, attempt: int) -> str:
     return trace if attempt == 0 else f"{trace}-R{attempt}"
+
+
+def part_id(trace: str, attempt: int, part: int) -> str:
+    """Approval id of order ``part`` (0 = first) of ``attempt``: the attempt id, then ``-P2``, ``-P3`` ..."""
+    base = attempt_id(trace, attempt)
+    return base if part == 0 else f"{base}-P{part + 1}"
+
+
+def split_quantity(quantity: int, max_quantity: int) -> list[int]:
+    """Shares of each square-off order for a ``quantity``-share position, at most
+    ``max_quantity`` (Zerodha: 30,000) each, largest first: 70,000 → [30,000, 30,000, 10,000].
+    As many orders as ``core.charges.square_off_orders`` charges for. Raises ``ValueError`` for
+    a non-positive ``max_quantity`` or a negative ``quantity``."""
+    if max_quantity <= 0:
+        raise ValueError(f"max_quantity must be a positive number of shares, was {max_quantity}")
+    if quantity < 0:
+        raise ValueError(f"quantity must be >= 0 shares, was {quantity}")
+    full, rest = divmod(quantity, max_quantity)
+    return [max_quantity] * full + ([rest] if rest else [])
 
 
 def not_filled_reason(ltp: Decimal | None, band, status: str, message: str) -> tuple[str, str]:

@@ -57,6 +57,7 @@ def test_post_close_refuses_everything_but_market(kw):
     denial = check_session(intent(INFY, product=Product.CNC, **kw), SessionPhase.POST_CLOSE)
     assert denial is not None and denial.code is ReasonCode.POST_CLOSE_MARKET_ONLY
     assert "allowed: MARKET" in denial.message and "closing price" in denial.message
+    assert "NSE market timings" in denial.message and "forum.5paisa.com" in denial.message  # the source
 
 
 def test_post_close_accepts_cnc_market():
@@ -68,3 +69,11 @@ def test_post_close_refuses_mis_first():
     """NSE post-close (indian-market.md §1): CNC only; an MIS order names the product rule."""
     denial = check_session(intent(INFY, product=Product.MIS), SessionPhase.POST_CLOSE)
     assert denial.code is ReasonCode.POST_CLOSE_CNC_ONLY and "allowed: CNC" in denial.message
+    assert "NSE market timings" in denial.message  # the source
+
+
+@pytest.mark.parametrize("phase", [SessionPhase.PRE_OPEN_MATCHING, SessionPhase.CLOSING, SessionPhase.CLOSED])
+def test_post_close_market_cnc_is_the_only_after_hours_order(phase):
+    """NSE sessions (indian-market.md §1): outside pre-open entry, normal and post-close
+    nothing is accepted, not even a CNC MARKET order."""
+    assert check_session(intent(INFY, product=Product.CNC), phase) is not None

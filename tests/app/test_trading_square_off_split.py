@@ -1,0 +1,99 @@
+"""MIS auto square-off of a position above 30,000 shares: several orders of at most 30,000.
+
+Source: Zerodha, intraday auto square-off (support.zerodha.com, intraday auto square-off
+timings; ``../shared/docs/indian-market.md`` §2): the broker squares off in orders of at most
+30,000 shares (``core.charges.ChargeSchedule.square_off_max_quantity``) and charges ₹50 + 18 %
+GST per order. A real ``TradingService`` on SQLite with real Redis ticks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from app.trading import square_off
+from core.orders import Product
+from core.risk import RiskLimits
+from core.timeutil import IST
+from tests.fixtures_trading import INFY, T0, D, desk, intent, later  # noqa: F401
+
+CUT = datetime(2016, 8, 17, 15, 20, tzinfo=IST)
+
+
+def test_split_quantity_caps_each_order_at_30000_shares():
+    """Zerodha: at most 30,000 shares per square-off order."""
+    assert square_off.split_quantity(70_000, 30_000) == [30_000, 30_000, 10_000]
+    assert square_off.split_quantity(60_000, 30_000) == [30_000, 30_000]
+    assert square_off.split_quantity(30_000, 30_000) == [30_000]
+    assert square_off.split_quantity(7, 30_000) == [7]
+    assert square_off.split_quantity(0, 30_000) == []
+    with pytest.raises(ValueError, match="max_quantity"):
+        square_off.split_quantity(10, 0)
+
+
+def test_part_ids_follow_the_attempt_ids():
+    """First order of an attempt keeps the attempt's id; the others are -P2, -P3 ..."""
+    trace = square_off.trace_id(CUT.date(), INFY)
+    assert [square_off.part_id(trace, 0, k) for k in range(3)] == [trace, f"{trace}-P2", f"{trace}-P3"]
+    assert square_off.part_id(trace, 1, 1) == f"{trace}-R1-P2"
+
+
+def _big_position(desk, qty: int) -> None:  # noqa: F811
+    desk.svc.save_risk_limits(RiskLimits(max_order_quantity=100_000, max_order_notional=Decimal("10000000")),
+                              user="trader", now=T0)
+    desk.tick(INFY, 10.0)
+    out = desk.svc.place_manual(intent(qty=qty), user="trader", now=later(1))
+    assert out.ok, out.messages
+    assert {p.product: p.quantity for p in desk.svc.positions(later(2))} == {"MIS": qty}
+
+
+def test_square_off_of_70000_shares_is_three_orders_three_fees(desk):  # noqa: F811
+    """Zerodha: 70,000 shares → orders of 30,000 + 30,000 + 10,000, each charged ₹50 + GST."""
+    _big_position(desk, 70_000)
+    desk.tick(INFY, 10.5, at=CUT)
+    assert desk.svc.square_off_mis(CUT) == 3
+    trace = square_off.trace_id(CUT.date(), INFY)
+    orders = [o for o in desk.svc.order_book() if o.tag == "SQUAREOFF"]
+    assert sorted((o.order_id, o.quantity, o.status) for o in orders) == [
+        (f"O-{trace}", 30_000, "COMPLETE"), (f"O-{trace}-P2", 30_000, "COMPLETE"),
+        (f"O-{trace}-P3", 10_000, "COMPLETE")]
+    fills = [f for f in desk.svc.trade_book() if f.order_id.startswith("O-SQ-")]
+    assert sorted(f.quantity for f in fills) == [10_000, 30_000, 30_000]
+    fees = [e for e in desk.store.ledger_entries() if e["kind"] == "SQUARE_OFF_CHARGE"]
+    assert sorted(e["reference"] for e in fees) == sorted(o.order_id for o in orders)
+    assert all(D(e["amount"]) == D("-59.00") for e in fees)  # ₹50 + 18 % GST each
+    assert desk.svc.charges_today(CUT).square_off_fee == D("150.00")
+    assert {p.product: p.quantity for p in desk.svc.positions(CUT)} == {"MIS": 0}
+    # the next run finds the position flat: nothing placed, nothing charged again
+    snapshot = desk.ledger_snapshot()
+    assert desk.svc.square_off_mis(CUT + timedelta(seconds=30)) == 0
+    assert desk.ledger_snapshot() == snapshot
+    assert desk.svc.square_off_refusals(CUT.date()) == []
+
+
+def test_square_off_up_to_30000_shares_is_one_order_one_fee(desk):  # noqa: F811
+    """Zerodha: a position of at most 30,000 shares is one square-off order, one ₹50 + GST."""
+    _big_position(desk, 30_000)
+    desk.tick(INFY, 10.5, at=CUT)
+    assert desk.svc.square_off_mis(CUT) == 1
+    assert [o.quantity for o in desk.svc.order_book() if o.tag == "SQUAREOFF"] == [30_000]
+    assert desk.svc.charges_today(CUT).square_off_fee == D("50.00")
+    assert desk.svc.positions(CUT)[0].product == "MIS" and desk.svc.positions(CUT)[0].quantity == 0
+
+
+def test_a_short_position_is_bought_back_in_parts(desk):  # noqa: F811
+    """The split applies to short MIS positions too (BUY orders of at most 30,000)."""
+    from core.orders import Side
+
+    desk.svc.save_risk_limits(RiskLimits(max_order_quantity=100_000, max_order_notional=Decimal("10000000")),
+                              user="trader", now=T0)
+    desk.tick(INFY, 10.0)
+    assert desk.svc.place_manual(intent(qty=45_000, side=Side.SELL, product=Product.MIS), user="trader",
+                                 now=later(1)).ok
+    desk.tick(INFY, 9.5, at=CUT)
+    assert desk.svc.square_off_mis(CUT) == 2
+    parts = sorted((o.side, o.quantity) for o in desk.svc.order_book() if o.tag == "SQUAREOFF")
+    assert parts == [("BUY", 15_000), ("BUY", 30_000)]
+    assert desk.svc.charges_today(CUT).square_off_fee == D("100.00")
