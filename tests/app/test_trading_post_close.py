@@ -18,10 +18,13 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
+from app.adapters.calendar_source import load_nse_calendar
 from app.adapters.kite_historical import historical_client
 from app.adapters.redis_client import redis_client
 from app.market.history import MarketDataService
 from app.market.instruments import InstrumentService
+from app.trading.config import TradingConfig
+from app.trading.service import TradingService
 from core.closing_price import LTP_BASIS, VWAP_BASIS
 from core.orders import OrderType, Product, Side, tick_size_for
 from core.timeutil import IST
@@ -34,9 +37,14 @@ POST = datetime(2016, 8, 16, 15, 45, tzinfo=IST)
 
 @pytest.fixture()
 def market(desk, replay_server, redis_url) -> MarketDataService:  # noqa: F811
+    """The replay's market data on the desk's store, and the desk rebuilt the way the container
+    builds it: ``TradingService(..., market=market_data)``."""
     settings = replay_settings(replay_server, redis_url)
-    return MarketDataService(desk.sql, InstrumentService(desk.sql), historical_client(settings, redis_client(redis_url)),
-                             clock=lambda: POST)
+    md = MarketDataService(desk.sql, InstrumentService(desk.sql), historical_client(settings, redis_client(redis_url)),
+                           clock=lambda: POST)
+    desk.svc = TradingService(None, desk.store, InstrumentService(desk.sql), desk.ticks, calendar=load_nse_calendar(),
+                              config=TradingConfig(slippage_bps=D(0)), market=md)
+    return md
 
 
 def _expected_close(replay_server) -> tuple[Decimal, float]:
@@ -57,7 +65,6 @@ def _fill_audit(desk, trace_id: str) -> dict:  # noqa: F811
 
 def test_post_close_market_cnc_fills_at_the_vwap_of_15_00_to_15_30(desk, market, replay_server):  # noqa: F811
     """NSE post-close: a CNC MARKET order fills at the closing price = VWAP of 15:00–15:30."""
-    desk.svc._engine.market = market
     raw, last_close = _expected_close(replay_server)
     desk.tick(INFY, last_close, at=POST)
     out = desk.svc.place_manual(intent(qty=7, product=Product.CNC), user="trader", now=POST)
@@ -111,7 +118,6 @@ def test_post_close_refuses_all_but_cnc_market_and_leaves_the_ledger(desk, kw, c
 
 def test_a_normal_session_limit_still_open_does_not_fill_post_close(desk, market):  # noqa: F811
     """Only orders placed post-close trade at the close (core.broker rule 12)."""
-    desk.svc._engine.market = market
     desk.tick(INFY, 1000.0, at=POST - timedelta(hours=2))
     out = desk.svc.place_manual(intent(qty=2, product=Product.CNC, order_type=OrderType.LIMIT, price=D("900.0"),
                                        side=Side.BUY), user="trader", now=POST - timedelta(hours=2))
