@@ -168,9 +168,9 @@ def check_protection_in_band(intent: OrderIntent, protection: Decimal | None,
     if protection is None or band is None or band.contains(protection):
         return None
     percent = "automatic" if intent.market_protection in (None, AUTO) else f"{intent.market_protection} %"
-    edge = f"upper circuit ₹{band.upper}" if protection > band.upper else f"lower circuit ₹{band.lower}"
+    edge = f"upper circuit ₹{band.upper:,.2f}" if protection > band.upper else f"lower circuit ₹{band.lower:,.2f}"
     return Denial(ReasonCode.OUTSIDE_CIRCUIT,
-                  f"{intent.order_type} {intent.side} protected at ₹{protection} (market_protection {percent}) "
+                  f"{intent.order_type} {intent.side} protected at ₹{protection:,.2f} (market_protection {percent}) "
                   f"is beyond the {edge}; allowed protection prices {band.lower}–{band.upper}. Rule: a protected "
                   f"MARKET/SL-M order is a LIMIT at the protection price and NSE rejects limits outside the "
                   f"price band ({MARKET_PROTECTION_SOURCE}; NSE price bands). Lower market_protection or "

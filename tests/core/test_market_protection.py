@@ -15,7 +15,7 @@ import pytest
 
 from core.errors import ValidationError
 from core.market_protection import PROTECTION_SCHEDULES, protection_percent, protection_price, schedule_on
-from core.orders import OrderType
+from core.orders import OrderType, Product, Side
 from tests.factories import SBIN, intent
 
 D = Decimal
@@ -93,3 +93,94 @@ def test_intent_carries_market_protection_for_market_and_slm():
     assert intent(SBIN, market_protection=D("1.5")).market_protection == D("1.5")
     slm = intent(SBIN, order_type=OrderType.SL_M, trigger_price=D("600"), market_protection=D(-1))
     assert slm.market_protection == D(-1) and slm.is_market
+
+
+# ------------------------------------------------------------------ margin price, preview, price band
+
+
+def test_margin_price_is_the_protection_price_of_a_market_or_slm_order():
+    """``core.margins`` rule 6 (Kite blocks margin for the LIMIT a protected order becomes; Kite
+    Connect market protection, kite.trade forum 15912 / comment 52940): MARKET BUY at LTP
+    ₹600.00, 0.5 % → ₹603.00; SELL → ₹597.00; SL-M BUY trigger ₹610.00 → ₹613.05; a LIMIT
+    at its price; before 2026-04-01 the LTP."""
+    from core.margins import margin_price
+
+    ltp = D("600.00")
+    assert margin_price(intent(SBIN), ltp, TICK, DAY) == D("603.00")
+    assert margin_price(intent(SBIN, side=Side.SELL), ltp, TICK, DAY) == D("597.00")
+    slm = intent(SBIN, order_type=OrderType.SL_M, trigger_price=D("610.00"))
+    assert margin_price(slm, ltp, TICK, DAY) == D("613.05")  # 610 × 1.005 = 613.05
+    assert margin_price(intent(SBIN, order_type=OrderType.LIMIT, price=D("590.00")), ltp, TICK, DAY) == D("590.00")
+    assert margin_price(intent(SBIN), ltp, TICK, date(2026, 3, 31)) == ltp
+    assert margin_price(intent(SBIN), None, TICK, DAY) is None
+
+
+def test_open_order_price_keeps_the_protection_price_it_was_given():
+    """A resting protected order blocks at its stored protection price (Kite's LIMIT does not
+    move with the LTP); an unprotected MARKET order blocks nothing (it fills on the next tick)."""
+    from dataclasses import replace
+    from datetime import datetime
+
+    from core.margins import open_order_price
+    from core.orders import Order, OrderStatus
+    from core.timeutil import IST
+
+    at = datetime(2026, 6, 1, 10, 0, tzinfo=IST)
+    order = Order("o1", intent(SBIN), OrderStatus.OPEN, at, at, TICK)
+    assert open_order_price(order) is None
+    assert open_order_price(replace(order, protection_price=D("603.00"))) == D("603.00")
+    slm = Order("o2", intent(SBIN, order_type=OrderType.SL_M, trigger_price=D("610.00")),
+                OrderStatus.TRIGGER_PENDING, at, at, TICK)
+    assert open_order_price(slm) == D("613.05")
+    old = Order("o3", intent(SBIN, order_type=OrderType.SL_M, trigger_price=D("610.00")),
+                OrderStatus.TRIGGER_PENDING, at.replace(year=2016), at.replace(year=2016), TICK)
+    assert open_order_price(old) == D("610.00")  # no protection in 2016: at the trigger
+
+
+def test_describe_protection_names_price_base_band_and_mode():
+    from core.market_protection import describe_protection
+
+    assert describe_protection(intent(SBIN), D("600.00"), TICK, DAY) == (
+        "MARKET, protected at ₹603.00 (LTP ₹600.00 + 0.5 %, automatic)")
+    slm = intent(SBIN, side=Side.SELL, order_type=OrderType.SL_M, trigger_price=D("590.00"), market_protection=D(2))
+    assert describe_protection(slm, D("600.00"), TICK, DAY) == (
+        "SL-M, protected at ₹578.20 (trigger ₹590.00 − 2 %, market_protection)")
+    assert describe_protection(intent(SBIN), D("600.00"), TICK, date(2016, 8, 17)) is None
+
+
+def test_protection_beyond_the_price_band_is_refused_naming_rule_and_source():
+    """A protected order is a LIMIT at the protection price; NSE rejects limits outside the
+    price band (kite.trade comment 52940; NSE price bands): 20 % at ₹600.00 → ₹720.00 > ₹660.00."""
+    from core.market_protection import check_protection_in_band, intent_protection
+    from core.orders import CircuitBand
+    from core.risk.reasons import ReasonCode
+
+    band = CircuitBand(D("540.00"), D("660.00"))
+    wide = intent(SBIN, market_protection=D(20))
+    price = intent_protection(wide, D("600.00"), TICK, DAY)
+    assert price == D("720.00")
+    denial = check_protection_in_band(wide, price, band)
+    assert denial.code is ReasonCode.OUTSIDE_CIRCUIT
+    assert "beyond the upper circuit ₹660.00" in denial.message and "kite.trade forum 15912" in denial.message
+    assert check_protection_in_band(intent(SBIN), intent_protection(intent(SBIN), D("600.00"), TICK, DAY), band) is None
+    assert check_protection_in_band(wide, price, None) is None
+
+
+def test_gatekeeper_judges_margin_at_the_protection_price():
+    """``core.gatekeeper.check``: ``required_margin`` at ``margin_price`` (rule 6), the
+    decision carries the protection price (Kite Connect market protection, comment 52940).
+    CNC BUY 10 SBIN at LTP ₹600.00 → ₹603.00 → ₹6,030.00."""
+    from datetime import datetime
+
+    from core.gatekeeper import ChangeKind, GateContext, OrderChange, check
+    from core.risk.limits import RiskLimits, RiskState
+    from core.sessions import SessionPhase
+    from core.timeutil import IST
+
+    now = datetime(2026, 6, 1, 10, 0, tzinfo=IST)
+    money = D(1_000_000)
+    state = RiskState(capital=money, equity=money, equity_peak=money)
+    ctx = GateContext(SBIN, now, SessionPhase.NORMAL, ltp=D("600.00"), state=state, limits=RiskLimits())
+    d = check(OrderChange(ChangeKind.PLACE, intent(SBIN, product=Product.CNC)), ctx)
+    assert (d.expected_price, d.margin_price, d.protection_price, d.required_margin) == (
+        D("600.00"), D("603.00"), D("603.00"), D("6030.00"))
