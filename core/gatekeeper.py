@@ -178,6 +178,10 @@ def check(change: OrderChange, context: GateContext) -> Decision:
     tick = tick_size_for(ctx.instrument, day)
     protection = intent_protection(intent, ctx.ltp, tick, day)  # core.market_protection
     at = margin_price(intent, ctx.ltp, tick, day)  # core.margins rule 6: the worst fill price
+    current = change.current
+    if (current is not None and current.protection_price is not None and intent.price is None
+            and current.intent.order_type is intent.order_type):
+        protection = at = current.protection_price  # a modified protected order keeps its price (Kite)
     margin = None
     denials = _market_denials(intent, is_exit, ctx, expected)
     if not any(d is not None and d.code is ReasonCode.OUTSIDE_CIRCUIT for d in denials):

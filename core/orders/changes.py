@@ -77,13 +77,19 @@ def apply_modify(order: Order, intent: OrderIntent, *, now: datetime) -> Order:
     """``order`` carrying ``intent`` (from :func:`modified_intent`), updated at ``now``.
 
     A TRIGGER PENDING order, or one whose type changes, restarts in the new type's initial
-    status; an SL order that has already triggered keeps status OPEN.
+    status; an SL order that has already triggered keeps status OPEN. A change of type drops
+    the protection price (a new MARKET/SL-M one is set from the LTP on the next tick, Kite's
+    market protection; ``core.market_protection``); otherwise it is kept, as Kite keeps the
+    protection of a modified MARKET order (kite.trade forum comment 52331).
     """
     require_aware(now, "now")
     status = order.status
+    protection = order.protection_price
     if order.status is OrderStatus.TRIGGER_PENDING or intent.order_type != order.intent.order_type:
         status = initial_status(intent.order_type)
-    return replace(order, intent=intent, status=status, updated_at=now)
+    if intent.order_type != order.intent.order_type:
+        protection = None
+    return replace(order, intent=intent, status=status, updated_at=now, protection_price=protection)
 
 
 def modify_order(

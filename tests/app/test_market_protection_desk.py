@@ -270,3 +270,37 @@ def test_a_missing_not_null_column_says_which_migration_to_apply(tmp_path):
     with pytest.raises(ValidationError, match=r"trading_orders.status_message is missing and NOT NULL.*migrations"):
         add_missing_columns(engine)
     engine.dispose()
+
+
+def test_a_strategy_sets_market_protection_and_the_approved_order_carries_it(desk):  # noqa: F811
+    """A strategy (API caller) sets ``market_protection`` as Kite allows (kite.trade comment
+    52940): 1.5 % rides the approval to the order: LTP ₹1,000.00 → ₹1,015.00."""
+    desk.tick(INFY, 1000.0, at=T26, spread=20.0)  # ask ₹1,020.00 > ₹1,015.00: rests
+    view = desk.svc.propose(intent(market_protection=D("1.5"), strategy="orb"), signal_price=D("1000"),
+                            reason="ORB", now=T26)
+    out = desk.svc.approve(view.approval_id, user="trader", now=T26)
+    assert out.ok, out.messages
+    desk.svc.execute_approval(view.approval_id, now=T26)
+    [order] = desk.svc.order_book()
+    assert (order.market_protection, order.protection_price, order.status) == (D("1.5"), D("1015.00"), "OPEN")
+
+
+def test_modifying_a_resting_protected_order_keeps_its_protection_price(desk):  # noqa: F811
+    """Kite keeps a modified MARKET order's protection (kite.trade forum comment 52331): after
+    the LTP moves to ₹1,002.00, halving the quantity keeps ₹1,005.00, and the margin blocked
+    is 5 × ₹1,005.00 = ₹5,025.00 (CNC); changing it to a LIMIT drops the protection."""
+    desk.tick(INFY, 1000.0, at=T26, spread=10.0)
+    assert desk.svc.place_manual(intent(product=Product.CNC), user="trader", now=T26).ok
+    [order] = desk.svc.order_book()
+    later = T26 + timedelta(seconds=20)
+    desk.tick(INFY, 1002.0, at=later, spread=10.0)
+    out = desk.svc.modify_order(order.order_id, quantity=5, user="trader", now=later)
+    assert out.ok, out.messages
+    [order] = desk.svc.order_book()
+    assert (order.quantity, order.protection_price) == (5, D("1005.00"))
+    assert desk.svc.funds(later).margin_used == D("5025.00")
+    out = desk.svc.modify_order(order.order_id, order_type="LIMIT", price=D("995.0"), user="trader", now=later)
+    assert out.ok, out.messages
+    [order] = desk.svc.order_book()
+    assert (order.order_type, order.protection_price) == ("LIMIT", None)
+    assert desk.svc.funds(later).margin_used == D("4975.00")
