@@ -31,7 +31,7 @@ from enum import StrEnum
 from core.calendar import Holiday
 from core.errors import ValidationError
 from core.margins import MarginRules, check_mis_eligible, margin_price
-from core.market_protection import check_protection_in_band, intent_protection
+from core.market_protection import check_protection_in_band, clamp_auto_protection, intent_protection
 from core.models import Instrument
 from core.orders import (
     ZERO,
@@ -182,6 +182,10 @@ def check(change: OrderChange, context: GateContext) -> Decision:
     if (current is not None and current.protection_price is not None and intent.price is None
             and current.intent.order_type is intent.order_type):
         protection = at = current.protection_price  # a modified protected order keeps its price (Kite)
+    elif protection is not None:
+        clamped = clamp_auto_protection(intent, protection, ctx.circuit)  # automatic: inside the band
+        if clamped != protection:
+            protection = at = clamped
     margin = None
     denials = _market_denials(intent, is_exit, ctx, expected)
     if not any(d is not None and d.code is ReasonCode.OUTSIDE_CIRCUIT for d in denials):

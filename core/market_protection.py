@@ -153,6 +153,21 @@ def describe_protection(intent: OrderIntent, ltp: Decimal | None, tick_size: Dec
             f"{percent.normalize():f} %, {mode})")
 
 
+def clamp_auto_protection(intent: OrderIntent, protection: Decimal | None,
+                          band: CircuitBand | None) -> Decimal | None:
+    """Automatic protection never reaches past the day's price band: a BUY's protection price
+    is at most the upper circuit, a SELL's at least the lower one (the converted LIMIT must be
+    inside the band, and a LIMIT at the circuit is the furthest NSE accepts). Without this an
+    automatic MARKET exit of a stock at the edge of its band — an MIS square-off on a stock
+    rallying into its upper circuit — would be refused. An explicit ``market_protection`` is
+    the trader's own price and is not moved (:func:`check_protection_in_band` judges it)."""
+    if protection is None or band is None or intent.market_protection not in (None, AUTO):
+        return protection
+    if intent.side is Side.BUY:
+        return min(protection, band.upper)
+    return max(protection, band.lower)
+
+
 def check_protection_in_band(intent: OrderIntent, protection: Decimal | None,
                              band: CircuitBand | None) -> Denial | None:
     """Refuse a MARKET/SL-M order whose protection price lies outside the day's price band.
@@ -181,6 +196,7 @@ __all__ = [
     "AUTO",
     "MARKET_PROTECTION_SOURCE",
     "check_protection_in_band",
+    "clamp_auto_protection",
     "describe_protection",
     "intent_protection",
     "protection_base",

@@ -150,7 +150,9 @@ def submit(
         queued_for_open=decision.queued_for_open,
     )
     if ltp is not None and phase is SessionPhase.NORMAL and intent.order_type is OrderType.MARKET:
-        order = replace(order, protection_price=matching.protect(order, ltp, to_ist(now).date()))
+        # the gatekeeper's price (automatic protection held inside the band), else rule 11 at the LTP
+        order = replace(order, protection_price=decision.protection_price if decision.protection_price is not None
+                        else matching.protect(order, ltp, to_ist(now).date()))
     if not decision.approved:
         rejected = replace(order, status=OrderStatus.REJECTED, status_message="; ".join(decision.messages))
         return state, (OrderRejected(rejected, decision.reasons, decision.messages),)

@@ -184,3 +184,22 @@ def test_gatekeeper_judges_margin_at_the_protection_price():
     d = check(OrderChange(ChangeKind.PLACE, intent(SBIN, product=Product.CNC)), ctx)
     assert (d.expected_price, d.margin_price, d.protection_price, d.required_margin) == (
         D("600.00"), D("603.00"), D("603.00"), D("6030.00"))
+
+
+def test_automatic_protection_stops_at_the_circuit_and_an_explicit_one_does_not():
+    """Automatic protection is held inside the day's band (a LIMIT at the circuit is the furthest
+    NSE accepts), so an automatic MARKET buy of a stock at its upper circuit — an MIS square-off
+    of a short in a rally — is not refused; an explicit ``market_protection`` is the trader's own
+    price and is judged, not moved (kite.trade comment 52940; NSE price bands)."""
+    from core.market_protection import clamp_auto_protection, intent_protection
+    from core.orders import CircuitBand
+
+    band = CircuitBand(D("540.00"), D("660.00"))
+    auto = intent(SBIN)
+    at_edge = intent_protection(auto, D("659.00"), TICK, DAY)
+    assert at_edge > band.upper and clamp_auto_protection(auto, at_edge, band) == band.upper
+    sell = intent(SBIN, side=Side.SELL)
+    assert clamp_auto_protection(sell, intent_protection(sell, D("541.00"), TICK, DAY), band) == band.lower
+    wide = intent(SBIN, market_protection=D(20))
+    assert clamp_auto_protection(wide, D("720.00"), band) == D("720.00")
+    assert clamp_auto_protection(auto, at_edge, None) == at_edge
