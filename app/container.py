@@ -105,7 +105,18 @@ class Services:
 
         session = date.fromisoformat(self.settings.replay_date) if self.settings.replay_date else REPLAY_LAST_SESSION
         return MarketDataService(self.store, self.instruments, self.historical, ticks=self.ticks,
-                                 clock=lambda: read_time(self.market_clock.now(), self.settings.market, session))
+                                 clock=lambda: read_time(self.market_clock.now(), self.settings.market, session),
+                                 quotes=self._quotes().quotes)
+
+    def _quotes(self):
+        """Kite's ``/quote`` (500 instruments a call, the shared 1/s ``KITE_QUOTE`` limiter)."""
+        from app.adapters.rate_limit import KITE_QUOTE, RedisRateLimiter
+        from app.market.quote_fallback import QuoteFallback
+
+        def key_of(instrument_token: int) -> str:
+            return self.instruments.by_token(instrument_token).key
+
+        return QuoteFallback(self.ticks, key_of, self.kite, RedisRateLimiter(self.redis, KITE_QUOTE))
 
     @cached_property
     def watchlists(self) -> WatchlistService:

@@ -23,7 +23,7 @@ from app.adapters.kite_historical import KITE_MAX_DAYS, check_interval, check_wi
 from app.market.bar_cache import BarCache
 from app.market.instruments import InstrumentService
 from core import bars_asof
-from core.errors import TemporaryError, ValidationError
+from core.errors import DeskError, TemporaryError, ValidationError
 from core.models import Bar
 from core.timeutil import IST, UTC, ist_range, require_aware
 
@@ -40,6 +40,18 @@ ADJUST_TOLERANCE = 0.01
 #: How far back of stored daily bars a daily backfill re-reads to compare closes.
 ADJUST_LOOKBACK = timedelta(days=10)
 Progress = Callable[[float, str], None]
+
+
+def _quote_time(value: Any) -> datetime | None:
+    """A ``/quote`` timestamp (kiteconnect gives a naive IST datetime, or a string) as IST."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=IST) if value.tzinfo is None else value.astimezone(IST)
 
 
 def uncovered(start: datetime, end: datetime, covered: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
@@ -96,17 +108,20 @@ class MarketDataService:
 
     ``store``: has ``bars`` (a ``BarRepository``); ``instruments`` resolves keys against the
     instruments master; ``historical`` is the :class:`HistoricalClient` every request goes
-    through. ``ticks`` (the tick cache) builds the forming bar; ``clock()`` returns market
+    through. ``ticks`` (the tick cache) builds the forming bar, and ``quotes(tokens)`` (Kite's
+    ``/quote``, 500 a call) today's bar of instruments that are not ticking; ``clock()`` returns market
     time (tz-aware), the bound of every read (no bar after it is ever returned). The
     composition root builds them all.
     """
 
     def __init__(self, store: Any, instruments: InstrumentService, historical: HistoricalClient,
-                 ticks: Any = None, clock: Callable[[], datetime] | None = None) -> None:
+                 ticks: Any = None, clock: Callable[[], datetime] | None = None,
+                 quotes: Callable[[list[int]], dict[int, dict[str, Any]]] | None = None) -> None:
         self._store = store
         self.instruments = instruments
         self.historical = historical
         self._ticks = ticks
+        self._quotes = quotes  # tokens -> Kite /quote answers: today's bar for instruments not ticking
         self._clock = clock or (lambda: datetime.now(UTC))
         self._knows_market_time = clock is not None  # without a clock no window is taken as final
         self.cache = BarCache(store.bars)
@@ -236,9 +251,25 @@ class MarketDataService:
         if bars_asof.day_closed(pd.Timestamp(as_of.date()), as_of):
             return pd.DataFrame(columns=["ts", *bars_asof.OHLCV, "instrument_token"])
         day = pd.Timestamp(as_of.date(), tz=IST)
+        today: dict[int, tuple[float, float, float, float, int]] = {}
         for tok, tick in self._latest_ticks(tokens, as_of).items():
-            bar = bars_asof.forming_bar(pd.DataFrame(), tick.last_price, tick.volume_traded, day,
-                                        day_ohlc=(tick.open, tick.high, tick.low))
+            today[tok] = (tick.open, tick.high, tick.low, tick.last_price, tick.volume_traded)
+        missing = [t for t in tokens if t not in today]
+        if missing and self._quotes is not None:
+            try:
+                for tok, q in self._quotes(missing).items():
+                    stamp = _quote_time(q.get("timestamp") or q.get("last_trade_time"))
+                    ohlc = q.get("ohlc") or {}
+                    if stamp is not None and stamp.date() == as_of.date() and stamp <= as_of + timedelta(seconds=1):
+                        today[tok] = (float(ohlc.get("open") or 0), float(ohlc.get("high") or 0),
+                                      float(ohlc.get("low") or 0), float(q.get("last_price") or 0),
+                                      int(q.get("volume") or 0))
+            except (TemporaryError, DeskError, OSError) as exc:
+                log.warning("today's bar only for ticking instruments: the quote failed (%s)", exc)
+        for tok, (o, h, low, ltp, volume) in today.items():
+            if ltp <= 0:
+                continue
+            bar = bars_asof.forming_bar(pd.DataFrame(), ltp, volume, day, day_ohlc=(o, h, low))
             if len(bar):
                 rows.append(bar.reset_index().assign(instrument_token=tok))
         return (pd.concat(rows, ignore_index=True) if rows

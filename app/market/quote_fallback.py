@@ -78,13 +78,34 @@ class QuoteFallback:
         Kite's errors arrive as the desk's (``app.adapters.kite_errors``): ``KiteUnavailable``
         (a ``TemporaryError``) for 429/5xx/network, ``KiteSessionExpired`` for a refused token.
         """
+        written = 0
+        for quotes in self._batches(self.stale(tokens, now), acquire_timeout):
+            ticks = [quote_to_tick(t, q) for t, q in quotes.items()]
+            if not ticks:
+                continue
+            frame = kite_wire.encode_frame([kite_wire.encode_packet(t, "quote") for t in ticks])
+            written += self.cache.write_frame(decode_frame(frame), now)
+        if written:
+            log.info("stale-tick fallback: %d instrument(s) refreshed from /quote", written)
+        return written
+
+
+    def quotes(self, tokens: Iterable[int], acquire_timeout: float = 10.0) -> dict[int, dict[str, Any]]:
+        """Kite's ``/quote`` answers for ``tokens`` (any age of tick), by instrument_token: the
+        raw values (``last_price``, ``ohlc``, ``volume``, ``timestamp`` …). Same batching, limit
+        and errors as :meth:`refresh`; nothing is written to the cache."""
+        out: dict[int, dict[str, Any]] = {}
+        for quotes in self._batches(sorted({int(t) for t in tokens}), acquire_timeout):
+            out.update(quotes)
+        return out
+
+    def _batches(self, tokens: list[int], acquire_timeout: float) -> Iterable[dict[int, dict[str, Any]]]:
         keys: dict[str, int] = {}
-        for t in self.stale(tokens, now):
+        for t in tokens:
             try:
                 keys[self.key_of(t)] = t
             except ValidationError as exc:
-                log.warning("stale-tick fallback skips %s: %s", t, exc)
-        written = 0
+                log.warning("quote skips %s: %s", t, exc)
         items = list(keys)
         for i in range(0, len(items), self.batch):
             chunk = items[i:i + self.batch]
@@ -93,14 +114,7 @@ class QuoteFallback:
             with kite_request(f"quote of {len(chunk)} instrument(s)"):
                 quotes = kite.raw.quote(chunk)
             self.calls += 1
-            ticks = [quote_to_tick(keys[k], q) for k, q in quotes.items() if k in keys]
-            if not ticks:
-                continue
-            frame = kite_wire.encode_frame([kite_wire.encode_packet(t, "quote") for t in ticks])
-            written += self.cache.write_frame(decode_frame(frame), now)
-        if written:
-            log.info("stale-tick fallback: %d instrument(s) refreshed from /quote", written)
-        return written
+            yield {keys[k]: q for k, q in quotes.items() if k in keys}
 
 
 class StaleTickWatcher(threading.Thread):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 import redis
 
@@ -74,3 +75,29 @@ def test_batch_above_kite_limit_is_refused(parts):
     fb, cache, _ = parts
     with pytest.raises(ValidationError, match="batch must be 1..500"):
         QuoteFallback(cache, fb.key_of, fb.kite, fb.limiter, batch=501)
+
+
+def test_todays_bar_of_instruments_that_do_not_tick_comes_from_the_quote(parts, tmp_path):
+    """``MarketDataService.panel(..., "day", forming=True)``: an instrument with no tick in the
+    cache gets today's forming bar from Kite's ``/quote`` (day OHLC, LTP, volume, as of the
+    quote's timestamp); a quote later than the read's market time is not used."""
+    from datetime import timedelta
+
+    from app.market.history import MarketDataService, _quote_time
+    from core.timeutil import IST
+
+    fb, cache, instruments = parts
+    sbin = instruments.resolve("NSE:SBIN").instrument_token
+    q = fb.quotes([sbin])[sbin]
+    stamp = _quote_time(q["timestamp"])
+    assert stamp is not None and stamp.date().isoformat() == "2016-08-17"
+    when = [min(stamp + timedelta(minutes=20), stamp.replace(hour=15, minute=29, second=59))]  # replay runs 60x
+    store = SqlStore(f"sqlite:///{tmp_path / 'bars.db'}")
+    market = MarketDataService(store, instruments, None, ticks=None, clock=lambda: when[0], quotes=fb.quotes)
+    p = market.panel(["NSE:SBIN"], "day", start=stamp.date(), forming=True)
+    assert len(p.frame) == 1 and p.frame["ts"].iloc[0] == pd.Timestamp(stamp.date(), tz=IST)
+    row = p.frame.iloc[0]
+    assert row["open"] == q["ohlc"]["open"] and row["low"] <= row["close"] <= row["high"]
+    assert row["volume"] >= q["volume"] > 0 and row["close"] > 0  # a later quote: more volume traded
+    when[0] = stamp - timedelta(minutes=1)  # a market time before the quote: not used
+    assert market.panel(["NSE:SBIN"], "day", start=stamp.date(), forming=True).frame.empty
