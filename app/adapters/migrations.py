@@ -65,6 +65,7 @@ STORE_MODULES = (
     "app.adapters.strategy_store",
     "app.adapters.analysis_store",
     "app.adapters.auth_store",
+    "app.adapters.contract_note_store",
 )
 
 

@@ -706,3 +706,29 @@ alter table desk_users
   add column if not exists disabled BOOLEAN NOT NULL,
   add column if not exists created_at TIMESTAMP WITH TIME ZONE NOT NULL,
   add column if not exists updated_at TIMESTAMP WITH TIME ZONE NOT NULL;
+
+CREATE TABLE IF NOT EXISTS trading_contract_notes (
+	day DATE NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	checked_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	reconciled_at TIMESTAMP WITH TIME ZONE,
+	orders INTEGER NOT NULL,
+	desk_total NUMERIC(20, 2) NOT NULL,
+	kite_total NUMERIC(20, 2) NOT NULL,
+	differences INTEGER NOT NULL,
+	rows JSON NOT NULL,
+	message TEXT NOT NULL,
+	attempts INTEGER NOT NULL,
+	PRIMARY KEY (day)
+);
+alter table trading_contract_notes
+  add column if not exists status VARCHAR(16) NOT NULL,
+  add column if not exists checked_at TIMESTAMP WITH TIME ZONE NOT NULL,
+  add column if not exists reconciled_at TIMESTAMP WITH TIME ZONE,
+  add column if not exists orders INTEGER NOT NULL,
+  add column if not exists desk_total NUMERIC(20, 2) NOT NULL,
+  add column if not exists kite_total NUMERIC(20, 2) NOT NULL,
+  add column if not exists differences INTEGER NOT NULL,
+  add column if not exists rows JSON NOT NULL,
+  add column if not exists message TEXT NOT NULL,
+  add column if not exists attempts INTEGER NOT NULL;

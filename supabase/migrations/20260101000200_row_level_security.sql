@@ -233,6 +233,16 @@ revoke all on public.analysis_calls from anon;
 grant select, insert, update, delete on public.analysis_calls to authenticated;
 grant all on public.analysis_calls to service_role;
 
+alter table public.trading_contract_notes add column if not exists owner uuid default auth.uid();
+create index if not exists ix_trading_contract_notes_owner on public.trading_contract_notes (owner);
+alter table public.trading_contract_notes enable row level security;
+drop policy if exists desk_owner_rows on public.trading_contract_notes;
+create policy desk_owner_rows on public.trading_contract_notes for all to authenticated
+  using (owner = (select auth.uid())) with check (owner = (select auth.uid()));
+revoke all on public.trading_contract_notes from anon;
+grant select, insert, update, delete on public.trading_contract_notes to authenticated;
+grant all on public.trading_contract_notes to service_role;
+
 alter table public.instruments enable row level security;
 drop policy if exists desk_market_read on public.instruments;
 create policy desk_market_read on public.instruments for select to authenticated using (true);
