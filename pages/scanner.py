@@ -6,10 +6,13 @@ Every scan reads the connected market (the store) as of market time, or an earli
 picked here; the page shows that time and how many symbols of the universe have bars."""
 
 from datetime import datetime
+from datetime import time as dt_time
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.market.history_warmup import latest_morning
 from app.research.scanner import BUILTIN_SCANS
 from app.ui.analysis_widgets import analysis_cell, latest_analysis_badge
 from app.ui.state import get_services
@@ -87,8 +90,14 @@ if scan:
         for c in cov:
             st.caption(f"Coverage, {universe} {c.label}: {c.text}")
         if any(c.partial for c in cov):
-            st.caption("Only the symbols with stored bars are scanned; the morning backfill fills the rest "
-                       "(the System page shows its progress).")
+            morning = latest_morning(svc.store.jobs)
+            if morning is not None and morning.finished == morning.total:
+                st.caption(f"Only the symbols with stored bars are scanned. The morning backfill of "
+                           f"{morning.day:%d %b %Y} has finished ({morning.summary()}): the others have no "
+                           "history in the connected market (e.g. listed later), or failed (System page).")
+            else:
+                st.caption("Only the symbols with stored bars are scanned; the morning backfill fills the rest "
+                           + (f"({morning.summary()}; " if morning else "(") + "the System page shows its progress).")
     except ValidationError as exc:
         st.error(str(exc))
 
@@ -159,7 +168,11 @@ if run_id:
             hits.insert(1, "latest analysis", [analysis_cell(svc, f"NSE:{s}") for s in hits["symbol"]])
             config = {c: st.column_config.NumberColumn(format="%.0f" if "volume" in c else "%.2f")
                       for c in hits.select_dtypes("number").columns}
-            config["bar_time"] = st.column_config.DatetimeColumn("bar (IST)", format="DD MMM YYYY, HH:mm")
+            bars_at = pd.DatetimeIndex(hits["bar_time"])
+            bars_at = bars_at.tz_convert(IST) if bars_at.tz is not None else bars_at
+            daily = bool(len(hits)) and bool((bars_at.time == dt_time(0)).all())
+            config["bar_time"] = st.column_config.DatetimeColumn(  # a daily bar has a date, not "00:00"
+                "bar date" if daily else "bar (IST)", format="DD MMM YYYY" if daily else "DD MMM YYYY, HH:mm")
             sel = st.dataframe(hits, hide_index=True, key="scanner_results", on_select="rerun",
                                selection_mode="single-row", column_config=config)
             rows = sel.selection.rows if sel is not None else []
