@@ -18,6 +18,7 @@ from core.errors import ValidationError
 from core.models import Bar
 from core.timeutil import IST
 from tests.app.test_market_data import replay_settings
+from tests.app.replay_market import Pinned
 from tests.fixtures_store import seed_instruments
 
 INFY = 408065
@@ -26,14 +27,6 @@ AUG16 = date(2016, 8, 16)
 
 def at(h: int, m: int, day: date = AUG16) -> datetime:
     return datetime(day.year, day.month, day.day, h, m, tzinfo=IST)
-
-
-class Pinned:
-    def __init__(self, when: datetime) -> None:
-        self.when = when
-
-    def __call__(self) -> datetime:
-        return self.when
 
 
 @pytest.fixture()

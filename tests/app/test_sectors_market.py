@@ -26,6 +26,7 @@ from core.models import Bar
 from core.timeutil import IST
 from tests.app.test_market_data import replay_settings
 from tests.fixtures_replay import start_replay, stop_replay
+from tests.app.replay_market import Pinned
 from tests.fixtures_store import seed_instruments
 
 DAY = date(2016, 9, 9)
@@ -50,14 +51,6 @@ BACKFILLED = [s for _, _, s in MEMBERS if s not in ("HCLTECH", "NOSUCH")]
 
 def at(h: int, m: int, day: date = DAY) -> datetime:
     return datetime(day.year, day.month, day.day, h, m, tzinfo=IST)
-
-
-class Pinned:
-    def __init__(self, when: datetime) -> None:
-        self.when = when
-
-    def __call__(self) -> datetime:
-        return self.when
 
 
 def constituents() -> pd.DataFrame:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from app.research.analysis.minute_bars import MinuteBars
 from core.analysis import PositionFact, Snapshot, build_snapshot
+from core.sectors import SECTOR_INDEX  # industry → NSE sector index: one map for the desk
 from core.errors import DeskError, ValidationError
 from core.models import Instrument, Tick
 from core.risk.limits import RiskLimits
@@ -31,18 +32,6 @@ MAX_HEADLINES = 10
 MAX_HEADLINE_CHARS = 500
 NIFTY50_TOKEN = 256265
 NIFTY50_KEY = "NSE:NIFTY 50"
-#: NIFTY 500 industry → the NSE sector index whose 1-minute bars give the sector context.
-SECTOR_INDEX = {
-    "Information Technology": "NIFTY IT",
-    "Automobile and Auto Components": "NIFTY AUTO",
-    "Fast Moving Consumer Goods": "NIFTY FMCG",
-    "Metals & Mining": "NIFTY METAL",
-    "Healthcare": "NIFTY PHARMA",
-    "Oil Gas & Consumable Fuels": "NIFTY ENERGY",
-    "Power": "NIFTY ENERGY",
-    "Realty": "NIFTY REALTY",
-    "Financial Services": "NIFTY FIN SERVICE",
-}
 
 
 class InstrumentLookup(Protocol):
