@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import streamlit as st
 
-from app.market.watch_view import CHART_BARS, ChartBars, chart_as_of, chart_bars
+from app.market.watch_view import CHART_BARS, REPLAY_DERIVED_NOTE, ChartBars, chart_as_of, chart_bars
 from app.ui.auth import guard_page
 from app.ui.charts import price_figure
 from app.ui.state import get_services
@@ -122,3 +122,5 @@ overlays = [name for name, on in (("EMA", show_ema), ("VWAP", show_vwap and intr
 fig = price_figure(data.frame, interval, title=f"{key} · {label}", overlays=overlays, rsi_panel=show_rsi)
 st.plotly_chart(fig, key="chart_figure", config={"displaylogo": False})
 st.caption(data.caption())
+if svc.settings.market == "replay":
+    st.caption(REPLAY_DERIVED_NOTE)

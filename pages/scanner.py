@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.market.history_warmup import latest_morning
+from app.market.watch_view import REPLAY_DERIVED_NOTE
 from app.research.scanner import BUILTIN_SCANS
 from app.ui.analysis_widgets import analysis_cell, latest_analysis_badge
 from app.ui.state import get_services
@@ -89,6 +90,8 @@ if scan:
         cov = coverage(scan, universe, shown.replace(second=0, microsecond=0).isoformat())
         for c in cov:
             st.caption(f"Coverage, {universe} {c.label}: {c.text}")
+        if svc.settings.market == "replay":
+            st.caption(REPLAY_DERIVED_NOTE)
         if any(c.partial for c in cov):
             morning = latest_morning(svc.store.jobs)
             if morning is not None and morning.finished == morning.total:

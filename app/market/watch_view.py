@@ -50,6 +50,12 @@ HEARTBEAT_TIMEOUT_S = 5.0
 #: Last session of the bundled replay recording (app/data/nse/minute_2016-08-16_2016-09-09.csv.gz):
 #: the Chart page's default date in replay mode before any tick has told us the session.
 REPLAY_LAST_SESSION = date(2016, 9, 9)
+#: What the replay market derives rather than records (docs/replay.md, app/data/nse/README.md):
+#: shown under the Chart and the Scanner whenever the desk trades the replay.
+REPLAY_DERIVED_NOTE = ("Replay market: daily bars before 16 Aug 2016 are derived (Yahoo's split-adjusted bars "
+                       "rescaled to NSE's price level); a stock with only an NSE EOD row on the replay date gets a "
+                       "derived session through that day's real OHLC; sector-index daily bars are aggregated "
+                       "from their 1-minute bars; everything else is recorded NSE data.")
 
 
 class InstrumentResolver(Protocol):

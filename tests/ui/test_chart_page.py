@@ -164,3 +164,11 @@ def test_chart_shows_stored_bars_with_a_warning_when_the_market_is_unreachable(p
     assert "last bar 16 Aug 2016 09:40 IST, 15 min before the as-of time" in warning  # 5-minute bar 09:40–09:45
     assert _candles(_figure(at_))[-1] == "16 Aug 09:40"
     assert "as of 16 Aug 2016 10:00 IST" in _texts(at_.caption)
+
+
+def test_the_replay_market_labels_what_it_derives(page):
+    """Issue 12: every derived series is labelled on the page that shows it (the replay's daily
+    bars before 16 Aug 2016, derived sessions, sector-index daily bars)."""
+    at_ = _app("NSE:TATASTEEL").run()
+    assert not at_.exception, at_.exception
+    assert "daily bars before 16 Aug 2016 are derived" in _texts(at_.caption)
