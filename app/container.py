@@ -272,6 +272,10 @@ class Services:
         from app.trading.service import TradingService
 
         config = replace(TradingConfig.from_settings(self.settings), margins=margin_table())
+        if self.settings.market == "kite":  # a real Kite account: its order_margins is the exact figure
+            from app.trading.kite_margins import KiteOrderMargins
+
+            config = replace(config, exact_margin=KiteOrderMargins(self.kite))
         return TradingService(
             self.settings, TradingStore(self.sql.engine), self.instruments, self.ticks, self.tasks,
             calendar=self.calendar, notifier=self.notifications, config=config,

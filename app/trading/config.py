@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from core.errors import ValidationError
-from core.margins import MarginRules, MarginTable
+from core.margins import ExactMargin, MarginRules, MarginTable
 from core.sessions import MIS_SQUARE_OFF
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,6 +29,8 @@ class TradingConfig:
       value below 5 makes every MIS margin larger; above 5 changes nothing;
     * ``margins``: the per-stock margin table and MIS list (``core.margins.MarginTable``; the
       container passes the bundled one); ``None`` puts every stock at the floor, all eligible;
+    * ``exact_margin``: Kite's ``order_margins`` (``core.margins`` rule 5; the container wires
+      ``app.trading.kite_margins.KiteOrderMargins`` with a real Kite account), else ``None``;
     * ``slippage_bps`` against the trader when a tick has no depth; ``partial_fills``;
     * ``max_drift_bps``: approve refuses when the LTP moved more than this from the signal;
     * ``approval_ttl_seconds``: default time-to-live of a proposal (300 s);
@@ -47,6 +49,7 @@ class TradingConfig:
     square_off_fee: bool = True
     max_tick_age_seconds: float | None = None
     margins: MarginTable | None = None
+    exact_margin: ExactMargin | None = None
 
     def __post_init__(self) -> None:
         if self.capital <= 0:
@@ -61,8 +64,9 @@ class TradingConfig:
 
     @property
     def margin_rules(self) -> MarginRules:
-        """The desk's margin rules: ``margins`` with ``mis_leverage`` as the ceiling."""
-        return MarginRules(self.margins, self.mis_leverage)
+        """The desk's margin rules: ``margins`` with ``mis_leverage`` as the ceiling, and Kite's
+        ``exact_margin`` when wired."""
+        return MarginRules(self.margins, self.mis_leverage, self.exact_margin)
 
     def stale_tick_age(self, tick_time: datetime, now: datetime) -> float | None:
         """Seconds ``tick_time`` (the tick's exchange time, tz-aware) lies before ``now`` when that

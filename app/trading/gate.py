@@ -11,6 +11,7 @@ enters safe mode (persisted, audited, notified).
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -68,7 +69,9 @@ class TradingGate(TradingBooks):
             holding_quantity=self._settled_holding(pf, intent.instrument_token, day),
             position_quantity=pf.position_quantity(intent.instrument_token, intent.product),
             square_off_cutoff=limits.square_off_cutoff, state=self.risk_state(now, pf), limits=limits,
-            reserved_margin=self._reserved_margin(pf, exclude), margin_rules=pf.margin_rules,
+            reserved_margin=self._reserved_margin(pf, exclude),
+            # the order itself is judged with Kite's exact figure when wired (config.exact_margin)
+            margin_rules=replace(pf.margin_rules, exact=self.config.exact_margin),
         )
 
     def _settled_holding(self, pf: Portfolio, token: int, day: date) -> int:

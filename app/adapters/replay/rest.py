@@ -358,6 +358,63 @@ async def contract_note(request: Request, state: ReplayState):
                 "charges": to_kite_charges(charges[o.order_id])} for o in orders])
 
 
+# ------------------------------------------------------------------------- order margins
+@functools.lru_cache(maxsize=1)
+def _margin_rules():
+    from app.adapters.bundled_market import margin_table
+    from core.margins import MarginRules
+
+    return MarginRules(margin_table())
+
+
+@endpoint()
+async def order_margins(request: Request, state: ReplayState):
+    """``POST /margins/orders`` (Kite's ``order_margins``): a JSON list of orders ``{exchange,
+    tradingsymbol, transaction_type, variety, product, order_type, quantity, price,
+    trigger_price}`` answered, in the same order, as Kite does: ``type`` ("equity"),
+    ``tradingsymbol``, ``exchange``, ``span``, ``exposure``, ``option_premium``, ``additional``,
+    ``bo``, ``cash``, ``var``, ``pnl {realised, unrealised}``, ``leverage``, ``total`` (₹).
+
+    The replay's figure is computed by the desk's own rules (``core.margins.MarginRules`` over
+    the bundled margin table, no open position): it checks the plumbing, not Zerodha's figures.
+    The order is judged at its ``price``, or at the replayed LTP when the price is 0 (MARKET,
+    SL-M). InputException for a body that is not a non-empty list of such orders, or an
+    instrument the replay does not carry.
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from core.errors import ValidationError
+    from core.orders import OrderIntent, OrderType, Product, Side, price_from_float
+
+    try:
+        body = await request.json()
+    except ValueError:
+        raise KiteError("InputException", "send the orders as a JSON list") from None
+    if not isinstance(body, list) or not body or not all(isinstance(o, dict) for o in body):
+        raise KiteError("InputException", "send a non-empty JSON list of orders")
+    out = []
+    for o in body:
+        key = f"{o.get('exchange', '')}:{o.get('tradingsymbol', '')}"
+        snap = _snapshot(state, key)
+        if snap is None:
+            raise KiteError("InputException", f"Invalid instrument {key!r}: the replay does not carry it")
+        try:
+            price = Decimal(str(o.get("price") or 0))
+            if price <= 0:
+                price = price_from_float(snap["ltp"])
+            intent = OrderIntent(snap["token"], str(o["tradingsymbol"]), Side(o.get("transaction_type")),
+                                 o.get("quantity"), Product(o.get("product")), OrderType.LIMIT, price=price)
+            total = _margin_rules().required(intent, price)
+        except (ValidationError, ValueError, KeyError, InvalidOperation) as exc:
+            raise KiteError("InputException", f"bad order for {key}: {exc}") from None
+        notional = price * intent.quantity
+        out.append({"type": "equity", "tradingsymbol": intent.tradingsymbol, "exchange": o["exchange"],
+                    "span": 0, "exposure": 0, "option_premium": 0, "additional": 0, "bo": 0, "cash": 0,
+                    "var": float(total), "pnl": {"realised": 0, "unrealised": 0},
+                    "leverage": float(notional / total) if total > 0 else 1, "total": float(total)})
+    return ok(out)
+
+
 routes = [
     Route("/connect/login", login, methods=["GET"]),
     Route("/connect/finish", login_finish, methods=["GET"], name="login_finish"),
@@ -373,6 +430,7 @@ routes = [
     Route("/quote/ohlc", quote_ohlc, methods=["GET"]),
     Route("/quote/ltp", quote_ltp, methods=["GET"]),
     Route("/charges/orders", contract_note, methods=["POST"]),
+    Route("/margins/orders", order_margins, methods=["POST"]),
 ]
 
 
