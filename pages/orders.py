@@ -17,6 +17,7 @@ from app.ui.formatting import inr, ist, reason_codes_text
 from app.ui.order_ticket import PROTECTION_MODES, protection_preview, ticket_intent, to_decimal
 from app.ui.square_off_widgets import square_off_refusals
 from core.errors import ValidationError
+from core.timeutil import to_ist
 from app.ui.auth import guard_page
 
 guard_page(get_services())  # sign-in, when the desk requires it
@@ -198,7 +199,8 @@ elif trades:
 
 st.subheader("Charges today")
 charges = guarded("Today's charges", trading.charges_today, clock.now)
+netting = guarded("Same-day CNC netting", svc.contract_notes.netting_today, to_ist(clock.now).date())
 if charges is not None:
-    if charges.total == 0:
+    if charges.total == 0 and not netting:
         st.caption("No charges today.")
-    st.dataframe(charges_frame(charges), hide_index=True, key="orders_charges_table")
+    st.dataframe(charges_frame(charges, netting or ()), hide_index=True, key="orders_charges_table")

@@ -11,6 +11,7 @@ import streamlit as st
 from app.trading.views import FundsView, OrderView, PositionView, TradeView
 from app.ui.formatting import inr, ist
 from app.ui.order_ticket import protection_text
+from app.ui.pnl_widgets import charges_breakdown_frame
 
 _ORDER_COLUMNS = ("placed (IST)", "order", "symbol", "side", "qty", "filled", "product", "type", "price",
                   "trigger", "protection", "avg price", "validity", "status", "message", "tag")
@@ -88,11 +89,12 @@ def positions_frame(positions: Sequence[PositionView]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(_POSITION_COLUMNS))
 
 
-def charges_frame(charges: Any) -> pd.DataFrame:
-    """One row per charge component plus the total (₹ text)."""
-    rows = [{"charge": label, "amount": inr(getattr(charges, attr, None))} for attr, label in _CHARGE_LABELS]
-    rows.append({"charge": "total", "amount": inr(charges.total)})
-    return pd.DataFrame(rows)
+def charges_frame(charges: Any, netting: Sequence[dict] = ()) -> pd.DataFrame:
+    """One row per charge component, the same-day CNC netting as its own line when ``netting``
+    (``ContractNoteService.netting_today``: ``[{tradingsymbol, amount}]`` ₹) has any, then the
+    total the ledger (and so Funds' "Charges today") holds (₹ text). The P&L page's breakdown
+    (``app.ui.pnl_widgets.charges_breakdown_frame``), one table for both pages."""
+    return charges_breakdown_frame(charges, list(netting))
 
 
 def funds_metrics(funds: FundsView) -> None:
