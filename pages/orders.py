@@ -151,12 +151,8 @@ live_positions()
 
 # ---- books --------------------------------------------------------------------------------------
 
-st.subheader("Order book")
 orders = guarded("The order book", trading.order_book)
-if orders is not None and not orders:
-    st.info("No orders yet: place one with the ticket above or approve a proposal.")
-elif orders:
-    st.dataframe(orders_frame(orders), hide_index=True, key="orders_book_table")
+if orders:
     open_orders = {o.order_id: o for o in orders if o.can_modify}
     if open_orders:
         with st.expander(f"Modify or cancel an open order ({len(open_orders)} open)", expanded=True):
@@ -190,17 +186,33 @@ elif orders:
             except ValidationError as exc:
                 st.error(str(exc))
 
-st.subheader("Trade book")
-trades = guarded("The trade book", trading.trade_book)
-if trades is not None and not trades:
-    st.info("No trades yet.")
-elif trades:
-    st.dataframe(trades_frame(trades), hide_index=True, key="orders_trades_table")
 
-st.subheader("Charges today")
-charges = guarded("Today's charges", trading.charges_today, clock.now)
-netting = guarded("Same-day CNC netting", svc.contract_notes.netting_today, to_ist(clock.now).date())
-if charges is not None:
-    if charges.total == 0 and not netting:
-        st.caption("No charges today.")
-    st.dataframe(charges_frame(charges, netting or ()), hide_index=True, key="orders_charges_table")
+@st.fragment(run_every="2s")
+def live_books() -> None:
+    """Order book, trade book and today's charges, re-read every 2 s: a fill by the worker or
+    an order placed elsewhere shows without a reload."""
+    now = desk_clock(svc).now
+    st.subheader("Order book")
+    orders = guarded("The order book", trading.order_book)
+    if orders is not None and not orders:
+        st.info("No orders yet: place one with the ticket above or approve a proposal.")
+    elif orders:
+        st.dataframe(orders_frame(orders), hide_index=True, key="orders_book_table")
+    st.subheader("Trade book")
+    trades = guarded("The trade book", trading.trade_book)
+    if trades is not None and not trades:
+        st.info("No trades yet.")
+    elif trades:
+        st.dataframe(trades_frame(trades), hide_index=True, key="orders_trades_table")
+
+    st.subheader("Charges today")
+    charges = guarded("Today's charges", trading.charges_today, now)
+    netting = guarded("Same-day CNC netting", svc.contract_notes.netting_today, to_ist(now).date())
+    if charges is not None:
+        if charges.total == 0 and not netting:
+            st.caption("No charges today.")
+        st.dataframe(charges_frame(charges, netting or ()), hide_index=True, key="orders_charges_table")
+    st.caption(f"Books as of {ist(now)} · refresh every 2 s")
+
+
+live_books()

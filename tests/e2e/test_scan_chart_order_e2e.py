@@ -10,7 +10,7 @@ Starts the whole desk the way ``make run`` does (``python -m app.launcher``: emb
    button (``/chart?symbol=NSE:XYZ``), on daily bars: the Plotly figure has the candles and
    both EMA traces with values, no "EMA … needs N bars" shortfall, the as-of is the market date.
 4. **Orders & Positions**: the ticket places a CNC MARKET buy of 1 share of the hit (a daily
-   hit need not be on the MIS list); the position appears and the order book lists the order.
+   hit need not be on the MIS list); the position appears and the order book lists the order, live.
 
 Home, Scanner and Chart must all show the same market date: the replay's (09 Sep 2016).
 
@@ -224,11 +224,10 @@ def _drive(page, url: str) -> None:
     _shot(page, "05_order_placed")
     assert not refused.count(), f"the order for {key} was refused: {refused.first.inner_text()}"
     order_id = re.search(r"order (\S+) at LTP", placed.inner_text()).group(1)
-    # The worker fills it; the live positions fragment shows the position, the order book (read
-    # once per page run) lists the order on the next visit.
+    # The worker fills it; the live fragments show the position and list the order in the order
+    # book without a reload (issue 14: live books).
     positions = page.locator(".st-key-orders_positions table td", has_text=re.compile(rf"^{re.escape(symbol)}$"))
     expect(positions.first).to_be_attached(timeout=30_000)
-    _goto(page, "Orders & Positions", "Orders & Positions")
     expect(page.get_by_role("heading", name="Order book")).to_be_visible(timeout=30_000)
     row = page.locator("[data-testid=stDataFrame] table tr", has=page.locator("td", has_text=order_id))
     expect(row.first).to_be_attached(timeout=30_000)
