@@ -213,20 +213,34 @@ def _run(job: ClockJob, calendar: TradingCalendar, queue: DramatiqTaskQueue, now
     record_clock_run(queue, job.id, outcome)  # the System page's "last runs"
 
 
-def _warm_up(queue: DramatiqTaskQueue, calendar: TradingCalendar) -> None:
+class _Stopped(Exception):
+    """The clock is stopping: the start-up warm-up gives up waiting."""
+
+
+def _warm_up(queue: DramatiqTaskQueue, calendar: TradingCalendar, stopping: threading.Event | None = None) -> None:
     """Once market time is known, send the morning backfill for that market time (charts,
-    scans and strategies need history; the 08:30 run may be hours away or already past)."""
+    scans and strategies need history; the 08:30 run may be hours away or already past).
+    ``stopping`` set ends the wait, so the clock exits cleanly (a thread still polling Redis
+    while the interpreter finalises can abort the process)."""
     from app.container import services
     from app.market.history_warmup import wait_for_market_time
 
+    stopping = stopping or threading.Event()
+
+    def sleep(seconds: float) -> None:
+        if stopping.wait(seconds):
+            raise _Stopped
+
     svc = services()
     try:
-        now = wait_for_market_time(svc.market_clock.now, svc.settings.market)
+        now = wait_for_market_time(svc.market_clock.now, svc.settings.market, sleep=sleep)
         if now is None:
             log.warning("market time unknown after 2 minutes (no ticks?); morning backfill at start-up skipped")
             return
         outcome: str | BaseException | None = send_morning_backfill(queue, now.astimezone(IST).date(), now)
         log.info("sent the start-up morning backfill at market time %s", now.isoformat())
+    except _Stopped:
+        return
     except Exception as exc:  # the clock's schedule matters more than the warm-up
         outcome = exc
         log.exception("start-up morning backfill failed to send")
@@ -252,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     calendar = load_calendar()
     market_clock = svc.market_clock
     scheduler = build_scheduler(calendar, queue, market_now=lambda: market_clock.now().now)
-    threading.Thread(target=_warm_up, args=(queue, calendar), name="history-warm-up", daemon=True).start()
+    stopping = threading.Event()
+    warm = threading.Thread(target=_warm_up, args=(queue, calendar, stopping), name="history-warm-up", daemon=True)
+    warm.start()
     scheduler.add_job(_check_health, "interval", seconds=60, id="notify_health", coalesce=True, max_instances=1,
                       misfire_grace_time=60, replace_existing=True)
 
@@ -270,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("scheduled %s every %d s on market time", periodic.actor, periodic.seconds)
     log.info("clock started (%d jobs)", len(schedule()) + len(PERIODIC_JOBS))
     scheduler.start()  # blocks until stop()
+    stopping.set()
+    warm.join(timeout=10)
     log.info("clock stopped")
     return 0
 
