@@ -88,8 +88,10 @@ def test_limiter_holds_3_per_second_across_two_worker_processes(kite_replay, red
     assert all(p.returncode == 0 for p in procs), outs
     times = [t for _, t in _since(kite_replay, t0)]
     assert len(times) == 12
-    # 12 requests at 3/s: the server never saw more than 3 in any second
-    assert _max_in_any_window(times, 1.0) <= 3, sorted(round(t - t0, 3) for t in times)
+    # 12 requests at 3/s: the server never saw more than 3 in any second. Permits are granted
+    # 1 s apart; arrival at the server jitters by the request's own latency (tens of ms on a
+    # loaded machine), so the window allows 50 ms of it.
+    assert _max_in_any_window(times, 0.95) <= 3, sorted(round(t - t0, 3) for t in times)
     assert max(times) - min(times) >= 2.9
     # and the Redis window itself never granted 4 in a second
     assert r_key_empty_or_small(redis_url)
