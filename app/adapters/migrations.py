@@ -50,7 +50,7 @@ RLS_MIGRATION = "20260101000200_row_level_security.sql"
 #: Market data: shared by every user, read by ``authenticated``, written by ``service_role``.
 SHARED_TABLES = ("instruments", "bars", "bar_coverage")
 #: Bookkeeping and credentials only the backend (``service_role``) sees.
-SERVICE_TABLES = ("schema_version", "desk_users")
+SERVICE_TABLES = ("schema_version", "desk_users", "api_keys")
 #: The column row-level security keys on (Supabase's user id, the JWT ``sub``).
 OWNER_COLUMN = "owner"
 
@@ -66,6 +66,7 @@ STORE_MODULES = (
     "app.adapters.analysis_store",
     "app.adapters.auth_store",
     "app.adapters.contract_note_store",
+    "app.adapters.api_key_store",
 )
 
 

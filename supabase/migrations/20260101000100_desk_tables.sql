@@ -732,3 +732,26 @@ alter table trading_contract_notes
   add column if not exists rows JSON NOT NULL,
   add column if not exists message TEXT NOT NULL,
   add column if not exists attempts INTEGER NOT NULL;
+
+CREATE TABLE IF NOT EXISTS api_keys (
+	key_id VARCHAR(32) NOT NULL,
+	username VARCHAR(64) NOT NULL,
+	label VARCHAR(80) NOT NULL,
+	scopes VARCHAR(64) NOT NULL,
+	token_hash VARCHAR(64) NOT NULL,
+	rate_per_minute INTEGER NOT NULL,
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	last_used_at TIMESTAMP WITH TIME ZONE,
+	revoked_at TIMESTAMP WITH TIME ZONE,
+	PRIMARY KEY (key_id)
+);
+alter table api_keys
+  add column if not exists username VARCHAR(64) NOT NULL,
+  add column if not exists label VARCHAR(80) NOT NULL,
+  add column if not exists scopes VARCHAR(64) NOT NULL,
+  add column if not exists token_hash VARCHAR(64) NOT NULL,
+  add column if not exists rate_per_minute INTEGER NOT NULL,
+  add column if not exists created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+  add column if not exists last_used_at TIMESTAMP WITH TIME ZONE,
+  add column if not exists revoked_at TIMESTAMP WITH TIME ZONE;
+CREATE INDEX IF NOT EXISTS ix_api_keys_username ON api_keys (username);

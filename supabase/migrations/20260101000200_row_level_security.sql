@@ -272,5 +272,9 @@ alter table public.desk_users enable row level security;
 revoke all on public.desk_users from anon, authenticated;
 grant all on public.desk_users to service_role;
 
+alter table public.api_keys enable row level security;
+revoke all on public.api_keys from anon, authenticated;
+grant all on public.api_keys to service_role;
+
 grant usage, select on all sequences in schema public to authenticated, service_role;
 revoke all on all sequences in schema public from anon;

@@ -28,6 +28,7 @@ class RunningDesk:
     url: str
     state_dir: Path
     log: Path
+    api_url: str = ""
 
 
 def _healthy(url: str) -> bool:
@@ -41,11 +42,11 @@ def _healthy(url: str) -> bool:
 @contextmanager
 def running_desk(state_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningDesk]:
     """``python -m app.launcher`` on free ports with embedded Redis and a fresh SQLite store."""
-    web_port, replay_port = free_port(), free_port()
+    web_port, replay_port, api_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "DESK_BROKER"}}
     env.update({
         "DESK_ENV": "dev", "DESK_STATE_DIR": str(state_dir), "PORT": str(web_port),
-        "DESK_REPLAY_PORT": str(replay_port), "TZ": "Asia/Kolkata",
+        "DESK_REPLAY_PORT": str(replay_port), "DESK_API_PORT": str(api_port), "TZ": "Asia/Kolkata",
     })
     env.update(extra_env or {})
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +61,7 @@ def running_desk(state_dir: Path, extra_env: dict[str, str] | None = None) -> It
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"desk did not start; log:\n{log.read_text()[-4000:]}")
             time.sleep(0.5)
-        yield RunningDesk(url=url, state_dir=state_dir, log=log)
+        yield RunningDesk(url=url, state_dir=state_dir, log=log, api_url=f"http://127.0.0.1:{api_port}")
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)

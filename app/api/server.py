@@ -1,0 +1,148 @@
+"""The API application: ``create_app() -> FastAPI`` (uvicorn runs it with ``factory=True``).
+
+Every route lives under ``/api/v1`` (``app.api.routes`` and the webhook intake
+``app.api.webhooks``); OpenAPI at ``/api/v1/openapi.json``, Swagger UI at ``/api/v1/docs``.
+
+Errors are JSON, ``{"error": {"code", "message", "field"?, "reasons"?}}``:
+
+* 400 ``bad_json`` malformed JSON; 413 ``too_large`` a body over ``MAX_BODY_BYTES``;
+* 422 ``invalid`` a field fails validation (``field`` names it, e.g. ``body.quantity``), or the
+  desk's ``ValidationError``; 404 ``not_found`` unknown symbol or id;
+* 401 / 403 / 429 from ``app.api.deps.require_scope``; 409 ``refused`` a gatekeeper refusal
+  (``reasons`` are its ``ReasonCode`` values); 503 ``unavailable`` Redis, the store or Kite
+  down (``TemporaryError``), with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api.deps import ApiError
+from core.errors import TemporaryError, ValidationError
+
+log = logging.getLogger("paperdesk.api")
+
+PREFIX = "/api/v1"
+#: Largest request body accepted (bytes); a larger one gets 413 before it is read.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _field(loc: tuple | list) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        if first.get("type") == "json_invalid":
+            return JSONResponse({"error": {"code": "bad_json", "message": f"malformed JSON: {first.get('msg', '')}",
+                                           "field": "body"}}, status_code=400)
+        details = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "")} for e in errors]
+        message = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        return JSONResponse({"error": {"code": "invalid", "message": message,
+                                       "field": details[0]["field"] if details else None,
+                                       "details": details}}, status_code=422)
+
+    @app.exception_handler(ValidationError)
+    async def _desk_invalid(_request: Request, exc: ValidationError) -> JSONResponse:
+        return JSONResponse({"error": {"code": "invalid", "message": str(exc)}}, status_code=422)
+
+    @app.exception_handler(TemporaryError)
+    async def _temporary(_request: Request, exc: TemporaryError) -> JSONResponse:
+        return JSONResponse({"error": {"code": "unavailable", "message": str(exc)}}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Pure ASGI middleware: a body over ``MAX_BODY_BYTES`` gets 413 JSON (by its
+    ``Content-Length`` before it is read, or while a chunked body streams in)."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def _refuse(self, send, size: int | None) -> None:
+        said = f"{size:,} bytes" if size is not None else "too large"
+        body = json.dumps({"error": {"code": "too_large", "field": "body",
+                                     "message": f"request body is {said}; at most {self.limit:,} bytes "
+                                                "are accepted"}}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or ()).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await self._refuse(send, int(length))
+            return
+        seen, started = 0, False
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        async def tracked(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send, None)
+
+
+def create_app() -> FastAPI:
+    """The API application (routes, webhook intake, JSON errors, body limit)."""
+    from app.api import webhooks
+
+    app = FastAPI(title="PaperDesk API", version="1", openapi_url=f"{PREFIX}/openapi.json",
+                  docs_url=f"{PREFIX}/docs", redoc_url=None,
+                  description="The desk's services over HTTP: market data, research jobs, strategies, risk, "
+                              "orders and positions. Authenticate with an API key from the Settings page "
+                              "(`Authorization: Bearer pdk_…`).")
+    _install_errors(app)
+    app.add_middleware(BodyLimit)
+    router = APIRouter(prefix=PREFIX)
+    try:
+        from app.api import routes
+    except ImportError:  # pragma: no cover - the skeleton, before the routes exist
+        routes = None
+    if routes is not None:
+        router.include_router(routes.router)
+    app.include_router(router)
+    app.include_router(webhooks.router, prefix=PREFIX)
+    return app
+
+
+__all__ = ["MAX_BODY_BYTES", "PREFIX", "create_app"]

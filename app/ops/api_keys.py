@@ -1,0 +1,208 @@
+"""Per-user API keys for the REST API (``app.api``): created with scopes, shown once, stored
+hashed, revocable, rate-limited per key through the shared Redis limiter.
+
+A token looks like ``pdk_<key_id>_<secret>``: ``key_id`` (12 hex characters) is the public
+prefix the Settings page lists and the row's primary key; ``secret`` is 32 random bytes
+(``secrets.token_urlsafe``). The store keeps only ``sha256(token)``. A plain SHA-256 is enough
+here, unlike for passwords (``core.auth`` uses scrypt): the token has 256 bits of entropy, so
+no guess list or offline brute force can find a pre-image, and a slow hash would add its cost
+(scrypt ≈ 50–100 ms) to every API request. The comparison is constant-time.
+
+Scopes: ``read`` (every GET), ``propose`` (send an order to approvals, submit scans,
+analyses and backtests, validate an intent), ``trade`` (place, modify and cancel orders
+directly, kill switch and resume), ``admin`` (risk limits and strategy configuration; it
+grants every other scope too). A key has any non-empty subset.
+
+Rate limit: ``rate_per_minute`` permits in any 60 s window per key (default 600), counted in
+Redis (``desk:ratelimit:api:<key_id>``) so every uvicorn worker shares one budget.
+
+Errors: bad input (unknown scope, blank user, limit out of range) raises ``ValidationError``;
+a refused token raises ``ApiKeyRefused`` with ``reason`` (``missing`` | ``malformed`` |
+``unknown`` | ``revoked``); Redis down raises ``RedisUnavailable``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.adapters.api_key_store import ApiKeyStore
+from app.adapters.rate_limit import RateLimit, RedisRateLimiter
+from core.errors import DeskError, ValidationError
+
+SCOPES = ("read", "propose", "trade", "admin")
+TOKEN_PREFIX = "pdk"
+DEFAULT_RATE_PER_MINUTE = 600
+MAX_RATE_PER_MINUTE = 60_000
+#: ``last_used_at`` is written at most this often per key and process (a write per request
+#: would cost more than the request).
+TOUCH_EVERY_S = 30.0
+
+
+class ApiKeyRefused(DeskError):
+    """The request's key is missing, malformed, unknown or revoked (HTTP 401)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored key, without its secret: ``key_id`` (public prefix), ``username`` (owner),
+    ``scopes`` (frozenset of ``SCOPES``), ``rate_per_minute``, UTC ``created_at`` /
+    ``last_used_at`` / ``revoked_at`` (the last two may be None)."""
+
+    key_id: str
+    username: str
+    label: str
+    scopes: frozenset[str]
+    rate_per_minute: int
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def prefix(self) -> str:
+        """What the Settings page shows: ``pdk_<key_id>_…``."""
+        return f"{TOKEN_PREFIX}_{self.key_id}_…"
+
+    def allows(self, scope: str) -> bool:
+        """True when this key carries ``scope`` (``admin`` carries every scope)."""
+        return scope in self.scopes or "admin" in self.scopes
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    """A new key and its ``token``, returned once: show it, never store or log it."""
+
+    key: ApiKey
+    token: str
+
+    def __repr__(self) -> str:  # the token must not reach a log through repr()
+        return f"CreatedKey(key={self.key!r})"
+
+
+def parse_scopes(scopes: Iterable[str] | str) -> frozenset[str]:
+    """``scopes`` (names, or one space/comma-separated string) as a frozenset of ``SCOPES``.
+
+    Raises ``ValidationError`` for an unknown name or an empty set."""
+    items = scopes.replace(",", " ").split() if isinstance(scopes, str) else list(scopes)
+    names = frozenset(str(s).strip().lower() for s in items if str(s).strip())
+    unknown = sorted(names - set(SCOPES))
+    if unknown:
+        raise ValidationError(f"unknown API key scope {', '.join(unknown)}; use {', '.join(SCOPES)}")
+    if not names:
+        raise ValidationError(f"an API key needs at least one scope of {', '.join(SCOPES)}")
+    return names
+
+
+def hash_token(token: str) -> str:
+    """sha256 of ``token`` as 64 lower-case hex characters."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _key(row: dict[str, Any]) -> ApiKey:
+    return ApiKey(key_id=row["key_id"], username=row["username"], label=row.get("label") or "",
+                  scopes=frozenset(str(row["scopes"]).split()), rate_per_minute=int(row["rate_per_minute"]),
+                  created_at=row["created_at"], last_used_at=row.get("last_used_at"),
+                  revoked_at=row.get("revoked_at"))
+
+
+def _utc(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise ValidationError("now must be timezone-aware")
+    return now.astimezone(UTC)
+
+
+class ApiKeyService:
+    """Create, list, revoke and check API keys; rate-limit each key through Redis."""
+
+    def __init__(self, store: ApiKeyStore, redis: Any) -> None:
+        self.store = store
+        self._redis = redis
+        self._limiters: dict[tuple[str, int], RedisRateLimiter] = {}
+        self._touched: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def create(self, username: str, scopes: Iterable[str] | str, *, now: datetime, label: str = "",
+               rate_per_minute: int = DEFAULT_RATE_PER_MINUTE) -> CreatedKey:
+        """A new key for ``username`` with ``scopes``; the returned token is shown once.
+
+        Raises ``ValidationError`` for a blank user, an unknown/empty scope, a label over 80
+        characters or ``rate_per_minute`` outside 1 – 60,000."""
+        user = str(username or "").strip()
+        if not user:
+            raise ValidationError("an API key needs an owner: sign in first")
+        names = parse_scopes(scopes)
+        label = str(label or "").strip()
+        if len(label) > 80:
+            raise ValidationError(f"the key's label is at most 80 characters, was {len(label)}")
+        if not 1 <= int(rate_per_minute) <= MAX_RATE_PER_MINUTE:
+            raise ValidationError(f"rate_per_minute must be 1 – {MAX_RATE_PER_MINUTE:,}, was {rate_per_minute}")
+        key_id = secrets.token_hex(6)
+        token = f"{TOKEN_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+        row = dict(key_id=key_id, username=user, label=label, scopes=" ".join(s for s in SCOPES if s in names),
+                   token_hash=hash_token(token), rate_per_minute=int(rate_per_minute), created_at=_utc(now),
+                   last_used_at=None, revoked_at=None)
+        self.store.insert(row)
+        return CreatedKey(_key(row), token)
+
+    def keys(self, username: str) -> list[ApiKey]:
+        """``username``'s keys, newest first, revoked ones included."""
+        return [_key(r) for r in self.store.for_user(str(username or "").strip())]
+
+    def revoke(self, username: str, key_id: str, *, now: datetime) -> bool:
+        """Revoke ``username``'s key ``key_id`` from ``now`` on; False when it is not theirs or
+        already revoked. The next request with it gets 401."""
+        return self.store.revoke(str(username or "").strip(), str(key_id or "").strip(), _utc(now))
+
+    def authenticate(self, token: str | None, *, now: datetime) -> ApiKey:
+        """The active key ``token`` belongs to (and note its use).
+
+        Raises ``ApiKeyRefused`` (``missing`` | ``malformed`` | ``unknown`` | ``revoked``)."""
+        if not token:
+            raise ApiKeyRefused("missing", "no API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key'")
+        parts = token.strip().split("_", 2)
+        if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
+            raise ApiKeyRefused("malformed", f"the API key is not a PaperDesk key ({TOKEN_PREFIX}_…); "
+                                             "create one on the Settings page")
+        row = self.store.get(parts[1])
+        if row is None or not hmac.compare_digest(row["token_hash"], hash_token(token.strip())):
+            raise ApiKeyRefused("unknown", "unknown API key; create one on the Settings page")
+        key = _key(row)
+        if not key.active:
+            raise ApiKeyRefused("revoked", f"API key {key.prefix} was revoked; create a new one on the Settings page")
+        self._touch(key, _utc(now))
+        return key
+
+    def _touch(self, key: ApiKey, now: datetime) -> None:
+        with self._lock:
+            last = self._touched.get(key.key_id) or key.last_used_at
+            if last is not None and (now - last).total_seconds() < TOUCH_EVERY_S:
+                return
+            self._touched[key.key_id] = now
+        self.store.touch(key.key_id, now)
+
+    def retry_after(self, key: ApiKey) -> float:
+        """Take one request permit for ``key``: 0.0 when granted, else the seconds until the next
+        one may be (nothing taken). Raises ``RedisUnavailable`` if Redis is down."""
+        slot = (key.key_id, key.rate_per_minute)
+        limiter = self._limiters.get(slot)
+        if limiter is None:
+            limiter = RedisRateLimiter(self._redis, RateLimit(f"api:{key.key_id}", key.rate_per_minute, 60.0))
+            self._limiters[slot] = limiter
+        return limiter.try_acquire()
+
+
+__all__ = ["ApiKey", "ApiKeyRefused", "ApiKeyService", "CreatedKey", "SCOPES", "hash_token", "parse_scopes"]
