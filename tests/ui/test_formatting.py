@@ -136,3 +136,31 @@ def test_frame_for_display_formats_columns_and_leaves_no_none() -> None:
     assert df["ltp"].iloc[0] == 1234.5  # the input is not modified
     with pytest.raises(ValidationError, match="unknown kind"):
         fmt.frame_for_display(df, {"ltp": "rupees"})
+
+
+def test_every_backtest_metric_has_a_label_kind_and_tooltip() -> None:
+    from app.ui import labels
+    from core.backtest.metrics import compute_metrics
+
+    idx = pd.date_range("2016-09-05 09:16", periods=3, freq="1D", tz="Asia/Kolkata")
+    equity = pd.DataFrame({"equity": [100000.0, 101000.0, 100500.0], "exposure": [0.0, 1.0, 0.0]}, index=idx)
+    keys = compute_metrics(equity, pd.DataFrame(columns=["net", "gross", "charges"]), 100000.0).keys()
+    for key in keys:
+        m = labels.METRICS[key]  # KeyError names a metric without a label
+        assert m.label and m.help and m.kind in fmt.KINDS, key
+        assert "_" not in m.label, key
+
+
+def test_format_metric_uses_the_metric_kind() -> None:
+    from app.ui import labels
+
+    assert labels.label("total_return_pct") == "Total return"
+    assert labels.format_metric("total_return_pct", 2.5) == "+2.50 %"
+    assert labels.format_metric("net_pnl", 250000.4) == "+₹2,50,000"
+    assert labels.format_metric("trades", 12.0) == "12"
+    assert labels.format_metric("sharpe", float("nan")) == "—"
+    assert labels.format_metric("profit_factor", float("inf")) == "∞ (no losing trade)"
+    assert labels.label("foo_bar_pct") == "Foo bar %"
+    frame = labels.metrics_frame({"sharpe": 1.234, "net_pnl": -5.5})
+    assert frame["Metric"].tolist() == ["Net P&L", "Sharpe ratio"]  # headline order
+    assert frame["Value"].tolist() == ["-₹5.50", "1.23"]
