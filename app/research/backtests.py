@@ -14,15 +14,18 @@ Construction: ``BacktestService(StrategyStore(engine), instruments, market=marke
 from __future__ import annotations
 
 import itertools
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, time
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from core.backtest import BacktestConfig, InstrumentBars, run_backtest
-from core.errors import ValidationError
+from core.backtest.report import buy_and_hold, monthly_returns, trade_rows
+from core.errors import TemporaryError, ValidationError
 from core.strategies import make_strategy
 from core.timeutil import IST, UTC
 
@@ -31,7 +34,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.market.history import MarketDataService
     from app.market.instruments import InstrumentService
 
+log = logging.getLogger(__name__)
+
 QUEUE = "backtests"
+#: The benchmark a trader compares a run with: NIFTY 50, bought and held over the run's dates.
+BENCHMARK = "NSE:NIFTY 50"
 ACTOR = "run_backtest"
 MAX_SWEEP_RUNS = 50
 
@@ -196,6 +203,50 @@ class BacktestService:
         df.index = pd.DatetimeIndex(pd.to_datetime(df.pop("ts"), utc=True)).tz_convert(IST)
         return df
 
+    def benchmark_closes(self, start: datetime, end: datetime) -> tuple[pd.Series, str]:
+        """NIFTY 50 closes from ``start`` to ``end`` through the market-data service (1-minute
+        bars; daily bars when the market has no minute bars of the index), as of market time.
+
+        Returns ``(closes, note)``: float points indexed by the IST time each close became known
+        (a minute bar's open + 1 minute; a daily bar's 15:30 IST), and a note saying which bars
+        were used or why there are none (an empty series then: unknown index, market
+        unreachable)."""
+        for interval, known in (("minute", timedelta(minutes=1)), ("day", timedelta(hours=15, minutes=30))):
+            try:
+                bars = self.market.ohlcv(BENCHMARK, interval, start=start, as_of=end, fill=True)
+            except (ValidationError, TemporaryError, OSError) as exc:
+                log.warning("benchmark %s %s: %s", BENCHMARK, interval, exc)
+                return pd.Series(dtype="float64"), f"{BENCHMARK} unavailable: {exc}"
+            bars = bars[(bars.index >= start - (known if interval == "day" else timedelta(0)))]
+            if len(bars):
+                closes = pd.Series(bars["close"].astype(float).to_numpy(), index=bars.index + known)
+                return closes, f"{BENCHMARK} {'1-minute' if interval == 'minute' else 'daily'} closes"
+        return pd.Series(dtype="float64"), f"no {BENCHMARK} bars in the connected market for these dates"
+
+    def report(self, run_id: str) -> BacktestReport:
+        """The complete run ``run_id`` shaped for reading (:class:`BacktestReport`).
+
+        Raises ``ValidationError`` for an unknown run or one that is not complete (say which)."""
+        row = self.run_row(run_id)
+        if row["status"] != "complete":
+            raise ValidationError(f"backtest {row['label']!r} is {row['status']}; its results show when it completes")
+        metrics = {k: (float(v) if isinstance(v, (int, float)) or v in ("inf", "-inf", "nan") else v)
+                   for k, v in (row["metrics"] or {}).items()}
+        capital = float(metrics.get("initial_capital") or self.config.capital)
+        eq = self.equity(run_id)
+        bench_ret, note = None, "no equity curve"
+        if len(eq):
+            first, last = (t.to_pydatetime() for t in (eq.index[0], eq.index[-1]))
+            closes, note = self.benchmark_closes(first - timedelta(minutes=1), last)
+            eq["buy_and_hold"] = buy_and_hold(eq.index, closes, capital)
+            held = eq["buy_and_hold"].dropna()
+            bench_ret = float(held.iloc[-1] / capital - 1.0) * 100.0 if len(held) else None
+        else:
+            eq["buy_and_hold"] = pd.Series(dtype="float64")
+        return BacktestReport(run=row, metrics=metrics, equity=eq, benchmark=BENCHMARK,
+                              benchmark_return_pct=bench_ret, benchmark_note=note,
+                              monthly=monthly_returns(eq["equity"], capital), trades=trade_rows(self.trades(run_id)))
+
     def trades(self, run_id: str) -> pd.DataFrame:
         res = self.store.result(run_id)
         df = pd.DataFrame(res["trades"] if res else [])
@@ -203,6 +254,45 @@ class BacktestService:
             if c in df:
                 df[c] = pd.to_datetime(df[c], utc=True).dt.tz_convert(IST)
         return df
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    """One complete run, shaped for reading (``BacktestService.report``).
+
+    * ``run``: the stored run row (label, strategy, params, symbols, start/end, status …);
+    * ``metrics``: ``core.backtest.metrics.compute_metrics`` floats (``initial_capital`` ₹ …);
+    * ``equity``: IST bar-close index; float columns ``equity`` (₹), ``drawdown_pct`` (≤ 0) and
+      ``buy_and_hold`` (₹: the same capital in ``benchmark`` on the same dates, ``NaN`` where the
+      benchmark has no close yet);
+    * ``benchmark``: its key (``"NSE:NIFTY 50"``); ``benchmark_return_pct`` its buy-and-hold
+      return over the run (``None`` without bars); ``benchmark_note``: why it is missing, or how
+      it was read;
+    * ``monthly``: ``core.backtest.report.monthly_returns`` (years × Jan … Dec, Year; percent);
+    * ``trades``: ``core.backtest.report.trade_rows`` (IST times, charges and net per trade ₹).
+    """
+
+    run: dict
+    metrics: dict
+    equity: pd.DataFrame
+    benchmark: str
+    benchmark_return_pct: float | None
+    benchmark_note: str
+    monthly: pd.DataFrame
+    trades: pd.DataFrame = field(repr=False)
+
+    def trades_csv(self) -> str:
+        """The trades as CSV text: one row per round trip, times as ``YYYY-MM-DD HH:MM:SS`` IST,
+        money in ₹ to the paisa, ``return_pct`` to 4 places."""
+        out = self.trades.copy()
+        for c in ("entry_at", "exit_at"):
+            out[c] = out[c].dt.strftime("%Y-%m-%d %H:%M:%S") if len(out) else out[c]
+        out = out.rename(columns={"entry_at": "entry_at_ist", "exit_at": "exit_at_ist"})
+        money = ["entry_price", "exit_price", "gross", "charges", "net"]
+        out[money] = out[money].astype(float).round(2)
+        out["return_pct"] = out["return_pct"].astype(float).round(4)
+        out["minutes_held"] = out["minutes_held"].astype(float).round(1)
+        return out.to_csv(index=False)
 
 
 def _iso(v: Any) -> Any:
@@ -221,4 +311,4 @@ def _result_json(res) -> dict:
     return dict(equity=equity, trades=trades, fills=fills, rejections=rej)
 
 
-__all__ = ["ACTOR", "QUEUE", "BacktestService"]
+__all__ = ["ACTOR", "BENCHMARK", "QUEUE", "BacktestReport", "BacktestService"]

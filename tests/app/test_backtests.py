@@ -132,3 +132,41 @@ def test_service_backtests_with_the_desks_bundled_margin_table(service):
     assert margins is not None and margins == margin_table()
     assert margins.rows and margins.source.strip()
     assert any(not r.mis_eligible for r in margins.rows.values())
+
+
+def test_report_shapes_a_run_for_a_trader_with_nifty_buy_and_hold_on_the_same_dates(sql, service):
+    """The report of a complete run: NIFTY 50 bought and held over the run's own bars (read
+    through the market service from the replay, closes known at each bar close), monthly returns
+    against the run's capital, trade rows with charges, CSV with IST times."""
+    svc = service(sql)
+    [run] = svc.submit("sma_cross", {"fast": 5, "slow": 20}, ["INFY", "SBIN"], date(2016, 8, 17), date(2016, 8, 18),
+                       now=T0)
+    rep = svc.report(run)
+    eq = rep.equity
+    assert list(eq.columns) == ["equity", "drawdown_pct", "buy_and_hold"]
+    assert rep.benchmark == "NSE:NIFTY 50" and "1-minute" in rep.benchmark_note
+    capital = rep.metrics["initial_capital"]
+    held = eq["buy_and_hold"]
+    assert held.notna().all() and held.iloc[0] == pytest.approx(capital)
+    nifty = svc.market.ohlcv("NSE:NIFTY 50", "minute", start=(eq.index[0] - pd.Timedelta(minutes=1)).to_pydatetime(),
+                             as_of=eq.index[-1].to_pydatetime())
+    # the last point holds NIFTY's last close known then, from the first close of the range
+    expected = capital * nifty["close"].iloc[-1] / nifty["close"].iloc[0]
+    assert held.iloc[-1] == pytest.approx(expected)
+    assert rep.benchmark_return_pct == pytest.approx((expected / capital - 1) * 100)
+    assert list(rep.monthly.index) == [2016]
+    assert rep.monthly.loc[2016, "Aug"] == pytest.approx(rep.metrics["total_return_pct"])
+    assert len(rep.trades) == rep.metrics["trades"] and (rep.trades["charges"] > 0).all()
+    assert str(rep.trades["entry_at"].dt.tz) == "Asia/Kolkata"
+    csv = rep.trades_csv().splitlines()
+    assert csv[0].startswith("tradingsymbol,direction,quantity,entry_at_ist,entry_price,exit_at_ist")
+    assert len(csv) == len(rep.trades) + 1 and "+05:30" not in "".join(csv)
+
+
+def test_report_of_a_queued_run_says_it_is_not_complete(sql, service):
+    jobs = Recorder()
+    [run] = service(sql, jobs).submit("orb", {}, ["INFY"], date(2016, 8, 17), date(2016, 8, 17), now=T0)
+    with pytest.raises(ValidationError, match="is queued; its results show when it completes"):
+        service(sql).report(run)
+    with pytest.raises(ValidationError, match="no backtest run"):
+        service(sql).report("B-nope")
