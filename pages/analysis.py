@@ -47,6 +47,8 @@ def _queue(symbol: str, headlines: str, analyst: str) -> None:
     st.session_state.pop("analysis_error", None)
 
 
+if prefill := st.session_state.pop("analysis_prefill", None):  # Analyse on a watchlist/scanner row
+    st.session_state["analysis_symbol"] = prefill
 with st.form("analysis_form", border=True):
     symbol = st.text_input("Symbol", key="analysis_symbol", placeholder="e.g. INFY or NSE:SBIN")
     headlines = st.text_area("Headlines (optional, one per line; included as unverified text)",

@@ -12,6 +12,7 @@ import streamlit as st
 from app.market.watch_view import CHART_BARS, REPLAY_DERIVED_NOTE, ChartBars, chart_as_of, chart_bars
 from app.ui.auth import guard_page
 from app.ui.charts import price_figure
+from app.ui.row_actions import action_bar
 from app.ui.state import get_services
 from core.errors import DeskError, ValidationError
 
@@ -79,6 +80,11 @@ with c3:
     day = st.date_input("As of (IST)", value=market_now.date(), min_value=date(1996, 1, 1),
                         max_value=market_now.date(), key="chart_as_of",
                         help="Market date; an earlier date shows the bars as they stood after its close.")
+
+# Kite's habit on the chart: buy, sell or analyse the charted symbol (app.ui.row_actions).
+charted = svc.instruments.find(key)
+action_bar(key, key="chart_row", actions=("Buy", "Sell", "Analyse"),
+           tradable=charted is None or charted.segment != "INDICES")
 
 intraday = interval not in ("day", "week")
 t1, t2, t3, t4 = st.columns(4)

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import streamlit as st
 
+from app.ui.row_actions import action_bar, selected_key
 from app.ui.state import get_services, get_watch_view
 from app.ui.widgets import market_status_panel, subscription_notice, watchlist_table
 from core.errors import DeskError, ValidationError
@@ -33,7 +34,15 @@ def live_market() -> None:
     if snap.table.empty:
         st.info("The watchlist is empty: add a symbol below.")
     else:
-        watchlist_table(snap.table, key="home_watchlist_table")
+        # Kite's habit: pick a row, then chart, buy, sell or analyse it. The table's key keeps
+        # the pick across the 1 s refresh; the buttons live in this fragment too.
+        keys_drawn = list(snap.table.index)
+        event = watchlist_table(snap.table, key="home_watchlist_table", on_select="rerun",
+                                selection_mode="single-row")
+        picked = selected_key(event, keys_drawn)
+        inst = svc.instruments.find(picked) if picked else None
+        action_bar(picked, key="home_row", tradable=inst is None or inst.segment != "INDICES",
+                   nothing_picked="Tick a row to chart, buy, sell or analyse it.")
         if snap.cache_error is None and snap.table["LTP"].isna().all():
             st.caption("No ticks for these symbols yet.")
 

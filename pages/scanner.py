@@ -16,6 +16,7 @@ from app.market.history_warmup import latest_morning
 from app.market.watch_view import REPLAY_DERIVED_NOTE
 from app.research.scanner import BUILTIN_SCANS
 from app.ui.analysis_widgets import analysis_cell, latest_analysis_badge
+from app.ui.row_actions import action_bar, symbol_table
 from app.ui.state import get_services
 from core.errors import ValidationError
 from core.scan_lang import ScanSyntaxError, parse
@@ -140,21 +141,17 @@ if job_id:
         st.session_state["scanner_view_run"] = (job.result or {}).get("run_id")
 
 
-def open_chart(symbol: str) -> None:
-    key = f"NSE:{symbol}"
+def watch_before_chart(key: str) -> bool:
+    """Chart from a hit adds it to the watchlist (its ticks then form the live bar); ``False``
+    (stay here) on a refusal, which is shown."""
     try:
         if key not in svc.watchlists.keys():
             svc.watchlists.add(key)
     except ValidationError as exc:
         st.error(str(exc))
-        return
+        return False
     st.session_state["chart_symbol"] = key
-    st.switch_page("pages/chart.py", query_params={"symbol": key})
-
-
-def open_analysis(symbol: str) -> None:
-    st.session_state["analysis_symbol"] = f"NSE:{symbol}"
-    st.switch_page("pages/analysis.py")
+    return True
 
 
 run_id = st.session_state.get("scanner_view_run")
@@ -176,18 +173,14 @@ if run_id:
             daily = bool(len(hits)) and bool((bars_at.time == dt_time(0)).all())
             config["bar_time"] = st.column_config.DatetimeColumn(  # a daily bar has a date, not "00:00"
                 "bar date" if daily else "bar (IST)", format="DD MMM YYYY" if daily else "DD MMM YYYY, HH:mm")
-            sel = st.dataframe(hits, hide_index=True, key="scanner_results", on_select="rerun",
-                               selection_mode="single-row", column_config=config)
-            rows = sel.selection.rows if sel is not None else []
-            picked = hits["symbol"].iloc[rows[0]] if rows else None
+            # Kite's habit: tick a hit's row, then chart, buy, sell or analyse it (app.ui.row_actions).
+            picked = symbol_table(hits, [f"NSE:{s}" for s in hits["symbol"]], key="scanner_results",
+                                  hide_index=True, column_config=config)
             if picked is not None:
-                latest_analysis_badge(svc, f"NSE:{picked}")
-            a1, a2, _ = st.columns([1, 1, 3])
-            if a1.button("Chart", key="scanner_chart", disabled=picked is None,
-                         help="Open the selected symbol on the Chart page (adds it to the watchlist)"):
-                open_chart(picked)
-            if a2.button("Analyse", key="scanner_analyse", disabled=picked is None):
-                open_analysis(picked)
+                latest_analysis_badge(svc, picked)
+            action_bar(picked, key="scanner", before_chart=watch_before_chart,
+                       nothing_picked="Tick a hit's row to chart, buy, sell or analyse it (Chart adds it "
+                                      "to the watchlist).")
 
 st.subheader("Run history")
 if not runs:

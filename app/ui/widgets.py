@@ -69,8 +69,9 @@ def market_status_panel(status: MarketStatus) -> None:
         st.warning(health.message, icon=":material/warning:")
 
 
-def watchlist_table(frame: pd.DataFrame, key: str) -> None:
-    """The watchlist table; missing values show as ``—``; change % coloured by sign."""
+def watchlist_table(frame: pd.DataFrame, key: str, **dataframe_kwargs) -> object:
+    """The watchlist table; missing values show as ``—``; change % coloured by sign. Extra
+    keyword arguments go to ``st.dataframe`` (e.g. row selection); returns what it returns."""
     view = frame.reset_index(drop=True)
 
     def colour(v: float) -> str:
@@ -86,7 +87,8 @@ def watchlist_table(frame: pd.DataFrame, key: str) -> None:
         ).map(colour, subset=["change %"])
     )
     # Tall enough for every row (35 px each plus the header): a watchlist should not scroll.
-    st.dataframe(styled, hide_index=True, width="stretch", key=key, height=35 * (len(view) + 1) + 3)
+    return st.dataframe(styled, hide_index=True, width="stretch", key=key, height=35 * (len(view) + 1) + 3,
+                        **dataframe_kwargs)
 
 
 def token_banner(svc) -> None:
