@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.research.strategies import StrategyService
     from app.trading.contract_notes import ContractNoteService
     from app.trading.service import TradingService
+    from app.trading.webhook_intake import WebhookIntake
     from core.calendar import NseCalendar
     from core.events import Notifier
 
@@ -235,6 +236,16 @@ class Services:
         from app.ops.api_keys import ApiKeyService
 
         return ApiKeyService(ApiKeyStore(self.sql.engine), self.redis)
+
+    @cached_property
+    def webhooks(self) -> WebhookIntake:
+        """TradingView / Chartink alerts → pending approvals (``app.trading.webhook_intake``);
+        secrets hashed in the API key table, duplicates claimed in Redis, market time."""
+        from app.adapters.api_key_store import ApiKeyStore
+        from app.trading.webhook_intake import WebhookIntake, WebhookSecrets
+
+        return WebhookIntake(self.trading, self.instruments, WebhookSecrets(ApiKeyStore(self.sql.engine)),
+                             self.redis, clock=lambda: self.market_clock.now().now)
 
     @cached_property
     def operations(self) -> OperationsService:
