@@ -321,6 +321,10 @@ class WatchView:
             out.append((key, self._resolved[key]))
         return out
 
+    def depth(self, instrument_token: int) -> MarketDepth:
+        """5-level market depth of ``instrument_token`` from the tick cache (:func:`market_depth`)."""
+        return market_depth(self._ticks, instrument_token)
+
     def snapshot(self, keys: Sequence[str], now: datetime) -> WatchSnapshot:
         """Table + status at wall clock ``now``. A dead Redis gives an empty-data table and
         an error in ``cache_error`` (and in ``status.ticker``), never an exception."""
@@ -342,6 +346,50 @@ class WatchView:
         health = ticker_health(status, newest_received, now, self._stale_after_s, error)
         st = market_status(self._calendar, self._mode, now, health, replay_time, self._replay_date_hint)
         return WatchSnapshot(watchlist_frame(rows, latest, now), st, error)
+
+
+# ---- market depth (the order ticket's side panel) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MarketDepth:
+    """The latest cached tick of one instrument as the ticket's depth panel shows it.
+
+    ``bids``/``asks``: up to 5 ``core.models.DepthLevel`` each (price ₹, quantity shares,
+    orders), best first; empty when the tick is not full-mode (ltp/quote) or there is no tick.
+    ``ltp`` ₹ or ``None``; ``total_buy_quantity``/``total_sell_quantity`` shares pending on
+    each side; ``tick`` the tick itself (for the day's band), ``None`` without one;
+    ``received_at`` when the ticker cached it (UTC); ``error`` why the cache could not be read.
+    """
+
+    instrument_token: int
+    ltp: float | None
+    bids: tuple = ()
+    asks: tuple = ()
+    total_buy_quantity: int = 0
+    total_sell_quantity: int = 0
+    tick: Any = None
+    received_at: datetime | None = None
+    error: str | None = None
+
+    @property
+    def has_depth(self) -> bool:
+        return bool(self.bids or self.asks)
+
+
+def market_depth(ticks: TickSource, instrument_token: int) -> MarketDepth:
+    """The depth of ``instrument_token`` from the tick cache; a dead Redis gives ``error`` set,
+    never an exception."""
+    token = int(instrument_token)
+    try:
+        cached = ticks.latest([token]).get(token)
+    except DeskError as exc:  # CacheUnavailable
+        return MarketDepth(token, None, error=str(exc) or "The tick cache (Redis) is unreachable.")
+    if cached is None:
+        return MarketDepth(token, None)
+    t = cached.tick
+    return MarketDepth(token, t.last_price if t.last_price > 0 else None, tuple(t.bids[:5]), tuple(t.asks[:5]),
+                       t.total_buy_quantity, t.total_sell_quantity, t, cached.received_at)
 
 
 # ---- chart bars -----------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from app.trading.views import (
     ApprovalView,
     FundsView,
     LimitsView,
+    OrderPreview,
     OrderView,
     PositionView,
     RiskStatusView,
@@ -156,9 +157,16 @@ class TradingService:
         return self._engine.pending(now)
 
     def history(self, limit: int = 100, *, now: datetime | None = None) -> list[ApprovalView]:
-        """Decided approvals (APPROVED/REJECTED/EXPIRED), newest decision first, at most
-        ``limit``. REJECTED and EXPIRED carry ``shadow_pnl`` ₹ marked to the latest tick."""
+        """Decided proposals (APPROVED/REJECTED/EXPIRED), newest decision first, at most
+        ``limit``; the ticket's direct orders and the desk's exits (kill switch, MIS square-off)
+        never went through approvals and are left out. REJECTED and EXPIRED carry
+        ``shadow_pnl`` ₹ marked to the latest tick."""
         return self._engine.history(limit)
+
+    def notices(self, limit: int = 20) -> list[NoticeView]:
+        """Proposals that expired undecided or that the gatekeeper refused, newest first (the
+        Home notices and the next page's toast)."""
+        return self._engine.notices(limit)
 
     def approval(self, approval_id: str) -> ApprovalView:
         """One approval. Raises ``ValidationError`` if ``approval_id`` is unknown."""
@@ -213,6 +221,36 @@ class TradingService:
         not a lot multiple, price off the tick, blank user, naive ``now``.
         """
         return self._engine.place_manual(intent, user=user, now=now, enqueue=self._enqueue)
+
+    def preview_order(self, intent: OrderIntent, *, now: datetime, order_id: str | None = None) -> OrderPreview:
+        """What sending ``intent`` at ``now`` would do, for the ticket's preview; nothing is stored.
+
+        The same gatekeeper (``core.gatekeeper.check``) as :meth:`place_manual`, or, with
+        ``order_id``, as :meth:`modify_order` of that open order (``intent`` is the order as it
+        would become); the margin from ``core.margins`` and the charges from
+        ``core.charges.equity_charges`` (trade date's schedule) at the price the margin is judged
+        at. Raises ``ValidationError``: lot, tick, unknown order, naive ``now``.
+        """
+        from core.charges import equity_charges, schedule_for
+        from core.gatekeeper import ChangeKind, OrderChange, check
+        from core.timeutil import require_aware, to_ist
+
+        require_aware(now, "now")
+        engine = self._engine
+        current = engine._order(order_id) if order_id is not None else None
+        change = OrderChange(ChangeKind.MODIFY if current is not None else ChangeKind.PLACE, intent, current=current)
+        cached = engine.latest([intent.instrument_token]).get(intent.instrument_token)
+        ctx = engine.gate_context(change, now, cached)
+        decision = check(change, ctx)
+        at = decision.margin_price or decision.expected_price
+        charges = (equity_charges(intent.side, intent.product, intent.quantity, at,
+                                  schedule_for(to_ist(now).date(), engine.schedules)) if at is not None else None)
+        band = (ctx.circuit.lower, ctx.circuit.upper) if ctx.circuit is not None else None
+        return OrderPreview(approved=decision.approved, reasons=tuple(str(r) for r in decision.reasons),
+                            messages=decision.messages, ltp=ctx.ltp, expected_price=decision.expected_price,
+                            notional=decision.notional, required_margin=decision.required_margin,
+                            margin_price=decision.margin_price, protection_price=decision.protection_price,
+                            charges=charges, band=band)
 
     def execute_approval(self, approval_id: str, *, now: datetime | None = None) -> OrderView | None:
         """Turn an APPROVED approval into its one order and fill it against the latest tick
@@ -346,18 +384,31 @@ class TradingService:
         """
         return self._engine.equity_curve(now)
 
-    def pnl_by_symbol(self) -> pd.DataFrame:
+    def trade_report(self, start: date, end: date, *, until: datetime | None = None) -> pd.DataFrame:
+        """Trade-wise P&L report of IST days ``start``..``end`` up to ``until`` (market time);
+        columns in ``TradingBooks.trade_report``. ``ValidationError`` when start > end."""
+        return self._engine.trade_report(start, end, until=until)
+
+    def symbol_report(self, start: date, end: date, *, until: datetime | None = None) -> pd.DataFrame:
+        """Symbol-wise P&L report (realized, charges, net per tradingsymbol) of the same range;
+        columns in ``TradingBooks.symbol_report``."""
+        return self._engine.symbol_report(start, end, until=until)
+
+    def pnl_by_symbol(self, start: date | None = None, end: date | None = None) -> pd.DataFrame:
         """Realized P&L per tradingsymbol. Columns: ``tradingsymbol`` (str), ``gross``,
         ``charges``, ``net`` (float64 ₹), ``charges_pct`` (float64, charges as % of |gross|;
         NaN when gross is 0), ``trades`` (int64 fills). Charges include the symbol's MIS
-        auto square-off fees (₹50 + GST each, from the ledger)."""
-        return self._engine.pnl_by("tradingsymbol")
+        auto square-off fees (₹50 + GST each, from the ledger). ``start``/``end``: IST days
+        (inclusive), ``None`` open."""
+        return self._engine.pnl_by("tradingsymbol", start, end)
 
-    def pnl_by_strategy(self) -> pd.DataFrame:
-        """As :meth:`pnl_by_symbol`, grouped by ``strategy``: "manual" for the order ticket,
-        "MIS square-off" for the desk's auto square-off (its fills and fees) and "kill switch"
-        for the kill switch's flattening orders."""
-        return self._engine.pnl_by("strategy")
+    def pnl_by_strategy(self, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+        """As :meth:`pnl_by_symbol`, grouped by ``origin`` then ``strategy``: a proposal's fills
+        under origin ``"approval"`` and its strategy (``""`` when none); the ticket
+        (``"ticket"``), the MIS auto square-off (``"square-off"``, its fills and fees) and the
+        kill switch's flatten (``"kill switch"``) under their origin with strategy ``""`` —
+        never as a strategy."""
+        return self._engine.pnl_by("strategy", start, end)
 
     def audit(self, trace_id: str) -> TraceView:
         """The whole chain of ``trace_id``: approvals, risk decisions, orders, fills, audit.

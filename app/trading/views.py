@@ -35,12 +35,41 @@ class RiskPreview:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderPreview:
+    """What sending an order would do now, judged without storing anything (the ticket's preview).
+
+    ``approved``/``reasons``/``messages`` the gatekeeper's dry-run verdict (the same
+    ``core.gatekeeper.check`` as the send); ``ltp`` ₹ or ``None`` (no tick cached);
+    ``expected_price`` ₹ per share the notional is judged at (limit price, else LTP);
+    ``notional`` ₹; ``required_margin`` ₹ the order would block (``core.margins``), judged at
+    ``margin_price`` ₹; ``protection_price`` ₹ (MARKET/SL-M from 1 Apr 2026, else ``None``);
+    ``charges`` the estimated charges of filling it all at ``margin_price``
+    (``core.charges.equity_charges``, the trade date's schedule; ``None`` without a price);
+    ``band`` the day's (lower, upper) ₹ price band, ``None`` when unknown.
+    """
+
+    approved: bool
+    reasons: tuple[str, ...] = ()
+    messages: tuple[str, ...] = ()
+    ltp: Decimal | None = None
+    expected_price: Decimal | None = None
+    notional: Decimal | None = None
+    required_margin: Decimal | None = None
+    margin_price: Decimal | None = None
+    protection_price: Decimal | None = None
+    charges: Charges | None = None
+    band: tuple[Decimal, Decimal] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ApprovalView:
     """One proposed order (a card on the Approvals page).
 
     * ``status``: ``"PENDING"``, ``"APPROVED"``, ``"REJECTED"`` or ``"EXPIRED"``;
-    * ``source``: who proposed it (``"strategy"``, ``"scan"``, ``"manual"``, ``"squareoff"``,
-      ``"killswitch"``); ``strategy``: the strategy name if any;
+    * ``source``: who proposed it (``"strategy:<name>"``, ``"scan"``, ``"manual"`` — the ticket's
+      "Send to approvals"), or a direct placement recorded as decided (``"ticket"``,
+      ``"squareoff"``, ``"killswitch"``: never shown in the approvals history); ``strategy``:
+      the strategy name if any; ``origin`` the ``core.approvals.Origin`` value;
     * ``price``/``trigger_price``: limit and trigger ₹ (``None`` when the order type takes
       none); ``stop_loss``/``target`` ₹ planned exits; ``signal_price`` ₹ when proposed;
     * ``created_at``/``expires_at``/``decided_at`` IST; ``seconds_left`` until expiry at the
@@ -81,6 +110,7 @@ class ApprovalView:
     seconds_left: float = 0.0
     order_id: str | None = None
     validity: str = "DAY"
+    origin: str = "approval"
 
     @property
     def notional(self) -> Decimal:
@@ -122,6 +152,8 @@ class OrderView:
     ``status`` Kite strings (``OPEN``, ``TRIGGER PENDING``, ``COMPLETE``, ``CANCELLED``,
     ``REJECTED``); ``average_price`` ₹ (``None`` until filled); ``placed_at``/``updated_at``
     IST; ``status_message`` why it was rejected/cancelled; ``tag`` e.g. ``SQUAREOFF``;
+    ``origin`` where it came from (``core.approvals.Origin``: ``"approval"``, ``"ticket"``,
+    ``"square-off"``, ``"kill switch"``);
     ``can_modify``/``can_cancel`` True only while open. ``market_protection`` Kite's value on a
     MARKET/SL-M order (``-1`` automatic, else percent; ``None``: the desk's automatic default);
     ``protection_price`` ₹ the protected order's worst fill price, where it rests as a LIMIT
@@ -151,6 +183,7 @@ class OrderView:
     strategy: str = ""
     market_protection: Decimal | None = None
     protection_price: Decimal | None = None
+    origin: str = ""
 
     @property
     def can_modify(self) -> bool:
@@ -165,7 +198,7 @@ class OrderView:
 class TradeView:
     """One fill (a row of the trade book): ``quantity`` shares at ``price`` ₹, ``value`` ₹
     (quantity × price), ``charges`` breakdown, ``realized`` ₹ P&L this fill closed (before
-    charges), ``filled_at`` IST."""
+    charges), ``filled_at`` IST; ``origin`` its order's origin (``core.approvals.Origin`` value)."""
 
     fill_id: str
     order_id: str
@@ -181,6 +214,7 @@ class TradeView:
     realized: Decimal
     filled_at: datetime
     strategy: str = ""
+    origin: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +317,25 @@ class RiskStatusView:
     limits: LimitsView
     halted_by: str = ""
     halted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeView:
+    """A proposal the trader should hear about without looking at the Approvals page.
+
+    ``kind``: ``"expired"`` (its TTL elapsed undecided) or ``"refused"`` (the gatekeeper refused
+    it: the card shows the reasons); ``notice_id`` stable per proposal and kind (a page shows each
+    once); ``at`` IST market time it happened; ``text`` one trader-facing sentence; ``level``
+    ``"warning"`` or ``"error"``.
+    """
+
+    notice_id: str
+    kind: str
+    approval_id: str
+    tradingsymbol: str
+    at: datetime
+    text: str
+    level: str = "warning"
 
 
 @dataclass(frozen=True, slots=True)

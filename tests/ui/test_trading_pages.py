@@ -288,49 +288,61 @@ def _frame(at: AppTest, column: str):
     raise AssertionError(f"no table with column {column!r}; tables: {[list(e.value.columns) for e in at.dataframe]}")
 
 
-def _ticket(at: AppTest, symbol: str = "NSE:INFY", qty: int = 10, **kw) -> AppTest:
-    if "type" in kw:  # price/trigger inputs are enabled by the order type
+#: The ticket's typed fields (text boxes: a value reaches the check exactly as typed).
+TEXT_FIELDS = ("quantity", "price", "trigger", "stop", "target", "protection_pct", "reason")
+
+
+def _ticket(at: AppTest, symbol: str = "NSE:INFY", qty: int | str = 10, **kw) -> AppTest:
+    """Fill the ticket (not yet reviewed: run it, as Enter would, before pressing Place)."""
+    if "type" in kw:  # price/trigger boxes are enabled by the order type (outside the form)
         at.selectbox(key="orders_type").set_value(kw.pop("type")).run()
     at.selectbox(key="orders_symbol").select(symbol)
-    at.number_input(key="orders_quantity").set_value(qty)
+    if "product" not in kw:
+        at.run()  # a new symbol picks its default product first
+    at.text_input(key="orders_quantity").input(str(qty))
     for key, value in kw.items():
-        widget = at.selectbox(key=f"orders_{key}") if key in ("type",) else (
-            at.radio(key=f"orders_{key}") if key in ("side", "product", "validity") else at.number_input(key=f"orders_{key}"))
-        widget.set_value(value)
+        if key in TEXT_FIELDS:
+            at.text_input(key=f"orders_{key}").input(str(value))
+        else:
+            at.radio(key=f"orders_{key}").set_value(value)
     return at
 
 
-def test_orders_ticket_with_zero_quantity_shows_clear_error_and_places_nothing(desk):
+def _review(at: AppTest) -> AppTest:
+    """Press Review (what Enter in a ticket field does)."""
+    return at.button(key="orders_review").click().run()
+
+
+def test_orders_ticket_with_zero_quantity_disables_place_with_the_reason_and_places_nothing(desk):
     desk.tick("INFY", 1000.0)
-    at = _ticket(_page("pages/orders.py").run(), qty=0)
-    at.button(key="orders_place").click().run()
+    at = _review(_ticket(_page("pages/orders.py").run(), qty=0))
     assert not at.exception, at.exception
-    assert "quantity must be a positive whole number of shares, was 0" in _texts(at.error)
+    assert at.button(key="orders_place").disabled
+    assert "must be a positive whole number of shares, was 0" in _texts(at.error)
     assert desk.svc.order_book() == [] and desk.queued() == []
 
 
-def test_orders_ticket_limit_without_price_shows_the_service_message(desk):
+def test_orders_ticket_limit_without_price_disables_sending_and_says_so(desk):
     desk.tick("INFY", 1000.0)
-    at = _ticket(_page("pages/orders.py").run(), type="LIMIT")
-    at.button(key="orders_propose").click().run()
+    at = _review(_ticket(_page("pages/orders.py").run(), type="LIMIT"))
     assert not at.exception
-    assert "LIMIT orders need a price" in _texts(at.error)
+    assert at.button(key="orders_propose").disabled and at.button(key="orders_place").disabled
+    assert "Price: enter a price in ₹" in _texts(at.error)
     assert desk.svc.pending(T0) == []
 
 
 def test_orders_ticket_price_off_the_tick_shows_the_tick_size(desk):
     desk.tick("INFY", 1000.0)
-    at = _ticket(_page("pages/orders.py").run(), type="LIMIT", price=1000.03)  # off the 2016 ₹0.05 grid
-    at.button(key="orders_place").click().run()
+    at = _review(_ticket(_page("pages/orders.py").run(), type="LIMIT", price="1000.03"))  # off the 2016 ₹0.05 grid
     assert not at.exception
-    assert "tick_size" in _texts(at.error)
+    assert "not a multiple of the tick size ₹0.05; use ₹1,000.00 or ₹1,000.05" in _texts(at.error)
+    assert at.button(key="orders_place").disabled
     assert desk.svc.order_book() == []
 
 
 def test_orders_send_to_approvals_creates_a_pending_approval(desk):
     desk.tick("INFY", 1000.0)
-    at = _ticket(_page("pages/orders.py").run(), qty=5)
-    at.text_input(key="orders_reason").input("breakout retest")
+    at = _review(_ticket(_page("pages/orders.py").run(), qty=5, reason="breakout retest"))
     at.button(key="orders_propose").click().run()
     assert not at.exception, at.exception
     [pending] = desk.svc.pending(T0 + timedelta(seconds=1))
@@ -342,10 +354,10 @@ def test_orders_send_to_approvals_creates_a_pending_approval(desk):
 
 def test_orders_place_goes_through_the_gatekeeper_and_shows_position_and_charges(desk):
     desk.tick("INFY", 1000.0)
-    at = _ticket(_page("pages/orders.py").run(), qty=10)
+    at = _review(_ticket(_page("pages/orders.py").run(), qty=10))
     at.button(key="orders_place").click().run()
     assert not at.exception, at.exception
-    assert "Placed BUY 10 INFY" in _texts(at.success)
+    assert "Placed BUY 10 INFY MIS MARKET · order O-" in _texts(at.success)
     desk.execute_queued()
     at = _page("pages/orders.py").run()
     assert not at.exception
@@ -361,7 +373,8 @@ def test_orders_place_goes_through_the_gatekeeper_and_shows_position_and_charges
 
 def test_orders_place_refused_by_risk_shows_reason_code(desk):
     desk.tick("INFY", 1000.0)
-    at = _ticket(_page("pages/orders.py").run(), qty=300)  # ₹3,00,000 > ₹2,00,000 per-order cap
+    at = _review(_ticket(_page("pages/orders.py").run(), qty=300))  # ₹3,00,000 > ₹2,00,000 per-order cap
+    assert "ORDER_NOTIONAL" in _texts(at.caption)  # the preview says so before sending
     at.button(key="orders_place").click().run()
     assert not at.exception
     assert "ORDER_NOTIONAL" in _texts(at.error)
@@ -376,7 +389,8 @@ def test_orders_cancel_open_limit_order_marks_it_cancelled(desk):
     desk.execute_queued()
     assert desk.svc.order_book()[0].status == "OPEN"  # resting below the market
     at = _page("pages/orders.py").run()
-    at.button(key="orders_cancel").click().run()
+    [oid] = [o.order_id for o in desk.svc.order_book()]
+    at.button(key=f"orders_cancel_{oid}").click().run()
     assert not at.exception, at.exception
     assert desk.svc.order_book()[0].status == "CANCELLED"
     assert "Cancelled" in _texts(at.success)
@@ -388,8 +402,10 @@ def test_orders_modify_open_limit_order_changes_its_price(desk):
                           user="trader", now=T0)
     desk.execute_queued()
     at = _page("pages/orders.py").run()
-    at.number_input(key="orders_modify_price").set_value(995.0)
-    at.button(key="orders_modify").click().run()
+    [oid] = [o.order_id for o in desk.svc.order_book()]
+    at.text_input(key=f"orders_modify_price_{oid}").input("995.00")
+    at.button(key=f"orders_modify_review_{oid}").click().run()
+    at.button(key=f"orders_modify_{oid}").click().run()
     assert not at.exception, at.exception
     assert desk.svc.order_book()[0].price == D("995.00")
 
