@@ -204,3 +204,57 @@ def shadow_pnl(approval: PendingApproval, later_price: Decimal) -> Decimal:
     _positive_price("later_price", later_price)
     intent = approval.intent
     return intent.side.sign * (later_price - approval.signal_price) * intent.quantity
+
+
+# ------------------------------------------------------------------ origin of an order
+
+
+class Origin(StrEnum):
+    """Where an order came from, as the books and P&L label it.
+
+    ``APPROVAL``: a proposal (strategy, scan, analysis, webhook, or the ticket's "Send to
+    approvals") that a trader or a rule decided on the Approvals page. ``TICKET``: the manual
+    order ticket's Place, sent directly. ``SQUARE_OFF`` and ``KILL_SWITCH``: the desk's own exits
+    (MIS auto square-off at the cut-off, the kill switch's flatten). Only ``APPROVAL`` orders
+    went through approvals.
+    """
+
+    APPROVAL = "approval"
+    TICKET = "ticket"
+    SQUARE_OFF = "square-off"
+    KILL_SWITCH = "kill switch"
+
+
+#: Approval-row ``source`` of each direct placement (recorded as an APPROVED row, never pending).
+DIRECT_SOURCES = {"ticket": Origin.TICKET, "squareoff": Origin.SQUARE_OFF, "killswitch": Origin.KILL_SWITCH}
+#: Order tags the desk's own exits carry.
+_EXIT_TAGS = {"SQUAREOFF": Origin.SQUARE_OFF, "KILLSWITCH": Origin.KILL_SWITCH}
+#: Id prefixes of direct placements: ``M-`` the ticket (older rows recorded it as source
+#: ``"manual"``), ``SQ-`` a square-off part, ``KS-`` a kill-switch flatten.
+_DIRECT_PREFIXES = (("M-", Origin.TICKET), ("SQ-", Origin.SQUARE_OFF), ("KS-", Origin.KILL_SWITCH))
+
+
+def origin_of(*, source: str = "", approval_id: str | None = "", tag: str | None = "") -> Origin:
+    """The :class:`Origin` of an order from what its rows carry: the approval's ``source``, the
+    ``approval_id`` (an order id ``O-<approval_id>`` is accepted too) and the order ``tag``.
+
+    A desk-exit tag or source wins; then a direct source or id prefix; anything else went
+    through approvals. Never raises (missing values count as empty).
+    """
+    tag = (tag or "").upper()
+    if tag in _EXIT_TAGS:
+        return _EXIT_TAGS[tag]
+    if (source or "") in DIRECT_SOURCES:
+        return DIRECT_SOURCES[source]
+    aid = approval_id or ""
+    if aid.startswith("O-"):
+        aid = aid[2:]
+    for prefix, origin in _DIRECT_PREFIXES:
+        if aid.startswith(prefix):
+            return origin
+    return Origin.APPROVAL
+
+
+def went_through_approvals(*, source: str = "", approval_id: str | None = "", tag: str | None = "") -> bool:
+    """True when the order was a proposal decided on the Approvals page (``Origin.APPROVAL``)."""
+    return origin_of(source=source, approval_id=approval_id, tag=tag) is Origin.APPROVAL

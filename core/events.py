@@ -23,6 +23,7 @@ class EventKind(StrEnum):
     STALE_TICKER = "stale_ticker"
     KITE_TOKEN_EXPIRED = "kite_token_expired"
     SQUARE_OFF_REFUSED = "square_off_refused"
+    APPROVAL_EXPIRED = "approval_expired"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,16 @@ def approval_pending(view: Any) -> DeskEvent:
         f"{_money(view.signal_price)}: {getattr(view, 'reason', '') or 'proposed'}. Expires "
         f"{_ist(getattr(view, 'expires_at', None))}. Open the Approvals page to decide.",
         "info", view.trace_id)
+
+
+def approval_expired(view: Any) -> DeskEvent:
+    """A proposal (an ``ApprovalView``) that expired undecided: its TTL elapsed."""
+    return DeskEvent(
+        EventKind.APPROVAL_EXPIRED, f"approval_expired:{view.approval_id}",
+        f"Expired: {view.side} {view.quantity} {view.tradingsymbol}",
+        f"The proposal {view.side} {view.quantity} {view.tradingsymbol} ({getattr(view, 'source', '') or 'proposal'}) "
+        f"expired undecided at {_ist(getattr(view, 'expires_at', None))}: nothing was placed.",
+        "warning", view.trace_id)
 
 
 def fill_event(fill: Any) -> DeskEvent:

@@ -20,12 +20,18 @@ from app.trading.rows import approval_view, audit_row, intent_columns, money, pe
 from app.trading.views import ActionOutcome, ApprovalView
 from core import approvals as appr
 from core.errors import ValidationError
+from core.events import approval_expired, risk_breach
 from core.gatekeeper import ChangeKind, Exemption, OrderChange
 from core.orders import OrderIntent, price_from_float, validate_intent
 from core.risk import ReasonCode
 from core.timeutil import require_aware, to_ist, to_utc
 
 Enqueue = Callable[[str], None]
+
+#: The approval-row ``source`` a direct placement is recorded with (``core.approvals.DIRECT_SOURCES``):
+#: the ticket's Place is ``"ticket"``, so a ticket order is never mistaken for a decided proposal
+#: (the ticket's "Send to approvals" stays ``"manual"``: it does go through approvals).
+_DIRECT_ROW_SOURCE = {"manual": "ticket"}
 
 
 class ApprovalFlow(TradingGate):
@@ -55,7 +61,11 @@ class ApprovalFlow(TradingGate):
         self.store.insert_approval(row, drow, audit_row(trace, at=now, actor=source or "strategy",
                                                         action="propose", price=ltp, approval_id=approval_id,
                                                         signal_price=price, reason=reason.strip()))
-        return self._view(row, now)
+        view = self._view(row, now)
+        if not decision.approved:  # a refused proposal is a notice (Home, the next page's toast) and a notification
+            self.notifier.notify(risk_breach(approval_id, intent.tradingsymbol, drow["reasons"], drow["messages"],
+                                             trace_id=trace))
+        return view
 
     def _checked_intent(self, intent: OrderIntent, now: datetime) -> OrderIntent:
         if not isinstance(intent, OrderIntent):
@@ -80,6 +90,8 @@ class ApprovalFlow(TradingGate):
             dec = appr.expire(pending_from_row(row), now=now)
             if dec.changed and self._mark_expired(row, now):
                 n += 1
+                self.notifier.notify(approval_expired(approval_view({**row, "status": "EXPIRED", "decided_at": now},
+                                                                    now=now)))
         return n
 
     def _mark_expired(self, row: dict, now: datetime, actor: str = "system") -> bool:
@@ -208,7 +220,7 @@ class ApprovalFlow(TradingGate):
                                            reasons=drow["reasons"], messages=drow["messages"]))
             return outcome(source, ok=False, row=base, reasons=drow["reasons"], messages=drow["messages"], price=ltp)
         row = dict(
-            **base, source=source, strategy=intent.strategy, reason=reason, **intent_columns(intent),
+            **base, source=_DIRECT_ROW_SOURCE.get(source, source), strategy=intent.strategy, reason=reason, **intent_columns(intent),
             signal_price=ltp, created_at=to_utc(now), expires_at=to_utc(now), status="APPROVED", decided_by=user,
             decided_at=to_utc(now), decision_price=ltp, decision_note="", risk_approved=True, risk_reasons=[],
             risk_messages=list(decision.messages), risk_price=ltp, risk_at=to_utc(now),

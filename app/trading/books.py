@@ -23,8 +23,17 @@ from app.trading.rows import (
     position_from_row,
     trade_view,
 )
-from app.trading.views import ApprovalView, FundsView, LimitsView, OrderView, PositionView, RiskStatusView, TradeView
-from core.approvals import shadow_pnl
+from app.trading.views import (
+    ApprovalView,
+    FundsView,
+    LimitsView,
+    NoticeView,
+    OrderView,
+    PositionView,
+    RiskStatusView,
+    TradeView,
+)
+from core.approvals import Origin, origin_of, shadow_pnl, went_through_approvals
 from core.charges import Charges, backfilled_schedules, schedule_for
 from core.errors import ValidationError
 from core.margins import open_order_price
@@ -255,9 +264,47 @@ class TradingBooks:
         return approval_view(row, now=now, shadow=shadow, order_id=order["order_id"] if order else None)
 
     def history(self, limit: int = 100) -> list[ApprovalView]:
-        rows = self.store.list_approvals(("APPROVED", "REJECTED", "EXPIRED"), limit=limit, newest_first=True)
-        ltps = self.ltps({int(r["instrument_token"]) for r in rows})
-        return [self._view(r, None, ltps) for r in rows]
+        """Decided proposals only: the ticket's direct orders and the desk's exits (recorded as
+        APPROVED rows) are left out (``core.approvals.went_through_approvals``)."""
+        statuses = ("APPROVED", "REJECTED", "EXPIRED")
+        fetch = max(limit, 1) * 4
+        while True:  # direct placements are skipped, so read more rows until ``limit`` proposals or the end
+            rows = self.store.list_approvals(statuses, limit=fetch, newest_first=True)
+            picked = [r for r in rows if went_through_approvals(source=r["source"], approval_id=r["approval_id"],
+                                                                tag=r.get("tag"))]
+            if len(picked) >= limit or len(rows) < fetch:
+                break
+            fetch *= 4
+        picked = picked[:limit]
+        ltps = self.ltps({int(r["instrument_token"]) for r in picked})
+        return [self._view(r, None, ltps) for r in picked]
+
+    def notices(self, limit: int = 20) -> list[NoticeView]:
+        """Proposals to tell the trader about, newest first, at most ``limit``: the ones that
+        expired undecided and the pending ones the gatekeeper refused (at the proposal or at an
+        approve). Only proposals (``Origin.APPROVAL``); ``at`` is the market time it happened."""
+        out: list[NoticeView] = []
+        for r in self.store.list_approvals(("EXPIRED",), limit=limit, newest_first=True):
+            if not went_through_approvals(source=r["source"], approval_id=r["approval_id"], tag=r.get("tag")):
+                continue
+            what = f"{r['side']} {int(r['quantity']):,} {r['tradingsymbol']}"
+            out.append(NoticeView(
+                notice_id=f"{r['approval_id']}:expired", kind="expired", approval_id=r["approval_id"],
+                tradingsymbol=r["tradingsymbol"], at=to_ist(r["decided_at"] or r["expires_at"]),
+                text=f"Proposal {what} ({r['source']}) expired undecided at "
+                     f"{to_ist(r['expires_at']):%d %b %H:%M} IST: nothing was placed.", level="warning"))
+        for r in self.store.list_approvals(("PENDING",)):
+            if r["risk_approved"] or not went_through_approvals(source=r["source"], approval_id=r["approval_id"]):
+                continue
+            what = f"{r['side']} {int(r['quantity']):,} {r['tradingsymbol']}"
+            why = "; ".join(r["risk_messages"] or ()) or ", ".join(r["risk_reasons"] or ()) or "risk check failed"
+            at = r["risk_at"] or r["created_at"]
+            out.append(NoticeView(
+                notice_id=f"{r['approval_id']}:refused:{to_ist(at):%Y%m%d%H%M%S}", kind="refused",
+                approval_id=r["approval_id"], tradingsymbol=r["tradingsymbol"], at=to_ist(at),
+                text=f"Risk refused the proposal {what} ({r['source']}): {why}.", level="error"))
+        out.sort(key=lambda n: n.at, reverse=True)
+        return out[:limit]
 
     def order_book(self, day: date | None) -> list[OrderView]:
         return [order_view(r) for r in self.store.list_orders(day=day)]
@@ -376,41 +423,142 @@ class TradingBooks:
         frame["drawdown_pct"] = (frame["drawdown"] * 100 / peak.where(peak > 0)).fillna(0.0).astype("float64")
         return frame
 
-    def pnl_by(self, key: str) -> pd.DataFrame:
-        rows = self.store.list_fills()
-        cols = [key, "gross", "charges", "net", "charges_pct", "trades"]
+    def _fee_entries(self, start: date | None, end: date | None) -> list[dict]:
+        """Ledger-only fees (square-off, DP) and the same-day CNC netting corrections
+        (``<fill_id>/netting``, issue 13) of IST days ``start``..``end``; amounts < 0 are charges."""
+        return [e for e in self.store.ledger_entries() if (e["kind"] in _LEDGER_FEE_KINDS
+                or (e["kind"] == "CHARGES" and str(e["entry_id"]).endswith("/netting")))
+                and _in_range(e["day"], start, end)]
+
+    def trade_report(self, start: date, end: date, *, until: datetime | None = None) -> pd.DataFrame:
+        """Trade-wise P&L report (Zerodha Console's "tradewise"): every fill on IST days
+        ``start``..``end`` (inclusive), filled at or before ``until`` (the market time; ``None``:
+        no bound), oldest first.
+
+        Columns: ``filled_at`` (datetime64[ns, Asia/Kolkata]), ``tradingsymbol``, ``side``,
+        ``product``, ``origin`` (``core.approvals.Origin`` value), ``strategy``, ``order_id``,
+        ``fill_id`` (str), ``quantity`` (int64 shares), ``price``, ``value``, ``charges``,
+        ``realized`` (float64 ₹; ``realized`` before charges). Raises ``ValidationError`` when
+        ``start`` is after ``end`` or ``until`` is naive.
+        """
+        _check_range(start, end)
+        if until is not None:
+            require_aware(until, "until")
+        rows = [r for r in self.store.list_fills() if _in_range(r["day"], start, end)
+                and (until is None or r["filled_at"] <= until)]
+        views = [trade_view(r) for r in rows]
+        return pd.DataFrame({
+            "filled_at": pd.to_datetime([v.filled_at for v in views], utc=True).tz_convert(IST) if views
+            else pd.Series([], dtype="datetime64[ns, Asia/Kolkata]"),
+            "tradingsymbol": pd.Series([v.tradingsymbol for v in views], dtype="object"),
+            "side": pd.Series([v.side for v in views], dtype="object"),
+            "product": pd.Series([v.product for v in views], dtype="object"),
+            "origin": pd.Series([v.origin for v in views], dtype="object"),
+            "strategy": pd.Series([v.strategy for v in views], dtype="object"),
+            "order_id": pd.Series([v.order_id for v in views], dtype="object"),
+            "fill_id": pd.Series([v.fill_id for v in views], dtype="object"),
+            "quantity": pd.Series([v.quantity for v in views], dtype="int64"),
+            "price": pd.Series([float(v.price) for v in views], dtype="float64"),
+            "value": pd.Series([float(v.value) for v in views], dtype="float64"),
+            "charges": pd.Series([float(v.charges.total) for v in views], dtype="float64"),
+            "realized": pd.Series([float(v.realized) for v in views], dtype="float64"),
+        })
+
+    def symbol_report(self, start: date, end: date, *, until: datetime | None = None) -> pd.DataFrame:
+        """Symbol-wise P&L report (Zerodha Console's P&L by scrip) over IST days ``start``..``end``
+        up to ``until``: one row per ``tradingsymbol`` (str), sorted by symbol, with
+        ``buy_quantity``/``sell_quantity`` (int64 shares), ``buy_value``/``sell_value``,
+        ``realized`` (before charges), ``charges`` (the fills' charges plus the ledger's fees of
+        those days: MIS square-off, DP, same-day CNC netting) and ``net`` = realized − charges
+        (float64 ₹), and ``trades`` (int64 fills). Raises as :meth:`trade_report`."""
+        trades = self.trade_report(start, end, until=until)
+        cols = ["tradingsymbol", "buy_quantity", "sell_quantity", "buy_value", "sell_value", "realized", "charges",
+                "net", "trades"]
+        if trades.empty:
+            return pd.DataFrame({c: pd.Series([], dtype="object" if c == "tradingsymbol" else
+                                              ("int64" if c.endswith("quantity") or c == "trades" else "float64"))
+                                 for c in cols})
+        buy = trades["side"] == "BUY"
+        frame = trades.assign(
+            buy_quantity=trades["quantity"].where(buy, 0), sell_quantity=trades["quantity"].where(~buy, 0),
+            buy_value=trades["value"].where(buy, 0.0), sell_value=trades["value"].where(~buy, 0.0))
+        out = frame.groupby("tradingsymbol", as_index=False).agg(
+            buy_quantity=("buy_quantity", "sum"), sell_quantity=("sell_quantity", "sum"),
+            buy_value=("buy_value", "sum"), sell_value=("sell_value", "sum"), realized=("realized", "sum"),
+            charges=("charges", "sum"), trades=("fill_id", "count"))
+        fees: dict[str, float] = {}  # the ledger's fees of those days, per symbol (as ``pnl_by``)
+        symbols = {int(r["instrument_token"]): r["tradingsymbol"] for r in self.store.list_fills()}
+        for e in self._fee_entries(start, end):
+            if until is None or e["at"] <= until:
+                sym = symbols.get(int(e["instrument_token"] or 0), str(e["instrument_token"]))
+                fees[sym] = fees.get(sym, 0.0) - float(e["amount"])
+        out["charges"] = out["charges"] + [fees.get(sym, 0.0) for sym in out["tradingsymbol"]]
+        out["net"] = out["realized"] - out["charges"]
+        for c in ("buy_quantity", "sell_quantity", "trades"):
+            out[c] = out[c].astype("int64")
+        return out[cols].sort_values("tradingsymbol", ignore_index=True)
+
+    def pnl_by(self, key: str, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+        """Realized P&L grouped by ``key`` (``"tradingsymbol"``, or ``"strategy"``: then also by
+        ``origin``, the desk's exits and the ticket under their origin with strategy ``""``),
+        over fills and ledger fees of IST days ``start``..``end`` (inclusive; ``None`` open)."""
+        keys = ["origin", "strategy"] if key == "strategy" else [key]
+        every = self.store.list_fills()
+        rows = [r for r in every if _in_range(r["day"], start, end)]
+        cols = [*keys, "gross", "charges", "net", "charges_pct", "trades"]
         if not rows:
-            return pd.DataFrame({c: pd.Series([], dtype="float64" if c not in (key, "trades") else
-                                              ("object" if c == key else "int64")) for c in cols})
-        symbols = {int(r["instrument_token"]): r["tradingsymbol"] for r in rows}
+            return pd.DataFrame({c: pd.Series([], dtype="float64" if c not in (*keys, "trades") else
+                                              ("object" if c in keys else "int64")) for c in cols})
+        symbols = {int(r["instrument_token"]): r["tradingsymbol"] for r in every}
         groups = {r["fill_id"]: _pnl_group(r, key) for r in rows}
         # ledger-only fees, and the same-day CNC netting corrections (``<fill_id>/netting``, issue 13)
-        fees = [e for e in self.store.ledger_entries() if e["kind"] in _LEDGER_FEE_KINDS
-                or (e["kind"] == "CHARGES" and str(e["entry_id"]).endswith("/netting"))]
+        fees = self._fee_entries(start, end)
 
-        def fee_group(e: dict) -> str:  # a square-off fee references its order, a DP charge its fill
+        def fee_group(e: dict) -> Any:  # a square-off fee references its order, a DP charge its fill
             if key == "tradingsymbol":
                 return symbols.get(int(e["instrument_token"] or 0), str(e["instrument_token"]))
-            return groups.get(e["reference"], _SYSTEM_GROUPS["SQUAREOFF"] if e["kind"] == "SQUARE_OFF_CHARGE" else "manual")
+            if e["reference"] in groups:
+                return groups[e["reference"]]
+            ref = str(e["reference"] or "")
+            return (str(origin_of(approval_id=ref, tag="SQUAREOFF" if e["kind"] == "SQUARE_OFF_CHARGE" else "")), "")
 
+        labels = [groups[r["fill_id"]] for r in rows] + [fee_group(e) for e in fees]
         df = pd.DataFrame({
-            key: [groups[r["fill_id"]] for r in rows] + [fee_group(e) for e in fees],
+            **({"origin": [g[0] for g in labels], "strategy": [g[1] for g in labels]} if key == "strategy"
+               else {key: labels}),
             "gross": [float(r["realized"]) for r in rows] + [0.0] * len(fees),
             "charges": [float(r["charges_total"]) for r in rows] + [-float(e["amount"]) for e in fees],
             "fill": [1] * len(rows) + [0] * len(fees),
         })
-        out = df.groupby(key, as_index=False).agg(gross=("gross", "sum"), charges=("charges", "sum"),
-                                                  trades=("fill", "sum"))
+        out = df.groupby(keys, as_index=False).agg(gross=("gross", "sum"), charges=("charges", "sum"),
+                                                   trades=("fill", "sum"))
         out["net"] = out["gross"] - out["charges"]
         out["charges_pct"] = out["charges"] * 100 / out["gross"].abs().where(out["gross"] != 0)
         out["trades"] = out["trades"].astype("int64")
         return out[cols].sort_values("net", ascending=False, ignore_index=True)
 
 
-def _pnl_group(fill: dict, key: str) -> str:
-    if fill[key]:
+def _pnl_group(fill: dict, key: str) -> Any:
+    """A fill's group: its ``tradingsymbol``, or for ``"strategy"`` ``(origin, strategy)``: a
+    proposal's fill under its strategy (``""`` when it had none, e.g. the ticket's "Send to
+    approvals"), the ticket and the desk's exits under their origin with strategy ``""``."""
+    if key != "strategy":
         return fill[key]
-    return _SYSTEM_GROUPS.get(fill["tag"], "manual") if key == "strategy" else "manual"
+    origin = origin_of(approval_id=fill["order_id"], tag=fill.get("tag"))
+    return (str(origin), (fill["strategy"] or "") if origin is Origin.APPROVAL else "")
+
+
+def _check_range(start: date, end: date) -> None:
+    if not isinstance(start, date) or not isinstance(end, date):
+        raise ValidationError(f"a report needs a start and an end date, was {start!r} – {end!r}")
+    if start > end:
+        raise ValidationError(f"the start date {start:%d %b %Y} is after the end date {end:%d %b %Y}; swap them")
+
+
+def _in_range(day: Any, start: date | None, end: date | None) -> bool:
+    if isinstance(day, datetime):
+        day = day.date()
+    return (start is None or day >= start) and (end is None or day <= end)
 
 
 def limits_to_json(lim: RiskLimits) -> dict[str, Any]:

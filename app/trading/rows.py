@@ -16,7 +16,7 @@ from app.trading.views import (
     RiskPreview,
     TradeView,
 )
-from core.approvals import ApprovalStatus, PendingApproval
+from core.approvals import ApprovalStatus, PendingApproval, origin_of
 from core.broker.events import Fill
 from core.charges import Charges
 from core.errors import ValidationError
@@ -113,6 +113,7 @@ def approval_view(row: dict[str, Any], *, now: datetime | None = None, shadow: D
         decided_at=to_ist(row["decided_at"]) if row["decided_at"] else None,
         decision_note=row["decision_note"] or "", decision_price=opt_price(row["decision_price"]),
         risk_preview=preview, shadow_pnl=shadow, seconds_left=left, order_id=order_id, validity=row["validity"],
+        origin=str(origin_of(source=row["source"], approval_id=row["approval_id"], tag=row.get("tag"))),
     )
 
 
@@ -167,6 +168,7 @@ def order_view(row: dict[str, Any]) -> OrderView:
         status_message=row["status_message"] or "", tag=row["tag"] or "", strategy=row["strategy"] or "",
         market_protection=opt_percent(row.get("market_protection")),
         protection_price=opt_price(row.get("protection_price")),
+        origin=str(origin_of(approval_id=row["approval_id"] or row["order_id"], tag=row["tag"])),
     )
 
 
@@ -196,6 +198,7 @@ def trade_view(row: dict[str, Any]) -> TradeView:
         product=row["product"], quantity=int(row["quantity"]), price=price, value=price * int(row["quantity"]),
         charges=charges_from_row(row), realized=_dec(row["realized"]),
         filled_at=to_ist(row["filled_at"]), strategy=row["strategy"] or "",
+        origin=str(origin_of(approval_id=row["order_id"], tag=row.get("tag"))),
     )
 
 

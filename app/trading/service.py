@@ -38,6 +38,7 @@ from app.trading.views import (
     ApprovalView,
     FundsView,
     LimitsView,
+    NoticeView,
     OrderPreview,
     OrderView,
     PositionView,

@@ -272,7 +272,7 @@ def test_square_off_and_kill_switch_flatten_are_exempt_and_say_so(desk):  # noqa
     cut = at(15, 20)
     desk.tick(TOKEN, 1001.0, at=cut, close=1000.0)
     assert desk.svc.square_off_mis(cut) == 1
-    [sq] = [a for a in desk.svc.history() if a.source == "squareoff"]
+    [sq] = [o for o in desk.svc.order_book() if o.origin == "square-off"]
     assert any("exempt: MIS_SQUARE_OFF" in m for m in desk.svc.audit(sq.trace_id).risk_decisions[0].messages)
     out = desk.svc.kill_switch(user="trader", now=cut + timedelta(minutes=1))
     decisions = desk.svc.audit(out.trace_id).risk_decisions

@@ -210,11 +210,13 @@ def test_square_off_fee_and_fills_count_in_pnl_by_symbol_and_strategy(desk):
     by_sym = desk.svc.pnl_by_symbol()
     assert list(by_sym["tradingsymbol"]) == ["INFY"] and by_sym.loc[0, "trades"] == 2
     assert by_sym.loc[0, "charges"] == pytest.approx(float(fill_charges + D("59.00")))  # ₹50 + 18 % GST
-    by_strategy = desk.svc.pnl_by_strategy().set_index("strategy")
-    assert set(by_strategy.index) == {"manual", "MIS square-off"}
-    assert by_strategy.loc["MIS square-off", "trades"] == 1
+    by_strategy = desk.svc.pnl_by_strategy().set_index("origin")
+    assert set(by_strategy.index) == {"ticket", "square-off"}  # grouped by origin: no desk exit is a strategy
+    assert set(by_strategy["strategy"]) == {""}
+    assert by_strategy.loc["square-off", "trades"] == 1
     square_off_fill = next(f for f in fills if f.order_id.startswith("O-SQ-"))
-    assert by_strategy.loc["MIS square-off", "charges"] == pytest.approx(float(square_off_fill.charges.total + D("59.00")))
+    assert square_off_fill.origin == "square-off"
+    assert by_strategy.loc["square-off", "charges"] == pytest.approx(float(square_off_fill.charges.total + D("59.00")))
     assert by_strategy["charges"].sum() == pytest.approx(by_sym["charges"].sum())
 
 
