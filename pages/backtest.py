@@ -1,15 +1,23 @@
 """Backtest: run a strategy on stored history through the paper broker, charges and risk
-gatekeeper (a background job with progress), compare runs side by side, optional sweep."""
+gatekeeper (a background job with progress), compare runs side by side, optional sweep.
+
+Live: the runs table refreshes every second (a fragment); when a run completes, the page
+reruns once by itself, so its results (metrics, equity vs NIFTY 50, drawdown, trades) appear
+without a reload.
+"""
 
 from datetime import UTC, datetime
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from app.market.clock import last_sessions
+from app.ui import backtest_charts as charts
+from app.ui import formatting as fmt
+from app.ui import labels
+from app.ui.auth import guard_page
 from app.ui.state import get_services
 from core.errors import ValidationError
-from app.ui.auth import guard_page
+from core.timeutil import IST
 
 guard_page(get_services())  # sign-in, when the desk requires it
 
@@ -68,59 +76,102 @@ if run:
         params = {p.name: (int(params[p.name]) if p.kind == "int" else params[p.name]) for p in specs}
         ids = bt.submit(name, params, symbols, start, end, now=datetime.now(UTC),
                         sweep=parse_sweep(sweep_text) or None)
+        st.session_state["backtest_focus"] = ids  # shown as soon as they complete
         st.toast(f"Backtest queued: {len(ids)} run(s)")
         st.success(f"Backtest queued: {len(ids)} run(s) — progress below")
     except ValidationError as exc:
         st.error(str(exc), icon=":material/error:")
 
 
-@st.fragment(run_every="3s")
+#: Metrics as cards, in reading order (labels and tooltips from app.ui.labels).
+CARDS = ["net_pnl", "total_return_pct", "max_drawdown_pct", "sharpe", "win_rate_pct", "trades",
+         "charges_pct_of_gross", "exposure_pct"]
+RUN_COLUMNS = ["label", "status", "message", "total_return_pct", "sharpe", "max_drawdown_pct", "trades", "created_at"]
+RUN_KINDS = {"label": "text", "status": "text", "message": "text", "total_return_pct": "signed_pct",
+             "sharpe": "number", "max_drawdown_pct": "pct", "trades": "qty", "created_at": "ist_time"}
+
+
+def complete_ids(runs) -> list[str]:
+    return list(runs.loc[runs["status"] == "complete", "run_id"]) if len(runs) else []
+
+
+@st.fragment(run_every="1s")
 def runs_table() -> None:
+    """The runs with live progress; reruns the page once when a run has completed since it drew."""
     runs = bt.runs(50)
     if runs.empty:
         st.info("No backtests yet.")
         return
-    st.dataframe(runs[["label", "status", "progress", "message", "total_return_pct", "sharpe", "max_drawdown_pct",
-                       "trades", "run_id"]], hide_index=True,
-                 column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1)},
-                 key="backtest_runs")
+    done = complete_ids(runs)
+    if set(done) - set(st.session_state.get("backtest_drawn", ())):
+        st.rerun(scope="app")  # a run finished: draw its results
+    view = fmt.frame_for_display(runs[RUN_COLUMNS], RUN_KINDS,
+                                 {c: labels.label(c) for c in RUN_COLUMNS} | {"created_at": "Queued (IST)"})
+    view.insert(2, "Progress", runs["progress"].astype(float).fillna(0.0))
+    st.dataframe(view, hide_index=True, key="backtest_runs",
+                 column_config={"Progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=1,
+                                                                            help=labels.help_text("progress"))})
 
 
 st.subheader("Runs")
+all_runs = bt.runs(50)
+done = complete_ids(all_runs)
+st.session_state["backtest_drawn"] = done
 runs_table()
 
-done = bt.runs(50)
-done = done[done["status"] == "complete"] if len(done) else done
-if len(done):
-    labels = {r.run_id: f"{r.label} [{r.run_id[-4:]}]" for r in done.itertuples()}
-    picked = st.multiselect("Compare runs", list(labels), default=list(labels)[:2], format_func=labels.get,
-                            key="backtest_compare")
+if done:
+    names = dict(zip(all_runs["run_id"], all_runs["label"], strict=True))
+    tags = {rid: f"{names[rid]} [{rid[-4:]}]" for rid in done}
+    focus = [r for r in st.session_state.get("backtest_focus", []) if r in tags]
+    if focus:  # this session's new runs completed: show them
+        st.session_state["backtest_compare"] = focus[:4]
+        st.session_state["backtest_focus"] = [r for r in st.session_state["backtest_focus"] if r not in tags]
+    elif "backtest_compare" in st.session_state:
+        st.session_state["backtest_compare"] = [r for r in st.session_state["backtest_compare"] if r in tags]
+    picked = st.multiselect("Runs to show", done, default=None if "backtest_compare" in st.session_state else done[:1],
+                            format_func=tags.get, key="backtest_compare")
     if picked:
-        st.subheader("Side by side")
-        st.dataframe(bt.compare(picked).round(3), key="backtest_compare_table")
-        fig = go.Figure()
-        for rid in picked:
-            eq = bt.equity(rid)
-            fig.add_scatter(x=eq.index, y=eq["equity"], name=labels[rid], mode="lines")
-        fig.update_layout(title="Equity (₹)", height=320, margin=dict(l=10, r=10, t=40, b=10))
-        st.plotly_chart(fig, key="backtest_equity")
-        first = picked[0]
-        eq = bt.equity(first)
-        dd = go.Figure(go.Scatter(x=eq.index, y=eq["drawdown_pct"], fill="tozeroy", name="drawdown %"))
-        dd.update_layout(title=f"Drawdown % — {labels[first]}", height=240, margin=dict(l=10, r=10, t=40, b=10))
-        st.plotly_chart(dd, key="backtest_drawdown")
-        trades = bt.trades(first)
-        row = bt.run_row(first)
-        sym = st.selectbox("Trades on the price chart", row["symbols"], key="backtest_chart_symbol")
-        bars = bt.bars(sym, row["start"].date(), row["end"].date())
-        price = go.Figure(go.Candlestick(x=bars.index, open=bars["open"], high=bars["high"], low=bars["low"],
-                                         close=bars["close"], name=sym))
+        reports = {rid: bt.report(rid) for rid in picked}
+        first = reports[picked[0]]
+        m = first.metrics
+        st.subheader(f"Results — {tags[picked[0]]}")
+        st.caption(f"{', '.join(first.run['symbols'])} · {fmt.ist_date(first.run['start'])} – "
+                   f"{fmt.ist_date(first.run['end'])} · capital {fmt.money(m.get('initial_capital'))} · "
+                   f"finished {fmt.ist_time(first.run.get('finished_at'))}")
+        cards = st.columns(4)
+        for i, key in enumerate(CARDS):
+            delta = None
+            if key == "total_return_pct" and first.benchmark_return_pct is not None:
+                delta = f"{fmt.signed_pct(m.get(key, 0) - first.benchmark_return_pct)} vs NIFTY 50"
+            cards[i % 4].metric(labels.label(key), labels.format_metric(key, m.get(key)), delta=delta,
+                                help=labels.help_text(key), border=True)
+        bench = "NIFTY 50 buy & hold"
+        held = first.benchmark_return_pct
+        st.caption(f"{bench}: {fmt.signed_pct(held)} over the same bars ({first.benchmark_note}); "
+                   f"charges {fmt.money(m.get('charges'))} = {fmt.pct(m.get('charges_pct_of_gross'))} of gross P&L "
+                   f"{fmt.money(m.get('gross_pnl'), sign=True)}; in the market "
+                   f"{fmt.pct(m.get('exposure_pct'))} of the time.")
+        st.plotly_chart(charts.equity_figure({tags[r]: reports[r].equity for r in picked},
+                                             (bench, first.equity["buy_and_hold"])), key="backtest_equity")
+        st.plotly_chart(charts.drawdown_figure(tags[picked[0]], first.equity), key="backtest_drawdown")
+        if len(picked) > 1:
+            st.subheader("Side by side")
+            keys = [k for k in labels.METRICS if k in m and k != "initial_capital"]
+            st.dataframe(charts.compare_display({tags[r]: reports[r].metrics for r in picked}, keys),
+                         key="backtest_compare_table")
+        st.subheader("Monthly returns")
+        st.dataframe(charts.monthly_display(first.monthly), key="backtest_monthly")
+        st.subheader("Trades")
+        trades = first.trades
         if len(trades):
-            t = trades[trades["tradingsymbol"] == sym]
-            price.add_scatter(x=t["entry_at"], y=t["entry_price"], mode="markers", name="entry",
-                              marker=dict(symbol="triangle-up", size=10, color="green"))
-            price.add_scatter(x=t["exit_at"], y=t["exit_price"], mode="markers", name="exit",
-                              marker=dict(symbol="triangle-down", size=10, color="red"))
-        price.update_layout(height=420, xaxis_rangeslider_visible=False, margin=dict(l=10, r=10, t=30, b=10))
-        st.plotly_chart(price, key="backtest_price")
-        st.dataframe(trades, hide_index=True, key="backtest_trades")
+            st.dataframe(charts.trades_display(trades), hide_index=True, key="backtest_trades",
+                         column_config=labels.column_config([]))
+        else:
+            st.info("No round trip in this run.")
+        st.download_button("Download trades (CSV)", first.trades_csv(), file_name=f"backtest_{picked[0]}_trades.csv",
+                           mime="text/csv", key="backtest_trades_csv", icon=":material/download:")
+        sym = st.selectbox("Trades on the price chart", first.run["symbols"], key="backtest_chart_symbol")
+        bars = bt.bars(sym, first.run["start"].astimezone(IST).date(), first.run["end"].astimezone(IST).date())
+        st.plotly_chart(charts.trades_price_figure(sym, bars, trades), key="backtest_price")
+        with st.expander("Every metric, and how it is computed"):
+            st.dataframe(labels.metrics_frame(m), hide_index=True, key="backtest_metrics_all")

@@ -70,19 +70,61 @@ def test_strategies_save_enables_and_enabling_without_symbols_errors(fresh):
     assert cfg.enabled and cfg.symbols == ("INFY", "SBIN") and cfg.params["lookback"] == 20
 
 
-def test_backtest_run_queues_a_job_then_shows_the_comparison(fresh):
-    at = page("backtest.py").run()
+def _run_queued(at: AppTest) -> str:
     at.button(key="backtest_run").click().run()
     assert not at.exception
     assert "Backtest queued: 1 run(s)" in at.success[0].value
     bt = services().backtests
-    [run_id] = list(bt.runs()["run_id"])
-    assert bt.run_row(run_id)["status"] == "queued"
+    [run_id] = [r for r in bt.runs()["run_id"] if bt.run_row(r)["status"] == "queued"]
     bt.run(run_id)  # what the worker's run_backtest actor does
+    return run_id
+
+
+def test_backtest_run_shows_results_a_trader_reads(fresh):
+    """Issue 17.5: human metric names with tooltips, equity vs NIFTY 50 buy & hold, drawdown,
+    monthly returns, trades with IST times and charges, CSV download; no raw metric key."""
+    from app.ui import labels
+
     at = page("backtest.py").run()
+    run_id = _run_queued(at)
+    at.run()  # the same session's next run (the live fragment triggers it when the run completes)
     assert not at.exception
-    tables = [d.value for d in at.dataframe if "sharpe" in d.value.index]
-    assert tables and "max_drawdown_pct" in tables[0].index and tables[0].shape[1] == 1
+    assert at.multiselect(key="backtest_compare").value == [run_id]
+    cards = {m.label: m for m in at.metric}
+    for key in ("net_pnl", "total_return_pct", "max_drawdown_pct", "sharpe", "win_rate_pct", "trades",
+                "charges_pct_of_gross", "exposure_pct"):
+        assert labels.label(key) in cards, f"no card for {key}: {list(cards)}"
+        assert cards[labels.label(key)].proto.help == labels.help_text(key)
+    assert "vs NIFTY 50" in cards["Total return"].delta
+    text = " ".join(c.value for c in at.caption)
+    assert "NIFTY 50 buy & hold" in text and "of gross P&L" in text and "of the time" in text
+    import json
+
+    figs = {json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)
+            for c in at.get("plotly_chart")}
+    equity = figs["Equity (₹)"]
+    assert [t["name"] for t in equity["data"]][-1] == "NIFTY 50 buy & hold"
+    assert all(t.startswith("₹") for t in equity["layout"]["yaxis"]["ticktext"])
+    assert any(",00," in t or len(t) < 9 for t in equity["layout"]["yaxis"]["ticktext"])  # lakh grouping
+    assert any(k.startswith("Drawdown") for k in figs) and len(figs) == 3, list(figs)
+    frames = [d.value for d in at.dataframe]
+    monthly = next(f for f in frames if "Year" in f.columns)
+    assert list(monthly.columns)[-1] == "Year" and monthly.iloc[0]["Year"].endswith("%")
+    trades = next(f for f in frames if "Entry (IST)" in f.columns)
+    assert {"Symbol", "Entry (IST)", "Charges", "Net", "Return"} <= set(trades.columns)
+    assert trades["Entry (IST)"].str.endswith(" IST").all() and trades["Charges"].str.startswith("₹").all()
+    shown = " ".join(str(v) for d in at.dataframe for v in [*d.value.columns, *d.value.index])
+    for raw in ("total_return_pct", "sharpe", "max_drawdown_pct", "charges_pct_of_gross"):
+        assert raw not in shown, f"raw metric key {raw} shown"
+    assert at.get("download_button") and "trades" in str(at.get("download_button")[0].proto.label).lower()
+    # a second run: it is shown when it completes; both side by side with human labels
+    a = run_id
+    b = _run_queued(at)
+    at.run()
+    at.multiselect(key="backtest_compare").set_value([a, b]).run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "Sharpe ratio" in d.value.index)
+    assert table.shape[1] == 2 and "Sharpe ratio" in table.index and "Charges ÷ gross" in table.index
 
 
 def test_backtest_with_no_data_in_range_shows_an_error_and_stores_nothing(fresh):
