@@ -90,7 +90,7 @@ def expiry_countdown(expires_at: datetime, offset_s: float) -> None:
         st.rerun(scope="app")
 
 
-@st.fragment(run_every="3s")
+@st.fragment(run_every="1s")
 def watch_pending(shown: tuple[str, ...]) -> None:
     """Reload the page when proposals arrive or leave (inputs on the cards keep their values)."""
     rows = guarded("The approvals store", trading.pending, desk_clock(svc).now)

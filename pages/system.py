@@ -164,7 +164,7 @@ def _morning_backfill() -> None:
         st.caption(note)
 
 
-@st.fragment(run_every="5s")
+@st.fragment(run_every="2s")
 def live() -> None:
     now = datetime.now(UTC)
     h = ops.snapshot(now)
