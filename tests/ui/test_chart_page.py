@@ -102,7 +102,7 @@ def test_chart_day_interval_draws_every_indicator_without_shortfall(page, clock)
     fig = _figure(at_)
     names = {t.get("name") for t in fig["data"]}
     assert {"EMA 20", "EMA 50", "BB upper", "RSI 14"} <= names and "VWAP" not in names
-    assert _candles(fig)[-1] == "2016-08-16"
+    assert _candles(fig)[-1] == "16 Aug 2016"  # a date, never "00:00" or ISO
     assert "Too few bars" not in _texts(at_.info)
     assert "as of 17 Aug 2016 10:00 IST" in _texts(at_.caption)
 
@@ -134,7 +134,7 @@ def test_chart_search_offers_instruments_outside_the_watchlist(page):
     assert not at_.exception, at_.exception
     fig = _figure(at_)
     assert fig["layout"]["title"]["text"] == "NSE:HINDALCO · day"
-    assert _candles(fig)[-1] == "2016-08-12"  # 15 Aug was a holiday; 16 Aug is still trading at 09:40
+    assert _candles(fig)[-1] == "12 Aug 2016"  # 15 Aug was a holiday; 16 Aug is still trading at 09:40
 
 
 def test_chart_unknown_query_symbol_is_reported_and_falls_back(page):
