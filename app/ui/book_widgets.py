@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app.trading.views import FundsView, OrderView, PositionView, TradeView
-from app.ui.formatting import inr, ist
+from app.ui.formatting import inr, ist, qty, text
 from app.ui.order_ticket import protection_text
 from app.ui.pnl_widgets import charges_breakdown_frame
 
@@ -27,14 +27,14 @@ _TRADE_COLUMNS = ("filled (IST)", "symbol", "side", "qty", "price", "value", "re
 
 
 def orders_frame(orders: Sequence[OrderView]) -> pd.DataFrame:
-    """The order book as a table (₹ text, IST times)."""
+    """The order book as a table (₹ text, grouped quantities, IST times, "—" for blanks)."""
     rows = [{
         "placed (IST)": ist(o.placed_at),
         "order": o.order_id,
         "symbol": o.tradingsymbol,
         "side": o.side,
-        "qty": o.quantity,
-        "filled": o.filled_quantity,
+        "qty": qty(o.quantity),
+        "filled": qty(o.filled_quantity),
         "product": o.product,
         "type": o.order_type,
         "price": inr(o.price),
@@ -43,8 +43,8 @@ def orders_frame(orders: Sequence[OrderView]) -> pd.DataFrame:
         "avg price": inr(o.average_price),
         "validity": o.validity,
         "status": o.status,
-        "message": o.status_message,
-        "tag": o.tag,
+        "message": text(o.status_message),
+        "tag": text(o.tag),
     } for o in orders]
     return pd.DataFrame(rows, columns=list(_ORDER_COLUMNS))
 
@@ -54,7 +54,7 @@ def _trade_row(t: TradeView) -> dict[str, Any]:
         "filled (IST)": ist(t.filled_at),
         "symbol": t.tradingsymbol,
         "side": t.side,
-        "qty": t.quantity,
+        "qty": qty(t.quantity),
         "price": inr(t.price),
         "value": inr(t.value),
         "realized": inr(t.realized, sign=True),
@@ -73,11 +73,11 @@ def trades_frame(trades: Sequence[TradeView]) -> pd.DataFrame:
 
 
 def positions_frame(positions: Sequence[PositionView]) -> pd.DataFrame:
-    """Positions marked to market (₹ text; quantity signed, long > 0)."""
+    """Positions marked to market (₹ text; quantity text, signed: long > 0, ``"-5"`` short)."""
     rows = [{
         "symbol": p.tradingsymbol,
         "product": p.product,
-        "qty": p.quantity,
+        "qty": qty(p.quantity),
         "avg price": inr(p.average_price),
         "LTP": inr(p.ltp),
         "unrealized": inr(p.unrealized, sign=True),

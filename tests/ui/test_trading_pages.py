@@ -293,12 +293,11 @@ TEXT_FIELDS = ("quantity", "price", "trigger", "stop", "target", "protection_pct
 
 
 def _ticket(at: AppTest, symbol: str = "NSE:INFY", qty: int | str = 10, **kw) -> AppTest:
-    """Fill the ticket (not yet reviewed: run it, as Enter would, before pressing Place)."""
+    """Fill the ticket: the symbol (outside the form, run at once), then the form's fields, staged
+    until a submit button (``_review``, as Enter does, or Place) is pressed."""
     if "type" in kw:  # price/trigger boxes are enabled by the order type (outside the form)
         at.selectbox(key="orders_type").set_value(kw.pop("type")).run()
-    at.selectbox(key="orders_symbol").select(symbol)
-    if "product" not in kw:
-        at.run()  # a new symbol picks its default product first
+    at.selectbox(key="orders_symbol").select(symbol).run()  # outside the form: picks its default product
     at.text_input(key="orders_quantity").input(str(qty))
     for key, value in kw.items():
         if key in TEXT_FIELDS:
@@ -363,7 +362,7 @@ def test_orders_place_goes_through_the_gatekeeper_and_shows_position_and_charges
     assert not at.exception
     positions = _frame(at, "unrealized")
     row = positions.iloc[0]
-    assert (row["symbol"], row["qty"], row["avg price"]) == ("INFY", 10, "₹1,000.10")  # best ask
+    assert (row["symbol"], row["qty"], row["avg price"]) == ("INFY", "10", "₹1,000.10")  # best ask
     trades = _frame(at, "brokerage")
     assert trades.iloc[0]["brokerage"] == "₹3.00" and trades.iloc[0]["charges"].startswith("₹")
     book = _frame(at, "trigger")
@@ -480,4 +479,4 @@ def test_pnl_after_a_round_trip_shows_equity_curve_and_per_symbol_charges(desk):
     row = by_symbol.iloc[0]
     assert row["tradingsymbol"] == "INFY" and row["gross"].startswith("+₹") and row["charges % of gross"].endswith("%")
     by_strategy = _frame(at, "strategy")
-    assert list(by_strategy["strategy"]) == ["manual"]
+    assert list(by_strategy["origin"]) == ["ticket"] and list(by_strategy["strategy"]) == ["—"]
