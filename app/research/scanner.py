@@ -104,13 +104,16 @@ class ScanResult:
     stale: list[str] = field(default_factory=list)
     run_id: str | None = None
     coverage: tuple[Coverage, ...] = ()
+    zero_division: int = 0
 
     @property
     def summary(self) -> str:
         extra = f"; {self.insufficient} without enough history" if self.insufficient else ""
         stale = f"; {len(self.stale)} skipped (no bar on the latest date)" if self.stale else ""
+        zero = (f"; a divisor was 0 for {self.zero_division} symbols (division by zero never matches)"
+                if self.zero_division else "")
         return (f"{len(self.frame)} of {self.with_data} symbols with data matched ({self.universe}, "
-                f"{self.universe_size} members){extra}{stale}")
+                f"{self.universe_size} members){extra}{stale}{zero}")
 
 
 class ScannerService:
@@ -146,11 +149,20 @@ class ScannerService:
 
     def members(self, universe: str) -> pd.DataFrame:
         """``symbol``, ``company``, ``industry`` of ``universe``. Raises ``ValidationError`` for
-        an unknown universe or an empty one."""
+        an unknown universe (an unknown watchlist is named as unknown, with the known ones) or
+        an empty one."""
+        if not isinstance(universe, str):
+            raise ValidationError(f"universe must be a name such as 'NIFTY 50' or '{WATCHLIST_PREFIX}default', "
+                                  f"was {type(universe).__name__}")
         if universe.startswith(WATCHLIST_PREFIX):
             if self.watchlists is None:
                 raise ValidationError("watchlists are not available in this process")
             name = universe[len(WATCHLIST_PREFIX):]
+            known = self.watchlists.names()
+            if name not in known:
+                shown = name if len(name) <= 40 else name[:40] + "…"
+                raise ValidationError(f"unknown watchlist {shown!r}; known watchlists: "
+                                      f"{', '.join(sorted(known)) or 'none'}")
             keys = self.watchlists.keys(name)
             syms = [k.split(":", 1)[1] for k in keys if k.startswith("NSE:")]
             meta = nse_list(NIFTY500_LIST).set_index("symbol")
@@ -296,8 +308,11 @@ class ScannerService:
         frame.insert(1, "company", frame["symbol"].map(meta["company"]).fillna(""))
         frame.insert(2, "industry", frame["symbol"].map(meta["industry"]).fillna(""))
         report(0.8, f"{len(frame)} matched")
+        zero = 0
+        if out.zero_division is not None:
+            zero = int((out.zero_division & has & ~np.isin(np.asarray(symbols), stale)).sum())
         return ScanResult(title, expression, universe, as_of, data_label, frame, len(symbols), with_data,
-                          int((out.insufficient & has).sum()), stale, coverage=coverage)
+                          int((out.insufficient & has).sum()), stale, coverage=coverage, zero_division=zero)
 
     @staticmethod
     def _stale(panels: dict[str, Panel]) -> list[str]:

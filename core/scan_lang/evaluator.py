@@ -10,6 +10,10 @@ Two modes:
 
 ``NaN`` (warm-up, missing bar) never matches. ``crossed above`` means ``a > b`` on this bar and
 ``a <= b`` on the bar before (``crossed below`` mirrors it).
+
+**Division by zero** gives ``NaN``, so a condition that divides by zero on a symbol's bar never
+matches there; the result says so: ``ScanOutput.zero_division`` flags those symbols (the
+scanner's summary counts them). A constant divisor of 0 is refused by the parser.
 """
 
 from __future__ import annotations
@@ -33,11 +37,14 @@ class ScanOutput:
     """``matched``: bool per symbol (or per bar and symbol in history mode). ``values``: for
     each operand of the scan, by its source text (e.g. ``"[0] daily rsi(14)"``), its value at
     the evaluated bar(s). ``insufficient``: symbols whose operands were ``NaN`` (too little
-    history or no bar) and so could not match."""
+    history or no bar) and so could not match. ``zero_division``: symbols (bars and symbols in
+    history mode) where a division's divisor was 0, so that condition was ``NaN`` and did not
+    match; same shape as ``matched``, or ``None`` when the scan divides nothing."""
 
     matched: np.ndarray
     values: dict[str, np.ndarray]
     insufficient: np.ndarray
+    zero_division: np.ndarray | None = None
 
 
 def timeframes(node: Node) -> set[str]:
@@ -107,13 +114,17 @@ def evaluate(node: Node, panels: Mapping[str, Panel], mode: str = "latest") -> S
         if op.text not in values:
             values[op.text] = v
         insufficient |= np.isnan(v)
-    return ScanOutput(matched & ~insufficient, values, insufficient)
+    zero = None
+    if ev.zero_division is not None:
+        zero = np.broadcast_to(ev.zero_division, matched.shape) & ~insufficient
+    return ScanOutput(matched & ~insufficient, values, insufficient, zero)
 
 
 class _Evaluator:
     def __init__(self, panels: Mapping[str, Panel], mode: str) -> None:
         self.panels = panels
         self.latest = mode == "latest"
+        self.zero_division: np.ndarray | None = None  # where a divisor was 0 (broadcast per symbol)
 
     def operand(self, op: Operand, extra: int) -> np.ndarray:
         panel = self.panels[op.timeframe]
@@ -143,7 +154,9 @@ class _Evaluator:
                     return a - b
                 if n.op == "*":
                     return a * b
-                return np.where(b == 0, np.nan, a / np.where(b == 0, 1.0, b))
+                zero = np.asarray(b) == 0
+                self.zero_division = zero if self.zero_division is None else (self.zero_division | zero)
+                return np.where(zero, np.nan, a / np.where(zero, 1.0, b))
         raise ValidationError(f"column {n.pos}: expected a number, found a condition")
 
     def cond(self, n: Node, extra: int) -> np.ndarray:

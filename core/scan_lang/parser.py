@@ -17,15 +17,29 @@ an operand without a timeframe is ``daily``; ``=`` and ``==`` are the same)::
 
 ``and`` binds tighter than ``or``; ``*``/``/`` tighter than ``+``/``-``. The whole scan, and
 both sides of ``and``/``or``, must be conditions; both sides of a comparison must be numbers.
+
+Limits and refusals, each a ``ScanSyntaxError`` with a column (never a ``RecursionError``):
+
+* at most ``MAX_LENGTH`` (2,000) characters;
+* at most ``MAX_DEPTH`` (64) nested levels: parentheses, unary minus signs and the operators
+  and conditions chained under one another all count (``-(-(close)) > 1`` is 3 levels deep);
+* a scan with no field or indicator (``1 > 0``): "the scan compares only constants";
+* a constant divisor of 0 (``close / 0``, ``close / (2 - 2)``); a divisor that is 0 only on
+  some bars (``close / (high - low)``) gives ``NaN`` there, which never matches, and the
+  evaluator counts those symbols (``ScanOutput.zero_division``);
+* scientific notation (``1e9``): "scientific notation is not supported; write 1000000000";
+  a number too large for a float (more than 308 digits) is refused too.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from core.errors import ValidationError
-from core.scan_lang.ast import BOOLEAN, BinOp, BoolOp, Compare, Cross, Neg, Node, Num, Operand
+from core.scan_lang.ast import BOOLEAN, BinOp, BoolOp, Compare, Cross, Neg, Node, Num, Operand, operands
 from core.scan_lang.functions import FIELDS, FUNCTIONS
 
 #: Timeframe words → the panel key (Kite interval names).
@@ -36,6 +50,9 @@ _TIMEFRAME_WORDS = {"minute", "minutes", "min", "hour", "hours", "hourly", "dail
                     "yearly", "quarterly", "day", "week", "month"}
 _KNOWN_TF = "1 minute, 5 minute, 15 minute, 30 minute, 60 minute, daily, weekly"
 MAX_LENGTH = 2_000
+#: Nested levels a scan may have (parentheses, unary minus, chained operators and conditions).
+MAX_DEPTH = 64
+CONSTANT_SCAN = "the scan compares only constants; use a field like close"
 
 
 class ScanSyntaxError(ValidationError):
@@ -62,6 +79,7 @@ class Token:
 
 _TOKEN_RE = re.compile(r"""
     (?P<ws>\s+)
+  | (?P<SCI>(?:\d+(?:\.\d+)?|\.\d+)[eE][-+]?\d+)
   | (?P<NUM>\d+(?:\.\d+)?|\.\d+)
   | (?P<IDENT>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<CMP>>=|<=|==|!=|>|<|=)
@@ -83,6 +101,11 @@ def tokenize(source: str) -> list[Token]:
             text = m.group()
             if kind == "CMP" and text == "!=":
                 raise ScanSyntaxError(i + 1, "one of > >= < <= =", "'!='", "Write the condition the other way round")
+            if kind == "SCI":
+                raise ScanSyntaxError(i + 1, "a plain number such as 1000000000", f"'{_clip(text)}'",
+                                      f"Scientific notation is not supported; write {_plain(text)}")
+            if kind == "NUM" and not math.isfinite(float(text)):
+                raise ScanSyntaxError(i + 1, "a number of at most 308 digits", f"'{_clip(text)}'")
             tokens.append(Token(kind, text.lower() if kind == "IDENT" else text, i + 1))
         i = m.end()
     tokens.append(Token("EOF", "", len(source) + 1))
@@ -93,8 +116,10 @@ def parse(source: str) -> Node:
     """Parse a scan into its AST (a condition node).
 
     Raises ``ScanSyntaxError`` (a ``ValidationError``) with the column and what was expected:
-    a malformed expression, an unknown indicator or timeframe, a wrong number of arguments, or
-    a scan that is not a condition (e.g. ``close + 1``).
+    a malformed expression, an unknown indicator or timeframe, a wrong number of arguments, a
+    scan that is not a condition (e.g. ``close + 1``), more than ``MAX_DEPTH`` nested levels, a
+    scan of constants only (``1 > 0``), a constant divisor of 0, or scientific notation. Never
+    raises anything else for a ``str`` of any content.
     """
     if not isinstance(source, str) or not source.strip():
         raise ScanSyntaxError(1, "a condition such as '[0] daily close > [0] daily sma(close, 20)'", "an empty scan")
@@ -108,6 +133,9 @@ def parse(source: str) -> Node:
     if not isinstance(node, BOOLEAN):
         raise ScanSyntaxError(len(source) + 1, "a comparison such as '> 40' (a scan must be a condition)",
                               "the end of the scan")
+    if not operands(node):
+        raise ScanSyntaxError(1, "a field such as close or an indicator such as rsi(14) in the scan",
+                              "only numbers", CONSTANT_SCAN[0].upper() + CONSTANT_SCAN[1:])
     return node
 
 
@@ -116,6 +144,32 @@ class _Parser:
         self.src = source
         self.toks = tokens
         self.i = 0
+        self.nesting = 0  # parentheses and unary minus signs open around the current token
+        self.depths: dict[int, int] = {}  # id(node) -> levels of the subtree (nodes live in the tree)
+
+    def _levels(self, node: Node) -> int:
+        return self.depths.get(id(node), 1)
+
+    def _node(self, node: Node, tok: Token, *children: Node) -> Node:
+        """Record ``node``'s depth (1 + its deepest child); refuse more than ``MAX_DEPTH``."""
+        depth = 1 + max((self._levels(c) for c in children), default=0)
+        if depth > MAX_DEPTH:
+            self._too_deep(tok)
+        self.depths[id(node)] = depth
+        return node
+
+    def _enter(self, tok: Token) -> None:
+        """Open one nesting level at ``tok`` (a '(' or a unary '-'), before recursing."""
+        self.nesting += 1
+        if self.nesting > MAX_DEPTH:
+            self._too_deep(tok)
+
+    @staticmethod
+    def _too_deep(tok: Token) -> None:
+        raise ScanSyntaxError(tok.pos, f"at most {MAX_DEPTH} nested levels (parentheses, minus signs, "
+                              "operators and conditions inside one another)",
+                              f"level {MAX_DEPTH + 1} at {tok.describe()}",
+                              "Simplify the scan: remove redundant parentheses or minus signs, or split it")
 
     def peek(self, k: int = 0) -> Token:
         return self.toks[min(self.i + k, len(self.toks) - 1)]
@@ -142,7 +196,8 @@ class _Parser:
         while self._is_kw("or"):
             tok = self.next()
             right = self.parse_and()
-            left = BoolOp("or", self._cond(left, tok, "left"), self._cond(right, tok, "right"), tok.pos)
+            left = self._node(BoolOp("or", self._cond(left, tok, "left"), self._cond(right, tok, "right"), tok.pos),
+                              tok, left, right)
         return left
 
     def parse_and(self) -> Node:
@@ -150,7 +205,8 @@ class _Parser:
         while self._is_kw("and"):
             tok = self.next()
             right = self.parse_cmp()
-            left = BoolOp("and", self._cond(left, tok, "left"), self._cond(right, tok, "right"), tok.pos)
+            left = self._node(BoolOp("and", self._cond(left, tok, "left"), self._cond(right, tok, "right"), tok.pos),
+                              tok, left, right)
         return left
 
     def _cond(self, node: Node, tok: Token, side: str) -> Node:
@@ -167,7 +223,7 @@ class _Parser:
             right = self.parse_sum()
             self._num(left, tok)
             self._num(right, tok)
-            return Compare("=" if tok.text == "==" else tok.text, left, right, tok.pos)
+            return self._node(Compare("=" if tok.text == "==" else tok.text, left, right, tok.pos), tok, left, right)
         if self._is_kw("crossed"):
             self.next()
             d = self.peek()
@@ -177,7 +233,7 @@ class _Parser:
             right = self.parse_sum()
             self._num(left, tok)
             self._num(right, tok)
-            return Cross(d.text, left, right, tok.pos)
+            return self._node(Cross(d.text, left, right, tok.pos), tok, left, right)
         return left
 
     def _num(self, node: Node, tok: Token) -> None:
@@ -194,7 +250,7 @@ class _Parser:
             right = self.parse_product()
             self._num(left, tok)
             self._num(right, tok)
-            left = BinOp(tok.text, left, right, tok.pos)
+            left = self._node(BinOp(tok.text, left, right, tok.pos), tok, left, right)
         return left
 
     def parse_product(self) -> Node:
@@ -204,19 +260,26 @@ class _Parser:
             right = self.parse_unary()
             self._num(left, tok)
             self._num(right, tok)
-            left = BinOp(tok.text, left, right, tok.pos)
+            if tok.text == "/" and _constant(right) == 0:
+                raise ScanSyntaxError(tok.pos, "a divisor that is not the constant 0", "a division by zero",
+                                      "Division by zero never matches; divide by a field or a non-zero number")
+            left = self._node(BinOp(tok.text, left, right, tok.pos), tok, left, right)
         return left
 
     def parse_unary(self) -> Node:
         tok = self.peek()
         if tok.kind == "OP" and tok.text == "-":
             self.next()
+            self._enter(tok)
             inner = self.parse_unary()
+            self.nesting -= 1
             self._num(inner, tok)
-            return Neg(inner, tok.pos)
+            return self._node(Neg(inner, tok.pos), tok, inner)
         if tok.kind == "LPAREN":
             self.next()
+            self._enter(tok)
             inner = self.parse_or()
+            self.nesting -= 1
             self.expect("RPAREN", "')' to close the '(' at column %d" % tok.pos)
             return inner
         if tok.kind == "NUM" and not self._timeframe_ahead():
@@ -310,6 +373,47 @@ class _Parser:
         if tok.kind == "IDENT" and tok.text in _TIMEFRAME_WORDS:
             raise ScanSyntaxError(tok.pos, f"a timeframe ({_KNOWN_TF})", tok.describe(), "Unknown timeframe")
         return "day"
+
+
+def _constant(node: Node) -> float | None:
+    """The value of an operand-free arithmetic subtree (``2 - 2`` → 0.0), else ``None``.
+    Recursion is bounded: the parser has already refused trees deeper than ``MAX_DEPTH``."""
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, Neg):
+        inner = _constant(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, BinOp):
+        a, b = _constant(node.left), _constant(node.right)
+        if a is None or b is None:
+            return None
+        try:
+            if node.op == "+":
+                return a + b
+            if node.op == "-":
+                return a - b
+            if node.op == "*":
+                return a * b
+            return a / b if b != 0 else None
+        except (OverflowError, ZeroDivisionError):
+            return None
+    return None
+
+
+def _clip(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _plain(text: str) -> str:
+    """``1e9`` → ``1000000000``, ``2.5E-3`` → ``0.0025``; a huge exponent → a hint instead."""
+    mantissa, _, exponent = text.lower().partition("e")
+    digits = exponent.lstrip("+-")
+    if len(digits) > 2 or int(digits) + len(mantissa) > 24:
+        return "the number in full, without an exponent"
+    plain = format(Decimal(text), "f")
+    if "." in plain:
+        plain = plain.rstrip("0").rstrip(".")
+    return plain
 
 
 def _fmt(a: float | str) -> str:

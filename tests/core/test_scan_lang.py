@@ -68,7 +68,7 @@ def test_function_defaults_and_bare_number_first_arg():
     assert parse("supertrend(7, 2.5) > 1").left.args == (7, 2.5)
     assert parse("sma(volume, 10) > 1").left.args == ("volume", 10)
     assert parse("macd() > 0").left.args == (12, 26, 9)
-    assert isinstance(parse("1 < 2").left, Num)
+    assert isinstance(parse("1 < close").left, Num)
 
 
 @pytest.mark.parametrize("tf,key", [("1 minute", "minute"), ("5 minute", "5minute"), ("15 minute", "15minute"),
