@@ -1,6 +1,8 @@
 """Settings: market mode, the daily Kite login (link, redirect with request_token, logout) and
 the effective settings (capital, leverage, slippage, approvals, replay …) with their variables."""
 
+from datetime import UTC, datetime
+
 import streamlit as st
 
 from app.ops.kite_login import KiteUnavailable
@@ -9,6 +11,7 @@ from app.ui.settings_view import render_effective_settings
 from app.ui.widgets import fmt_ist
 from core.errors import ValidationError
 from app.ui.auth import guard_page
+from app.ui.desk import current_user
 
 guard_page(get_services())  # sign-in, when the desk requires it
 
@@ -80,4 +83,28 @@ if status.state != "missing" and st.button("Log out", key="settings_logout"):
     else:
         st.session_state["settings_flash"] = ("success", "Logged out" + (" and the token was invalidated at Kite."
                                                                          if invalidated else "."))
+    st.rerun()
+
+# Webhooks: TradingView / Chartink alerts become pending approvals (docs/api.md).
+st.subheader("Webhooks")
+hook_owner = current_user()
+try:
+    hook = svc.webhooks.secrets.current(hook_owner)
+except Exception as exc:  # noqa: BLE001 - the store is down: say so, keep the page
+    st.error(f"Cannot read the webhook secret: {type(exc).__name__}. Is the store reachable?")
+    hook = None
+new_hook = st.session_state.pop("settings_webhook_secret", None)
+if new_hook:
+    st.warning("Copy these URLs now: the desk keeps only a hash of the secret and shows it this once.")
+    for hook_source in ("tradingview", "chartink"):
+        st.code(f"{{API}}/api/v1/webhooks/{hook_source}/{new_hook}", language=None)
+elif hook is not None:
+    st.markdown(f"Active secret `{hook.prefix}` since {fmt_ist(hook.created_at)}. "
+                "Rotate it to get new URLs (the old ones stop working at once).")
+else:
+    st.info("No webhook secret yet: create one to let TradingView or Chartink alerts reach Approvals.")
+st.caption("`{API}` is the address of the desk's `api` process (locally http://127.0.0.1:8502). Each alert "
+           "becomes a pending approval, never an order; a repeat within 10 minutes is ignored.")
+if st.button("Rotate webhook secret" if hook else "Create webhook secret", key="settings_webhook_rotate"):
+    st.session_state["settings_webhook_secret"] = svc.webhooks.secrets.rotate(hook_owner, now=datetime.now(UTC)).secret
     st.rerun()
