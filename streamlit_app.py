@@ -10,6 +10,7 @@ import streamlit as st
 from app.logging_setup import configure_logging
 
 from app.ui.auth import nav_position, require_sign_in
+from app.ui.desk import page_notices
 from app.ui.state import get_services, get_watch_view
 from app.ui.widgets import token_banner
 
@@ -41,6 +42,7 @@ pages = {
 nav = st.navigation(pages, position=nav_position(get_services()), expanded=True)  # every page in view
 require_sign_in(get_services())  # deployed desks ask for sign-in; a local run says it is open
 token_banner(get_services())
+page_notices(get_services())  # an expired or refused proposal: a toast on the next page load, whatever the page
 
 with st.sidebar:
     st.markdown("### PaperDesk")

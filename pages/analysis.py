@@ -1,8 +1,10 @@
 """Analysis: ask for a grounded second opinion on a symbol, follow the job, history, compare, outcomes."""
 
+import time
+
 import streamlit as st
 
-from app.ui.analysis_widgets import analysis_card
+from app.ui.analysis_widgets import analysis_card, is_repeat, request_key
 from app.ui.state import get_services
 from app.ui.desk import desk_clock
 from app.ui.feedback import guarded
@@ -37,12 +39,22 @@ else:
 
 
 def _queue(symbol: str, headlines: str, analyst: str) -> None:
+    """Enqueue one analysis per request: the same request again while its job is queued or
+    running, or within a few seconds (Enter in the form, then the Analyse button), follows the
+    job already asked for instead of enqueueing a second one."""
+    key = request_key(symbol, headlines, analyst)
+    last = st.session_state.get("analysis_request")
+    job = guarded("The job store", an.job, last[1]) if last and last[0] == key else None
+    if last and is_repeat(last, key, job.status.value if job is not None else None, time.monotonic()):
+        st.session_state["analysis_repeat"] = last[1]
+        return
     try:
         job_id = an.enqueue(symbol, desk_clock(svc).now, headlines, analyst=analyst)
     except ValidationError as exc:
         st.session_state["analysis_error"] = str(exc)
         return
     st.session_state["analysis_job"] = job_id
+    st.session_state["analysis_request"] = (key, job_id, time.monotonic())
     st.session_state["analysis_last_args"] = (symbol, headlines)
     st.session_state.pop("analysis_error", None)
 
@@ -57,6 +69,9 @@ with st.form("analysis_form", border=True):
     asked = st.form_submit_button("Analyse", type="primary")
 if asked:
     _queue(symbol, headlines, "offline" if choice == OFFLINE_LABEL else "gemini")
+repeat = st.session_state.pop("analysis_repeat", None)
+if repeat:
+    st.info(f"Already asked: following job {repeat[:8]} (the same request is sent once).", icon=":material/info:")
 
 if st.session_state.get("analysis_error"):
     st.error(st.session_state["analysis_error"])

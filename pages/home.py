@@ -4,6 +4,7 @@ from datetime import datetime
 
 import streamlit as st
 
+from app.ui.desk import home_notices
 from app.ui.row_actions import action_bar, selected_key
 from app.ui.state import get_services, get_watch_view
 from app.ui.widgets import market_status_panel, subscription_notice, watchlist_table
@@ -17,6 +18,7 @@ svc = get_services()
 view = get_watch_view()
 
 st.header("Home")
+home_notices(svc)  # proposals that expired undecided or were refused by risk today
 
 try:
     keys = svc.watchlists.keys()

@@ -1,6 +1,8 @@
-"""P&L: equity curve and drawdown, realized P&L per symbol and per strategy (gross, charges net of
-same-day CNC netting, net), today's charges with the netting line, and the reconciliation of the
-day's charges with Kite's virtual contract note."""
+"""P&L: equity curve and drawdown; over a date range (default: this market month up to market
+time, like Zerodha Console's P&L report) realized P&L per symbol and per origin/strategy (gross,
+charges net of same-day CNC netting, net), the trade-wise and symbol-wise reports with a CSV
+download each; today's charges with the netting line, and the reconciliation of the day's charges
+with Kite's virtual contract note."""
 
 import streamlit as st
 
@@ -13,10 +15,15 @@ from app.ui.pnl_widgets import (
     NOTE_STATUS,
     charges_breakdown_frame,
     equity_figure,
+    month_range,
     netting_saving,
     note_frame,
     pnl_bar_figure,
     pnl_table,
+    symbol_report_csv,
+    symbol_report_frame,
+    trade_report_csv,
+    trade_report_frame,
 )
 from core.errors import DeskError
 from core.timeutil import to_ist
@@ -46,19 +53,60 @@ if curve is not None:
         st.caption("Equity after each fill and fee (open positions at cost until the last point, which marks them to the "
                    "latest LTP); drawdown below the running peak.")
 
-for title, fetch, column, key in (
-    ("By symbol", trading.pnl_by_symbol, "tradingsymbol", "pnl_by_symbol"),
-    ("By strategy", trading.pnl_by_strategy, "strategy", "pnl_by_strategy"),
-):
-    st.subheader(title)
-    frame = guarded(f"P&L {title.lower()}", fetch)
-    if frame is None:
-        continue
-    if frame.empty:
-        st.info("No realized P&L yet.")
-        continue
-    st.dataframe(pnl_table(frame, column), hide_index=True, key=f"{key}_table")
-    st.plotly_chart(pnl_bar_figure(frame, column, f"Realized P&L {title.lower()} (₹)"), key=f"{key}_chart")
+st.subheader("Report")
+market_day = to_ist(clock.now).date()
+picked = st.date_input("Date range (IST)", value=month_range(market_day), max_value=market_day, format="DD/MM/YYYY",
+                       key="pnl_range", help="Trades and fees of these days, up to the desk's market time "
+                       f"({ist(clock.now)}); the default is this market month.")
+
+
+def reports(start, end) -> None:
+    """The range's P&L by symbol and by origin/strategy, the trade-wise and symbol-wise reports."""
+    st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · up to market time {ist(clock.now)}")
+    for title, fetch, column, key in (
+        ("By symbol", trading.pnl_by_symbol, "tradingsymbol", "pnl_by_symbol"),
+        ("By origin and strategy", trading.pnl_by_strategy, "strategy", "pnl_by_strategy"),
+    ):
+        st.markdown(f"**{title}**")
+        frame = guarded(f"P&L {title.lower()}", fetch, start, end)
+        if frame is None:
+            continue
+        if frame.empty:
+            st.info("No realized P&L in this range.")
+            continue
+        st.dataframe(pnl_table(frame, column), hide_index=True, key=f"{key}_table")
+        st.plotly_chart(pnl_bar_figure(frame, column, f"Realized P&L {title.lower()} (₹)"), key=f"{key}_chart")
+    st.caption("Origin: **approval** a proposal decided on the Approvals page (by its strategy), **ticket** the "
+               "order ticket's Place, **square-off** the MIS auto square-off, **kill switch** its flatten.")
+
+    trade_tab, symbol_tab = st.tabs(["Trade-wise", "Symbol-wise"])
+    name = f"{start:%Y%m%d}-{end:%Y%m%d}"
+    with trade_tab:
+        trades = guarded("The trade-wise report", trading.trade_report, start, end, until=clock.now)
+        if trades is not None:
+            if trades.empty:
+                st.info("No trades in this range.")
+            else:
+                st.dataframe(trade_report_frame(trades), hide_index=True, key="pnl_trades_table")
+            st.download_button("Download trade-wise CSV", trade_report_csv(trades),
+                               file_name=f"tradewise-{name}.csv", mime="text/csv", key="pnl_trades_csv",
+                               disabled=trades.empty)
+    with symbol_tab:
+        symbols = guarded("The symbol-wise report", trading.symbol_report, start, end, until=clock.now)
+        if symbols is not None:
+            if symbols.empty:
+                st.info("No trades in this range.")
+            else:
+                st.dataframe(symbol_report_frame(symbols), hide_index=True, key="pnl_symbols_table")
+            st.download_button("Download symbol-wise CSV", symbol_report_csv(symbols),
+                               file_name=f"symbolwise-{name}.csv", mime="text/csv", key="pnl_symbols_csv",
+                               disabled=symbols.empty)
+
+
+if isinstance(picked, tuple) and len(picked) == 2:
+    reports(*picked)
+else:
+    st.info("Pick the end date of the range.")
 
 st.subheader("Charges today")
 day = to_ist(clock.now).date()

@@ -42,6 +42,25 @@ def latest_analysis_badge(svc: Any, symbol: str | int) -> None:
     st.markdown(badge_text(a))
 
 
+#: A request repeated within this many seconds is the same click (Enter, then the Analyse button).
+REPEAT_WINDOW_S = 10.0
+
+
+def request_key(symbol: str, headlines: str, analyst: str) -> tuple[str, str, str]:
+    """What makes two Analyse requests the same: the symbol as typed (trimmed, upper case), the
+    headlines (trimmed lines, blanks dropped) and the analyst."""
+    lines = "\n".join(line.strip() for line in (headlines or "").splitlines() if line.strip())
+    return (symbol or "").strip().upper(), lines, analyst
+
+
+def is_repeat(last: tuple, key: tuple, job_status: str | None, now: float) -> bool:
+    """True when ``key`` repeats ``last`` = ``(key, job_id, monotonic seconds)`` while that job is
+    still ``queued``/``running`` or within ``REPEAT_WINDOW_S``: the page then follows the job
+    already asked for rather than enqueueing a second one."""
+    same = last[0] == key
+    return same and (job_status in ("queued", "running") or now - last[2] < REPEAT_WINDOW_S)
+
+
 def analysis_card(a: StoredAnalysis, *, key: str) -> None:
     """The full analysis: analyst label, verdict, levels, reasons, risks, notes, cost, snapshot."""
     with st.container(border=True, key=key):

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.trading.views import ApprovalView, OrderView, RiskPreview
+from app.ui.colours import pnl_colour
 from app.ui.formatting import inr, ist
 
 _HISTORY_COLUMNS = ("decided (IST)", "symbol", "side", "qty", "status", "by", "price at decision",
@@ -57,7 +58,8 @@ def approval_card(view: ApprovalView) -> None:
 
 
 def history_frame(views: Sequence[ApprovalView]) -> pd.DataFrame:
-    """Decided approvals as a table (money as formatted ₹ text, times IST)."""
+    """Decided proposals as a table (money as formatted ₹ text, times IST). ``views`` come from
+    ``TradingService.history``: the ticket's orders and the desk's exits are never among them."""
     rows = [{
         "decided (IST)": ist(v.decided_at),
         "symbol": v.tradingsymbol,
@@ -88,7 +90,7 @@ def judgement_figure(views: Sequence[ApprovalView]) -> go.Figure | None:
     labels = [f"{ist(v.decided_at, with_date=False)} {v.tradingsymbol}" for v in rows]
     values = [float(v.shadow_pnl) for v in rows]
     running = pd.Series(values).cumsum().tolist()
-    colours = ["#ef5350" if x > 0 else "#26a69a" for x in values]
+    colours = [pnl_colour(x) for x in values]  # a profit passed up green, a loss avoided red
     fig = go.Figure()
     fig.add_bar(x=labels, y=values, marker_color=colours, name="shadow P&L (₹)",
                 customdata=[v.status for v in rows],

@@ -1,8 +1,10 @@
-"""What a desk page needs to know first: who is acting, the market clock, an LTP."""
+"""What a desk page needs to know first: who is acting, the market clock, an LTP, and the
+notices about proposals (expired undecided, refused by risk) shown as a toast on the next page
+load and listed on Home."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +13,15 @@ import streamlit as st
 from app.market.clock import DeskClock
 from app.ui.feedback import INFRA_ERRORS
 from core.orders import price_from_float
+from core.timeutil import to_ist
+
+#: Session key: the notice ids this browser session has already been told about.
+NOTICES_SEEN = "desk_notices_seen"
+#: On a session's first page, only notices this recent (market time) are toasted.
+FIRST_LOAD_WINDOW = timedelta(hours=1)
+#: At most this many toasts per page load; the rest are counted in one more toast.
+MAX_TOASTS = 3
+_ICONS = {"expired": ":material/timer_off:", "refused": ":material/block:"}
 
 
 def current_user() -> str:
@@ -41,3 +52,52 @@ def ltp_of(svc: Any, token: int) -> Decimal | None:
     if cached is None or not cached.tick.last_price or cached.tick.last_price <= 0:
         return None
     return price_from_float(cached.tick.last_price)
+
+
+def _notices(svc: Any) -> tuple[list, datetime] | None:
+    """``(notices newest first, market now)``, or ``None`` when the store or Redis is down."""
+    try:
+        return svc.trading.notices(), desk_clock(svc).now
+    except INFRA_ERRORS:
+        return None
+
+
+def page_notices(svc: Any) -> int:
+    """Toast each notice (``TradingService.notices``: a proposal expired undecided or refused by
+    risk) once per browser session, on the first page load after it happened — whatever the
+    page. A session's first page only toasts notices of the last ``FIRST_LOAD_WINDOW`` of market
+    time (older ones are listed on Home). Returns how many notices were new. Never raises."""
+    got = _notices(svc)
+    if got is None:
+        return 0
+    notices, now = got
+    seen = st.session_state.get(NOTICES_SEEN)
+    first = seen is None
+    seen = set() if seen is None else set(seen)
+    fresh = [n for n in notices if n.notice_id not in seen and (not first or n.at >= now - FIRST_LOAD_WINDOW)]
+    for n in fresh[:MAX_TOASTS]:
+        st.toast(n.text, icon=_ICONS.get(n.kind, ":material/notifications:"))
+    if len(fresh) > MAX_TOASTS:
+        st.toast(f"{len(fresh) - MAX_TOASTS} more notices: see Home", icon=":material/notifications:")
+    st.session_state[NOTICES_SEEN] = seen | {n.notice_id for n in notices}
+    return len(fresh)
+
+
+def home_notices(svc: Any, limit: int = 5) -> None:
+    """Home's list of the market day's notices (newest first, at most ``limit``); nothing when
+    there are none. A store outage shows a caption, never an exception."""
+    got = _notices(svc)
+    if got is None:
+        st.caption("Notices are unavailable right now (store or Redis down).")
+        return
+    notices, now = got
+    today = [n for n in notices if to_ist(n.at).date() == to_ist(now).date()]
+    if not today:
+        return
+    with st.container(border=True, key="home_notices"):
+        st.markdown(f"**Notices** · {len(today)} today")
+        for n in today[:limit]:
+            getattr(st, n.level if n.level in ("warning", "error") else "info")(
+                f"{to_ist(n.at):%H:%M} IST · {n.text}", icon=_ICONS.get(n.kind, ":material/notifications:"))
+        if len(today) > limit:
+            st.caption(f"{len(today) - limit} older today: see the Approvals page.")

@@ -3,22 +3,31 @@ today's charges breakdown with the same-day CNC netting line, the contract-note 
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.ui.formatting import inr, pct
+from app.ui.colours import LOSS, NEUTRAL, pnl_colour
+from app.ui.formatting import MISSING, inr, ist, pct, qty, text
 from core.timeutil import IST
 
 
+_KEY_LABELS = {"origin": "origin", "strategy": "strategy", "tradingsymbol": "tradingsymbol"}
+
+
 def pnl_table(frame: pd.DataFrame, key_column: str) -> pd.DataFrame:
-    """Per-symbol/per-strategy P&L for display: ₹ text and charges as % of gross."""
+    """Per-symbol/per-strategy P&L for display: ₹ text and charges as % of gross. A frame from
+    ``pnl_by_strategy`` shows its ``origin`` column before ``strategy`` ("—" for the ticket and the
+    desk's exits, which have no strategy)."""
+    keys = [c for c in ("origin", key_column) if c in (frame.columns if frame is not None else ())]
+    keys = keys or [key_column]
     if frame is None or frame.empty:
-        return pd.DataFrame(columns=[key_column, "gross", "charges", "net", "charges % of gross", "trades"])
+        return pd.DataFrame(columns=[*keys, "gross", "charges", "net", "charges % of gross", "trades"])
     out = pd.DataFrame({
-        key_column: frame[key_column].astype(str),
+        **{k: [text(v) for v in frame[k]] for k in keys},
         "gross": [inr(v, sign=True) for v in frame["gross"]],
         "charges": [inr(v) for v in frame["charges"]],
         "net": [inr(v, sign=True) for v in frame["net"]],
@@ -26,6 +35,14 @@ def pnl_table(frame: pd.DataFrame, key_column: str) -> pd.DataFrame:
         "trades": frame["trades"].astype(int),
     })
     return out.reset_index(drop=True)
+
+
+def pnl_labels(frame: pd.DataFrame, key_column: str) -> pd.Series:
+    """Bar labels: the key, or for a by-strategy frame ``"strategy"`` / the origin when none."""
+    if "origin" in frame.columns and key_column == "strategy":
+        return pd.Series([s if s else o for o, s in zip(frame["origin"], frame["strategy"], strict=True)],
+                         index=frame.index, dtype="object")
+    return frame[key_column].astype(str)
 
 
 def equity_figure(curve: pd.DataFrame) -> go.Figure:
@@ -38,7 +55,7 @@ def equity_figure(curve: pd.DataFrame) -> go.Figure:
     fig.add_scatter(x=ts, y=curve["equity"], mode="lines+markers", name="equity", line=dict(color="#1f77b4"),
                     hovertemplate="%{x|%d %b %H:%M:%S} IST<br>₹%{y:,.2f}<extra></extra>", row=1, col=1)
     fig.add_scatter(x=ts, y=curve["drawdown_pct"], mode="lines", name="drawdown", fill="tozeroy",
-                    line=dict(color="#ef5350"), hovertemplate="%{x|%d %b %H:%M:%S} IST<br>%{y:.3~g} %<extra></extra>",
+                    line=dict(color=LOSS), hovertemplate="%{x|%d %b %H:%M:%S} IST<br>%{y:.3~g} %<extra></extra>",
                     row=2, col=1)
     fig.update_layout(height=480, margin=dict(l=10, r=10, t=40, b=10), showlegend=False)
     fig.update_yaxes(tickformat=",.0f", row=1, col=1)
@@ -47,15 +64,95 @@ def equity_figure(curve: pd.DataFrame) -> go.Figure:
 
 
 def pnl_bar_figure(frame: pd.DataFrame, key_column: str, title: str) -> go.Figure:
-    """Grouped bars of gross, charges and net ₹ per ``key_column``."""
+    """Grouped bars of gross, charges and net ₹ per ``key_column``: gross and net green for a
+    profit and red for a loss (``app.ui.colours``; gross paler), charges grey."""
     fig = go.Figure()
-    x = frame[key_column].astype(str)
-    fig.add_bar(x=x, y=frame["gross"], name="gross")
-    fig.add_bar(x=x, y=-frame["charges"].abs(), name="charges")
-    fig.add_bar(x=x, y=frame["net"], name="net")
+    x = pnl_labels(frame, key_column)
+    fig.add_bar(x=x, y=frame["gross"], name="gross", marker_color=[pnl_colour(v) for v in frame["gross"]],
+                marker_opacity=0.55)
+    fig.add_bar(x=x, y=-frame["charges"].abs(), name="charges", marker_color=NEUTRAL)
+    fig.add_bar(x=x, y=frame["net"], name="net", marker_color=[pnl_colour(v) for v in frame["net"]])
     fig.update_layout(barmode="group", height=300, margin=dict(l=10, r=10, t=40, b=10), title=title,
                       yaxis_title="₹", legend=dict(orientation="h"))
     return fig
+
+
+# ---------------------------------------------------------------- Console-style reports (trade-wise, symbol-wise)
+
+#: Trade-wise report columns, as shown and as in the CSV (Zerodha Console's tradewise P&L).
+TRADE_COLUMNS = ("time (IST)", "symbol", "side", "qty", "price", "value", "charges", "realized P&L", "origin",
+                 "strategy", "product", "order")
+#: Symbol-wise report columns, as shown and as in the CSV.
+SYMBOL_COLUMNS = ("symbol", "buy qty", "sell qty", "buy value", "sell value", "realized P&L", "charges", "net P&L",
+                  "trades")
+
+
+def month_range(market_day: date) -> tuple[date, date]:
+    """The default report range: the first of ``market_day``'s month up to ``market_day`` (the
+    market clock's IST day; the report never reaches past it)."""
+    return market_day.replace(day=1), market_day
+
+
+def trade_report_frame(trades: pd.DataFrame) -> pd.DataFrame:
+    """``TradingService.trade_report`` for display: IST time, ₹ text, origin and strategy ("—")."""
+    if trades is None or trades.empty:
+        return pd.DataFrame(columns=list(TRADE_COLUMNS))
+    return pd.DataFrame({
+        "time (IST)": [ist(t) for t in trades["filled_at"]],
+        "symbol": trades["tradingsymbol"].astype(str),
+        "side": trades["side"].astype(str),
+        "qty": [qty(q) for q in trades["quantity"]],
+        "price": [inr(v) for v in trades["price"]],
+        "value": [inr(v) for v in trades["value"]],
+        "charges": [inr(v) for v in trades["charges"]],
+        "realized P&L": [inr(v, sign=True) for v in trades["realized"]],
+        "origin": trades["origin"].astype(str),
+        "strategy": [s or MISSING for s in trades["strategy"]],
+        "product": trades["product"].astype(str),
+        "order": trades["order_id"].astype(str),
+    }, columns=list(TRADE_COLUMNS))
+
+
+def trade_report_csv(trades: pd.DataFrame) -> bytes:
+    """The trade-wise report as UTF-8 CSV: one row per fill, times ``YYYY-MM-DD HH:MM:SS`` IST,
+    numbers plain (rupees with 2 decimals, no symbol or grouping) so a spreadsheet can sum them."""
+    out = pd.DataFrame({
+        "time (IST)": [pd.Timestamp(t).tz_convert(IST).strftime("%Y-%m-%d %H:%M:%S") for t in trades["filled_at"]],
+        "symbol": trades["tradingsymbol"], "side": trades["side"], "qty": trades["quantity"].astype("int64"),
+        "price": trades["price"].round(2), "value": trades["value"].round(2), "charges": trades["charges"].round(2),
+        "realized P&L": trades["realized"].round(2), "origin": trades["origin"], "strategy": trades["strategy"],
+        "product": trades["product"], "order": trades["order_id"],
+    }, columns=list(TRADE_COLUMNS))
+    return out.to_csv(index=False, float_format="%.2f").encode("utf-8")
+
+
+def symbol_report_frame(symbols: pd.DataFrame) -> pd.DataFrame:
+    """``TradingService.symbol_report`` for display (₹ text, P&L signed)."""
+    if symbols is None or symbols.empty:
+        return pd.DataFrame(columns=list(SYMBOL_COLUMNS))
+    return pd.DataFrame({
+        "symbol": symbols["tradingsymbol"].astype(str),
+        "buy qty": [qty(q) for q in symbols["buy_quantity"]],
+        "sell qty": [qty(q) for q in symbols["sell_quantity"]],
+        "buy value": [inr(v) for v in symbols["buy_value"]],
+        "sell value": [inr(v) for v in symbols["sell_value"]],
+        "realized P&L": [inr(v, sign=True) for v in symbols["realized"]],
+        "charges": [inr(v) for v in symbols["charges"]],
+        "net P&L": [inr(v, sign=True) for v in symbols["net"]],
+        "trades": symbols["trades"].astype(int),
+    }, columns=list(SYMBOL_COLUMNS))
+
+
+def symbol_report_csv(symbols: pd.DataFrame) -> bytes:
+    """The symbol-wise report as UTF-8 CSV, numbers plain (rupees with 2 decimals)."""
+    out = pd.DataFrame({
+        "symbol": symbols["tradingsymbol"], "buy qty": symbols["buy_quantity"].astype("int64"),
+        "sell qty": symbols["sell_quantity"].astype("int64"), "buy value": symbols["buy_value"].round(2),
+        "sell value": symbols["sell_value"].round(2), "realized P&L": symbols["realized"].round(2),
+        "charges": symbols["charges"].round(2), "net P&L": symbols["net"].round(2),
+        "trades": symbols["trades"].astype("int64"),
+    }, columns=list(SYMBOL_COLUMNS))
+    return out.to_csv(index=False, float_format="%.2f").encode("utf-8")
 
 
 # ---------------------------------------------------------------- charges today and the contract note

@@ -202,3 +202,21 @@ def test_approval_card_shows_the_latest_analysis_badge(offline_desk):
     assert not at.exception, at.exception
     text = _text(at)
     assert "Offline analyst (rules)" in text and f"{a.verdict.upper()} {a.confidence:.0%}" in text
+
+
+def test_enter_then_analyse_enqueues_one_job(offline_desk):
+    """Enter in the symbol box submits the form; pressing Analyse right after is the same request:
+    one job is queued and the page says it follows it (issue 14: "Enter then Analyse ran twice")."""
+    at = _page().run()
+    at.text_input(key="analysis_symbol").input("INFY")
+    at = at.button(key="FormSubmitter:analysis_form-Analyse").click().run()  # Enter: the form submits
+    at = at.button(key="FormSubmitter:analysis_form-Analyse").click().run()  # then the Analyse button
+    assert not at.exception, at.exception
+    assert services().tasks.broker.queues["analysis"].qsize() == 1
+    assert "Already asked" in _text(at)
+    _run_jobs()
+    at.text_input(key="analysis_symbol").input("SBIN")  # a different request is its own job
+    at = at.button(key="FormSubmitter:analysis_form-Analyse").click().run()
+    assert services().tasks.broker.queues["analysis"].qsize() == 1  # SBIN's (INFY's was run)
+    _run_jobs()
+    assert {a.symbol for a in services().analysis.history()} == {"NSE:INFY", "NSE:SBIN"}
