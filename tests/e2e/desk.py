@@ -74,3 +74,35 @@ def launch_chromium(playwright):
     if not Path(CHROMIUM).exists():
         unavailable(f"{CHROMIUM} missing (apt-get install chromium; make test does it)")
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+#: Every page of the desk: (sidebar link title, page heading, url path), in sidebar order.
+PAGES = (
+    ("Home", "Home", ""), ("Chart", "Chart", "chart"), ("Scanner", "Scanner", "scanner"),
+    ("Sectors", "Sectors", "sectors"), ("Approvals", "Approvals", "approvals"), ("Analysis", "Analysis", "analysis"),
+    ("Orders & Positions", "Orders & Positions", "orders"), ("Strategies", "Strategies", "strategies"),
+    ("Backtest", "Backtest", "backtest"), ("Risk", "Risk", "risk"), ("P&L", "P&L", "pnl"),
+    ("System", "System", "system"), ("Settings", "Settings", "settings"),
+)
+
+#: True once Streamlit has finished the script run: the app's script state is ``notRunning``
+#: and its running indicator (``stStatusWidget``) is gone.
+RENDERED_JS = """() => { const app = document.querySelector('[data-testid=stApp]');
+    return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector('[data-testid=stStatusWidget]'); }"""
+
+
+def wait_rendered(page, heading: str, timeout_ms: int = 60_000) -> None:
+    """Wait until the page titled ``heading`` shows and Streamlit's script run has finished."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=timeout_ms)
+    page.wait_for_function(RENDERED_JS, timeout=timeout_ms)
+
+
+def save_screenshot(page, folder: Path, name: str) -> Path:
+    """A full-page PNG of ``page`` as ``folder/<name>.png`` (the ``screenshots`` fixture's folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
