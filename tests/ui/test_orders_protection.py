@@ -18,7 +18,7 @@ from core import kite_wire
 from core.tick_batch import decode_frame
 from core.timeutil import IST
 from tests.factories import depth_tick
-from tests.ui.test_trading_pages import _frame, _page, _texts, _ticket, desk  # noqa: F401
+from tests.ui.test_trading_pages import _frame, _page, _review, _texts, _ticket, desk  # noqa: F401
 
 D = Decimal
 T26 = datetime(2026, 6, 3, 10, 0, tzinfo=IST)
@@ -34,7 +34,7 @@ def test_ticket_previews_the_automatic_protection_and_confirms_it(desk):  # noqa
     """MARKET BUY 10 INFY at LTP ₹1,000.00: "MARKET, protected at ₹1,005.00 (LTP ₹1,000.00 +
     0.5 %, automatic)" before placing and in the confirmation; the order row carries -1."""
     _tick(desk, "INFY", 1000.0)
-    at = _ticket(_page("pages/orders.py").run(), qty=10).run()
+    at = _review(_ticket(_page("pages/orders.py").run(), qty=10))
     assert not at.exception, at.exception
     line = "MARKET, protected at ₹1,005.00 (LTP ₹1,000.00 + 0.5 %, automatic)"
     assert line in _texts(at.info)
@@ -50,9 +50,7 @@ def test_ticket_percent_protection_rests_and_shows_in_the_order_book(desk):  # n
     """Percent 2.5 at LTP ₹1,000.00 → ₹1,025.00; the ask ₹1,030.00 is beyond it, so the order
     rests as a LIMIT at ₹1,025.00, shown in the order book's protection column."""
     _tick(desk, "INFY", 1000.0, spread=30.0)
-    at = _page("pages/orders.py").run()
-    at.radio(key="orders_protection_mode").set_value("Percent").run()
-    at = _ticket(at, qty=10, protection_pct=2.5).run()
+    at = _review(_ticket(_page("pages/orders.py").run(), qty=10, protection_mode="Percent", protection_pct=2.5))
     assert not at.exception, at.exception
     assert "MARKET, protected at ₹1,025.00 (LTP ₹1,000.00 + 2.5 %, market_protection)" in _texts(at.info)
     at.button(key="orders_place").click().run()
@@ -67,11 +65,9 @@ def test_ticket_percent_zero_is_refused_with_rule_and_source(desk):  # noqa: F81
     """Kite refuses market_protection 0 (kite.trade comment 52970): the ticket says so, names
     the allowed range and the source, and places nothing."""
     _tick(desk, "INFY", 1000.0)
-    at = _page("pages/orders.py").run()
-    at.radio(key="orders_protection_mode").set_value("Percent").run()
-    at = _ticket(at, qty=10, protection_pct=0.0).run()
-    at.button(key="orders_place").click().run()
+    at = _review(_ticket(_page("pages/orders.py").run(), qty=10, protection_mode="Percent", protection_pct=0.0))
     assert not at.exception, at.exception
+    assert at.button(key="orders_place").disabled  # nothing can be sent
     errors = _texts(at.error)
     assert "market_protection must be -1 (automatic) or a percent 0 < p <= 100" in errors
     assert "kite.trade forum comments 52940 and 52970" in errors
