@@ -161,3 +161,11 @@ def test_unknown_source_is_422_naming_the_path(api):
     r = api.client.post(f"/webhooks/amibroker/{_secret(api)}", json=_tv())
     assert r.status_code == 422, r.text
     assert "source" in r.json()["error"]["field"]
+
+
+def test_the_webhook_secret_is_not_listed_among_the_api_keys(api):
+    _secret(api, "lister")
+    token = api.key("read", user="lister")
+    listed = api.svc.api_keys.keys("lister")
+    assert [k.key_id for k in listed] == [token.split("_")[1]]
+    assert api.svc.webhooks.secrets.current("lister") is not None
