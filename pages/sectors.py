@@ -6,6 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.ui.charts import desk_layout
+from app.ui.formatting import MISSING, frame_for_display, ist_date, number, signed_pct
 from app.ui.state import get_services
 from core.errors import DeskError, ValidationError
 from app.ui.auth import guard_page
@@ -73,18 +75,18 @@ def treemap(leaves: pd.DataFrame, table: pd.DataFrame, period: str) -> go.Figure
         customdata=list(zip(colours, names, strict=True)),
         marker={"colors": colours, "colorscale": "RdYlGn", "cmid": 0.0, "cmin": -span, "cmax": span,
                 "colorbar": {"title": {"text": f"{period} %"}}},
-        texttemplate="%{label}<br>%{customdata[0]:+.2f}%",
-        hovertemplate="<b>%{label}</b><br>%{customdata[1]}<br>%{customdata[0]:+.2f}%<extra></extra>",
+        texttemplate="%{label}<br>%{customdata[0]:+.2f} %",
+        hovertemplate="<b>%{label}</b><br>%{customdata[1]}<br>%{customdata[0]:+.2f} %<extra></extra>",
         maxdepth=2,
     ))
     fig.update_layout(height=560, margin={"l": 0, "r": 0, "t": 10, "b": 0})
-    return fig
+    return desk_layout(fig)
 
 
 def rs_figure(rs: pd.DataFrame, symbol: str) -> go.Figure:
     """The two RS lines (100 = in line with the benchmark since the window start)."""
     fig = go.Figure()
-    x = [ts.strftime("%Y-%m-%d") for ts in rs.index]
+    x = [ist_date(ts) for ts in rs.index]  # daily closes: "09 Sep 2016", no time
     for col, colour in (("rs_vs_sector", "#4fc3f7"), ("rs_vs_nifty50", "#ffb74d")):
         fig.add_trace(go.Scatter(x=x, y=rs[col], name=f"{symbol} {RS_LABELS[col]}", mode="lines",
                                  line={"width": 1.6, "color": colour}))
@@ -92,7 +94,8 @@ def rs_figure(rs: pd.DataFrame, symbol: str) -> go.Figure:
     fig.update_xaxes(type="category", nticks=10, showgrid=False)
     fig.update_layout(height=380, margin={"l": 40, "r": 20, "t": 30, "b": 20}, yaxis_title="RS (100 = start)",
                       legend={"orientation": "h", "y": 1.08, "x": 0}, hovermode="x unified")
-    return fig
+    fig.update_traces(hovertemplate="%{y:.1f}<extra>%{fullData.name}</extra>")
+    return desk_layout(fig)
 
 
 as_of = view.as_of()
@@ -126,10 +129,10 @@ bench = view.benchmark_return_pct(period)
 base = table.attrs["base"]
 c1, c2, c3 = st.columns(3)
 members = leaves["return_pct"].notna()
-c1.metric(f"NIFTY 500 equal-weighted, {period}", f"{leaves['return_pct'].mean():+.2f}%")
+c1.metric(f"NIFTY 500 equal-weighted, {period}", signed_pct(leaves["return_pct"].mean()))
 c2.metric("Advancers / decliners", f"{int((leaves['return_pct'] > 0).sum())} / "
           f"{int((leaves['return_pct'] < 0).sum())}")
-c3.metric(f"NIFTY 50, {period}", "n/a" if bench is None else f"{bench:+.2f}%")
+c3.metric(f"NIFTY 50, {period}", signed_pct(bench))
 end = f"{now:%H:%M} IST today" if view.forming and as_of == now.date() else f"the close of {as_of:%d %b %Y}"
 st.caption(f"Returns from the close of {base:%d %b %Y} to {end}; "
            f"{int(members.sum())} of {len(leaves)} constituents have bars on both days."
@@ -143,13 +146,13 @@ first = ["return_pct", "index", "index_pct"]  # the NSE index beside the equal-w
 shown = table[first + [c for c in table.columns if c not in first]].rename(columns=TABLE_LABELS).reset_index()
 shown.attrs = {}  # as_of/base dates are in the caption; Arrow cannot serialise them
 st.dataframe(
-    shown,
+    frame_for_display(shown, {"return %": "signed_pct", "best %": "signed_pct", "worst %": "signed_pct",
+                              "index %": "signed_pct", "members": "qty", "in list": "qty", "up": "qty",
+                              "down": "qty"}),
     key="sectors_table", hide_index=True, width="stretch",
-    column_config={c: st.column_config.NumberColumn(c, format="%+.2f")
-                   for c in ("return %", "best %", "worst %", "index %")},
 )
 st.caption("NSE index: the sector index shown beside an industry (it covers part of it, e.g. NIFTY BANK of "
-           "Financial Services); index % is its return over the same two sessions, None where the market "
+           f"Financial Services); index % is its return over the same two sessions, {MISSING} where the market "
            "has no bar of it on either day.")
 
 st.subheader("Relative strength")
@@ -175,12 +178,12 @@ except ValidationError as exc:
 
 last = rs.iloc[-1]
 m1, m2, m3 = st.columns(3)
-m1.metric(f"{symbol} {window}", f"{last['close_rebased'] - 100:+.2f}%")
-m2.metric(f"RS vs {sector}", f"{last['rs_vs_sector']:.1f}",
-          f"{last['rs_vs_sector'] - 100:+.1f} vs sector")
+m1.metric(f"{symbol} {window}", signed_pct(last["close_rebased"] - 100))
+m2.metric(f"RS vs {sector}", number(last["rs_vs_sector"], 1),
+          f"{number(last['rs_vs_sector'] - 100, 1, sign=True)} vs sector")
 nifty_last = rs["rs_vs_nifty50"].dropna()
-m3.metric("RS vs NIFTY 50", "n/a" if nifty_last.empty else f"{nifty_last.iloc[-1]:.1f}",
-          None if nifty_last.empty else f"{nifty_last.iloc[-1] - 100:+.1f} vs NIFTY 50")
+m3.metric("RS vs NIFTY 50", MISSING if nifty_last.empty else number(nifty_last.iloc[-1], 1),
+          None if nifty_last.empty else f"{number(nifty_last.iloc[-1] - 100, 1, sign=True)} vs NIFTY 50")
 st.plotly_chart(rs_figure(rs, symbol), key="sectors_rs_chart", width="stretch")
 notes = [f"{company} · {sector}: equal-weighted index of {rs.attrs['sector_members']} members, "
          f"100 on {rs.attrs['start']:%d %b %Y}. Above 100 = out-performing since then."]

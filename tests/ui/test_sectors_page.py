@@ -16,6 +16,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from app.ui.formatting import signed_pct
 from app.container import reset_services, services
 from app.research.sectors import SectorService
 from tests.app.test_sectors_market import (  # noqa: F401 - sep9_server is a fixture
@@ -96,9 +97,10 @@ def test_sectors_page_states_market_as_of_coverage_and_shows_heatmap_and_table(p
     it = treemap["ids"].index("sector/Information Technology")
     assert _values(treemap["marker"]["colors"])[it] == pytest.approx(expected.loc["Information Technology", "return_pct"])
     row = table.set_index("industry").loc["Information Technology"]
-    assert row["return %"] == pytest.approx(expected.loc["Information Technology", "return_pct"])
+    assert row["return %"] == signed_pct(expected.loc["Information Technology", "return_pct"])  # "+1.25 %"
     assert row["NSE index"] == "NIFTY IT"
-    assert row["index %"] == pytest.approx(expected.loc["Information Technology", "index_pct"])
+    assert row["index %"] == signed_pct(expected.loc["Information Technology", "index_pct"])
+    assert "None" not in table.to_string() and "nan" not in table.to_string()  # "—" for missing
     assert "from the close of 07 Sep 2016 to the close of 08 Sep 2016" in captions
     assert "Pick a symbol" in _texts(at_.info)
     assert at_.toggle(key="sectors_today").value is False  # the session is open: "today so far" offered
@@ -111,7 +113,7 @@ def test_sectors_period_selector_switches_table_to_1w(page, sector_service):
     assert not at_.exception
     one_week = at_.dataframe[0].value.set_index("industry")["return %"]
     expected = sector_service.view().sector_table("1W")["return_pct"]
-    pd.testing.assert_series_equal(one_week.sort_index(), expected.sort_index(), check_names=False)
+    assert dict(one_week) == {k: signed_pct(v) for k, v in expected.items()}
     assert not one_week.sort_index().equals(one_day.sort_index())
     assert "from the close of 31 Aug 2016" in _texts(at_.caption)  # 05 Sep was a holiday
 
@@ -132,6 +134,7 @@ def test_sectors_symbol_picker_shows_rs_lines_against_market_nifty50(page, secto
     assert not np.isnan(nifty_line).any()  # NIFTY 50 daily bars from the market cover the window
     metrics = {m.label: m.value for m in at_.metric}
     assert metrics["RS vs Information Technology"] == f"{rs['rs_vs_sector'].iloc[-1]:.1f}"
+    assert all("-" not in x for x in lines[0]["x"][:3]) and lines[0]["x"][-1].endswith("2016")  # "08 Sep 2016"
     assert "Infosys" in _texts(at_.caption)
 
 
