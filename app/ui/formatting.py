@@ -53,6 +53,9 @@ Missing values and tables:
   ``"qty"``, ``"volume"``, ``"number"``, ``"pct"``, ``"signed_pct"``, ``"fraction_pct"``,
   ``"ist"``, ``"ist_time"``, ``"date"``, ``"text"``, ``"interval"``) or a callable; every other
   column gets ``text`` (so no ``None``/``nan`` cell survives). ``labels`` renames columns.
+- ``style_for_display(df, spec, labels=None)`` → the same display text as a pandas ``Styler``
+  over the *unchanged* values: ``st.dataframe`` shows the text but still sorts numbers as
+  numbers, and AppTest/``.value`` readers still see the numbers. Prefer it for sortable tables.
 - ``reason_codes_text(codes)`` → ``"[ORDER_NOTIONAL, MIS_CUTOFF]"``.
 """
 
@@ -384,15 +387,32 @@ def frame_for_display(df: Any, spec: Mapping[str, str | Formatter], labels: Mapp
     """
     out = df.copy()
     for column in out.columns:
-        kind = spec.get(column, "text")
-        if callable(kind):
-            fn = kind
-        else:
-            if kind not in KINDS:
-                raise ValidationError(f"frame_for_display: unknown kind {kind!r} for column {column!r}; "
-                                      f"use one of {sorted(KINDS)} or a callable")
-            fn = KINDS[kind]
-        out[column] = [fn(v) for v in out[column].tolist()]
+        out[column] = [_formatter(spec, column)(v) for v in out[column].tolist()]
     if labels:
         out = out.rename(columns=dict(labels))
     return out
+
+
+def _formatter(spec: Mapping[str, str | Formatter], column: Any) -> Formatter:
+    kind = spec.get(column, "text")
+    if callable(kind):
+        return kind
+    if kind not in KINDS:
+        raise ValidationError(f"frame_for_display: unknown kind {kind!r} for column {column!r}; "
+                              f"use one of {sorted(KINDS)} or a callable")
+    return KINDS[kind]
+
+
+def style_for_display(df: Any, spec: Mapping[str, str | Formatter], labels: Mapping[str, str] | None = None) -> Any:
+    """A ``pandas.io.formats.style.Styler`` of ``df`` showing each cell as ``frame_for_display``
+    would, over the unchanged values (numbers stay numbers: sortable in ``st.dataframe``).
+
+    ``spec`` and ``labels`` as in :func:`frame_for_display` (``labels`` renames the columns of
+    the data first, so ``spec`` may use either name). Raises ``ValidationError`` for an
+    unknown kind.
+    """
+    data = df.rename(columns=dict(labels)) if labels else df
+    back = {v: k for k, v in (labels or {}).items()}
+    formats = {c: _formatter(spec if c in spec else {c: spec.get(back.get(c, c), "text")}, c)
+               for c in data.columns}
+    return data.style.format(formats, na_rep=MISSING)

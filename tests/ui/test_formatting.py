@@ -164,3 +164,11 @@ def test_format_metric_uses_the_metric_kind() -> None:
     frame = labels.metrics_frame({"sharpe": 1.234, "net_pnl": -5.5})
     assert frame["Metric"].tolist() == ["Net P&L", "Sharpe ratio"]  # headline order
     assert frame["Value"].tolist() == ["-₹5.50", "1.23"]
+
+
+def test_style_for_display_shows_text_over_unchanged_numbers() -> None:
+    df = pd.DataFrame({"LTP": [1234.5, np.nan], "volume": [840069, 12], "note": [None, "x"]})
+    styled = fmt.style_for_display(df, {"LTP": "inr", "volume": "volume"})
+    html = styled.to_html()
+    assert "₹1,234.50" in html and "8,40,069" in html and "—" in html and "None" not in html
+    assert styled.data["volume"].tolist() == [840069, 12]  # still numbers: sortable
