@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from app.ops.api_keys import SCOPES as API_KEY_SCOPES
 from app.ops.kite_login import KiteUnavailable
 from app.ui.state import get_services
 from app.ui.settings_view import render_effective_settings
@@ -84,6 +85,57 @@ if status.state != "missing" and st.button("Log out", key="settings_logout"):
         st.session_state["settings_flash"] = ("success", "Logged out" + (" and the token was invalidated at Kite."
                                                                          if invalidated else "."))
     st.rerun()
+
+# API keys: per-user keys for the REST API (`api` process, /api/v1), shown once, stored hashed.
+st.subheader("API keys")
+key_owner = current_user()
+new_key = st.session_state.pop("settings_api_key_token", None)
+if new_key:
+    st.warning("Copy this key now: the desk keeps only a hash of it and shows it this once.")
+    st.code(new_key, language=None)
+with st.form("settings_api_key_form", clear_on_submit=True):
+    c1, c2, c3 = st.columns([2, 2, 1])
+    key_label = c1.text_input("Label", max_chars=80, placeholder="e.g. my TradingView script",
+                              key="settings_api_key_label")
+    key_scopes = c2.multiselect("Scopes", list(API_KEY_SCOPES), default=["read"], key="settings_api_key_scopes",
+                                help="read: every GET · propose: send to approvals, validate, research jobs · "
+                                     "trade: place/modify/cancel, kill switch · admin: limits, strategies, all")
+    key_rate = c3.number_input("Requests / minute", min_value=1, max_value=60_000, value=600, step=60,
+                               key="settings_api_key_rate")
+    if st.form_submit_button("Create API key", type="primary"):
+        try:
+            made = svc.api_keys.create(key_owner, key_scopes, now=datetime.now(UTC), label=key_label,
+                                       rate_per_minute=int(key_rate))
+        except ValidationError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["settings_api_key_token"] = made.token
+            st.rerun()
+try:
+    owned = svc.api_keys.keys(key_owner)
+except Exception as exc:  # noqa: BLE001 - the store is down: say so, keep the page
+    st.error(f"Cannot read the API keys: {type(exc).__name__}. Is the store reachable?")
+    owned = []
+if owned:
+    st.dataframe([{"key": k.prefix, "label": k.label, "scopes": " ".join(sorted(k.scopes)),
+                   "requests/min": k.rate_per_minute, "created": fmt_ist(k.created_at),
+                   "last used": fmt_ist(k.last_used_at) if k.last_used_at else "never",
+                   "status": "active" if k.active else f"revoked {fmt_ist(k.revoked_at)}"} for k in owned],
+                 hide_index=True, key="settings_api_keys_table")
+    active = {k.key_id: k for k in owned if k.active}
+    if active:
+        r1, r2 = st.columns([3, 1])
+        victim_key = r1.selectbox("Revoke a key", list(active), key="settings_api_key_revoke_id",
+                                  format_func=lambda i: f"{active[i].prefix} {active[i].label}".strip())
+        if r2.button("Revoke", key="settings_api_key_revoke"):
+            svc.api_keys.revoke(key_owner, victim_key, now=datetime.now(UTC))
+            st.session_state["settings_flash"] = ("success", f"Revoked API key {active[victim_key].prefix}; "
+                                                             "requests with it now get 401.")
+            st.rerun()
+else:
+    st.info("No API keys yet: create one to script the desk through its REST API.")
+st.caption("Send it as `Authorization: Bearer pdk_…` to the `api` process (locally "
+           "http://127.0.0.1:8502/api/v1/docs). Every write is audited with your name.")
 
 # Webhooks: TradingView / Chartink alerts become pending approvals (docs/api.md).
 st.subheader("Webhooks")
