@@ -10,6 +10,7 @@ from app.ui.feedback import guarded, outcome_flash, show_flash
 from app.ui.formatting import inr, ist, pct
 from app.ui.square_off_widgets import square_off_refusals
 from core.errors import ValidationError
+from core.risk.limits import LIMIT_BOUNDS
 from app.ui.auth import guard_page
 
 guard_page(get_services())  # sign-in, when the desk requires it
@@ -105,6 +106,12 @@ if st.session_state.get("risk_confirm_kill"):
 # ---- limits editor --------------------------------------------------------------------------------
 
 st.subheader("Limits")
+
+
+def _allowed(name: str) -> str:
+    return f"Allowed: {LIMIT_BOUNDS[name].allowed}."
+
+
 limits = guarded("The risk limits", trading.risk_limits)
 if limits is not None:
     if limits.version:
@@ -114,34 +121,37 @@ if limits is not None:
     with st.form("risk_limits_form"):
         f = st.columns(3)
         max_notional = f[0].number_input("Max order notional (₹)", value=float(limits.max_order_notional),
-                                         step=10_000.0, format="%.2f", key="risk_max_order_notional")
+                                         step=10_000.0, format="%.2f", key="risk_max_order_notional",
+                                         help=_allowed("max_order_notional"))
         max_qty = f[1].number_input("Max order quantity (shares)", value=int(limits.max_order_quantity), step=1,
-                                    key="risk_max_order_quantity")
+                                    key="risk_max_order_quantity", help=_allowed("max_order_quantity"))
         risk_pct = f[2].number_input("Risk per trade (% of capital)", value=float(limits.risk_per_trade_pct),
-                                     step=0.1, format="%.2f", key="risk_risk_per_trade_pct")
+                                     step=0.1, format="%.2f", key="risk_risk_per_trade_pct",
+                                     help=_allowed("risk_per_trade_pct"))
         g = st.columns(3)
         max_pos = g[0].number_input("Max open positions", value=int(limits.max_open_positions), step=1,
-                                    key="risk_max_open_positions")
+                                    key="risk_max_open_positions", help=_allowed("max_open_positions"))
         max_day = g[1].number_input("Max orders per day", value=int(limits.max_orders_per_day), step=1,
-                                    key="risk_max_orders_per_day")
+                                    key="risk_max_orders_per_day", help=_allowed("max_orders_per_day"))
         max_sym = g[2].number_input("Max orders per symbol per day", value=int(limits.max_orders_per_symbol_per_day),
-                                    step=1, key="risk_max_orders_per_symbol_per_day")
+                                    step=1, key="risk_max_orders_per_symbol_per_day",
+                                    help=_allowed("max_orders_per_symbol_per_day"))
         h = st.columns(3)
         loss = h[0].number_input("Daily loss limit (₹)", value=float(limits.daily_loss_limit), step=1_000.0,
-                                 format="%.2f", key="risk_daily_loss_limit")
+                                 format="%.2f", key="risk_daily_loss_limit", help=_allowed("daily_loss_limit"))
         dd = h[1].number_input("Max drawdown (%)", value=float(limits.max_drawdown_pct), step=0.5, format="%.2f",
-                               key="risk_max_drawdown_pct")
+                               key="risk_max_drawdown_pct", help=_allowed("max_drawdown_pct"))
         losses = h[2].number_input("Cooldown after N losses in a row", value=int(limits.max_consecutive_losses),
-                                   step=1, key="risk_max_consecutive_losses")
+                                   step=1, key="risk_max_consecutive_losses", help=_allowed("max_consecutive_losses"))
         i = st.columns(3)
         cooldown = i[0].number_input("Cooldown (minutes)", value=int(limits.cooldown_minutes), step=1,
-                                     key="risk_cooldown_minutes")
+                                     key="risk_cooldown_minutes", help=_allowed("cooldown_minutes"))
         wash = i[1].number_input("Wash-trade window (minutes)", value=int(limits.wash_trade_minutes), step=1,
-                                 key="risk_wash_trade_minutes")
+                                 key="risk_wash_trade_minutes", help=_allowed("wash_trade_minutes"))
         cutoff = i[2].time_input("MIS square-off cut-off (IST)", value=limits.square_off_cutoff,
-                                 key="risk_square_off_cutoff")
+                                 key="risk_square_off_cutoff", help=_allowed("square_off_cutoff"))
         require_stop = st.checkbox("Require a stop-loss on every entry", value=limits.require_stop,
-                                   key="risk_require_stop")
+                                   key="risk_require_stop", help=_allowed("require_stop"))
         submitted = st.form_submit_button("Save limits", type="primary", key="risk_save")
     if submitted:
         values = {
@@ -155,7 +165,7 @@ if limits is not None:
         try:
             saved = trading.save_risk_limits(values, user=user)  # a config change: wall-clock time
         except ValidationError as exc:
-            st.error(f"Not saved: {exc}")
+            st.error(f"Not saved: {exc}. The limits in force are unchanged.")
         else:
             st.session_state["risk_flash"] = ("success", f"Limits saved (version {saved.version}).")
             st.rerun()

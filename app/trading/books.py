@@ -41,6 +41,7 @@ from core.models import Instrument, Tick
 from core.orders import PAISA, ZERO, CircuitBand, FrozenMap, Product, Side, price_from_float, session_phase
 from core.portfolio import CHARGE_KINDS, LedgerEntry, LedgerKind, OpenOrderMargin, Portfolio, funds, pnl
 from core.risk import LastFill, RiskLimits, RiskState
+from core.risk.limits_input import limits_from_input
 from core.risk.price_bands import band_from_limits, dynamic_range, dynamic_rule_for
 from core.sessions import SessionPhase
 from core.timeutil import IST, require_aware, to_ist
@@ -574,34 +575,7 @@ def limits_from_json(data: dict[str, Any]) -> RiskLimits:
 
 
 def coerce_limits(data: Any) -> RiskLimits:
-    """A ``RiskLimits`` from a ``RiskLimits``, ``LimitsView`` or dict (numbers/str accepted).
-    Raises ``ValidationError`` naming the field for an unknown field or a bad/negative value."""
-    if isinstance(data, RiskLimits):
-        return data
-    if not isinstance(data, dict):
-        data = {f.name: getattr(data, f.name) for f in fields(RiskLimits)}
-    names = {f.name: f for f in fields(RiskLimits)}
-    unknown = set(data) - set(names) - {"version", "saved_by", "saved_at"}
-    if unknown:
-        raise ValidationError(f"unknown risk limit fields {sorted(unknown)}; use {sorted(names)}")
-    kw: dict[str, Any] = {}
-    for name, f in names.items():
-        if name not in data:
-            continue
-        v = data[name]
-        try:
-            if f.type == "Decimal":
-                if isinstance(v, bool):
-                    raise ValueError
-                kw[name] = v if isinstance(v, Decimal) else Decimal(str(v))
-            elif f.type == "bool":
-                kw[name] = bool(v)
-            elif f.type == "time":
-                kw[name] = v if isinstance(v, time) else time.fromisoformat(str(v))
-            else:
-                if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
-                    raise ValueError
-                kw[name] = int(v)
-        except (ValueError, ArithmeticError):
-            raise ValidationError(f"risk limit {name} must be a number, was {v!r}") from None
-    return RiskLimits(**kw)
+    """A ``RiskLimits`` from a ``RiskLimits``, ``LimitsView`` or mapping, parsed strictly and
+    checked against the limits' bounds (``core.risk.limits_input.limits_from_input``). Raises
+    ``ValidationError`` naming the field, the bad value and the allowed range."""
+    return limits_from_input(data)
