@@ -14,7 +14,7 @@ from app.ui.order_ticket import protection_text
 from app.ui.pnl_widgets import charges_breakdown_frame
 
 _ORDER_COLUMNS = ("placed (IST)", "order", "symbol", "side", "qty", "filled", "product", "type", "price",
-                  "trigger", "protection", "avg price", "validity", "status", "message", "tag")
+                  "trigger", "protection", "avg price", "validity", "status", "message", "tag", "origin")
 _POSITION_COLUMNS = ("symbol", "product", "qty", "avg price", "LTP", "unrealized", "realized", "day P&L", "value",
                      "LTP at (IST)")
 _CHARGE_LABELS = (("brokerage", "brokerage"), ("stt", "STT"), ("exchange_txn", "exchange txn"),
@@ -23,7 +23,7 @@ _CHARGE_LABELS = (("brokerage", "brokerage"), ("stt", "STT"), ("exchange_txn", "
 #: A fill's own components: the DP charge is posted on the ledger once per scrip per day, not on a fill.
 _FILL_CHARGE_LABELS = tuple(c for c in _CHARGE_LABELS if c[0] != "dp")
 _TRADE_COLUMNS = ("filled (IST)", "symbol", "side", "qty", "price", "value", "realized",
-                  *[label for _, label in _FILL_CHARGE_LABELS], "charges", "product", "order")
+                  *[label for _, label in _FILL_CHARGE_LABELS], "charges", "product", "order", "origin")
 
 
 def orders_frame(orders: Sequence[OrderView]) -> pd.DataFrame:
@@ -45,6 +45,7 @@ def orders_frame(orders: Sequence[OrderView]) -> pd.DataFrame:
         "status": o.status,
         "message": text(o.status_message),
         "tag": text(o.tag),
+        "origin": text(o.origin),  # approval, ticket, square-off, kill switch (core.approvals.Origin)
     } for o in orders]
     return pd.DataFrame(rows, columns=list(_ORDER_COLUMNS))
 
@@ -64,6 +65,7 @@ def _trade_row(t: TradeView) -> dict[str, Any]:
     row["charges"] = inr(t.charges.total)
     row["product"] = t.product
     row["order"] = t.order_id
+    row["origin"] = text(t.origin)
     return row
 
 

@@ -148,3 +148,16 @@ def test_an_expired_proposal_toasts_once_on_the_next_page_and_shows_on_home(desk
     assert any("expired undecided" in w.value for w in at.warning)  # Home's notice
     at.run()
     assert not [t.value for t in at.toast if "expired undecided" in t.value]  # once per session
+
+
+def test_order_and_trade_books_label_each_order_with_its_origin(desk):
+    _books(desk)
+    at = _page("pages/orders.py").run()
+    assert not at.exception, at.exception
+    book = {(o.tradingsymbol, o.side): o.origin for o in desk.svc.order_book()}
+    orders = _frame(at, "placed (IST)")
+    assert dict(zip(zip(orders["symbol"], orders["side"], strict=True), orders["origin"], strict=True)) == book
+    assert book == {("INFY", "BUY"): "ticket", ("SBIN", "BUY"): "approval", ("INFY", "SELL"): "kill switch",
+                    ("SBIN", "SELL"): "kill switch"}
+    trades = _frame(at, "filled (IST)")
+    assert sorted(trades["origin"]) == sorted(book.values())
