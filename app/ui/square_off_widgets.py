@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app.ui.formatting import ist
+from app.ui.formatting import inr, ist, qty
 from core.timeutil import to_ist
 
 
@@ -30,7 +30,7 @@ def square_off_refusals(trading: Any, now: datetime, *, key: str) -> None:
     st.error(f"MIS square-off could not fill for {', '.join(open_now)}: {code} — {message}. "
              "Retried every square-off run.", icon=":material/error:")
     st.dataframe(pd.DataFrame([{
-        "time": ist(r.at), "symbol": r.tradingsymbol, "quantity": r.quantity, "attempt": r.attempt,
+        "time": ist(r.at), "symbol": r.tradingsymbol, "quantity": qty(r.quantity), "attempt": r.attempt,
         "reasons": ", ".join(r.reasons), "message": "; ".join(r.messages),
-        "LTP": float(r.price) if r.price is not None else None} for r in rows]),
+        "LTP": inr(r.price)} for r in rows]),
         hide_index=True, width="stretch", key=f"{key}_square_off_refusals")

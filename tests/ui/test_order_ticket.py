@@ -250,3 +250,37 @@ def test_ticket_is_a_form_so_enter_reviews_it(desk):  # noqa: F811
     at = _page(PAGE).run()
     form_buttons = [b for b in at.button if getattr(b, "form_id", "") == "orders_ticket_form"]
     assert [b.key for b in form_buttons] == ["orders_review", "orders_place", "orders_propose"]  # Enter = Review
+
+
+# ---- the ticket's rules without the page -------------------------------------------------------------
+
+
+def _inst(tick: str = "0.05"):
+    from core.models import Instrument
+
+    return Instrument(instrument_token=408065, exchange_token=1594, tradingsymbol="INFY", name="INFOSYS",
+                      exchange="NSE", segment="NSE", instrument_type="EQ", tick_size=D(tick), lot_size=1)
+
+
+def test_sent_text_names_price_trigger_and_validity_as_sent():
+    from app.ui.order_ticket import check_ticket, sent_text
+
+    base = dict(side="SELL", quantity="10", product="MIS", validity="IOC")
+    sl = check_ticket(_inst(), {**base, "order_type": "SL", "price": "1,000.00", "trigger_price": "1000.50"},
+                      day=T0.date())
+    assert sl.ok and sent_text(sl.intent) == "SELL 10 INFY MIS SL @ ₹1,000.00 trigger ₹1,000.50 IOC"
+    slm = check_ticket(_inst(), {**base, "order_type": "SL-M", "price": "999", "trigger_price": "1000"},
+                       day=T0.date())
+    assert slm.ok and slm.intent.price is None  # SL-M takes no price: the stale box is not sent
+    assert sent_text(slm.intent) == "SELL 10 INFY MIS SL-M trigger ₹1,000.00 IOC"
+
+
+def test_check_ticket_collects_one_reason_per_bad_field():
+    from app.ui.order_ticket import check_ticket
+
+    bad = check_ticket(_inst(), dict(side="BUY", quantity="abc", product="CNC", order_type="LIMIT",
+                                     price="1000.02", validity="DAY", stop_loss="-1"),
+                       day=T0.date(), band=(D("900"), D("1100")))
+    assert not bad.ok and bad.intent is None
+    assert [label for label, _ in bad.problems] == ["Quantity", "Price", "Stop-loss"]
+    assert "use ₹1,000.00 or ₹1,000.05" in bad.reason()
