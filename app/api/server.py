@@ -27,6 +27,7 @@ from app.api.deps import ApiError
 from core.errors import TemporaryError, ValidationError
 
 log = logging.getLogger("paperdesk.api")
+audit_log = logging.getLogger("paperdesk.api.audit")
 
 PREFIX = "/api/v1"
 #: Largest request body accepted (bytes); a larger one gets 413 before it is read.
@@ -122,9 +123,32 @@ class BodyLimit:
                 await self._refuse(send, None)
 
 
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _install_write_log(app: FastAPI) -> None:
+    """One ``paperdesk.api.audit`` log line per write: who (the key's owner and key id), what
+    (method, path) and the status. The trading writes are also in the desk's audit table with
+    the owner as actor (the services write it); this line covers every other write too."""
+
+    @app.middleware("http")
+    async def _write_log(request: Request, call_next):
+        response = await call_next(request)
+        if request.method in _WRITES:
+            who = getattr(request.state, "principal", None)
+            audit_log.info("api write %s %s -> %s", request.method, request.url.path, response.status_code,
+                           extra={"user": who.user if who else None, "key_id": who.key_id if who else None,
+                                  "method": request.method, "path": request.url.path,
+                                  "status": response.status_code})
+        return response
+
+
 def create_app() -> FastAPI:
-    """The API application (routes, webhook intake, JSON errors, body limit)."""
+    """The API application (routes, webhook intake, JSON errors, body limit, write log)."""
     from app.api import webhooks
+    from app.logging_setup import configure_logging
+
+    configure_logging("api")  # each uvicorn worker process builds its own app
 
     app = FastAPI(title="PaperDesk API", version="1", openapi_url=f"{PREFIX}/openapi.json",
                   docs_url=f"{PREFIX}/docs", redoc_url=None,
@@ -132,6 +156,7 @@ def create_app() -> FastAPI:
                               "orders and positions. Authenticate with an API key from the Settings page "
                               "(`Authorization: Bearer pdk_…`).")
     _install_errors(app)
+    _install_write_log(app)
     app.add_middleware(BodyLimit)
     router = APIRouter(prefix=PREFIX)
     try:

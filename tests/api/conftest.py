@@ -127,7 +127,7 @@ def api(request, tmp_path_factory) -> Iterator[ApiDesk]:
             put_tick(svc.ticks, TCS, 2500.0)
             port = free_port()
             env = {**{k: v for k, v in os.environ.items() if k not in ("DESK_BROKER",)}, **env_vars,
-                   "DESK_ENV": "dev", "DESK_LOG_FORMAT": "text", "PYTHONUNBUFFERED": "1"}
+                   "DESK_ENV": "dev", "DESK_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
             log = base / "api.log"
             with open(log, "wb") as out:
                 proc = subprocess.Popen([sys.executable, "-m", "app.api", "--port", str(port)], cwd=ROOT, env=env,

@@ -7,7 +7,7 @@ The tests of this module share one process per backend and run in order: the des
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
 
 import pytest
 
@@ -106,6 +106,9 @@ def test_propose_creates_a_pending_approval_not_an_order(api, keys):
     assert len(api.svc.trading.order_book()) == before  # never an order
     actors = [e.actor for e in api.svc.trading.audit(body["trace_id"]).audit]
     assert actors and all(a == "api:alice" or a == "alice" for a in actors), actors
+    logged = [json.loads(line) for line in api.log.read_text().splitlines() if '"api write' in line]
+    assert any(e["user"] == "alice" and e["path"] == "/api/v1/orders/propose" and e["status"] == 201
+               for e in logged), logged
     listed = _get(api, keys, "/approvals").json()
     assert body["approval_id"] in [a["approval_id"] for a in listed]
     assert _get(api, keys, f"/approvals/{body['approval_id']}").json()["quantity"] == 5
