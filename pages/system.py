@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app.market.history_warmup import latest_morning
+from app.ui.formatting import frame_for_display, ist_date, qty
 from app.ui.state import get_services
 from app.ui.widgets import fmt_ist
 from app.ui.auth import guard_page
@@ -20,6 +21,10 @@ st.header("System")
 
 _BADGE = {True: ":green-badge[OK]", False: ":red-badge[Down]"}
 _LEVEL = {"ok": ":green-badge[OK]", "warning": ":orange-badge[Attention]", "error": ":red-badge[Problem]"}
+
+
+#: Count columns of the Workers and Queues tables: grouped the Indian way (1,23,456).
+_COUNTS = {c: "qty" for c in ("threads", "in flight", "processed", "failed", "ready", "waiting to retry")}
 
 
 def _ms(v: float | None) -> str:
@@ -75,7 +80,7 @@ def _probes(h) -> None:
         if t is not None:
             st.markdown(f"**Ticker** {_LEVEL[t.level]}")
             age = "—" if t.tick_age_s is None else f"{t.tick_age_s:.1f} s"
-            st.caption(f"tick age {age} · {t.subscribed} subscribed · {t.reconnects} reconnects")
+            st.caption(f"tick age {age} · {qty(t.subscribed)} subscribed · {t.reconnects} reconnects")
     with c4:
         if h.token is not None:
             st.markdown(f"**Kite token** {_BADGE[h.token.ok]}")
@@ -93,18 +98,19 @@ def _tables(h, now: datetime) -> None:
     elif not h.workers:
         st.info("No worker heartbeat: start `dramatiq workers.actors` (the Procfile's `worker`).")
     else:
-        st.dataframe(pd.DataFrame([{
+        st.dataframe(frame_for_display(pd.DataFrame([{
             "worker": f"{w.host}:{w.pid}", "queues": ", ".join(w.queues), "threads": w.threads,
             "in flight": w.in_flight, "processed": w.processed, "failed": w.failed,
             "last actor": w.last_actor, "last beat": _age(w.beat_at, now), "up since": fmt_ist(w.started_at),
-        } for w in h.workers]), hide_index=True, width="stretch", key="system_workers")
+        } for w in h.workers]), _COUNTS), hide_index=True, width="stretch", key="system_workers")
 
     st.subheader("Queues")
     if h.queues_error:
         st.caption(h.queues_error)
     else:
-        st.dataframe(pd.DataFrame([{"queue": q.queue, "ready": q.ready, "in flight": q.in_flight,
-                                    "waiting to retry": q.delayed, "failed": q.dead} for q in h.queues]),
+        st.dataframe(frame_for_display(pd.DataFrame([{"queue": q.queue, "ready": q.ready, "in flight": q.in_flight,
+                                                      "waiting to retry": q.delayed, "failed": q.dead}
+                                                     for q in h.queues]), _COUNTS),
                      hide_index=True, width="stretch", key="system_queues")
 
     st.subheader("Scheduled jobs (clock)")
@@ -113,9 +119,10 @@ def _tables(h, now: datetime) -> None:
     elif not h.clock_runs:
         st.info("The clock has not sent anything yet: run exactly one `python -m workers.clock`.")
     else:
-        st.dataframe(pd.DataFrame([{"job": r.job, "last run": fmt_ist(r.at), "ago": _age(r.at, now),
-                                    "status": r.status, "message": r.message_id or r.error}
-                                   for r in h.clock_runs]), hide_index=True, width="stretch", key="system_clock")
+        st.dataframe(frame_for_display(pd.DataFrame([{"job": r.job, "last run": fmt_ist(r.at), "ago": _age(r.at, now),
+                                                      "status": r.status, "message": r.message_id or r.error}
+                                                     for r in h.clock_runs]), {}),
+                     hide_index=True, width="stretch", key="system_clock")
 
 
 def _failed_messages(h) -> None:
@@ -157,8 +164,9 @@ def _morning_backfill() -> None:
         return
     st.progress(p.fraction, text=f"Morning backfill {p.day:%d %b %Y}: {p.summary()}")
     if p.failures:
-        st.warning(f"{p.failed:,} backfill(s) failed; the next run (or a clock restart) queues them again.")
-        st.dataframe(pd.DataFrame([{"backfill": what, "error": msg} for what, msg in p.failures[:100]]),
+        st.warning(f"{qty(p.failed)} backfill(s) failed; the next run (or a clock restart) queues them again.")
+        st.dataframe(frame_for_display(pd.DataFrame([{"backfill": what, "error": msg}
+                                                     for what, msg in p.failures[:100]]), {}),
                      hide_index=True, width="stretch", key="system_morning_failures")
     for note in p.notes[:20]:
         st.caption(note)
@@ -172,8 +180,8 @@ def live() -> None:
     for level, msg in h.problems:
         (st.error if level == "error" else st.warning)(msg)
     if h.calendar is not None:
-        st.caption(f"NSE calendar: published holiday list to {h.calendar.published_until}; "
-                   f"holidays known (estimated after that) to {h.calendar.covered_until}")
+        st.caption(f"NSE calendar: published holiday list to {ist_date(h.calendar.published_until)}; "
+                   f"holidays known (estimated after that) to {ist_date(h.calendar.covered_until)}")
     _probes(h)
     _tables(h, now)
     _morning_backfill()

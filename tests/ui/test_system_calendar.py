@@ -37,7 +37,7 @@ def test_system_page_shows_the_calendar_horizon_and_its_warning(env):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     captions = "\n".join(str(c.value) for c in at.caption)
-    assert "NSE calendar: published holiday list to 2026-12-31" in captions
+    assert "NSE calendar: published holiday list to 31 Dec 2026" in captions  # a date, not ISO
     horizon = load_nse_calendar().horizon(datetime.now(IST).date(), CALENDAR_WARN_DAYS)
     warnings = [str(w.value) for w in at.warning]
     if horizon.warn:

@@ -76,6 +76,7 @@ def test_system_page_shows_health_workers_queues_and_clock_runs(env, redis_url):
     assert "**Redis** :green-badge[OK]" in text and "**Store** :green-badge[OK]" in text
     assert "box:4242" in frames and "match_orders" in frames and "trading, scans" in frames
     assert "trading,0,0,0,1" in frames  # ready, in flight, waiting to retry, failed
+    assert "None" not in frames and "+05:30" not in frames  # "—" for blanks, IST times as text
     assert "1 failed message(s) in the dead-letter queues" in text
     assert 'execute_approval({"approval_id":"A-1"})' in text and "trace `T-page`" in text
     assert "m-1" in frames
