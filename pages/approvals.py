@@ -147,6 +147,9 @@ else:
         confirm_dialog(confirming)
 
 st.subheader("History")
+st.caption("Proposals only (strategies, scans, analyses, webhooks, the ticket's Send to approvals) and who decided "
+           "them. The ticket's Place and the desk's exits (kill switch, MIS square-off) never wait for approval: "
+           "they are in the order book and P&L under their origin.")
 history = guarded("The approvals history", trading.history, 200) or []
 if not history:
     st.info("No decided approvals yet.")
