@@ -112,6 +112,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _is_api_key(row: dict[str, Any]) -> bool:
+    """True for an API key row (the table also holds webhook secrets, scope ``webhook``:
+    ``app.trading.webhook_intake``); those are neither listed, revoked nor accepted here."""
+    names = set(str(row.get("scopes") or "").split())
+    return bool(names) and names <= set(SCOPES)
+
+
 def _key(row: dict[str, Any]) -> ApiKey:
     return ApiKey(key_id=row["key_id"], username=row["username"], label=row.get("label") or "",
                   scopes=frozenset(str(row["scopes"]).split()), rate_per_minute=int(row["rate_per_minute"]),
@@ -166,7 +173,10 @@ class ApiKeyService:
     def revoke(self, username: str, key_id: str, *, now: datetime) -> bool:
         """Revoke ``username``'s key ``key_id`` from ``now`` on; False when it is not theirs or
         already revoked. The next request with it gets 401."""
-        return self.store.revoke(str(username or "").strip(), str(key_id or "").strip(), _utc(now))
+        row = self.store.get(str(key_id or "").strip())
+        if row is None or not _is_api_key(row):
+            return False
+        return self.store.revoke(str(username or "").strip(), row["key_id"], _utc(now))
 
     def authenticate(self, token: str | None, *, now: datetime) -> ApiKey:
         """The active key ``token`` belongs to (and note its use).
@@ -179,7 +189,8 @@ class ApiKeyService:
             raise ApiKeyRefused("malformed", f"the API key is not a PaperDesk key ({TOKEN_PREFIX}_…); "
                                              "create one on the Settings page")
         row = self.store.get(parts[1])
-        if row is None or not hmac.compare_digest(row["token_hash"], hash_token(token.strip())):
+        if row is None or not _is_api_key(row) or not hmac.compare_digest(row["token_hash"],
+                                                                           hash_token(token.strip())):
             raise ApiKeyRefused("unknown", "unknown API key; create one on the Settings page")
         key = _key(row)
         if not key.active:

@@ -108,3 +108,13 @@ def test_bad_key_input_is_refused():
     with pytest.raises(ValidationError, match="at least one scope"):
         parse_scopes("")
     assert parse_scopes("Read, propose") == {"read", "propose"}
+
+
+def test_webhook_secrets_in_the_same_table_are_not_api_keys(api):
+    """The table also holds webhook secrets (scope ``webhook``): not listed, revoked or accepted as keys."""
+    made = api.svc.webhooks.secrets.rotate("erin", now=datetime.now(UTC))
+    assert api.svc.api_keys.keys("erin") == []
+    assert api.svc.api_keys.revoke("erin", made.secret.split("_")[1], now=datetime.now(UTC)) is False
+    assert api.svc.webhooks.secrets.current("erin") is not None
+    forged = "pdk_" + made.secret.split("_", 1)[1]
+    assert api.client.get("/funds", headers={"X-API-Key": forged}).status_code == 401
