@@ -120,7 +120,7 @@ with ticket_col:
         r1 = st.columns([1, 1, 1, 1])
         side = r1[0].radio("Side", ["BUY", "SELL"], horizontal=True, key="orders_side")
         quantity = r1[1].text_input("Quantity (shares)", value="1", key="orders_quantity",
-                                    help="A positive whole number of shares (a multiple of the lot size).")
+                                    placeholder="whole shares, e.g. 5")
         product = r1[2].radio("Product", list(PRODUCTS), horizontal=True, key="orders_product")
         validity = r1[3].radio("Validity", ["DAY", "IOC"], horizontal=True, key="orders_validity")
         r2 = st.columns([1, 1, 1, 1])
@@ -134,7 +134,7 @@ with ticket_col:
                                            "Zerodha's band (2% below ₹100, 1% ₹100–500, 0.5% above ₹500); "
                                            "Percent sets your own, 0 < p <= 100.")
         protection_pct = r2[3].text_input("Protection (%)", value="1.00", key="orders_protection_pct",
-                                          disabled=not protected, help="Used when Market protection is Percent.")
+                                          disabled=not protected)
         r3 = st.columns([1, 1, 2])
         stop = r3[0].text_input("Stop-loss (₹, optional)", value="", key="orders_stop")
         target = r3[1].text_input("Target (₹, optional)", value="", key="orders_target")
@@ -154,7 +154,7 @@ with ticket_col:
         place = b[1].form_submit_button("Place", type="primary", key="orders_place", disabled=bool(blocked))
         propose = b[2].form_submit_button("Send to approvals", key="orders_propose", disabled=bool(blocked))
         if blocked and not symbol:
-            b[3].caption(f"Place and Send are enabled once you {blocked}.")
+            b[3].caption("Place and Send are enabled once a symbol is picked (e.g. INFY or NSE:INFY).")
         elif blocked:
             b[3].error(f"Not ready: {blocked}", icon=":material/block:")
         else:

@@ -217,13 +217,16 @@ def _drive(page, url: str) -> None:
     page.get_by_role("radiogroup", name="Product").get_by_text("CNC", exact=True).click()
     expect(page.get_by_role("radio", name="CNC", exact=True)).to_be_checked(timeout=10_000)
     expect(page.get_by_text(re.compile(rf"^{re.escape(symbol)} · LTP ₹\d"))).to_be_visible(timeout=30_000)
-    placed = page.get_by_text(re.compile(rf"Placed BUY 1 {re.escape(symbol)}: order"))
-    refused = page.get_by_text(re.compile(r"^Refused \["))
+    # The ticket sends what its preview shows (issue 14): Review, then Place.
+    page.get_by_role("button", name="Review", exact=True).click()
+    expect(page.get_by_text(f"BUY 1 {symbol} CNC MARKET", exact=False).first).to_be_visible(timeout=30_000)
+    placed = page.get_by_text(re.compile(rf"Placed BUY 1 {re.escape(symbol)} CNC MARKET · order"))
+    refused = page.get_by_text(re.compile(r"^(Refused \[|Not sent)"))
     page.get_by_role("button", name="Place", exact=True).click()
     expect(placed.or_(refused).first).to_be_visible(timeout=30_000)
     _shot(page, "05_order_placed")
     assert not refused.count(), f"the order for {key} was refused: {refused.first.inner_text()}"
-    order_id = re.search(r"order (\S+) at LTP", placed.inner_text()).group(1)
+    order_id = re.search(r"· order (\S+)", placed.inner_text()).group(1)
     # The worker fills it; the live fragments show the position and list the order in the order
     # book without a reload (issue 14: live books).
     positions = page.locator(".st-key-orders_positions table td", has_text=re.compile(rf"^{re.escape(symbol)}$"))
