@@ -32,6 +32,7 @@ audit_log = logging.getLogger("paperdesk.api.audit")
 PREFIX = "/api/v1"
 #: Largest request body accepted (bytes); a larger one gets 413 before it is read.
 MAX_BODY_BYTES = 64 * 1024
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _field(loc: tuple | list) -> str:
@@ -72,19 +73,16 @@ def _install_errors(app: FastAPI) -> None:
                             headers=getattr(exc, "headers", None))
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
-    """Pure ASGI middleware: a body over ``MAX_BODY_BYTES`` gets 413 JSON (by its
-    ``Content-Length`` before it is read, or while a chunked body streams in)."""
+    """Pure ASGI middleware: a body over ``MAX_BODY_BYTES`` gets 413 JSON, by its
+    ``Content-Length`` before it is read, or (chunked, no length) while it streams in: such a
+    body is buffered up to the limit and then handed on whole."""
 
     def __init__(self, app, limit: int = MAX_BODY_BYTES) -> None:
         self.app, self.limit = app, limit
 
     async def _refuse(self, send, size: int | None) -> None:
-        said = f"{size:,} bytes" if size is not None else "too large"
+        said = f"{size:,} bytes" if size is not None else f"over {self.limit:,} bytes"
         body = json.dumps({"error": {"code": "too_large", "field": "body",
                                      "message": f"request body is {said}; at most {self.limit:,} bytes "
                                                 "are accepted"}}).encode()
@@ -96,34 +94,35 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = dict(scope.get("headers") or ()).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await self._refuse(send, int(length))
+        headers = dict(scope.get("headers") or ())
+        length = headers.get(b"content-length")
+        if length is not None:
+            if length.isdigit() and int(length) > self.limit:
+                await self._refuse(send, int(length))
+                return
+            await self.app(scope, receive, send)
             return
-        seen, started = 0, False
-
-        async def counted():
-            nonlocal seen
+        if scope.get("method") not in _WRITES:
+            await self.app(scope, receive, send)
+            return
+        chunks, seen = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge()
-            return message
-
-        async def tracked(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, tracked)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.limit:
                 await self._refuse(send, None)
+                return
+            if not message.get("more_body", False):
+                break
+        buffered = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
 
+        async def replay():
+            return buffered.pop() if buffered else await receive()
 
-_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+        await self.app(scope, replay, send)
 
 
 def _install_write_log(app: FastAPI) -> None:

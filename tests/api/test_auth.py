@@ -118,3 +118,18 @@ def test_webhook_secrets_in_the_same_table_are_not_api_keys(api):
     assert api.svc.webhooks.secrets.current("erin") is not None
     forged = "pdk_" + made.secret.split("_", 1)[1]
     assert api.client.get("/funds", headers={"X-API-Key": forged}).status_code == 401
+
+
+def test_oversized_chunked_body_is_413_too(api):
+    """Without a Content-Length the limit is counted while the body streams in."""
+    def chunks():
+        yield b'{"symbol": "INFY", "side": "BUY", "quantity": 1, "reason": "'
+        for _ in range(80):
+            yield b"x" * 1024
+        yield b'"}'
+
+    before = _pending(api)
+    with api.as_key(api.key("propose")) as c:
+        r = c.post("/orders/propose", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+    assert _pending(api) == before
