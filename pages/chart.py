@@ -12,6 +12,7 @@ import streamlit as st
 from app.market.watch_view import CHART_BARS, REPLAY_DERIVED_NOTE, ChartBars, chart_as_of, chart_bars
 from app.ui.auth import guard_page
 from app.ui.charts import price_figure
+from app.ui.formatting import interval_label, ist_time
 from app.ui.row_actions import action_bar
 from app.ui.state import get_services
 from core.errors import DeskError, ValidationError
@@ -106,7 +107,7 @@ except DeskError as exc:
 if data.warning_text():
     st.warning(data.warning_text())
 if data.empty:
-    st.info(f"No {interval} bars of {key} up to {data.as_of:%d %b %Y %H:%M} IST: neither the store nor the "
+    st.info(f"No {interval_label(interval)} bars of {key} up to {ist_time(data.as_of)}: neither the store nor the "
             f"market's historical API has any in the range of the last {CHART_BARS[interval]} bars. "
             "Try the day interval or another date.")
     st.stop()
@@ -125,7 +126,8 @@ if short:
 
 overlays = [name for name, on in (("EMA", show_ema), ("VWAP", show_vwap and intraday),
                                                ("Bollinger", show_bb)) if on]
-fig = price_figure(data.frame, interval, title=f"{key} · {label}", overlays=overlays, rsi_panel=show_rsi)
+fig = price_figure(data.frame, interval, title=f"{key} · {interval_label(interval)}", overlays=overlays,
+                   rsi_panel=show_rsi)
 st.plotly_chart(fig, key="chart_figure", config={"displaylogo": False})
 st.caption(data.caption())
 if svc.settings.market == "replay":

@@ -16,6 +16,8 @@ from app.market.history_warmup import latest_morning
 from app.market.watch_view import REPLAY_DERIVED_NOTE
 from app.research.scanner import BUILTIN_SCANS
 from app.ui.analysis_widgets import analysis_cell, latest_analysis_badge
+from app.ui.charts import desk_layout, ist_x, time_axis
+from app.ui.formatting import bar_time, ist_date, ist_time, number, qty, style_for_display, text, volume
 from app.ui.row_actions import action_bar, symbol_table
 from app.ui.state import get_services
 from core.errors import ValidationError
@@ -166,16 +168,15 @@ if run_id:
             st.info("No symbol matched.")
         else:
             hits.insert(1, "latest analysis", [analysis_cell(svc, f"NSE:{s}") for s in hits["symbol"]])
-            config = {c: st.column_config.NumberColumn(format="%.0f" if "volume" in c else "%.2f")
-                      for c in hits.select_dtypes("number").columns}
             bars_at = pd.DatetimeIndex(hits["bar_time"])
             bars_at = bars_at.tz_convert(IST) if bars_at.tz is not None else bars_at
             daily = bool(len(hits)) and bool((bars_at.time == dt_time(0)).all())
-            config["bar_time"] = st.column_config.DatetimeColumn(  # a daily bar has a date, not "00:00"
-                "bar date" if daily else "bar (IST)", format="DD MMM YYYY" if daily else "DD MMM YYYY, HH:mm")
+            spec = {c: (volume if "volume" in c else number) for c in hits.select_dtypes("number").columns}
+            spec["bar_time"] = lambda ts: bar_time(ts, "day" if daily else "minute")  # a daily bar: no "00:00"
+            hits_shown = style_for_display(hits, spec, labels={"bar_time": "bar date" if daily else "bar (IST)"})
             # Kite's habit: tick a hit's row, then chart, buy, sell or analyse it (app.ui.row_actions).
-            picked = symbol_table(hits, [f"NSE:{s}" for s in hits["symbol"]], key="scanner_results",
-                                  hide_index=True, column_config=config)
+            picked = symbol_table(hits_shown, [f"NSE:{s}" for s in hits["symbol"]], key="scanner_results",
+                                  hide_index=True)
             if picked is not None:
                 latest_analysis_badge(svc, picked)
             action_bar(picked, key="scanner", before_chart=watch_before_chart,
@@ -186,9 +187,9 @@ st.subheader("Run history")
 if not runs:
     st.caption("No scans have run yet.")
 else:
-    st.dataframe([{"when (IST)": r.created_at.astimezone(IST).strftime("%d %b %H:%M:%S"), "scan": r.title,
-                   "universe": r.universe, "as of (IST)": r.as_of.astimezone(IST).strftime("%d %b %Y %H:%M"),
-                   "status": r.status, "matched": r.matched, "message": r.message} for r in runs],
+    st.dataframe([{"when": ist_time(r.created_at), "scan": r.title,
+                   "universe": r.universe, "as of": ist_time(r.as_of),
+                   "status": r.status, "matched": qty(r.matched), "message": text(r.message)} for r in runs],
                  hide_index=True, key="scanner_history")
     labels = {r.id: f"{r.created_at.astimezone(IST):%d %b %H:%M:%S} · {r.title} · {r.universe} · {r.matched}"
               for r in runs if r.status == "done"}
@@ -202,8 +203,8 @@ schedules = scanner.schedules()
 if schedules:
     st.subheader("Schedules")
     st.dataframe([{"id": s.id, "scan": BUILTIN_SCANS[s.scan].title if s.scan in BUILTIN_SCANS else s.scan,
-                   "universe": s.universe, "every (min)": s.every_minutes, "enabled": s.enabled,
-                   "last sent (IST)": s.last_sent_at.astimezone(IST).strftime("%d %b %H:%M") if s.last_sent_at else "—"}
+                   "universe": s.universe, "every": f"{s.every_minutes} min", "enabled": "yes" if s.enabled else "no",
+                   "last sent": ist_time(s.last_sent_at)}
                   for s in schedules], hide_index=True, key="scanner_schedules")
 
 st.subheader("Scan backtest")
@@ -219,10 +220,16 @@ if st.button("Backtest this scan", key="scanner_backtest", disabled=not scan):
     try:
         with st.spinner("Backtesting…"):
             counts = backtest(scan, universe, market_now.date().isoformat())
-        fig = go.Figure(go.Bar(x=counts.index, y=counts.to_numpy(), name="matches"))
+        daily_counts = bool((pd.DatetimeIndex(counts.index).tz_convert(IST).time == dt_time(0)).all())
+        interval = "day" if daily_counts else "minute"
+        fig = go.Figure(go.Bar(x=ist_x(counts.index), y=counts.to_numpy(), name="matches",
+                               hovertemplate="%{y:,d} matched<extra></extra>"))
         fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="symbols matched",
-                          title=f"{universe}: matches per bar ({counts.index[0]:%d %b %Y} – {counts.index[-1]:%d %b %Y})")
+                          title=f"{universe}: matches per bar ({ist_date(counts.index[0])} – "
+                                f"{ist_date(counts.index[-1])})")
+        time_axis(desk_layout(fig), counts.index, interval)
         st.plotly_chart(fig, key="scanner_backtest_chart")
-        st.caption(f"{int(counts.sum())} matches over {len(counts)} bars · mean {counts.mean():.1f} per bar")
+        st.caption(f"{qty(int(counts.sum()))} matches over {qty(len(counts))} bars · "
+                   f"mean {number(counts.mean(), 1)} per bar")
     except ValidationError as exc:
         st.error(str(exc))

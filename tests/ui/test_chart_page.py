@@ -81,7 +81,9 @@ def test_chart_opens_on_the_query_param_symbol_as_of_market_time(page):
     assert at_.selectbox(key="chart_symbol").value == "NSE:TATASTEEL"  # not a watchlist symbol
     assert at_.date_input(key="chart_as_of").value == date(2016, 8, 16)
     fig = _figure(at_)
-    assert fig["layout"]["title"]["text"] == "NSE:TATASTEEL · 5m"
+    assert fig["layout"]["title"]["text"] == "NSE:TATASTEEL · 5 min"  # not "5minute"
+    assert all(t.startswith("₹") for t in fig["layout"]["yaxis"]["ticktext"])  # ₹ axis, Babel en_IN ticks
+    assert fig["layout"]["yaxis2"]["exponentformat"] == "none"  # volumes: no "0.9996M"
     x = _candles(fig)
     assert x[0] == "16 Aug 09:15" and x[-1] == "16 Aug 09:35"  # the 09:40 bar opens at the clock
     caption = _texts(at_.caption)
@@ -128,12 +130,12 @@ def test_chart_search_offers_instruments_outside_the_watchlist(page):
     assert not at_.exception, at_.exception
     assert at_.query_params["symbol"] == "NSE:HINDALCO"
     # the replay recorded no 1-minute bars of HINDALCO on 16 Aug: said, not an empty chart
-    assert "No 5minute bars of NSE:HINDALCO up to 16 Aug 2016 09:40 IST" in _texts(at_.info)
+    assert "No 5 min bars of NSE:HINDALCO up to 16 Aug 2016 09:40 IST" in _texts(at_.info)
     assert not at_.get("plotly_chart")
     at_.radio(key="chart_interval").set_value("day").run()
     assert not at_.exception, at_.exception
     fig = _figure(at_)
-    assert fig["layout"]["title"]["text"] == "NSE:HINDALCO · day"
+    assert fig["layout"]["title"]["text"] == "NSE:HINDALCO · Daily"
     assert _candles(fig)[-1] == "12 Aug 2016"  # 15 Aug was a holiday; 16 Aug is still trading at 09:40
 
 

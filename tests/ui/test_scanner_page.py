@@ -105,6 +105,9 @@ def test_run_now_queues_a_job_then_shows_matches_with_data_and_as_of(fresh, no_b
     table = at.dataframe[0].value
     assert sorted(table["symbol"]) == sorted(i.tradingsymbol for i in FALLING)
     assert "[0] daily rsi(14)" in table.columns and (table["[0] daily rsi(14)"] < 30).all()
+    assert "bar date" in table.columns  # daily hits: a date column, never "00:00"
+    history = at.dataframe[1].value  # run history
+    assert history.iloc[0]["as of"] == "09 Sep 2016 09:15 IST" and "+05:30" not in history.to_string()
     assert (table["latest analysis"] == "—").all()  # no analysis stored yet
     assert at.button(key="scanner_chart").disabled  # nothing selected yet
     assert len(services().scanner.history()) == 1
