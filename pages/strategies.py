@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from app.ui.formatting import bar_time, frame_for_display, interval_label
+from app.ui.labels import label
 from app.ui.state import get_services
 from core.errors import ValidationError
 from app.ui.auth import guard_page
@@ -16,6 +18,12 @@ svc = get_services().strategies
 st.header("Strategies")
 st.caption("Enabled strategies run on every closed 1-minute bar (process `python -m workers.strategy_runner`) "
            "and propose orders to the **Approvals** page — never straight into orders.")
+
+def _param_label(name: str) -> str:
+    """``"stop_pct"`` → ``"Stop %"``: a parameter's name as words (its key stays the name)."""
+    words = name.replace("_pct", " %").replace("_", " ")
+    return words[:1].upper() + words[1:]
+
 
 names = [n for n, _, _ in svc.catalog()]
 titles = {n: t for n, t, _ in svc.catalog()}
@@ -30,10 +38,11 @@ with st.form("strategies_form"):
         current = cfg.params.get(p.name, p.default)
         with cols[i % 3]:
             if p.kind == "int":
-                values[p.name] = st.number_input(p.name, value=int(current), step=1, help=p.help,
+                values[p.name] = st.number_input(_param_label(p.name), value=int(current), step=1, help=p.help,
                                                  key=f"strategies_param_{name}_{p.name}")
             else:
-                values[p.name] = st.number_input(p.name, value=float(current), help=p.help, format="%.4g",
+                values[p.name] = st.number_input(_param_label(p.name), value=float(current), help=p.help,
+                                                 format="%.4g",
                                                  key=f"strategies_param_{name}_{p.name}")
     symbols = st.text_input("Symbols (comma separated NSE tradingsymbols)", value=", ".join(cfg.symbols),
                             key=f"strategies_symbols_{name}")
@@ -48,8 +57,10 @@ if saved:
         st.error(str(exc), icon=":material/error:")
 
 st.subheader("All strategies")
-st.dataframe([{"strategy": c.title, "enabled": c.enabled, "symbols": ", ".join(c.symbols),
-               "params": ", ".join(f"{k}={v}" for k, v in c.params.items())} for c in svc.configs()],
+st.dataframe([{"Strategy": c.title, "Enabled": "yes" if c.enabled else "no",
+               "Symbols": ", ".join(c.symbols) or "—",
+               "Parameters": ", ".join(f"{_param_label(k)} {v:g}" if isinstance(v, float) else f"{_param_label(k)} {v}"
+                                       for k, v in c.params.items()) or "—"} for c in svc.configs()],
              hide_index=True, key="strategies_table")
 
 st.subheader("Recent signals")
@@ -57,4 +68,9 @@ signals = svc.recent_signals(limit=100)
 if signals.empty:
     st.info("No signals yet: enable a strategy with symbols and start the runner.")
 else:
-    st.dataframe(signals, hide_index=True, key="strategies_signals")
+    shown = signals.copy()  # the runner feeds closed 1-minute bars: "09 Sep 2016 09:23 IST"
+    shown["bar_ts"] = [bar_time(ts, "minute") for ts in shown["bar_ts"]]
+    shown["strategy"] = [titles.get(n, n) for n in shown["strategy"]]
+    st.dataframe(frame_for_display(shown, {"quantity": "qty"}, labels={c: label(c) for c in shown.columns}),
+                 hide_index=True, key="strategies_signals")
+    st.caption(f"Signals on closed {interval_label('minute')} bars; bar times in IST.")

@@ -136,3 +136,21 @@ def test_backtest_with_no_data_in_range_shows_an_error_and_stores_nothing(fresh)
     at.button(key="backtest_run").click().run()
     assert "no bars for" in at.error[0].value
     assert services().backtests.runs().empty
+
+
+def test_strategies_signals_show_ist_times_and_no_none(fresh):
+    """A signal's bar time reads "09 Sep 2016 09:23 IST" (no ISO "+05:30"), a blank approval is "—"."""
+    from datetime import UTC, datetime
+
+    store = services().strategies.store
+    bar = datetime(2016, 9, 9, 3, 53, tzinfo=UTC)  # 09:23 IST
+    assert store.claim_signal("momentum", 408065, bar, "INFY", bar)
+    store.record_signal("momentum", 408065, bar, side="BUY", quantity=1500, reason="breakout", approval_id=None)
+    at = page("strategies.py").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[-1].value  # Recent signals
+    row = table.iloc[0]
+    assert row["Bar (IST)"] == "09 Sep 2016 09:23 IST"
+    assert (row["Qty"], row["Approval"]) == ("1,500", "—")
+    assert {"Symbol", "Side", "Qty", "Approval", "Reason"} <= set(table.columns)  # labels, not raw keys
+    assert "+05:30" not in table.to_string() and "None" not in table.to_string()
