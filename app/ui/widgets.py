@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app.market.watch_view import MarketStatus, TickerHealth
+from app.ui.formatting import inr, number, qty, signed_pct, volume
 from core.sessions import SessionPhase
 from core.timeutil import IST
 
@@ -59,7 +60,7 @@ def market_status_panel(status: MarketStatus) -> None:
         ticker_badge(status.ticker)
         t = status.ticker
         if t.cache_ok:
-            st.caption(f"{t.subscribed} subscribed · {t.ticks_total:,} ticks · {t.reconnects} reconnects")
+            st.caption(f"{qty(t.subscribed)} subscribed · {qty(t.ticks_total)} ticks · {t.reconnects} reconnects")
     if status.calendar_note:
         st.caption(status.calendar_note)
     health = status.ticker
@@ -70,7 +71,8 @@ def market_status_panel(status: MarketStatus) -> None:
 
 
 def watchlist_table(frame: pd.DataFrame, key: str, **dataframe_kwargs) -> object:
-    """The watchlist table; missing values show as ``—``; change % coloured by sign. Extra
+    """The watchlist table (₹ and volumes grouped the Indian way, change with its sign, via
+    ``app.ui.formatting``); missing values show as ``—``; change % coloured by sign. Extra
     keyword arguments go to ``st.dataframe`` (e.g. row selection); returns what it returns."""
     view = frame.reset_index(drop=True)
 
@@ -80,9 +82,9 @@ def watchlist_table(frame: pd.DataFrame, key: str, **dataframe_kwargs) -> object
         return "color: #26a69a" if v > 0 else "color: #ef5350"
 
     styled = (
-        view.style.format(
-            {"LTP": "₹{:,.2f}", "change %": "{:+.2f}%", "volume": "{:,.0f}", "day high": "₹{:,.2f}",
-             "day low": "₹{:,.2f}", "tick age s": "{:.1f}"},
+        view.style.format(  # display text only: the values stay numbers (sortable)
+            {"LTP": inr, "change %": signed_pct, "volume": volume, "day high": inr, "day low": inr,
+             "tick age s": lambda v: number(v, 1)},
             na_rep="—",
         ).map(colour, subset=["change %"])
     )
