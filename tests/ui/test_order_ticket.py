@@ -24,7 +24,6 @@ from core import kite_wire
 from core.charges import backfilled_schedules, equity_charges, schedule_for
 from core.orders import OrderType, Product, Side
 from core.tick_batch import decode_frame
-from core.timeutil import IST
 from tests.factories import depth_tick
 from tests.ui.test_trading_pages import T0, _page, _review, _texts, _ticket, desk  # noqa: F401
 
@@ -142,10 +141,9 @@ def test_limit_price_outside_the_days_band_disables_place_naming_the_band(desk):
     desk.tick("INFY", 1000.0)
     at = _review(_ticket(_page(PAGE).run(), type="LIMIT", qty=5, price="2000"))
     assert at.button(key="orders_place").disabled
-    errors = _texts(at.error)
-    assert "Price: ₹2,000.00 is outside the day's band" in errors
-    lower, upper = desk.svc.price_band(services().instruments.resolve("NSE:INFY"), None) or (None, None)
-    assert "Day's band" in _texts(at.caption)
+    band = desk.svc.price_band(services().instruments.resolve("NSE:INFY"), depth_tick(desk.token("INFY"), 1000.0))
+    assert band is not None and band[1] < 2000
+    assert f"Price: ₹2,000.00 is outside the day's band {inr(band[0])} – {inr(band[1])}" in _texts(at.error)
     assert desk.svc.order_book() == []
 
 
