@@ -150,6 +150,11 @@ def test_home_table_shows_ltp_of_a_tick_in_redis(live_redis):
     row = table[table["symbol"] == "INFY"].iloc[0]
     assert row["LTP"] == pytest.approx(1043.25)
     assert row["change %"] == pytest.approx((1043.25 - 1030.0) / 1030.0 * 100)
+    import pyarrow as pa  # what the browser shows: the Styler's display text (app.ui.formatting)
+
+    shown = pa.ipc.open_stream(at.dataframe[0].proto.arrow_data.styler.display_values).read_all().to_pandas()
+    infy = shown.iloc[list(table["symbol"]).index("INFY")]
+    assert (infy["LTP"], infy["change %"], infy["volume"]) == ("₹1,043.25", "+1.29 %", "1,20,000")
     page_text = _texts(at.markdown)
     assert "Open (normal market)" in page_text  # phase from the replay clock, not the wall clock
     assert "Tue 16 Aug 2016 10:00:00 IST" in page_text
