@@ -47,8 +47,11 @@ from app.trading.views import (
     TraceView,
 )
 from core.charges import Charges
+from core.errors import ValidationError
 from core.orders import OrderIntent, OrderType
 from core.risk import RiskLimits
+from core.text_caps import NAME_MAX_CHARS, REASON_MAX_CHARS, shown
+from core.validation import require_aware_datetime, require_enum, require_int, require_text
 from app.logging_setup import trace_context
 from core.events import Notifier, NullNotifier, approval_pending, risk_breach
 
@@ -57,6 +60,24 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.trading_store import TradingStore
     from app.market.instruments import InstrumentService
     from core.calendar import NseCalendar
+
+#: the longest TTL a proposal may ask for (one calendar day), seconds
+MAX_TTL_SECONDS = 86_400
+#: the most shares one order may carry at the boundary (the gatekeeper's limits are tighter)
+MAX_QUANTITY = 10_000_000
+
+
+def _checked_intent(intent: Any) -> OrderIntent:
+    """The boundary's check of an ``OrderIntent`` argument (its own fields are checked when it
+    is built): a dict or anything else is refused with the type to send."""
+    if not isinstance(intent, OrderIntent):
+        raise ValidationError(f"intent must be a core.orders.OrderIntent, was {shown(intent)}")
+    return intent
+
+
+def _checked_id(name: str, value: Any) -> str:
+    return require_text(name, value, cap=NAME_MAX_CHARS)
+
 
 #: Dramatiq queue and actor names used by the service (actors live in ``workers.trading``).
 QUEUE = "trading"
@@ -144,8 +165,16 @@ class TradingService:
         trace id is minted when ``intent.trace_id`` is empty. Audited (``propose``).
 
         Raises ``ValidationError``: unknown instrument, quantity not a lot multiple, price off
-        the tick, non-positive signal price or ttl, blank reason, naive ``now``.
+        the tick, non-positive signal price, ttl not a whole number of seconds 1..86,400, blank
+        reason or one over ``core.text_caps.REASON_MAX_CHARS`` (500), ``source`` over 64
+        characters, naive ``now``.
         """
+        intent = _checked_intent(intent)
+        reason = require_text("reason", reason, cap=REASON_MAX_CHARS)
+        source = require_text("source", source, cap=NAME_MAX_CHARS)
+        if ttl_seconds is not None:
+            ttl_seconds = require_int("ttl_seconds", ttl_seconds, low=1, high=MAX_TTL_SECONDS, unit="seconds")
+        require_aware_datetime("now", now)
         view = self._engine.propose(intent, signal_price=signal_price, reason=reason, source=source,
                                     ttl_seconds=ttl_seconds, now=now)
         self.notifier.notify(approval_pending(view))
@@ -187,6 +216,9 @@ class TradingService:
 
         Raises ``ValidationError`` for an unknown id, a blank user or a naive ``now``.
         """
+        approval_id = _checked_id("approval_id", approval_id)
+        user = require_text("user", user, cap=NAME_MAX_CHARS)
+        require_aware_datetime("now", now)
         out = self._engine.approve(approval_id, user=user, now=now, enqueue=self._enqueue)
         if not out.ok and not out.noop and out.reasons:
             self.notifier.notify(risk_breach(approval_id, self.approval(approval_id).tradingsymbol, out.reasons, out.messages,
@@ -196,14 +228,24 @@ class TradingService:
     def approve_many(self, approval_ids: Sequence[str], *, user: str, now: datetime) -> list[ActionOutcome]:
         """:meth:`approve` each id in order (the page asks for confirmation first); one
         outcome per id, refusals included. Raises ``ValidationError`` for an empty list."""
+        if isinstance(approval_ids, (str, bytes)) or not isinstance(approval_ids, Sequence):
+            raise ValidationError(f"approval_ids must be a list of approval ids, was {shown(approval_ids)}")
+        approval_ids = [_checked_id("approval_ids", a) for a in approval_ids]
+        user = require_text("user", user, cap=NAME_MAX_CHARS)
+        require_aware_datetime("now", now)
         return self._engine.approve_many(approval_ids, user=user, now=now, enqueue=self._enqueue)
 
     def reject(self, approval_id: str, *, user: str, reason: str, now: datetime) -> ActionOutcome:
         """Reject a PENDING approval with the trader's ``reason`` (audited). Refused with
         ``ALREADY_DECIDED``/``EXPIRED`` when no longer pending.
 
-        Raises ``ValidationError`` for a blank reason or user, an unknown id, a naive ``now``.
+        Raises ``ValidationError`` for a blank reason or user, a reason over
+        ``core.text_caps.REASON_MAX_CHARS`` (500 characters), an unknown id, a naive ``now``.
         """
+        approval_id = _checked_id("approval_id", approval_id)
+        user = require_text("user", user, cap=NAME_MAX_CHARS)
+        reason = require_text("reason", reason, cap=REASON_MAX_CHARS)
+        require_aware_datetime("now", now)
         return self._engine.reject(approval_id, user=user, reason=reason, now=now)
 
     def expire_approvals(self, now: datetime) -> int:
@@ -221,6 +263,9 @@ class TradingService:
         Raises ``ValidationError`` (ledger untouched): unknown symbol, quantity not positive or
         not a lot multiple, price off the tick, blank user, naive ``now``.
         """
+        intent = _checked_intent(intent)
+        user = require_text("user", user, cap=NAME_MAX_CHARS)
+        require_aware_datetime("now", now)
         return self._engine.place_manual(intent, user=user, now=now, enqueue=self._enqueue)
 
     def preview_order(self, intent: OrderIntent, *, now: datetime, order_id: str | None = None) -> OrderPreview:
@@ -286,14 +331,25 @@ class TradingService:
 
         Raises ``ValidationError`` (nothing written): unknown order, order not open ("cannot
         modify order … it is COMPLETE"), nothing to change, new quantity not above what
-        filled, price off the tick, an unknown order type.
+        filled, price off the tick, an unknown order type (one of MARKET, LIMIT, SL, SL-M),
+        a quantity that is not a whole number of shares 1..10,000,000.
         """
+        order_id = _checked_id("order_id", order_id)
+        if order_type is not None:
+            order_type = require_enum("order_type", order_type, OrderType)
+        if quantity is not None:
+            quantity = require_int("quantity", quantity, low=1, high=MAX_QUANTITY, unit="shares")
+        user = require_text("user", user, cap=NAME_MAX_CHARS)
+        require_aware_datetime("now", now)
         return self._engine.modify_order(order_id, quantity=quantity, price=price, trigger_price=trigger_price,
                                          order_type=order_type, user=user, now=now)
 
     def cancel_order(self, order_id: str, *, user: str, now: datetime) -> ActionOutcome:
         """Cancel an open order; audited. Raises ``ValidationError`` for an unknown order or
-        one that is not open (COMPLETE, CANCELLED, REJECTED)."""
+        one that is not open (COMPLETE, CANCELLED, REJECTED), a blank user or a naive ``now``."""
+        order_id = _checked_id("order_id", order_id)
+        user = require_text("user", user, cap=NAME_MAX_CHARS)
+        require_aware_datetime("now", now)
         return self._engine.cancel_order(order_id, user=user, now=now)
 
     def match_open_orders(self, now: datetime) -> int:

@@ -187,7 +187,7 @@ class OrderIntent:
             ("validity", Validity),
         ):
             if not isinstance(getattr(self, name), enum):
-                raise ValidationError(f"{name} must be a {enum.__name__}, was {getattr(self, name)!r}")
+                raise ValidationError(f"{name} must be one of {', '.join(m.value for m in enum)}, was {getattr(self, name)!r:.60}")
         if isinstance(self.quantity, bool) or not isinstance(self.quantity, int) or self.quantity <= 0:
             raise ValidationError(f"quantity must be a positive whole number of shares, was {self.quantity!r}")
         for name in ("price", "trigger_price", "stop_loss", "target"):
