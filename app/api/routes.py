@@ -29,6 +29,18 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ApiError, Principal, Services, get_services, require_scope
+from app.api.models import model_of
+from app.trading.views import (
+    ActionOutcome,
+    ApprovalView,
+    FundsView,
+    LimitsView,
+    OrderPreview,
+    OrderView,
+    PositionView,
+    RiskStatusView,
+    TradeView,
+)
 from app.ui.order_ticket import ticket_intent
 from core.errors import ValidationError
 from core.timeutil import IST
@@ -402,12 +414,12 @@ def put_strategy_config(name: str, body: StrategyConfigRequest, _p: Principal = 
 # ---- risk ---------------------------------------------------------------------------------------
 
 
-@router.get("/risk/limits", tags=["risk"])
+@router.get("/risk/limits", response_model=model_of(LimitsView), tags=["risk"])
 def risk_limits(_p: Principal = READ, svc: Services = Depends(get_services)) -> dict:
     return jsonable(svc.trading.risk_limits())
 
 
-@router.put("/risk/limits", tags=["risk"])
+@router.put("/risk/limits", response_model=model_of(LimitsView), tags=["risk"])
 def put_risk_limits(body: dict[str, Any], p: Principal = ADMIN, svc: Services = Depends(get_services)) -> dict:
     """Save a new version of the limits (fields of ``GET /risk/limits``; unknown fields or bad
     values → 422 naming the field; nothing saved). Audited with the key's owner."""
@@ -424,7 +436,7 @@ def put_risk_limits(body: dict[str, Any], p: Principal = ADMIN, svc: Services = 
     return jsonable(svc.trading.save_risk_limits(merged, user=p.user, now=_now(svc)))
 
 
-@router.get("/risk/status", tags=["risk"])
+@router.get("/risk/status", response_model=model_of(RiskStatusView), tags=["risk"])
 def risk_status(_p: Principal = READ, svc: Services = Depends(get_services)) -> dict:
     return jsonable(svc.trading.risk_status(_now(svc)))
 
@@ -468,7 +480,7 @@ def _intent(svc: Services, body: OrderRequest, strategy: str = "manual") -> tupl
     return inst, intent
 
 
-@router.post("/risk/validate", tags=["risk"])
+@router.post("/risk/validate", response_model=model_of(OrderPreview), tags=["risk"])
 def validate(body: OrderRequest, _p: Principal = PROPOSE, svc: Services = Depends(get_services)) -> dict:
     """What placing ``body`` now would meet: the gatekeeper's decision, margin and charges
     (``TradingService.preview_order``); nothing is stored. 200 either way: ``approved`` and
@@ -477,7 +489,7 @@ def validate(body: OrderRequest, _p: Principal = PROPOSE, svc: Services = Depend
     return jsonable(svc.trading.preview_order(intent, now=_now(svc)))
 
 
-@router.post("/risk/kill-switch", tags=["risk"])
+@router.post("/risk/kill-switch", response_model=model_of(ActionOutcome), tags=["risk"])
 def kill_switch(p: Principal = TRADE, svc: Services = Depends(get_services)) -> dict:
     """Halt the desk: cancel open orders, flatten positions, refuse entries until resume. Audited."""
     out = svc.trading.kill_switch(user=p.user, now=_now(svc))
@@ -485,7 +497,7 @@ def kill_switch(p: Principal = TRADE, svc: Services = Depends(get_services)) -> 
     return jsonable(out)
 
 
-@router.post("/risk/resume", tags=["risk"])
+@router.post("/risk/resume", response_model=model_of(ActionOutcome), tags=["risk"])
 def resume(p: Principal = TRADE, svc: Services = Depends(get_services)) -> dict:
     """Lift the kill switch and safe mode (a no-op when not halted). Audited."""
     out = svc.trading.resume(user=p.user, now=_now(svc))
@@ -496,7 +508,7 @@ def resume(p: Principal = TRADE, svc: Services = Depends(get_services)) -> dict:
 # ---- orders, approvals, books -------------------------------------------------------------------
 
 
-@router.post("/orders/propose", status_code=201, tags=["orders"])
+@router.post("/orders/propose", status_code=201, response_model=model_of(ApprovalView), tags=["orders"])
 def propose(body: ProposeRequest, p: Principal = PROPOSE, svc: Services = Depends(get_services)) -> dict:
     """Send an order to the approval queue (a pending card, never an order): the Orders page's
     "Send to approvals". The card carries a risk preview; approving re-checks everything."""
@@ -513,13 +525,13 @@ def propose(body: ProposeRequest, p: Principal = PROPOSE, svc: Services = Depend
     return jsonable(view)
 
 
-@router.get("/approvals", tags=["orders"])
+@router.get("/approvals", response_model=list[model_of(ApprovalView)], tags=["orders"])
 def approvals(_p: Principal = READ, svc: Services = Depends(get_services)) -> list[dict]:
     """Pending approvals, oldest first."""
     return jsonable(svc.trading.pending(_now(svc)))
 
 
-@router.get("/approvals/{approval_id}", tags=["orders"])
+@router.get("/approvals/{approval_id}", response_model=model_of(ApprovalView), tags=["orders"])
 def approval(approval_id: str, _p: Principal = READ, svc: Services = Depends(get_services)) -> dict:
     try:
         return jsonable(svc.trading.approval(approval_id))
@@ -527,7 +539,7 @@ def approval(approval_id: str, _p: Principal = READ, svc: Services = Depends(get
         raise ApiError(404, "not_found", str(exc), field="approval_id") from exc
 
 
-@router.post("/orders", status_code=201, tags=["orders"])
+@router.post("/orders", status_code=201, response_model=model_of(ActionOutcome), tags=["orders"])
 def place(body: OrderRequest, p: Principal = TRADE, svc: Services = Depends(get_services)) -> dict:
     """Place an order straight through the gatekeeper (the Orders page's "Place"; needs the
     ``trade`` scope). A refusal is 409 with the reason codes; no order is written."""
@@ -550,7 +562,7 @@ def _known_order(svc: Services, order_id: str) -> None:
         raise ApiError(404, "not_found", f"no order {order_id!r}", field="order_id")
 
 
-@router.put("/orders/{order_id}", tags=["orders"])
+@router.put("/orders/{order_id}", response_model=model_of(ActionOutcome), tags=["orders"])
 def modify(order_id: str, body: ModifyRequest, p: Principal = TRADE, svc: Services = Depends(get_services)) -> dict:
     """Modify an open order (same gatekeeper as a new one); 409 on refusal, the order unchanged."""
     _known_order(svc, order_id)
@@ -562,7 +574,7 @@ def modify(order_id: str, body: ModifyRequest, p: Principal = TRADE, svc: Servic
     return jsonable(out)
 
 
-@router.delete("/orders/{order_id}", tags=["orders"])
+@router.delete("/orders/{order_id}", response_model=model_of(ActionOutcome), tags=["orders"])
 def cancel(order_id: str, p: Principal = TRADE, svc: Services = Depends(get_services)) -> dict:
     _known_order(svc, order_id)
     out = svc.trading.cancel_order(order_id, user=p.user, now=_now(svc))
@@ -570,25 +582,25 @@ def cancel(order_id: str, p: Principal = TRADE, svc: Services = Depends(get_serv
     return jsonable(out)
 
 
-@router.get("/orders", tags=["orders"])
+@router.get("/orders", response_model=list[model_of(OrderView)], tags=["orders"])
 def order_book(day: date | None = None, _p: Principal = READ, svc: Services = Depends(get_services)) -> list[dict]:
     """The order book (IST ``day``, default every day), newest first."""
     return jsonable(svc.trading.order_book(day))
 
 
-@router.get("/trades", tags=["orders"])
+@router.get("/trades", response_model=list[model_of(TradeView)], tags=["orders"])
 def trade_book(day: date | None = None, _p: Principal = READ, svc: Services = Depends(get_services)) -> list[dict]:
     """The trade book with charges, newest first."""
     return jsonable(svc.trading.trade_book(day))
 
 
-@router.get("/positions", tags=["portfolio"])
+@router.get("/positions", response_model=list[model_of(PositionView)], tags=["portfolio"])
 def positions(_p: Principal = READ, svc: Services = Depends(get_services)) -> list[dict]:
     """Positions marked to the latest ticks (open, and closed today)."""
     return jsonable(svc.trading.positions(_now(svc)))
 
 
-@router.get("/funds", tags=["portfolio"])
+@router.get("/funds", response_model=model_of(FundsView), tags=["portfolio"])
 def funds(_p: Principal = READ, svc: Services = Depends(get_services)) -> dict:
     return jsonable(svc.trading.funds(_now(svc)))
 

@@ -79,7 +79,8 @@ class ApiDesk:
                             timeout=30)
 
     def tick(self, token: int, ltp: float, **kw) -> None:
-        put_tick(self.svc.ticks, token, ltp, **kw)
+        """A tick stamped at the desk's market time now (the ticker keeps the price fresh)."""
+        put_tick(self.svc.ticks, token, ltp, at=self.svc.market_clock.now().now, **kw)
 
 
 def seed_bars(svc: Services) -> None:

@@ -150,6 +150,7 @@ def test_validate_runs_the_gatekeeper_without_writing(api, keys):
 
 
 def test_place_fills_through_the_worker_and_shows_in_the_books(api, keys):
+    api.tick(INFY, 1000.0)
     with api.as_key(keys["trade"]) as c:
         r = c.post("/orders", json={"symbol": "INFY", "side": "BUY", "quantity": 10, "product": "MIS"})
         assert r.status_code == 201, r.text
@@ -159,7 +160,7 @@ def test_place_fills_through_the_worker_and_shows_in_the_books(api, keys):
         book = c.get("/orders").json()
         assert out["order_id"] in [o["order_id"] for o in book]
         placed = next(o for o in book if o["order_id"] == out["order_id"])
-        assert placed["status"] == "COMPLETE" and placed["filled_quantity"] == 10
+        assert placed["status"] == "COMPLETE" and placed["filled_quantity"] == 10, placed["status_message"]
         trades = c.get("/trades").json()
         assert [t for t in trades if t["order_id"] == out["order_id"]][0]["charges"]["total"] > 0
         pos = [p for p in c.get("/positions").json() if p["instrument_token"] == INFY]
