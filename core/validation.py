@@ -100,12 +100,15 @@ def require_date_range(start: object, end: object, *, start_name: str = "start",
 
 
 def require_str_list(name: str, value: object, *, max_items: int, item_cap: int = 64,
-                     allow_empty: bool = False) -> list[str]:
+                     allow_empty: bool = False, drop_blank: bool = False) -> list[str]:
     """``value`` as a list of non-blank strings (a list, tuple or set; one string is refused —
-    "symbols must be a list of strings such as ['INFY', 'TCS'], was 'INFY,TCS'")."""
+    "symbols must be a list of strings such as ['INFY', 'TCS'], was 'INFY,TCS'"). With
+    ``drop_blank`` blank strings are dropped (a form's ``"".split(",")``) instead of refused."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or isinstance(value, dict):
         raise ValidationError(f"{name} must be a list of strings such as ['INFY', 'TCS'], was {shown(value)}")
     items = list(value)
+    if drop_blank:
+        items = [i for i in items if not (isinstance(i, str) and not i.strip())]
     if len(items) > max_items:
         raise ValidationError(f"{name} has {len(items):,} items; the limit is {max_items:,}")
     out: list[str] = []

@@ -10,8 +10,20 @@ from app.adapters.store.ports import WatchlistRepository
 from app.market.instruments import InstrumentService
 from core.errors import ValidationError
 from core.models import Instrument
+from core.text_caps import NAME_MAX_CHARS
+from core.validation import require_str_list, require_text
 
 DEFAULT_NAME = "default"
+#: the most instruments one watchlist holds (Kite's own watchlists hold 100 each)
+MAX_KEYS = 250
+
+
+def _name(name: object) -> str:
+    return require_text("watchlist name", name, cap=NAME_MAX_CHARS)
+
+
+def _key(key: object) -> str:
+    return require_text("instrument key", key, cap=NAME_MAX_CHARS)
 
 
 class _HasWatchlists(Protocol):
@@ -23,7 +35,9 @@ class WatchlistService:
     with ``default`` (the settings' ``DESK_WATCHLIST``) the first time it is read.
 
     Every key is resolved through ``instruments``: an unknown symbol raises
-    ``ValidationError`` naming it (with close matches) and nothing is changed.
+    ``ValidationError`` naming it (with close matches) and nothing is changed. Every method
+    also refuses (``ValidationError``, nothing changed) a name or key that is not text or is over
+    64 characters, and a key list given as one string or longer than ``MAX_KEYS`` (250).
     """
 
     def __init__(self, store: _HasWatchlists, instruments: InstrumentService, default: Sequence[str]) -> None:
@@ -34,6 +48,7 @@ class WatchlistService:
 
     def keys(self, name: str = DEFAULT_NAME) -> list[str]:
         """The keys of ``name`` in order. ``default`` is seeded on first use; others start empty."""
+        name = _name(name)
         if name == DEFAULT_NAME and not self._repo.exists(name):
             with self._lock:
                 if not self._repo.exists(name):
@@ -50,16 +65,20 @@ class WatchlistService:
 
     def add(self, key: str, name: str = DEFAULT_NAME) -> bool:
         """Append ``key`` (any form ``resolve`` accepts). Returns False if it was already there."""
+        name, key = _name(name), _key(key)
         canonical = self._instruments.resolve(key).key
         with self._lock:
             current = self.keys(name)
             if canonical in current:
                 return False
+            if len(current) >= MAX_KEYS:
+                raise ValidationError(f"watchlist {name!r} already holds {MAX_KEYS} instruments, the limit; remove one first")
             self._repo.replace(name, [*current, canonical])
         return True
 
     def remove(self, key: str, name: str = DEFAULT_NAME) -> bool:
         """Remove ``key``. Returns False (a no-op) if it was not in the list."""
+        name, key = _name(name), _key(key)
         try:
             canonical = self._instruments.resolve(key).key
         except ValidationError:
@@ -73,6 +92,8 @@ class WatchlistService:
 
     def replace(self, keys: Iterable[str], name: str = DEFAULT_NAME) -> list[str]:
         """Make ``keys`` the whole list (duplicates dropped, order kept); return the stored keys."""
+        name = _name(name)
+        keys = require_str_list("keys", keys, max_items=MAX_KEYS, item_cap=NAME_MAX_CHARS, allow_empty=True)
         canonical = self._canonical(keys)
         self._repo.replace(name, canonical)
         return canonical

@@ -35,7 +35,9 @@ from core.errors import TemporaryError, ValidationError
 from core.models import Bar
 from core.orders import price_from_float
 from core.strategies import STRATEGIES, Strategy, bar_end_of, make_strategy
+from core.text_caps import NAME_MAX_CHARS, shown
 from core.timeutil import IST
+from core.validation import require_aware_datetime, require_str_list, require_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.strategy_store import StrategyStore
@@ -48,6 +50,10 @@ log = logging.getLogger(__name__)
 
 #: Bars of history kept per instrument by the runner (about 5 sessions of 1-minute bars).
 HISTORY_BARS = 2000
+
+
+#: the most symbols one strategy may watch
+MAX_SYMBOLS = 500
 
 
 @dataclass(frozen=True)
@@ -109,13 +115,29 @@ class StrategyService:
     def save(self, name: str, params: Mapping[str, Any], symbols: Iterable[str], *, enabled: bool,
              now: datetime) -> StrategyConfig:
         """Validate and store. Raises ``ValidationError`` (nothing stored) for an unknown strategy,
-        a parameter out of range, an unknown symbol, or enabling with no symbols."""
+        ``params`` that is not a mapping or a parameter out of range, ``symbols`` that is not a
+        list of strings (one string such as ``"INFY,TCS"`` is refused), more than
+        ``MAX_SYMBOLS`` (500), an unknown symbol, ``enabled`` not a bool, a naive ``now``,
+        enabling with no symbols, or enabling on an index (segment ``INDICES``, e.g. NIFTY 50:
+        it cannot be traded)."""
+        name = require_text("strategy", name, cap=NAME_MAX_CHARS)
+        if not isinstance(params, Mapping):
+            raise ValidationError(f"params must be a mapping of parameter name to value, was {shown(params)}")
+        if not isinstance(enabled, bool):
+            raise ValidationError(f"enabled must be True or False, was {shown(enabled)}")
+        require_aware_datetime("now", now)
+        syms = [s.upper() for s in require_str_list("symbols", symbols, max_items=MAX_SYMBOLS, allow_empty=True,
+                                                         drop_blank=True)]
         strat = make_strategy(name, params)
-        syms = [s.strip().upper() for s in symbols if s and s.strip()]
         if enabled and not syms:
             raise ValidationError(f"{name}: pick at least one symbol before enabling it (the universe is empty)")
         if self.instruments is not None and syms:
-            syms = [i.tradingsymbol for i in self.instruments.resolve_many(syms)]
+            resolved = self.instruments.resolve_many(syms)
+            indices = [i.tradingsymbol for i in resolved if i.segment == "INDICES"]
+            if enabled and indices:
+                raise ValidationError(f"{name}: cannot be enabled on an index ({', '.join(indices)[:60]}): an index "
+                                      "is not tradable; pick its stocks instead (e.g. from the NIFTY 50 universe)")
+            syms = [i.tradingsymbol for i in resolved]
         self.store.save_config(name, strat.params, syms, enabled, now)
         return self.config(name)
 
