@@ -227,17 +227,27 @@ def rangebreaks(index: Iterable, interval: str) -> list[dict]:
     """The ``rangebreaks`` for an x axis of ``index`` (times) at ``interval``.
 
     Weekends (``["sat", "mon"]``) and every weekday between the first and last time without any
-    data (holidays) are hidden; intraday also hides 15:30–09:15 IST (``pattern="hour"``).
+    data (holidays) are hidden; intraday also hides 15:30–09:15 IST (``pattern="hour"``), and a
+    holiday's break covers only its 09:15–15:30 (see the comment). A special weekend session
+    (e.g. a Saturday budget day) is hidden too: the Chart page uses a category axis for that.
     """
     x = ist_x(index)
+    daily = fmt.is_daily(interval)
     breaks: list[dict] = [dict(bounds=["sat", "mon"])]
     if len(x):
         have = set(x.normalize())
         weekdays = pd.bdate_range(x.min().normalize(), x.max().normalize())
-        gaps = [d.strftime("%Y-%m-%d") for d in weekdays if d not in have]
-        if gaps:
-            breaks.append(dict(values=gaps))
-    if not fmt.is_daily(interval):
+        gaps = [d for d in weekdays if d not in have]
+        if gaps and daily:
+            breaks.append(dict(values=[d.strftime("%Y-%m-%d") for d in gaps]))
+        elif gaps:
+            # Only the session hours of a holiday: a whole-day break overlapping the hour and
+            # weekend breaks makes plotly.js fail ("Cannot read properties of undefined (reading
+            # 'val')", plotly.py#3134) and draw nothing; checked in Chromium.
+            open_h, close_h = SESSION_HOURS
+            breaks.append(dict(values=[(d + pd.Timedelta(hours=open_h)).strftime("%Y-%m-%d %H:%M:%S") for d in gaps],
+                               dvalue=int((close_h - open_h) * 3_600_000)))
+    if not daily:
         breaks.insert(0, dict(bounds=[SESSION_HOURS[1], SESSION_HOURS[0]], pattern="hour"))
     return breaks
 

@@ -47,7 +47,7 @@ def test_intraday_time_axis_hides_nights_weekends_and_holidays() -> None:
     breaks = charts.rangebreaks(idx, "5minute")
     assert {"bounds": [15.5, 9.25], "pattern": "hour"} in breaks
     assert {"bounds": ["sat", "mon"]} in breaks
-    assert {"values": ["2016-09-12"]} in breaks
+    assert {"values": ["2016-09-12 09:15:00"], "dvalue": 22_500_000} in breaks  # its session hours only
     fig = go.Figure(go.Scatter(x=charts.ist_x(idx), y=list(range(6))))
     charts.time_axis(fig, idx, "5minute")
     assert fig.layout.xaxis.rangebreaks[0].pattern == "hour"
@@ -69,3 +69,50 @@ def test_price_figure_uses_indian_axes_and_date_labels_for_daily_bars() -> None:
     assert fig.layout.yaxis2.exponentformat == "none"
     intraday = charts.price_figure(_bars("2016-09-09 09:15", 300, "5min"), "5minute")
     assert "10,00,000" in intraday.layout.yaxis2.ticktext  # volume axis in lakhs
+
+
+def test_intraday_and_daily_axes_draw_in_chromium_without_gaps_or_errors(tmp_path) -> None:
+    """plotly.js draws the rangebreaks (a Monday holiday beside a weekend once made it throw and
+    draw nothing) and the Babel ticks, with no night, weekend or holiday on the axis."""
+    from pathlib import Path
+
+    import plotly
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.desk import launch_chromium
+
+    intraday = pd.DatetimeIndex([*pd.date_range("2016-09-09 09:16", "2016-09-09 15:30", freq="1min", tz="Asia/Kolkata"),
+                                 *pd.date_range("2016-09-13 09:16", "2016-09-13 15:30", freq="1min", tz="Asia/Kolkata")])
+    daily = pd.DatetimeIndex(["2016-09-08", "2016-09-09", "2016-09-13", "2016-09-14"]).tz_localize("Asia/Kolkata")
+    figures = {}
+    for name, idx, interval in (("intraday", intraday, "minute"), ("daily", daily, "day")):
+        y = 1_000_000 + np.sin(np.arange(len(idx)) / 40) * 2_000
+        fig = go.Figure(go.Scatter(x=charts.ist_x(idx), y=y, name="equity"))
+        charts.inr_axis(charts.desk_layout(fig))
+        charts.time_axis(fig, idx, interval)
+        fig.update_layout(width=900, height=400)
+        figures[name] = fig.to_json()
+    js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    page_file = tmp_path / "axes.html"
+    page_file.write_text(f'<html><body><div id="g"></div><script src="file://{js}"></script></body></html>')
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"file://{page_file}")
+            page.wait_for_function("typeof Plotly !== 'undefined'", timeout=60_000)
+            ticks = {}
+            for name, spec in figures.items():
+                page.evaluate("j => { const f = JSON.parse(j); return Plotly.newPlot('g', f.data, f.layout); }", spec)
+                ticks[name] = (page.eval_on_selector_all(".xtick text", "els => els.map(e => e.textContent)"),
+                               page.eval_on_selector_all(".ytick text", "els => els.map(e => e.textContent)"))
+        finally:
+            browser.close()
+    assert not errors, errors
+    x, y = ticks["intraday"]
+    assert x and not any(day in t for t in x for day in ("10 Sep", "11 Sep", "12 Sep")), x  # no gap days
+    assert all(t.startswith("₹") for t in y) and any(",00," in t or t == "₹10,00,000" for t in y), y
+    x, y = ticks["daily"]
+    assert x and all(t.endswith("2016") for t in x) and not any("12 Sep" in t for t in x), x  # dates only
