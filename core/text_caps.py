@@ -26,7 +26,7 @@ NAME_MAX_CHARS = 64
 LLM_REASON_MAX_CHARS = 500
 #: each of an LLM answer's ``risks``, and how many are kept
 LLM_RISK_MAX_CHARS = 200
-LLM_RISKS_MAX = 5
+LLM_RISKS_MAX = 8
 #: pasted or fetched text (headlines, a note) put into one prompt, after fencing
 UNTRUSTED_TEXT_MAX_CHARS = 8_000
 #: how much of a bad value an error message quotes

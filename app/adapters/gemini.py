@@ -3,7 +3,9 @@
 One call: ``GeminiClient.generate(model, prompt, schema)`` sends the prompt with structured
 output (``response_mime_type="application/json"``, ``response_schema=<pydantic model>``) and
 returns a :class:`GeminiReply` with the raw text, the parsed answer (or why it would not
-parse) and the token counts from ``usageMetadata``.
+parse) and the token counts from ``usageMetadata`` (a negative or non-number count becomes 0
+with ``usage_note`` saying so: the reply is returned, never raised, so the paid call is
+recorded in the budget log).
 
 * The API version is pinned (default ``v1beta``, where structured output and every current
   model are served; google-genai 3.0 changed its own default to ``v1``).
@@ -79,6 +81,28 @@ class GeminiReply:
     prompt_tokens: int
     output_tokens: int
     model_version: str = ""
+    #: why the token counts were changed (a negative or non-number count from ``usageMetadata``
+    #: is recorded as 0 and flagged here), ``""`` when they were taken as sent
+    usage_note: str = ""
+
+
+def usage_count(name: str, value: Any) -> tuple[int, str]:
+    """One ``usageMetadata`` token count as an ``int >= 0`` and a note when it had to be changed:
+    a missing count is 0 (no note); a negative, non-integer or non-number one is 0 with a note
+    naming it (the call was still paid for; the budget log must not lose it)."""
+    if value is None:
+        return 0, ""
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            return 0, f"{name} {str(value)[:30]!r} is not a number; recorded as 0"
+        if not number == number or number in (float("inf"), float("-inf")) or number != int(number):
+            return 0, f"{name} {str(value)[:30]} is not a whole number; recorded as 0"
+        value = int(number)
+    if value < 0:
+        return 0, f"{name} {value} is negative; recorded as 0"
+    return value, ""
 
 
 def parse_answer(text: str, schema: type[BaseModel]) -> tuple[BaseModel | None, str | None]:
@@ -136,12 +160,14 @@ class GeminiClient:
         text = resp.text or ""
         parsed, why = parse_answer(text, schema)
         usage = resp.usage_metadata
-        prompt_tokens = int(getattr(usage, "prompt_token_count", 0) or 0)
-        output_tokens = int(getattr(usage, "candidates_token_count", 0) or 0) + \
-            int(getattr(usage, "thoughts_token_count", 0) or 0)
+        prompt_tokens, n1 = usage_count("promptTokenCount", getattr(usage, "prompt_token_count", None))
+        candidates, n2 = usage_count("candidatesTokenCount", getattr(usage, "candidates_token_count", None))
+        thoughts, n3 = usage_count("thoughtsTokenCount", getattr(usage, "thoughts_token_count", None))
         if not text and why:
             why = "the answer was empty (blocked or cut off: " + _finish_reason(resp) + ")"
-        return GeminiReply(text, parsed, why, prompt_tokens, output_tokens, resp.model_version or "")
+        note = "; ".join(n for n in (n1, n2, n3) if n)
+        return GeminiReply(text, parsed, why, prompt_tokens, candidates + thoughts, resp.model_version or "",
+                           "Gemini sent bad usage counts: " + note if note else "")
 
 
 def _msg(exc: genai_errors.APIError) -> str:

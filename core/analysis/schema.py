@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 Verdict = Literal["buy", "sell", "hold", "avoid"]
 TimeHorizon = Literal["intraday", "swing", "positional"]
@@ -24,7 +24,8 @@ class AnalysisAnswer(BaseModel):
     * ``confidence``: 0–1;
     * ``entry``/``stop``/``target``: ₹ per share; required for buy and sell, optional otherwise;
     * ``time_horizon``: ``intraday`` (square off today), ``swing`` (days), ``positional`` (weeks);
-    * ``reasons``/``risks``: short sentences that cite the snapshot's numbers.
+    * ``reasons``/``risks``: short sentences that cite the snapshot's numbers (each cut to
+      ``core.text_caps`` caps by :func:`core.analysis.check_answer`, with a note).
     """
 
     verdict: Verdict
@@ -35,3 +36,14 @@ class AnalysisAnswer(BaseModel):
     time_horizon: TimeHorizon
     reasons: list[str] = Field(min_length=1, max_length=8)
     risks: list[str] = Field(default_factory=list, max_length=8)
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _confidence_is_a_number(cls, value: object) -> object:
+        """NaN, ±inf, a bool or a non-number say what is wanted (not "should be <= 1")."""
+        import math
+
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not 0.0 <= value <= 1.0:
+            raise ValueError(f"confidence must be a number between 0 and 1, was {str(value)[:60]}")
+        return value

@@ -8,7 +8,14 @@ Rules (each failure is a reason; any reason rejects the answer):
 * ``entry`` lies within the day's range (low..high) widened by ``entry_tolerance_pct`` % of
   the LTP: an entry the market has not been near today is a hallucinated level;
 * every level lies within the day's price band (circuit limits): NSE rejects orders outside it;
-* buy: ``stop < entry < target``; sell: ``target < entry < stop``.
+* buy: ``stop < entry < target``; sell: ``target < entry < stop``;
+* hold and avoid may give levels, and then they must be ordered for the direction of the
+  position the snapshot holds: a short (net quantity < 0) like a sell, otherwise (long or
+  flat) like a buy; every pair that is given is checked (a hold with its stop above its entry
+  while long or flat is refused);
+* free text is capped (``core.text_caps``; machine text, so cut with a visible "…" and a note,
+  not refused): each of ``reasons`` to ``LLM_REASON_MAX_CHARS`` (500) characters, each of
+  ``risks`` to ``LLM_RISK_MAX_CHARS`` (200), at most ``LLM_RISKS_MAX`` risks.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from core.analysis.schema import AnalysisAnswer
 from core.analysis.snapshot import Snapshot
+from core.text_caps import LLM_REASON_MAX_CHARS, LLM_RISK_MAX_CHARS, LLM_RISKS_MAX, truncate_text
 
 LEVELS = ("entry", "stop", "target")
 
@@ -79,5 +87,29 @@ def check_answer(answer: AnalysisAnswer, snapshot: Snapshot, *, entry_tolerance_
         if answer.verdict == "sell" and not target < entry < stop:
             problems.append(f"a sell needs target < entry < stop, got target ₹{target:,.2f}, entry "
                             f"₹{entry:,.2f}, stop ₹{stop:,.2f}")
-    fixed = answer.model_copy(update=levels)
+    if answer.verdict in ("hold", "avoid"):
+        problems += _hold_order(answer.verdict, entry, stop, target, snapshot)
+    reasons = [truncate_text(r, LLM_REASON_MAX_CHARS) for r in answer.reasons]
+    risks = [truncate_text(r, LLM_RISK_MAX_CHARS) for r in answer.risks[:LLM_RISKS_MAX]]
+    if reasons != list(answer.reasons):
+        notes.append(f"a reason over {LLM_REASON_MAX_CHARS} characters was cut (…)")
+    if risks != list(answer.risks):
+        notes.append(f"risks were cut to {LLM_RISKS_MAX} of at most {LLM_RISK_MAX_CHARS} characters each (…)")
+    fixed = answer.model_copy(update={**levels, "reasons": reasons, "risks": risks})
     return Checked(fixed, tuple(problems), tuple(notes))
+
+
+def _hold_order(verdict: str, entry: float | None, stop: float | None, target: float | None,
+                snapshot: Snapshot) -> list[str]:
+    """The hold/avoid ordering rule of the module docstring: each given pair in the direction
+    of the snapshot's net position (short: like a sell; long or flat: like a buy)."""
+    short = sum(p.quantity for p in snapshot.positions) < 0
+    side, rule = ("short", "target < entry < stop") if short else ("long or flat", "stop < entry < target")
+    low, high = ("target", "stop") if short else ("stop", "target")
+    given = {"entry": entry, "stop": stop, "target": target}
+    order = [n for n in (low, "entry", high) if given[n] is not None]
+    values = [given[n] for n in order]
+    if all(a < b for a, b in zip(values, values[1:])):
+        return []
+    shown_levels = ", ".join(f"{n} ₹{given[n]:,.2f}" for n in order)
+    return [f"a {verdict} with a {side} position needs {rule} for the levels it gives, got {shown_levels}"]

@@ -140,7 +140,7 @@ def test_headlines_reach_the_prompt_marked_unverified(svc, fake):
     fake.push(answer(good(snap)))
     svc.analyse("INFY", AT, headlines="Infosys bags $1bn deal\n\n")
     text = fake.requests[-1][2]["contents"][0]["parts"][0]["text"]
-    assert "UNVERIFIED HEADLINES" in text and '"""Infosys bags $1bn deal"""' in text
+    assert "UNVERIFIED HEADLINES" in text and "⟦UNTRUSTED⟧\n  - Infosys bags $1bn deal\n⟦/UNTRUSTED⟧" in text
 
 
 def _change_pct(frame, at) -> float:

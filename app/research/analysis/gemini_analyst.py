@@ -54,6 +54,10 @@ class _NoRateLimit:
 NO_RATE_LIMIT: RateLimiter = _NoRateLimit()
 
 
+def _joined(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
 def wall_now() -> datetime:
     """The wall clock (UTC): the budget's IST day and each call's record time."""
     return datetime.now(UTC)
@@ -87,7 +91,9 @@ class GeminiAnalyst:
 
     Raises :class:`AnalysisRefused` (budget spent, key or model rejected, invalid answer),
     :class:`GeminiTransientError` (429, 5xx, timeouts) and ``RateLimitTimeout`` (no permit).
-    Every call, failed or not, is recorded with its tokens and estimated cost.
+    Every call, failed or not, is recorded with its tokens and estimated cost *before* its
+    answer is judged; negative usage counts are recorded as 0 and flagged in the call's message
+    and the stored analysis's notes.
     """
 
     def __init__(self, store: AnalysisStore, client: Generator, config: AnalysisSettings, *,
@@ -111,21 +117,37 @@ class GeminiAnalyst:
         wall = self._wall()
         record = dict(at=wall, day=wall.astimezone(IST).date(), symbol=snap.key, model=model)
         reply = self._generate(snap, model, record)
-        cost = call_cost_inr(reply.prompt_tokens, reply.output_tokens, self.config.prices)
-        usage = dict(prompt_tokens=reply.prompt_tokens, output_tokens=reply.output_tokens, cost_inr=cost)
+        # The call is paid for: its usage goes into the budget log whatever the answer turns out
+        # to be. Token counts are clamped to >= 0 here too (any ``Generator``, not only ours), the
+        # answer is checked inside the try, and the call is recorded before anything is raised.
+        prompt_tokens, output_tokens = max(int(reply.prompt_tokens), 0), max(int(reply.output_tokens), 0)
+        flag = getattr(reply, "usage_note", "") or (
+            "" if (prompt_tokens, output_tokens) == (reply.prompt_tokens, reply.output_tokens)
+            else f"Gemini sent negative usage counts ({reply.prompt_tokens}, {reply.output_tokens}); recorded as 0")
+        cost = call_cost_inr(prompt_tokens, output_tokens, self.config.prices)
+        usage = dict(prompt_tokens=prompt_tokens, output_tokens=output_tokens, cost_inr=cost)
         step(0.8, "checking the answer against the snapshot")
-        if reply.parsed is None:
-            self.store.record_call(status="invalid", message=reply.parse_error or "", **usage, **record)
-            raise AnalysisRefused(f"Gemini's answer was rejected: {reply.parse_error}. Nothing was stored.",
-                                  "INVALID_ANSWER")
-        checked = check_answer(reply.parsed, snap)  # type: ignore[arg-type]
-        if not checked.ok:
-            why = "; ".join(checked.problems)
-            self.store.record_call(status="invalid", message=why, **usage, **record)
-            raise AnalysisRefused(f"Gemini's levels failed the desk's checks: {why}. Nothing was stored.",
-                                  "INVALID_ANSWER")
-        self.store.record_call(status="ok", **usage, **record)
-        return self.store.add(analysis_record(snap, "gemini", model, checked.answer, checked.notes, **usage))
+        checked, refusal = None, None
+        try:
+            if reply.parsed is None:
+                refusal = f"Gemini's answer was rejected: {reply.parse_error}. Nothing was stored."
+                why = reply.parse_error or ""
+            else:
+                checked = check_answer(reply.parsed, snap)  # type: ignore[arg-type]
+                why = "; ".join(checked.problems)
+                if not checked.ok:
+                    refusal = f"Gemini's levels failed the desk's checks: {why}. Nothing was stored."
+        except Exception as exc:  # a bug in the checks must not drop the paid call from the log
+            self.store.record_call(status="invalid", message=_joined(f"check failed: {exc}"[:300], flag),
+                                   **usage, **record)
+            raise
+        self.store.record_call(status="invalid" if refusal else "ok", message=_joined(why if refusal else "", flag),
+                               **usage, **record)
+        if refusal:
+            raise AnalysisRefused(refusal, "INVALID_ANSWER")
+        assert checked is not None
+        notes = (*checked.notes, flag) if flag else checked.notes
+        return self.store.add(analysis_record(snap, "gemini", model, checked.answer, notes, **usage))
 
     def _check_budget(self) -> None:
         budget = self.budget()

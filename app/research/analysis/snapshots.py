@@ -21,6 +21,7 @@ import pandas as pd
 from app.research.analysis.minute_bars import MinuteBars
 from core.analysis import PositionFact, Snapshot, build_snapshot
 from core.sectors import SECTOR_INDEX  # industry → NSE sector index: one map for the desk
+from core.text_caps import shown
 from core.errors import DeskError, ValidationError
 from core.models import Instrument, Tick
 from core.risk.limits import RiskLimits
@@ -64,6 +65,9 @@ def clean_headlines(headlines: Sequence[str] | str | None) -> list[str]:
     """
     if headlines is None:
         return []
+    if not isinstance(headlines, str) and (not isinstance(headlines, (list, tuple))
+                                           or not all(isinstance(h, str) for h in headlines)):
+        raise ValidationError(f"headlines must be text (one per line) or a list of strings, was {shown(headlines)}")
     items = headlines.splitlines() if isinstance(headlines, str) else list(headlines)
     out = [" ".join(str(h).split()) for h in items if str(h).strip()]
     if len(out) > MAX_HEADLINES:
