@@ -15,7 +15,7 @@ Money (``Decimal``/float/int/str rupees; ``None``/NaN/unparseable → ``"—"``;
   i.e. when ``|amount| < ₹1,00,000`` **and** the amount is not a whole number of rupees.
   ``money(327774.25)`` → ``"₹3,27,774"``, ``money(1234.5)`` → ``"₹1,234.50"``,
   ``money(500)`` → ``"₹500"``. Use it for equity, capital, P&L totals, notional values.
-- ``PAISE_BELOW`` — the ₹1,00,000 threshold of the paise rule.
+- ``PAISE_BELOW`` — the ₹1,00,000 threshold of the paise rule; ``RUPEE`` — Babel's ``"₹"``.
 
 Counts and plain numbers:
 
@@ -43,6 +43,7 @@ all shown in IST):
   ``"09 Sep 2016 09:15 IST"`` for intraday bars.
 - ``interval_label(interval)`` → ``"5minute"`` → ``"5 min"``, ``"minute"`` → ``"1 min"``,
   ``"60minute"`` → ``"60 min"``, ``"day"`` → ``"Daily"``, ``"week"`` → ``"Weekly"``.
+- ``is_daily(interval)`` → ``True`` for ``day``/``week``/``month`` (bars without a time).
 - ``countdown(remaining)`` → ``"4:05"``.
 
 Missing values and tables:
@@ -53,6 +54,7 @@ Missing values and tables:
   ``"qty"``, ``"volume"``, ``"number"``, ``"pct"``, ``"signed_pct"``, ``"fraction_pct"``,
   ``"ist"``, ``"ist_time"``, ``"date"``, ``"text"``, ``"interval"``) or a callable; every other
   column gets ``text`` (so no ``None``/``nan`` cell survives). ``labels`` renames columns.
+  ``KINDS`` maps each kind name to its formatter (also ``"inr_signed"``, ``"money_signed"``).
 - ``style_for_display(df, spec, labels=None)`` → the same display text as a pandas ``Styler``
   over the *unchanged* values: ``st.dataframe`` shows the text but still sorts numbers as
   numbers, and AppTest/``.value`` readers still see the numbers. Prefer it for sortable tables.
@@ -62,13 +64,14 @@ Missing values and tables:
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from babel import Locale
 from babel.numbers import format_decimal, get_currency_symbol, get_decimal_symbol, parse_pattern
 
@@ -101,8 +104,6 @@ def is_missing(value: Any) -> bool:
         return not math.isfinite(value)
     if isinstance(value, (int, date, timedelta)) and not hasattr(value, "to_pydatetime"):
         return False
-    import pandas as pd
-
     try:
         result = pd.isna(value)
     except (TypeError, ValueError):  # pragma: no cover - exotic objects
