@@ -242,10 +242,12 @@ class Services:
         """TradingView / Chartink alerts → pending approvals (``app.trading.webhook_intake``);
         secrets hashed in the API key table, duplicates claimed in Redis, market time."""
         from app.adapters.api_key_store import ApiKeyStore
+        from app.adapters.rate_limit import RateLimit, RedisRateLimiter
         from app.trading.webhook_intake import WebhookIntake, WebhookSecrets
 
         return WebhookIntake(self.trading, self.instruments, WebhookSecrets(ApiKeyStore(self.sql.engine)),
-                             self.redis, clock=lambda: self.market_clock.now().now)
+                             self.redis, clock=lambda: self.market_clock.now().now,
+                             limiter=lambda name, n: RedisRateLimiter(self.redis, RateLimit(name, n, 60.0)))
 
     @cached_property
     def operations(self) -> OperationsService:

@@ -17,11 +17,12 @@ Answers (JSON; errors as ``{"error": {"code", "message", "field"?}}`` like every
 * 200 ``{"duplicate": true, "trace_id", "approvals": []}`` for a repeat inside the window;
 * 400 ``bad_json`` · 401 ``secret_missing|secret_malformed|secret_unknown|secret_revoked`` ·
   404 ``unknown_symbol`` (``field`` ``symbol``/``stocks``) · 413 ``too_large`` · 422 ``invalid``
-  (``field`` names it) · 503 ``unavailable`` (Redis or the store down).
+  (``field`` names it) · 429 ``rate_limited`` (``Retry-After``) · 503 ``unavailable`` (Redis or the store down).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -29,7 +30,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ApiError, Services, get_services
-from app.trading.webhook_intake import IntakeResult, SecretRefused, UnknownSymbol
+from app.trading.webhook_intake import IntakeResult, RateLimited, SecretRefused, UnknownSymbol
 from core import webhooks as wh
 from core.errors import ValidationError
 
@@ -43,6 +44,7 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
     201: {"description": "one pending approval per symbol"},
     400: {"description": "malformed JSON"},
     401: {"description": "missing, malformed, unknown or revoked webhook secret"},
+    429: {"description": "the secret's deliveries per minute are used up (``Retry-After``)"},
     404: {"description": "a symbol is not in the instrument master (nothing written)"},
     413: {"description": "body over 16 KiB"},
     422: {"description": "a field is missing or wrong (``field`` names it)"},
@@ -68,6 +70,9 @@ async def _receive(source: str, secret: str | None, request: Request, svc: Servi
         raise ApiError(413, "too_large", str(exc), field="body") from exc
     except SecretRefused as exc:
         raise ApiError(401, f"secret_{exc.reason}", str(exc), field="secret") from exc
+    except RateLimited as exc:
+        raise ApiError(429, "rate_limited", str(exc),
+                       headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))}) from exc
     except wh.MalformedPayload as exc:
         raise ApiError(400, "bad_json", str(exc), field="body") from exc
     except UnknownSymbol as exc:

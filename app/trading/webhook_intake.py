@@ -5,7 +5,8 @@ until every check has passed:
 
 1. size: a body over ``core.webhooks.MAX_BODY_BYTES`` is ``PayloadTooLarge`` (HTTP 413);
 2. the secret (URL path or ``X-Desk-Webhook-Secret``) names its owner, or ``SecretRefused``
-   (401: missing, malformed, unknown, revoked);
+   (401: missing, malformed, unknown, revoked); one permit of the secret's own rate limit
+   (``rate_per_minute``, default 120, counted in the shared Redis limiter) or ``RateLimited`` (429);
 3. ``core.webhooks`` parses the JSON (``MalformedPayload`` 400, ``FieldError`` 422);
 4. every symbol resolves in the instrument master, or ``UnknownSymbol`` (404, naming it);
    each becomes an ``OrderIntent`` checked by ``core.orders.validate_intent`` (lot, tick,
@@ -62,6 +63,8 @@ SECRET_LABEL = "webhook secret"
 DEDUPE_SECONDS = 600
 #: Redis key prefix of the duplicate claims.
 DEDUPE_PREFIX = "desk:webhook:seen"
+#: Default deliveries per minute per secret.
+RATE_PER_MINUTE = 120
 
 
 class SecretRefused(DeskError):
@@ -70,6 +73,14 @@ class SecretRefused(DeskError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class RateLimited(DeskError):
+    """The secret used up its deliveries per minute (HTTP 429); retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float, message: str) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UnknownSymbol(ValidationError):
@@ -88,6 +99,7 @@ class WebhookSecret:
     username: str
     created_at: datetime
     revoked_at: datetime | None = None
+    rate_per_minute: int = 120
 
     @property
     def prefix(self) -> str:
@@ -122,18 +134,26 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+def _info(row: Mapping[str, Any]) -> WebhookSecret:
+    return WebhookSecret(row["key_id"], str(row["username"]), row["created_at"], row.get("revoked_at"),
+                         int(row.get("rate_per_minute") or RATE_PER_MINUTE))
+
+
 class WebhookSecrets:
     """One active webhook secret per user, hashed in the API key table (scope ``webhook``)."""
 
     def __init__(self, store: ApiKeyStore) -> None:
         self.store = store
 
-    def rotate(self, username: str, *, now: datetime) -> NewSecret:
-        """Revoke ``username``'s current secret (if any) and generate a new one; the old URLs
-        stop working at once. Raises ``ValidationError`` for a blank user or a naive ``now``."""
+    def rotate(self, username: str, *, now: datetime, rate_per_minute: int = RATE_PER_MINUTE) -> NewSecret:
+        """Revoke ``username``'s current secret (if any) and generate a new one allowing
+        ``rate_per_minute`` deliveries; the old URLs stop working at once. Raises
+        ``ValidationError`` for a blank user, a naive ``now`` or a rate outside 1 – 6,000."""
         user = str(username or "").strip()
         if not user:
             raise ValidationError("a webhook secret needs an owner: sign in first")
+        if not 1 <= int(rate_per_minute) <= 6000:
+            raise ValidationError(f"rate_per_minute must be 1 – 6,000 deliveries, was {rate_per_minute}")
         at = require_aware(now, "now").astimezone(UTC)
         key_id = _secrets.token_hex(6)
         secret = f"{SECRET_PREFIX}_{key_id}_{_secrets.token_urlsafe(24)}"
@@ -141,15 +161,15 @@ class WebhookSecrets:
             if old["revoked_at"] is None:
                 self.store.revoke(user, old["key_id"], at)
         self.store.insert(dict(key_id=key_id, username=user, label=SECRET_LABEL, scopes=SECRET_SCOPE,
-                               token_hash=_hash(secret), rate_per_minute=600, created_at=at,
+                               token_hash=_hash(secret), rate_per_minute=int(rate_per_minute), created_at=at,
                                last_used_at=None, revoked_at=None))
-        return NewSecret(WebhookSecret(key_id, user, at), secret)
+        return NewSecret(WebhookSecret(key_id, user, at, rate_per_minute=int(rate_per_minute)), secret)
 
     def current(self, username: str) -> WebhookSecret | None:
         """``username``'s active secret (without the secret), or ``None``."""
         for row in self._rows(str(username or "").strip()):
             if row["revoked_at"] is None:
-                return WebhookSecret(row["key_id"], row["username"], row["created_at"])
+                return _info(row)
         return None
 
     def revoke(self, username: str, *, now: datetime) -> bool:
@@ -159,6 +179,10 @@ class WebhookSecrets:
 
     def owner_of(self, secret: str | None) -> str:
         """The user whose active secret ``secret`` is. Raises ``SecretRefused``."""
+        return self.check(secret).username
+
+    def check(self, secret: str | None) -> WebhookSecret:
+        """The active secret ``secret`` is (owner, key id, rate). Raises ``SecretRefused``."""
         if not secret or not secret.strip():
             raise SecretRefused("missing", "no webhook secret: put it in the URL "
                                            "(/api/v1/webhooks/<source>/<secret>) or the X-Desk-Webhook-Secret header")
@@ -174,7 +198,7 @@ class WebhookSecrets:
         if row["revoked_at"] is not None:
             raise SecretRefused("revoked", f"webhook secret {SECRET_PREFIX}_{parts[1]}_… was rotated or revoked; "
                                            "copy the new URL from the Settings page")
-        return str(row["username"])
+        return _info(row)
 
     def _rows(self, user: str) -> list[dict[str, Any]]:
         return [r for r in self.store.for_user(user) if r.get("scopes") == SECRET_SCOPE] if user else []
@@ -196,16 +220,21 @@ class WebhookIntake:
         The duplicate claims (``SET NX EX``).
     clock : callable
         Market time now (tz-aware): the approvals' ``created_at`` and risk preview time.
+    limiter : callable, optional
+        ``limiter(name, per_minute)`` → an object with ``try_acquire() -> float`` (seconds to
+        wait, 0 when granted): ``app.adapters.rate_limit.RedisRateLimiter``. ``None``: no limit.
     dedupe_seconds : int
         The duplicate window (default 600 s).
     """
 
     def __init__(self, trading: TradingService, instruments: InstrumentService, secrets: WebhookSecrets,
-                 redis: redis.Redis, *, clock: Callable[[], datetime], dedupe_seconds: int = DEDUPE_SECONDS) -> None:
+                 redis: redis.Redis, *, clock: Callable[[], datetime], dedupe_seconds: int = DEDUPE_SECONDS,
+                 limiter: Callable[[str, int], Any] | None = None) -> None:
         if dedupe_seconds <= 0:
             raise ValidationError(f"dedupe_seconds must be positive, was {dedupe_seconds}")
         self.trading, self.instruments, self.secrets = trading, instruments, secrets
         self._redis, self._clock, self.dedupe_seconds = redis, clock, int(dedupe_seconds)
+        self._limiter, self._limiters = limiter, {}
 
     def receive(self, source: str, body: bytes, *, secret: str | None,
                 query: Mapping[str, str] | None = None) -> IntakeResult:
@@ -214,7 +243,7 @@ class WebhookIntake:
         ``body`` the raw request body; ``secret`` from the URL path or header; ``query`` the
         URL's query string (Chartink's side/quantity/product; TradingView takes none).
 
-        Raises (nothing written): ``PayloadTooLarge``, ``SecretRefused``, ``MalformedPayload``,
+        Raises (nothing written): ``PayloadTooLarge``, ``SecretRefused``, ``RateLimited``, ``MalformedPayload``,
         ``FieldError``, ``UnknownSymbol``, ``ValidationError`` (lot size, tick, index, no price),
         ``RedisUnavailable`` / ``StoreUnavailable``.
         """
@@ -222,7 +251,9 @@ class WebhookIntake:
             raise ValidationError(f"unknown webhook source {source!r}; use {', '.join(wh.SOURCES)}")
         if len(body) > wh.MAX_BODY_BYTES:
             raise wh.PayloadTooLarge(f"body is {len(body):,} bytes; the limit is {wh.MAX_BODY_BYTES:,} bytes")
-        owner = self.secrets.owner_of(secret)
+        info = self.secrets.check(secret)
+        owner = info.username
+        self._take_permit(info)
         payload = wh.decode_body(body)
         query = dict(query or {})
         if source == "tradingview":
@@ -260,6 +291,18 @@ class WebhookIntake:
 
     # ------------------------------------------------------------------ helpers
 
+    def _take_permit(self, info: WebhookSecret) -> None:
+        if self._limiter is None:
+            return
+        slot = (info.key_id, info.rate_per_minute)
+        limiter = self._limiters.get(slot)
+        if limiter is None:
+            limiter = self._limiters[slot] = self._limiter(f"webhook:{info.key_id}", info.rate_per_minute)
+        wait = limiter.try_acquire()
+        if wait > 0:
+            raise RateLimited(wait, f"webhook secret {info.prefix} is limited to {info.rate_per_minute} deliveries "
+                                    f"a minute; retry in {wait:.1f} s")
+
     def _plan(self, alert: wh.AlertIntent, trace: str, now: datetime,
               source: str) -> tuple[wh.AlertIntent, OrderIntent, Decimal]:
         inst = self._instrument(alert, "symbol" if source == "tradingview" else "stocks")
@@ -294,5 +337,5 @@ class WebhookIntake:
         return price_from_float(cached.tick.last_price)
 
 
-__all__ = ["DEDUPE_SECONDS", "IntakeResult", "NewSecret", "SecretRefused", "UnknownSymbol", "WebhookIntake",
+__all__ = ["DEDUPE_SECONDS", "IntakeResult", "NewSecret", "RateLimited", "SecretRefused", "UnknownSymbol", "WebhookIntake",
            "WebhookSecret", "WebhookSecrets"]

@@ -169,3 +169,15 @@ def test_the_webhook_secret_is_not_listed_among_the_api_keys(api):
     listed = api.svc.api_keys.keys("lister")
     assert [k.key_id for k in listed] == [token.split("_")[1]]
     assert api.svc.webhooks.secrets.current("lister") is not None
+
+
+def test_a_secret_over_its_deliveries_per_minute_gets_429_and_writes_nothing(api):
+    secret = api.svc.webhooks.secrets.rotate("busy", now=datetime.now(UTC), rate_per_minute=2).secret
+    for n in (1, 2):
+        assert api.client.post(f"/webhooks/tradingview/{secret}", json=_tv(nonce=f"rate{n}")).status_code == 201
+    before = _state(api)
+    r = api.client.post(f"/webhooks/tradingview/{secret}", json=_tv(nonce="rate3"))
+    assert r.status_code == 429, r.text
+    assert r.json()["error"]["code"] == "rate_limited"
+    assert int(r.headers["Retry-After"]) >= 1
+    assert _state(api) == before
