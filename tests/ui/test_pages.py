@@ -158,6 +158,8 @@ def test_home_table_shows_ltp_of_a_tick_in_redis(live_redis):
     page_text = _texts(at.markdown)
     assert "Open (normal market)" in page_text  # phase from the replay clock, not the wall clock
     assert "Tue 16 Aug 2016 10:00:00 IST" in page_text
+    everything = page_text + _texts(at.caption) + shown.to_string()
+    assert "+05:30" not in everything and "None" not in everything and "5minute" not in everything
     assert "Replay (recorded NSE session 2016-08-16)" in _texts(at.sidebar.markdown)
 
 
