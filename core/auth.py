@@ -20,6 +20,7 @@ failures.
 from __future__ import annotations
 
 import base64
+import unicodedata
 import binascii
 import hashlib
 import hmac
@@ -75,9 +76,14 @@ def check_new_password(password: str, username: str = "") -> None:
 
 
 def check_username(username: str) -> str:
-    """The canonical (stripped, lower-case) user name. Raises ``ValidationError`` when it is
-    empty, longer than 64 characters or has characters other than letters, digits, ``._@-``."""
-    name = (username or "").strip().lower()
+    """The canonical user name: NFKC-normalised (full-width ``ｔｒａｄｅｒ`` and ``trader`` are one
+    name), stripped, lower-case. Raises ``ValidationError`` when it is not text, empty, longer
+    than 64 characters or has characters other than letters, digits, ``._@-``. Look-alikes of
+    another user's name (a Cyrillic ``а`` for a Latin ``a``) are refused when a user is added
+    (``app.ops.user_names``, Unicode TR39 skeletons)."""
+    if username is not None and not isinstance(username, str):
+        raise ValidationError("a user name is text (letters, digits or . _ @ -)")
+    name = unicodedata.normalize("NFKC", username or "").strip().lower()
     if not name:
         raise ValidationError("enter a user name")
     if len(name) > 64 or not all(c.isalnum() or c in "._@-" for c in name):

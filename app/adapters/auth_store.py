@@ -81,6 +81,11 @@ class SqlUserStore:
             return int(conn.execute(select(func.count()).select_from(desk_users)
                                     .where(desk_users.c.disabled.is_(False))).scalar_one())
 
+    def names(self) -> list[str]:
+        """Every user name, disabled ones too (the look-alike check compares against all)."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(desk_users.c.username)).scalars())
+
     def set_password(self, username: str, password_hash: str, now: datetime) -> bool:
         """Create the user or replace its hash (and re-enable it); True when created.
 

@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from app.adapters.auth_store import UserStore
 from app.settings import AuthSettings
+from app.ops.user_names import look_alike
 from core import auth as rules
 from core.errors import DeskError, ValidationError
 
@@ -271,12 +272,21 @@ class AuthService:
 
     def add_user(self, username: str, password: str, now: datetime | None = None) -> bool:
         """Create ``username`` or set its password (table store only); True when created.
-        Raises ``ValidationError`` for a bad name, a weak password, or a read-only users file."""
+
+        The name is NFKC-normalised and lower-cased (``core.auth.check_username``). Raises
+        ``ValidationError`` for a bad name, a look-alike of another user's name (same Unicode
+        TR39 skeleton, e.g. a Cyrillic ``а`` for a Latin ``a``: ``app.ops.user_names``), a weak
+        password, or a read-only users file; nothing is written then."""
         name = rules.check_username(username)
         rules.check_new_password(password, name)
         if not getattr(self.users, "writable", False):
             raise ValidationError(f"users come from {self.users.describe()} (DESK_USERS), which the desk "
                                   "does not write: add a line made by `python -m app.ops.sign_in hash NAME`")
+        names = getattr(self.users, "names", None)
+        other = look_alike(name, names()) if names is not None else None
+        if other is not None:
+            raise ValidationError(f"the user name {name!r} looks like the existing user {other!r} (characters "
+                                  "from another script that look the same); choose a clearly different name")
         encoded = rules.hash_password(password, salt=secrets.token_bytes(rules.SALT_BYTES))
         created = self.users.set_password(name, encoded, _utc(now or self.clock()))
         log.info("%s user %s", "created" if created else "updated the password of", name)
