@@ -107,6 +107,18 @@ def _instrument(svc: Services, symbol: str, field: str = "symbol") -> Any:
     return found
 
 
+def _not_after_market_time(svc: Services, when: datetime | None, field: str) -> None:
+    """422 for a naive ``when`` or one after market time (the desk does not see the future)."""
+    if when is None:
+        return
+    if when.tzinfo is None:
+        raise ApiError(422, "invalid", f"{field} needs a UTC offset, e.g. 2016-09-09T10:00:00+05:30", field=field)
+    market_now = svc.market_data.now()
+    if when > market_now:
+        raise ApiError(422, "invalid", f"{field} {when.isoformat()} is after market time "
+                                       f"{market_now.isoformat()}; ask for a time up to it", field=field)
+
+
 def _refused(out: Any) -> None:
     """A gatekeeper (or state) refusal as 409 with its reason codes."""
     if not out.ok and not out.noop:
@@ -197,12 +209,7 @@ def ohlcv(symbol: str, interval: str = Query("day", description="minute, 3minute
     ``as_of`` after market time is refused (the desk does not see the future)."""
     inst = _instrument(svc, symbol)
     market_now = svc.market_data.now()
-    if as_of is not None:
-        if as_of.tzinfo is None:
-            raise ApiError(422, "invalid", "as_of needs a UTC offset, e.g. 2016-09-09T10:00:00+05:30", field="as_of")
-        if as_of > market_now:
-            raise ApiError(422, "invalid", f"as_of {as_of.isoformat()} is after market time "
-                                           f"{market_now.isoformat()}; ask for a time up to it", field="as_of")
+    _not_after_market_time(svc, as_of, "as_of")
     try:
         frame = svc.market_data.ohlcv(inst.instrument_token, interval, as_of=as_of, bars=bars, forming=forming)
     except ValidationError as exc:
@@ -255,6 +262,7 @@ class JobAccepted(BaseModel):
 @router.post("/scans", status_code=202, response_model=JobAccepted, tags=["research"])
 def submit_scan(body: ScanRequest, _p: Principal = PROPOSE, svc: Services = Depends(get_services)) -> JobAccepted:
     """Queue a scan (``ScannerService.enqueue``); poll ``/scans/{job_id}``."""
+    _not_after_market_time(svc, body.as_of, "body.as_of")
     job_id = svc.scanner.enqueue(body.scan, body.universe, body.as_of, forming=body.forming)
     return JobAccepted(job_id=job_id, status_url=f"/api/v1/scans/{job_id}")
 
@@ -287,9 +295,8 @@ def submit_analysis(body: AnalysisRequest, _p: Principal = PROPOSE,
                     svc: Services = Depends(get_services)) -> JobAccepted:
     """Queue a second opinion on ``symbol`` at ``at`` (default market time); poll ``/analyses/jobs/{job_id}``."""
     inst = _instrument(svc, body.symbol)
+    _not_after_market_time(svc, body.at, "body.at")
     at = body.at or _now(svc)
-    if at.tzinfo is None:
-        raise ApiError(422, "invalid", "at needs a UTC offset", field="at")
     job_id = svc.analysis.enqueue(inst.key, at, body.headlines, analyst=body.analyst)
     return JobAccepted(job_id=job_id, status_url=f"/api/v1/analyses/jobs/{job_id}")
 

@@ -168,7 +168,7 @@ class ApiKeyService:
     def keys(self, username: str) -> list[ApiKey]:
         """``username``'s keys, newest first, revoked ones included (not the webhook secrets that
         share the table: scope ``webhook``, ``app.trading.webhook_intake``)."""
-        return [_key(r) for r in self.store.for_user(str(username or "").strip()) if r["scopes"] != "webhook"]
+        return [_key(r) for r in self.store.for_user(str(username or "").strip()) if _is_api_key(r)]
 
     def revoke(self, username: str, key_id: str, *, now: datetime) -> bool:
         """Revoke ``username``'s key ``key_id`` from ``now`` on; False when it is not theirs or

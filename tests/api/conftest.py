@@ -83,6 +83,26 @@ class ApiDesk:
         put_tick(self.svc.ticks, token, ltp, at=self.svc.market_clock.now().now, **kw)
 
 
+#: The prices every test starts from (₹): INFY, SBIN, TCS.
+PRICES = {INFY: 1000.0, SBIN: 250.0, TCS: 2500.0}
+
+
+@pytest.fixture()
+def fresh_ticks(api) -> Iterator[None]:
+    """Re-stamp the test prices at the desk's market time now, as the running ticker keeps them
+    fresh (an order or a fill needs a tick at most ``DESK_MAX_TICK_AGE_SECONDS`` old). After the
+    test, any traceback the api process logged meanwhile is printed (shown when a test fails)."""
+    for token, ltp in PRICES.items():
+        api.tick(token, ltp)
+    start = api.log.stat().st_size
+    yield
+    with open(api.log, "rb") as f:
+        f.seek(start)
+        new = f.read().decode("utf-8", "replace")
+    if "Traceback" in new:
+        print(f"api process log during the test:\n{new[-6000:]}")
+
+
 def seed_bars(svc: Services) -> None:
     """Daily bars to Thu 08 Sep 2016 (``tests.scanner_bars``) and INFY's 1-minute bars of 08 Sep
     and of 09 Sep up to 09:59 (a gentle zig-zag around ₹1,000)."""

@@ -11,7 +11,7 @@ import pytest
 from app.ops.api_keys import hash_token, parse_scopes
 from core.errors import ValidationError
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fresh_ticks")]
 
 ORDER = {"symbol": "INFY", "side": "BUY", "quantity": 1, "reason": "auth test"}
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.api.conftest import INFY, SBIN, TCS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fresh_ticks")]
 
 
 @pytest.fixture(scope="module")
@@ -295,6 +295,9 @@ def test_scan_submit_status_result(api, keys):
         result = c.get(f"/scans/{job_id}/result").json()
         hits = {h["symbol"] for h in result["hits"]}
         assert "SBIN" in hits and not hits & {"RELIANCE", "HDFCBANK"}, hits  # SBIN falls, those two rise
+        future = c.post("/scans", json={"scan": "[0] daily rsi(14) < 40", "universe": "NIFTY 50",
+                                         "as_of": "2016-09-09T15:00:00+05:30"})
+        assert future.status_code == 422 and future.json()["error"]["field"] == "body.as_of"
         bad = c.post("/scans", json={"scan": "[0] daily rsi(14) <", "universe": "NIFTY 50"})
         assert bad.status_code == 422
         assert c.get("/scans/nosuch").status_code == 404
