@@ -8,6 +8,7 @@ import streamlit as st
 
 from app.ui.charts import desk_layout
 from app.ui.formatting import MISSING, frame_for_display, ist_date, number, signed_pct
+from app.ui.labels import SECTOR_COLUMNS
 from app.ui.state import get_services
 from core.errors import DeskError, ValidationError
 from app.ui.auth import guard_page
@@ -15,9 +16,7 @@ from app.ui.auth import guard_page
 guard_page(get_services())  # sign-in, when the desk requires it
 
 RS_LABELS = {"rs_vs_sector": "RS vs sector", "rs_vs_nifty50": "RS vs NIFTY 50"}
-TABLE_LABELS = {"return_pct": "return %", "members": "members", "constituents": "in list",
-                "advancers": "up", "decliners": "down", "best": "best", "best_pct": "best %",
-                "worst": "worst", "worst_pct": "worst %", "index": "NSE index", "index_pct": "index %"}
+TABLE_LABELS = {k: m.label for k, m in SECTOR_COLUMNS.items()}  # "return_pct" → "return %", …
 
 svc = get_services()
 sectors = svc.sectors
@@ -143,13 +142,14 @@ st.plotly_chart(treemap(leaves, table, period), key="sectors_heatmap", width="st
 
 st.subheader("Sector table")
 first = ["return_pct", "index", "index_pct"]  # the NSE index beside the equal-weighted return
-shown = table[first + [c for c in table.columns if c not in first]].rename(columns=TABLE_LABELS).reset_index()
+ordered = table[first + [c for c in table.columns if c not in first]]
+shown = frame_for_display(ordered, {c: m.kind for c, m in SECTOR_COLUMNS.items()}).reset_index()
 shown.attrs = {}  # as_of/base dates are in the caption; Arrow cannot serialise them
 st.dataframe(
-    frame_for_display(shown, {"return %": "signed_pct", "best %": "signed_pct", "worst %": "signed_pct",
-                              "index %": "signed_pct", "members": "qty", "in list": "qty", "up": "qty",
-                              "down": "qty"}),
+    shown.rename(columns=TABLE_LABELS),
     key="sectors_table", hide_index=True, width="stretch",
+    column_config={TABLE_LABELS.get(c, c): st.column_config.Column(m.label, help=m.help)
+                   for c, m in SECTOR_COLUMNS.items() if c in ordered.columns},
 )
 st.caption("NSE index: the sector index shown beside an industry (it covers part of it, e.g. NIFTY BANK of "
            f"Financial Services); index % is its return over the same two sessions, {MISSING} where the market "

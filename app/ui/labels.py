@@ -16,8 +16,9 @@ Public API
   ``profit_factor`` of ``inf`` → ``"∞ (no losing trade)"``).
 - ``metrics_frame(metrics, keys=None)`` → a two-column display frame (``Metric``, ``Value``)
   of a metrics dict, in ``keys`` order (default ``core.backtest.report.HEADLINE`` then the rest).
-- ``column_config(keys)`` → ``{key: st.column_config.Column(label, help=tooltip)}`` for
-  ``st.dataframe(column_config=...)``, so headers are human and carry the tooltip.
+- ``column_config(keys, registry=None)`` → ``{key: st.column_config.Column(label, help=tooltip)}``
+  for ``st.dataframe(column_config=...)``, so headers are human and carry the tooltip.
+- ``SECTOR_COLUMNS``: the Sectors page's table columns → ``Metric`` (same shape as ``METRICS``).
 """
 
 from __future__ import annotations
@@ -112,6 +113,28 @@ METRICS: dict[str, Metric] = {
 }
 
 
+_SECTOR_RETURN = ("close on the as-of session ÷ close n sessions earlier − 1, × 100 (1D = 1, 1W = 5, "
+                  "1M = 21 sessions)")
+
+#: The Sectors page's table (``app.research.sectors`` ``sector_table`` columns): labels as the
+#: page shows them, tooltips from ``core.sectors``.
+SECTOR_COLUMNS: dict[str, Metric] = {
+    "return_pct": Metric("return %", "signed_pct",
+                         "Equal-weighted: the plain mean of the members' returns, each " + _SECTOR_RETURN + "."),
+    "index": Metric("NSE index", "text", "The NSE sector index mapped to the industry (it may cover part of it)."),
+    "index_pct": Metric("index %", "signed_pct", "The NSE index's return over the same two sessions; — without "
+                                                 "its bars."),
+    "members": Metric("members", "qty", "Constituents with a close on both sessions (in the average)."),
+    "constituents": Metric("in list", "qty", "Constituents of the industry in the NIFTY 500 list."),
+    "advancers": Metric("up", "qty", "Members whose return is above 0."),
+    "decliners": Metric("down", "qty", "Members whose return is below 0."),
+    "best": Metric("best", "text", "The member with the highest return."),
+    "best_pct": Metric("best %", "signed_pct", "The best member's return: " + _SECTOR_RETURN + "."),
+    "worst": Metric("worst", "text", "The member with the lowest return."),
+    "worst_pct": Metric("worst %", "signed_pct", "The worst member's return: " + _SECTOR_RETURN + "."),
+}
+
+
 def _fallback(key: str) -> Metric:
     words = key.replace("_pct", " %").replace("_", " ").strip()
     return Metric(words[:1].upper() + words[1:], "pct" if key.endswith("_pct") else "number", "")
@@ -158,8 +181,14 @@ def metrics_frame(metrics: Mapping[str, Any], keys: Iterable[str] | None = None)
     return pd.DataFrame(rows, columns=["Metric", "Value", "How it is computed"])
 
 
-def column_config(keys: Iterable[str]) -> dict[str, Any]:
-    """``st.dataframe`` column configs giving each key its human header and tooltip."""
+def column_config(keys: Iterable[str], registry: Mapping[str, Metric] | None = None) -> dict[str, Any]:
+    """``st.dataframe`` column configs giving each key its human header and tooltip (from
+    ``registry``, default ``METRICS``; e.g. ``SECTOR_COLUMNS``)."""
     import streamlit as st
 
-    return {k: st.column_config.Column(label(k), help=help_text(k) or None) for k in keys}
+    reg = METRICS if registry is None else registry
+    out = {}
+    for k in keys:
+        m = reg.get(k) or metric(k)
+        out[k] = st.column_config.Column(m.label, help=m.help or None)
+    return out

@@ -172,3 +172,12 @@ def test_style_for_display_shows_text_over_unchanged_numbers() -> None:
     html = styled.to_html()
     assert "₹1,234.50" in html and "8,40,069" in html and "—" in html and "None" not in html
     assert styled.data["volume"].tolist() == [840069, 12]  # still numbers: sortable
+
+
+def test_sector_columns_have_kinds_and_tooltips() -> None:
+    from app.ui import labels
+
+    for key, m in labels.SECTOR_COLUMNS.items():
+        assert m.kind in fmt.KINDS and m.help and m.label, key
+    assert labels.SECTOR_COLUMNS["return_pct"].label == "return %"
+    assert "equal-weighted" in labels.SECTOR_COLUMNS["return_pct"].help.lower()

@@ -101,6 +101,8 @@ def test_sectors_page_states_market_as_of_coverage_and_shows_heatmap_and_table(p
     assert row["NSE index"] == "NIFTY IT"
     assert row["index %"] == signed_pct(expected.loc["Information Technology", "index_pct"])
     assert "None" not in table.to_string() and "nan" not in table.to_string()  # "—" for missing
+    config = at_.dataframe[0].proto.columns
+    assert "Equal-weighted" in config, config  # the return column carries its tooltip
     assert "from the close of 07 Sep 2016 to the close of 08 Sep 2016" in captions
     assert "Pick a symbol" in _texts(at_.info)
     assert at_.toggle(key="sectors_today").value is False  # the session is open: "today so far" offered
