@@ -135,8 +135,8 @@ class TradingSettings(_Section):
     square_off_cutoff: time = _knob(MIS_SQUARE_OFF, "DESK_SQUARE_OFF_CUTOFF",
                                     "an IST time HH:MM from 09:15 to 15:30")
     square_off_fee: bool = _knob(True, "DESK_SQUARE_OFF_FEE", "true or false")
-    max_tick_age_seconds: float | None = _knob(None, "DESK_MAX_TICK_AGE_SECONDS",
-                                               "seconds from 0.1 to 3,600, or unset for any age",
+    max_tick_age_seconds: float | None = _knob(30.0, "DESK_MAX_TICK_AGE_SECONDS",  # market seconds; fills too
+                                               "seconds from 0.1 to 3,600, or empty for any age",
                                                ge=0.1, le=3600)
     confirm_notional: Decimal = _knob(Decimal(100_000), "DESK_CONFIRM_NOTIONAL",
                                       "an amount in rupees from ₹0 to ₹100 crore", ge=0, le=100 * _CRORE)

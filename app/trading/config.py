@@ -11,6 +11,7 @@ from datetime import datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from core.broker.freshness import stale_tick
 from core.errors import ValidationError
 from core.margins import ExactMargin, MarginRules, MarginTable
 from core.sessions import MIS_SQUARE_OFF
@@ -35,8 +36,11 @@ class TradingConfig:
     * ``max_drift_bps``: approve refuses when the LTP moved more than this from the signal;
     * ``approval_ttl_seconds``: default time-to-live of a proposal (300 s);
     * ``square_off_cutoff`` IST (15:20, Zerodha) and ``square_off_fee`` (charge ₹50 + GST);
-    * ``max_tick_age_seconds``: a tick older than this (by exchange time vs ``now``) is not a
-      price for approving (``None`` = any age; replays pass market time).
+    * ``max_tick_age_seconds``: a tick older than this in market time (exchange time vs ``now``)
+      is not a price, neither to approve at nor to fill at (``core.broker.freshness``: the
+      order waits for a fresh tick and says so). ``None`` = any age, the default of a config
+      built directly; the desk's ``DESK_MAX_TICK_AGE_SECONDS`` defaults to 30 s. Replays pass
+      market time, so their ticks are fresh.
     """
 
     capital: Decimal = Decimal("1000000.00")
@@ -70,11 +74,10 @@ class TradingConfig:
 
     def stale_tick_age(self, tick_time: datetime, now: datetime) -> float | None:
         """Seconds ``tick_time`` (the tick's exchange time, tz-aware) lies before ``now`` when that
-        exceeds ``max_tick_age_seconds``, else ``None`` (also with no limit set)."""
-        if self.max_tick_age_seconds is None:
-            return None
-        age = (now - tick_time).total_seconds()
-        return age if age > self.max_tick_age_seconds else None
+        exceeds ``max_tick_age_seconds``, else ``None`` (also with no limit set): the fill
+        path's rule, ``core.broker.freshness.stale_tick``."""
+        stale = stale_tick(tick_time, now, self.max_tick_age_seconds)
+        return None if stale is None else stale.age_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TradingConfig:

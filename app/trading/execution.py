@@ -7,6 +7,11 @@ fills are booked exactly once; modify (through the gatekeeper) and cancel.
   (``TradingStore.apply_fill``), guarded by the order's ``fill_count``: exactly once;
 * a modify is judged by ``core.gatekeeper.check`` as the order it would become; a refusal
   leaves the open order exactly as it was;
+* a fill needs a fresh price (``core.broker.freshness``): an order whose latest tick is older
+  than ``config.max_tick_age_seconds`` in market time (the tick's exchange time against the
+  market time ``now`` it is matched at, never before the order was placed) stays open and its
+  ``status_message`` says "waiting for a fresh tick (last …, 3 h old)"; the next fresh tick
+  fills it and clears the message. Post-close closing-price fills read bars, not the tick;
 * a MARKET order placed post-close (15:40–16:00 IST) fills whole at the day's closing price
   (``core.closing_price``: VWAP of the 1-minute bars 15:00–15:30, read through the market data
   service ``market``), else at the last traded price; the fill's audit row says which
@@ -37,7 +42,7 @@ from app.trading.rows import (
 )
 from app.trading.views import ActionOutcome, OrderView
 from core import broker
-from core.broker import BrokerState, OrderFilled, OrderRejected, matching
+from core.broker import BrokerState, OrderFilled, OrderRejected, freshness, matching
 from core.charges import dp_charge, schedule_for
 from core.closing_price import ClosingPrice, closing_price, closing_window
 from core.errors import TemporaryError, ValidationError
@@ -88,7 +93,7 @@ class OrderExecution(ApprovalFlow):
             orow = self._submit(row, decision, now or row["decided_at"], cached)
         order = order_from_row(orow)
         if order.is_open and cached is not None:
-            self._match(order, cached, allow_older_tick=True)
+            self._match(order, cached, allow_older_tick=True, now=now or row["decided_at"])
             orow = self.store.get_order(order.order_id)
         return order_view(orow)
 
@@ -116,9 +121,11 @@ class OrderExecution(ApprovalFlow):
                       reasons=[str(r) for r in ev.reasons] if isinstance(ev, OrderRejected) else []))
         return self.store.order_for_approval(approval_id)
 
-    def _match(self, order: Order, cached: Any, *, allow_older_tick: bool) -> int:
-        """Match one open order against one cached tick; store the result. Returns fills stored."""
-        when = self.tick_time(cached)
+    def _match(self, order: Order, cached: Any, *, allow_older_tick: bool, now: datetime | None = None) -> int:
+        """Match one open order against one cached tick at market time ``now`` (default: when
+        the order was placed); store the result. Returns fills stored. A tick older than
+        ``config.max_tick_age_seconds`` fills nothing: the order waits, saying why."""
+        when = tick_at = self.tick_time(cached)
         if when < order.placed_at:
             if not allow_older_tick:
                 return 0
@@ -129,6 +136,15 @@ class OrderExecution(ApprovalFlow):
         close = None
         if phase is SessionPhase.POST_CLOSE and matching.placed_post_close(order) and cached.tick.last_price > 0:
             close = self.post_close_price(inst, to_ist(when).date(), price_from_float(cached.tick.last_price))
+        if close is None:  # a closing-price fill reads the bars, not this tick
+            judged = order.placed_at if now is None else max(require_aware(now, "now"), order.placed_at)
+            stale = freshness.stale_tick(tick_at, judged, self.config.max_tick_age_seconds)
+            if stale is not None:
+                return self._wait_for_fresh_tick(order, stale)
+        stored = order
+        if order.status_message.startswith(freshness.WAITING_PREFIX):
+            order = replace(order, status_message="")  # a fresh tick: no longer waiting
+            state = BrokerState().with_order(order)
         new_state, events = broker.process_tick(state, cached.tick, now=when, phase=phase,
                                                 circuit=self.circuit(inst, cached.tick), config=self.broker_config,
                                                 closing_price=close.price if close is not None else None)
@@ -140,9 +156,19 @@ class OrderExecution(ApprovalFlow):
                 self.store.update_order(order.order_id, order_state(final), expect=expect,
                                         audit=audit_row(order.intent.trace_id, at=when, actor="worker",
                                                         action="order_update", status=str(final.status)))
+            elif final != stored:  # only the waiting message went: clear it, no audit row
+                self.store.update_order(order.order_id, dict(status_message=final.status_message), expect=expect)
             return 0
         return int(self.store_fill(fills[0], order_values=order_state(final), order_expect=expect,
                                    strategy=order.intent.strategy, price_note=close))
+
+    def _wait_for_fresh_tick(self, order: Order, stale: freshness.StaleTick) -> int:
+        """Leave ``order`` open; write why on its row (``status_message``) when that changed."""
+        message = stale.message
+        if order.status_message != message:
+            self.store.update_order(order.order_id, dict(status_message=message),
+                                    expect=dict(fill_count=order.fill_count, status=str(order.status)))
+        return 0
 
     def post_close_price(self, inst: Any, day: date, last_traded) -> ClosingPrice:
         """The price a post-close MARKET order of ``day`` fills at (``core.closing_price``): the
@@ -213,7 +239,8 @@ class OrderExecution(ApprovalFlow):
         for order in orders:
             cached = latest.get(order.intent.instrument_token)
             if cached is not None:
-                n += self._match(order, cached, allow_older_tick=order.intent.order_type is OrderType.MARKET)
+                n += self._match(order, cached, now=now,
+                                 allow_older_tick=order.intent.order_type is OrderType.MARKET)
         return n
 
     # ------------------------------------------------------------------ modify / cancel

@@ -81,7 +81,8 @@ def test_trading_config_copies_every_trading_setting(monkeypatch):
 
 
 def test_trading_defaults_match_the_config_defaults():
-    assert TradingConfig.from_settings(Settings()) == TradingConfig()
+    # the desk refuses ticks over 30 s old; a TradingConfig built directly takes any age unless told
+    assert TradingConfig.from_settings(Settings()) == TradingConfig(max_tick_age_seconds=30.0)
     assert Settings().trading.confirm_notional == Decimal(100_000)
 
 
