@@ -26,7 +26,7 @@ import pytest
 
 from tests.e2e.desk import launch_chromium, running_desk
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # a desk start on a busy machine takes minutes
 
 SHOTS = Path(os.environ.get("E2E_SHOTS", "/tmp/e2e_shots"))
 #: F&O stocks early in NIFTY 500 order, recorded on 2016-09-09: they tick from the first second
@@ -163,7 +163,9 @@ def _drive(page, url: str) -> None:
 def test_watchlist_row_opens_chart_and_scanner_row_buy_opens_prefilled_ticket(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    env = {"DESK_WATCHLIST": ",".join(WATCHLIST)}
+    # No file watcher: in a shared working tree an edit elsewhere would make Streamlit reload
+    # modules mid-test (a new OrderIntent class is never equal to the previewed one).
+    env = {"DESK_WATCHLIST": ",".join(WATCHLIST), "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
     with running_desk(tmp_path / "state", extra_env=env) as desk, sync_playwright() as p:
         browser = launch_chromium(p)
         try:
