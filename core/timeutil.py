@@ -15,7 +15,10 @@ UTC = ZoneInfo("UTC")
 
 
 def require_aware(when: datetime, name: str = "time") -> datetime:
-    """Return ``when`` unchanged if tz-aware; raise ``ValidationError`` for a naive datetime."""
+    """Return ``when`` unchanged if tz-aware; raise ``ValidationError`` for a naive datetime
+    (or anything that is not a datetime: a string, a date)."""
+    if not isinstance(when, datetime):
+        raise ValidationError(f"{name} must be a tz-aware datetime (IST or UTC), was {repr(when)[:60]}")
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValidationError(f"{name} must be timezone-aware (got naive {when.isoformat()}); pass IST or UTC")
     return when

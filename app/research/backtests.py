@@ -27,7 +27,9 @@ from core.backtest import BacktestConfig, InstrumentBars, run_backtest
 from core.backtest.report import buy_and_hold, monthly_returns, trade_rows
 from core.errors import TemporaryError, ValidationError
 from core.strategies import make_strategy
+from core.text_caps import NAME_MAX_CHARS, shown
 from core.timeutil import IST, UTC
+from core.validation import require_aware_datetime, require_date_range, require_str_list, require_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.strategy_store import StrategyStore
@@ -71,8 +73,10 @@ class BacktestService:
 
         Returns the ``ohlcv`` frame (IST ``ts`` index, float ``open high low close`` ₹, int
         ``volume``); empty when the range starts after market time or the market has none.
-        Raises ``ValidationError`` for an unknown symbol.
+        Raises ``ValidationError`` for an unknown symbol, or dates that are not
+        ``datetime.date`` or out of order.
         """
+        require_date_range(start, end)
         lo = datetime.combine(start, time(0), IST)
         hi = datetime.combine(end, time(23, 59), IST)
         if lo > self.market.now():
@@ -87,8 +91,20 @@ class BacktestService:
 
         Raises ``ValidationError`` (nothing stored): unknown strategy, a parameter out of range
         (each sweep combination is checked), an empty universe, an unknown symbol, ``start >
-        end``, no bars in the range, or a sweep of more than 50 runs.
+        end``, no bars in the range, or a sweep of more than 50 runs; and at the boundary
+        (``core.validation``): dates that are not ``datetime.date`` (a string such as
+        ``"2016-09-01"``), symbols given as one string or more than 500, params or sweep not
+        a mapping, a label over 200 characters, a naive ``now``.
         """
+        strategy = require_text("strategy", strategy, cap=NAME_MAX_CHARS)
+        if not isinstance(params, Mapping):
+            raise ValidationError(f"params must be a mapping of parameter name to value, was {shown(params)}")
+        if sweep is not None and not isinstance(sweep, Mapping):
+            raise ValidationError(f"sweep must be a mapping of parameter name to a list of values, was {shown(sweep)}")
+        require_date_range(start, end)
+        require_aware_datetime("now", now)
+        label = require_text("label", label, cap=200, required=False)
+        symbols = require_str_list("symbols", symbols, max_items=500, allow_empty=True, drop_blank=True)
         syms = [s.strip().upper() for s in symbols if s and s.strip()]
         if not syms:
             raise ValidationError("the universe is empty; pick at least one symbol to backtest")

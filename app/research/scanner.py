@@ -41,7 +41,9 @@ from core.models import INTERVAL_MINUTES
 from core.scan_lang import Panel, build_panel, parse, required_bars
 from core.scan_lang.evaluator import check_history
 from core.scans import BUILTIN_SCANS, match_counts, resolve, scan_frame
+from core.text_caps import shown
 from core.timeutil import IST, require_aware
+from core.validation import require_aware_datetime, require_date, require_int
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,15 @@ Progress = Callable[[float, str], None]
 
 
 # ---- results ----------------------------------------------------------------------------------
+
+
+def _scan_text(scan: object) -> str:
+    """The boundary check of a scan argument: a built-in key or an expression, as text
+    (a list or a number is refused naming the field, not a ``TypeError`` deep in the parser)."""
+    if not isinstance(scan, str):
+        raise ValidationError(f"scan must be text: a built-in key such as 'breakout' or an expression, "
+                              f"was {shown(scan)}")
+    return scan
 
 
 @dataclass(frozen=True)
@@ -186,7 +197,7 @@ class ScannerService:
         now = self.market.now().astimezone(IST)
         if as_of is None:
             return now
-        return min(require_aware(as_of, "as_of").astimezone(IST), now)
+        return min(require_aware_datetime("as_of", as_of).astimezone(IST), now)
 
     def _in_session(self, as_of: datetime) -> bool:
         """Whether ``as_of`` is inside the session of a trading day (today's daily bar is forming)."""
@@ -262,7 +273,7 @@ class ScannerService:
         """``(as_of, coverage per timeframe)`` the scan would read now (no evaluation, no
         network): for the page's "487 of 500 symbols, bars to …" line. Raises
         ``ValidationError`` for a malformed scan or an unknown/empty universe."""
-        _, expression = resolve(scan)
+        _, expression = resolve(_scan_text(scan))
         node = parse(expression)
         at = self._as_of(as_of)
         symbols = self.members(universe)["symbol"].tolist()
@@ -282,7 +293,7 @@ class ScannerService:
         too little history. Nothing is stored (see ``execute``).
         """
         report = progress or (lambda f, m: None)
-        title, expression = resolve(scan)
+        title, expression = resolve(_scan_text(scan))
         node = parse(expression)
         as_of = self._as_of(as_of)
         members = self.members(universe)
@@ -366,7 +377,7 @@ class ScannerService:
         queued."""
         if self.queue is None:
             raise ValidationError("no task queue in this process; run the scan directly")
-        resolve(scan)
+        resolve(_scan_text(scan))
         self.members(universe)
         args: dict[str, Any] = {"scan": scan, "universe": universe, "as_of_iso": self._as_of(as_of).isoformat(),
                                 "schedule_id": schedule_id}
@@ -402,7 +413,11 @@ class ScannerService:
         Raises ``ValidationError`` for a multi-timeframe scan, ``start > end``, or a range with
         no bars in the store.
         """
-        title, expression = resolve(scan)
+        if start is not None:
+            require_date("start", start)
+        if end is not None:
+            require_date("end", end)
+        title, expression = resolve(_scan_text(scan))
         node = parse(expression)
         tfs = set(required_bars(node))
         if len(tfs) != 1:
@@ -440,8 +455,10 @@ class ScannerService:
 
     def schedule(self, scan: str, universe: str, every_minutes: int) -> int:
         """Re-run ``scan`` on ``universe`` every ``every_minutes`` during NSE sessions; return
-        the schedule id. Validates the scan and universe first (``ValidationError``)."""
-        resolve(scan)
+        the schedule id. Validates the scan and universe first (``ValidationError``), and
+        ``every_minutes``: a whole number from 1 to 375 (one session)."""
+        every_minutes = require_int("every_minutes", every_minutes, low=1, high=375, unit="minutes")
+        resolve(_scan_text(scan))
         self.members(universe)
         return self.results.add_schedule(scan, universe, every_minutes)
 

@@ -34,7 +34,9 @@ from app.settings import AnalysisSettings
 from core.analysis import OFFLINE_LABEL, OFFLINE_MODEL, Snapshot, check_answer, offline_answer
 from core.errors import ValidationError
 from core.models import Instrument
+from core.text_caps import shown
 from core.timeutil import IST, require_aware
+from core.validation import require_str_list
 
 ANALYSIS_QUEUE = "analysis"
 ANALYSIS_ACTOR = "run_analysis"
@@ -114,6 +116,8 @@ class AnalysisService:
         ``RateLimitTimeout`` for 429/5xx/timeouts (the job retries).
         """
         step = progress or (lambda f, m: None)
+        require_aware(at, "at")
+        scan_hits = require_str_list("scan_hits", scan_hits, max_items=50, item_cap=200, allow_empty=True)
         analyst, model = self._choose(analyst, model)
         step(0.1, "building the snapshot from the desk's data")
         snap = self.snapshot(symbol, at, headlines, scan_hits)
@@ -131,10 +135,12 @@ class AnalysisService:
         """``(analyst, model)`` after the input checks; refuses Gemini when it is not configured."""
         analyst = analyst or self.default_analyst()
         if analyst not in ("gemini", "offline"):
-            raise ValidationError(f"analyst must be 'gemini' or 'offline', was {analyst!r}")
+            raise ValidationError(f"analyst must be 'gemini' or 'offline', was {shown(analyst)}")
+        if model is not None and not isinstance(model, str):
+            raise ValidationError(f"model must be a name such as {DEFAULT_MODEL}, was {shown(model)}")
         model = OFFLINE_MODEL if analyst == "offline" else (model or self.config.model).strip()
         if not _MODEL_NAME.match(model):
-            raise ValidationError(f"model name {model!r} is not valid; use a name such as {DEFAULT_MODEL}")
+            raise ValidationError(f"model name {shown(model)} is not valid; use a name such as {DEFAULT_MODEL}")
         if analyst == "gemini" and not self.gemini_configured:
             raise AnalysisRefused("No GEMINI_API_KEY is configured, so Gemini cannot be asked. Set GEMINI_API_KEY "
                                   f"or use the {OFFLINE_LABEL}.", "NO_KEY")
@@ -160,6 +166,10 @@ class AnalysisService:
             raise ValidationError("no job queue is configured for analyses")
         inst = self.resolve(symbol)
         at = require_aware(at, "at")
+        if analyst is not None and analyst not in ("gemini", "offline"):
+            raise ValidationError(f"analyst must be 'gemini' or 'offline', was {shown(analyst)}")
+        if model is not None and (not isinstance(model, str) or not _MODEL_NAME.match(model.strip())):
+            raise ValidationError(f"model name {shown(model)} is not valid; use a name such as {DEFAULT_MODEL}")
         args = {"symbol": inst.key, "at_iso": at.isoformat(), "headlines": clean_headlines(headlines),
                 "analyst": analyst, "model": model}
         job_id = self._jobs.create("analysis", args)
