@@ -105,12 +105,64 @@ def runs_table() -> None:
     done = complete_ids(runs)
     if set(done) - set(st.session_state.get("backtest_drawn", ())):
         st.rerun(scope="app")  # a run finished: draw its results
+    for r in runs[runs["status"].isin(["queued", "running"])].itertuples():
+        st.progress(min(max(float(r.progress or 0.0), 0.0), 1.0), text=f"{r.label} · {r.status} · {r.message}")
     view = fmt.frame_for_display(runs[RUN_COLUMNS], RUN_KINDS,
                                  {c: labels.label(c) for c in RUN_COLUMNS} | {"created_at": "Queued (IST)"})
     view.insert(2, "Progress", runs["progress"].astype(float).fillna(0.0))
     st.dataframe(view, hide_index=True, key="backtest_runs",
                  column_config={"Progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=1,
                                                                             help=labels.help_text("progress"))})
+
+
+def show_results(picked: list[str], tags: dict[str, str]) -> None:
+    """Metric cards, equity vs NIFTY 50 buy & hold, drawdown, monthly returns and trades of
+    ``picked`` (the first in detail; several side by side)."""
+    reports = {rid: bt.report(rid) for rid in picked}
+    first = reports[picked[0]]
+    m = first.metrics
+    st.subheader(f"Results — {tags[picked[0]]}")
+    st.caption(f"{', '.join(first.run['symbols'])} · {fmt.ist_date(first.run['start'])} – "
+               f"{fmt.ist_date(first.run['end'])} · capital {fmt.money(m.get('initial_capital'))} · "
+               f"finished {fmt.ist_time(first.run.get('finished_at'))}")
+    cards = st.columns(4)
+    for i, key in enumerate(CARDS):
+        delta = None
+        if key == "total_return_pct" and first.benchmark_return_pct is not None:
+            delta = f"{fmt.signed_pct(m.get(key, 0) - first.benchmark_return_pct)} vs NIFTY 50"
+        cards[i % 4].metric(labels.label(key), labels.format_metric(key, m.get(key)), delta=delta,
+                            help=labels.help_text(key), border=True)
+    bench = "NIFTY 50 buy & hold"
+    held = first.benchmark_return_pct
+    st.caption(f"{bench}: {fmt.signed_pct(held)} over the same bars ({first.benchmark_note}); "
+               f"charges {fmt.money(m.get('charges'))} = {fmt.pct(m.get('charges_pct_of_gross'))} of gross P&L "
+               f"{fmt.money(m.get('gross_pnl'), sign=True)}; in the market "
+               f"{fmt.pct(m.get('exposure_pct'))} of the time.")
+    st.plotly_chart(charts.equity_figure({tags[r]: reports[r].equity for r in picked},
+                                         (bench, first.equity["buy_and_hold"])), key="backtest_equity")
+    st.plotly_chart(charts.drawdown_figure(tags[picked[0]], first.equity), key="backtest_drawdown")
+    if len(picked) > 1:
+        st.subheader("Side by side")
+        keys = [k for k in labels.METRICS if k in m and k != "initial_capital"]
+        st.dataframe(charts.compare_display({tags[r]: reports[r].metrics for r in picked}, keys),
+                     key="backtest_compare_table")
+    st.subheader("Monthly returns")
+    st.dataframe(charts.monthly_display(first.monthly), key="backtest_monthly")
+    st.subheader("Trades")
+    trades = first.trades
+    if len(trades):
+        st.dataframe(charts.trades_display(trades), hide_index=True, key="backtest_trades",
+                     column_config={labels.label(c): st.column_config.Column(help=labels.help_text(c))
+                                    for c in charts.TRADE_KINDS})
+    else:
+        st.info("No round trip in this run.")
+    st.download_button("Download trades (CSV)", first.trades_csv(), file_name=f"backtest_{picked[0]}_trades.csv",
+                       mime="text/csv", key="backtest_trades_csv", icon=":material/download:")
+    sym = st.selectbox("Trades on the price chart", first.run["symbols"], key="backtest_chart_symbol")
+    bars = bt.bars(sym, first.run["start"].astimezone(IST).date(), first.run["end"].astimezone(IST).date())
+    st.plotly_chart(charts.trades_price_figure(sym, bars, trades), key="backtest_price")
+    with st.expander("Every metric, and how it is computed"):
+        st.dataframe(labels.metrics_frame(m), hide_index=True, key="backtest_metrics_all")
 
 
 st.subheader("Runs")
@@ -130,48 +182,6 @@ if done:
         st.session_state["backtest_compare"] = [r for r in st.session_state["backtest_compare"] if r in tags]
     picked = st.multiselect("Runs to show", done, default=None if "backtest_compare" in st.session_state else done[:1],
                             format_func=tags.get, key="backtest_compare")
-    if picked:
-        reports = {rid: bt.report(rid) for rid in picked}
-        first = reports[picked[0]]
-        m = first.metrics
-        st.subheader(f"Results — {tags[picked[0]]}")
-        st.caption(f"{', '.join(first.run['symbols'])} · {fmt.ist_date(first.run['start'])} – "
-                   f"{fmt.ist_date(first.run['end'])} · capital {fmt.money(m.get('initial_capital'))} · "
-                   f"finished {fmt.ist_time(first.run.get('finished_at'))}")
-        cards = st.columns(4)
-        for i, key in enumerate(CARDS):
-            delta = None
-            if key == "total_return_pct" and first.benchmark_return_pct is not None:
-                delta = f"{fmt.signed_pct(m.get(key, 0) - first.benchmark_return_pct)} vs NIFTY 50"
-            cards[i % 4].metric(labels.label(key), labels.format_metric(key, m.get(key)), delta=delta,
-                                help=labels.help_text(key), border=True)
-        bench = "NIFTY 50 buy & hold"
-        held = first.benchmark_return_pct
-        st.caption(f"{bench}: {fmt.signed_pct(held)} over the same bars ({first.benchmark_note}); "
-                   f"charges {fmt.money(m.get('charges'))} = {fmt.pct(m.get('charges_pct_of_gross'))} of gross P&L "
-                   f"{fmt.money(m.get('gross_pnl'), sign=True)}; in the market "
-                   f"{fmt.pct(m.get('exposure_pct'))} of the time.")
-        st.plotly_chart(charts.equity_figure({tags[r]: reports[r].equity for r in picked},
-                                             (bench, first.equity["buy_and_hold"])), key="backtest_equity")
-        st.plotly_chart(charts.drawdown_figure(tags[picked[0]], first.equity), key="backtest_drawdown")
-        if len(picked) > 1:
-            st.subheader("Side by side")
-            keys = [k for k in labels.METRICS if k in m and k != "initial_capital"]
-            st.dataframe(charts.compare_display({tags[r]: reports[r].metrics for r in picked}, keys),
-                         key="backtest_compare_table")
-        st.subheader("Monthly returns")
-        st.dataframe(charts.monthly_display(first.monthly), key="backtest_monthly")
-        st.subheader("Trades")
-        trades = first.trades
-        if len(trades):
-            st.dataframe(charts.trades_display(trades), hide_index=True, key="backtest_trades",
-                         column_config=labels.column_config([]))
-        else:
-            st.info("No round trip in this run.")
-        st.download_button("Download trades (CSV)", first.trades_csv(), file_name=f"backtest_{picked[0]}_trades.csv",
-                           mime="text/csv", key="backtest_trades_csv", icon=":material/download:")
-        sym = st.selectbox("Trades on the price chart", first.run["symbols"], key="backtest_chart_symbol")
-        bars = bt.bars(sym, first.run["start"].astimezone(IST).date(), first.run["end"].astimezone(IST).date())
-        st.plotly_chart(charts.trades_price_figure(sym, bars, trades), key="backtest_price")
-        with st.expander("Every metric, and how it is computed"):
-            st.dataframe(labels.metrics_frame(m), hide_index=True, key="backtest_metrics_all")
+    with st.container(key="backtest_results"):  # a stable CSS class for browser tests
+        if picked:
+            show_results(picked, tags)
