@@ -32,6 +32,7 @@ from app.ui.order_ticket import (
     mis_unavailable,
     protection_preview,
     sent_text,
+    ticket_tick,
 )
 from app.ui.square_off_widgets import square_off_refusals
 from core.errors import ValidationError
@@ -218,7 +219,7 @@ with ticket_col:
 with depth_col:
     if instrument is not None:
         st.caption(f"{instrument.tradingsymbol} · LTP {inr(depth.ltp if depth else None)} · lot "
-                   f"{qty(instrument.lot_size)} · tick {inr(instrument.tick_size)}")
+                   f"{qty(instrument.lot_size)} · tick {inr(ticket_tick(instrument, to_ist(clock.now).date()))}")
     depth_panel(depth, band, key="orders")
 
 # ---- live: positions and funds ------------------------------------------------------------------

@@ -184,6 +184,12 @@ def check_ticket(
     return TicketCheck(intent)
 
 
+def ticket_tick(instrument: Any, day: date) -> Decimal:
+    """₹ tick the ticket checks prices against on trading date ``day`` (the date's NSE regime,
+    ``core.orders.tick_size_for``; e.g. ₹0.05 on a 2016 replay where the 2025 dump lists ₹0.10)."""
+    return tick_size_for(instrument, day)
+
+
 def sent_text(intent: OrderIntent) -> str:
     """What is sent, in Kite's words: ``"BUY 5 INFY CNC LIMIT @ ₹1,234.50"``, ``"SELL 10 SBIN MIS
     SL @ ₹250.00 trigger ₹250.50"``, ``"BUY 1 TCS MIS SL-M trigger ₹3,000.00"``, ``"BUY 5 INFY

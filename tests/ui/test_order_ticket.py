@@ -197,6 +197,7 @@ def test_depth_panel_shows_five_levels_and_the_band(desk):  # noqa: F811
     assert len(table) == 6  # 5 levels + the total row
     assert (table.iloc[0]["bid ₹"], table.iloc[0]["ask ₹"]) == ("₹1,000.00", "₹1,000.10")
     assert table.iloc[4]["ask ₹"] == "₹1,000.50" and table.iloc[0]["bid qty"] == "10,000"
+    assert "INFY · LTP ₹1,000.00 · lot 1 · tick ₹0.05" in _texts(at.caption)  # 2016's tick, not the dump's
     band = desk.svc.price_band(services().instruments.resolve("NSE:INFY"), depth_tick(desk.token("INFY"), 1000.0))
     assert band is not None
     assert f"Day's band {inr(band[0])} – {inr(band[1])}" in _texts(at.caption)
