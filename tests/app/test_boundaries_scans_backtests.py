@@ -15,11 +15,8 @@ from app.market.instruments import InstrumentService
 from app.research.backtests import BacktestService
 from app.research.scanner import ScannerService
 from core.errors import ValidationError
-from core.timeutil import IST
 from tests.app.boundaries import redis_snapshot, sql_snapshot
-from tests.app.replay_market import Pinned, market_on
 from tests.app.test_analysis_service import AT, fake, later, market, sql, svc  # noqa: F401
-from tests.fixtures_store import seed_instruments
 from tests.fixtures_trading import T0
 
 
@@ -33,15 +30,14 @@ class RecordingQueue:
 
 
 @pytest.fixture()
-def research(sqlite_store, replay_server, redis_url):
-    seed_instruments(sqlite_store, {"INFY", "TCS", "NIFTY 50"})
-    market_ = market_on(sqlite_store, replay_server, redis_url, Pinned(datetime(2016, 8, 17, 15, 45, tzinfo=IST)))
+def research(sql, market, redis_url):
+    """Scanner and backtests on the analysis tests' store and market (one replay server per
+    module: the 2016-08-25 one, its historical endpoint serving 2016-08-24)."""
     queue = RecordingQueue()
-    scanner = ScannerService(sqlite_store, None, queue=queue, market=market_)
-    backtests = BacktestService(StrategyStore(sqlite_store.engine), InstrumentService(sqlite_store), market=market_,
-                                tasks=queue)
+    scanner = ScannerService(sql, None, queue=queue, market=market)
+    backtests = BacktestService(StrategyStore(sql.engine), InstrumentService(sql), market=market, tasks=queue)
     client = redis_lib.Redis.from_url(redis_url)
-    yield sqlite_store, scanner, backtests, queue, client
+    yield sql, scanner, backtests, queue, client
     client.close()
 
 
