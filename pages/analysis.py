@@ -8,7 +8,7 @@ from app.ui.analysis_widgets import analysis_card, is_repeat, request_key
 from app.ui.state import get_services
 from app.ui.desk import desk_clock
 from app.ui.feedback import guarded
-from app.ui.formatting import ist
+from app.ui.formatting import inr, ist, qty
 from core.analysis import OFFLINE_LABEL
 from core.errors import ValidationError
 from app.ui.auth import guard_page
@@ -29,8 +29,8 @@ GEMINI = f"Gemini ({an.config.model})"
 if an.gemini_configured:
     budget = guarded("The analysis store", an.budget)
     if budget is not None:
-        st.caption(f"Today's Gemini budget: ₹{budget.spent:,.2f} of ₹{budget.limit:,.2f} estimated "
-                   f"({budget.calls} calls)" + (" — **spent**: new Gemini calls are refused" if budget.exhausted else ""))
+        st.caption(f"Today's Gemini budget: {inr(budget.spent)} of {inr(budget.limit)} estimated "
+                   f"({qty(budget.calls)} calls)" + (" — **spent**: new Gemini calls are refused" if budget.exhausted else ""))
     choices = [GEMINI, OFFLINE_LABEL]
 else:
     st.info(f"No GEMINI_API_KEY is configured: the **{OFFLINE_LABEL}** answers (deterministic rules over the same "

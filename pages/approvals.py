@@ -10,7 +10,7 @@ from app.ui.state import get_services
 from app.ui.approval_widgets import approval_card, history_frame, judgement_figure
 from app.ui.desk import current_user, desk_clock
 from app.ui.feedback import guarded, outcome_flash, show_flash
-from app.ui.formatting import countdown, inr, ist
+from app.ui.formatting import countdown, inr, ist, qty
 from core.errors import ValidationError
 from app.ui.auth import guard_page
 
@@ -65,12 +65,12 @@ def confirm_dialog(views: list) -> None:
     total = sum((v.notional for v in views), Decimal(0))
     if len(views) == 1:
         v = views[0]
-        st.markdown(f"Approve **{v.side} {v.quantity:,} {v.tradingsymbol}** ({v.product}, {v.order_type})?")
+        st.markdown(f"Approve **{v.side} {qty(v.quantity)} {v.tradingsymbol}** ({v.product}, {v.order_type})?")
         st.markdown(f"Notional **{inr(total)}** is above your confirmation threshold {inr(confirm_above)}.")
     else:
         st.markdown(f"Approve these **{len(views)}** orders (total notional **{inr(total)}**)?")
         for v in views:
-            st.markdown(f"- {v.side} {v.quantity:,} **{v.tradingsymbol}** · {inr(v.notional)}")
+            st.markdown(f"- {v.side} {qty(v.quantity)} **{v.tradingsymbol}** · {inr(v.notional)}")
     st.caption("Each is re-checked (expiry, price drift, risk, hours, circuit) at the moment you confirm.")
     ok_col, cancel_col = st.columns(2)
     if ok_col.button("Confirm approve", type="primary", key="approvals_dialog_confirm"):

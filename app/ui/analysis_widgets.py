@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from app.adapters.analysis_store import StoredAnalysis
-from app.ui.formatting import inr, ist
+from app.ui.formatting import fraction_pct, inr, ist, qty
 
 VERDICT_COLOUR = {"buy": "green", "sell": "red", "hold": "blue", "avoid": "gray"}
 
@@ -20,9 +20,9 @@ def _levels(a: StoredAnalysis) -> str:
 
 
 def badge_text(a: StoredAnalysis) -> str:
-    """One-line markdown: ``:green-badge[… BUY 72%] · levels · as of`` (label names the analyst)."""
+    """One-line markdown: ``:green-badge[… BUY 72 %] · levels · as of`` (label names the analyst)."""
     colour = VERDICT_COLOUR.get(a.verdict, "gray")
-    return (f":{colour}-badge[:material/psychology: {a.verdict.upper()} {a.confidence:.0%}] "
+    return (f":{colour}-badge[:material/psychology: {a.verdict.upper()} {fraction_pct(a.confidence)}] "
             f"**{a.label}** · {_levels(a)} · as of {ist(a.as_of)}")
 
 
@@ -65,7 +65,7 @@ def analysis_card(a: StoredAnalysis, *, key: str) -> None:
     """The full analysis: analyst label, verdict, levels, reasons, risks, notes, cost, snapshot."""
     with st.container(border=True, key=key):
         colour = VERDICT_COLOUR.get(a.verdict, "gray")
-        st.markdown(f"#### :{colour}[{a.verdict.upper()}] {a.symbol} · confidence {a.confidence:.0%} · "
+        st.markdown(f"#### :{colour}[{a.verdict.upper()}] {a.symbol} · confidence {fraction_pct(a.confidence)} · "
                     f"{a.time_horizon}")
         who = f"**{a.label}**" + (" — deterministic rules, no model was asked" if a.offline else "")
         st.markdown(f"{who} · as of {ist(a.as_of)} (market time)" + (" · cached" if a.cached else ""))
@@ -79,7 +79,7 @@ def analysis_card(a: StoredAnalysis, *, key: str) -> None:
             st.warning("Included unverified headlines pasted by the trader: "
                        + " | ".join(a.snapshot["headlines"]), icon=":material/report:")
         if not a.offline:
-            st.caption(f"{a.prompt_tokens:,} prompt + {a.output_tokens:,} output tokens · est. ₹{a.cost_inr:,.4f}")
+            st.caption(f"{qty(a.prompt_tokens)} prompt + {qty(a.output_tokens)} output tokens · est. {inr(a.cost_inr, decimals=4)}")
         if a.outcome:
             st.caption(f"Outcome: **{a.outcome}** — {a.outcome_detail or ''}")
         with st.expander("Snapshot (the numbers the analyst saw)"):
@@ -87,7 +87,7 @@ def analysis_card(a: StoredAnalysis, *, key: str) -> None:
 
 
 def analysis_cell(svc: Any, symbol: str | int) -> str:
-    """Plain text for a table cell: ``"BUY 72% · Gemini · 09 Sep 10:15"``, or ``"—"`` when
+    """Plain text for a table cell: ``"BUY 72 % · Gemini · 09 Sep 10:15"``, or ``"—"`` when
     there is no analysis (or the store is down)."""
     try:
         a = svc.analysis.latest(symbol)
@@ -95,4 +95,4 @@ def analysis_cell(svc: Any, symbol: str | int) -> str:
         return "—"
     if a is None:
         return "—"
-    return f"{a.verdict.upper()} {a.confidence:.0%} · {a.label} · {ist(a.as_of)}"
+    return f"{a.verdict.upper()} {fraction_pct(a.confidence)} · {a.label} · {ist(a.as_of)}"

@@ -11,7 +11,7 @@ import streamlit as st
 
 from app.trading.views import ApprovalView, OrderView, RiskPreview
 from app.ui.colours import pnl_colour
-from app.ui.formatting import inr, ist
+from app.ui.formatting import inr, ist, qty
 
 _HISTORY_COLUMNS = ("decided (IST)", "symbol", "side", "qty", "status", "by", "price at decision",
                     "signal price", "shadow P&L", "source", "note", "order")
@@ -42,7 +42,7 @@ def approval_card(view: ApprovalView) -> None:
     """The body of one pending-approval card (no buttons; the page adds them)."""
     side_colour = "green" if view.side == "BUY" else "red"
     st.markdown(
-        f"#### :{side_colour}[{view.side}] {view.quantity:,} × **{view.tradingsymbol}** "
+        f"#### :{side_colour}[{view.side}] {qty(view.quantity)} × **{view.tradingsymbol}** "
         f"· {view.product} · {price_text(view)} · {view.validity}"
     )
     c1, c2, c3 = st.columns(3)
@@ -64,7 +64,7 @@ def history_frame(views: Sequence[ApprovalView]) -> pd.DataFrame:
         "decided (IST)": ist(v.decided_at),
         "symbol": v.tradingsymbol,
         "side": v.side,
-        "qty": v.quantity,
+        "qty": qty(v.quantity),
         "status": v.status,
         "by": v.decided_by or "—",
         "price at decision": inr(v.decision_price),

@@ -34,6 +34,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.ui import formatting as fmt
+from app.ui.colours import LOSS, PROFIT
 from core import indicators as ind
 from core.timeutil import IST
 
@@ -45,7 +46,8 @@ OVERLAYS = ("EMA", "VWAP", "Bollinger")
 EMA_PERIODS = (20, 50)
 BOLLINGER_PERIOD, BOLLINGER_STD = 20, 2.0
 RSI_PERIOD = 14
-_UP, _DOWN = "#26a69a", "#ef5350"
+#: Up and down candles (and their volume bars): the desk's profit green and loss red.
+_UP, _DOWN = PROFIT, LOSS
 
 
 def bar_labels(index: pd.DatetimeIndex, interval: str) -> list[str]:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from app.market.watch_view import REPLAY_LAST_SESSION
 from app.settings import Settings
-from app.ui.formatting import inr
+from app.ui.formatting import inr, ist_date
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ def trading_rows(settings: Settings) -> list[SettingRow]:
 def replay_rows(settings: Settings) -> list[SettingRow]:
     """Replay date and speed (used when ``KITE_API_KEY`` is unset)."""
     note = "" if settings.market == "replay" else " (unused: Kite mode)"
-    day = settings.replay_date or f"latest recorded session ({REPLAY_LAST_SESSION.isoformat()})"
+    day = settings.replay_date or f"latest recorded session ({ist_date(REPLAY_LAST_SESSION)})"
     return [
         SettingRow("Replay", "Session date", day + note, "DESK_REPLAY_DATE"),
         SettingRow("Replay", "Speed", f"{_num(settings.replay_speed)}× real time" + note, "DESK_REPLAY_SPEED"),

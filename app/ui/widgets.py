@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app.market.watch_view import MarketStatus, TickerHealth
+from app.ui.colours import pnl_style
 from app.ui.formatting import inr, number, qty, signed_pct, volume
 from core.sessions import SessionPhase
 from core.timeutil import IST
@@ -76,17 +77,12 @@ def watchlist_table(frame: pd.DataFrame, key: str, **dataframe_kwargs) -> object
     keyword arguments go to ``st.dataframe`` (e.g. row selection); returns what it returns."""
     view = frame.reset_index(drop=True)
 
-    def colour(v: float) -> str:
-        if pd.isna(v) or v == 0:
-            return ""
-        return "color: #26a69a" if v > 0 else "color: #ef5350"
-
     styled = (
         view.style.format(  # display text only: the values stay numbers (sortable)
             {"LTP": inr, "change %": signed_pct, "volume": volume, "day high": inr, "day low": inr,
              "tick age s": lambda v: number(v, 1)},
             na_rep="—",
-        ).map(colour, subset=["change %"])
+        ).map(pnl_style, subset=["change %"])  # profit green, loss red (app.ui.colours)
     )
     # Tall enough for every row (35 px each plus the header): a watchlist should not scroll.
     return st.dataframe(styled, hide_index=True, width="stretch", key=key, height=35 * (len(view) + 1) + 3,
