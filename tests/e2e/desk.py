@@ -100,9 +100,24 @@ def wait_rendered(page, heading: str, timeout_ms: int = 60_000) -> None:
     page.wait_for_function(RENDERED_JS, timeout=timeout_ms)
 
 
-def save_screenshot(page, folder: Path, name: str) -> Path:
-    """A full-page PNG of ``page`` as ``folder/<name>.png`` (the ``screenshots`` fixture's folder)."""
+def save_screenshot(page, folder: Path, name: str, max_height: int = 6000) -> Path:
+    """A whole-page PNG of ``page`` as ``folder/<name>.png`` (the ``screenshots`` fixture's folder).
+
+    Streamlit scrolls inside its main block, not the document, so Playwright's ``full_page``
+    sees one viewport: the viewport is grown to the main block's height (up to ``max_height``
+    px) for the capture, then restored."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    size = page.viewport_size
+    height = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
+                           " return m ? m.scrollHeight : 0; }")
+    grow = bool(size) and height > size["height"]
+    if grow:
+        page.set_viewport_size({"width": size["width"], "height": min(height + 40, max_height)})
+        page.wait_for_timeout(300)  # let charts relayout at the new size
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        if grow:
+            page.set_viewport_size(size)
     return path
