@@ -2,6 +2,8 @@
 
 Every route lives under ``/api/v1`` (``app.api.routes`` and the webhook intake
 ``app.api.webhooks``); OpenAPI at ``/api/v1/openapi.json``, Swagger UI at ``/api/v1/docs``.
+Swagger UI's JS, CSS and favicon are served by this process from ``/api/v1/docs-assets/`` (the
+``swagger-ui-bundle`` package's dist folder), not a CDN, so the docs page works offline.
 
 Errors are JSON, ``{"error": {"code", "message", "field"?, "reasons"?}}``:
 
@@ -150,7 +152,7 @@ def create_app() -> FastAPI:
     configure_logging("api")  # each uvicorn worker process builds its own app
 
     app = FastAPI(title="PaperDesk API", version="1", openapi_url=f"{PREFIX}/openapi.json",
-                  docs_url=f"{PREFIX}/docs", redoc_url=None,
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=f"{PREFIX}/docs/oauth2-redirect",
                   description="The desk's services over HTTP: market data, research jobs, strategies, risk, "
                               "orders and positions. Authenticate with an API key from the Settings page "
                               "(`Authorization: Bearer pdk_…`).")
@@ -166,7 +168,35 @@ def create_app() -> FastAPI:
         router.include_router(routes.router)
     app.include_router(router)
     app.include_router(webhooks.router, prefix=PREFIX)
+    _install_docs(app)
     return app
 
 
-__all__ = ["MAX_BODY_BYTES", "PREFIX", "create_app"]
+#: Where the self-hosted Swagger UI assets are served (under the API prefix, so a proxy of
+#: ``/api/`` reaches them too).
+DOCS_ASSETS = f"{PREFIX}/docs-assets"
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/api/v1/docs`` with its assets served locally (FastAPI's "self-hosting
+    JavaScript and CSS for docs"): the page references only ``DOCS_ASSETS`` URLs."""
+    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get(f"{PREFIX}/docs", include_in_schema=False)
+    async def swagger_ui_html():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
+
+    @app.get(app.swagger_ui_oauth2_redirect_url, include_in_schema=False)
+    async def swagger_ui_redirect():
+        return get_swagger_ui_oauth2_redirect_html()
+
+
+__all__ = ["DOCS_ASSETS", "MAX_BODY_BYTES", "PREFIX", "create_app"]
