@@ -1,0 +1,233 @@
+"""Benchmark: how fast every page of ``make run``'s desk renders in headless Chromium (issue 14).
+
+Starts the whole desk the way ``make run`` does (``python -m app.launcher``: the 2016-09-09 replay,
+ticker, worker, clock, web; ``tests.e2e.desk.running_desk``) and, as the peer in the same run, a
+bare one-file Streamlit app written as Streamlit's docs would (``st.dataframe(df)``), served the
+same way (``python -m app.ui.web run peer.py`` with the Procfile's web options). One Chromium.
+
+A page is *rendered* when its heading shows and Streamlit's script run has finished: the app's
+``data-test-script-state`` is ``notRunning`` and the running indicator
+(``[data-testid="stStatusWidget"]``) is gone. The time is taken from the action (navigation
+start, or the sidebar click) to the last script-state change to ``notRunning`` (recorded by a
+``MutationObserver`` in the page), so polling adds nothing.
+
+Per page:
+
+* **first**: the first full load of ``/<page>`` in this server (new browser session; server
+  caches cold for that page);
+* **reload**: the same full load again (new session, server warm);
+* **warm**: opening the page from the sidebar of an already loaded page (the trader's click;
+  same session), median of ``--visits``.
+
+Live refresh: on Home, for ``--watch`` seconds, the median gap between script runs that finish
+(the watchlist fragment's reruns) and between changes of the watchlist grid's text (new LTPs).
+
+Targets: warm ≤ 1 s per page, first ≤ 2.5 s, live refresh ≤ 1 s. Ratios are against the peer's
+first load, reload and rerun (``r``). Prints PASS/FAIL per target; exits 0 unless something broke.
+``python bench/pages.py [--visits 2] [--watch 10]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.desk import PAGES, launch_chromium, running_desk  # noqa: E402
+from tests.servers import free_port  # noqa: E402
+
+TARGET_WARM_S, TARGET_FIRST_S, TARGET_REFRESH_S = 1.0, 2.5, 1.0
+
+PEER_APP = '''import numpy as np
+import pandas as pd
+import streamlit as st
+
+df = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 8)), columns=list("abcdefgh"))
+st.dataframe(df)
+'''
+
+#: Records every change of the app's script state with its time (ms, performance.now()).
+RECORDER_JS = """
+window.__states = [];
+const watch = () => {
+  const app = document.querySelector('[data-testid=stApp]');
+  if (!app) { requestAnimationFrame(watch); return; }
+  const note = () => window.__states.push([app.getAttribute('data-test-script-state'), performance.now()]);
+  note();
+  new MutationObserver(note).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+};
+watch();
+"""
+
+#: ``true`` once ``heading`` (or, for the peer, a dataframe) shows and the run has finished.
+DONE_JS = """([heading, since]) => {
+  const app = document.querySelector('[data-testid=stApp]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-testid=stStatusWidget]')) return false;
+  const shown = heading === null
+    ? !!document.querySelector('[data-testid=stDataFrame]')
+    : [...document.querySelectorAll('[data-testid=stMain] h1, [data-testid=stMain] h2')]
+        .some(h => h.textContent.trim() === heading);
+  if (!shown) return false;
+  return (window.__states || []).some(([s, t]) => s === 'running' && t >= since);
+}"""
+
+LAST_DONE_JS = """since => { const done = (window.__states || []).filter(([s, t]) => s === 'notRunning' && t >= since);
+  return done.length ? done[done.length - 1][1] : null; }"""
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as resp:
+            return resp.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+def start_peer(folder: Path) -> tuple[subprocess.Popen, str]:
+    """The peer app on a free port, served as the Procfile serves the desk's web."""
+    app = folder / "peer.py"
+    app.write_text(PEER_APP)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "app.ui.web", "run", str(app), "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--browser.gatherUsageStats", "false"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while not _healthy(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the peer Streamlit app did not start")
+        time.sleep(0.2)
+    return proc, url
+
+
+def _wait_done(page, heading: str | None, since: float, timeout_ms: int = 120_000) -> float:
+    page.wait_for_function(DONE_JS, arg=[heading, since], timeout=timeout_ms, polling=50)
+    end = page.evaluate(LAST_DONE_JS, since)
+    return (end - since) / 1000.0
+
+
+def full_load(context, url: str, heading: str | None) -> float:
+    """Seconds from navigation start to the rendered page, in a new tab (a new Streamlit session)."""
+    page = context.new_page()
+    try:
+        page.goto(url, wait_until="commit")
+        return _wait_done(page, heading, 0.0)  # performance.now() counts from navigation start
+    finally:
+        page.close()
+
+
+def sidebar_visit(page, title: str, heading: str) -> float:
+    since = page.evaluate("performance.now()")
+    page.locator("[data-testid=stSidebarNav]").get_by_role("link", name=title, exact=True).click()
+    return _wait_done(page, heading, since)
+
+
+def peer_rerun(page) -> float:
+    since = page.evaluate("performance.now()")
+    page.locator("[data-testid=stMain]").click(position={"x": 5, "y": 5})
+    page.keyboard.press("r")
+    return _wait_done(page, None, since)
+
+
+def live_refresh(page, seconds: float) -> tuple[float | None, float | None]:
+    """Median seconds between finished script runs, and between watchlist grid text changes, on Home."""
+    page.evaluate("""() => { window.__grid = []; let last = null;
+      const tick = () => { const g = document.querySelector('[data-testid=stMain] [data-testid=stDataFrame] table');
+        const text = g ? g.innerText : null;
+        if (text !== null && text !== last) { window.__grid.push(performance.now()); last = text; }
+        requestAnimationFrame(tick); }; tick(); }""")
+    since = page.evaluate("performance.now()")
+    time.sleep(seconds)
+    runs = page.evaluate("s => (window.__states || []).filter(([st, t]) => st === 'notRunning' && t >= s)"
+                         ".map(([st, t]) => t)", since)
+    grid = page.evaluate("s => window.__grid.filter(t => t >= s)", since)
+
+    def median_gap(ts: list[float]) -> float | None:
+        gaps = [(b - a) / 1000.0 for a, b in zip(ts, ts[1:], strict=False)]
+        return statistics.median(gaps) if gaps else None
+
+    return median_gap(runs), median_gap(grid)
+
+
+def _ok(value: float | None, target: float) -> str:
+    return "—" if value is None else ("PASS" if value <= target else "FAIL")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--visits", type=int, default=2, help="sidebar visits per page for the warm time")
+    ap.add_argument("--watch", type=float, default=10.0, help="seconds on Home to measure live refresh")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
+        folder = Path(tmp)
+        peer, peer_url = start_peer(folder)
+        try:
+            with running_desk(folder / "state") as desk, sync_playwright() as p:
+                browser = launch_chromium(p)
+                context = browser.new_context(viewport={"width": 1500, "height": 1000})
+                context.add_init_script(RECORDER_JS)
+                peer_first = full_load(context, peer_url, None)
+                peer_reload = statistics.median(full_load(context, peer_url, None) for _ in range(3))
+                page = context.new_page()
+                page.goto(peer_url, wait_until="commit")
+                _wait_done(page, None, 0.0)
+                peer_warm = statistics.median(peer_rerun(page) for _ in range(3))
+                page.close()
+
+                rows = []
+                for title, heading, path in PAGES:
+                    first = full_load(context, f"{desk.url}/{path}", heading)
+                    reload = full_load(context, f"{desk.url}/{path}", heading)
+                    rows.append([title, heading, first, reload])
+                page = context.new_page()
+                page.goto(desk.url, wait_until="commit")
+                _wait_done(page, "Home", 0.0)
+                for row in rows:
+                    title, heading = row[0], row[1]
+                    visits = []
+                    for _ in range(args.visits):
+                        other = "Settings" if title == "Home" else "Home"
+                        sidebar_visit(page, other, other)
+                        visits.append(sidebar_visit(page, title, heading))
+                    row.append(statistics.median(visits))
+                sidebar_visit(page, "Home", "Home")
+                run_gap, grid_gap = live_refresh(page, args.watch)
+                browser.close()
+        finally:
+            os.killpg(peer.pid, signal.SIGTERM)
+            peer.wait(timeout=20)
+
+    print(f"bench/pages.py — {len(rows)} pages of make run's desk in headless Chromium; "
+          f"peer: a one-file st.dataframe(df) app served the same way")
+    print(f"peer: first load {peer_first:.2f} s · reload {peer_reload:.2f} s · rerun {peer_warm:.2f} s")
+    print(f"{'page':<20} {'first s':>8} {'×peer':>6} {'reload s':>9} {'×peer':>6} {'warm s':>7} {'×peer':>6}  "
+          f"first≤{TARGET_FIRST_S}  warm≤{TARGET_WARM_S}")
+    for title, _, first, reload, warm in rows:
+        print(f"{title:<20} {first:8.2f} {first / peer_first:6.1f} {reload:9.2f} {reload / peer_reload:6.1f} "
+              f"{warm:7.2f} {warm / peer_warm:6.1f}  {_ok(first, TARGET_FIRST_S):<9} {_ok(warm, TARGET_WARM_S)}")
+    worst_first = max(r[2] for r in rows)
+    worst_warm = max(r[4] for r in rows)
+    print(f"worst first {worst_first:.2f} s ({_ok(worst_first, TARGET_FIRST_S)}), "
+          f"worst warm {worst_warm:.2f} s ({_ok(worst_warm, TARGET_WARM_S)})")
+    fmt = (lambda v: "—" if v is None else f"{v:.2f} s")
+    print(f"Home live refresh: watchlist fragment run every {fmt(run_gap)} ({_ok(run_gap, TARGET_REFRESH_S)}), "
+          f"grid text changed every {fmt(grid_gap)} ({_ok(grid_gap, TARGET_REFRESH_S)}) over {args.watch:.0f} s")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
