@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
@@ -63,6 +64,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: the longest TTL a proposal may ask for (one calendar day), seconds
 MAX_TTL_SECONDS = 86_400
+#: Kite's ``tag`` is at most 20 characters
+KITE_TAG_MAX_CHARS = 20
 #: the most shares one order may carry at the boundary (the gatekeeper's limits are tighter)
 MAX_QUANTITY = 10_000_000
 
@@ -72,7 +75,34 @@ def _checked_intent(intent: Any) -> OrderIntent:
     is built): a dict or anything else is refused with the type to send."""
     if not isinstance(intent, OrderIntent):
         raise ValidationError(f"intent must be a core.orders.OrderIntent, was {shown(intent)}")
+    for name, cap in (("tradingsymbol", NAME_MAX_CHARS), ("tag", KITE_TAG_MAX_CHARS), ("strategy", NAME_MAX_CHARS),
+                      ("trace_id", NAME_MAX_CHARS)):
+        require_text(name, getattr(intent, name), cap=cap, required=name == "tradingsymbol")
+    require_int("quantity", intent.quantity, low=1, high=MAX_QUANTITY, unit="shares")
     return intent
+
+
+#: the highest per-share price the boundary accepts, ₹ (NSE's dearest share trades near ₹1.5 lakh)
+MAX_PRICE = Decimal(10_000_000)
+
+
+def _checked_price(name: str, value: Any, *, optional: bool) -> Any:
+    """A price argument (₹ per share): ``None`` when ``optional``, else a finite number
+    ``0 < p <= MAX_PRICE`` as a Decimal, int, float or numeric string; the error quotes the
+    value cut to 60 characters ("price must be a number of rupees 0 < p <= 10000000, was 'abc'")."""
+    if value is None and optional:
+        return None
+    allowed = f"{name} must be a number of rupees 0 < p <= {MAX_PRICE}, was {shown(value)}"
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, float, str)) or \
+            (isinstance(value, str) and len(value) > 40):
+        raise ValidationError(allowed)
+    try:
+        d = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (ArithmeticError, ValueError):  # a malformed string; an int past Python's 4,300-digit str limit
+        raise ValidationError(allowed) from None
+    if not d.is_finite() or not 0 < d <= MAX_PRICE:
+        raise ValidationError(allowed)
+    return value
 
 
 def _checked_id(name: str, value: Any) -> str:
@@ -170,6 +200,7 @@ class TradingService:
         characters, naive ``now``.
         """
         intent = _checked_intent(intent)
+        _checked_price("signal_price", signal_price, optional=False)
         reason = require_text("reason", reason, cap=REASON_MAX_CHARS)
         source = require_text("source", source, cap=NAME_MAX_CHARS)
         if ttl_seconds is not None:
@@ -335,6 +366,8 @@ class TradingService:
         a quantity that is not a whole number of shares 1..10,000,000.
         """
         order_id = _checked_id("order_id", order_id)
+        _checked_price("price", price, optional=True)
+        _checked_price("trigger_price", trigger_price, optional=True)
         if order_type is not None:
             order_type = require_enum("order_type", order_type, OrderType)
         if quantity is not None:
