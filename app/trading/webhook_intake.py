@@ -16,8 +16,10 @@ until every check has passed:
 6. each intent is proposed through ``TradingService.propose`` (the strategies' path: risk
    preview, audit ``propose``), all with one trace id, source ``webhook:<source>``, the alert
    (fenced as untrusted text) as the reason; then one audit row ``webhook_intake`` with the
-   owner as actor. If a proposal fails (store down), the dedupe claim is released so the
-   sender's retry is not mistaken for a duplicate.
+   owner as actor. If the first proposal fails (store down), the dedupe claim is released so
+   the sender's retry is not mistaken for a duplicate; if a later one fails, the claim stays
+   (a retry must not propose the first ones twice) and ``webhook_intake_partial`` records which
+   were proposed.
 
 Secrets (``WebhookSecrets``) live hashed in the API key table (``app.adapters.api_key_store``)
 as rows with scope ``webhook``: one active secret per user; rotating revokes the old one. A
@@ -274,14 +276,24 @@ class WebhookIntake:
             first_trace = first.decode() if isinstance(first, bytes) else str(first or "")
             log.info("webhook %s from %s: duplicate of %s, nothing created", source, owner, first_trace)
             return IntakeResult(source, owner, first_trace, True, delivery.dedupe_key)
+        done: list[ApprovalView] = []
         try:
-            views = tuple(self.trading.propose(intent, signal_price=price, reason=alert.reason,
-                                               source=f"webhook:{source}", now=now)
-                          for alert, intent, price in planned)
-        except BaseException:
-            with redis_errors(self._redis, "webhook duplicate release"):
-                self._redis.delete(claim)
+            for alert, intent, price in planned:
+                done.append(self.trading.propose(intent, signal_price=price, reason=alert.reason,
+                                                 source=f"webhook:{source}", now=now))
+        except BaseException as exc:
+            if not done:  # nothing written: the sender's retry is a new delivery
+                with redis_errors(self._redis, "webhook duplicate release"):
+                    self._redis.delete(claim)
+            else:  # some approvals exist: keep the claim (a retry must not propose them twice), say so
+                log.error("webhook %s from %s: %d of %d approval(s) proposed before %s; trace %s", source, owner,
+                          len(done), len(planned), type(exc).__name__, trace)
+                self.trading.store.add_audit(audit_row(
+                    trace, at=now, actor=owner, action="webhook_intake_partial", source=source,
+                    dedupe_key=delivery.dedupe_key, approvals=[v.approval_id for v in done],
+                    error=f"{type(exc).__name__}: {exc}"[:300]))
             raise
+        views = tuple(done)
         self.trading.store.add_audit(audit_row(
             trace, at=now, actor=owner, action="webhook_intake", source=source, label=delivery.label,
             dedupe_key=delivery.dedupe_key, approvals=[v.approval_id for v in views],
