@@ -33,7 +33,11 @@ show_flash("risk_flash")
 
 @st.fragment(run_every="2s")
 def live_status() -> None:
-    status = guarded("The risk status", trading.risk_status, desk_clock(svc).now)
+    try:
+        status = guarded("The risk status", trading.risk_status, desk_clock(svc).now)
+    except ValidationError as exc:  # e.g. limits saved before their bounds existed
+        st.error(f"The risk status cannot be computed: {exc}")
+        return
     if status is None:
         return
     if status.halted:
@@ -112,7 +116,19 @@ def _allowed(name: str) -> str:
     return f"Allowed: {LIMIT_BOUNDS[name].allowed}."
 
 
-limits = guarded("The risk limits", trading.risk_limits)
+try:
+    limits = guarded("The risk limits", trading.risk_limits)
+except ValidationError as exc:  # a version saved before the bounds existed (e.g. a 09:00 cut-off)
+    limits = None
+    st.error(f"The saved limits are outside their bounds: {exc}. Replace them to trade again.")
+    if st.button("Replace them with the defaults", key="risk_reset_limits", type="primary"):
+        try:
+            saved = trading.save_risk_limits({}, user=user)
+        except ValidationError as err:
+            st.error(f"Not saved: {err}")
+        else:
+            st.session_state["risk_flash"] = ("success", f"Default limits saved (version {saved.version}).")
+            st.rerun()
 if limits is not None:
     if limits.version:
         st.caption(f"Version {limits.version} · saved by {limits.saved_by or '—'} at {ist(limits.saved_at)}")

@@ -71,3 +71,19 @@ def test_fields_show_their_allowed_range_and_a_sane_edit_saves(trading):
     saved = trading.risk_limits()
     assert (saved.version, saved.square_off_cutoff, str(saved.risk_per_trade_pct), saved.require_stop) == \
         (1, time(15, 0), "2.5", True)
+
+
+def test_limits_saved_before_the_bounds_existed_are_shown_and_can_be_replaced(trading):
+    from app.adapters.trading_store import TradingStore
+    from datetime import UTC, datetime
+
+    store = TradingStore(services().store.engine)  # a row written past the validator (an old version)
+    store.save_limits({"square_off_cutoff": "09:00", "risk_per_trade_pct": "500"}, saved_by="old",
+                      saved_at=datetime.now(UTC))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert "outside their bounds" in _errors(at) and "risk_per_trade_pct" in _errors(at)
+    at.button(key="risk_reset_limits").click().run()
+    assert not at.exception, at.exception
+    saved = trading.risk_limits()
+    assert saved.version == 2 and saved.square_off_cutoff == time(15, 20) and str(saved.risk_per_trade_pct) == "1"
