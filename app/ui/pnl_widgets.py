@@ -10,8 +10,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from app.ui.charts import desk_layout, inr_axis
 from app.ui.colours import LOSS, NEUTRAL, pnl_colour
-from app.ui.formatting import MISSING, inr, ist, pct, qty, text
+from app.ui.formatting import MISSING, inr, ist, money, pct, qty, text
 from core.timeutil import IST
 
 
@@ -46,20 +47,23 @@ def pnl_labels(frame: pd.DataFrame, key_column: str) -> pd.Series:
 
 
 def equity_figure(curve: pd.DataFrame) -> go.Figure:
-    """Equity (₹) on top, drawdown (% below the running peak) below, x in IST."""
+    """Equity (₹, Indian-grouped ticks and hovers) on top, drawdown (% below the running peak)
+    below, x in IST."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.06,
                         subplot_titles=("Equity (₹)", "Drawdown (%)"))
     ts = pd.to_datetime(curve["ts"])
     if ts.dt.tz is not None:
         ts = ts.dt.tz_convert(IST)
     fig.add_scatter(x=ts, y=curve["equity"], mode="lines+markers", name="equity", line=dict(color="#1f77b4"),
-                    hovertemplate="%{x|%d %b %H:%M:%S} IST<br>₹%{y:,.2f}<extra></extra>", row=1, col=1)
+                    customdata=[money(v) for v in curve["equity"]],
+                    hovertemplate="%{x|%d %b %Y %H:%M:%S} IST<br>%{customdata}<extra></extra>", row=1, col=1)
     fig.add_scatter(x=ts, y=curve["drawdown_pct"], mode="lines", name="drawdown", fill="tozeroy",
-                    line=dict(color=LOSS), hovertemplate="%{x|%d %b %H:%M:%S} IST<br>%{y:.3~g} %<extra></extra>",
+                    line=dict(color=LOSS), hovertemplate="%{x|%d %b %Y %H:%M:%S} IST<br>%{y:.3~g} %<extra></extra>",
                     row=2, col=1)
     fig.update_layout(height=480, margin=dict(l=10, r=10, t=40, b=10), showlegend=False)
-    fig.update_yaxes(tickformat=",.0f", row=1, col=1)
-    fig.update_yaxes(tickformat=".2~g", row=2, col=1)  # significant digits: a -0.003 % drawdown stays legible
+    desk_layout(fig)
+    inr_axis(fig, curve["equity"], row=1, col=1, hover=False)
+    fig.update_yaxes(tickformat=".2~g", ticksuffix=" %", row=2, col=1)  # significant digits: -0.003 % stays legible
     return fig
 
 
@@ -68,12 +72,18 @@ def pnl_bar_figure(frame: pd.DataFrame, key_column: str, title: str) -> go.Figur
     profit and red for a loss (``app.ui.colours``; gross paler), charges grey."""
     fig = go.Figure()
     x = pnl_labels(frame, key_column)
+    hover = "%{x}<br>%{customdata}<extra>%{fullData.name}</extra>"
+    charges = -frame["charges"].abs()
     fig.add_bar(x=x, y=frame["gross"], name="gross", marker_color=[pnl_colour(v) for v in frame["gross"]],
-                marker_opacity=0.55)
-    fig.add_bar(x=x, y=-frame["charges"].abs(), name="charges", marker_color=NEUTRAL)
-    fig.add_bar(x=x, y=frame["net"], name="net", marker_color=[pnl_colour(v) for v in frame["net"]])
+                marker_opacity=0.55, customdata=[inr(v, sign=True) for v in frame["gross"]], hovertemplate=hover)
+    fig.add_bar(x=x, y=charges, name="charges", marker_color=NEUTRAL,
+                customdata=[inr(v) for v in charges], hovertemplate=hover)
+    fig.add_bar(x=x, y=frame["net"], name="net", marker_color=[pnl_colour(v) for v in frame["net"]],
+                customdata=[inr(v, sign=True) for v in frame["net"]], hovertemplate=hover)
     fig.update_layout(barmode="group", height=300, margin=dict(l=10, r=10, t=40, b=10), title=title,
-                      yaxis_title="₹", legend=dict(orientation="h"))
+                      legend=dict(orientation="h"))
+    desk_layout(fig)
+    inr_axis(fig, [*frame["gross"], *charges, *frame["net"]], title="₹", hover=False)
     return fig
 
 
