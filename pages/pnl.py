@@ -10,7 +10,7 @@ from app.ui.state import get_services
 from app.ui.book_widgets import funds_metrics
 from app.ui.desk import desk_clock
 from app.ui.feedback import guarded
-from app.ui.formatting import inr, ist
+from app.ui.formatting import inr, ist, ist_date
 from app.ui.pnl_widgets import (
     NOTE_STATUS,
     charges_breakdown_frame,
@@ -62,7 +62,7 @@ picked = st.date_input("Date range (IST)", value=month_range(market_day), max_va
 
 def reports(start, end) -> None:
     """The range's P&L by symbol and by origin/strategy, the trade-wise and symbol-wise reports."""
-    st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · up to market time {ist(clock.now)}")
+    st.caption(f"{ist_date(start)} – {ist_date(end)} · up to market time {ist(clock.now)}")
     for title, fetch, column, key in (
         ("By symbol", trading.pnl_by_symbol, "tradingsymbol", "pnl_by_symbol"),
         ("By origin and strategy", trading.pnl_by_strategy, "strategy", "pnl_by_strategy"),
@@ -129,7 +129,7 @@ if st.button("Reconcile now", key="pnl_reconcile", help="Send today's executed o
         st.warning(f"Not reconciled: {exc}", icon=":material/warning:")
 check = guarded("The contract-note reconciliation", notes.check, day)
 if check is None:
-    st.caption(f"Not reconciled yet for {day:%d %b %Y}: the job runs at 16:05 IST on trading days.")
+    st.caption(f"Not reconciled yet for {ist_date(day)}: the job runs at 16:05 IST on trading days.")
 else:
     text = f"{NOTE_STATUS.get(check.status, check.status)} {check.message}"
     when = f"Checked {ist(check.checked_at)}" + (f", {check.attempts} failed attempt(s)" if check.attempts else "")
