@@ -201,8 +201,8 @@ class TradingService:
         """
         intent = _checked_intent(intent)
         _checked_price("signal_price", signal_price, optional=False)
-        reason = require_text("reason", reason, cap=REASON_MAX_CHARS)
-        source = require_text("source", source, cap=NAME_MAX_CHARS)
+        reason = require_text("reason", reason, cap=REASON_MAX_CHARS, required=False)
+        source = require_text("source", source, cap=NAME_MAX_CHARS, required=False)
         if ttl_seconds is not None:
             ttl_seconds = require_int("ttl_seconds", ttl_seconds, low=1, high=MAX_TTL_SECONDS, unit="seconds")
         require_aware_datetime("now", now)
@@ -248,7 +248,7 @@ class TradingService:
         Raises ``ValidationError`` for an unknown id, a blank user or a naive ``now``.
         """
         approval_id = _checked_id("approval_id", approval_id)
-        user = require_text("user", user, cap=NAME_MAX_CHARS)
+        user = require_text("user", user, cap=NAME_MAX_CHARS, required=False)
         require_aware_datetime("now", now)
         out = self._engine.approve(approval_id, user=user, now=now, enqueue=self._enqueue)
         if not out.ok and not out.noop and out.reasons:
@@ -262,7 +262,7 @@ class TradingService:
         if isinstance(approval_ids, (str, bytes)) or not isinstance(approval_ids, Sequence):
             raise ValidationError(f"approval_ids must be a list of approval ids, was {shown(approval_ids)}")
         approval_ids = [_checked_id("approval_ids", a) for a in approval_ids]
-        user = require_text("user", user, cap=NAME_MAX_CHARS)
+        user = require_text("user", user, cap=NAME_MAX_CHARS, required=False)
         require_aware_datetime("now", now)
         return self._engine.approve_many(approval_ids, user=user, now=now, enqueue=self._enqueue)
 
@@ -274,8 +274,8 @@ class TradingService:
         ``core.text_caps.REASON_MAX_CHARS`` (500 characters), an unknown id, a naive ``now``.
         """
         approval_id = _checked_id("approval_id", approval_id)
-        user = require_text("user", user, cap=NAME_MAX_CHARS)
-        reason = require_text("reason", reason, cap=REASON_MAX_CHARS)
+        user = require_text("user", user, cap=NAME_MAX_CHARS, required=False)
+        reason = require_text("reason", reason, cap=REASON_MAX_CHARS, required=False)
         require_aware_datetime("now", now)
         return self._engine.reject(approval_id, user=user, reason=reason, now=now)
 
@@ -295,7 +295,7 @@ class TradingService:
         not a lot multiple, price off the tick, blank user, naive ``now``.
         """
         intent = _checked_intent(intent)
-        user = require_text("user", user, cap=NAME_MAX_CHARS)
+        user = require_text("user", user, cap=NAME_MAX_CHARS, required=False)
         require_aware_datetime("now", now)
         return self._engine.place_manual(intent, user=user, now=now, enqueue=self._enqueue)
 
@@ -372,7 +372,7 @@ class TradingService:
             order_type = require_enum("order_type", order_type, OrderType)
         if quantity is not None:
             quantity = require_int("quantity", quantity, low=1, high=MAX_QUANTITY, unit="shares")
-        user = require_text("user", user, cap=NAME_MAX_CHARS)
+        user = require_text("user", user, cap=NAME_MAX_CHARS, required=False)
         require_aware_datetime("now", now)
         return self._engine.modify_order(order_id, quantity=quantity, price=price, trigger_price=trigger_price,
                                          order_type=order_type, user=user, now=now)
@@ -381,7 +381,7 @@ class TradingService:
         """Cancel an open order; audited. Raises ``ValidationError`` for an unknown order or
         one that is not open (COMPLETE, CANCELLED, REJECTED), a blank user or a naive ``now``."""
         order_id = _checked_id("order_id", order_id)
-        user = require_text("user", user, cap=NAME_MAX_CHARS)
+        user = require_text("user", user, cap=NAME_MAX_CHARS, required=False)
         require_aware_datetime("now", now)
         return self._engine.cancel_order(order_id, user=user, now=now)
 
