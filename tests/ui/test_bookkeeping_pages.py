@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import date, timedelta
 
 import pandas as pd
@@ -83,6 +84,7 @@ def test_pnl_page_groups_desk_exits_by_origin_and_colours_profit_green(desk):
     net = next(t for t in _chart(at, "pnl_by_symbol_chart")["data"] if t["name"] == "net")
     colours = dict(zip(net["x"], net["marker"]["color"], strict=True))
     assert colours == {"INFY": PROFIT, "SBIN": LOSS}
+    assert all(re.fullmatch(r"[+-]₹[\d,]+\.\d\d", c) for c in net["customdata"]), net["customdata"]  # hover ₹ text
 
 
 @pytest.fixture()
@@ -117,6 +119,9 @@ def test_pnl_report_defaults_to_the_market_month_and_csvs_match_the_books(desk, 
     trades = _frame(at, "realized P&L")
     assert list(trades["symbol"]) == [f.tradingsymbol for f in book]
     assert list(trades["origin"]) == ["ticket", "approval", "kill switch", "kill switch"]
+    assert all(re.fullmatch(r"\d\d [A-Z][a-z]{2} 2016 \d\d:\d\d:\d\d IST", t) for t in trades["time (IST)"]), \
+        list(trades["time (IST)"])  # formatting.ist, e.g. "17 Aug 2016 10:00:00 IST"
+    assert any(c.value.startswith("01 Aug 2016 – 17 Aug 2016 · ") for c in at.caption)
     csv = _csv(at, "pnl_trades_csv", served_files)
     assert list(csv["symbol"]) == [f.tradingsymbol for f in book]
     assert list(csv["side"]) == [f.side for f in book] and list(csv["qty"]) == [f.quantity for f in book]

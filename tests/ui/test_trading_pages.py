@@ -183,10 +183,12 @@ def test_approvals_proposal_made_through_the_service_shows_as_a_card(desk):
 
 def test_approvals_card_shows_risk_reason_codes_when_the_gatekeeper_refuses(desk):
     desk.tick("INFY", 1000.0)
-    desk.propose("INFY", 300)  # ₹3,00,000 > the ₹2,00,000 per-order cap
+    desk.propose("INFY", 1500)  # ₹15,00,000 > the ₹2,00,000 per-order cap
     at = _page("pages/approvals.py").run()
     assert not at.exception
-    assert "ORDER_NOTIONAL" in _all_text(at)
+    text = _all_text(at)
+    assert "ORDER_NOTIONAL" in text
+    assert "1,500 × **INFY**" in text and "₹15,00,000.00" in text  # app.ui.formatting: qty and inr
 
 
 def test_approvals_approve_click_enqueues_execution_and_fills_once(desk):
