@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from app.adapters.gemini import usage_count
 from app.research.analysis import AnalysisRefused
 from core.analysis.prompt import FENCE_CLOSE, FENCE_OPEN
 from core.errors import ValidationError
@@ -105,3 +106,12 @@ def test_bad_headlines_are_refused_before_any_call(svc, fake, headlines, fragmen
     with pytest.raises(ValidationError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         svc.analyse("INFY", AT, headlines=headlines)
     assert len(fake.requests) == before and svc.store.calls() == []
+
+
+@pytest.mark.parametrize(("value", "count", "flagged"), [
+    (None, 0, False), (120, 120, False), (-5, 0, True), (2.0, 2, False), (2.5, 0, True), ("x", 0, True),
+    (float("nan"), 0, True),
+])
+def test_usage_counts_are_clamped_and_flagged(value, count, flagged):
+    got, note = usage_count("promptTokenCount", value)
+    assert got == count and bool(note) is flagged
