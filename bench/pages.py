@@ -187,12 +187,15 @@ def main() -> None:
                 _wait_done(page, None, 0.0)
                 peer_warm = statistics.median(peer_rerun(page) for _ in range(3))
                 page.close()
+                print(f"  peer: first {peer_first:.2f} s, reload {peer_reload:.2f} s, rerun {peer_warm:.2f} s",
+                      flush=True)
 
                 rows = []
                 for title, heading, path in PAGES:
                     first = full_load(context, f"{desk.url}/{path}", heading)
                     reload = full_load(context, f"{desk.url}/{path}", heading)
                     rows.append([title, heading, first, reload])
+                    print(f"  {title}: first {first:.2f} s, reload {reload:.2f} s", flush=True)
                 page = context.new_page()
                 page.goto(desk.url, wait_until="commit")
                 _wait_done(page, "Home", 0.0)

@@ -27,7 +27,7 @@ def test_every_page_renders_and_is_captured(tmp_path, screenshots):
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
             page.goto(desk.url)
-            wait_rendered(page, "Home")
+            wait_rendered(page, "Home", timeout_ms=180_000)
             for title, heading, path in PAGES:
                 t0 = time.monotonic()
                 if title != "Home":
