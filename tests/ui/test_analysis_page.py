@@ -9,9 +9,10 @@ fake for the key cases.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import dramatiq
@@ -148,6 +149,7 @@ def test_ask_runs_as_a_job_and_shows_the_labelled_result(offline_desk):
     at.run()
     text = _text(at)
     assert "Offline analyst (rules)" in text and "NSE:INFY" in text and "deterministic rules" in text
+    assert re.search(r"confidence \d{1,3} % ·", text), text  # fraction_pct: "60 %", not "60%"
     assert "unverified headlines" in text.lower()
     assert len(at.dataframe[0].value) == 1  # compare table of NSE:INFY
 
@@ -201,7 +203,8 @@ def test_approval_card_shows_the_latest_analysis_badge(offline_desk):
     at = AppTest.from_file(str(ROOT / "pages" / "approvals.py"), default_timeout=TIMEOUT).run()
     assert not at.exception, at.exception
     text = _text(at)
-    assert "Offline analyst (rules)" in text and f"{a.verdict.upper()} {a.confidence:.0%}" in text
+    percent = Decimal(str(a.confidence * 100)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    assert "Offline analyst (rules)" in text and f"{a.verdict.upper()} {percent} %" in text  # "BUY 60 %"
 
 
 def test_enter_then_analyse_enqueues_one_job(offline_desk):

@@ -5,6 +5,7 @@ real ``kiteconnect`` client on the replay server."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -57,7 +58,9 @@ def test_pnl_shows_the_netting_line_with_its_saving_and_a_matched_note(desk, kit
     assert "saved ₹" in _all_text(at)
     at.button(key="pnl_reconcile").click().run()
     assert not at.exception, at.exception
-    assert "match Kite's virtual contract note" in _all_text(at)
+    text_ = _all_text(at)
+    assert "match Kite's virtual contract note" in text_
+    assert re.search(r"Checked \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d IST · \d+ order\(s\) · desk ₹", text_), text_
 
 
 def test_pnl_shows_a_difference_per_order_and_charge(desk, kite_client):  # noqa: F811
