@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.trading.views import ApprovalView, OrderView, RiskPreview
+from app.ui.charts import desk_layout, inr_axis
 from app.ui.colours import pnl_colour
 from app.ui.formatting import inr, ist, qty
 
@@ -93,10 +94,14 @@ def judgement_figure(views: Sequence[ApprovalView]) -> go.Figure | None:
     colours = [pnl_colour(x) for x in values]  # a profit passed up green, a loss avoided red
     fig = go.Figure()
     fig.add_bar(x=labels, y=values, marker_color=colours, name="shadow P&L (₹)",
-                customdata=[v.status for v in rows],
-                hovertemplate="%{x}<br>%{customdata}: ₹%{y:,.2f}<extra></extra>")
-    fig.add_scatter(x=labels, y=running, mode="lines+markers", name="running total (₹)")
+                customdata=[[v.status, inr(x, sign=True)] for v, x in zip(rows, values, strict=True)],
+                hovertemplate="%{x}<br>%{customdata[0]}: %{customdata[1]}<extra></extra>")
+    fig.add_scatter(x=labels, y=running, mode="lines+markers", name="running total (₹)",
+                    customdata=[inr(x, sign=True) for x in running],
+                    hovertemplate="%{x}<br>running total %{customdata}<extra></extra>")
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10),
                       title="Model vs. trader: what passed-up signals would have made",
-                      yaxis_title="₹", legend=dict(orientation="h"))
+                      legend=dict(orientation="h"))
+    desk_layout(fig)
+    inr_axis(fig, [*values, *running], title="₹", hover=False)  # Indian-grouped ₹ ticks
     return fig

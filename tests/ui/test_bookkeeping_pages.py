@@ -71,6 +71,7 @@ def test_shadow_pnl_chart_colours_a_profit_green_and_a_loss_red(desk):
     bars = _chart(at, "approvals_judgement_chart")["data"][0]
     assert [round(v) for v in bars["y"]] == [100, -200]
     assert bars["marker"]["color"] == [PROFIT, LOSS]
+    assert bars["customdata"] == [["REJECTED", "+₹100.00"], ["REJECTED", "-₹200.00"]]  # hover text, formatting.inr
 
 
 def test_pnl_page_groups_desk_exits_by_origin_and_colours_profit_green(desk):
