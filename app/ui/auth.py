@@ -23,7 +23,7 @@ from typing import Any
 import streamlit as st
 
 from app.ops.sign_in import AuthService, AuthUnavailable
-from core.timeutil import IST
+from app.ui.formatting import MISSING, ist_time
 
 TOKEN_KEY = "auth_token"
 USER_KEY = "auth_user_name"
@@ -55,7 +55,7 @@ def _sign_out(auth: AuthService) -> None:
 
 def _sidebar_signed_in(auth: AuthService, user: str, expires_at) -> None:
     with st.sidebar:
-        until = expires_at.astimezone(IST).strftime("%H:%M IST") if expires_at else "?"
+        until = ist_time(expires_at) if expires_at else MISSING
         st.caption(f":material/person: Signed in as **{user}** · session until {until} "
                    f"(ends after {auth.config.session_idle_minutes:g} min idle)")
         st.button("Sign out", key="auth_sign_out", icon=":material/logout:", on_click=_sign_out, args=(auth,))

@@ -11,6 +11,7 @@ its own (Streamlit's ``pages/`` fallback), so the form is driven on a page and t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -152,6 +153,7 @@ def test_signed_in_sidebar_shows_user_and_sign_out(auth_on):
     assert not at.exception, at.exception
     assert [h.value for h in at.header] == ["Home"]
     assert "Signed in as **alice**" in _texts(at.sidebar.caption)
+    assert re.search(r"session until \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d IST", _texts(at.sidebar.caption))  # ist_time
     assert at.sidebar.button(key="auth_sign_out").label == "Sign out"
 
 
