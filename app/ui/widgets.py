@@ -71,19 +71,24 @@ def market_status_panel(status: MarketStatus) -> None:
         st.warning(health.message, icon=":material/warning:")
 
 
-def watchlist_table(frame: pd.DataFrame, key: str, **dataframe_kwargs) -> object:
-    """The watchlist table (₹ and volumes grouped the Indian way, change with its sign, via
-    ``app.ui.formatting``); missing values show as ``—``; change % coloured by sign. Extra
-    keyword arguments go to ``st.dataframe`` (e.g. row selection); returns what it returns."""
-    view = frame.reset_index(drop=True)
-
-    styled = (
-        view.style.format(  # display text only: the values stay numbers (sortable)
+def watchlist_styler(frame: pd.DataFrame) -> pd.io.formats.style.Styler:
+    """The watchlist's display: ₹ and volumes grouped the Indian way, change with its sign (via
+    ``app.ui.formatting``), ``—`` for missing values, change % green up / red down
+    (``app.ui.colours``). The values stay numbers, so the table still sorts by them."""
+    return (
+        frame.reset_index(drop=True).style.format(
             {"LTP": inr, "change %": signed_pct, "volume": volume, "day high": inr, "day low": inr,
              "tick age s": lambda v: number(v, 1)},
             na_rep="—",
-        ).map(pnl_style, subset=["change %"])  # profit green, loss red (app.ui.colours)
+        ).map(pnl_style, subset=["change %"])
     )
+
+
+def watchlist_table(frame: pd.DataFrame, key: str, **dataframe_kwargs) -> object:
+    """The watchlist table (:func:`watchlist_styler`). Extra keyword arguments go to
+    ``st.dataframe`` (e.g. row selection); returns what it returns."""
+    view = frame.reset_index(drop=True)
+    styled = watchlist_styler(view)
     # Tall enough for every row (35 px each plus the header): a watchlist should not scroll.
     return st.dataframe(styled, hide_index=True, width="stretch", key=key, height=35 * (len(view) + 1) + 3,
                         **dataframe_kwargs)
