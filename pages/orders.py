@@ -225,7 +225,7 @@ with depth_col:
 # ---- live: positions and funds ------------------------------------------------------------------
 
 
-@st.fragment(run_every="2s")
+@st.fragment(run_every="1s")
 def live_positions() -> None:
     now = desk_clock(svc).now
     st.subheader("Positions")
@@ -322,7 +322,7 @@ if orders:
                 st.error(str(exc))
 
 
-@st.fragment(run_every="2s")
+@st.fragment(run_every="1s")
 def live_books() -> None:
     """Order book, trade book and today's charges, re-read every 2 s: a fill by the worker or
     an order placed elsewhere shows without a reload."""
