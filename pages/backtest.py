@@ -33,7 +33,7 @@ market_now = services.market_data.now()
 last_day, first_day = last_sessions(services.calendar, market_now)
 st.caption("Same paper broker, Zerodha charges and risk gatekeeper as the live desk; fills on the next bar's "
            "replayed ticks. Bars come from the connected market (stored, or fetched from its historical API "
-           f"when a run starts); no bar after market time {market_now:%a %d %b %Y %H:%M} IST is used.")
+           f"when a run starts); no bar after market time {fmt.ist_time(market_now)} is used.")
 
 
 def parse_sweep(text: str) -> dict[str, list[float]]:

@@ -2,8 +2,10 @@
 
 Rupee axes carry Indian digit grouping (``₹10,00,000``) through explicit tick labels from
 ``app.ui.formatting`` (Plotly's own tick formats group only in thousands); hover text is the
-same formatting. Intraday time axes skip nights, weekends and weekday holidays
-(``rangebreaks``), and times are drawn as IST wall-clock time.
+same formatting. Intraday time axes skip nights, weekends and weekday holidays with the one rule
+of ``app.ui.charts.time_axis`` (a holiday's break covers only its 09:15–15:30 session: a
+whole-day break beside the night break makes plotly.js draw nothing), times as IST wall-clock
+time. Up/down candles and the drawdown use ``app.ui.colours``.
 """
 
 from __future__ import annotations
@@ -15,16 +17,16 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from app.ui import charts
 from app.ui import formatting as fmt
 from app.ui import labels
+from app.ui.colours import LOSS, PROFIT
 from core.timeutil import IST
 
-_UP, _DOWN = "#26a69a", "#ef5350"
+#: Up and down candles: the desk's profit green and loss red.
+_UP, _DOWN = PROFIT, LOSS
 _BENCH = "#7f7f7f"
 _MARGIN = dict(l=10, r=10, t=40, b=10)
-#: NSE's normal session, IST hours: a night's gap on an intraday axis is 15:30 → 09:15.
-_CLOSE_H, _OPEN_H = 15.5, 9.25
-
 
 def ist_wall(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """Tz-aware times as naive IST wall-clock times (what Plotly draws as given)."""
@@ -57,21 +59,13 @@ def rupee_axis(fig: go.Figure, values: Iterable[float], *, row: int | None = Non
 
 
 def session_breaks(index: pd.DatetimeIndex) -> list[dict]:
-    """``rangebreaks`` for an intraday IST axis: nights, weekends and weekdays without bars."""
-    if not len(index):
-        return []
-    wall = ist_wall(index)
-    days = pd.date_range(wall[0].normalize(), wall[-1].normalize(), freq="D")
-    traded = set(wall.normalize())
-    holidays = [d.strftime("%Y-%m-%d") for d in days if d.weekday() < 5 and d not in traded]
-    breaks = [dict(bounds=["sat", "mon"]), dict(bounds=[_CLOSE_H, _OPEN_H], pattern="hour")]
-    if holidays:
-        breaks.append(dict(values=holidays))
-    return breaks
+    """``rangebreaks`` for an intraday (1-minute) IST axis: ``app.ui.charts.rangebreaks``
+    (nights, weekends, each weekday without bars as its 09:15–15:30 session only)."""
+    return charts.rangebreaks(index, "minute") if len(index) else []
 
 
 def _time_axis(fig: go.Figure, index: pd.DatetimeIndex) -> None:
-    fig.update_xaxes(rangebreaks=session_breaks(index), tickformat="%d %b %H:%M", hoverformat="%d %b %Y %H:%M IST")
+    charts.time_axis(fig, index, "minute")
 
 
 def equity_figure(curves: Mapping[str, pd.DataFrame], benchmark: tuple[str, pd.Series] | None = None) -> go.Figure:

@@ -29,3 +29,21 @@ def test_chart_candles_and_volume_bars_use_the_desk_colours() -> None:
     assert (candle.increasing.line.color, candle.decreasing.line.color) == (PROFIT, LOSS)
     volume = next(t for t in fig.data if t.type == "bar")
     assert list(volume.marker.color) == [PROFIT, LOSS, PROFIT, PROFIT]  # close ≥ open is up
+
+
+def test_backtest_candles_use_the_desk_colours_and_the_one_time_axis_rule() -> None:
+    from app.ui import backtest_charts
+
+    # Fri 09 Sep 2016 and Tue 13 Sep 2016 (Mon 12 Sep: Bakri Id, no bars), 1-minute bars.
+    idx = pd.DatetimeIndex([*pd.date_range("2016-09-09 09:15", periods=3, freq="1min", tz="Asia/Kolkata"),
+                            *pd.date_range("2016-09-13 09:15", periods=3, freq="1min", tz="Asia/Kolkata")])
+    bars = pd.DataFrame({"open": 100.0, "high": 101.0, "low": 99.0, "close": [100.5, 99.5] * 3}, index=idx)
+    trades = pd.DataFrame(columns=["tradingsymbol", "entry_at", "entry_price", "exit_at", "exit_price"])
+    fig = backtest_charts.trades_price_figure("INFY", bars, trades)
+    candle = fig.data[0]
+    assert (candle.increasing.line.color, candle.decreasing.line.color) == (PROFIT, LOSS)
+    breaks = [b.to_plotly_json() for b in fig.layout.xaxis.rangebreaks]
+    assert breaks == charts.rangebreaks(idx, "minute")  # the Chart page's rule, not one of its own
+    holiday = next(b for b in breaks if "values" in b)
+    # The holiday hides only its session (a whole-day value beside the hour break blanks the chart).
+    assert holiday == {"values": ["2016-09-12 09:15:00"], "dvalue": 22_500_000}
