@@ -79,28 +79,21 @@ def reports(start, end) -> None:
     st.caption("Origin: **approval** a proposal decided on the Approvals page (by its strategy), **ticket** the "
                "order ticket's Place, **square-off** the MIS auto square-off, **kill switch** its flatten.")
 
-    trade_tab, symbol_tab = st.tabs(["Trade-wise", "Symbol-wise"])
     name = f"{start:%Y%m%d}-{end:%Y%m%d}"
-    with trade_tab:
-        trades = guarded("The trade-wise report", trading.trade_report, start, end, until=clock.now)
-        if trades is not None:
-            if trades.empty:
+    kinds = (("Trade-wise", trading.trade_report, trade_report_frame, trade_report_csv, "trades"),
+             ("Symbol-wise", trading.symbol_report, symbol_report_frame, symbol_report_csv, "symbols"))
+    for tab, (title, load, shown, csv, key) in zip(st.tabs([k[0] for k in kinds]), kinds):
+        with tab:
+            report = guarded(f"The {title.lower()} report", load, start, end, until=clock.now)
+            if report is None:
+                continue
+            if report.empty:
                 st.info("No trades in this range.")
             else:
-                st.dataframe(trade_report_frame(trades), hide_index=True, key="pnl_trades_table")
-            st.download_button("Download trade-wise CSV", trade_report_csv(trades),
-                               file_name=f"tradewise-{name}.csv", mime="text/csv", key="pnl_trades_csv",
-                               disabled=trades.empty)
-    with symbol_tab:
-        symbols = guarded("The symbol-wise report", trading.symbol_report, start, end, until=clock.now)
-        if symbols is not None:
-            if symbols.empty:
-                st.info("No trades in this range.")
-            else:
-                st.dataframe(symbol_report_frame(symbols), hide_index=True, key="pnl_symbols_table")
-            st.download_button("Download symbol-wise CSV", symbol_report_csv(symbols),
-                               file_name=f"symbolwise-{name}.csv", mime="text/csv", key="pnl_symbols_csv",
-                               disabled=symbols.empty)
+                st.dataframe(shown(report), hide_index=True, key=f"pnl_{key}_table")
+            st.download_button(f"Download {title.lower()} CSV", csv(report),
+                               file_name=f"{title.lower().replace('-', '')}-{name}.csv", mime="text/csv",
+                               key=f"pnl_{key}_csv", disabled=report.empty)
 
 
 if isinstance(picked, tuple) and len(picked) == 2:

@@ -10,10 +10,8 @@ time. Up/down candles and the drawdown use ``app.ui.colours``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -31,31 +29,6 @@ _MARGIN = dict(l=10, r=10, t=40, b=10)
 def ist_wall(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """Tz-aware times as naive IST wall-clock times (what Plotly draws as given)."""
     return index.tz_convert(IST).tz_localize(None) if index.tz is not None else index
-
-
-def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    """About ``n`` round tick values covering ``lo..hi`` (steps of 1, 2, 2.5 or 5 × 10^k)."""
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return []
-    if hi <= lo:
-        return [lo]
-    raw = (hi - lo) / max(n, 1)
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    first = math.floor(lo / step) * step
-    return [round(first + i * step, 10) for i in range(int(math.ceil((hi - first) / step)) + 1)]
-
-
-def rupee_axis(fig: go.Figure, values: Iterable[float], *, row: int | None = None, col: int | None = None) -> None:
-    """Label the y axis in ₹ with Indian grouping (``₹10,00,000``) over ``values``' range."""
-    arr = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
-    if not len(arr):
-        return
-    lo, hi = float(arr.min()), float(arr.max())
-    pad = (hi - lo) * 0.05 or max(abs(hi) * 0.001, 1.0)
-    ticks = nice_ticks(lo - pad, hi + pad)
-    kw = dict(row=row, col=col) if row else {}
-    fig.update_yaxes(tickvals=ticks, ticktext=[fmt.money(t) for t in ticks], range=[lo - pad, hi + pad], **kw)
 
 
 def session_breaks(index: pd.DatetimeIndex) -> list[dict]:
@@ -96,7 +69,7 @@ def equity_figure(curves: Mapping[str, pd.DataFrame], benchmark: tuple[str, pd.S
                             hovertemplate="%{customdata}<extra>%{fullData.name}</extra>")
     fig.update_layout(title="Equity (₹)", height=340, margin=_MARGIN, hovermode="x unified",
                       legend=dict(orientation="h", y=-0.15))
-    rupee_axis(fig, values)
+    charts.inr_axis(fig, values, hover=False)
     _time_axis(fig, index)
     return fig
 
@@ -131,7 +104,7 @@ def trades_price_figure(symbol: str, bars: pd.DataFrame, trades: pd.DataFrame) -
     fig.update_layout(title=f"{symbol} · 1-minute bars with the run's trades", height=420,
                       xaxis_rangeslider_visible=False, margin=_MARGIN)
     if len(bars):
-        rupee_axis(fig, [*bars["low"].astype(float), *bars["high"].astype(float)])
+        charts.inr_axis(fig, [*bars["low"].astype(float), *bars["high"].astype(float)], hover=False)
         _time_axis(fig, bars.index)
     return fig
 

@@ -173,30 +173,31 @@ def inr_axis(fig: go.Figure, values: Iterable | None = None, *, row: int | None 
     ``values`` default to the data of the traces on that axis. ``hover`` also formats those
     traces' hover text (``money``). Returns ``fig`` (changed in place).
     """
-    vals = list(values) if values is not None else _all_values(fig, axis, row, col)
-    tickvals, ticktext = inr_ticks(vals, n)
-    update = fig.update_yaxes if axis == "y" else fig.update_xaxes
-    kw = dict(row=row, col=col) if row is not None else {}
-    update(tickmode="array", tickvals=tickvals, ticktext=ticktext, exponentformat="none", **kw)
-    if title is not None:
-        update(title_text=title, **kw)
-    if hover:
-        _hover_text(fig, axis, row, col, fmt.inr, ",.2f", prefix=fmt.RUPEE)
-    return fig
+    return _array_axis(fig, values, inr_ticks, n, row=row, col=col, axis=axis, title=title,
+                       hover=(fmt.inr, ",.2f", fmt.RUPEE) if hover else None)
 
 
 def count_axis(fig: go.Figure, values: Iterable | None = None, *, row: int | None = None, col: int | None = None,
                axis: str = "y", title: str | None = None, n: int = 5, hover: bool = True) -> go.Figure:
     """Make ``axis`` a volume/share-count axis with Indian grouping (``8,40,069``)."""
+    return _array_axis(fig, values, count_ticks, n, row=row, col=col, axis=axis, title=title,
+                       hover=(fmt.volume, ",.0f", "") if hover else None)
+
+
+def _array_axis(fig: go.Figure, values: Iterable | None, ticks: Callable, n: int, *, row: int | None,
+                col: int | None, axis: str, title: str | None, hover: tuple | None) -> go.Figure:
+    """Set ``axis`` of subplot (row, col) to the ``ticks(values, n)`` array ticks; ``hover`` is
+    ``(formatter, d3 fallback, prefix)`` for the traces' hover text, or ``None``."""
     vals = list(values) if values is not None else _all_values(fig, axis, row, col)
-    tickvals, ticktext = count_ticks(vals, n)
+    tickvals, ticktext = ticks(vals, n)
     update = fig.update_yaxes if axis == "y" else fig.update_xaxes
     kw = dict(row=row, col=col) if row is not None else {}
     update(tickmode="array", tickvals=tickvals, ticktext=ticktext, exponentformat="none", **kw)
     if title is not None:
         update(title_text=title, **kw)
-    if hover:
-        _hover_text(fig, axis, row, col, fmt.volume, ",.0f")
+    if hover is not None:
+        formatter, d3, prefix = hover
+        _hover_text(fig, axis, row, col, formatter, d3, prefix=prefix)
     return fig
 
 
