@@ -29,9 +29,12 @@ def _offences(path: Path) -> list[str]:
     docstrings = {id(n.body[0].value) for n in ast.walk(tree)
                   if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
                   and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    # a download's suggested name (st.download_button(file_name="trades.csv")) is written, not read
+    downloads = {id(n) for kw in ast.walk(tree) if isinstance(kw, ast.keyword) and kw.arg == "file_name"
+                 for n in ast.walk(kw.value)}
     found = []
     for node in ast.walk(tree):
-        if id(node) in docstrings:
+        if id(node) in docstrings or id(node) in downloads:
             continue
         if isinstance(node, ast.Name) and node.id == "DATA_DIR":
             found.append(f"{node.lineno}: DATA_DIR")
