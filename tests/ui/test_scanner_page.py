@@ -125,7 +125,7 @@ def test_run_now_queues_a_job_then_shows_matches_with_data_and_as_of(fresh, no_b
         risks=[], notes=[], snapshot={}))
     at.run()
     row = at.dataframe[0].value.set_index("symbol").loc[symbol]
-    assert row["latest analysis"].startswith("BUY 60% · Offline analyst (rules)")
+    assert row["latest analysis"].startswith("BUY 60 % · Offline analyst (rules)")
 
 
 def test_earlier_as_of_is_used_and_cannot_pass_market_time(fresh):
