@@ -190,7 +190,7 @@ def _drive(page, url: str) -> None:
     expect(plot).to_be_visible(timeout=30_000)
     page.wait_for_function("""t => { const el = document.querySelector('.stPlotlyChart .js-plotly-plot');
         const l = el && el._fullLayout; return !!(l && l.title && (l.title.text || '').replace(/<[^>]+>/g, '') === t); }""",
-                           arg=f"{key} · day", timeout=60_000)
+                           arg=f"{key} · Daily", timeout=60_000)
     caption = page.get_by_text(re.compile(r"\d+ bars · .* · as of "))
     expect(caption).to_be_visible(timeout=30_000)
     _shot(page, "04_chart")
