@@ -51,7 +51,7 @@ def trading_rows(settings: Settings) -> list[SettingRow]:
         ("MIS square-off cut-off", f"{t.square_off_cutoff:%H:%M} IST", "DESK_SQUARE_OFF_CUTOFF"),
         ("Square-off fee (₹50 + GST)", _yes(t.square_off_fee), "DESK_SQUARE_OFF_FEE"),
         ("Circuit band", "quote's circuit limits, else NSE dynamic range (10 %, flexed 5 %)", "—"),
-        ("Max tick age to approve", age, "DESK_MAX_TICK_AGE_SECONDS"),
+        ("Max tick age to approve or fill", age, "DESK_MAX_TICK_AGE_SECONDS"),
     ]
     return [SettingRow("Trading", *row) for row in rows]
 
