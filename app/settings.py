@@ -33,6 +33,7 @@ from pydantic_settings import (
 from core import auth as auth_rules
 from core.errors import ValidationError
 from core.sessions import MIS_SQUARE_OFF
+from core.risk.limits import cutoff_in_session
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.analysis import TokenPrices
@@ -133,7 +134,7 @@ class TradingSettings(_Section):
     approval_ttl_seconds: int = _knob(300, "DESK_APPROVAL_TTL_SECONDS",
                                       "whole seconds from 10 to 86,400 (one day)", ge=10, le=86_400)
     square_off_cutoff: time = _knob(MIS_SQUARE_OFF, "DESK_SQUARE_OFF_CUTOFF",
-                                    "an IST time HH:MM from 09:15 to 15:30")
+                                    "an IST time HH:MM after 09:15 and before 15:30")
     square_off_fee: bool = _knob(True, "DESK_SQUARE_OFF_FEE", "true or false")
     max_tick_age_seconds: float | None = _knob(30.0, "DESK_MAX_TICK_AGE_SECONDS",  # market seconds; fills too
                                                "seconds from 0.1 to 3,600, or empty for any age",
@@ -144,8 +145,8 @@ class TradingSettings(_Section):
     @field_validator("square_off_cutoff")
     @classmethod
     def _cutoff_in_session(cls, value: time) -> time:
-        if not time(9, 15) <= value <= time(15, 30) or value.second or value.microsecond:
-            raise ValueError("outside 09:15-15:30")
+        if not cutoff_in_session(value):  # the risk limits' own bound (core.risk.limits)
+            raise ValueError("not after 09:15 and before 15:30")
         return value
 
     @field_validator("max_tick_age_seconds", mode="before")

@@ -136,7 +136,8 @@ BAD = [
     ("DESK_MAX_DRIFT_BPS", "9999", "from 0 to 5,000"),
     ("DESK_APPROVAL_TTL_SECONDS", "5", "from 10 to 86,400"),
     ("DESK_APPROVAL_TTL_SECONDS", "1.5", "whole seconds"),
-    ("DESK_SQUARE_OFF_CUTOFF", "16:00", "09:15 to 15:30"),
+    ("DESK_SQUARE_OFF_CUTOFF", "16:00", "after 09:15 and before 15:30"),
+    ("DESK_SQUARE_OFF_CUTOFF", "15:30", "after 09:15 and before 15:30"),  # the risk limits refuse the close too
     ("DESK_SQUARE_OFF_CUTOFF", "late", "HH:MM"),
     ("DESK_MAX_TICK_AGE_SECONDS", "0", "0.1 to 3,600"),
     ("DESK_CONFIRM_NOTIONAL", "-1", "₹0 to ₹100 crore"),
