@@ -241,7 +241,7 @@ def live_positions() -> None:
     funds = guarded("Funds", trading.funds, now)
     if funds is not None:
         funds_metrics(funds)
-    st.caption(f"Marked at {ist(now)} · refreshes every 2 s")
+    st.caption(f"Marked at {ist(now)} · refreshes every second")
 
 
 live_positions()
@@ -324,7 +324,7 @@ if orders:
 
 @st.fragment(run_every="1s")
 def live_books() -> None:
-    """Order book, trade book and today's charges, re-read every 2 s: a fill by the worker or
+    """Order book, trade book and today's charges, re-read every second: a fill by the worker or
     an order placed elsewhere shows without a reload."""
     now = desk_clock(svc).now
     st.subheader("Order book")
@@ -347,7 +347,7 @@ def live_books() -> None:
         if charges.total == 0 and not netting:
             st.caption("No charges today.")
         st.dataframe(charges_frame(charges, netting or ()), hide_index=True, key="orders_charges_table")
-    st.caption(f"Books as of {ist(now)} · refresh every 2 s")
+    st.caption(f"Books as of {ist(now)} · refresh every second")
 
 
 live_books()
