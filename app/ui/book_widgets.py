@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app.trading.views import FundsView, OrderView, PositionView, TradeView
-from app.ui.formatting import inr, ist, qty, text
+from app.ui.formatting import inr, ist, money, qty, text
 from app.ui.order_ticket import protection_text
 from app.ui.pnl_widgets import charges_breakdown_frame
 
@@ -100,17 +100,18 @@ def charges_frame(charges: Any, netting: Sequence[dict] = ()) -> pd.DataFrame:
 
 
 def funds_metrics(funds: FundsView) -> None:
-    """Funds and P&L as two rows of ``st.metric``."""
+    """Funds and P&L as two rows of ``st.metric``: balances by the paise rule (``money``: no
+    paise from ₹1,00,000), P&L and charges to the paisa (``inr``)."""
     r1 = st.columns(4)
-    r1[0].metric("Available margin", inr(funds.available))
-    r1[1].metric("Margin used", inr(funds.margin_used))
-    r1[2].metric("Cash", inr(funds.cash))
-    r1[3].metric("Equity", inr(funds.equity))
+    r1[0].metric("Available margin", money(funds.available))
+    r1[1].metric("Margin used", money(funds.margin_used))
+    r1[2].metric("Cash", money(funds.cash))
+    r1[3].metric("Equity", money(funds.equity))
     r2 = st.columns(4)
     r2[0].metric("Gross P&L", inr(funds.gross_pnl, sign=True))
     r2[1].metric("Charges today", inr(funds.charges_today))
     r2[2].metric("Net P&L", inr(funds.net_pnl, sign=True))
     r2[3].metric("Day P&L (net)", inr(funds.day_pnl, sign=True))
-    st.caption(f"Virtual capital {inr(funds.capital)} · realized {inr(funds.realized, sign=True)} · "
+    st.caption(f"Virtual capital {money(funds.capital)} · realized {inr(funds.realized, sign=True)} · "
                f"unrealized {inr(funds.unrealized, sign=True)} · all charges {inr(funds.charges_total)}"
                + ("" if funds.reconciled else " · :red[ledger does not reconcile]"))
