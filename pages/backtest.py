@@ -66,8 +66,8 @@ with st.form("backtest_form"):
     symbols = st.multiselect("Symbols (type any NSE symbol to add it)", options, default=options[:2],
                              accept_new_options=True, key="backtest_symbols")
     c1, c2 = st.columns(2)
-    start = c1.date_input("From", first_day, max_value=last_day, key="backtest_start")
-    end = c2.date_input("To", last_day, max_value=last_day, key="backtest_end",
+    start = c1.date_input("From", first_day, max_value=last_day, key="backtest_start", format=fmt.DATE_INPUT_FORMAT)
+    end = c2.date_input("To", last_day, max_value=last_day, key="backtest_end", format=fmt.DATE_INPUT_FORMAT,
                         help="The last session that has closed by market time")
     sweep_text = st.text_input("Parameter sweep (optional), e.g. fast=5,10; slow=20,30", key="backtest_sweep")
     run = st.form_submit_button("Run backtest", key="backtest_run")

@@ -12,7 +12,7 @@ import streamlit as st
 from app.market.watch_view import CHART_BARS, REPLAY_DERIVED_NOTE, ChartBars, chart_as_of, chart_bars
 from app.ui.auth import guard_page
 from app.ui.charts import price_figure
-from app.ui.formatting import interval_label, ist_time
+from app.ui.formatting import DATE_INPUT_FORMAT, interval_label, ist_time
 from app.ui.row_actions import action_bar
 from app.ui.state import get_services
 from core.errors import DeskError, ValidationError
@@ -79,7 +79,7 @@ with c2:
 market_now = svc.market_data.now()
 with c3:
     day = st.date_input("As of (IST)", value=market_now.date(), min_value=date(1996, 1, 1),
-                        max_value=market_now.date(), key="chart_as_of",
+                        max_value=market_now.date(), key="chart_as_of", format=DATE_INPUT_FORMAT,
                         help="Market date; an earlier date shows the bars as they stood after its close.")
 
 # Kite's habit on the chart: buy, sell or analyse the charted symbol (app.ui.row_actions).

@@ -10,7 +10,7 @@ from app.ui.state import get_services
 from app.ui.book_widgets import funds_metrics
 from app.ui.desk import desk_clock
 from app.ui.feedback import guarded
-from app.ui.formatting import inr, ist, ist_date
+from app.ui.formatting import DATE_INPUT_FORMAT, inr, ist, ist_date
 from app.ui.pnl_widgets import (
     NOTE_STATUS,
     charges_breakdown_frame,
@@ -55,7 +55,7 @@ if curve is not None:
 
 st.subheader("Report")
 market_day = to_ist(clock.now).date()
-picked = st.date_input("Date range (IST)", value=month_range(market_day), max_value=market_day, format="DD/MM/YYYY",
+picked = st.date_input("Date range (IST)", value=month_range(market_day), max_value=market_day, format=DATE_INPUT_FORMAT,
                        key="pnl_range", help="Trades and fees of these days, up to the desk's market time "
                        f"({ist(clock.now)}); the default is this market month.")
 

@@ -17,7 +17,7 @@ from app.market.watch_view import REPLAY_DERIVED_NOTE
 from app.research.scanner import BUILTIN_SCANS
 from app.ui.analysis_widgets import analysis_cell, latest_analysis_badge
 from app.ui.charts import desk_layout, ist_x, time_axis
-from app.ui.formatting import bar_time, ist_date, ist_time, number, qty, style_for_display, text, volume
+from app.ui.formatting import DATE_INPUT_FORMAT, bar_time, ist_date, ist_time, number, qty, style_for_display, text, volume
 from app.ui.row_actions import action_bar, symbol_table
 from app.ui.state import get_services
 from core.errors import ValidationError
@@ -70,7 +70,9 @@ forming = c3.toggle("Include the forming intraday bar", value=False, key="scanne
                     help="Intraday timeframes: also use the bar still forming at the scan time")
 as_of = None
 if pick_time:
-    d = c4.date_input("As of (IST)", value=market_now.date(), max_value=market_now.date(), key="scanner_as_of_date")
+    d = c4.date_input("As of (IST)", value=market_now.date(), max_value=market_now.date(),
+                      key="scanner_as_of_date",
+                      format=DATE_INPUT_FORMAT)
     t = c5.time_input("Time (IST)", value=market_now.time().replace(second=0, microsecond=0),
                       key="scanner_as_of_time", step=60)
     as_of = datetime.combine(d, t, IST)

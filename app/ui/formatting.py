@@ -79,6 +79,8 @@ from core.errors import ValidationError
 from core.timeutil import IST, UTC
 
 LOCALE = "en_IN"
+#: ``st.date_input(format=...)`` for every date picker: the Indian day-first order.
+DATE_INPUT_FORMAT = "DD/MM/YYYY"
 MISSING = "—"
 #: The paise rule's threshold: ``money`` drops paise at or above ₹1,00,000.
 PAISE_BELOW = Decimal(100_000)
