@@ -38,9 +38,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine, RowMapping
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 
-from app.adapters.store.schema import UtcDateTime
+from app.adapters.store.schema import UtcDateTime, create_tables
 from core.errors import ValidationError
 from core.timeutil import UTC
 
@@ -149,10 +149,7 @@ class AnalysisStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        try:
-            metadata.create_all(engine)
-        except (IntegrityError, ProgrammingError, OperationalError):  # another process raced us
-            metadata.create_all(engine)
+        create_tables(metadata, engine)
 
     # ---- analyses ------------------------------------------------------------------------
 

@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 
 from app.adapters.store.errors import conflict
-from app.adapters.store.schema import UtcDateTime
+from app.adapters.store.schema import UtcDateTime, create_tables
 
 metadata = MetaData()
 
@@ -47,10 +47,7 @@ class ApiKeyStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        try:
-            metadata.create_all(engine)
-        except (IntegrityError, ProgrammingError, OperationalError):
-            metadata.create_all(engine)  # another process created it at the same moment
+        create_tables(metadata, engine)
 
     def insert(self, row: Mapping[str, Any]) -> None:
         """Add one key row. Raises ``ConflictError`` if ``key_id`` is taken (nothing written)."""

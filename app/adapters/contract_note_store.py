@@ -22,9 +22,8 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Date, Integer, MetaData, Numeric, String, Table, Text, delete, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from app.adapters.store.schema import UtcDateTime
+from app.adapters.store.schema import UtcDateTime, create_tables
 
 metadata = MetaData()
 
@@ -53,10 +52,7 @@ class ContractNoteStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        try:
-            metadata.create_all(engine)
-        except (IntegrityError, ProgrammingError, OperationalError):
-            metadata.create_all(engine)  # another process created it at the same moment
+        create_tables(metadata, engine)
 
     def save_result(self, row: Mapping[str, Any]) -> None:
         """Replace ``row["day"]``'s result with ``row`` (a complete reconciliation), atomically."""

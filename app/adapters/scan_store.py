@@ -23,9 +23,8 @@ from typing import Any
 from sqlalchemy import (JSON, Boolean, Column, Index, Integer, MetaData, String, Table, Text, delete,
                         insert, select, update)
 from sqlalchemy.engine import Engine, RowMapping
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from app.adapters.store.schema import UtcDateTime
+from app.adapters.store.schema import UtcDateTime, create_tables
 from core.errors import ValidationError
 from core.timeutil import UTC, require_aware
 
@@ -117,10 +116,7 @@ class ScanStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        try:
-            metadata.create_all(engine)
-        except (IntegrityError, ProgrammingError, OperationalError):
-            metadata.create_all(engine)  # another process created them at the same moment
+        create_tables(metadata, engine)
 
     # ---- runs -----------------------------------------------------------------------------
 

@@ -30,6 +30,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.types import TypeDecorator
 
 from core.timeutil import UTC, require_aware
@@ -145,3 +147,13 @@ schema_version = Table(
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("applied_at", UtcDateTime, nullable=False),
 )
+
+
+def create_tables(metadata: MetaData, engine: Engine) -> None:
+    """``metadata.create_all(engine)``, idempotent across processes: when another process
+    creates the same tables at the same moment (an IntegrityError/ProgrammingError/
+    OperationalError from the race), it runs once more, which checks that everything is there."""
+    try:
+        metadata.create_all(engine)
+    except (IntegrityError, ProgrammingError, OperationalError):
+        metadata.create_all(engine)

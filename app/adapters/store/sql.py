@@ -7,14 +7,14 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, insert, select
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 from app.adapters.store.bars_repo import SqlBarRepository
 from app.adapters.store.errors import install_error_translation
 from app.adapters.store.instruments_repo import SqlInstrumentRepository
 from app.adapters.store.jobs_repo import SqlJobRepository
-from app.adapters.store.schema import SCHEMA_VERSION, metadata, schema_version
+from app.adapters.store.schema import SCHEMA_VERSION, create_tables, metadata, schema_version
 from app.adapters.store.watchlists_repo import SqlWatchlistRepository
 from core.errors import StoreUnavailable, ValidationError
 from core.timeutil import UTC
@@ -89,11 +89,7 @@ class SqlStore:
         return self.engine.dialect.name
 
     def _create_schema(self) -> None:
-        try:
-            metadata.create_all(self.engine)
-        except (IntegrityError, ProgrammingError, OperationalError):
-            # Another process created the same tables at the same moment; check it is all there.
-            metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)
         with self.engine.begin() as conn:
             if conn.execute(select(schema_version.c.version)).first() is not None:
                 return
