@@ -12,6 +12,9 @@ Redis keys (never holding a password or a usable token):
 * ``desk:auth:session:<sha256 of the token>``: JSON ``{user, issued_at, last_seen}``; the
   browser session holds the token itself. Sessions end after ``DESK_SESSION_IDLE_MINUTES``
   (60) without use or ``DESK_SESSION_HOURS`` (12) after sign-in (``core.auth.SessionRule``).
+* ``desk:auth:handoff:<sha256 of a code>``: the session key a just-signed-in page hands to the
+  browser's cookie route (60 s, read once): ``hand_off`` / ``redeem`` below, so the cookie is
+  set by an HTTP response (``HttpOnly``) without the token passing through page scripts.
 * ``desk:auth:fail:<user>``: sorted set of wrong-password times; ``DESK_SIGNIN_MAX_FAILURES``
   (5) within ``DESK_SIGNIN_LOCKOUT_MINUTES`` (15) lock the name for as long
   (``core.auth.LockoutRule``). Unknown names count too, and take as long to refuse.
@@ -36,6 +39,7 @@ from typing import Any, Literal
 
 from app.adapters.auth_store import UserStore
 from app.settings import AuthSettings
+from app.ops.session_cookie import SessionCookie, cookie_secret
 from app.ops.user_names import look_alike
 from core import auth as rules
 from core.errors import DeskError, ValidationError
@@ -44,6 +48,8 @@ log = logging.getLogger(__name__)
 
 SESSION_PREFIX = "desk:auth:session:"
 FAIL_PREFIX = "desk:auth:fail:"
+HANDOFF_PREFIX = "desk:auth:handoff:"
+HANDOFF_SECONDS = 60
 
 
 class AuthUnavailable(DeskError):
@@ -91,8 +97,12 @@ def _dummy_hash() -> str:
     return rules.hash_password("paperdesk-no-such-user", salt=b"paperdesk-dummy!")
 
 
+def _sha(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
 def _token_key(token: str) -> str:
-    return SESSION_PREFIX + hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return SESSION_PREFIX + _sha(token)
 
 
 def _utc(now: datetime) -> datetime:
@@ -111,6 +121,7 @@ class AuthService:
         self.users = users
         self.redis = redis
         self.clock = clock
+        self._cookie: SessionCookie | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -201,9 +212,10 @@ class AuthService:
         except Exception as exc:  # noqa: BLE001
             raise AuthUnavailable(f"Sign-in is unavailable: {type(exc).__name__} reaching Redis") from None
 
-    def _open(self, name: str, now: datetime) -> SignInResult:
+    def _open(self, name: str, now: datetime, issued: datetime | None = None) -> SignInResult:
         token = secrets.token_urlsafe(32)
-        record = {"user": name, "issued_at": now.isoformat(), "last_seen": now.isoformat()}
+        issued = issued or now
+        record = {"user": name, "issued_at": issued.isoformat(), "last_seen": now.isoformat()}
         rule = self.config.session_rule
         try:
             pipe = self.redis.pipeline()
@@ -214,7 +226,54 @@ class AuthService:
             raise AuthUnavailable(f"Sign-in is unavailable: {type(exc).__name__} reaching Redis") from None
         log.info("signed in: %s", name)
         return SignInResult(True, f"Signed in as {name}.", user=name, token=token,
-                            expires_at=rule.expires_at(now, now))
+                            expires_at=rule.expires_at(issued, now))
+
+    # ------------------------------------------------------------------ browser cookie
+
+    def cookie(self) -> SessionCookie:
+        """The signer of the browser's session cookie (secret shared through Redis). Raises
+        ``AuthUnavailable`` when Redis is unreachable."""
+        if self._cookie is None:
+            try:
+                secret = cookie_secret(self.redis)
+            except Exception as exc:  # noqa: BLE001
+                raise AuthUnavailable(f"Sign-in is unavailable: {type(exc).__name__} reaching Redis") from None
+            self._cookie = SessionCookie(secret, self.config.session_rule.lifetime)
+        return self._cookie
+
+    def hand_off(self, token: str) -> str:
+        """A one-time code (valid 60 s) that ``redeem`` turns into this session's cookie token.
+        Redis keeps only the code's hash and the session's key. Raises ``AuthUnavailable``."""
+        code = secrets.token_urlsafe(32)
+        try:
+            self.redis.set(HANDOFF_PREFIX + _sha(code), _token_key(token), ex=HANDOFF_SECONDS)
+        except Exception as exc:  # noqa: BLE001
+            raise AuthUnavailable(f"Sign-in is unavailable: {type(exc).__name__} reaching Redis") from None
+        return code
+
+    def redeem(self, code: str | None, now: datetime | None = None) -> SignInResult:
+        """Exchange a ``hand_off`` code (once) for a fresh token of the same session: the page's
+        token is revoked and the new one keeps the sign-in time, so the lifetime does not
+        restart. A used, unknown or expired code, or an ended session, is refused."""
+        now = _utc(now or self.clock())
+        refused = SignInResult(False, "This sign-in link has expired: sign in again.")
+        if not code or len(code) > 128:
+            return refused
+        try:
+            key = self.redis.getdel(HANDOFF_PREFIX + _sha(code))
+            raw = self.redis.get(key) if key else None
+            if raw is None:
+                return refused
+            data = json.loads(raw)
+            issued, seen = datetime.fromisoformat(data["issued_at"]), datetime.fromisoformat(data["last_seen"])
+            self.redis.delete(key)
+        except (ValueError, KeyError, TypeError):
+            return refused
+        except Exception as exc:  # noqa: BLE001
+            raise AuthUnavailable(f"Sign-in is unavailable: {type(exc).__name__} reaching Redis") from None
+        if self.config.session_rule.is_expired(issued, seen, now):
+            return SignInResult(False, "Your session has expired: sign in again.")
+        return self._open(data["user"], now, issued=issued)
 
     # ------------------------------------------------------------------ sessions
 

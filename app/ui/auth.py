@@ -12,22 +12,52 @@ and, as the first statement after the imports of every ``pages/*.py`` (see :func
 When sign-in is required and the browser session has no active desk session, the page shows
 only the sign-in form and ``st.stop()``\\ s (the navigation is hidden too). Signed in, the
 sidebar shows who and until when, with a Sign out button. A local run without sign-in says so
-in the sidebar. The session token lives only in ``st.session_state`` (so a browser reload asks
-again); passwords are never kept or shown.
+in the sidebar. Passwords are never kept or shown.
+
+The session survives a reload through an ``HttpOnly`` cookie (``app.ops.session_cookie``) that
+the web process's own route sets (``app.ui.session_routes``; a script cannot answer HTTP):
+after the form succeeds, this browser session keeps the token in ``st.session_state`` and the
+page posts a one-time code (``AuthService.hand_off``) to ``/desk-auth/session``, then reloads;
+the reloaded page reads the cookie from ``st.context.cookies``. Sign out deletes the session
+in Redis first (so a copied cookie stops working) and then asks the route to clear the cookie.
+Under ``AppTest`` (no browser, no cookie) the ``st.session_state`` token alone carries the session.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import streamlit as st
 
+from app.ops.session_cookie import COOKIE_NAME, cookie_digest
 from app.ops.sign_in import AuthService, AuthUnavailable
 from app.ui.formatting import MISSING, ist_time
+from app.ui.session_routes import SESSION_PATH, SIGN_OUT_PATH
 
 TOKEN_KEY = "auth_token"
 USER_KEY = "auth_user_name"
 NOTICE_KEY = "auth_notice"
+HANDOFF_KEY = "auth_cookie_code"
+
+
+def _cookie() -> str | None:
+    """The session cookie this browser sent when the page loaded (``None`` without one)."""
+    value = st.context.cookies.get(COOKIE_NAME)
+    return value if isinstance(value, str) and value else None  # AppTest's client is a stand-in
+
+
+def _token(auth: AuthService) -> str | None:
+    """This browser session's token: the one its form just opened, else the cookie's."""
+    return st.session_state.get(TOKEN_KEY) or auth.cookie().unwrap(_cookie())
+
+
+def _post(path: str, body: dict, *, reload: bool) -> None:
+    """Have the browser POST ``body`` to one of this origin's cookie routes (then reload)."""
+    then = ".then(r => { if (r.ok) window.location.reload(); })" if reload else ""
+    st.html(f"<script>fetch({json.dumps(path)}, {{method: 'POST', credentials: 'same-origin', "
+            f"headers: {{'Content-Type': 'application/json'}}, body: {json.dumps(json.dumps(body))}}}){then};"
+            "</script>", unsafe_allow_javascript=True)
 
 
 def signed_in_user() -> str | None:
@@ -42,13 +72,14 @@ def nav_position(svc: Any) -> str:
         auth = svc.auth
         if not auth.required:
             return "sidebar"
-        return "sidebar" if auth.session(st.session_state.get(TOKEN_KEY), touch=False).ok else "hidden"
+        return "sidebar" if auth.session(_token(auth), touch=False).ok else "hidden"
     except Exception:  # noqa: BLE001 - require_sign_in reports the problem
         return "hidden"
 
 
 def _sign_out(auth: AuthService) -> None:
-    auth.sign_out(st.session_state.pop(TOKEN_KEY, None))
+    auth.sign_out(_token(auth))  # server-side first: the cookie is dead even if the browser keeps it
+    st.session_state.pop(TOKEN_KEY, None)
     st.session_state.pop(USER_KEY, None)
     st.session_state[NOTICE_KEY] = "You have signed out."
 
@@ -67,6 +98,9 @@ def _form(auth: AuthService) -> None:
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.info(notice, icon=":material/info:")
+    stale = _cookie()
+    if stale:  # a signed-out, expired or revoked cookie: have it cleared (only that value)
+        _post(SIGN_OUT_PATH, {"cookie": cookie_digest(stale)}, reload=False)
     try:
         if not auth.users_configured():
             st.error(auth.no_users_message(), icon=":material/person_off:")
@@ -91,6 +125,10 @@ def _form(auth: AuthService) -> None:
     if result.ok:
         st.session_state[TOKEN_KEY] = result.token
         st.session_state[USER_KEY] = result.user
+        try:
+            st.session_state[HANDOFF_KEY] = auth.hand_off(result.token)
+        except AuthUnavailable:  # signed in for this browser session only; a reload asks again
+            pass
         st.rerun()
     st.error(result.message, icon=":material/lock:" if result.locked else ":material/error:")
 
@@ -103,17 +141,22 @@ def _gate(svc: Any, *, sidebar: bool) -> str | None:
                 st.caption(f":material/person: {auth.local_run_notice()}")
         return None
     try:
-        check = auth.session(st.session_state.get(TOKEN_KEY), touch=sidebar)
+        token = _token(auth)
+        check = auth.session(token, touch=sidebar)
     except AuthUnavailable as exc:
         st.title("PaperDesk")
         st.error(str(exc), icon=":material/cloud_off:")
         st.stop()
     if check.ok:
         st.session_state[USER_KEY] = check.user
+        code = st.session_state.pop(HANDOFF_KEY, None)
+        if code:  # just signed in: the browser swaps the code for the HttpOnly cookie, then reloads
+            _post(SESSION_PATH, {"code": code}, reload=True)
         if sidebar:
             _sidebar_signed_in(auth, check.user, check.expires_at)
         return check.user
-    if st.session_state.pop(TOKEN_KEY, None) and check.state == "expired":
+    st.session_state.pop(TOKEN_KEY, None)
+    if token and check.state == "expired":
         st.session_state[NOTICE_KEY] = check.message
     elif check.state == "missing" and st.session_state.get(USER_KEY):
         st.session_state[NOTICE_KEY] = "Your session has ended: sign in again."
