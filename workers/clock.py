@@ -25,7 +25,8 @@ the wall clock with Kite, the replayed session's clock with the replay market), 
 
 * every 5 s ``match_orders`` (open LIMIT/SL/SL-M orders against the latest ticks; also executes
   approvals whose message was lost), every 30 s ``expire_approvals`` and ``square_off`` (MIS
-  auto square-off; a no-op before the 15:20 IST cut-off and idempotent after it); every 60 s
+  auto square-off; a no-op before the 15:20 IST cut-off and idempotent after it), these three
+  also once at clock start (a restarted clock resumes a square-off at once); every 60 s
   ``send_scheduled_scans`` (the trader's scans scheduled every N minutes during the session);
   every 5 min ``score_outcomes`` (analysis verdicts scored against what the price did).
 
@@ -111,18 +112,20 @@ def schedule() -> list[ClockJob]:
 
 @dataclass(frozen=True, slots=True)
 class PeriodicJob:
-    """An actor on ``queue`` sent every ``seconds`` with ``as_of`` = market time (ISO-8601)."""
+    """An actor on ``queue`` sent every ``seconds`` with ``as_of`` = market time (ISO-8601);
+    ``at_start``: also sent as soon as the clock starts (a restarted clock catches up at once)."""
 
     queue: str
     actor: str
     seconds: int
+    at_start: bool = False
 
 
 #: Periodic actors on market time, see the module docstring.
 PERIODIC_JOBS = (
-    PeriodicJob("trading", "match_orders", 5),
-    PeriodicJob("trading", "expire_approvals", 30),
-    PeriodicJob("trading", "square_off", 30),
+    PeriodicJob("trading", "match_orders", 5, at_start=True),
+    PeriodicJob("trading", "expire_approvals", 30, at_start=True),
+    PeriodicJob("trading", "square_off", 30, at_start=True),
     PeriodicJob("scans", "send_scheduled_scans", 60),
     PeriodicJob("analysis", "score_outcomes", 300),
 )
@@ -179,7 +182,9 @@ def build_scheduler(calendar: TradingCalendar, queue: DramatiqTaskQueue,
                     now: Callable[[], datetime] = lambda: datetime.now(IST),
                     market_now: Callable[[], datetime] | None = None) -> BlockingScheduler:
     """A ``BlockingScheduler`` (IST) with every job of ``schedule()`` added (not started), and
-    the periodic trading jobs when ``market_now`` (the market clock) is given."""
+    the periodic trading jobs when ``market_now`` (the market clock) is given: the ``at_start``
+    ones first run when the scheduler starts, so a clock killed during the MIS square-off (or
+    the matching sweep) and restarted resumes it at once, not one interval later."""
     scheduler = BlockingScheduler(timezone=IST)
     for job in schedule():
         scheduler.add_job(_run, trigger=job.trigger(), args=[job, calendar, queue, now], id=job.id,
@@ -187,9 +192,11 @@ def build_scheduler(calendar: TradingCalendar, queue: DramatiqTaskQueue,
                           misfire_grace_time=MISFIRE_GRACE_S, replace_existing=True)
     if market_now is not None:
         for periodic in PERIODIC_JOBS:
+            first = {"next_run_time": now()} if periodic.at_start else {}
             scheduler.add_job(_run_periodic, "interval", seconds=periodic.seconds,
                               args=[periodic, market_now, queue], id=periodic.actor, coalesce=True,
-                              max_instances=1, misfire_grace_time=periodic.seconds, replace_existing=True)
+                              max_instances=1, misfire_grace_time=periodic.seconds, replace_existing=True,
+                              **first)
     return scheduler
 
 

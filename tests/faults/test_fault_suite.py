@@ -17,143 +17,28 @@ a dead Redis (``TradingService.match_open_orders``).
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import dramatiq
-import psycopg
 import pytest
 import redis
-from dramatiq.brokers.redis import RedisBroker
 
 from app.adapters.queue import NAMESPACE
-from app.adapters.store import SqlStore
-from app.adapters.trading_store import TradingStore
-from app.adapters.trading_store.schema import metadata as trading_metadata
 from app.ops.operations import OperationsService
 from core.errors import DeskError
 from tests.app.test_operations import kill_group, start_worker
-from tests.fixtures_trading import INFY, T0, D, intent, later, make_desk
-from tests.servers import free_port, postgres_database, redis_server_binary, unavailable, wait_port
+from tests.faults.harness import Queue, block_database, env_note, fresh_desk
+from tests.fixtures_trading import T0, D, intent, later
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(150)]
 
-ADMIN = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SWEEP_EVERY_S = 2.0
 
 
-# --------------------------------------------------------------------------- reporting
-
-@pytest.fixture()
-def say(capsys) -> Iterator[Callable[[str], None]]:
-    """Print a report line now, past pytest's capture."""
-    def _say(line: str) -> None:
-        with capsys.disabled():
-            print(f"  [faults] {line}", flush=True)
-
-    with capsys.disabled():
-        print()
-    yield _say
-
-
-# --------------------------------------------------------------------------- servers
-
-class RedisServer:
-    """A redis-server on a fixed port that can be killed and started again on that port.
-
-    Append-only file with ``fsync always`` (what a managed Redis with persistence gives), so a
-    restart keeps the queues; the kill is a SIGKILL (no clean shutdown)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.binary = redis_server_binary()
-        if self.binary is None:
-            unavailable("no redis-server binary")
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.port)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # loading the AOF answers -LOADING meanwhile
-            try:
-                if redis.Redis.from_url(self.url, socket_timeout=1).ping():
-                    return
-            except redis.exceptions.RedisError:
-                time.sleep(0.05)
-        raise TimeoutError("redis-server did not come back")
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
-@pytest.fixture()
-def fault_redis(tmp_path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture(scope="module")
-def fault_pg() -> Iterator[str]:
-    with postgres_database() as url:
-        yield url
-
-
-def block_database(url: str, blocked: bool) -> int:
-    """Refuse (or allow again) every connection to ``url``'s database; when blocking, terminate
-    its backends. Returns the number of sessions terminated."""
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if blocked else "true"}')
-        if not blocked:
-            return 0
-        rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                            (name,)).fetchall()
-        return len(rows)
-
-
 # --------------------------------------------------------------------------- the desk
-
-class Queue:
-    """Enqueue by actor name on the desk's Redis namespace (what DramatiqTaskQueue does)."""
-
-    def __init__(self, url: str) -> None:
-        self.broker = RedisBroker(url=url, namespace=NAMESPACE)
-
-    def enqueue(self, queue: str, actor: str, **kwargs) -> str:
-        self.broker.declare_queue(queue)
-        msg = dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs=kwargs, options={})
-        return self.broker.enqueue(msg).message_id
-
-
-def fresh_desk(pg_url: str, redis_url: str):
-    sql = SqlStore(pg_url)
-    TradingStore(sql.engine)
-    with sql.engine.begin() as conn:
-        for table in reversed(trading_metadata.sorted_tables):
-            conn.execute(table.delete())
-    sql.dispose()
-    d = make_desk(pg_url, redis_url, tasks=Queue(redis_url))
-    d.svc.save_risk_limits({"max_orders_per_day": 10_000, "max_orders_per_symbol_per_day": 10_000,
-                            "wash_trade_minutes": 0}, user="risk")
-    d.tick(INFY, 1000.0)
-    return d
-
 
 def approve_batch(d, n: int) -> list[str]:
     ids = []
@@ -204,10 +89,6 @@ def check_books(d, ids: list[str], say) -> None:
     assert not lost and len(orders) == len(ids)
     assert twice == 0 and len(fills) == len(ids) and not incomplete
     assert pos.quantity == len(ids) and funds.reconciled
-
-
-def env_note(log: Path, needle: str) -> int:
-    return log.read_text(errors="replace").count(needle) if log.exists() else 0
 
 
 # --------------------------------------------------------------------------- 1. worker killed

@@ -1,0 +1,136 @@
+"""Shared parts of the fault suite: a killable Redis on a fixed port, blocking a PostgreSQL
+database, enqueueing by actor name, a fresh desk on PostgreSQL, counting log lines.
+The fixtures built on them (``say``, ``fault_redis``, ``fault_pg``) are in ``conftest.py``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import dramatiq
+import psycopg
+import redis
+from dramatiq.brokers.redis import RedisBroker
+
+from app.adapters.queue import NAMESPACE
+from app.adapters.store import SqlStore
+from app.adapters.trading_store import TradingStore
+from app.adapters.trading_store.schema import metadata as trading_metadata
+from tests.fixtures_trading import INFY, make_desk
+from tests.servers import free_port, redis_server_binary, unavailable, wait_port
+
+ADMIN = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+#: Limits that let a fault test place as many orders as it likes.
+OPEN_LIMITS = {"max_orders_per_day": 10_000, "max_orders_per_symbol_per_day": 10_000, "wash_trade_minutes": 0}
+
+
+class RedisServer:
+    """A redis-server on a fixed port that can be killed and started again on that port.
+
+    Append-only file with ``fsync always`` (what a managed Redis with persistence gives), so a
+    restart keeps the queues; the kill is a SIGKILL (no clean shutdown)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.binary = redis_server_binary()
+        if self.binary is None:
+            unavailable("no redis-server binary")
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+             "--appendfsync", "always", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # loading the AOF answers -LOADING meanwhile
+            try:
+                if redis.Redis.from_url(self.url, socket_timeout=1).ping():
+                    return
+            except redis.exceptions.RedisError:
+                time.sleep(0.05)
+        raise TimeoutError("redis-server did not come back")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def pg_admin(sql: str, params: tuple = ()) -> list[tuple]:
+    """Run ``sql`` on the admin database (autocommit); rows if it returns any."""
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+def terminate_sessions(url: str) -> int:
+    """End every session on ``url``'s database (new ones pick up changed settings); how many."""
+    return len(pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                        (url.rsplit("/", 1)[1],)))
+
+
+def block_database(url: str, blocked: bool) -> int:
+    """Refuse (or allow again) every connection to ``url``'s database; when blocking, terminate
+    its backends. Returns the number of sessions terminated."""
+    name = url.rsplit("/", 1)[1]
+    pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if blocked else "true"}')
+    return terminate_sessions(url) if blocked else 0
+
+
+class Queue:
+    """Enqueue by actor name on the desk's Redis namespace (what DramatiqTaskQueue does)."""
+
+    def __init__(self, url: str) -> None:
+        self.broker = RedisBroker(url=url, namespace=NAMESPACE)
+
+    def enqueue(self, queue: str, actor: str, **kwargs) -> str:
+        self.broker.declare_queue(queue)
+        msg = dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs=kwargs, options={})
+        return self.broker.enqueue(msg).message_id
+
+
+def clear_trading_tables(url: str) -> None:
+    sql = SqlStore(url)
+    TradingStore(sql.engine)
+    with sql.engine.begin() as conn:
+        for table in reversed(trading_metadata.sorted_tables):
+            conn.execute(table.delete())
+    sql.dispose()
+
+
+def fresh_desk(pg_url: str, redis_url: str, *, queued: bool = True):
+    """An empty trading desk on ``pg_url`` with open limits and an INFY tick at ₹1,000;
+    executions go through Redis (``queued``) or run in-process."""
+    clear_trading_tables(pg_url)
+    d = make_desk(pg_url, redis_url, tasks=Queue(redis_url) if queued else None)
+    d.svc.save_risk_limits(OPEN_LIMITS, user="risk")
+    d.tick(INFY, 1000.0)
+    return d
+
+
+def env_note(log: Path, needle: str) -> int:
+    return log.read_text(errors="replace").count(needle) if log.exists() else 0
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_clock(tmp: Path, redis_url: str, db: str, watchlist: str) -> tuple[subprocess.Popen, Path]:
+    """``python -m workers.clock`` on the Redis broker in its own process group; (process, log)."""
+    import sys
+
+    log = tmp / f"clock-{time.monotonic_ns()}.log"
+    env = {**os.environ, "DESK_ENV": "test", "DESK_BROKER": "redis", "REDIS_URL": redis_url, "DATABASE_URL": db,
+           "DESK_STATE_DIR": str(tmp / "state"), "DESK_WATCHLIST": watchlist, "PYTHONPATH": str(ROOT),
+           "TZ": "Asia/Kolkata", "DESK_LOG_FORMAT": "text"}
+    env.pop("KITE_API_KEY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "workers.clock"], cwd=ROOT, env=env, stdout=log.open("ab"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, log

@@ -1,0 +1,156 @@
+"""Processes killed and restarted (issue 16 item 9), on a real Redis, a real PostgreSQL, real
+``workers.clock`` / ``dramatiq`` / ``workers.ticker`` subprocesses and the replay server:
+
+1. the clock is SIGKILLed while the worker runs the MIS square-off it sent, and restarted at
+   once (its square-off then overlaps the first one on another worker thread): every MIS
+   position is flat, each squared off by exactly one order with exactly one ₹59 fee;
+2. the ticker is SIGKILLed and restarted: it resubscribes from the store (the watchlist as
+   edited on the dashboard, the open positions), not from its environment, and ticks resume.
+
+Each test PRINTS what it tried and what it checked. Run: ``pytest -m faults tests/faults``.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import redis
+
+from app.adapters.queue import NAMESPACE
+from app.ops.operations import CLOCK_RUNS_KEY
+from tests.app.test_operations import kill_group, start_worker
+from tests.faults.harness import OPEN_LIMITS, fresh_desk, start_clock
+from core import kite_wire
+from core.models import Tick
+from core.tick_batch import decode_frame
+from core.timeutil import IST
+from tests.fixtures_trading import T0, D, intent, later
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
+
+#: One MIS position each. The worker reads each one's circuit limits from /quote (1 call/s shared),
+#: so a square-off run takes about a second a position: long enough to kill the clock inside it.
+SQUARE_OFF_SYMBOLS = ("INFY", "SBIN", "TCS", "RELIANCE", "HDFCBANK", "ICICIBANK", "ITC", "LT")
+#: Market time the fake feed starts at: past the 15:20 IST MIS cut-off of the desk's T0 day.
+AFTER_CUTOFF = datetime(2016, 8, 17, 15, 22, tzinfo=IST)
+FEE = Decimal("59.00")  # ₹50 + 18 % GST per square-off order
+
+
+class Feed(threading.Thread):
+    """Writes a fresh full-mode tick for every token every 0.2 s, on a market clock that starts at
+    ``start`` and runs with the wall clock (what the ticker does with the replay market)."""
+
+    def __init__(self, cache, tokens: dict[int, float], start: datetime) -> None:
+        super().__init__(daemon=True)
+        self.cache, self.tokens, self.start_at = cache, tokens, start
+        self.t0 = time.monotonic()
+        self.stopping = threading.Event()
+        self.write()
+
+    def write(self) -> None:
+        at = self.start_at + timedelta(seconds=time.monotonic() - self.t0)
+        packets = [kite_wire.encode_packet(Tick(instrument_token=token, last_price=ltp, mode="full", volume_traded=1,
+                                                close=ltp, last_trade_time=at, exchange_timestamp=at), "full")
+                   for token, ltp in self.tokens.items()]
+        # received now: the market clock is the newest tick's exchange time + the wall time since
+        self.cache.write_frame(decode_frame(kite_wire.encode_frame(packets)), datetime.now(UTC))
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.2):
+            self.write()
+
+
+def _square_off_message(client: redis.Redis) -> str | None:
+    raw = client.hget(CLOCK_RUNS_KEY, "square_off")
+    entry = json.loads(raw) if raw else {}
+    return entry.get("message_id") if entry.get("status") == "sent" else None
+
+
+def point_at_replay(monkeypatch, server) -> None:
+    """Child processes started after this talk to ``server`` (the replay market)."""
+    for name, value in {"DESK_REPLAY_HOST": server.host, "DESK_REPLAY_PORT": str(server.port),
+                        "DESK_REPLAY_API_KEY": server.api_key, "DESK_REPLAY_API_SECRET": server.api_secret}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("KITE_API_KEY", raising=False)
+
+
+def test_clock_killed_during_square_off_restart_completes_it_exactly_once(tmp_path, fault_redis, fault_pg, say,
+                                                                          replay_server, monkeypatch):
+    point_at_replay(monkeypatch, replay_server)  # the worker reads circuit limits from its /quote
+    d = fresh_desk(fault_pg, fault_redis.url, queued=False)  # entries fill in-process
+    d.svc.save_risk_limits({**OPEN_LIMITS, "max_open_positions": 100}, user="risk")
+    quotes = replay_server.kite().ltp([f"NSE:{s}" for s in SQUARE_OFF_SYMBOLS])
+    prices = {q["instrument_token"]: round(q["last_price"], 1) for q in quotes.values()}
+    tokens = {d.svc.instruments.resolve(f"NSE:{s}").instrument_token: s for s in SQUARE_OFF_SYMBOLS}
+    assert set(tokens) == set(prices)
+    for token, symbol in tokens.items():
+        d.tick(token, prices[token])
+        a = d.svc.propose(intent(token, symbol, qty=3), signal_price=D(str(prices[token])), reason="MIS entry", now=T0)
+        assert d.svc.approve(a.approval_id, user="trader", now=later(1)).ok
+    n = len(tokens)
+    assert sum(1 for p in d.svc.positions(later(2)) if p.quantity == 3) == n
+    client = redis.Redis.from_url(fault_redis.url)
+    feed = Feed(d.ticks, prices, AFTER_CUTOFF)
+    feed.start()
+    watch = ",".join(f"NSE:{s}" for s in tokens.values())
+    say(f"1. clock SIGKILL in the square-off: {n} open MIS positions, market time {AFTER_CUTOFF:%H:%M} IST "
+        "(past the 15:20 cut-off), ticks refreshed every 0.2 s")
+    worker, wlog = start_worker(tmp_path, fault_redis.url, "trading", db=fault_pg, threads=4)
+    clock, clog = start_clock(tmp_path, fault_redis.url, fault_pg, watch)
+    clock2 = None
+    try:
+        def squared() -> list[dict]:
+            return [o for o in d.store.list_orders() if str(o["approval_id"]).startswith("SQ-")]
+
+        t0 = time.monotonic()
+        while not squared() and time.monotonic() - t0 < 45:
+            assert clock.poll() is None and worker.poll() is None, clog.read_text()[-2000:] + wlog.read_text()[-2000:]
+            time.sleep(0.005)
+        kill_group(clock)
+        at_kill = len(squared())
+        first = _square_off_message(client)
+        say(f"   tried: SIGKILL of the clock {time.monotonic() - t0:.1f} s after start, with {at_kill}/{n} "
+            f"square-off orders placed by the worker (square_off message {first})")
+        assert 0 < at_kill < n, "the square-off finished before the kill; add positions"
+        clock2, clog = start_clock(tmp_path, fault_redis.url, fault_pg, watch)
+        restarted = time.monotonic()
+        while (_square_off_message(client) in (None, first)) and time.monotonic() - restarted < 30:
+            time.sleep(0.05)
+        second = _square_off_message(client)
+        assert second not in (None, first), clog.read_text()[-3000:]
+        while client.hexists(f"{NAMESPACE}:trading.msgs", second) and time.monotonic() - restarted < 30:
+            time.sleep(0.05)
+        took = time.monotonic() - restarted
+        assert not client.hexists(f"{NAMESPACE}:trading.msgs", second), wlog.read_text()[-3000:]
+        time.sleep(1.0)  # a late duplicate would show now
+    finally:
+        feed.stopping.set()
+        for proc in (clock2, worker):
+            if proc is not None:
+                kill_group(proc, signal.SIGTERM)
+    orders = squared()
+    fees = [e for e in d.store.ledger_entries() if e["kind"] == "SQUARE_OFF_CHARGE"]
+    mis = [p for p in d.store.positions() if p["product"] == "MIS"]
+    open_mis = [p for p in mis if p["quantity"] != 0]
+    per_token: dict[int, int] = {}
+    for o in orders:
+        per_token[int(o["instrument_token"])] = per_token.get(int(o["instrument_token"]), 0) + 1
+    funds = d.svc.funds(AFTER_CUTOFF + timedelta(minutes=5))
+    say(f"   restarted the clock: its square_off ({second}) was sent and processed {took:.1f} s later")
+    say(f"   checked: {len(orders)} square-off orders for {n} positions (most for one position: "
+        f"{max(per_token.values(), default=0)}), {sum(1 for o in orders if o['status'] == 'COMPLETE')} COMPLETE; "
+        f"{len(fees)} fee entries totalling ₹{-sum(Decimal(str(f['amount'])) for f in fees)}; MIS positions still "
+        f"open {len(open_mis)}; ledger reconciled {funds.reconciled}")
+    assert len(orders) == n and set(per_token) == set(tokens) and max(per_token.values()) == 1
+    assert all(o["status"] == "COMPLETE" for o in orders)
+    assert len(fees) == n and all(Decimal(str(f["amount"])) == -FEE for f in fees)
+    assert len({f["reference"] for f in fees}) == n
+    assert len(mis) == n and not open_mis and funds.reconciled
+    client.close()
+    d.sql.dispose()
