@@ -1,6 +1,6 @@
 """PaperDesk entrypoint: page config, navigation, and the sidebar's market mode.
 
-Run with ``python -m app.ui.web run streamlit_app.py`` (the Procfile's web; see ``app.ui.web``).
+Served by ``web_app.py`` (``python -m app.ui.web run web_app.py``, the Procfile's web; see ``app.ui.web``).
 Streamlit puts only this file's folder on the import path, so it sits at the repo root beside
 ``pages/``.
 """

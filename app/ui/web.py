@@ -1,4 +1,7 @@
-"""The web process: ``python -m app.ui.web run streamlit_app.py [streamlit options]``.
+"""The web process: ``python -m app.ui.web run web_app.py [streamlit options]``.
+
+``web_app.py`` is the ``st.App`` that serves ``streamlit_app.py`` with the sign-in cookie
+routes (``app.ui.session_routes``); ``run streamlit_app.py`` still serves the pages alone.
 
 ``streamlit run`` with Streamlit's legacy ``pages/`` mode switched off. PaperDesk keeps its
 pages in ``pages/`` (the layout is fixed) and declares them with ``st.navigation`` in
@@ -17,7 +20,7 @@ from streamlit.web.cli import main as streamlit_cli
 
 
 def main() -> None:
-    """Run Streamlit's CLI with the arguments given (``run streamlit_app.py …``); never returns."""
+    """Run Streamlit's CLI with the arguments given (``run web_app.py …``); never returns."""
     PagesManager.uses_pages_directory = False
     streamlit_cli(prog_name="streamlit")
 
