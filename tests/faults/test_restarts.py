@@ -28,6 +28,7 @@ from tests.app.test_operations import kill_group, start_worker
 from tests.faults.harness import OPEN_LIMITS, fresh_desk, start_clock
 from core import kite_wire
 from core.models import Tick
+from core.orders import Product
 from core.tick_batch import decode_frame
 from core.timeutil import IST
 from tests.fixtures_trading import T0, D, intent, later
@@ -154,3 +155,72 @@ def test_clock_killed_during_square_off_restart_completes_it_exactly_once(tmp_pa
     assert len(mis) == n and not open_mis and funds.reconciled
     client.close()
     d.sql.dispose()
+
+
+# --------------------------------------------------------------------------- 2. ticker killed
+
+def test_ticker_killed_restart_resubscribes_from_the_store_and_ticks_resume(tmp_path, redis_url, say,
+                                                                            replay_server):
+    from app.adapters.redis_client import redis_client
+    from app.adapters.tick_cache import STATUS_KEY, TickCache
+    from app.container import Services
+    from app.settings import Settings
+    from tests.fixtures_trading import make_desk
+    from tests.workers.test_ticker import WATCH, _tokens, start_ticker, wait_for
+
+    db = tmp_path / "desk.db"
+    client = redis_client(redis_url)
+    cache = TickCache(client)
+    added, held = "NSE:SBIN", "NSE:ITC"
+    tokens = _tokens(replay_server, [*WATCH, added, held])
+    # an open CNC position in ITC (the desk's store), then the dashboard adds SBIN to the watchlist
+    d = make_desk(f"sqlite:///{db}", redis_url)
+    itc = tokens[held]
+    price = round(replay_server.kite().ltp([held])[held]["last_price"], 1)
+    d.tick(itc, price)
+    a = d.svc.propose(intent(itc, "ITC", qty=5, product=Product.CNC), signal_price=D(str(price)), reason="held",
+                      now=T0)
+    assert d.svc.approve(a.approval_id, user="trader", now=later(1)).ok
+
+    def subscribed() -> int:
+        status = cache.status()
+        return status.subscribed if status is not None and status.connected else -1
+
+    client.delete(STATUS_KEY)  # a heartbeat left by an earlier test
+    proc, log = start_ticker(tmp_path, redis_url, replay_server.port)  # DESK_WATCHLIST = WATCH only
+    proc2 = None
+    try:
+        wait_for(lambda: subscribed() == len(WATCH) + 1, 45, "watchlist + position subscribed",
+                 proc, log)
+        Services(Settings(database_url=f"sqlite:///{db}", state_dir=tmp_path / "state",
+                          watchlist=",".join(WATCH))).watchlists.add(added)
+        wait_for(lambda: subscribed() == len(tokens), 20, "the added symbol subscribed", proc, log)
+        before = cache.status()
+        say(f"2. ticker SIGKILL: subscribed to {before.subscribed} instruments ({len(WATCH)} from DESK_WATCHLIST, "
+            f"{added} added to the stored watchlist, {held} an open position), {before.ticks_total} ticks")
+        proc.kill()
+        proc.wait(timeout=10)
+        killed = datetime.now(UTC)
+        time.sleep(1.5)
+        stale = cache.status()
+        say(f"   tried: SIGKILL (exit {proc.returncode}); its last heartbeat then {stale.age_seconds(datetime.now(UTC)):.1f}"
+            f" s old, still saying connected={stale.connected}")
+        proc2, log = start_ticker(tmp_path, redis_url, replay_server.port)  # same environment as before
+        restarted = time.monotonic()
+        wait_for(lambda: len(cache.latest(tokens.values())) == len(tokens)
+                 and all(t.received_at > killed for t in cache.latest(tokens.values()).values())
+                 and subscribed() == len(tokens) and cache.status().ticks_total > 0,
+                 45, "fresh ticks for every instrument after the restart", proc2, log)
+        resumed = time.monotonic() - restarted
+        after = cache.status()
+        say(f"   checked: the restarted ticker subscribed to {after.subscribed} instruments and ticks for all "
+            f"{len(tokens)} (incl. {added} and {held}) resumed {resumed:.1f} s after the restart; connected "
+            f"{after.connected}; ticks since the restart {after.ticks_total}")
+        assert after.connected and after.subscribed == len(tokens) and proc2.poll() is None
+    finally:
+        for p in (proc, proc2):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        client.close()
+        d.sql.dispose()
