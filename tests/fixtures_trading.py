@@ -7,10 +7,14 @@ bundled instruments, and a real Redis ``TickCache`` that tests write full-mode t
 
 from __future__ import annotations
 
+import sqlite3
+import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import redis
@@ -72,11 +76,31 @@ class Desk:
 
 
 _INSTRUMENTS: dict[str, InstrumentService] = {}
+#: This process's seeded SQLite template (``_from_template``), made on first use.
+_TEMPLATE: list[Path] = []
+
+
+def _from_template(path: Path) -> None:
+    """Fill the new SQLite file ``path`` with a copy of a template seeded once per process (the
+    bundled instruments, the store's and the trading tables): seeding the dump into every new
+    desk cost about a second each."""
+    if not _TEMPLATE:
+        template = Path(tempfile.mkdtemp(prefix="paperdesk-desk-template-")) / "desk.db"
+        sql = SqlStore(f"sqlite:///{template}")
+        seed_instruments(sql)
+        TradingStore(sql.engine)
+        sql.dispose()
+        _TEMPLATE.append(template)
+    with closing(sqlite3.connect(_TEMPLATE[0])) as src, closing(sqlite3.connect(path)) as dst:
+        src.backup(dst)
 
 
 def make_desk(url: str, redis_url: str, *, tasks=None, config: TradingConfig | None = None) -> Desk:
+    """A ``Desk`` on the store at ``url``; a new SQLite file starts as a copy of the seeded template."""
     from app.adapters.calendar_source import load_nse_calendar
 
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        _from_template(Path(url.removeprefix("sqlite:///")))
     sql = SqlStore(url)
     if sql.instruments.count() == 0:
         seed_instruments(sql)
