@@ -13,6 +13,13 @@ analyses and backtests, validate an intent), ``trade`` (place, modify and cancel
 directly, kill switch and resume), ``admin`` (risk limits and strategy configuration; it
 grants every other scope too). A key has any non-empty subset.
 
+Verified keys are remembered per process for ``AUTH_CACHE_S`` seconds (by the token's hash), so
+a request costs no store read. A revocation still reaches every process at once: ``revoke``
+leaves a notice in Redis (``desk:apikey:revoked:<key_id>``, kept ``REVOKED_NOTICE_S``) that a
+remembered key is checked against on each request; should that notice be lost (Redis down while
+revoking), the key is refused within ``AUTH_CACHE_S`` seconds, when the store is read again.
+``last_used_at`` is written at most every ``TOUCH_EVERY_S`` seconds per key and process.
+
 Rate limit: ``rate_per_minute`` permits in any 60 s window per key (default 600), counted in
 Redis (``desk:ratelimit:api:<key_id>``) so every uvicorn worker shares one budget.
 
@@ -26,15 +33,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import logging
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from app.adapters.api_key_store import ApiKeyStore
 from app.adapters.rate_limit import RateLimit, RedisRateLimiter
+from app.adapters.redis_client import REDIS_DOWN, redis_errors
 from core.errors import DeskError, ValidationError
+
+log = logging.getLogger(__name__)
 
 SCOPES = ("read", "propose", "trade", "admin")
 TOKEN_PREFIX = "pdk"
@@ -43,6 +55,14 @@ MAX_RATE_PER_MINUTE = 60_000
 #: ``last_used_at`` is written at most this often per key and process (a write per request
 #: would cost more than the request).
 TOUCH_EVERY_S = 30.0
+#: A verified key is remembered this many seconds per process (the longest a revocation whose
+#: Redis notice was lost can take to reach a process).
+AUTH_CACHE_S = 5.0
+#: How long the Redis revocation notice is kept (longer than any process remembers a key).
+REVOKED_NOTICE_S = 60.0
+REVOKED_PREFIX = "desk:apikey:revoked:"
+#: At most this many verified keys are remembered per process (the memo is cleared beyond it).
+AUTH_CACHE_MAX = 4096
 
 
 class ApiKeyRefused(DeskError):
@@ -126,6 +146,10 @@ def _key(row: dict[str, Any]) -> ApiKey:
                   revoked_at=row.get("revoked_at"))
 
 
+def _revoked(key: ApiKey) -> ApiKeyRefused:
+    return ApiKeyRefused("revoked", f"API key {key.prefix} was revoked; create a new one on the Settings page")
+
+
 def _utc(now: datetime) -> datetime:
     if now.tzinfo is None:
         raise ValidationError("now must be timezone-aware")
@@ -135,11 +159,17 @@ def _utc(now: datetime) -> datetime:
 class ApiKeyService:
     """Create, list, revoke and check API keys; rate-limit each key through Redis."""
 
-    def __init__(self, store: ApiKeyStore, redis: Any) -> None:
+    def __init__(self, store: ApiKeyStore, redis: Any, *, cache_s: float = AUTH_CACHE_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """``cache_s`` how long a verified key is remembered (0 reads the store every time);
+        ``clock`` monotonic seconds (tests pass their own)."""
         self.store = store
         self._redis = redis
+        self.cache_s = cache_s
+        self._clock = clock
         self._limiters: dict[tuple[str, int], RedisRateLimiter] = {}
         self._touched: dict[str, datetime] = {}
+        self._verified: dict[str, tuple[float, ApiKey]] = {}
         self._lock = threading.Lock()
 
     def create(self, username: str, scopes: Iterable[str] | str, *, now: datetime, label: str = "",
@@ -172,11 +202,25 @@ class ApiKeyService:
 
     def revoke(self, username: str, key_id: str, *, now: datetime) -> bool:
         """Revoke ``username``'s key ``key_id`` from ``now`` on; False when it is not theirs or
-        already revoked. The next request with it gets 401."""
+        already revoked. The next request with it gets 401 in every process (through the Redis
+        notice; within ``AUTH_CACHE_S`` seconds if that notice cannot be left now)."""
         row = self.store.get(str(key_id or "").strip())
         if row is None or not _is_api_key(row):
             return False
-        return self.store.revoke(str(username or "").strip(), row["key_id"], _utc(now))
+        done = self.store.revoke(str(username or "").strip(), row["key_id"], _utc(now))
+        if done:
+            self._forget(row["key_id"])
+            try:
+                self._redis.set(REVOKED_PREFIX + row["key_id"], "1", px=int(REVOKED_NOTICE_S * 1000))
+            except REDIS_DOWN as exc:  # the store is the truth; remembered copies expire soon
+                log.warning("API key %s revoked, but the Redis notice failed (%s): other processes "
+                            "refuse it within %.0f s", row["key_id"], exc, self.cache_s)
+        return done
+
+    def _forget(self, key_id: str) -> None:
+        with self._lock:
+            for digest in [d for d, (_, k) in self._verified.items() if k.key_id == key_id]:
+                del self._verified[digest]
 
     def authenticate(self, token: str | None, *, now: datetime) -> ApiKey:
         """The active key ``token`` belongs to (and note its use).
@@ -188,15 +232,41 @@ class ApiKeyService:
         if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
             raise ApiKeyRefused("malformed", f"the API key is not a PaperDesk key ({TOKEN_PREFIX}_…); "
                                              "create one on the Settings page")
-        row = self.store.get(parts[1])
-        if row is None or not _is_api_key(row) or not hmac.compare_digest(row["token_hash"],
-                                                                           hash_token(token.strip())):
-            raise ApiKeyRefused("unknown", "unknown API key; create one on the Settings page")
-        key = _key(row)
-        if not key.active:
-            raise ApiKeyRefused("revoked", f"API key {key.prefix} was revoked; create a new one on the Settings page")
+        digest = hash_token(token.strip())
+        key = self._remembered(digest)
+        if key is None:
+            row = self.store.get(parts[1])
+            if row is None or not _is_api_key(row) or not hmac.compare_digest(row["token_hash"], digest):
+                raise ApiKeyRefused("unknown", "unknown API key; create one on the Settings page")
+            key = _key(row)
+            if not key.active:
+                raise _revoked(key)
+            self._remember(digest, key)
         self._touch(key, _utc(now))
         return key
+
+    def _remembered(self, digest: str) -> ApiKey | None:
+        """The key verified for ``digest`` within ``cache_s`` seconds, unless a revocation notice
+        for it is in Redis (then it is forgotten and refused). Raises ``RedisUnavailable``."""
+        with self._lock:
+            hit = self._verified.get(digest)
+        if hit is None or self._clock() >= hit[0]:
+            return None
+        key = hit[1]
+        with redis_errors(self._redis, "API key revocations"):
+            revoked = self._redis.exists(REVOKED_PREFIX + key.key_id)
+        if revoked:
+            self._forget(key.key_id)
+            raise _revoked(key)
+        return key
+
+    def _remember(self, digest: str, key: ApiKey) -> None:
+        if self.cache_s <= 0:
+            return
+        with self._lock:
+            if len(self._verified) >= AUTH_CACHE_MAX:
+                self._verified.clear()
+            self._verified[digest] = (self._clock() + self.cache_s, key)
 
     def _touch(self, key: ApiKey, now: datetime) -> None:
         with self._lock:
@@ -217,4 +287,4 @@ class ApiKeyService:
         return limiter.try_acquire()
 
 
-__all__ = ["ApiKey", "ApiKeyRefused", "ApiKeyService", "CreatedKey", "SCOPES", "hash_token", "parse_scopes"]
+__all__ = ["AUTH_CACHE_S", "ApiKey", "ApiKeyRefused", "ApiKeyService", "CreatedKey", "SCOPES", "hash_token", "parse_scopes"]
