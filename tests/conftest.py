@@ -21,6 +21,27 @@ ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.fixtures_replay", "tests.fixtures_store"]
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` sends ``tests/e2e/`` as one work unit, first (``tests.xdist_order``)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.xdist_order import E2eFirstLoadFile
+
+    return E2eFirstLoadFile(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests first: those on a private desk, then those on the shared one
+    (``tests/e2e/conftest.py``), so the shared desk never idles beside a private one."""
+    def rank(item: pytest.Item) -> int:
+        if "e2e" not in item.keywords:
+            return 2
+        return 1 if "shared_desk" in getattr(item, "fixturenames", ()) else 0
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory) -> Iterator[str]:
     """URL of a real Redis server for this test session (``redis://127.0.0.1:<port>/0``)."""

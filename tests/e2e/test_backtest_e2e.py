@@ -1,7 +1,7 @@
 """End to end in headless Chromium: a backtest's results appear by themselves (issue 14, live books).
 
-Starts the whole desk the way ``make run`` does (``python -m app.launcher``: replay of
-2016-09-09, worker, web …), opens Backtest (``/backtest``), runs the default form (the first
+On the shared desk (``shared_desk``: ``make run``'s desk, replay of 2016-09-09, worker, web
+…), whose only backtests are this test's, opens Backtest (``/backtest``), runs the default form (the first
 watchlist symbol over the last closed sessions before market time) and, without any reload,
 waits for the worker's job to show progress and then its results: the equity chart (with NIFTY
 50 bought and held over the same dates), the drawdown and the trades-on-price charts, the metric
@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from tests.e2e.desk import launch_chromium, running_desk, save_screenshot, wait_rendered
+from tests.e2e.desk import launch_chromium, save_screenshot, wait_rendered
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -30,10 +30,11 @@ FIGURES_JS = """() => Object.fromEntries([...document.querySelectorAll('.st-key-
                     n: Array.from(t.y || t.close || []).filter(v => v !== null && !Number.isNaN(v)).length}))]))"""
 
 
-def test_backtest_results_and_charts_appear_without_a_reload(tmp_path, screenshots):
+def test_backtest_results_and_charts_appear_without_a_reload(shared_desk, screenshots):
     from playwright.sync_api import expect, sync_playwright
 
-    with running_desk(tmp_path / "state") as desk, sync_playwright() as p:
+    desk = shared_desk
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
         try:

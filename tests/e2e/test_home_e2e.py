@@ -1,7 +1,7 @@
 """End to end in headless Chromium: ``make run``'s desk, the Home page, a price that moves.
 
-Starts the whole desk the way ``make run`` does (``python -m app.launcher``: embedded Redis,
-replay market at speed 1, ticker, worker, clock, web), opens the Home page and waits until a
+On the shared desk (``shared_desk``: ``make run``'s desk, embedded Redis, replay market at
+speed 1, ticker, worker, clock, web), opens the Home page and waits until a
 watchlist LTP cell changes. Screenshots go to ``artifacts/`` (git-ignored).
 """
 
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.e2e.desk import ROOT, launch_chromium, running_desk
+from tests.e2e.desk import ROOT, launch_chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -28,10 +28,11 @@ def _row_values(page, symbol: str) -> list[str]:
     return []
 
 
-def test_home_shows_watchlist_ltp_changing_in_browser(tmp_path):
+def test_home_shows_watchlist_ltp_changing_in_browser(shared_desk):
     from playwright.sync_api import expect, sync_playwright
 
-    with running_desk(tmp_path / "state") as desk, sync_playwright() as p:
+    desk = shared_desk
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.desk import launch_chromium, running_desk, wait_rendered
+from tests.e2e.desk import NO_FILE_WATCHER, launch_chromium, running_desk, wait_rendered
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # a desk start on a busy machine takes minutes
 
@@ -179,9 +179,7 @@ def _drive(browser, url: str) -> None:
 def test_order_book_trade_book_and_charges_update_in_another_tab_without_reload(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    # No file watcher: in a shared working tree an edit elsewhere would make Streamlit reload
-    # modules mid-test (a new OrderIntent class is never equal to the previewed one).
-    env = {"DESK_WATCHLIST": ",".join(WATCHLIST), "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
+    env = {"DESK_WATCHLIST": ",".join(WATCHLIST), **NO_FILE_WATCHER}
     with running_desk(tmp_path / "state", extra_env=env) as desk, sync_playwright() as p:
         browser = launch_chromium(p)
         try:

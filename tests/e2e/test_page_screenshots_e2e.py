@@ -2,7 +2,7 @@
 each is saved under the test run's output folder (``screenshots`` fixture:
 ``$DESK_TEST_OUTPUT/screenshots/<page>.png``, else pytest's base temporary folder).
 
-One desk, one browser, one session: each page is opened from the sidebar as a trader would,
+The shared desk (``shared_desk``), one browser, one session: each page is opened from the sidebar as a trader would,
 waited for until Streamlit's script run has finished (no running indicator), checked for an
 exception box, then captured.
 """
@@ -13,16 +13,17 @@ import time
 
 import pytest
 
-from tests.e2e.desk import PAGES, launch_chromium, running_desk, save_screenshot, wait_rendered
+from tests.e2e.desk import PAGES, launch_chromium, save_screenshot, wait_rendered
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # 13 pages on a desk still backfilling
 
 
-def test_every_page_renders_and_is_captured(tmp_path, screenshots):
+def test_every_page_renders_and_is_captured(shared_desk, screenshots):
     from playwright.sync_api import sync_playwright
 
     saved, broken = [], []
-    with running_desk(tmp_path / "state") as desk, sync_playwright() as p:
+    desk = shared_desk
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1100})

@@ -1,8 +1,7 @@
 """End to end in headless Chromium: Kite's row habits (issue 14, item 5a) on ``make run``.
 
-Starts the whole desk the way ``make run`` does (``python -m app.launcher``: embedded Redis, the
-2016-09-09 replay at speed 1, ticker, worker, clock, web) with a watchlist of ticking F&O names,
-and drives it as a trader would, clicking only what a trader clicks:
+Runs on the shared desk (``shared_desk``: ``make run``'s desk, the 2016-09-09 replay at speed 1,
+with a watchlist of ticking F&O names, ``SHARED_WATCHLIST``) and drives it as a trader would, clicking only what a trader clicks:
 
 1. **Home**: tick the watchlist's second row (the grid's row marker, on the canvas, while the
    table refreshes every second), press *Chart*: the Chart page opens on that symbol
@@ -24,14 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.desk import launch_chromium, running_desk
+from tests.e2e.desk import SHARED_WATCHLIST, launch_chromium
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # a desk start on a busy machine takes minutes
 
 SHOTS = Path(os.environ.get("E2E_SHOTS", "/tmp/e2e_shots"))
-#: F&O stocks early in NIFTY 500 order, recorded on 2016-09-09: they tick from the first second
-#: and their daily history lands early in the morning backfill.
-WATCHLIST = ("NSE:ACC", "NSE:AXISBANK", "NSE:ASIANPAINT", "NSE:ADANIPORTS")
+#: The shared desk's first two watchlist symbols (``SHARED_WATCHLIST``): the test ticks the second.
+FIRST, SECOND = (key.split(":", 1)[1] for key in SHARED_WATCHLIST[:2])
 #: Matches every watchlist symbol with a daily bar (history plus today's forming bar).
 EXPRESSION = "[0] daily close > 0"
 SCAN_DEADLINE_S = 150
@@ -108,22 +106,22 @@ def _drive(page, url: str) -> None:
     chart = _button(page, "home_row_chart")
     expect(chart).to_be_disabled(timeout=60_000)  # nothing ticked yet
     symbols = _grid_column(page, ".st-key-home_watchlist_table", "symbol")
-    assert symbols[:2] == ["ACC", "AXISBANK"], symbols
+    assert symbols[:2] == [FIRST, SECOND], symbols
     page.wait_for_timeout(1500)  # one live refresh has redrawn the grid: the pick must survive it
     _tick_row(page, ".st-key-home_watchlist_table", 1)
-    expect(page.get_by_text("Selected NSE:AXISBANK")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"Selected NSE:{SECOND}")).to_be_visible(timeout=30_000)
     page.wait_for_timeout(2500)  # two more refreshes: still picked
-    expect(page.get_by_text("Selected NSE:AXISBANK")).to_be_visible()
+    expect(page.get_by_text(f"Selected NSE:{SECOND}")).to_be_visible()
     _shot(page, "01_home_row_picked")
     chart.click()
-    page.wait_for_url(re.compile(r"/chart\?symbol=NSE(%3A|:)AXISBANK"), timeout=30_000)
+    page.wait_for_url(re.compile(r"/chart\?symbol=NSE(%3A|:)" + re.escape(SECOND)), timeout=30_000)
     expect(page.get_by_role("heading", name="Chart", exact=True)).to_be_visible(timeout=60_000)
-    expect(page.get_by_role("combobox", name=re.compile("Symbol"))).to_have_value("NSE:AXISBANK", timeout=30_000)
+    expect(page.get_by_role("combobox", name=re.compile("Symbol"))).to_have_value(f"NSE:{SECOND}", timeout=30_000)
     _shot(page, "02_chart")
 
     # 2. Chart: Sell the charted symbol.
     _button(page, "chart_row_sell").click()
-    _ticket_is(page, "NSE:AXISBANK", "SELL")
+    _ticket_is(page, f"NSE:{SECOND}", "SELL")
     _shot(page, "03_ticket_sell")
 
     # 3. Scanner: a hit's row → Buy.
@@ -148,7 +146,7 @@ def _drive(page, url: str) -> None:
         if not hits:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{EXPRESSION!r} matched nothing on the watchlist in {SCAN_DEADLINE_S} s")
-            page.wait_for_timeout(5000)  # the morning backfill is still storing daily history
+            page.wait_for_timeout(2000)  # the morning backfill is still storing daily history
     buy = _button(page, "scanner_buy")
     expect(buy).to_be_disabled()
     _tick_row(page, ".st-key-scanner_results", 0)
@@ -160,13 +158,11 @@ def _drive(page, url: str) -> None:
     _shot(page, "05_ticket_buy")
 
 
-def test_watchlist_row_opens_chart_and_scanner_row_buy_opens_prefilled_ticket(tmp_path):
+def test_watchlist_row_opens_chart_and_scanner_row_buy_opens_prefilled_ticket(shared_desk):
     from playwright.sync_api import sync_playwright
 
-    # No file watcher: in a shared working tree an edit elsewhere would make Streamlit reload
-    # modules mid-test (a new OrderIntent class is never equal to the previewed one).
-    env = {"DESK_WATCHLIST": ",".join(WATCHLIST), "STREAMLIT_SERVER_FILE_WATCHER_TYPE": "none"}
-    with running_desk(tmp_path / "state", extra_env=env) as desk, sync_playwright() as p:
+    desk = shared_desk
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1100})

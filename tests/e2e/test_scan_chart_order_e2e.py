@@ -1,7 +1,7 @@
 """End to end in headless Chromium: Scanner → first hit's Chart → order ticket, one market date.
 
-Starts the whole desk the way ``make run`` does (``python -m app.launcher``: embedded Redis, the
-2016-09-09 replay at speed 1, ticker, worker, clock, web) and drives it as a trader would:
+Runs on the shared desk (``shared_desk``: ``make run``'s desk, the 2016-09-09 replay at speed 1)
+and drives it as a trader would:
 
 1. **Home** shows the replay's market time (``Market time: Fri 09 Sep 2016 …``).
 2. **Scanner**: NIFTY 500, a built-in daily scan, *Run now* (a job on the worker) until it
@@ -16,8 +16,8 @@ Home, Scanner and Chart must all show the same market date: the replay's (09 Sep
 
 Run time: the morning backfill fetches NIFTY 500 daily history at Kite's 3 requests a second
 (about 3 minutes), in NIFTY 500 order. A scan sees only what is stored so far, and in session a
-daily scan matches only symbols with a bar today (a tick). So the desk runs with a watchlist of
-F&O names from the start of NIFTY 500 (``DESK_WATCHLIST``): they tick from the first second and
+daily scan matches only symbols with a bar today (a tick). So the shared desk runs with a watchlist
+of F&O names from the start of NIFTY 500 (``SHARED_WATCHLIST``): they tick from the first second and
 their daily history lands in the first ~20 s of the backfill; the test tries a few built-in
 daily scans until one lists a hit (the hit itself may be any NIFTY 500 stock). Screenshots of each step go to ``$E2E_SHOTS`` (default
 ``/tmp/e2e_shots``).
@@ -33,17 +33,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.desk import launch_chromium, running_desk
+from tests.e2e.desk import launch_chromium
 
 pytestmark = pytest.mark.e2e
 
 SHOTS = Path(os.environ.get("E2E_SHOTS", "/tmp/e2e_shots"))
 #: The default world: ``make run`` replays the recorded NSE session of this day.
 MARKET_DAY = date(2016, 9, 9)
-#: F&O stocks early in NIFTY 500 order, with recorded 1-minute bars on 2016-09-09 (they tick).
-WATCHLIST = ("NSE:ACC", "NSE:ADANIENT", "NSE:ADANIPORTS", "NSE:ADANIPOWER", "NSE:AJANTPHARM",
-             "NSE:AMBUJACEM", "NSE:APOLLOHOSP", "NSE:APOLLOTYRE", "NSE:ASHOKLEY", "NSE:ASIANPAINT",
-             "NSE:AUROPHARMA", "NSE:AXISBANK", "NSE:NIFTY 50")
 #: Built-in daily scans tried in turn (titles as the Scanner lists them) until one has a hit.
 SCANS = ("Gap up", "Momentum (emerging)", "RSI overbought", "Gap down", "RSI oversold",
          "Volume spike", "Breakout (20-day high on volume)", "MACD bullish crossover")
@@ -240,11 +236,11 @@ def _drive(page, url: str) -> None:
     _shot(page, "06_order_book")
 
 
-def test_scan_nifty500_open_first_hit_chart_and_order_it_one_market_date(tmp_path):
+def test_scan_nifty500_open_first_hit_chart_and_order_it_one_market_date(shared_desk):
     from playwright.sync_api import sync_playwright
 
-    env = {"DESK_WATCHLIST": ",".join(WATCHLIST)}
-    with running_desk(tmp_path / "state", extra_env=env) as desk, sync_playwright() as p:
+    desk = shared_desk
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1100})

@@ -1,8 +1,8 @@
 """End to end in headless Chromium: a TradingView-style webhook → approval card → approve →
 position.
 
-Starts the whole desk like ``make run`` (embedded Redis, replay market, ticker, worker, clock,
-web, api). The trader creates a webhook secret on Settings (the URL is shown once); the test
+On the shared desk (``shared_desk``: ``make run``'s desk, embedded Redis, replay market, ticker,
+worker, clock, web, api). The trader creates a webhook secret on Settings (the URL is shown once); the test
 posts a TradingView alert to that URL on the running ``api`` process, as TradingView would;
 the card appears on Approvals with the alert as its reason, the trader approves it, and the
 worker's fill shows as a position. Screenshots go to ``artifacts/`` (git-ignored).
@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.desk import ROOT, launch_chromium, running_desk
+from tests.e2e.desk import ROOT, launch_chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -58,13 +58,14 @@ def _post_alert(api_url: str, path: str, desk_log: Path) -> dict:
         if time.monotonic() > deadline:
             raise AssertionError(f"no 201 from the webhook after 120 s (last: {r and r.text}); desk log:\n"
                                  f"{desk_log.read_text()[-3000:]}")
-        time.sleep(2)
+        time.sleep(0.5)
 
 
-def test_tradingview_webhook_appears_as_an_approval_card_and_becomes_a_position(tmp_path):
+def test_tradingview_webhook_appears_as_an_approval_card_and_becomes_a_position(shared_desk):
     from playwright.sync_api import expect, sync_playwright
 
-    with running_desk(tmp_path / "state") as desk, sync_playwright() as p:
+    desk = shared_desk
+    with sync_playwright() as p:
         browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
