@@ -1,6 +1,6 @@
 """The worker the operations and fault tests run: ``dramatiq tests.faults.worker_app``.
 
-It is ``workers.trading`` on the installed broker plus the operations middleware (worker
+It is ``workers.trading`` and ``workers.backfill`` on the installed broker plus the operations middleware (worker
 heartbeat, trace id) that ``install_broker`` will register itself once the lead adds the lines
 (``install_*`` are idempotent, so then this is a no-op), and one test-only actor:
 ``flaky(key)`` on queue ``ops_probe`` fails until Redis key ``desk:test:ok:<key>`` exists.
@@ -20,7 +20,7 @@ from app.logging_setup import install_trace_middleware, trace_id_var
 install_trace_middleware(_broker.broker)
 install_worker_heartbeat(_broker.broker)
 
-from workers import trading  # noqa: E402,F401
+from workers import backfill, trading  # noqa: E402,F401
 
 log = logging.getLogger("tests.flaky")
 PROBE_QUEUE = "ops_probe"

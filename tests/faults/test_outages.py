@@ -1,0 +1,124 @@
+"""Outside services failing (issue 16 item 9), on a real Redis, real ``dramatiq`` worker
+subprocesses, a real store and the replay server:
+
+3. Kite answers a storm of 429/5xx during a backfill (the replay server's TEST-ONLY
+   ``/_test/fail``, ``app.adapters.replay.testing``): the backfill retries inside the shared
+   3 requests/s limiter, completes, and a job whose window kept failing is recorded as failed
+   with the reason and no bars (nothing half-written); sent again, it completes.
+
+Each test PRINTS what it tried and what it checked. Run: ``pytest -m faults tests/faults``.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from datetime import date
+
+import pytest
+import requests
+from dramatiq.brokers.redis import RedisBroker
+
+from app.adapters.queue import NAMESPACE, DramatiqTaskQueue
+from app.adapters.store import JobStatus, SqlStore
+from tests.app.test_operations import kill_group, start_worker
+from tests.faults.test_restarts import point_at_replay
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
+
+AUG16 = date(2016, 8, 16)  # history of the 2016-08-17 replay: 375 one-minute bars a symbol
+BARS = 375
+SYMBOLS = ("INFY", "SBIN", "TCS", "RELIANCE", "HDFCBANK", "LT")
+#: The storm every historical request may meet: (HTTP status, how many).
+STORM = ((429, 5), (500, 1), (502, 1), (503, 1))
+RETRIES = 4  # HistoricalClient's default: 5 attempts a window
+KITE_RATE = 3  # requests a second (KITE_HISTORICAL)
+
+
+def max_in_window(times: list[float], seconds: float = 1.0) -> int:
+    """The most request times inside any ``seconds``-long window."""
+    times, best, lo = sorted(times), 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= seconds:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def wait_jobs(store, ids: list[str], timeout: float, log, after: dict | None = None) -> dict:
+    """The jobs once every one is finished (and, with ``after`` = {id: updated_at}, updated since)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = {i: store.jobs.get(i) for i in ids}
+        if all(j is not None and j.finished and (after is None or j.updated_at > after[i]) for i, j in jobs.items()):
+            return jobs
+        time.sleep(0.2)
+    pytest.fail(f"jobs not finished after {timeout} s: "
+                f"{ {i: (j.status, j.message) for i, j in jobs.items()} }\n{log.read_text()[-3000:]}")
+
+
+def test_kite_429_5xx_storm_during_backfill_retries_within_the_limit_and_fails_honestly(
+        tmp_path, fault_redis, replay_factory, monkeypatch, say):
+    server = replay_factory("2016-08-17", 60, "--test-endpoints")
+    point_at_replay(monkeypatch, server)
+    db = f"sqlite:///{tmp_path / 'desk.db'}"
+    store = SqlStore(db)
+    broker = RedisBroker(url=fault_redis.url, namespace=NAMESPACE)
+    queue = DramatiqTaskQueue(broker, jobs=store.jobs)
+    tokens = {k: v["instrument_token"] for k, v in server.kite().ltp([f"NSE:{s}" for s in SYMBOLS]).items()}
+    doomed = "NSE:LT"
+
+    def inject(path: str, status: int, count: int) -> None:
+        r = requests.post(f"{server.rest_root}/_test/fail", params={"path": path, "status": status, "count": count},
+                          timeout=5)
+        assert r.ok, r.text
+
+    # first in the list: LT's own window fails on every attempt; then the storm anyone may meet
+    inject(f"/instruments/historical/{tokens[doomed]}/", 503, RETRIES + 1)
+    for status, count in STORM:
+        inject("/instruments/historical", status, count)
+    storm = sum(c for _, c in STORM)
+    ids = {key: queue.enqueue_backfill(key, "minute", AUG16, AUG16) for key in tokens}
+    say(f"3. Kite storm: {len(ids)} one-minute backfills of {AUG16}; queued {storm} failures for any historical "
+        f"request ({', '.join(f'{c}× {s}' for s, c in STORM)}) and {RETRIES + 1}× 503 for {doomed}'s")
+    worker, log = start_worker(tmp_path, fault_redis.url, "backfill", db=db, threads=4)
+    try:
+        t0 = time.monotonic()
+        jobs = wait_jobs(store, list(ids.values()), 90, log)
+        took = time.monotonic() - t0
+        seen = requests.get(f"{server.rest_root}/_test/requests", params={"path": "/instruments/historical"},
+                            timeout=5).json()
+        peak = max_in_window([t for _, t in seen])
+        failed = {k: jobs[i] for k, i in ids.items() if jobs[i].status is JobStatus.FAILED}
+        counts = {k: store.bars.count(tokens[k], "minute") for k in ids}
+        say(f"   tried: {len(seen)} historical requests in {took:.1f} s (most in any 1 s: {peak}); "
+            f"{env_count(log, 'retry ')} retries logged by the worker")
+        say(f"   checked: {len(ids) - len(failed)} jobs done with {BARS} bars each; failed: "
+            + "; ".join(f"{k} ({counts[k]} bars): {j.message}" for k, j in failed.items()))
+        assert peak <= KITE_RATE, sorted(t for _, t in seen)
+        # one success a window but the doomed one's, and every injected failure met exactly once
+        assert len(seen) == len(ids) - 1 + storm + RETRIES + 1
+        assert doomed in failed and "503" in failed[doomed].message and f"{RETRIES + 1} times" in failed[doomed].message
+        for key, job in jobs.items():
+            k = next(k for k, i in ids.items() if i == key)
+            if job.status is JobStatus.DONE:
+                assert job.result["rows"] == BARS and counts[k] == BARS, (k, job.result, counts[k])
+            else:
+                assert job.status is JobStatus.FAILED and counts[k] == 0, (k, job.status, counts[k])
+                assert "try again later" in job.message
+        # what the Chart page's "retry" does: send the failed jobs again, now that Kite answers
+        before = {ids[k]: j.updated_at for k, j in failed.items()}
+        again = [queue.enqueue_backfill(k, "minute", AUG16, AUG16, job_id=ids[k]) for k in failed]
+        jobs = wait_jobs(store, again, 60, log, after=before)
+        counts = {k: store.bars.count(tokens[k], "minute") for k in ids}
+        say(f"   sent the {len(again)} failed job(s) again: {[j.status.value for j in jobs.values()]}; bars per "
+            f"symbol now {sorted(set(counts.values()))}")
+        assert all(j.status is JobStatus.DONE for j in jobs.values()) and set(counts.values()) == {BARS}
+    finally:
+        kill_group(worker, signal.SIGTERM)
+        broker.client.close()
+        store.dispose()
+
+
+def env_count(log, needle: str) -> int:
+    return log.read_text(errors="replace").count(needle)
