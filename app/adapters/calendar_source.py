@@ -204,6 +204,15 @@ def merge_holidays(
 
 @lru_cache(maxsize=1)
 def _pmc_table() -> tuple[tuple[TradingSession, ...], dict[date, Holiday]]:
+    """pmc's sessions and holidays (and the bundled weekend sessions), without loading pandas
+    into a process that has not (``app.adapters.pmc_table``)."""
+    from app.adapters import pmc_table
+
+    return pmc_table.load(pmc_table_here)
+
+
+def pmc_table_here() -> tuple[tuple[TradingSession, ...], dict[date, Holiday]]:
+    """:func:`_pmc_table` computed in this process (imports pandas)."""
     import pandas_market_calendars as mcal
 
     cal = mcal.get_calendar("NSE")

@@ -17,8 +17,6 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-import apprise
-
 from core.errors import TemporaryError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -26,8 +24,9 @@ log = logging.getLogger(__name__)
 #: apprise logs request URLs at DEBUG; keep it at WARNING so no secret-bearing URL is logged.
 logging.getLogger("apprise").setLevel(logging.WARNING)
 
-SEVERITIES = {"info": apprise.NotifyType.INFO, "success": apprise.NotifyType.SUCCESS,
-              "warning": apprise.NotifyType.WARNING, "failure": apprise.NotifyType.FAILURE}
+#: apprise's ``NotifyType`` values (``info``, ``success``, ``warning``, ``failure``) by severity; apprise
+#: itself is imported only to check or send (a desk without channels never loads it).
+SEVERITIES = {"info": "info", "success": "success", "warning": "warning", "failure": "failure"}
 
 
 class ChannelDown(TemporaryError):
@@ -52,6 +51,12 @@ def channel_id(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:12]
 
 
+def _apprise():
+    import apprise
+
+    return apprise
+
+
 def parse_channels(text: str | None) -> list[Channel]:
     """The channels of ``DESK_NOTIFY_URLS`` (empty when unset).
 
@@ -61,7 +66,7 @@ def parse_channels(text: str | None) -> list[Channel]:
     channels: list[Channel] = []
     for position, url in enumerate((u for u in re.split(r"[\s,]+", text or "") if u), 1):
         scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-        if not scheme or apprise.Apprise.instantiate(url) is None:
+        if not scheme or _apprise().Apprise.instantiate(url) is None:
             raise ValidationError(
                 f"DESK_NOTIFY_URLS entry {position} (scheme {scheme or '?'!r}) is not a valid apprise URL; "
                 "see https://appriseit.com/services/ (Telegram tgram://, e-mail mailto://, webhook json://)")
@@ -76,10 +81,11 @@ class AppriseNotifier:
 
     def send(self, channel: Channel, *, title: str, body: str, severity: str = "info") -> None:
         """Deliver or raise ``ChannelDown`` (message names the channel label only)."""
+        apprise = _apprise()
         client = apprise.Apprise()
         if not client.add(channel.url):
             raise ValidationError(f"channel {channel.label} is not a valid apprise URL")
-        ok = client.notify(body=body, title=title, notify_type=SEVERITIES.get(severity, apprise.NotifyType.INFO))
+        ok = client.notify(body=body, title=title, notify_type=apprise.NotifyType(SEVERITIES.get(severity, "info")))
         if not ok:
             raise ChannelDown(f"channel {channel.label} did not accept the notification")
 

@@ -17,16 +17,19 @@ Frames:
 
 from __future__ import annotations
 
+import csv
+import gzip
 import logging
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from app.settings import DATA_DIR
 from core.timeutil import IST
+
+if TYPE_CHECKING:  # pragma: no cover - pandas/numpy are imported by the readers that use them
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,9 @@ _PRICES = ["open", "high", "low", "close"]
 def _drop_bad_rows(raw: pd.DataFrame, path: Path, time_col: str, time_format: str | None,
                    has_volume: bool = True) -> pd.DataFrame:
     """Type the columns and drop invalid rows, warning per row (file name and CSV line)."""
+    import numpy as np
+    import pandas as pd
+
     out = pd.DataFrame({"symbol": raw["symbol"].astype("string")})
     out[time_col] = pd.to_datetime(raw[time_col], format=time_format, errors="coerce")
     for col in _PRICES:
@@ -73,6 +79,8 @@ def _drop_bad_rows(raw: pd.DataFrame, path: Path, time_col: str, time_format: st
 @lru_cache(maxsize=4)
 def load_minute_bars(path: Path = MINUTE_FILE) -> pd.DataFrame:
     """1-minute bars (see module docstring), sorted by symbol then time."""
+    import pandas as pd
+
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     out = _drop_bad_rows(raw, path, "datetime", "ISO8601")
     if len(out):
@@ -83,6 +91,8 @@ def load_minute_bars(path: Path = MINUTE_FILE) -> pd.DataFrame:
 @lru_cache(maxsize=4)
 def load_daily(path: Path = DAILY_FILE, index_path: Path = INDEX_DAILY_FILE) -> pd.DataFrame:
     """Daily bars: bundled stocks' NSE EOD plus NIFTY 50 (volume 0), sorted by symbol, date."""
+    import pandas as pd
+
     frames = []
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     frames.append(_drop_bad_rows(raw, path, "date", "%Y-%m-%d"))
@@ -95,21 +105,51 @@ def load_daily(path: Path = DAILY_FILE, index_path: Path = INDEX_DAILY_FILE) -> 
 
 
 @lru_cache(maxsize=2)
+def _number(text: str) -> float:
+    """A CSV number, 0.0 when empty or unparseable (NaN included), as the dump's readers expect."""
+    try:
+        value = float(text)
+    except ValueError:
+        return 0.0
+    return 0.0 if value != value else value
+
+
+def instrument_records(path: Path = INSTRUMENTS_FILE) -> list[dict[str, Any]]:
+    """The bundled Kite NSE instruments dump as rows (``INSTRUMENT_COLUMNS``), typed, with the
+    standard library only (the store's seed runs in processes that never load pandas):
+    ``instrument_token``/``lot_size`` int, ``last_price``/``strike``/``tick_size`` float
+    (0.0 when empty), ``expiry`` ``date`` or ``None``, the rest strings. A row with a
+    non-numeric ``instrument_token`` or no ``tradingsymbol`` is dropped with a warning naming
+    the file and line."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    rows: list[dict[str, Any]] = []
+    with opener(path, "rt", newline="", encoding="utf-8") as fh:
+        for line, raw in enumerate(csv.DictReader(fh), 2):
+            try:
+                token = float(raw["instrument_token"])
+            except ValueError:
+                token = float("nan")
+            if token != token or raw["tradingsymbol"] == "":
+                log.warning("dropped corrupt row in %s line %d: bad instrument_token or tradingsymbol", path.name, line)
+                continue
+            row = {c: raw[c] for c in INSTRUMENT_COLUMNS}
+            row["instrument_token"] = int(token)
+            for col in ("last_price", "strike", "tick_size"):
+                row[col] = _number(row[col])
+            row["lot_size"] = int(_number(row["lot_size"]))
+            row["expiry"] = date.fromisoformat(row["expiry"]) if row["expiry"] else None
+            rows.append(row)
+    return rows
+
+
 def load_instruments(path: Path = INSTRUMENTS_FILE) -> pd.DataFrame:
-    """The bundled Kite NSE instruments dump, typed (8,725 rows: NSE equities and INDICES)."""
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    out = raw[INSTRUMENT_COLUMNS].copy()
-    token = pd.to_numeric(out["instrument_token"], errors="coerce")
-    bad = token.isna() | (out["tradingsymbol"] == "")
-    for i in np.flatnonzero(bad.to_numpy()):
-        log.warning("dropped corrupt row in %s line %d: bad instrument_token or tradingsymbol", path.name, i + 2)
-    out = out[~bad].copy()
-    out["instrument_token"] = token[~bad].astype("int64")
-    for col in ("last_price", "strike", "tick_size"):
-        out[col] = pd.to_numeric(out[col], errors="coerce").fillna(0.0)
-    out["lot_size"] = pd.to_numeric(out["lot_size"], errors="coerce").fillna(0).astype("int64")
-    out["expiry"] = [date.fromisoformat(x) if x else None for x in out["expiry"]]
-    return out.reset_index(drop=True)
+    """The bundled Kite NSE instruments dump, typed (8,725 rows: NSE equities and INDICES):
+    :func:`instrument_records` as a frame (int64 tokens and lot sizes, float64 prices)."""
+    import pandas as pd
+
+    out = pd.DataFrame(instrument_records(path), columns=INSTRUMENT_COLUMNS)
+    return out.astype({"instrument_token": "int64", "lot_size": "int64", "last_price": "float64",
+                       "strike": "float64", "tick_size": "float64"})
 
 
 @lru_cache(maxsize=4)
@@ -138,6 +178,8 @@ NIFTY500_LIST_FILE = DATA_DIR / "ind_nifty500list_2026-03.csv"
 @lru_cache(maxsize=2)
 def nifty500_industries(path: Path = NIFTY500_LIST_FILE) -> dict[str, str]:
     """NSE symbol (upper case) → industry, from NSE's bundled NIFTY 500 list; ``{}`` if unreadable."""
+    import pandas as pd
+
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except OSError:
@@ -165,6 +207,9 @@ def load_replay_daily(eod_path: Path = REPLAY_EOD_FILE, derived_path: Path = REP
     One row per (symbol, date); real rows win over derived ones. ``source`` is one of
     :data:`DAILY_SOURCES`.
     """
+    import numpy as np
+    import pandas as pd
+
     base = load_daily()
     base = base.assign(source=np.where(base["symbol"] == "NIFTY 50", "kite_index", "nse_eod"))
     frames = [base]

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from app.adapters.kite_errors import kite_request
 from app.adapters.store.ports import InstrumentRepository
 from core.errors import DataError, ValidationError
 from core.models import Instrument
@@ -82,7 +81,7 @@ class InstrumentService:
         """Seed the store from the bundled Kite dump if it has no instruments; return the count.
 
         Source: ``app/data/nse/kite_instruments_NSE_2025-12.csv.gz`` via
-        ``app.adapters.nse_data.load_instruments``. A no-op when the store already has rows.
+        ``app.adapters.nse_data.instrument_records``. A no-op when the store already has rows.
         """
         count = self._seed_if_empty()
         self.invalidate()
@@ -92,10 +91,10 @@ class InstrumentService:
         count = self._repo.count()
         if count:
             return count
-        from app.adapters.nse_data import INSTRUMENTS_FILE, load_instruments
+        from app.adapters.nse_data import INSTRUMENTS_FILE, instrument_records  # no pandas: any process seeds
 
         dump_date = _dump_date_from_name(INSTRUMENTS_FILE.name, date.today())
-        count = self._repo.replace_dump(load_instruments().to_dict("records"), dump_date)
+        count = self._repo.replace_dump(instrument_records(), dump_date)
         log.info("seeded %d instruments from the bundled dump %s", count, INSTRUMENTS_FILE.name)
         return count
 
@@ -108,6 +107,8 @@ class InstrumentService:
         ``DataError`` if Kite returns no rows (the old master is kept); Kite's errors arrive
         through the request funnel (``app.adapters.kite_errors``).
         """
+        from app.adapters.kite_errors import kite_request  # kiteconnect only where the dump is fetched
+
         rows: list[dict[str, Any]] = []
         for exchange in exchanges:
             with kite_request(f"instruments dump of {exchange}"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import String, and_, delete, func, insert, select, type_coerce
 from sqlalchemy.engine import Engine
 
@@ -14,6 +14,9 @@ from app.adapters.store.schema import bars as t
 from core.errors import ValidationError
 from core.models import INTERVAL_MINUTES, Bar
 from core.timeutil import IST, UTC, require_aware
+
+if TYPE_CHECKING:  # pragma: no cover - pandas is imported by the frame reads only
+    import pandas as pd
 
 _PRICE_COLUMNS = ["open", "high", "low", "close"]
 _CHUNK = 5000
@@ -90,6 +93,8 @@ class SqlBarRepository:
                        t.c.ts >= start, t.c.ts <= end)
                 .order_by(t.c.ts)
             ).all()
+        import pandas as pd
+
         index = pd.DatetimeIndex([r[0] for r in rows], name="ts")
         index = (index.tz_localize(UTC) if index.tz is None else index).tz_convert(IST)
         df = pd.DataFrame([r[1:] for r in rows], index=index,
@@ -197,6 +202,8 @@ LONG_COLUMNS = ["instrument_token", "ts", *_PRICE_COLUMNS, "volume", "oi"]
 def long_frame(rows: Sequence[Sequence]) -> pd.DataFrame:
     """Rows ``(instrument_token, ts, open, high, low, close, volume, oi)`` as the long frame
     :meth:`SqlBarRepository.frames` documents (ts from naive UTC or any zone to IST)."""
+    import pandas as pd
+
     df = pd.DataFrame([tuple(r) for r in rows], columns=LONG_COLUMNS)
     ts = (pd.to_datetime(df["ts"], utc=True, format="ISO8601") if len(df)
           else pd.Series(pd.DatetimeIndex([], tz=UTC)))

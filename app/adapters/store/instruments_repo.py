@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Engine, RowMapping
 
 from app.adapters.store.schema import instruments as t
 from core.errors import ValidationError
 from core.models import Instrument
+
+if TYPE_CHECKING:  # pragma: no cover - pandas is imported by frame() only
+    import pandas as pd
 
 _COLUMNS = [
     "instrument_token", "exchange_token", "tradingsymbol", "name", "last_price", "expiry",
@@ -28,8 +31,14 @@ def _decimal(value: Any) -> Decimal:
     return Decimal(str(value)).normalize() if not isinstance(value, Decimal) else value.normalize()
 
 
+def _is_nat(value: Any) -> bool:
+    """``value is pandas.NaT`` without importing pandas (a NaT exists only once pandas is loaded)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and value is pd.NaT
+
+
 def _expiry(value: Any) -> date | None:
-    if value is None or value == "" or (isinstance(value, float) and value != value) or value is pd.NaT:
+    if value is None or value == "" or (isinstance(value, float) and value != value) or _is_nat(value):
         return None
     if isinstance(value, datetime):
         return value.date()
@@ -151,6 +160,8 @@ class SqlInstrumentRepository:
         """
         with self._engine.connect() as conn:
             rows = conn.execute(select(t).order_by(t.c.instrument_token)).mappings().all()
+        import pandas as pd
+
         df = pd.DataFrame([dict(r) for r in rows], columns=[*_COLUMNS, "dump_date"])
         for col in ("instrument_token", "exchange_token", "lot_size"):
             df[col] = df[col].astype("int64")

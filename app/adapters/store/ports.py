@@ -11,11 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.models import Bar, Instrument
+
+if TYPE_CHECKING:  # pragma: no cover - pandas only for the frame reads (the ticker and clock never load it)
+    import pandas as pd
 
 
 class JobStatus(StrEnum):

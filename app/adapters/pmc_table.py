@@ -1,0 +1,78 @@
+"""pandas-market-calendars' NSE table without pandas in the calling process.
+
+``calendar_source`` builds the calendar from pmc's schedule, which needs pandas (~90 MB
+resident). A process that has not loaded pandas for its own work (the ``clock``, the
+``ticker``) gets the same table from a short-lived child, ``python -m app.adapters.pmc_table``,
+which computes it and prints it as JSON; the child's memory is returned when it exits. A
+process that already holds pandas (web, worker) computes it in place. If the child fails, the
+table is computed in place (logged), so the calendar is never missing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from app.settings import ROOT
+from core.calendar import Holiday, HolidayStatus, TradingSession
+from core.timeutil import IST
+
+log = logging.getLogger(__name__)
+
+Table = tuple[tuple[TradingSession, ...], dict[date, Holiday]]
+CHILD_TIMEOUT_S = 60
+
+
+def _when(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _at(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text).astimezone(IST)
+
+
+def dumps(table: Table) -> str:
+    """``table`` (sessions, holidays) as JSON; :func:`loads` gives back an equal table."""
+    sessions, holidays = table
+    return json.dumps({
+        "sessions": [[s.date.isoformat(), _when(s.open), _when(s.close), s.special, s.name, _when(s.break_start),
+                      _when(s.break_end)] for s in sessions],
+        "holidays": [[h.date.isoformat(), h.name, h.source, h.status.value] for h in holidays.values()],
+    })
+
+
+def loads(text: str) -> Table:
+    """The table :func:`dumps` wrote. Raises ``ValueError``/``KeyError`` on anything else."""
+    data: dict[str, Any] = json.loads(text)
+    sessions = tuple(TradingSession(date=date.fromisoformat(d), open=_at(o), close=_at(c), special=bool(sp), name=n,
+                                    break_start=_at(bs), break_end=_at(be))
+                     for d, o, c, sp, n, bs, be in data["sessions"])
+    holidays = {date.fromisoformat(d): Holiday(date.fromisoformat(d), n, src, HolidayStatus(st))
+                for d, n, src, st in data["holidays"]}
+    return sessions, holidays
+
+
+def load(compute: Callable[[], Table]) -> Table:
+    """``compute()`` here when pandas is already loaded, else its result from the child process."""
+    if "pandas" in sys.modules:
+        return compute()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
+    try:
+        out = subprocess.run([sys.executable, "-m", "app.adapters.pmc_table"], cwd=ROOT, env=env, check=True,
+                             capture_output=True, text=True, timeout=CHILD_TIMEOUT_S).stdout
+        return loads(out)
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError) as exc:
+        log.warning("NSE calendar child process failed (%s); computing it in this process", exc)
+        return compute()
+
+
+if __name__ == "__main__":
+    from app.adapters.calendar_source import pmc_table_here
+
+    sys.stdout.write(dumps(pmc_table_here()))
