@@ -1,8 +1,9 @@
 """The versioned SQL migrations (supabase/migrations) against a real, empty PostgreSQL database.
 
 Checks: the generated files equal what the stores' SQLAlchemy metadata renders; applying them
-yields exactly the metadata's tables and columns (plus ``owner`` on user-owned tables, and the
-runner's ``schema_migrations``); applying twice is a tracked no-op and every statement is
+yields exactly the metadata's tables and columns (plus a NOT NULL ``owner`` on user-owned tables,
+leading each of their primary, unique and foreign keys, and the runner's ``schema_migrations``);
+applying twice is a tracked no-op and every statement is
 idempotent; row-level security is on for every table; bad URLs give a clear error.
 """
 
@@ -58,7 +59,7 @@ def _expected_columns() -> dict[str, dict[str, tuple[str, bool]]]:
         cols = {c.name: (c.type.compile(dialect=dialect), bool(c.nullable) and not c.primary_key)
                 for c in table.columns}
         if table.name in owned:
-            cols[m.OWNER_COLUMN] = ("UUID", True)
+            cols[m.OWNER_COLUMN] = ("UUID", False)
         out[table.name] = cols
     out["schema_migrations"] = {"version": ("TEXT", False), "name": ("TEXT", False),
                                 "checksum": ("TEXT", False), "applied_at": ("TIMESTAMP WITH TIME ZONE", False)}
@@ -90,16 +91,44 @@ def test_applying_yields_exactly_the_metadata_tables_and_columns(migrated_db):
         assert actual[table] == expected[table], table
 
 
-def test_primary_keys_match_the_metadata(migrated_db):
+def _db_keys(url: str, kind: str) -> dict[str, list[list[str]]]:
     sql = """select tc.table_name, array_agg(kcu.column_name::text order by kcu.ordinal_position)
              from information_schema.table_constraints tc
              join information_schema.key_column_usage kcu
                on kcu.constraint_name = tc.constraint_name and kcu.table_schema = tc.table_schema
-             where tc.table_schema = 'public' and tc.constraint_type = 'PRIMARY KEY' group by tc.table_name"""
-    with psycopg.connect(migrated_db) as conn:
-        actual = {t: sorted(cols) for t, cols in conn.execute(sql)}
+             where tc.table_schema = 'public' and tc.constraint_type = %s
+             group by tc.table_name, tc.constraint_name"""
+    out: dict[str, list[list[str]]] = {}
+    with psycopg.connect(url) as conn:
+        for table, cols in conn.execute(sql, (kind,)):
+            out.setdefault(table, []).append(cols)
+    return {t: sorted(keys) for t, keys in out.items()}
+
+
+def _owned(table, cols: list[str]) -> list[str]:
+    return [m.OWNER_COLUMN, *cols] if table.name in m.owned_tables() else cols
+
+
+def test_primary_keys_match_the_metadata_led_by_owner_on_user_tables(migrated_db):
+    actual = _db_keys(migrated_db, "PRIMARY KEY")
     for table in m.desk_tables():
-        assert actual[table.name] == sorted(c.name for c in table.primary_key.columns), table.name
+        assert actual[table.name] == [_owned(table, [c.name for c in table.primary_key.columns])], table.name
+    assert actual["watchlist_names"] == [["owner", "name"]] and actual["bars"] == [["instrument_token", "interval", "ts"]]
+
+
+def test_unique_and_foreign_keys_of_user_tables_lead_with_owner(migrated_db):
+    from sqlalchemy import ForeignKeyConstraint, UniqueConstraint
+
+    uniques, foreign = _db_keys(migrated_db, "UNIQUE"), _db_keys(migrated_db, "FOREIGN KEY")
+    for table in m.desk_tables():
+        want_u = sorted(_owned(table, [c.name for c in k.columns]) for k in table.constraints
+                        if isinstance(k, UniqueConstraint))
+        want_f = sorted(_owned(table, [c.name for c in k.columns]) for k in table.constraints
+                        if isinstance(k, ForeignKeyConstraint))
+        assert uniques.get(table.name, []) == want_u, table.name
+        assert foreign.get(table.name, []) == want_f, table.name
+    assert uniques["analyses"] == [["owner", "symbol", "trading_day", "snapshot_hash", "model"]]
+    assert foreign["trading_fills"] == [["owner", "order_id"]]
 
 
 def test_applying_twice_is_a_tracked_no_op(migrated_db):

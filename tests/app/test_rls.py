@@ -52,8 +52,9 @@ def test_each_user_sees_only_their_own_rows(users):
     assert a.watchlists.get("a-list") == ["NSE:INFY", "NSE:TCS"]
     assert b.jobs.get(job) is None and b.jobs.recent() == [] and [j.id for j in a.jobs.recent()] == [job]
 
-    # The backend (service_role) sees everyone's rows, each stamped with its owner.
-    assert svc.watchlists.names() == ["a-list", "b-list"]
+    # The backend (service_role) sees everyone's rows, each stamped with its owner; its
+    # repositories read and write only the backend's own (DESK_OWNER) rows.
+    assert svc.watchlists.names() == [] and svc.jobs.get(job) is None
     owners = {r["name"]: r["owner"] for r in svc.client.table("watchlist_names").select("name,owner").execute().data}
     assert owners == {"a-list": a_id, "b-list": b_id}
     assert svc.client.table("jobs").select("owner").eq("id", job).execute().data == [{"owner": a_id}]

@@ -9,6 +9,8 @@ postgrest's errors are translated (:func:`explain`).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -18,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 from postgrest.exceptions import APIError
 
+from app.adapters.migrations import DESK_OWNER
 from core.errors import ConflictError, DeskError, StoreUnavailable, ValidationError
 from core.timeutil import UTC
 
@@ -43,6 +46,19 @@ def check_settings(url: str | None, key: str | None) -> tuple[str, str]:
     if not key:
         raise SupabaseConfigError(f"SUPABASE_KEY is empty; {_KEY_HELP}")
     return url, key
+
+
+def key_owner(key: str) -> str:
+    """The ``owner`` of rows written with ``key``: a user's access token's ``sub``, else
+    ``DESK_OWNER`` (the service_role key, or a non-JWT secret key). Reads the token's claims
+    without checking its signature: the Data API checks it; this only picks the filter."""
+    try:
+        part = key.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (IndexError, ValueError, binascii.Error):
+        return DESK_OWNER
+    sub = claims.get("sub") if isinstance(claims, dict) and claims.get("role") == "authenticated" else None
+    return str(sub) if sub else DESK_OWNER
 
 
 def explain(exc: Exception, url: str, what: str = "") -> DeskError:

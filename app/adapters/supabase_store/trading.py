@@ -19,7 +19,7 @@ from sqlalchemy import Date, Numeric, Table
 from supabase import Client
 
 from app.adapters.store.schema import UtcDateTime
-from app.adapters.supabase_store.client import StoreUnavailable, explain, jsonable, parse_date, parse_ts
+from app.adapters.supabase_store.client import DESK_OWNER, StoreUnavailable, explain, jsonable, parse_date, parse_ts
 from app.adapters.trading_store import schema as t
 
 Row = dict[str, Any]
@@ -44,14 +44,15 @@ def from_api(table: Table, row: Mapping[str, Any]) -> Row:
 
 
 class SupabaseFills:
-    """Fills, ledger and positions of the paper desk on Supabase."""
+    """Fills, ledger and positions of the paper desk on Supabase: ``owner``'s (``key_owner``)."""
 
-    def __init__(self, client: Client, url: str) -> None:
-        self._c, self._url = client, url
+    def __init__(self, client: Client, url: str, owner: str = DESK_OWNER) -> None:
+        self._c, self._url, self._owner = client, url, owner
 
     def position(self, instrument_token: int, product: str) -> Row | None:
         try:
-            rows = (self._c.table("trading_positions").select("*").eq("instrument_token", int(instrument_token))
+            rows = (self._c.table("trading_positions").select("*").eq("owner", self._owner)
+                    .eq("instrument_token", int(instrument_token))
                     .eq("product", product).limit(1).execute().data)
         except Exception as exc:
             raise explain(exc, self._url, "position") from exc
