@@ -24,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 from app.container import reset_services, services
 from app.ops.sign_in import SESSION_PREFIX
 from app.ui.auth import TOKEN_KEY
+from app.ui.session_routes import SESSION_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "streamlit_app.py")
@@ -137,6 +138,20 @@ def test_sign_in_right_password_shows_the_page(auth_on):
     at.switch_page("pages/risk.py").run()  # the session carries across pages
     assert not at.exception and "Sign in" not in [s.value for s in at.subheader]
     assert [h.value for h in at.header][:1] == ["Risk"]
+
+
+def test_sign_in_hands_the_browser_a_one_time_code_for_its_cookie(auth_on):
+    at = _sign_in(_on_page(), "alice", PASSWORD)
+    scripts = [e.proto.body for e in at.get("html")]
+    posts = [b for b in scripts if SESSION_PATH in b]
+    assert len(posts) == 1 and "window.location.reload()" in posts[0], scripts
+    assert at.session_state[TOKEN_KEY] not in posts[0]  # the token itself never reaches the page
+    (code,) = re.findall(r'\\"code\\": \\"([A-Za-z0-9_-]+)\\"', posts[0])
+    auth = services().auth
+    result = auth.redeem(code)
+    assert result.ok and result.user == "alice" and not auth.redeem(code).ok
+    assert auth.session(at.session_state[TOKEN_KEY]).state == "missing"  # the cookie's token replaced it
+    assert auth.session(result.token).ok
 
 
 def _signed_in_app() -> tuple[AppTest, str]:
