@@ -1,6 +1,6 @@
 """A running ``api`` process for the API tests: ``python -m app.api`` on a free loopback port,
 with its own real Redis and a real store (a SQLite file, or a fresh PostgreSQL database), one
-process per test module and backend (the ``api`` fixture is parametrized over both).
+process per backend for the session (the ``api`` fixture is parametrized over both).
 
 The test process holds the same services the pages hold (``app.container.services()`` on the
 same ``DATABASE_URL`` and ``REDIS_URL``): it creates API keys with the Settings page's service,
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app import container
 from app.container import Services, reset_services, services
+from app.settings import get_settings
 from tests.fixtures_store import seed_instruments
 from app.adapters.tick_cache import TickCache
 from core import kite_wire
@@ -68,6 +71,7 @@ class ApiDesk:
     log: Path
     proc: subprocess.Popen
     client: httpx.Client = field(repr=False)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
 
     def key(self, *scopes: str, user: str = "trader", rate_per_minute: int = 6000, label: str = "test") -> str:
         """A fresh API key's token for ``user`` (through the Settings page's service)."""
@@ -127,47 +131,85 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     raise AssertionError(f"api process not healthy after {timeout}s; log:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def api(request, tmp_path_factory) -> Iterator[ApiDesk]:
-    """A running ``api`` process on this module's own Redis and store (SQLite, then PostgreSQL)."""
-    base = tmp_path_factory.mktemp(f"api-{request.param}")
-    with run_redis(base / "redis") as (redis_url, _redis), _database(request.param, base) as db_url:
+#: The stores the API tests run on, each test module once per backend.
+BACKENDS = ("sqlite", "postgresql")
+
+
+@contextmanager
+def _running_api(backend: str, base: Path) -> Iterator[ApiDesk]:
+    """Start the ``api`` process on its own Redis and store under ``base``; the services the
+    test process holds on the same store and Redis are built with that environment set."""
+    with run_redis(base / "redis") as (redis_url, _redis), _database(backend, base) as db_url:
         env_vars = {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "DESK_STATE_DIR": str(base / "state"),
                     "DESK_REPLAY_PORT": str(free_port()), "TZ": "Asia/Kolkata"}
         (base / "state").mkdir()
-        with pytest.MonkeyPatch.context() as mp:
-            for k, v in env_vars.items():
-                mp.setenv(k, v)
-            mp.delenv("SUPABASE_URL", raising=False)
+        with _desk_env(env_vars):
             reset_services()
             svc = services()
             seed_instruments(svc.sql, SYMBOLS)
             seed_bars(svc)
-            put_tick(svc.ticks, INFY, 1000.0)
-            put_tick(svc.ticks, SBIN, 250.0)
-            put_tick(svc.ticks, TCS, 2500.0)
-            port = free_port()
-            env = {**{k: v for k, v in os.environ.items() if k not in ("DESK_BROKER",)}, **env_vars,
-                   "DESK_ENV": "dev", "DESK_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
-            log = base / "api.log"
-            with open(log, "wb") as out:
-                proc = subprocess.Popen([sys.executable, "-m", "app.api", "--port", str(port)], cwd=ROOT, env=env,
-                                        stdout=out, stderr=subprocess.STDOUT)
-            url = f"http://127.0.0.1:{port}"
-            client = httpx.Client(base_url=f"{url}/api/v1", timeout=30)
-            try:
-                _wait_healthy(url, proc, log)
-                yield ApiDesk(url=url, backend=request.param, svc=svc, log=log, proc=proc, client=client)
-            finally:
-                client.close()
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                svc.sql.dispose()
-                reset_services()
+            for token, ltp in PRICES.items():
+                put_tick(svc.ticks, token, ltp)
         reset_services()
+        port = free_port()
+        env = {**{k: v for k, v in os.environ.items() if k not in ("DESK_BROKER",)}, **env_vars,
+               "DESK_ENV": "dev", "DESK_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
+        env.pop("SUPABASE_URL", None)
+        log = base / "api.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "app.api", "--port", str(port)], cwd=ROOT, env=env,
+                                    stdout=out, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        client = httpx.Client(base_url=f"{url}/api/v1", timeout=30)
+        try:
+            _wait_healthy(url, proc, log)
+            yield ApiDesk(url=url, backend=backend, svc=svc, log=log, proc=proc, client=client, env=env_vars)
+        finally:
+            client.close()
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            svc.sql.dispose()
+
+
+@contextmanager
+def _desk_env(env_vars: dict[str, str]) -> Iterator[pytest.MonkeyPatch]:
+    """``env_vars`` set (and ``SUPABASE_URL`` unset) in this process for the block."""
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env_vars.items():
+            mp.setenv(k, v)
+        mp.delenv("SUPABASE_URL", raising=False)
+        yield mp
+
+
+@pytest.fixture(scope="session")
+def api_sqlite(tmp_path_factory) -> Iterator[ApiDesk]:
+    """This worker's ``api`` process on a SQLite store (shared by the test modules)."""
+    with _running_api("sqlite", tmp_path_factory.mktemp("api-sqlite")) as desk:
+        yield desk
+
+
+@pytest.fixture(scope="session")
+def api_postgresql(tmp_path_factory) -> Iterator[ApiDesk]:
+    """This worker's ``api`` process on a fresh PostgreSQL database (shared by the test modules)."""
+    with _running_api("postgresql", tmp_path_factory.mktemp("api-postgresql")) as desk:
+        yield desk
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def api(request) -> Iterator[ApiDesk]:
+    """A running ``api`` process and the pages' services on its Redis and store (SQLite, then
+    PostgreSQL). One process per backend for the whole session (a start costs seconds): tests
+    use their own keys and users and compare books before and after, so they do not collide.
+    For the module, this process's environment and ``services()`` are that desk's."""
+    desk: ApiDesk = request.getfixturevalue(f"api_{request.param}")
+    with _desk_env(desk.env) as mp:
+        get_settings.cache_clear()
+        mp.setattr(container, "_services", desk.svc)
+        yield desk
+    reset_services()
 
 
 class _database:
