@@ -29,67 +29,11 @@ from app.adapters.queue import NAMESPACE
 from app.ops.operations import OperationsService
 from core.errors import DeskError
 from tests.app.test_operations import kill_group, start_worker
-from tests.faults.harness import Queue, block_database, env_note, fresh_desk
+from tests.faults.harness import Queue, approve_batch, block_database, check_books, env_note, fresh_desk, wait_fills
 from tests.fixtures_trading import T0, D, intent, later
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(150)]
-
-SWEEP_EVERY_S = 2.0
-
-
-# --------------------------------------------------------------------------- the desk
-
-def approve_batch(d, n: int) -> list[str]:
-    ids = []
-    for _ in range(n):
-        a = d.svc.propose(intent(qty=1), signal_price=D("1000"), reason="fault suite", now=T0)
-        assert d.svc.approve(a.approval_id, user="trader", now=later(1)).ok
-        ids.append(a.approval_id)
-    return ids
-
-
-def wait_fills(d, target: int, timeout: float, log: Path, sweep: Queue | None = None) -> tuple[float, int]:
-    """Wait until ``target`` fills exist, sending ``match_orders`` every 2 s like the clock.
-    Returns (seconds waited, sweeps sent)."""
-    t0 = time.monotonic()
-    last_sweep, sweeps = t0, 0
-    while time.monotonic() - t0 < timeout:
-        try:
-            if d.store.count_fills() >= target:
-                return time.monotonic() - t0, sweeps
-        except Exception:  # noqa: BLE001 - the store may be down in the store test
-            pass
-        if sweep is not None and time.monotonic() - last_sweep >= SWEEP_EVERY_S:
-            try:
-                sweep.enqueue("trading", "match_orders", as_of=later(30).isoformat())
-                sweeps += 1
-            except Exception:  # noqa: BLE001 - Redis may be down in the Redis test
-                pass
-            last_sweep = time.monotonic()
-        time.sleep(0.05)
-    pytest.fail(f"only {d.store.count_fills()} of {target} fills after {timeout} s\n{log.read_text()[-3000:]}")
-
-
-def check_books(d, ids: list[str], say) -> None:
-    """No approval lost, no order filled twice, ledger and positions agree."""
-    orders = d.store.list_orders()
-    fills = d.store.list_fills()
-    by_order: dict[str, int] = {}
-    for f in fills:
-        by_order[f["order_id"]] = by_order.get(f["order_id"], 0) + 1
-    twice = sum(1 for c in by_order.values() if c > 1)
-    lost = set(ids) - {o["approval_id"] for o in orders}
-    incomplete = [o["order_id"] for o in orders if o["status"] != "COMPLETE"]
-    funds = d.svc.funds(later(60))
-    [pos] = d.svc.positions(later(60))
-    say(f"checked: {len(ids)} approvals -> {len(orders)} orders, {len(fills)} fills; approvals without an order "
-        f"{len(lost)}; orders filled twice {twice}; orders not COMPLETE {len(incomplete)}; "
-        f"position {pos.quantity} shares; ledger reconciled {funds.reconciled}")
-    assert not lost and len(orders) == len(ids)
-    assert twice == 0 and len(fills) == len(ids) and not incomplete
-    assert pos.quantity == len(ids) and funds.reconciled
-
 
 # --------------------------------------------------------------------------- 1. worker killed
 

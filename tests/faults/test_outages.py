@@ -5,6 +5,11 @@ subprocesses, a real store and the replay server:
    ``/_test/fail``, ``app.adapters.replay.testing``): the backfill retries inside the shared
    3 requests/s limiter, completes, and a job whose window kept failing is recorded as failed
    with the reason and no bars (nothing half-written); sent again, it completes.
+4. The store refuses writes: PostgreSQL set ``default_transaction_read_only`` (what a managed
+   database does when its disk fills up), SQLite with ``PRAGMA query_only``: proposing,
+   approving, placing and filling are refused with ``StoreUnavailable`` saying the store is
+   read-only, no table changes (no order without its fill, no ledger entry without its
+   position), and once it is writable again the queued approvals fill exactly once.
 
 Each test PRINTS what it tried and what it checked. Run: ``pytest -m faults tests/faults``.
 """
@@ -18,11 +23,25 @@ from datetime import date
 import pytest
 import requests
 from dramatiq.brokers.redis import RedisBroker
+from sqlalchemy import event, func, select
 
 from app.adapters.queue import NAMESPACE, DramatiqTaskQueue
 from app.adapters.store import JobStatus, SqlStore
+from app.adapters.trading_store.schema import metadata as trading_metadata
+from core.errors import StoreUnavailable
 from tests.app.test_operations import kill_group, start_worker
+from tests.faults.harness import (
+    Queue,
+    approve_batch,
+    check_books,
+    env_note,
+    fresh_desk,
+    pg_admin,
+    terminate_sessions,
+    wait_fills,
+)
 from tests.faults.test_restarts import point_at_replay
+from tests.fixtures_trading import T0, D, intent, later, make_desk
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
 
@@ -92,7 +111,7 @@ def test_kite_429_5xx_storm_during_backfill_retries_within_the_limit_and_fails_h
         failed = {k: jobs[i] for k, i in ids.items() if jobs[i].status is JobStatus.FAILED}
         counts = {k: store.bars.count(tokens[k], "minute") for k in ids}
         say(f"   tried: {len(seen)} historical requests in {took:.1f} s (most in any 1 s: {peak}); "
-            f"{env_count(log, 'retry ')} retries logged by the worker")
+            f"{env_note(log, 'retry ')} retries logged by the worker")
         say(f"   checked: {len(ids) - len(failed)} jobs done with {BARS} bars each; failed: "
             + "; ".join(f"{k} ({counts[k]} bars): {j.message}" for k, j in failed.items()))
         assert peak <= KITE_RATE, sorted(t for _, t in seen)
@@ -120,5 +139,100 @@ def test_kite_429_5xx_storm_during_backfill_retries_within_the_limit_and_fails_h
         store.dispose()
 
 
-def env_count(log, needle: str) -> int:
-    return log.read_text(errors="replace").count(needle)
+# --------------------------------------------------------------------------- 4. store refuses writes
+
+def table_counts(d) -> dict[str, int]:
+    """Rows in every trading table (approvals, orders, fills, ledger, positions, audit, ...)."""
+    with d.sql.engine.connect() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in trading_metadata.sorted_tables}
+
+
+def refused_writes(d, pending_id: str, approved_id: str) -> dict[str, str]:
+    """Try every write the desk's pages and workers make; {what: the StoreUnavailable message}."""
+    calls = {
+        "propose": lambda: d.svc.propose(intent(qty=1), signal_price=D("1000"), reason="during the outage",
+                                         now=later(2)),
+        "approve": lambda: d.svc.approve(pending_id, user="trader", now=later(2)),
+        "place (ticket)": lambda: d.svc.place_manual(intent(qty=1), user="trader", now=later(2)),
+        "fill (execute_approval)": lambda: d.svc.execute_approval(approved_id, now=later(2)),
+    }
+    out = {}
+    for what, call in calls.items():
+        with pytest.raises(StoreUnavailable) as refused:
+            call()
+        out[what] = str(refused.value)
+    return out
+
+
+def set_read_only(url: str, on: bool) -> int:
+    """``default_transaction_read_only`` on ``url``'s database; ends its sessions (new ones
+    take the setting). Returns the sessions ended."""
+    name = url.rsplit("/", 1)[1]
+    pg_admin(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"on" if on else "off"}')
+    return terminate_sessions(url)
+
+
+def test_postgresql_read_only_refuses_clearly_writes_nothing_then_fills_once(tmp_path, fault_redis, fault_pg, say):
+    n = 30
+    d = fresh_desk(fault_pg, fault_redis.url)
+    ids = approve_batch(d, n)  # their execute_approval messages wait on Redis: no worker yet
+    pending = d.svc.propose(intent(qty=1), signal_price=D("1000"), reason="pending during the outage", now=T0)
+    before = table_counts(d)
+    worker = None
+    try:
+        ended = set_read_only(fault_pg, True)
+        d.sql.engine.dispose()  # the ended sessions would first say "unavailable"; new ones are read-only
+        say(f"4a. PostgreSQL read-only: {n} approvals queued, 1 pending; default_transaction_read_only = on, "
+            f"{ended} sessions ended")
+        worker, log = start_worker(tmp_path, fault_redis.url, "trading", db=fault_pg, threads=4)
+        refusals = refused_writes(d, pending.approval_id, ids[0])
+        deadline = time.monotonic() + 30
+        while env_note(log, "Retrying message") < n and time.monotonic() < deadline:
+            time.sleep(0.2)
+        retries = env_note(log, "Retrying message")
+        after = table_counts(d)
+        for what, message in refusals.items():
+            say(f"   {what}: StoreUnavailable: {message[:150]}…")
+        say(f"   the worker's executions: {retries} retries scheduled; rows changed in any trading table: "
+            f"{sum(after[t] != before[t] for t in before)}; the pending approval is "
+            f"{d.svc.approval(pending.approval_id).status}")
+        assert all("read-only" in m and "nothing was saved" in m for m in refusals.values()), refusals
+        assert retries >= n and after == before
+        assert d.svc.approval(pending.approval_id).status == "PENDING"
+        set_read_only(fault_pg, False)
+        took, sweeps = wait_fills(d, n, 90, log, sweep=Queue(fault_redis.url))
+        time.sleep(1.0)  # redelivered executions must change nothing
+        say(f"   writable again: all {n} filled {took:.1f} s later ({sweeps} match_orders sweeps)")
+    finally:
+        set_read_only(fault_pg, False)
+        if worker is not None:
+            kill_group(worker, signal.SIGTERM)
+    d.sql.engine.dispose()
+    check_books(d, ids, say)
+    d.sql.dispose()
+
+
+def test_sqlite_query_only_refuses_clearly_and_writes_nothing(tmp_path, redis_url, say):
+    d = make_desk(f"sqlite:///{tmp_path / 'desk.db'}", redis_url, tasks=Queue(redis_url))
+    d.tick(intent().instrument_token, 1000.0)
+    [approved] = approve_batch(d, 1)
+    pending = d.svc.propose(intent(qty=1), signal_price=D("1000"), reason="pending during the outage", now=T0)
+    before = table_counts(d)
+
+    @event.listens_for(d.sql.engine, "connect")
+    def query_only(dbapi_conn, _record):  # every new connection refuses writes
+        dbapi_conn.execute("PRAGMA query_only = ON")
+
+    d.sql.engine.dispose()
+    refusals = refused_writes(d, pending.approval_id, approved)
+    after = table_counts(d)
+    say(f"4b. SQLite with PRAGMA query_only: {', '.join(refusals)} each refused: "
+        f"{next(iter(refusals.values()))[:160]}…; rows changed: {sum(after[t] != before[t] for t in before)}")
+    assert all("read-only" in m and "nothing was saved" in m for m in refusals.values()) and after == before
+    event.remove(d.sql.engine, "connect", query_only)
+    d.sql.engine.dispose()
+    fills = d.store.count_fills()
+    d.svc.execute_approval(approved, now=later(2))
+    assert d.store.count_fills() == fills + 1 and d.svc.approval(pending.approval_id).status == "PENDING"
+    d.sql.dispose()

@@ -14,6 +14,11 @@ naming the database without its password. Which errors count as transient:
 * SQLite "database is locked" (another process held the write lock past the busy timeout),
   "unable to open database file", "disk I/O error".
 
+A store that refuses writes (PostgreSQL ``25006`` read-only transaction, e.g. a database set
+``default_transaction_read_only`` or a hot standby, ``53100`` disk full; SQLite "attempt to
+write a readonly database", "database or disk is full") also becomes ``StoreUnavailable``, with
+a message that says so: the write's transaction is rolled back, so nothing is half-written.
+
 Everything else (a bad statement, an ``IntegrityError`` the repositories use as their
 "already there" signal) passes through unchanged: a repository turns a unique-key clash a
 user can cause into ``ConflictError`` itself (:func:`conflict`).
@@ -29,6 +34,9 @@ from core.errors import ConflictError, StoreUnavailable
 
 _PG_TRANSIENT = {"57P01", "57P02", "57P03", "53300", "40001", "40P01"}
 _SQLITE_TRANSIENT = ("database is locked", "unable to open database file", "disk i/o error")
+#: Writes refused by the database itself: (SQLSTATE or SQLite message part) → what to say.
+_PG_UNWRITABLE = {"25006": "read-only", "53100": "full (no disk space left)"}
+_SQLITE_UNWRITABLE = {"readonly database": "read-only", "database or disk is full": "full (no disk space left)"}
 
 
 def where(engine: Engine) -> str:
@@ -52,12 +60,28 @@ def is_transient(ctx: ExceptionContext) -> bool:
         m in str(original).lower() for m in _SQLITE_TRANSIENT)
 
 
+def unwritable(ctx: ExceptionContext) -> str | None:
+    """``"read-only"`` or ``"full …"`` when the database refused a write of ``ctx``, else ``None``."""
+    original = ctx.original_exception
+    found = _PG_UNWRITABLE.get(_sqlstate(original))
+    if found is None and ctx.dialect is not None and ctx.dialect.name == "sqlite":
+        text = str(original).lower()
+        found = next((what for part, what in _SQLITE_UNWRITABLE.items() if part in text), None)
+    return found
+
+
 def _translate(ctx: ExceptionContext) -> None:
     if ctx.is_pre_ping:  # SQLAlchemy's pool pre-ping reconnects by itself: leave it alone
         return
+    text = str(ctx.original_exception).strip()
+    detail = text.splitlines()[0][:200] if text else ""
+    state = unwritable(ctx)
+    if state is not None:
+        raise StoreUnavailable(
+            f"the store at {where(ctx.engine)} is {state} and refused the write "
+            f"({type(ctx.original_exception).__name__}: {detail}); nothing was saved: make the database "
+            "writable (or free space), then try again") from ctx.sqlalchemy_exception
     if is_transient(ctx):
-        text = str(ctx.original_exception).strip()
-        detail = text.splitlines()[0][:200] if text else ""
         raise StoreUnavailable(
             f"the store at {where(ctx.engine)} is unavailable ({type(ctx.original_exception).__name__}: "
             f"{detail}); check that the database is running and DATABASE_URL is right, then try again"
