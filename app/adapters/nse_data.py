@@ -104,7 +104,6 @@ def load_daily(path: Path = DAILY_FILE, index_path: Path = INDEX_DAILY_FILE) -> 
     return out.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
 
 
-@lru_cache(maxsize=2)
 def _number(text: str) -> float:
     """A CSV number, 0.0 when empty or unparseable (NaN included), as the dump's readers expect."""
     try:
@@ -142,6 +141,7 @@ def instrument_records(path: Path = INSTRUMENTS_FILE) -> list[dict[str, Any]]:
     return rows
 
 
+@lru_cache(maxsize=2)
 def load_instruments(path: Path = INSTRUMENTS_FILE) -> pd.DataFrame:
     """The bundled Kite NSE instruments dump, typed (8,725 rows: NSE equities and INDICES):
     :func:`instrument_records` as a frame (int64 tokens and lot sizes, float64 prices)."""
