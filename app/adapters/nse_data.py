@@ -147,7 +147,8 @@ def load_instruments(path: Path = INSTRUMENTS_FILE) -> pd.DataFrame:
     :func:`instrument_records` as a frame (int64 tokens and lot sizes, float64 prices)."""
     import pandas as pd
 
-    out = pd.DataFrame(instrument_records(path), columns=INSTRUMENT_COLUMNS)
+    rows = instrument_records(path)
+    out = pd.DataFrame({c: [r[c] for r in rows] for c in INSTRUMENT_COLUMNS}, columns=INSTRUMENT_COLUMNS)
     return out.astype({"instrument_token": "int64", "lot_size": "int64", "last_price": "float64",
                        "strike": "float64", "tick_size": "float64"})
 
