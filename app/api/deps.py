@@ -3,7 +3,9 @@
 ``get_services()`` is this process's ``app.container.services()`` (one graph per uvicorn
 worker, shared by its requests: treat it as read-only). ``require_scope(scope)`` authenticates
 the request's API key (``Authorization: Bearer pdk_…`` or ``X-API-Key: pdk_…``), checks
-``scope`` and takes one rate-limit permit; it returns the :class:`Principal` or raises
+``scope`` and takes one rate-limit permit (``ApiKeyService.admit``: a key verified in the last
+few seconds is not read from the store again, and its revocation check and the permit share one
+Redis round trip); it returns the :class:`Principal` or raises
 :class:`ApiError` (401 no/bad/revoked key, 403 scope, 429 rate limit with ``Retry-After``).
 """
 
@@ -67,14 +69,13 @@ def require_scope(scope: str) -> Callable[..., Principal]:
 
     def dependency(request: Request, svc: Services = Depends(get_services)) -> Principal:
         try:
-            key = svc.api_keys.authenticate(_token(request), now=datetime.now(UTC))
+            key, wait = svc.api_keys.admit(_token(request), scope, now=datetime.now(UTC))
         except ApiKeyRefused as exc:
             raise ApiError(401, f"key_{exc.reason}", str(exc), field="Authorization",
                            headers={"WWW-Authenticate": "Bearer"}) from exc
         if not key.allows(scope):
             raise ApiError(403, "scope", f"this call needs the '{scope}' scope; key {key.prefix} has "
                                          f"{', '.join(sorted(key.scopes))}", field="scope")
-        wait = svc.api_keys.retry_after(key)
         if wait > 0:
             raise ApiError(429, "rate_limited", f"key {key.prefix} is limited to {key.rate_per_minute} "
                                                 f"requests a minute; retry in {wait:.1f} s",

@@ -22,6 +22,7 @@ import enum
 import math
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
 import pandas as pd
@@ -68,10 +69,11 @@ def jsonable(value: Any) -> Any:
         return None if pd.isna(value) else value.isoformat()
     if isinstance(value, (date, time)):
         return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        total = getattr(value, "total", None)
-        if isinstance(total, Decimal) and "total" not in out:  # Charges
+    shape = _dataclass_shape(type(value))
+    if shape is not None:
+        names, with_total = shape
+        out = {name: jsonable(getattr(value, name)) for name in names}
+        if with_total and isinstance(total := getattr(value, "total", None), Decimal):  # Charges
             out["total"] = jsonable(total)
         return out
     if isinstance(value, pd.DataFrame):
@@ -86,6 +88,16 @@ def jsonable(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return jsonable(value.item())
     return str(value)
+
+
+@lru_cache(maxsize=None)
+def _dataclass_shape(cls: type) -> tuple[tuple[str, ...], bool] | None:
+    """A dataclass's field names and whether it adds a ``total`` property (``Charges``); None
+    for any other type. Worked out once per type: a book of rows asks for every row."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    return names, "total" not in names and isinstance(getattr(cls, "total", None), property)
 
 
 def _now(svc: Services) -> datetime:

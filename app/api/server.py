@@ -127,21 +127,35 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-def _install_write_log(app: FastAPI) -> None:
-    """One ``paperdesk.api.audit`` log line per write: who (the key's owner and key id), what
-    (method, path) and the status. The trading writes are also in the desk's audit table with
-    the owner as actor (the services write it); this line covers every other write too."""
+class WriteLog:
+    """Pure ASGI middleware: one ``paperdesk.api.audit`` log line per write: who (the key's owner
+    and key id), what (method, path) and the status. The trading writes are also in the desk's
+    audit table with the owner as actor (the services write it); this line covers every other
+    write too. Reads pass straight through (no wrapper, no task: the hot path of the API)."""
 
-    @app.middleware("http")
-    async def _write_log(request: Request, call_next):
-        response = await call_next(request)
-        if request.method in _WRITES:
-            who = getattr(request.state, "principal", None)
-            audit_log.info("api write %s %s -> %s", request.method, request.url.path, response.status_code,
-                           extra={"user": who.user if who else None, "key_id": who.key_id if who else None,
-                                  "method": request.method, "path": request.url.path,
-                                  "status": response.status_code})
-        return response
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in _WRITES:
+            await self.app(scope, receive, send)
+            return
+        status: list[int] = []
+
+        async def note_status(message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, note_status)
+        finally:
+            code = status[0] if status else 500
+            who = (scope.get("state") or {}).get("principal")  # request.state.principal (deps)
+            method, path = scope["method"], scope["path"]
+            audit_log.info("api write %s %s -> %s", method, path, code,
+                           extra={"user": getattr(who, "user", None), "key_id": getattr(who, "key_id", None),
+                                  "method": method, "path": path, "status": code})
 
 
 def create_app() -> FastAPI:
@@ -157,7 +171,7 @@ def create_app() -> FastAPI:
                               "orders and positions. Authenticate with an API key from the Settings page "
                               "(`Authorization: Bearer pdk_…`).")
     _install_errors(app)
-    _install_write_log(app)
+    app.add_middleware(WriteLog)
     app.add_middleware(BodyLimit)
     router = APIRouter(prefix=PREFIX)
     try:

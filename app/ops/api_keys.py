@@ -225,7 +225,39 @@ class ApiKeyService:
     def authenticate(self, token: str | None, *, now: datetime) -> ApiKey:
         """The active key ``token`` belongs to (and note its use).
 
-        Raises ``ApiKeyRefused`` (``missing`` | ``malformed`` | ``unknown`` | ``revoked``)."""
+        Raises ``ApiKeyRefused`` (``missing`` | ``malformed`` | ``unknown`` | ``revoked``);
+        ``RedisUnavailable`` if Redis is down when a remembered key is checked."""
+        key, remembered = self._verify(token)
+        if remembered:
+            with redis_errors(self._redis, "API key revocations"):
+                self._refuse_if_revoked(key, self._redis.exists(REVOKED_PREFIX + key.key_id))
+        self._touch(key, _utc(now))
+        return key
+
+    def admit(self, token: str | None, scope: str, *, now: datetime) -> tuple[ApiKey, float]:
+        """One API request: ``(key, wait)``, the active key of ``token`` and, when it carries
+        ``scope``, one rate-limit permit taken (``wait`` 0.0), or the seconds until one may be
+        (nothing taken); when it lacks ``scope`` no permit is asked for (``wait`` 0.0). The
+        revocation check and the permit share one Redis round trip.
+
+        Raises ``ApiKeyRefused`` as :meth:`authenticate`; ``RedisUnavailable`` if Redis is down."""
+        key, remembered = self._verify(token)
+        limiter = self._limiter(key) if key.allows(scope) else None
+        pipe = self._redis.pipeline(transaction=False)
+        if remembered:
+            pipe.exists(REVOKED_PREFIX + key.key_id)
+        if limiter is not None:
+            limiter.queue(pipe)
+        with redis_errors(self._redis, f"rate limit api:{key.key_id}"):
+            answers = pipe.execute() if len(pipe) else []
+        if remembered:
+            self._refuse_if_revoked(key, answers[0])
+        self._touch(key, _utc(now))
+        return key, limiter.wait_of(answers[-1]) if limiter is not None else 0.0
+
+    def _verify(self, token: str | None) -> tuple[ApiKey, bool]:
+        """``(key, remembered)``: the key of ``token`` from this process's memo (``remembered``:
+        its revocation notice is still to be checked) or from the store (active, checked)."""
         if not token:
             raise ApiKeyRefused("missing", "no API key: send it as 'Authorization: Bearer <key>' or 'X-API-Key'")
         parts = token.strip().split("_", 2)
@@ -233,32 +265,23 @@ class ApiKeyService:
             raise ApiKeyRefused("malformed", f"the API key is not a PaperDesk key ({TOKEN_PREFIX}_…); "
                                              "create one on the Settings page")
         digest = hash_token(token.strip())
-        key = self._remembered(digest)
-        if key is None:
-            row = self.store.get(parts[1])
-            if row is None or not _is_api_key(row) or not hmac.compare_digest(row["token_hash"], digest):
-                raise ApiKeyRefused("unknown", "unknown API key; create one on the Settings page")
-            key = _key(row)
-            if not key.active:
-                raise _revoked(key)
-            self._remember(digest, key)
-        self._touch(key, _utc(now))
-        return key
-
-    def _remembered(self, digest: str) -> ApiKey | None:
-        """The key verified for ``digest`` within ``cache_s`` seconds, unless a revocation notice
-        for it is in Redis (then it is forgotten and refused). Raises ``RedisUnavailable``."""
         with self._lock:
             hit = self._verified.get(digest)
-        if hit is None or self._clock() >= hit[0]:
-            return None
-        key = hit[1]
-        with redis_errors(self._redis, "API key revocations"):
-            revoked = self._redis.exists(REVOKED_PREFIX + key.key_id)
-        if revoked:
+        if hit is not None and self._clock() < hit[0]:
+            return hit[1], True
+        row = self.store.get(parts[1])
+        if row is None or not _is_api_key(row) or not hmac.compare_digest(row["token_hash"], digest):
+            raise ApiKeyRefused("unknown", "unknown API key; create one on the Settings page")
+        key = _key(row)
+        if not key.active:
+            raise _revoked(key)
+        self._remember(digest, key)
+        return key, False
+
+    def _refuse_if_revoked(self, key: ApiKey, notice: Any) -> None:
+        if notice:
             self._forget(key.key_id)
             raise _revoked(key)
-        return key
 
     def _remember(self, digest: str, key: ApiKey) -> None:
         if self.cache_s <= 0:
@@ -279,12 +302,15 @@ class ApiKeyService:
     def retry_after(self, key: ApiKey) -> float:
         """Take one request permit for ``key``: 0.0 when granted, else the seconds until the next
         one may be (nothing taken). Raises ``RedisUnavailable`` if Redis is down."""
+        return self._limiter(key).try_acquire()
+
+    def _limiter(self, key: ApiKey) -> RedisRateLimiter:
         slot = (key.key_id, key.rate_per_minute)
         limiter = self._limiters.get(slot)
         if limiter is None:
             limiter = RedisRateLimiter(self._redis, RateLimit(f"api:{key.key_id}", key.rate_per_minute, 60.0))
             self._limiters[slot] = limiter
-        return limiter.try_acquire()
+        return limiter
 
 
 __all__ = ["AUTH_CACHE_S", "ApiKey", "ApiKeyRefused", "ApiKeyService", "CreatedKey", "SCOPES", "hash_token", "parse_scopes"]

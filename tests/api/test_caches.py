@@ -92,11 +92,11 @@ def test_without_the_redis_notice_a_revocation_takes_effect_within_the_cache_tim
 def test_revoked_key_is_refused_by_the_running_api_at_once(api):
     """End to end: the api process remembers the key, the Settings page's service (this test
     process) revokes it, the very next request is 401."""
-    token = api.key("read", user="carol")
+    token = api.key("read", user="cache-test")
     with api.as_key(token) as c:
         for _ in range(3):
             assert c.get("/funds").status_code == 200
-        assert api.svc.api_keys.revoke("carol", token.split("_")[1], now=datetime.now(UTC))
+        assert api.svc.api_keys.revoke("cache-test", token.split("_")[1], now=datetime.now(UTC))
         r = c.get("/funds")
         assert r.status_code == 401 and r.json()["error"]["code"] == "key_revoked"
 
