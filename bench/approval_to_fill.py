@@ -26,6 +26,7 @@ desks); ledger ≥ 500 fills/s. Prints PASS/FAIL; exits 0 unless something broke
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import signal
@@ -98,6 +99,8 @@ def main() -> int:
               f"fills {r['done']}/{n}   p50 {_pct(r['total'], 50):.1f} ms   p99 {_pct(r['total'], 99):.1f} ms")
         print(f"      approve call p50 {_pct(r['approve'], 50):.1f} / p99 {_pct(r['approve'], 99):.1f} ms;  "
               f"queue + worker p50 {_pct(r['after'], 50):.1f} / p99 {_pct(r['after'], 99):.1f} ms")
+        print("      stages p50/p99 ms: " + " · ".join(
+            f"{k} {_pct(v, 50):.1f}/{_pct(v, 99):.1f}" for k, v in r["stages"].items()))
     for desk in desks:
         if (desk, DRAMATIQ_DEFAULT_POLL_MS) in runs and DRAMATIQ_DEFAULT_POLL_MS != poll_ms:
             ratio = _pct(runs[desk, DRAMATIQ_DEFAULT_POLL_MS]["total"], 99) / _pct(runs[desk, poll_ms]["total"], 99)
@@ -107,6 +110,7 @@ def main() -> int:
           f"busy desk through the queue: {busy['rate']:.0f} fills/s offered {args.rate:g}/s")
     ok = (all(runs[d, poll_ms]["done"] == desks[d][0] and _pct(runs[d, poll_ms]["total"], 99) < 250 for d in desks)
           and ledger_rate >= 500)
+    print("load average (1/5/15 min): " + " / ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores")
     print("PASS" if ok else "FAIL", "(targets: p99 < 250 ms at the Procfile's poll on both desks, "
           "ledger ≥ 500 fills/s)")
     return 0
@@ -137,10 +141,15 @@ def queued_run(work: Path, db: str, redis_url: str, poll_ms: int, n: int, rate: 
     broker = RedisBroker(url=redis_url, namespace=NAMESPACE)
     broker.declare_queue("trading")
 
+    enqueued: dict[str, tuple[float, float]] = {}
+
     class Queue:
         def enqueue(self, queue: str, actor: str, **kw) -> str:
+            e0 = time.time()
             msg = dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs=kw, options={})
-            return broker.enqueue(msg).message_id
+            message_id = broker.enqueue(msg).message_id
+            enqueued[kw["approval_id"]] = (e0, time.time())
+            return message_id
 
     d = make_desk(db, redis_url, tasks=Queue())
     d.svc.save_risk_limits({"max_orders_per_day": 100_000, "max_orders_per_symbol_per_day": 100_000,
@@ -149,9 +158,10 @@ def queued_run(work: Path, db: str, redis_url: str, poll_ms: int, n: int, rate: 
     proposals = [d.svc.propose(intent(qty=1), signal_price=D("1000"), reason="bench", ttl_seconds=86_400,
                                now=T0).approval_id for _ in range(n)]
     env = {**os.environ, "DESK_ENV": "test", "DESK_BROKER": "redis", "REDIS_URL": redis_url, "DATABASE_URL": db,
-           "DESK_STATE_DIR": str(work / "state"), "PYTHONPATH": str(ROOT), "dramatiq_worker_timeout": str(poll_ms)}
+           "DESK_STATE_DIR": str(work / "state"), "PYTHONPATH": str(ROOT), "dramatiq_worker_timeout": str(poll_ms),
+           "A2F_TIMINGS": str(work / "timings.jsonl")}
     log = (work / "worker.log").open("ab")
-    worker = subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.trading", "--processes", "1",
+    worker = subprocess.Popen([sys.executable, "-m", "dramatiq", "bench.a2f_worker", "--processes", "1",
                                "--threads", "4", "--queues", "trading"], cwd=ROOT, env=env, stdout=log,
                               stderr=subprocess.STDOUT, start_new_session=True)
     seen: dict[str, float] = {}
@@ -189,8 +199,38 @@ def queued_run(work: Path, db: str, redis_url: str, poll_ms: int, n: int, rate: 
         total=[(at - s0) * 1000 for (s0, _), at in measured.values()],
         approve=[(s1 - s0) * 1000 for (s0, s1), _ in measured.values()],
         after=[(at - s1) * 1000 for (_, s1), at in measured.values()],
+        stages=stage_times(measured, enqueued, work / "timings.jsonl"),
         done=d.store.count_fills(), rate=len(measured) / max(span, 1e-9),
     )
+
+
+#: The stages of one approval → fill, in order (``stage_times``).
+STAGES = ("checks", "enqueue", "queue wait", "order", "fill", "commits", "seen")
+
+
+def stage_times(measured: dict, enqueued: dict, timings: Path) -> dict[str, list[float]]:
+    """Per stage (``STAGES``), the ms of each measured approval: ``checks`` the approve call
+    before its enqueue (drift, gatekeeper, the APPROVED write); ``enqueue`` the Redis enqueue;
+    ``queue wait`` enqueue → a worker thread takes the message; ``order`` → the order row stored;
+    ``fill`` → the fill transaction's statements done; ``commits`` the message's COMMITs summed
+    (order's and fill's); ``seen`` actor done → the bench's poller saw the fill row."""
+    worker = {}
+    if timings.exists():
+        for line in timings.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            if rec.get("ordered") and rec["commits"] and not rec["failed"]:
+                worker[f"O-{rec['approval_id']}"] = rec
+    out: dict[str, list[float]] = {k: [] for k in STAGES}
+    for oid, ((s0, _), seen_at) in measured.items():
+        rec, enq = worker.get(oid), enqueued.get(oid[2:])
+        if rec is None or enq is None:
+            continue
+        body_done = rec["commits"][-1][0]
+        for k, v in zip(STAGES, (enq[0] - s0, enq[1] - enq[0], rec["dequeued"] - enq[1], rec["ordered"] - rec["dequeued"],
+                                 body_done - rec["ordered"], sum(b - a for a, b in rec["commits"]),
+                                 seen_at - rec["done"]), strict=True):
+            out[k].append(v * 1000)
+    return out
 
 
 def ledger_peer(db: str, redis_url: str, n_fills: int) -> float:

@@ -93,16 +93,17 @@ class OrderExecution(ApprovalFlow):
             orow = self._submit(row, decision, now or row["decided_at"], cached)
         order = order_from_row(orow)
         if order.is_open and cached is not None:
-            self._match(order, cached, allow_older_tick=True, now=now or row["decided_at"])
-            orow = self.store.get_order(order.order_id)
+            filled: dict = {}  # the order row as the fill stored it (no re-read)
+            self._match(order, cached, allow_older_tick=True, now=now or row["decided_at"], order_out=filled)
+            orow = filled or self.store.get_order(order.order_id)
         return order_view(orow)
 
     def _submit(self, row: dict, decision: dict, placed: datetime, cached: Any) -> dict:
         approval_id, token = row["approval_id"], int(row["instrument_token"])
         inst = self.instrument(token)
         intent = replace(pending_from_row(row).intent, strategy=row["strategy"] or "")
-        mis = self.store.position(token, str(intent.product))
-        cnc = self.store.position(token, "CNC")
+        held_rows = self.store.positions_of(token)
+        mis, cnc = held_rows.get(str(intent.product)), held_rows.get("CNC")
         held = 0
         if cnc is not None and int(cnc["quantity"]) > 0:
             held = int(cnc["quantity"])  # settled + T1 (BTST) + bought today: market_rules.check_holdings
@@ -114,16 +115,18 @@ class OrderExecution(ApprovalFlow):
         )
         ev = events[0]
         order = ev.order
-        self.store.insert_order(
+        stored = self.store.place_order(
             order_row(order, approval_id=approval_id, decision_id=decision["decision_id"]),
             audit_row(row["trace_id"], at=placed, actor="worker", action="order", order_id=order.order_id,
                       status=str(order.status),
                       reasons=[str(r) for r in ev.reasons] if isinstance(ev, OrderRejected) else []))
-        return self.store.order_for_approval(approval_id)
+        return stored if stored is not None else self.store.order_for_approval(approval_id)  # placed concurrently
 
-    def _match(self, order: Order, cached: Any, *, allow_older_tick: bool, now: datetime | None = None) -> int:
+    def _match(self, order: Order, cached: Any, *, allow_older_tick: bool, now: datetime | None = None,
+               order_out: dict | None = None) -> int:
         """Match one open order against one cached tick at market time ``now`` (default: when
-        the order was placed); store the result. Returns fills stored. A tick older than
+        the order was placed); store the result. Returns fills stored; ``order_out`` receives the
+        order row a stored fill left (``TradingStore.apply_fill``). A tick older than
         ``config.max_tick_age_seconds`` fills nothing: the order waits, saying why."""
         when = tick_at = self.tick_time(cached)
         if when < order.placed_at:
@@ -160,7 +163,7 @@ class OrderExecution(ApprovalFlow):
                 self.store.update_order(order.order_id, dict(status_message=final.status_message), expect=expect)
             return 0
         return int(self.store_fill(fills[0], order_values=order_state(final), order_expect=expect,
-                                   strategy=order.intent.strategy, price_note=close))
+                                   strategy=order.intent.strategy, price_note=close, order_out=order_out))
 
     def _wait_for_fresh_tick(self, order: Order, stale: freshness.StaleTick) -> int:
         """Leave ``order`` open; write why on its row (``status_message``) when that changed."""
@@ -190,10 +193,11 @@ class OrderExecution(ApprovalFlow):
         return closing_price(bars, day, last_traded, tick_size=tick, close=close_at)
 
     def store_fill(self, fill, *, order_values: dict | None, order_expect: dict | None, strategy: str = "",
-                   price_note: ClosingPrice | None = None) -> bool:
+                   price_note: ClosingPrice | None = None, order_out: dict | None = None) -> bool:
         """Book ``fill`` (core ``Fill``) in one transaction; False if it was already stored.
         A stored fill is told to the notifier. ``price_note``: how a post-close fill's price was
-        found, written on the fill's audit row (``price_basis``, ``price_reason``)."""
+        found, written on the fill's audit row (``price_basis``, ``price_reason``); ``order_out``:
+        see ``TradingStore.apply_fill``."""
         day = to_ist(fill.filled_at).date()
         settles = self.settles_on(day) if fill.product is Product.CNC and fill.side is Side.BUY else None
         capital, leverage = self.config.capital, self.config.mis_leverage
@@ -223,7 +227,8 @@ class OrderExecution(ApprovalFlow):
                             fill_id=fill.fill_id, quantity=fill.quantity, side=str(fill.side),
                             charges=fill.charges.total,
                             **(dict(price_basis=price_note.basis, price_reason=price_note.reason)
-                               if price_note is not None else {})))
+                               if price_note is not None else {})),
+            order_out=order_out)
         if stored:
             self.notifier.notify(fill_event(booked[0]))
         return stored

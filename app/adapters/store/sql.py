@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import time
+
 from sqlalchemy import create_engine, event, insert, select
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InvalidatePoolError
 from sqlalchemy.pool import StaticPool
 
 from app.adapters.store.bars_repo import SqlBarRepository
@@ -21,6 +23,12 @@ from core.timeutil import UTC
 
 #: SQLite waits this long (ms) for another process's write lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: A pooled PostgreSQL connection idle for longer than this (s) is pinged before it is handed
+#: out; one used more recently is handed out as is (a ping is a round trip on every checkout).
+PG_PING_AFTER_IDLE_S = 5.0
+#: PostgreSQL pool: connections kept open, and extra ones allowed under a burst. The worker
+#: runs 4 threads by default (``DESK_WORKER_THREADS``), each holding one connection at a time.
+PG_POOL_SIZE, PG_MAX_OVERFLOW = 8, 8
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -63,8 +71,35 @@ def _engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":  # plain URL (as a PaaS sets it): use psycopg 3
             url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        engine = create_engine(url, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW)
+        _ping_when_idle(engine, PG_PING_AFTER_IDLE_S)
+        return engine
     raise ValidationError(f"unsupported database URL scheme {parsed.drivername!r}; use sqlite:/// or postgresql://")
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Pessimistic disconnect handling, only where it pays: a connection handed back to the
+    pool is stamped; on checkout one idle for more than ``idle_s`` seconds is pinged first
+    (SQLAlchemy's ``pool_pre_ping`` pings on *every* checkout, a round trip per read). A failed
+    ping invalidates the pool, so the checkout (and every later one) gets a fresh connection
+    (a server restart). A connection that died within ``idle_s`` of its last use fails its
+    statement instead: ``StoreUnavailable`` (``app.adapters.store.errors``), the pool is
+    invalidated with it and the caller's retry reconnects."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _stamp(_dbapi_conn, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, record, _proxy) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since <= idle_s:
+            return  # fresh, or used a moment ago
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as exc:
+            raise InvalidatePoolError(f"pooled connection failed its ping ({exc})") from exc
 
 
 class SqlStore:

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -89,6 +89,9 @@ class TradingStore:
             t.metadata.create_all(engine)  # another process created them at the same moment
         add_missing_columns(engine)
         self._pg = engine.dialect.name == "postgresql"
+        # Reads on PostgreSQL run in autocommit: a single SELECT needs no BEGIN/ROLLBACK round
+        # trips around it (and psycopg keeps its prepared statements, which a ROLLBACK clears).
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if self._pg else engine
         self._stmt_cache: dict = {}
         self._write_lock = None if self._pg else threading.RLock()
         pos_key = and_(t.positions.c.instrument_token == bindparam("k_token"),
@@ -97,6 +100,13 @@ class TradingStore:
         self._position_update = update(t.positions).where(pos_key).values(
             {c.name: bindparam(f"v_{c.name}") for c in t.positions.columns})
         self._fill_exists = select(t.fills.c.fill_id).where(t.fills.c.fill_id == bindparam("k"))
+        self._order_insert = insert(t.orders).returning(*t.orders.c)
+        self._order_precheck = select(
+            select(t.risk_decisions.c.approved).where(t.risk_decisions.c.decision_id == bindparam("k_decision"))
+            .scalar_subquery().label("approved"),
+            exists().where(or_(t.orders.c.order_id == bindparam("k_order"),
+                               t.orders.c.approval_id == bindparam("k_approval"))).label("exists"))
+        self._positions_of = select(t.positions).where(t.positions.c.instrument_token == bindparam("k_token"))
 
     @property
     def dialect(self) -> str:
@@ -116,6 +126,13 @@ class TradingStore:
             with self._write_lock, self.engine.begin() as conn:
                 yield conn
 
+    @staticmethod
+    def _audit(conn: Connection, rows: Iterable[Row]) -> None:
+        """Insert audit ``rows`` in one statement (none: no statement)."""
+        rows = list(rows)
+        if rows:
+            conn.execute(insert(t.audit), rows)
+
     def _lock(self, stmt):
         return stmt.with_for_update() if self._pg else stmt
 
@@ -124,7 +141,7 @@ class TradingStore:
 
     def ensure_capital(self, entry: Row) -> bool:
         """Insert the opening CAPITAL ledger row once (keyed by ``entry_id``); True if inserted."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             if conn.execute(select(t.ledger.c.id).where(t.ledger.c.entry_id == entry["entry_id"])).first():
                 return False
         return self.append_ledger([entry])
@@ -141,7 +158,7 @@ class TradingStore:
                 conn.execute(insert(t.audit).values(**audit))
 
     def get_approval(self, approval_id: str) -> Row | None:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             r = conn.execute(select(t.approvals).where(t.approvals.c.approval_id == approval_id)).first()
         return dict(r._mapping) if r else None
 
@@ -159,7 +176,7 @@ class TradingStore:
             q = q.order_by(t.approvals.c.created_at, t.approvals.c.approval_id)
         if limit is not None:
             q = q.limit(limit)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _rows(conn.execute(q))
 
     def decide_approval(self, approval_id: str, values: Row, *, decision: Row | None = None,
@@ -176,9 +193,8 @@ class TradingStore:
             if res.rowcount != 1:
                 return False
             if decision is not None:
-                conn.execute(insert(t.risk_decisions).values(**decision))
-            for a in audit:
-                conn.execute(insert(t.audit).values(**a))
+                conn.execute(insert(t.risk_decisions), decision)
+            self._audit(conn, audit)
             return True
 
     def update_approval(self, approval_id: str, values: Row, *, decision: Row | None = None,
@@ -187,9 +203,8 @@ class TradingStore:
         with self._tx() as conn:
             conn.execute(update(t.approvals).where(t.approvals.c.approval_id == approval_id).values(**values))
             if decision is not None:
-                conn.execute(insert(t.risk_decisions).values(**decision))
-            for a in audit:
-                conn.execute(insert(t.audit).values(**a))
+                conn.execute(insert(t.risk_decisions), decision)
+            self._audit(conn, audit)
 
     def approved_without_order(self) -> list[Row]:
         """APPROVED approvals that have no order yet (a lost or unprocessed message)."""
@@ -197,13 +212,13 @@ class TradingStore:
              .outerjoin(t.orders, t.orders.c.approval_id == t.approvals.c.approval_id)
              .where(and_(t.approvals.c.status == "APPROVED", t.orders.c.order_id.is_(None)))
              .order_by(t.approvals.c.decided_at))
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _rows(conn.execute(q))
 
     # ------------------------------------------------------------------ risk decisions
 
     def get_decision(self, decision_id: str) -> Row | None:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             r = conn.execute(select(t.risk_decisions).where(t.risk_decisions.c.decision_id == decision_id)).first()
         return dict(r._mapping) if r else None
 
@@ -213,13 +228,13 @@ class TradingStore:
              .where(and_(t.risk_decisions.c.approval_id == approval_id, t.risk_decisions.c.approved.is_(True),
                          t.risk_decisions.c.stage != "preview"))
              .order_by(t.risk_decisions.c.at.desc()).limit(1))
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             r = conn.execute(q).first()
         return dict(r._mapping) if r else None
 
     def decisions(self, trace_id: str) -> list[Row]:
         q = select(t.risk_decisions).where(t.risk_decisions.c.trace_id == trace_id).order_by(t.risk_decisions.c.at)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _rows(conn.execute(q))
 
     # ------------------------------------------------------------------ orders
@@ -228,31 +243,37 @@ class TradingStore:
         """Insert an order for an **approved** risk decision; False if the order id or its
         approval already has one (exactly once). Raises ``ValueError`` if the decision is
         missing or not approved."""
-        with self.engine.connect() as conn:
-            dec = conn.execute(select(t.risk_decisions.c.approved)
-                               .where(t.risk_decisions.c.decision_id == row["decision_id"])).first()
-            exists = conn.execute(select(t.orders.c.order_id).where(
-                (t.orders.c.order_id == row["order_id"]) | (t.orders.c.approval_id == row["approval_id"]))).first()
-        if dec is None or not dec.approved:
+        return self.place_order(row, audit) is not None
+
+    def place_order(self, row: Row, audit: Row | None = None) -> Row | None:
+        """``insert_order`` returning the order row as stored (``RETURNING``: no re-read), or
+        None when the order id or its approval already has one. One read (the decision and the
+        duplicate check in one statement), then the order and its audit row in one transaction.
+        Raises ``ValueError`` if the decision is missing or not approved."""
+        with self._reader.connect() as conn:
+            approved, exists = conn.execute(self._order_precheck, {"k_decision": row["decision_id"],
+                                                                   "k_order": row["order_id"],
+                                                                   "k_approval": row["approval_id"]}).one()
+        if not approved:
             raise ValueError(f"order {row['order_id']} needs an approved risk decision, got {row['decision_id']!r}")
         if exists:
-            return False
+            return None
         try:
             with self._tx() as conn:
-                conn.execute(insert(t.orders).values(**row))
+                stored = conn.execute(self._order_insert, row).one()
                 if audit is not None:
-                    conn.execute(insert(t.audit).values(**audit))
-            return True
+                    conn.execute(insert(t.audit), audit)
+            return dict(stored._mapping)
         except IntegrityError:
-            return False
+            return None
 
     def get_order(self, order_id: str) -> Row | None:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             r = conn.execute(select(t.orders).where(t.orders.c.order_id == order_id)).first()
         return dict(r._mapping) if r else None
 
     def order_for_approval(self, approval_id: str) -> Row | None:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             r = conn.execute(select(t.orders).where(t.orders.c.approval_id == approval_id)).first()
         return dict(r._mapping) if r else None
 
@@ -266,7 +287,7 @@ class TradingStore:
         if trace_id is not None:
             q = q.where(t.orders.c.trace_id == trace_id)
         q = q.order_by(t.orders.c.placed_at.desc() if newest_first else t.orders.c.placed_at, t.orders.c.order_id)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _rows(conn.execute(q))
 
     def update_order(self, order_id: str, values: Row, *, expect: Mapping[str, Any], audit: Row | None = None) -> bool:
@@ -285,7 +306,7 @@ class TradingStore:
         q = (select(t.orders.c.tradingsymbol, t.orders.c.tag, func.count().label("n"))
              .where(and_(t.orders.c.day == day, t.orders.c.status != "REJECTED"))
              .group_by(t.orders.c.tradingsymbol, t.orders.c.tag))
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _rows(conn.execute(q))
 
     # ------------------------------------------------------------------ fills (the one transaction)
@@ -298,6 +319,7 @@ class TradingStore:
         order_expect: Mapping[str, Any] | None,
         book: Callable[[Row | None], tuple[Row, list[Row], Decimal]],
         audit: Row | None = None,
+        order_out: dict | None = None,
     ) -> bool:
         """Store one fill, its ledger entries and the position change in ONE transaction.
 
@@ -305,7 +327,12 @@ class TradingStore:
         matches ``order_expect`` (e.g. ``fill_count``); ``book(position_row_or_None)`` returns
         ``(position_row, ledger_rows, realized)`` computed from the locked current position.
         Returns False and writes nothing when the fill was already stored or the order moved
-        on (a redelivery or a concurrent matcher): exactly once.
+        on (a redelivery or a concurrent matcher): exactly once. ``order_out``: a dict that, once
+        the fill is stored with ``order_values``, holds the order row as updated (``RETURNING``).
+
+        Statements: the order update, the position read (``FOR UPDATE`` on PostgreSQL), the fill,
+        the ledger entries (one statement), the position insert/update and the audit row: six,
+        in one transaction (``tests/app/test_fill_statements.py`` bounds them).
         """
         try:
             with self._tx() as conn:
@@ -314,7 +341,8 @@ class TradingStore:
                     stmt = self._order_update_stmt(tuple(sorted(order_values)), tuple(sorted(expect)))
                     params = {**{f"v_{k}": v for k, v in order_values.items()},
                               **{f"e_{k}": v for k, v in expect.items()}, "k_order_id": fill["order_id"]}
-                    if conn.execute(stmt, params).rowcount != 1:
+                    updated = conn.execute(stmt, params).first()
+                    if updated is None:
                         raise Conflict
                 elif conn.execute(self._fill_exists, {"k": fill["fill_id"]}).first():
                     raise Conflict
@@ -332,7 +360,9 @@ class TradingStore:
                                                          "k_token": fill["instrument_token"],
                                                          "k_product": fill["product"]})
                 if audit is not None:
-                    conn.execute(insert(t.audit), [audit])
+                    conn.execute(insert(t.audit), audit)
+            if order_out is not None and order_values is not None:
+                order_out.update(updated._mapping)
             return True
         except Conflict:
             return False
@@ -348,7 +378,8 @@ class TradingStore:
         if stmt is None:
             conds = [t.orders.c.order_id == bindparam("k_order_id")]
             conds += [t.orders.c[k] == bindparam(f"e_{k}") for k in expect_keys]
-            stmt = update(t.orders).where(and_(*conds)).values({k: bindparam(f"v_{k}") for k in value_keys})
+            stmt = (update(t.orders).where(and_(*conds)).values({k: bindparam(f"v_{k}") for k in value_keys})
+                    .returning(*t.orders.c))
             self._stmt_cache[key] = stmt
         return stmt
 
@@ -362,7 +393,7 @@ class TradingStore:
         if order_id is not None:
             q = q.where(t.fills.c.order_id == order_id)
         q = q.order_by(t.fills.c.filled_at.desc() if newest_first else t.fills.c.filled_at, t.fills.c.fill_id)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _rows(conn.execute(q))
 
     def last_fills(self, day: date) -> list[Row]:
@@ -372,24 +403,30 @@ class TradingStore:
         q = (select(t.fills.c.tradingsymbol, t.fills.c.side, t.fills.c.filled_at)
              .join(latest, and_(t.fills.c.tradingsymbol == latest.c.tradingsymbol,
                                 t.fills.c.filled_at == latest.c.at)))
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _rows(conn.execute(q))
 
     def position(self, instrument_token: int, product: str) -> Row | None:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             r = conn.execute(select(t.positions).where(and_(t.positions.c.instrument_token == instrument_token,
                                                             t.positions.c.product == product))).first()
         return dict(r._mapping) if r else None
+
+    def positions_of(self, instrument_token: int) -> dict[str, Row]:
+        """Every product's position row of ``instrument_token``, by product (``{"MIS": row}``), in one read."""
+        with self._reader.connect() as conn:
+            return {r.product: dict(r._mapping) for r in conn.execute(self._positions_of,
+                                                                      {"k_token": int(instrument_token)})}
 
     def closing_fills(self, limit: int = 50) -> list[Row]:
         """The latest fills that realized P&L (``realized != 0``), newest first."""
         q = (select(t.fills.c.realized, t.fills.c.charges_total, t.fills.c.filled_at)
              .where(t.fills.c.realized != 0).order_by(t.fills.c.filled_at.desc()).limit(limit))
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _rows(conn.execute(q))
 
     def count_fills(self) -> int:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(t.fills)).scalar_one())
 
     # ------------------------------------------------------------------ ledger and positions
@@ -406,7 +443,7 @@ class TradingStore:
             return False
 
     def ledger_entries(self) -> list[Row]:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _rows(conn.execute(select(t.ledger).order_by(t.ledger.c.id)))
 
     def ledger_sums(self, day: date | None = None) -> dict[str, Decimal]:
@@ -414,11 +451,11 @@ class TradingStore:
         q = select(t.ledger.c.kind, func.sum(t.ledger.c.amount)).group_by(t.ledger.c.kind)
         if day is not None:
             q = q.where(t.ledger.c.day == day)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return {k: Decimal(v or 0) for k, v in conn.execute(q)}
 
     def positions(self) -> list[Row]:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _rows(conn.execute(select(t.positions).order_by(t.positions.c.instrument_token,
                                                                     t.positions.c.product)))
 
@@ -426,7 +463,7 @@ class TradingStore:
         """Today's ``realized`` ₹ and each charge component ₹ summed over fills of ``day``."""
         cols = ["realized", "brokerage", "stt", "exchange_txn", "sebi", "ipft", "stamp", "square_off_fee", "gst"]
         q = select(*[func.sum(t.fills.c[c]).label(c) for c in cols]).where(t.fills.c.day == day)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             r = conn.execute(q).first()
         return {c: Decimal(getattr(r, c) or 0) for c in cols}
 
@@ -435,7 +472,7 @@ class TradingStore:
         q = (select(t.fills.c.instrument_token, func.sum(t.fills.c.quantity))
              .where(and_(t.fills.c.product == "CNC", t.fills.c.side == "BUY", t.fills.c.settles_on > as_of))
              .group_by(t.fills.c.instrument_token))
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return {int(k): int(v) for k, v in conn.execute(q)}
 
     def t1_cnc_buys(self, day: date) -> dict[int, int]:
@@ -445,7 +482,7 @@ class TradingStore:
              .where(and_(t.fills.c.product == "CNC", t.fills.c.side == "BUY", t.fills.c.settles_on == day,
                          t.fills.c.day < day))
              .group_by(t.fills.c.instrument_token))
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return {int(k): int(v) for k, v in conn.execute(q)}
 
     # ------------------------------------------------------------------ square-off marks
@@ -469,14 +506,14 @@ class TradingStore:
 
     def audit_rows(self, trace_id: str) -> list[Row]:
         q = select(t.audit).where(t.audit.c.trace_id == trace_id).order_by(t.audit.c.id)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return _rows(conn.execute(q))
 
     # ------------------------------------------------------------------ limits and desk state
 
     def latest_limits(self) -> Row | None:
         q = select(t.risk_limits).order_by(t.risk_limits.c.version.desc()).limit(1)
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             r = conn.execute(q).first()
         return dict(r._mapping) if r else None
 
@@ -497,7 +534,7 @@ class TradingStore:
         raise RuntimeError("could not save risk limits: concurrent saves kept colliding; retry")
 
     def desk_state(self) -> Row | None:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             r = conn.execute(select(t.desk_state).where(t.desk_state.c.key == DESK)).first()
         return dict(r._mapping) if r else None
 
