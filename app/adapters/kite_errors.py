@@ -29,13 +29,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
-
-import requests
-from kiteconnect import KiteConnect
-from kiteconnect import exceptions as kex
+from typing import TYPE_CHECKING, Any
 
 from core.errors import DeskError, TemporaryError, ValidationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kiteconnect import KiteConnect
+    from kiteconnect import exceptions as kex
 
 
 class _KiteOrigin:
@@ -69,7 +69,19 @@ class KiteError(_KiteOrigin, DeskError):
     """Any other Kite failure (an unexpected ``GeneralException`` below HTTP 429)."""
 
 
-_TRANSPORT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+def _kex():
+    """``kiteconnect.exceptions``, imported on first use: kiteconnect loads Twisted and autobahn
+    (~30 MB), which a process that never calls Kite (the clock) should not hold."""
+    from kiteconnect import exceptions
+
+    return exceptions
+
+
+def _transport() -> tuple[type[BaseException], ...]:
+    """``requests``' network errors (a Kite call that never reached Kite)."""
+    import requests
+
+    return requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError
 
 
 def _mask(text: str, secrets: Iterable[str]) -> str:
@@ -80,6 +92,7 @@ def _mask(text: str, secrets: Iterable[str]) -> str:
 
 
 def _desk_class(exc: kex.KiteException) -> type[DeskError]:
+    kex = _kex()
     if isinstance(exc, kex.TokenException):
         return KiteSessionExpired
     if isinstance(exc, kex.PermissionException):
@@ -101,6 +114,7 @@ def translate(exc: BaseException, what: str, secrets: Iterable[str] = ()) -> Exc
     other classes follow the module's table.
     """
     secrets = tuple(secrets)
+    kex = _kex()
     if isinstance(exc, kex.KiteException):
         message = _mask(str(exc), secrets)
         code = getattr(exc, "code", None)
@@ -111,7 +125,7 @@ def translate(exc: BaseException, what: str, secrets: Iterable[str] = ()) -> Exc
         hint = {KiteSessionExpired: "log in to Kite again from the Settings page",
                 KiteUnavailable: "try again later"}.get(cls, "check the request")
         err = cls(f"Kite {what} failed: {name} (HTTP {code}): {message}; {hint}")
-    elif isinstance(exc, _TRANSPORT):
+    elif isinstance(exc, _transport()):
         name, code = type(exc).__name__, None
         err = KiteUnavailable(f"cannot reach Kite for {what} ({name}); check the network and try again")
     else:
@@ -126,8 +140,10 @@ def kite_request(what: str, secrets: Iterable[str] = ()) -> Iterator[None]:
     (:func:`translate`). The desk's own errors and anything else pass through unchanged."""
     try:
         yield
-    except (kex.KiteException, *_TRANSPORT) as exc:
+    except Exception as exc:  # only Kite's and the network's are translated; the rest re-raised as is
         err = translate(exc, what, secrets)
+        if err is None:
+            raise
         raise err from None
 
 
@@ -167,6 +183,8 @@ def funnelled(kite: Any) -> Any:
 def connect(api_key: str, access_token: str | None = None, root: str | None = None,
             timeout: int | None = None) -> FunnelledKite:
     """A funnelled ``KiteConnect`` (``root=None`` is real Kite; the replay passes its URL)."""
+    from kiteconnect import KiteConnect
+
     kwargs: dict[str, Any] = {"access_token": access_token, "root": root}
     if timeout is not None:
         kwargs["timeout"] = timeout

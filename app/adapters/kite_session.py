@@ -24,8 +24,6 @@ import logging
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
-import requests
-
 from app.adapters.kite_errors import (FunnelledKite, KiteLoginRequired, KiteSessionExpired, connect,
                                       kite_request)
 from app.adapters.redis_client import redis_errors
@@ -132,6 +130,8 @@ def clear_session(redis_client) -> None:
 
 
 def _replay_login(settings: Settings, rest_root: str) -> tuple[str, str]:
+    import requests
+
     with kite_request("replay login"):
         resp = requests.get(f"{rest_root}/connect/login", params={"api_key": settings.replay_api_key, "v": 3},
                             allow_redirects=False, timeout=10)
