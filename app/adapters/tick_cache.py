@@ -37,6 +37,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import redis
 
@@ -325,7 +326,10 @@ def _command(*args: bytes) -> bytes:
     return b"*%d\r\n" % len(args) + b"".join(_bulk(a) for a in args)
 
 
+@lru_cache(maxsize=2048)
 def _cached(token: int, raw: bytes) -> CachedTick:
+    """The entry ``raw`` decoded (immutable, so one decoding serves every read of the same tick:
+    the API and the pages read the same latest tick many times a second)."""
     if len(raw) < 16:
         raise DataError(f"{LATEST_KEY}[{token}] is malformed: {len(raw)} bytes")
     us = int.from_bytes(raw[:8], "big", signed=True)

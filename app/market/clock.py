@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import monotonic as time_monotonic
 from typing import Any
 
 import redis
@@ -20,6 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.adapters.tick_cache import TickCache
 from core.errors import StoreUnavailable, TemporaryError
 from core.timeutil import IST, UTC
+
+
+#: Seconds the watched instruments' tokens are reused by the market clock.
+WATCHED_TOKENS_TTL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -43,11 +48,26 @@ class DeskClock:
 class MarketClock:
     """Reads market time from the tick cache for the instruments the desk watches."""
 
-    def __init__(self, market: str, ticks: TickCache, watched_tokens: Callable[[], list[int]]) -> None:
-        """``market`` is ``"kite"`` or ``"replay"``; ``watched_tokens()`` returns the tokens to look at."""
+    def __init__(self, market: str, ticks: TickCache, watched_tokens: Callable[[], list[int]], *,
+                 watch_ttl: float = WATCHED_TOKENS_TTL_S, clock: Callable[[], float] = time_monotonic) -> None:
+        """``market`` is ``"kite"`` or ``"replay"``; ``watched_tokens()`` returns the tokens to look at
+        (a store read: its answer is reused for ``watch_ttl`` seconds, by the monotonic ``clock``)."""
         self._market = market
         self._ticks = ticks
         self._watched_tokens = watched_tokens
+        self._watch_ttl = watch_ttl
+        self._clock = clock
+        self._watched: tuple[float, list[int]] | None = None
+
+    def _tokens(self) -> list[int]:
+        """The watched tokens, read again once ``watch_ttl`` seconds old (a read per API request
+        or page run would cost more than the clock itself; a watchlist edit shows within it)."""
+        memo, now = self._watched, self._clock()
+        if memo is not None and now - memo[0] < self._watch_ttl:
+            return memo[1]
+        tokens = list(self._watched_tokens())
+        self._watched = (now, tokens)
+        return tokens
 
     def now(self, wall: datetime | None = None) -> DeskClock:
         """Market time at ``wall`` (default: the wall clock now). Never raises for a dead Redis."""
@@ -55,7 +75,7 @@ class MarketClock:
         if self._market == "kite":
             return DeskClock(wall, "wall clock (Kite, live)")
         try:
-            latest = self._ticks.latest(self._watched_tokens())
+            latest = self._ticks.latest(self._tokens())
         except (TemporaryError, redis.RedisError, SQLAlchemyError) as exc:  # Cache-/StoreUnavailable…
             what = "store" if isinstance(exc, (SQLAlchemyError, StoreUnavailable)) else "tick cache"
             return DeskClock(wall, f"wall clock ({what} unavailable)", error=str(exc).splitlines()[0][:300])
