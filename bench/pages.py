@@ -3,18 +3,29 @@
 Starts the whole desk the way ``make run`` does (``python -m app.launcher``: the 2016-09-09 replay,
 ticker, worker, clock, web; ``tests.e2e.desk.running_desk``) and, as the peer in the same run, a
 bare one-file Streamlit app written as Streamlit's docs would (``st.dataframe(df)``), served the
-same way (``python -m app.ui.web run peer.py`` with the Procfile's web options). One Chromium.
+same way (``python -m app.ui.web run peer.py`` with the Procfile's web options, the repo's
+``.streamlit/config.toml`` applying to both). One Chromium.
 
 A page is *rendered* when its heading shows and Streamlit's script run has finished: the app's
 ``data-test-script-state`` is ``notRunning`` and the running indicator
-(``[data-testid="stStatusWidget"]``) is gone. The time is taken from the action (navigation
-start, or the sidebar click) to the last script-state change to ``notRunning`` (recorded by a
-``MutationObserver`` in the page), so polling adds nothing.
+(``[data-testid="stStatusWidget"]``) is gone, after a state other than ``notRunning``
+(``rerunRequested`` or ``running``) was seen since the action. (A quick re-run on a loaded box
+can go from ``rerunRequested`` to ``notRunning`` without the page ever showing ``running``: the
+browser applies the run's messages in one render. Waiting for ``running`` hung there.) The time
+is taken from the action (navigation start, or the sidebar click) to the last script-state
+change to ``notRunning`` (recorded by a ``MutationObserver`` in the page), so polling adds nothing.
+
+*The desk is up* once the launcher's web answers its health check, its warm-up
+(``app.ui.warmup``: page imports, services, the first Sectors/Chart/Scanner reads, started by
+``app.ui.web`` at web start) has logged that it finished, and one browser session has rendered
+Home (a trader opening the desk after ``make run``). That one-off start (the process's first
+script run) is printed on its own as ``start``, not as a page's first render.
 
 Per page:
 
-* **first**: the first full load of ``/<page>`` in this server (new browser session; server
-  caches cold for that page);
+* **first**: the first visit of that page in a session after the desk is up: a full load of
+  ``/<page>`` in a new browser session, the first time this server renders that page (its
+  caches cold for that page; Home's is the second session's);
 * **reload**: the same full load again (new session, server warm);
 * **warm**: opening the page from the sidebar of an already loaded page (the trader's click;
   same session), median of ``--visits``.
@@ -23,7 +34,8 @@ Live refresh: on Home, for ``--watch`` seconds, the median gap between script ru
 (the watchlist fragment's reruns) and between changes of the watchlist grid's text (new LTPs).
 
 Targets: warm ≤ 1 s per page, first ≤ 2.5 s, live refresh ≤ 1 s. Ratios are against the peer's
-first load, reload and rerun (``r``). Prints PASS/FAIL per target; exits 0 unless something broke.
+first load, reload and rerun (``r``). Prints PASS/FAIL per page and target and the load average
+(``uptime``) before and after; exits 0 unless something broke.
 ``python bench/pages.py [--visits 2] [--watch 10]``.
 """
 
@@ -56,18 +68,22 @@ df = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 8)), columns=list("a
 st.dataframe(df)
 '''
 
-#: Records every change of the app's script state with its time (ms, performance.now()).
+#: Records every change of the app's script state with its time (epoch ms: ``performance.timeOrigin +
+#: performance.now()``, so a click that loads a new document is still timed from the click).
 RECORDER_JS = """
 window.__states = [];
 const watch = () => {
   const app = document.querySelector('[data-testid=stApp]');
   if (!app) { requestAnimationFrame(watch); return; }
-  const note = () => window.__states.push([app.getAttribute('data-test-script-state'), performance.now()]);
+  const note = () => window.__states.push([app.getAttribute('data-test-script-state'),
+    performance.timeOrigin + performance.now()]);
   note();
   new MutationObserver(note).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
 };
 watch();
 """
+
+NOW_JS = "performance.timeOrigin + performance.now()"
 
 #: ``true`` once ``heading`` (or, for the peer, a dataframe) shows and the run has finished.
 DONE_JS = """([heading, since]) => {
@@ -79,7 +95,7 @@ DONE_JS = """([heading, since]) => {
     : [...document.querySelectorAll('[data-testid=stMain] h1, [data-testid=stMain] h2')]
         .some(h => h.textContent.trim() === heading);
   if (!shown) return false;
-  return (window.__states || []).some(([s, t]) => s === 'running' && t >= since);
+  return (window.__states || []).some(([s, t]) => s !== 'notRunning' && t >= since);
 }"""
 
 LAST_DONE_JS = """since => { const done = (window.__states || []).filter(([s, t]) => s === 'notRunning' && t >= since);
@@ -112,8 +128,24 @@ def start_peer(folder: Path) -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
+#: What the page shows when a wait times out: the recorded script states, the running indicator, the headings.
+STUCK_JS = """since => ({states: (window.__states || []).filter(([s, t]) => t >= since - 1000),
+  now: performance.timeOrigin + performance.now(), status: !!document.querySelector('[data-testid=stStatusWidget]'),
+  state: document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state'),
+  headings: [...document.querySelectorAll('[data-testid=stMain] h1, [data-testid=stMain] h2')].map(h => h.textContent)})"""
+
+
 def _wait_done(page, heading: str | None, since: float, timeout_ms: int = 120_000) -> float:
-    page.wait_for_function(DONE_JS, arg=[heading, since], timeout=timeout_ms, polling=50)
+    """Seconds from ``since`` (epoch ms, :data:`NOW_JS`) to the end of the run that rendered ``heading``.
+
+    Raises ``SystemExit`` naming what the page showed when it is not rendered within ``timeout_ms``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(DONE_JS, arg=[heading, since], timeout=timeout_ms, polling=50)
+    except PlaywrightTimeout:
+        raise SystemExit(f"{page.url}: not rendered ({heading or 'peer'}) within {timeout_ms / 1000:.0f} s: "
+                         f"{page.evaluate(STUCK_JS, since)}") from None
     end = page.evaluate(LAST_DONE_JS, since)
     return (end - since) / 1000.0
 
@@ -123,19 +155,24 @@ def full_load(context, url: str, heading: str | None) -> float:
     page = context.new_page()
     try:
         page.goto(url, wait_until="commit")
-        return _wait_done(page, heading, 0.0)  # performance.now() counts from navigation start
+        return _wait_done(page, heading, page.evaluate("performance.timeOrigin"))  # navigation start
     finally:
         page.close()
 
 
 def sidebar_visit(page, title: str, heading: str) -> float:
-    since = page.evaluate("performance.now()")
+    """Seconds from a click on ``title`` in the sidebar to its rendered page (same session, unless the
+    click loaded a new document: said on stdout, still timed from the click)."""
+    since, origin = page.evaluate(NOW_JS), page.evaluate("performance.timeOrigin")
     page.locator("[data-testid=stSidebarNav]").get_by_role("link", name=title, exact=True).click()
-    return _wait_done(page, heading, since)
+    took = _wait_done(page, heading, since)
+    if page.evaluate("performance.timeOrigin") != origin:
+        print(f"  note: the sidebar click on {title} loaded a new document (a new session)", flush=True)
+    return took
 
 
 def peer_rerun(page) -> float:
-    since = page.evaluate("performance.now()")
+    since = page.evaluate(NOW_JS)
     page.locator("[data-testid=stMain]").click(position={"x": 5, "y": 5})
     page.keyboard.press("r")
     return _wait_done(page, None, since)
@@ -146,9 +183,10 @@ def live_refresh(page, seconds: float) -> tuple[float | None, float | None]:
     page.evaluate("""() => { window.__grid = []; let last = null;
       const tick = () => { const g = document.querySelector('[data-testid=stMain] [data-testid=stDataFrame] table');
         const text = g ? g.innerText : null;
-        if (text !== null && text !== last) { window.__grid.push(performance.now()); last = text; }
+        if (text !== null && text !== last) {
+          window.__grid.push(performance.timeOrigin + performance.now()); last = text; }
         requestAnimationFrame(tick); }; tick(); }""")
-    since = page.evaluate("performance.now()")
+    since = page.evaluate(NOW_JS)
     time.sleep(seconds)
     runs = page.evaluate("s => (window.__states || []).filter(([st, t]) => st === 'notRunning' && t >= s)"
                          ".map(([st, t]) => t)", since)
@@ -161,6 +199,25 @@ def live_refresh(page, seconds: float) -> tuple[float | None, float | None]:
     return median_gap(runs), median_gap(grid)
 
 
+WARM_UP_LINE = "web warm-up finished"
+
+
+def wait_warm_up(log: Path, timeout_s: float = 180.0) -> float:
+    """Seconds until the desk's log says the web's warm-up (``app.ui.warmup``) has finished.
+    Raises ``SystemExit`` when it does not within ``timeout_s``."""
+    started = time.monotonic()
+    while WARM_UP_LINE not in log.read_text(errors="replace"):
+        if time.monotonic() - started > timeout_s:
+            raise SystemExit(f"the web's warm-up did not finish within {timeout_s:.0f} s; see {log}")
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
+def _uptime() -> str:
+    """``uptime``'s line (load averages over 1, 5 and 15 min)."""
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
 def _ok(value: float | None, target: float) -> str:
     return "—" if value is None else ("PASS" if value <= target else "FAIL")
 
@@ -169,7 +226,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--visits", type=int, default=2, help="sidebar visits per page for the warm time")
     ap.add_argument("--watch", type=float, default=10.0, help="seconds on Home to measure live refresh")
+    ap.add_argument("--only", default="", help="comma-separated sidebar titles to time (default: every page)")
     args = ap.parse_args()
+    only = {t.strip() for t in args.only.split(",") if t.strip()}
+    pages = [p for p in PAGES if not only or p[0] in only]
+    uptime_before = _uptime()
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
@@ -184,21 +245,28 @@ def main() -> None:
                 peer_reload = statistics.median(full_load(context, peer_url, None) for _ in range(3))
                 page = context.new_page()
                 page.goto(peer_url, wait_until="commit")
-                _wait_done(page, None, 0.0)
+                _wait_done(page, None, page.evaluate("performance.timeOrigin"))
                 peer_warm = statistics.median(peer_rerun(page) for _ in range(3))
                 page.close()
                 print(f"  peer: first {peer_first:.2f} s, reload {peer_reload:.2f} s, rerun {peer_warm:.2f} s",
                       flush=True)
 
+                warm = wait_warm_up(desk.log)
+                for line in desk.log.read_text(errors="replace").splitlines():
+                    if "web warm-up" in line:
+                        print(f"  {line[line.index('web warm-up'):].strip()}", flush=True)
+                start = full_load(context, desk.url, "Home")  # the desk is up: one session rendered Home
+                print(f"  desk: web warm-up finished {warm:.1f} s after the launcher was healthy", flush=True)
+                print(f"  desk: start (first session after the launcher is healthy) {start:.2f} s", flush=True)
                 rows = []
-                for title, heading, path in PAGES:
+                for title, heading, path in pages:
                     first = full_load(context, f"{desk.url}/{path}", heading)
                     reload = full_load(context, f"{desk.url}/{path}", heading)
                     rows.append([title, heading, first, reload])
                     print(f"  {title}: first {first:.2f} s, reload {reload:.2f} s", flush=True)
                 page = context.new_page()
                 page.goto(desk.url, wait_until="commit")
-                _wait_done(page, "Home", 0.0)
+                _wait_done(page, "Home", page.evaluate("performance.timeOrigin"))
                 current = "Home"
                 for row in rows:
                     title, heading = row[0], row[1]
@@ -221,6 +289,7 @@ def main() -> None:
 
     print(f"bench/pages.py — {len(rows)} pages of make run's desk in headless Chromium; "
           f"peer: a one-file st.dataframe(df) app served the same way")
+    print(f"desk start (first session after the launcher is healthy, not a target): {start:.2f} s")
     print(f"peer: first load {peer_first:.2f} s · reload {peer_reload:.2f} s · rerun {peer_warm:.2f} s")
     print(f"{'page':<20} {'first s':>8} {'×peer':>6} {'reload s':>9} {'×peer':>6} {'warm s':>7} {'×peer':>6}  "
           f"first≤{TARGET_FIRST_S}  warm≤{TARGET_WARM_S}")
@@ -234,7 +303,10 @@ def main() -> None:
     fmt = (lambda v: "—" if v is None else f"{v:.2f} s")
     print(f"Home live refresh: watchlist fragment run every {fmt(run_gap)} ({_ok(run_gap, TARGET_REFRESH_S)}), "
           f"grid text changed every {fmt(grid_gap)} ({_ok(grid_gap, TARGET_REFRESH_S)}) over {args.watch:.0f} s")
-    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"warm ≤ {TARGET_WARM_S} s: {_ok(worst_warm, TARGET_WARM_S)} · first ≤ {TARGET_FIRST_S} s: "
+          f"{_ok(worst_first, TARGET_FIRST_S)} · live refresh ≤ {TARGET_REFRESH_S} s: {_ok(run_gap, TARGET_REFRESH_S)}")
+    print(f"uptime before: {uptime_before}")
+    print(f"uptime after:  {_uptime()} ({os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

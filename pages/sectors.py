@@ -9,6 +9,7 @@ import streamlit as st
 from app.ui.charts import desk_layout
 from app.ui.formatting import MISSING, frame_for_display, ist_date, number, signed_pct
 from app.ui.labels import SECTOR_COLUMNS
+from app.ui import warmup
 from app.ui.state import get_services
 from core.errors import DeskError, ValidationError
 from app.ui.auth import guard_page
@@ -46,6 +47,7 @@ try:
                                      help="Include today's forming daily bars (from the latest ticks) "
                                           "before the 15:30 close.")
     with st.spinner("Reading the market's daily bars…"):
+        warmup.wait()  # the web's warm-up may be filling the index bars right now: do not race it
         view = sectors.view(forming=today)
 except ValidationError as exc:
     view = None
