@@ -4,25 +4,35 @@ backtesting.py (https://kernc.github.io/backtesting.py/) on the same bars in the
 Peer: ``backtesting`` 0.6.5, installed ONLY for the benchmarks (``make bench``);
 it is AGPL, so it is imported here and nowhere else, and none of its code is copied.
 
-Universe: every stock bundled in ``app/data/nse`` — 20 symbols × 18 sessions (2016-08-16 …
-2016-09-09), 135,000 bars. The issue asks for 50 symbols; only 20 are bundled.
+Universe: 52 stocks × 18 sessions (2016-08-16 … 2016-09-09) of real Kite 1-minute bars, the 20 of
+``minute_2016-08-16_2016-09-09.csv.gz`` plus the 32 of ``…_bench50.csv.gz`` (``app/data/nse``),
+351,000 bars.
 
 Same rules on both sides: long only, 10 shares; buy when SMA10 crosses above SMA30 (fast >
 slow now, fast <= slow on the previous bar), sell on the opposite cross; decisions at a bar's
 close, MARKET fills on the next bar; no entry from 15:00, flat from 15:15 IST.
 
+The peer is written the way backtesting.py's documentation recommends for speed: every input of
+``next()`` — both SMAs, the crossover flags and the time-of-day flags (bar end >= 15:15, bar end
+< 15:00) — is precomputed over the whole series in ``init()`` with ``self.I``, and ``next()``
+only reads the last element of those numpy arrays (no pandas objects, no timestamps per bar).
+
 PaperDesk: ``core.backtest.run_backtest`` with the paper broker, Zerodha charges on every
 fill, each fill bar expanded into the replay's ticks with depth (so a BUY pays the ask, open +
-₹0.05). The timing run has the risk gatekeeper OFF (``use_risk=False``) so the trade lists are
-comparable (backtesting.py has no risk limits); a second run with the gatekeeper ON is timed
-too. backtesting.py: commission 0, fills at the next bar's open.
+₹0.05); the default engine skips idle bars (``BacktestConfig.skip_idle``), the full engine
+(every bar visited) is timed too. The timing run has the risk gatekeeper OFF
+(``use_risk=False``) so the trade lists are comparable (backtesting.py has no risk limits); a
+run with the gatekeeper ON is timed too. backtesting.py: commission 0, fills at the next bar's
+open.
 
-Prints bars/s for both, the ratio, and whether the trades match (symbol, entry time, exit
-time, size). Run: ``.venv/bin/python bench/backtest.py`` (``make bench`` installs the peer).
+Prints bars/s for each, the ratio, whether the trades match (symbol, entry time, exit time,
+size) and the load average. Run: ``.venv/bin/python bench/backtest.py`` (``make bench`` installs
+the peer).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -30,6 +40,7 @@ from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,13 +57,14 @@ LAST_ENTRY, FLATTEN = dtime(15, 0), dtime(15, 15)
 
 def universe() -> list[InstrumentBars]:
     inst = nse_data.load_instruments()
-    minute = nse_data.load_minute_bars()
     out = []
-    for sym in sorted(set(minute["symbol"]) - {"NIFTY IT", "INDIA VIX"}):
-        r = inst[(inst["tradingsymbol"] == sym) & (inst["segment"] == "NSE")].iloc[0]
-        i = Instrument(int(r["instrument_token"]), int(r["exchange_token"]), sym, str(r["name"]), "NSE", "NSE", "EQ",
-                       Decimal("0.05"), 1)
-        out.append(InstrumentBars(i, nse_data.minute_bars_for(sym)))
+    for path in (nse_data.MINUTE_FILE, nse_data.BENCH50_MINUTE_FILE):
+        minute = nse_data.load_minute_bars(path)
+        for sym in sorted(set(minute["symbol"]) - {"NIFTY IT", "INDIA VIX"}):
+            r = inst[(inst["tradingsymbol"] == sym) & (inst["segment"] == "NSE")].iloc[0]
+            i = Instrument(int(r["instrument_token"]), int(r["exchange_token"]), sym, str(r["name"]), "NSE",
+                           "NSE", "EQ", Decimal("0.05"), 1)
+            out.append(InstrumentBars(i, nse_data.minute_bars_for(sym, path=path)))
     return out
 
 
@@ -62,21 +74,34 @@ def run_peer(uni: list[InstrumentBars]) -> tuple[float, list[tuple]]:
     def sma(x, n):
         return pd.Series(x).rolling(n).mean().to_numpy()
 
+    def crosses(fast, slow):
+        """(up, down) per bar: fast crossed above / below slow on this bar (NaN → False)."""
+        fp, sp = np.roll(fast, 1), np.roll(slow, 1)
+        fp[0] = sp[0] = np.nan
+        return (fast > slow) & (fp <= sp), (fast < slow) & (fp >= sp)
+
+    def minute_of_day_at_end(index):
+        end = index + pd.Timedelta(minutes=1)
+        return np.asarray(end.hour * 60 + end.minute)
+
     class SmaCross(Strategy):
         def init(self):
-            self.fast = self.I(sma, self.data.Close, FAST)
-            self.slow = self.I(sma, self.data.Close, SLOW)
+            fast = sma(self.data.Close, FAST)
+            slow = sma(self.data.Close, SLOW)
+            up, down = crosses(fast, slow)
+            end = minute_of_day_at_end(self.data.index)
+            flatten = end >= FLATTEN.hour * 60 + FLATTEN.minute
+            may_enter = end < LAST_ENTRY.hour * 60 + LAST_ENTRY.minute
+            self.up = self.I(lambda: up, name="up", plot=False)
+            self.down = self.I(lambda: down, name="down", plot=False)
+            self.flatten = self.I(lambda: flatten, name="flatten", plot=False)
+            self.may_enter = self.I(lambda: may_enter, name="enter", plot=False)
 
         def next(self):
-            end = (self.data.index[-1] + pd.Timedelta(minutes=1)).time()
-            f, s = self.fast, self.slow
-            up = f[-1] > s[-1] and f[-2] <= s[-2]
-            down = f[-1] < s[-1] and f[-2] >= s[-2]
-            if self.position and end >= FLATTEN:
-                self.position.close()
-            elif self.position and down:
-                self.position.close()
-            elif not self.position and up and end < LAST_ENTRY:
+            if self.position:
+                if self.flatten[-1] or self.down[-1]:
+                    self.position.close()
+            elif self.up[-1] and self.may_enter[-1]:
                 self.buy(size=QTY)
 
     trades = []

@@ -37,6 +37,9 @@ MINUTE_FILE = DATA_DIR / "minute_2016-08-16_2016-09-09.csv.gz"
 DAILY_FILE = DATA_DIR / "daily_eod_unadjusted_2016-08_2026-08.csv.gz"
 INDEX_DAILY_FILE = DATA_DIR / "index_daily_nifty50_2015-01_2025-12.csv"
 INSTRUMENTS_FILE = DATA_DIR / "kite_instruments_NSE_2025-12.csv.gz"
+#: 32 more liquid stocks' 1-minute bars, same sessions and columns as ``MINUTE_FILE`` (the
+#: backtest benchmark's >= 50 symbols); read with ``minute_bars_for(sym, path=BENCH50_MINUTE_FILE)``.
+BENCH50_MINUTE_FILE = DATA_DIR / "minute_2016-08-16_2016-09-09_bench50.csv.gz"
 
 INSTRUMENT_COLUMNS = ["instrument_token", "exchange_token", "tradingsymbol", "name", "last_price",
                       "expiry", "strike", "tick_size", "lot_size", "instrument_type", "segment",

@@ -23,13 +23,22 @@ Timing (the same as the live desk fed by the replay server):
   day, is squared off at MARKET (tag ``SQUAREOFF``, optional ₹50 + GST fee, as the desk does).
   Orders still open at the end of a day are cancelled.
 
+Idle bars (``BacktestConfig.skip_idle``, the default) cost nothing: the strategy's features and
+its :meth:`~core.strategies.base.Strategy.active` masks are computed for all bars at once, and
+the loop visits only the bars where something can happen — a possible signal for the symbol's
+current position (flat / long / short), an open order, an MIS position at the square-off cut-off
+or on the day's last bar, a day boundary — and expands only those into ticks. The equity of the
+bars skipped is marked to market from the closes in one vectorised step, the same floats the full
+engine records. ``skip_idle=False`` is that full engine: every bar of every symbol is visited
+(the reference the idle-bar engine is tested against: same fills, charges, equity).
+
 Money stays ``Decimal`` through fills and the ledger; the equity curve and metrics are
 floats (analytics).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -51,7 +60,7 @@ from core.gatekeeper import ChangeKind, Exemption, GateContext, OrderChange, che
 from core.risk import RiskLimits
 from core.risk.limits import LastFill, RiskState
 from core.risk.price_bands import FixedBand, dynamic_range, dynamic_rule_for, fixed_band, fixed_band_for
-from core.strategies.base import Signal, Strategy
+from core.strategies.base import Signal, Strategy, clock_us, time_us
 from core.timeutil import IST
 
 _ZERO = Decimal("0.00")
@@ -69,7 +78,8 @@ class BacktestConfig:
     (``core.margins.MarginTable``, as the desk's ``TradingConfig.margins``; ``None``: 20 % for
     every stock, all eligible); ``fixed_bands`` NSE's dated fixed-band rows of non-F&O stocks
     (``core.risk.price_bands.FixedBand``; a stock without a row gets the F&O dynamic range);
-    ``square_off_fee`` charges ₹50 + GST per auto square-off.
+    ``square_off_fee`` charges ₹50 + GST per auto square-off; ``skip_idle=False`` visits every
+    bar (the full engine; see the module docstring).
     """
 
     capital: Decimal = Decimal("1000000.00")
@@ -83,6 +93,7 @@ class BacktestConfig:
     fixed_bands: tuple[FixedBand, ...] = ()
     square_off_fee: bool = True
     schedules: tuple[ChargeSchedule, ...] = field(default_factory=backfilled_schedules)
+    skip_idle: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.capital, Decimal) or self.capital <= 0:
@@ -142,6 +153,12 @@ class _Sym:
     cols: tuple[str, ...] = ()
     day_id: np.ndarray | None = None  # per bar: index into ``day_insts``
     day_insts: tuple[Instrument, ...] = ()  # the instrument with each day's NSE tick (core.orders.ticks)
+    days: tuple[date, ...] = ()  # IST date per bar
+    wake: tuple[list[bool], list[bool], list[bool]] = ((), (), ())  # per bar: visit if flat / long / short
+    k: int = 0  # position in the token-sorted universe
+    step_bar: list[int] | None = None  # per timeline step: this symbol's bar index, -1 without a bar
+    steps: np.ndarray | None = None  # per bar: its timeline step
+    close_tl: np.ndarray | None = None  # per timeline step: the last close so far, ₹ (NaN before the first)
 
     def inst_at(self, i: int) -> Instrument:
         """The instrument as of bar ``i``'s date: its ``tick_size`` is that day's NSE regime."""
@@ -151,7 +168,7 @@ class _Sym:
 ProgressFn = Callable[[float, str], None]
 
 
-def _prepare(strategy: Strategy, ib: InstrumentBars) -> _Sym:
+def _prepare(strategy: Strategy, ib: InstrumentBars, cutoff: time) -> _Sym:
     b = ib.bars
     if not isinstance(b.index, pd.DatetimeIndex) or b.index.tz is None:
         raise ValidationError(f"{ib.instrument.tradingsymbol}: bars need a tz-aware DatetimeIndex (bar open, IST)")
@@ -176,11 +193,22 @@ def _prepare(strategy: Strategy, ib: InstrumentBars) -> _Sym:
     day_high = pd.Series(b["high"].to_numpy(float)).groupby(day_key).cummax().to_numpy()
     day_low = pd.Series(b["low"].to_numpy(float)).groupby(day_key).cummin().to_numpy()
     tick_day_id, day_insts = day_instruments(ib.instrument, days, close, float(b["open"].iloc[0]))
+    wake = _wake(strategy, feats, idx + _MINUTE, last, cutoff)
     return _Sym(ib.instrument, int(ib.instrument.instrument_token), ib.instrument.tradingsymbol,
                 idx.as_unit("ns").asi8,
                 b["open"].to_numpy(float), b["high"].to_numpy(float), b["low"].to_numpy(float), close,
                 b["volume"].to_numpy(np.int64), {k: feats[k].to_numpy(float) for k in cols}, last, prev, day_open,
-                day_high, day_low, cols, tick_day_id, tuple(day_insts))
+                day_high, day_low, cols, tick_day_id, tuple(day_insts), tuple(days.tolist()), wake)
+
+
+def _wake(strategy: Strategy, feats: pd.DataFrame, bar_end: pd.DatetimeIndex, last: np.ndarray,
+          cutoff: time) -> tuple[list[bool], list[bool], list[bool]]:
+    """Per bar, whether the loop must visit it when flat / long / short: the strategy may signal
+    there, or (holding) the bar ends at/after the MIS cut-off or is the day's last."""
+    act = strategy.active(feats, bar_end)
+    square = (clock_us(bar_end) >= time_us(cutoff)) | last
+    return (np.asarray(act.flat, bool).tolist(), (np.asarray(act.long, bool) | square).tolist(),
+            (np.asarray(act.short, bool) | square).tolist())
 
 
 class _Run:
@@ -195,7 +223,11 @@ class _Run:
         self.fills: list = []
         self.rejections: list[dict] = []
         self.pos: dict[int, int] = {}  # token → signed MIS shares
-        self.last_close: dict[int, float] = {}
+        self.close_tl = {sym.token: sym.close_tl for sym in syms}
+        self.step = 0  # the timeline step being run (marks are the closes as of this step)
+        self.marked = -1  # the last timeline step whose equity is recorded
+        self._circuits: dict[tuple[int, int], CircuitBand | None] = {}
+        self._phases: dict[datetime, object] = {}
         self.cash = float(config.capital)
         self.seq = 0
         self.day: date | None = None
@@ -219,6 +251,7 @@ class _Run:
         else:
             self.pf = replace(self.pf, trading_day=day)
         self.day = day
+        self._circuits, self._phases = {}, {}
         self.orders_today = {}
         self.last_fills = {}
 
@@ -230,7 +263,7 @@ class _Run:
         for j in range(bt.k):
             t = bt.tick(j)
             now = bt.time(j)
-            self.book, events = broker.process_tick(self.book, t, now=now, phase=session_phase(now),
+            self.book, events = broker.process_tick(self.book, t, now=now, phase=self.phase(now),
                                                circuit=self.circuit(sym, i), config=self.bcfg)
             for ev in events:
                 if isinstance(ev, OrderFilled):
@@ -265,16 +298,30 @@ class _Run:
             else:
                 self.loss_streak = 0
 
+    def phase(self, now: datetime):
+        """``core.orders.session_phase(now)``, remembered for the day."""
+        ph = self._phases.get(now)
+        if ph is None:
+            ph = self._phases[now] = session_phase(now)
+        return ph
+
     def circuit(self, sym: _Sym, i: int) -> CircuitBand | None:
         """The band of bar ``i`` by the desk's fallback rule (``core.risk.price_bands``): the
         stock's fixed band in force that day, else the F&O dynamic range from the previous
-        close flexed by the day's high/low through bar ``i``. None on the first day."""
+        close flexed by the day's high/low through bar ``i``. None on the first day.
+        Remembered per bar for the day."""
+        key = (sym.k, i)
+        if key not in self._circuits:
+            self._circuits[key] = self._circuit(sym, i)
+        return self._circuits[key]
+
+    def _circuit(self, sym: _Sym, i: int) -> CircuitBand | None:
         prev = sym.prev_close[i]
         tick = sym.inst_at(i).tick_size
         if not prev == prev or tick <= 0:  # NaN: first day, no previous close
             return None
         base = price_from_float(float(prev))
-        day = pd.Timestamp(int(sym.ts[i]), tz="UTC").tz_convert(IST).date()
+        day = sym.days[i]
         row = fixed_band_for(sym.symbol, day, self.cfg.fixed_bands) if self.cfg.fixed_bands else None
         if row is not None:
             return fixed_band(base, row.band_pct, tick)
@@ -284,7 +331,7 @@ class _Run:
 
     # ---------------------------------------------------------------- orders
     def risk_state(self) -> RiskState:
-        marks = {t: price_from_float(self.last_close[t]) for t, q in self.pos.items() if q}
+        marks = {t: price_from_float(float(self.close_tl[t][self.step])) for t, q in self.pos.items() if q}
         f = funds(self.pf, marks)
         p = pnl(self.pf, marks)
         self.peak = max(self.peak, f.equity)
@@ -298,7 +345,7 @@ class _Run:
 
     def place(self, sym: _Sym, i: int, intent: OrderIntent, at: datetime, reason: str) -> bool:
         price = price_from_float(float(sym.c[i]))
-        phase = session_phase(at)
+        phase = self.phase(at)
         circuit = self.circuit(sym, i)
         if self.cfg.use_risk and intent.tag not in _SYSTEM_TAGS:
             state = self.risk_state()
@@ -353,7 +400,7 @@ class _Run:
             self.fees.append(dict(at=at, tradingsymbol=sym.symbol, amount=float(fee.total)))
         if last_bar is not None:
             self.book, events = broker.process_tick(self.book, last_bar.tick(last_bar.k - 1), now=at,
-                                               phase=session_phase(at), circuit=self.circuit(sym, i),
+                                               phase=self.phase(at), circuit=self.circuit(sym, i),
                                                config=self.bcfg)
             for ev in events:
                 if isinstance(ev, OrderFilled):
@@ -373,42 +420,91 @@ def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config:
     without a tz-aware index.
     """
     cfg = config or BacktestConfig()
-    syms, all_ts, members = _timeline(strategy, universe)
-    start = pd.Timestamp(all_ts[0], tz="UTC").tz_convert(IST).to_pydatetime()
-    run = _Run(strategy, syms, cfg, start)
+    syms, all_ts = _timeline(strategy, universe, cfg.limits.square_off_cutoff)
+    times = pd.DatetimeIndex(all_ts, tz="UTC").tz_convert(IST).to_pydatetime()
+    run = _Run(strategy, syms, cfg, times[0])
     equity = np.empty(len(all_ts))
     gross = np.empty(len(all_ts))
+    counts = np.zeros(len(all_ts), dtype=np.int64)
+    for sym in syms:
+        counts[np.searchsorted(all_ts, sym.ts)] += 1
+    bars_done = np.cumsum(counts).tolist()
+    first_of_day = [True] + [a.date() != b.date() for a, b in zip(times[1:], times[:-1], strict=True)]
     n_steps = len(all_ts)
     report_every = max(1, n_steps // 50)
-    bars_done = 0
-    for step, ns in enumerate(all_ts):
-        ts = pd.Timestamp(ns, tz="UTC").tz_convert(IST).to_pydatetime()
-        if ts.date() != run.day:
+    loop = _idle_skipping_loop if cfg.skip_idle else _full_loop
+    for step, ts, group in loop(run, syms, first_of_day, times):
+        _fill_marks(run, equity, gross, step)
+        run.step = step
+        if first_of_day[step]:
             run.new_day(ts.date(), ts)
-        _run_step(run, strategy, members[step], ts, cfg)
-        bars_done += len(members[step])
-        equity[step], gross[step] = _marked(run)
+        _run_step(run, strategy, group, ts, cfg)
+        equity[step], gross[step] = _marked(run, step)
+        run.marked = step
         if progress is not None and step % report_every == 0:
-            progress(step / n_steps, f"{ts:%Y-%m-%d %H:%M} · {bars_done} bars")
-    return _result(run, cfg, all_ts, equity, gross, bars_done, progress)
+            progress(step / n_steps, f"{ts:%Y-%m-%d %H:%M} · {bars_done[step]} bars")
+    _fill_marks(run, equity, gross, n_steps)
+    return _result(run, cfg, all_ts, equity, gross, bars_done[-1], progress)
 
 
-def _timeline(strategy: Strategy, universe: Sequence[InstrumentBars]
-              ) -> tuple[list[_Sym], np.ndarray, list[list[tuple[_Sym, int]]]]:
-    """Prepared symbols (by token), the union of their bar times, and per step the
-    ``(symbol, bar index)`` pairs that have a bar then. Raises ``ValidationError`` (see above)."""
+def _full_loop(run: _Run, syms: list[_Sym], first_of_day: list[bool], times) -> Iterator[tuple]:
+    """Every step with every symbol that has a bar then: ``(step, time, [(symbol, bar index)])``."""
+    for step, ts in enumerate(times):
+        yield step, ts, [(s, s.step_bar[step]) for s in syms if s.step_bar[step] >= 0]
+
+
+def _idle_skipping_loop(run: _Run, syms: list[_Sym], first_of_day: list[bool], times) -> Iterator[tuple]:
+    """Only the steps and symbols where something can happen (see the module docstring), in the
+    full engine's order; marks the skipped steps' equity before each step it yields."""
+    flat_at: dict[int, list[_Sym]] = {}
+    for s in syms:  # token order, so each step's list is too
+        for i in np.flatnonzero(s.wake[0]).tolist():
+            flat_at.setdefault(int(s.steps[i]), []).append(s)
+    watch: dict[int, _Sym] = {}  # k → symbol holding a position or an open order
+    for step, ts in enumerate(times):
+        flat = flat_at.get(step)
+        if not (flat or watch or first_of_day[step]):
+            continue
+        group: dict[int, tuple[_Sym, int]] = {}
+        for k, s in watch.items():
+            i = s.step_bar[step]
+            if i < 0:
+                continue
+            q = run.pos.get(s.token, 0)
+            if (q > 0 and s.wake[1][i]) or (q < 0 and s.wake[2][i]) or run.book.open_orders(s.token):
+                group[k] = (s, i)
+        for s in flat or ():
+            if s.k not in watch:
+                group[s.k] = (s, s.step_bar[step])
+        if not group and not first_of_day[step]:
+            continue
+        yield step, ts, [group[k] for k in sorted(group)]
+        for k, (s, _) in group.items():
+            watch[k] = s
+        watch = {k: s for k, s in watch.items() if run.pos.get(s.token, 0) or run.book.open_orders(s.token)}
+
+
+def _timeline(strategy: Strategy, universe: Sequence[InstrumentBars],
+              cutoff: time) -> tuple[list[_Sym], np.ndarray]:
+    """Prepared symbols (by token) and the union of their bar times; each symbol gets its
+    timeline ``steps``, ``step_bar`` and ``close_tl``. Raises ``ValidationError`` (see above)."""
     if not universe:
         raise ValidationError("the universe is empty; pick at least one symbol to backtest")
     empty = [ib.instrument.tradingsymbol for ib in universe if ib.bars is None or not len(ib.bars)]
     if empty:
         raise ValidationError(f"no bars for {empty}; pick a date range with data or drop those symbols")
-    syms = [_prepare(strategy, ib) for ib in sorted(universe, key=lambda u: u.instrument.instrument_token)]
+    ordered = sorted(universe, key=lambda u: u.instrument.instrument_token)
+    syms = [_prepare(strategy, ib, cutoff) for ib in ordered]
     all_ts = np.unique(np.concatenate([s.ts for s in syms]))
-    members: list[list[tuple[_Sym, int]]] = [[] for _ in range(len(all_ts))]
-    for s in syms:
-        for i, step in enumerate(np.searchsorted(all_ts, s.ts)):
-            members[step].append((s, i))
-    return syms, all_ts, members
+    for k, s in enumerate(syms):
+        s.k = k
+        s.steps = np.searchsorted(all_ts, s.ts)
+        at = np.full(len(all_ts), -1, dtype=np.int64)
+        at[s.steps] = np.arange(len(s.ts))
+        s.step_bar = at.tolist()
+        last = np.maximum.accumulate(at)
+        s.close_tl = np.where(last >= 0, s.c[np.maximum(last, 0)], np.nan)
+    return syms, all_ts
 
 
 def _tick_maker(sym: _Sym, i: int, ts: datetime, cfg: BacktestConfig) -> Callable[[], BarTicks]:
@@ -435,7 +531,6 @@ def _run_step(run: _Run, strategy: Strategy, group: list[tuple[_Sym, int]], ts: 
     for sym, i in group:
         makers[sym.token] = make = _tick_maker(sym, i, ts, cfg)
         run.fill_on_bar(sym, i, make)
-        run.last_close[sym.token] = float(sym.c[i])
     end = ts + _MINUTE
     cutoff = cfg.limits.square_off_cutoff
     for sym, i in group:
@@ -448,16 +543,34 @@ def _run_step(run: _Run, strategy: Strategy, group: list[tuple[_Sym, int]], ts: 
             run.square_off(sym, i, end, makers[sym.token]() if sym.last_of_day[i] else None)
 
 
-def _marked(run: _Run) -> tuple[float, float]:
-    """``(equity, gross exposure)`` in ₹ with open positions at their last close."""
+def _marked(run: _Run, step: int) -> tuple[float, float]:
+    """``(equity, gross exposure)`` in ₹ at ``step`` with open positions at their last close."""
     value = 0.0
     gv = 0.0
     for tok, q in run.pos.items():
         if q:
-            mv = q * run.last_close[tok]
+            mv = q * float(run.close_tl[tok][step])
             value += mv
             gv += abs(mv)
     return run.cash + value, gv
+
+
+def _fill_marks(run: _Run, equity: np.ndarray, gross: np.ndarray, upto: int) -> None:
+    """Record the steps after ``run.marked`` and before ``upto`` (skipped: nothing happened, so
+    cash and positions are as now) — vectorised, the same floats :func:`_marked` gives."""
+    a = run.marked + 1
+    if a >= upto:
+        return
+    value = np.zeros(upto - a)
+    gv = np.zeros(upto - a)
+    for tok, q in run.pos.items():
+        if q:
+            mv = q * run.close_tl[tok][a:upto]
+            value += mv
+            gv += np.abs(mv)
+    equity[a:upto] = run.cash + value
+    gross[a:upto] = gv
+    run.marked = upto - 1
 
 
 def _result(run: _Run, cfg: BacktestConfig, all_ts: np.ndarray, equity: np.ndarray, gross: np.ndarray,

@@ -21,8 +21,9 @@ from decimal import Decimal
 import numpy as np
 
 from core.models import DepthLevel, Instrument, Tick
+from core.errors import ValidationError
 from core.orders import price_from_float, tick_size_for
-from core.tickpath import bar_ticks
+from core.tickpath import _check_bar, path_paise, to_paise
 
 
 def day_instruments(instrument: Instrument, days: np.ndarray, close: np.ndarray,
@@ -65,26 +66,50 @@ def depth(ltp_paise: int, tick_paise: int, base_qty: int) -> tuple[tuple[DepthLe
 class BarTicks:
     """The ``k`` ticks of one bar, built on demand (only bars with open orders need them).
 
+    Prices are ``core.tickpath.bar_ticks``'s. The path is computed only when a tick between
+    the first and the last is asked for: the first tick is the open and the last the close
+    (the path's exact anchors), so a MARKET order filled at the open costs no path at all.
     ``with_depth=False`` gives LTP-only ticks (fills at the LTP ± slippage, as without depth).
+    Raises ``ValidationError`` for a malformed bar (as ``bar_ticks``).
     """
 
-    __slots__ = ("token", "ts", "k", "prices", "base_qty", "tick_paise", "prev_close", "day_open", "with_depth")
+    __slots__ = ("token", "ts", "k", "_ohlc", "_path", "_tick", "base_qty", "tick_paise", "prev_close",
+                 "day_open", "with_depth")
 
     def __init__(self, token: int, ts: datetime, o: float, h: float, lo: float, c: float, volume: int, *,
                  k: int, tick_size: float, prev_close: float, day_open: float, with_depth: bool = True) -> None:
-        path = bar_ticks(o, h, lo, c, int(volume), k=k, tick_size=tick_size)
+        ohlc = tuple(to_paise(x) for x in (o, h, lo, c))
+        _check_bar(*ohlc, int(volume))
+        self._tick = to_paise(tick_size)
+        if self._tick <= 0:
+            raise ValidationError(f"tick size must be positive (got {self._tick} paise)")
         self.token, self.ts, self.k = token, ts, k
-        self.prices = path.prices
+        self._ohlc, self._path = ohlc, None
         self.base_qty = max(1, int(volume) // k)
         self.tick_paise = int(round(tick_size * 100))
         self.prev_close, self.day_open, self.with_depth = prev_close, day_open, with_depth
+
+    @property
+    def prices(self) -> np.ndarray:
+        """All ``k`` tick prices, int64 paise (``core.tickpath.path_paise``)."""
+        if self._path is None:
+            self._path = path_paise(*self._ohlc, self.k, self._tick)
+        return self._path
+
+    def price(self, i: int) -> int:
+        """Tick ``i``'s price in paise."""
+        if i == 0:
+            return self._ohlc[0]
+        if i == self.k - 1:
+            return self._ohlc[3]
+        return int(self.prices[i])
 
     def time(self, i: int) -> datetime:
         """Tick ``i``'s time: whole seconds after the bar opens, as the replay stamps it."""
         return self.ts + timedelta(seconds=int(i * 60 / self.k))
 
     def tick(self, i: int) -> Tick:
-        p = int(self.prices[i])
+        p = self.price(i)
         at = self.time(i)
         bids, asks = depth(p, self.tick_paise, self.base_qty) if self.with_depth else ((), ())
         return Tick(instrument_token=self.token, last_price=p / 100, mode="full" if self.with_depth else "ltp",

@@ -26,7 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -87,6 +87,35 @@ LAST_ENTRY = time(15, 0)
 FLATTEN_AT = time(15, 15)
 
 
+class Active(NamedTuple):
+    """Per bar, bool arrays (one element per feature row): the bars where
+    :meth:`Strategy.decide` may return a signal when the position is flat, long or short.
+    The backtester visits only these bars (plus bars with open orders, square-offs and day
+    boundaries); an exact mask (``True`` iff ``decide`` signals) keeps it minimal, a superset
+    keeps it correct."""
+
+    flat: np.ndarray
+    long: np.ndarray
+    short: np.ndarray
+
+
+def clock_us(at: pd.DatetimeIndex) -> np.ndarray:
+    """IST time of day of each timestamp, int64 microseconds after midnight."""
+    ist = at.tz_convert(IST)
+    return (((np.asarray(ist.hour, np.int64) * 60 + np.asarray(ist.minute)) * 60 + np.asarray(ist.second))
+            * 1_000_000 + np.asarray(ist.microsecond))
+
+
+def time_us(t: time) -> int:
+    """``t`` as microseconds after midnight (compare with :func:`clock_us`)."""
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
+
+
+def nan_false(x: pd.Series | np.ndarray) -> np.ndarray:
+    """``x`` as float64 numpy (comparisons with NaN are False, as in :meth:`Strategy.decide`)."""
+    return np.asarray(x, dtype=np.float64)
+
+
 class Strategy(ABC):
     """Base class. Subclasses set ``name``, ``title``, ``description``, ``PARAMS`` and
     implement :meth:`features` and :meth:`decide`.
@@ -122,6 +151,13 @@ class Strategy(ABC):
     def decide(self, bar_end: datetime, f: Mapping[str, float], position: int) -> Signal | None:
         """The decision at the close of a bar ending at ``bar_end`` (IST) from its features."""
 
+    def active(self, feats: pd.DataFrame, bar_end: pd.DatetimeIndex) -> Active:
+        """Vectorised: where :meth:`decide` on ``feats``' rows at ``bar_end`` (tz-aware, one
+        per row) may signal (see :class:`Active`). This default marks every bar, which is
+        always correct; the bundled strategies return exact masks (tested against ``decide``)."""
+        every = np.ones(len(feats), dtype=bool)
+        return Active(every, every, every)
+
     # ---------------------------------------------------------------- shared rules
     @classmethod
     def spec(cls) -> tuple[Param, ...]:
@@ -141,6 +177,16 @@ class Strategy(ABC):
     def may_enter(bar_end: datetime) -> bool:
         """No fresh entries from 15:00 IST (too close to the square-off)."""
         return bar_end.astimezone(IST).time() < LAST_ENTRY
+
+    @staticmethod
+    def session_exit_mask(bar_end: pd.DatetimeIndex) -> np.ndarray:
+        """:meth:`session_exit` fires (for any open position) on these bars: bool per bar."""
+        return clock_us(bar_end) >= time_us(FLATTEN_AT)
+
+    @staticmethod
+    def may_enter_mask(bar_end: pd.DatetimeIndex) -> np.ndarray:
+        """:meth:`may_enter` per bar, bool."""
+        return clock_us(bar_end) < time_us(LAST_ENTRY)
 
     # ---------------------------------------------------------------- one bar (live runner)
     def on_bar(self, bar: Bar, history: pd.DataFrame, *, position: int = 0,
@@ -211,6 +257,13 @@ def crossed_above(a: float, b: float, a_prev: float, b_prev: float) -> bool:
 
 def crossed_below(a: float, b: float, a_prev: float, b_prev: float) -> bool:
     return a < b and a_prev >= b_prev
+
+
+def crosses(f: pd.DataFrame, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised :func:`crossed_above` / :func:`crossed_below` of columns ``a``, ``b`` (and
+    their ``_prev`` columns) of ``f``: ``(up, down)`` bool per row."""
+    x, y, xp, yp = (nan_false(f[c]) for c in (a, b, f"{a}_prev", f"{b}_prev"))
+    return (x > y) & (xp <= yp), (x < y) & (xp >= yp)
 
 
 def ohlcv(bars: pd.DataFrame) -> pd.DataFrame:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from core import indicators as ind
 from core.errors import ValidationError
 from core.orders import Side
-from core.strategies.base import Param, Signal, Strategy, exit_signal, ohlcv
+from core.strategies.base import Active, Param, Signal, Strategy, exit_signal, nan_false, ohlcv
 
 
 class MeanReversion(Strategy):
@@ -40,6 +41,12 @@ class MeanReversion(Strategy):
         sd = b["close"].rolling(n, min_periods=n).std(ddof=0)
         z = (b["close"] - mid) / sd.where(sd > 0)
         return pd.DataFrame({"close": b["close"], "mid": mid, "z": z}, index=b.index)
+
+    def active(self, feats: pd.DataFrame, bar_end: pd.DatetimeIndex) -> Active:
+        z = nan_false(feats["z"])
+        held = self.session_exit_mask(bar_end) | (np.abs(z) <= self.params["exit_z"])
+        e = self.params["entry_z"]
+        return Active(self.may_enter_mask(bar_end) & ((z <= -e) | (z >= e)), held, held)
 
     def decide(self, bar_end: datetime, f: Mapping[str, float], position: int) -> Signal | None:
         if (s := self.session_exit(bar_end, position)) is not None:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from core import indicators as ind
 from core.orders import Side
-from core.strategies.base import Param, Signal, Strategy, exit_signal, ohlcv
+from core.strategies.base import Active, Param, Signal, Strategy, exit_signal, nan_false, ohlcv
 
 
 class Momentum(Strategy):
@@ -34,6 +34,12 @@ class Momentum(Strategy):
         roc = (b["close"] / b["close"].shift(n) - 1.0) * 100.0
         return pd.DataFrame({"close": b["close"], "roc": roc, "ema": ind.ema(b, int(self.params["trend"]))},
                             index=b.index)
+
+    def active(self, feats: pd.DataFrame, bar_end: pd.DatetimeIndex) -> Active:
+        roc, close, ema = (nan_false(feats[c]) for c in ("roc", "close", "ema"))
+        se = self.session_exit_mask(bar_end)
+        enter = self.may_enter_mask(bar_end) & (roc >= self.params["entry_roc_pct"]) & (close > ema)
+        return Active(enter, se | (roc < 0) | (close < ema), se)
 
     def decide(self, bar_end: datetime, f: Mapping[str, float], position: int) -> Signal | None:
         if (s := self.session_exit(bar_end, position)) is not None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.orders import Side
-from core.strategies.base import Param, Signal, Strategy, exit_signal, ohlcv
+from core.strategies.base import Active, Param, Signal, Strategy, exit_signal, nan_false, ohlcv
 from core.timeutil import IST
 
 SESSION_OPEN_MINUTES = 9 * 60 + 15
@@ -62,6 +62,12 @@ class OpeningRangeBreakout(Strategy):
                              "mid": (rng["or_high"] + rng["or_low"]) / 2,
                              "first_up": first_up.astype(np.float64), "first_down": first_dn.astype(np.float64)},
                             index=b.index)
+
+    def active(self, feats: pd.DataFrame, bar_end: pd.DatetimeIndex) -> Active:
+        close, mid, up, dn = (nan_false(feats[c]) for c in ("close", "mid", "first_up", "first_down"))
+        se = self.session_exit_mask(bar_end)
+        enter = self.may_enter_mask(bar_end) & ((up == 1.0) | (dn == 1.0))
+        return Active(enter, se | (close < mid), se | (close > mid))
 
     def decide(self, bar_end: datetime, f: Mapping[str, float], position: int) -> Signal | None:
         if (s := self.session_exit(bar_end, position)) is not None:

@@ -11,7 +11,8 @@ import pandas as pd
 from core import indicators as ind
 from core.errors import ValidationError
 from core.orders import Side
-from core.strategies.base import Param, Signal, Strategy, crossed_above, crossed_below, exit_signal, ohlcv
+from core.strategies.base import (Active, Param, Signal, Strategy, crossed_above, crossed_below, crosses,
+                                  exit_signal, ohlcv)
 
 
 class SmaCross(Strategy):
@@ -37,6 +38,11 @@ class SmaCross(Strategy):
         slow = ind.sma(b, int(self.params["slow"]))
         return pd.DataFrame({"close": b["close"], "fast": fast, "slow": slow,
                              "fast_prev": fast.shift(1), "slow_prev": slow.shift(1)}, index=b.index)
+
+    def active(self, feats: pd.DataFrame, bar_end: pd.DatetimeIndex) -> Active:
+        up, down = crosses(feats, "fast", "slow")
+        se = self.session_exit_mask(bar_end)
+        return Active(self.may_enter_mask(bar_end) & up, se | down, se)
 
     def decide(self, bar_end: datetime, f: Mapping[str, float], position: int) -> Signal | None:
         if (s := self.session_exit(bar_end, position)) is not None:

@@ -17,7 +17,8 @@ import pandas as pd
 from core import indicators as ind
 from core.errors import ValidationError
 from core.orders import Side
-from core.strategies.base import Param, Signal, Strategy, crossed_above, crossed_below, exit_signal, ohlcv
+from core.strategies.base import (Active, Param, Signal, Strategy, crossed_above, crossed_below, crosses,
+                                  exit_signal, nan_false, ohlcv)
 
 
 def stoch_rsi(bars: pd.DataFrame, rsi_period: int, stoch_period: int, smooth_k: int, smooth_d: int) -> pd.DataFrame:
@@ -61,6 +62,14 @@ class StochRsiEma(Strategy):
         k, d = s["stochrsi_k"], s["stochrsi_d"]
         return pd.DataFrame({"close": b["close"], "ema": ind.ema(b, int(p["trend"])), "k": k, "d": d,
                              "k_prev": k.shift(1), "d_prev": d.shift(1)}, index=b.index)
+
+    def active(self, feats: pd.DataFrame, bar_end: pd.DatetimeIndex) -> Active:
+        p = self.params
+        up, down = crosses(feats, "k", "d")
+        k_prev, close, ema = (nan_false(feats[c]) for c in ("k_prev", "close", "ema"))
+        se = self.session_exit_mask(bar_end)
+        enter = self.may_enter_mask(bar_end) & up & (k_prev <= p["oversold"]) & (close > ema)
+        return Active(enter, se | (down & (k_prev >= p["overbought"])) | (close < ema), se)
 
     def decide(self, bar_end: datetime, f: Mapping[str, float], position: int) -> Signal | None:
         if (s := self.session_exit(bar_end, position)) is not None:

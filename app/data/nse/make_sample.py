@@ -66,3 +66,27 @@ def make_scanner_sample(src: Path, dst: Path) -> None:
 
 if __name__ == "__main__":
     make_scanner_sample(Path(sys.argv[1]), Path(__file__).resolve().parent)
+
+
+# ---- backtest benchmark sample (issue 17: >= 50 liquid stocks × the 18 recorded sessions) ----------
+
+BENCH_EXTRA = 32  # extra stocks beyond the 20 of the minute file: 52 in all
+
+
+def make_bench_sample(src: Path, dst: Path) -> None:
+    """Cut ``minute_2016-08-16_2016-09-09_bench50.csv.gz``: the ``BENCH_EXTRA`` stocks with the
+    highest traded value (Σ close × volume) over the 18 sessions among those with all 6,750
+    bars, in the 2025 Kite NSE dump (so they have a token) and not already in the minute file."""
+    minute = pd.read_csv(src / "intraday/1min_kite_2016-08-16_2016-09-09/all_instruments_1min.csv.gz")
+    inst = pd.read_csv(src / "instruments/kite_instruments_NSE_2025-12.csv", dtype=str)
+    listed = set(inst.loc[inst["segment"] == "NSE", "tradingsymbol"])
+    counts = minute.groupby("symbol")["close"].size()
+    value = (minute["close"] * minute["volume"]).groupby(minute["symbol"]).sum()
+    ok = counts.index[(counts >= 6750) & counts.index.isin(listed) & ~counts.index.isin(STOCKS)]
+    pick = value[ok].sort_values(ascending=False).index[:BENCH_EXTRA]
+    out = dst / "minute_2016-08-16_2016-09-09_bench50.csv.gz"
+    minute[minute["symbol"].isin(pick)].to_csv(out, index=False, compression="gzip")
+
+
+if __name__ == "__main__":
+    make_bench_sample(Path(sys.argv[1]), Path(__file__).resolve().parent)
