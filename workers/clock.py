@@ -21,7 +21,8 @@ special sessions (e.g. Budget Saturday) are honoured:
 
 Paper-desk housekeeping runs every few seconds on *market* time (``services().market_clock``:
 the wall clock with Kite, the replayed session's clock with the replay market), sent as
-``as_of`` so a replayed session trades on its own clock:
+``as_of`` so a replayed session trades on its own clock (skipped, and shown so on the System
+page, while a replay market has sent no tick yet):
 
 * every 5 s ``match_orders`` (open LIMIT/SL/SL-M orders against the latest ticks; also executes
   approvals whose message was lost), every 30 s ``expire_approvals`` and ``square_off`` (MIS
@@ -180,7 +181,7 @@ def load_calendar() -> TradingCalendar:
 
 def build_scheduler(calendar: TradingCalendar, queue: DramatiqTaskQueue,
                     now: Callable[[], datetime] = lambda: datetime.now(IST),
-                    market_now: Callable[[], datetime] | None = None) -> BlockingScheduler:
+                    market_now: Callable[[], datetime | None] | None = None) -> BlockingScheduler:
     """A ``BlockingScheduler`` (IST) with every job of ``schedule()`` added (not started), and
     the periodic trading jobs when ``market_now`` (the market clock) is given: the ``at_start``
     ones first run when the scheduler starts, so a clock killed during the MIS square-off (or
@@ -200,14 +201,24 @@ def build_scheduler(calendar: TradingCalendar, queue: DramatiqTaskQueue,
     return scheduler
 
 
-def _run_periodic(job: PeriodicJob, market_now: Callable[[], datetime], queue: DramatiqTaskQueue) -> None:
+def _run_periodic(job: PeriodicJob, market_now: Callable[[], datetime | None], queue: DramatiqTaskQueue) -> None:
     outcome: str | BaseException | None
     try:
-        outcome = send_periodic(job, market_now(), queue)
+        now = market_now()  # None: market time unknown (replay, no tick yet): skipped, not wall time
+        outcome = None if now is None else send_periodic(job, now, queue)
     except Exception as exc:  # keep the clock alive; the next interval tries again
         outcome = exc
         log.exception("periodic job %s failed to send", job.actor)
     record_clock_run(queue, job.actor, outcome)  # the System page's "last runs"
+
+
+def _known_market_time(market_clock: Any, market: str) -> datetime | None:
+    """Market time now, or ``None`` while it is unknown (the replay market before its first tick):
+    a square-off or matching sweep must not run on the wall clock of another day."""
+    from app.market.history_warmup import market_time_known
+
+    reading = market_clock.now()
+    return reading.now if market_time_known(reading, market) else None
 
 
 def _run(job: ClockJob, calendar: TradingCalendar, queue: DramatiqTaskQueue, now: Callable[[], datetime]) -> None:
@@ -272,7 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     queue = svc.tasks  # the broker plus the store's job repository (the warm-up creates jobs)
     calendar = load_calendar()
     market_clock = svc.market_clock
-    scheduler = build_scheduler(calendar, queue, market_now=lambda: market_clock.now().now)
+    # read once before the schedule starts (an empty store seeds its instruments here), so the
+    # start-up sends are quick and a SIGTERM right after start does not wait for them
+    first = market_clock.now()
+    log.info("market time at start: %s (%s)", first.now.isoformat(), first.source)
+    scheduler = build_scheduler(calendar, queue,
+                                market_now=lambda: _known_market_time(market_clock, svc.settings.market))
     stopping = threading.Event()
     warm = threading.Thread(target=_warm_up, args=(queue, calendar, stopping), name="history-warm-up", daemon=True)
     warm.start()

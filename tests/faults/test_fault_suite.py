@@ -29,7 +29,15 @@ from app.adapters.queue import NAMESPACE
 from app.ops.operations import OperationsService
 from core.errors import DeskError
 from tests.app.test_operations import kill_group, start_worker
-from tests.faults.harness import Queue, approve_batch, block_database, check_books, env_note, fresh_desk, wait_fills
+from tests.faults.harness import (
+    Queue,
+    approve_batch,
+    block_database,
+    check_books,
+    env_note,
+    fresh_desk,
+    wait_fills,
+)
 from tests.fixtures_trading import T0, D, intent, later
 from tests.servers import free_port
 

@@ -174,7 +174,7 @@ def set_read_only(url: str, on: bool) -> int:
 
 
 def test_postgresql_read_only_refuses_clearly_writes_nothing_then_fills_once(tmp_path, fault_redis, fault_pg, say):
-    n = 30
+    n = 20
     d = fresh_desk(fault_pg, fault_redis.url)
     ids = approve_batch(d, n)  # their execute_approval messages wait on Redis: no worker yet
     pending = d.svc.propose(intent(qty=1), signal_price=D("1000"), reason="pending during the outage", now=T0)

@@ -203,8 +203,9 @@ def test_ticker_killed_restart_resubscribes_from_the_store_and_ticks_resume(tmp_
         killed = datetime.now(UTC)
         time.sleep(1.5)
         stale = cache.status()
-        say(f"   tried: SIGKILL (exit {proc.returncode}); its last heartbeat then {stale.age_seconds(datetime.now(UTC)):.1f}"
-            f" s old, still saying connected={stale.connected}")
+        age = stale.age_seconds(datetime.now(UTC))
+        say(f"   tried: SIGKILL (exit {proc.returncode}); its last heartbeat then {age:.1f} s old, still saying "
+            f"connected={stale.connected}")
         proc2, log = start_ticker(tmp_path, redis_url, replay_server.port)  # same environment as before
         restarted = time.monotonic()
         wait_for(lambda: len(cache.latest(tokens.values())) == len(tokens)
