@@ -5,7 +5,12 @@ Starts a throwaway ``redis-server`` and a real ``dramatiq workers.trading`` work
 approves N proposals at a steady rate (each approve call re-checks drift and risk, then
 enqueues ``execute_approval``) and measures, per approval, the wall time from the approve
 call to the fill row being visible in the store (a poller reads new fill rows every 2 ms).
-The split printed: the approve call itself, then queue wait + order + fill in the worker.
+The split printed: the approve call itself, then queue wait + order + fill in the worker, and
+per stage (p50/p99): ``checks`` (the approve call up to its enqueue: drift, gatekeeper, the
+APPROVED write), ``enqueue`` (Redis), ``queue wait`` (until a worker thread takes it), ``order``
+(the order row stored), ``fill`` (the fill transaction's statements), ``commits`` (the order's
+and the fill's COMMITs), ``seen`` (until the poller saw the row). The worker is
+``bench.a2f_worker``: ``workers.trading`` plus that timing. The load average is printed too.
 
 Two desks: a busy one (``-n`` approvals at ``--rate``/s) and a quiet one, where a trader
 approves one order every ``--quiet-gap`` seconds and the queue idles in between (the common
@@ -17,8 +22,9 @@ Dramatiq's default so the difference is measured, not assumed. Then the peer: th
 own rate applying fills straight to the store (``TradingEngine.store_fill``: fill + ledger +
 position in one transaction each).
 
-Targets (issue 4): p99 approval→fill < 250 ms with 4 worker threads (Procfile's poll, both
-desks); ledger ≥ 500 fills/s. Prints PASS/FAIL; exits 0 unless something broke.
+Targets (issue 4; issue 16 item 8 for both stores): p99 approval→fill < 250 ms with 4 worker
+threads (Procfile's poll, both desks); ledger ≥ 500 fills/s, on SQLite and PostgreSQL alike.
+Prints PASS/FAIL; exits 0 unless something broke.
 ``python bench/approval_to_fill.py [-n 400] [--rate 20] [--quiet 30] [--store sqlite|postgresql]
 [--skip-default-poll]``.
 """

@@ -150,13 +150,12 @@ class TradingBooks:
                      for r in self.store.positions()}
         today = self.store.ledger_sums(day)
         charges_today = -sum((today.get(k, ZERO) for k in CHARGE_KINDS), ZERO)
-        mis_realized = sum((Decimal(f["realized"]) for f in self.store.list_fills(day=day)
-                            if f["product"] == Product.MIS), ZERO)
+        fill_sums = self.store.fill_sums(day)  # one aggregate read, not every fill of the day
         return Portfolio(
             capital=capital if capital > 0 else self.config.capital, mis_leverage=self.config.mis_leverage,
             trading_day=day, ledger=ledger, positions=FrozenMap(positions),
-            realized_today=self.store.fill_sums(day)["realized"], charges_today=charges_today,
-            margins=self.config.margins, mis_realized_today=mis_realized,
+            realized_today=fill_sums["realized"], charges_today=charges_today,
+            margins=self.config.margins, mis_realized_today=fill_sums["mis_realized"],
             btst_proceeds_today=self._btst_proceeds(day, positions),
         )
 

@@ -17,13 +17,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from app.adapters.trading_store import schema as t
 
 Row = dict[str, Any]
+#: The fill columns ``fill_sums`` adds up.
+_FILL_SUM_COLUMNS = ("realized", "brokerage", "stt", "exchange_txn", "sebi", "ipft", "stamp", "square_off_fee", "gst")
 ZERO = Decimal("0.00")
 DESK = "desk"
 
@@ -107,6 +109,29 @@ class TradingStore:
             exists().where(or_(t.orders.c.order_id == bindparam("k_order"),
                                t.orders.c.approval_id == bindparam("k_approval"))).label("exists"))
         self._positions_of = select(t.positions).where(t.positions.c.instrument_token == bindparam("k_token"))
+        self._fill_sums = select(
+            *[func.sum(t.fills.c[c]).label(c) for c in _FILL_SUM_COLUMNS],
+            func.sum(case((t.fills.c.product == "MIS", t.fills.c.realized), else_=0)).label("mis_realized"),
+        ).where(t.fills.c.day == bindparam("k_day"))
+        # the gatekeeper's reads on every approve and fill, built once (building a statement costs
+        # more CPU than running it; SQLAlchemy caches the compiled form of a reused one)
+        by_id = lambda table, col: select(table).where(table.c[col] == bindparam("k"))  # noqa: E731
+        self._approval_by_id = by_id(t.approvals, "approval_id")
+        self._order_by_id = by_id(t.orders, "order_id")
+        self._order_by_approval = by_id(t.orders, "approval_id")
+        self._desk_row = by_id(t.desk_state, "key")
+        self._approved_decision = (
+            select(t.risk_decisions)
+            .where(and_(t.risk_decisions.c.approval_id == bindparam("k"), t.risk_decisions.c.approved.is_(True),
+                        t.risk_decisions.c.stage != "preview"))
+            .order_by(t.risk_decisions.c.at.desc()).limit(1))
+        self._latest_limits = select(t.risk_limits).order_by(t.risk_limits.c.version.desc()).limit(1)
+        self._all_positions = select(t.positions).order_by(t.positions.c.instrument_token, t.positions.c.product)
+        sums = select(t.ledger.c.kind, func.sum(t.ledger.c.amount)).group_by(t.ledger.c.kind)
+        self._ledger_sums, self._ledger_sums_of_day = sums, sums.where(t.ledger.c.day == bindparam("k_day"))
+        self._order_counts = (select(t.orders.c.tradingsymbol, t.orders.c.tag, func.count().label("n"))
+                              .where(and_(t.orders.c.day == bindparam("k_day"), t.orders.c.status != "REJECTED"))
+                              .group_by(t.orders.c.tradingsymbol, t.orders.c.tag))
 
     @property
     def dialect(self) -> str:
@@ -159,7 +184,7 @@ class TradingStore:
 
     def get_approval(self, approval_id: str) -> Row | None:
         with self._reader.connect() as conn:
-            r = conn.execute(select(t.approvals).where(t.approvals.c.approval_id == approval_id)).first()
+            r = conn.execute(self._approval_by_id, {"k": approval_id}).first()
         return dict(r._mapping) if r else None
 
     def list_approvals(self, statuses: Sequence[str], *, limit: int | None = None, newest_first: bool = False,
@@ -224,12 +249,8 @@ class TradingStore:
 
     def approved_decision_for(self, approval_id: str) -> Row | None:
         """The latest approved decision of ``approval_id`` (stage approval/manual/system)."""
-        q = (select(t.risk_decisions)
-             .where(and_(t.risk_decisions.c.approval_id == approval_id, t.risk_decisions.c.approved.is_(True),
-                         t.risk_decisions.c.stage != "preview"))
-             .order_by(t.risk_decisions.c.at.desc()).limit(1))
         with self._reader.connect() as conn:
-            r = conn.execute(q).first()
+            r = conn.execute(self._approved_decision, {"k": approval_id}).first()
         return dict(r._mapping) if r else None
 
     def decisions(self, trace_id: str) -> list[Row]:
@@ -269,12 +290,12 @@ class TradingStore:
 
     def get_order(self, order_id: str) -> Row | None:
         with self._reader.connect() as conn:
-            r = conn.execute(select(t.orders).where(t.orders.c.order_id == order_id)).first()
+            r = conn.execute(self._order_by_id, {"k": order_id}).first()
         return dict(r._mapping) if r else None
 
     def order_for_approval(self, approval_id: str) -> Row | None:
         with self._reader.connect() as conn:
-            r = conn.execute(select(t.orders).where(t.orders.c.approval_id == approval_id)).first()
+            r = conn.execute(self._order_by_approval, {"k": approval_id}).first()
         return dict(r._mapping) if r else None
 
     def list_orders(self, *, day: date | None = None, open_only: bool = False, trace_id: str | None = None,
@@ -303,11 +324,8 @@ class TradingStore:
 
     def count_orders(self, day: date) -> list[Row]:
         """Today's non-rejected orders: ``tradingsymbol``, ``tag``, ``n``."""
-        q = (select(t.orders.c.tradingsymbol, t.orders.c.tag, func.count().label("n"))
-             .where(and_(t.orders.c.day == day, t.orders.c.status != "REJECTED"))
-             .group_by(t.orders.c.tradingsymbol, t.orders.c.tag))
         with self._reader.connect() as conn:
-            return _rows(conn.execute(q))
+            return _rows(conn.execute(self._order_counts, {"k_day": day}))
 
     # ------------------------------------------------------------------ fills (the one transaction)
 
@@ -448,24 +466,20 @@ class TradingStore:
 
     def ledger_sums(self, day: date | None = None) -> dict[str, Decimal]:
         """Sum of ``amount`` ₹ by ``kind`` (every day, or only ``day``)."""
-        q = select(t.ledger.c.kind, func.sum(t.ledger.c.amount)).group_by(t.ledger.c.kind)
-        if day is not None:
-            q = q.where(t.ledger.c.day == day)
+        q, params = (self._ledger_sums, {}) if day is None else (self._ledger_sums_of_day, {"k_day": day})
         with self._reader.connect() as conn:
-            return {k: Decimal(v or 0) for k, v in conn.execute(q)}
+            return {k: Decimal(v or 0) for k, v in conn.execute(q, params)}
 
     def positions(self) -> list[Row]:
         with self._reader.connect() as conn:
-            return _rows(conn.execute(select(t.positions).order_by(t.positions.c.instrument_token,
-                                                                    t.positions.c.product)))
+            return _rows(conn.execute(self._all_positions))
 
     def fill_sums(self, day: date) -> dict[str, Decimal]:
-        """Today's ``realized`` ₹ and each charge component ₹ summed over fills of ``day``."""
-        cols = ["realized", "brokerage", "stt", "exchange_txn", "sebi", "ipft", "stamp", "square_off_fee", "gst"]
-        q = select(*[func.sum(t.fills.c[c]).label(c) for c in cols]).where(t.fills.c.day == day)
+        """Today's ``realized`` ₹ and each charge component ₹ summed over fills of ``day``, and
+        ``mis_realized``: the ``realized`` ₹ of its MIS fills alone. One aggregate read."""
         with self._reader.connect() as conn:
-            r = conn.execute(q).first()
-        return {c: Decimal(getattr(r, c) or 0) for c in cols}
+            r = conn.execute(self._fill_sums, {"k_day": day}).first()
+        return {c: Decimal(getattr(r, c) or 0) for c in (*_FILL_SUM_COLUMNS, "mis_realized")}
 
     def pending_cnc_buys(self, as_of: date) -> dict[int, int]:
         """CNC shares bought but not yet settled on ``as_of`` (T+1), by instrument_token."""
@@ -512,9 +526,8 @@ class TradingStore:
     # ------------------------------------------------------------------ limits and desk state
 
     def latest_limits(self) -> Row | None:
-        q = select(t.risk_limits).order_by(t.risk_limits.c.version.desc()).limit(1)
         with self._reader.connect() as conn:
-            r = conn.execute(q).first()
+            r = conn.execute(self._latest_limits).first()
         return dict(r._mapping) if r else None
 
     def save_limits(self, limits: Row, *, saved_by: str, saved_at: datetime, audit: Row | None = None) -> int:
@@ -535,7 +548,7 @@ class TradingStore:
 
     def desk_state(self) -> Row | None:
         with self._reader.connect() as conn:
-            r = conn.execute(select(t.desk_state).where(t.desk_state.c.key == DESK)).first()
+            r = conn.execute(self._desk_row, {"k": DESK}).first()
         return dict(r._mapping) if r else None
 
     def set_desk_state(self, values: Row, audit: Row | None = None) -> None:
