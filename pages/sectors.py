@@ -24,6 +24,24 @@ sectors = svc.sectors
 st.header("Sectors")
 
 
+@st.cache_resource(ttl=60, max_entries=4, show_spinner=False)
+def sector_view(forming: bool, market_minute: str):
+    """The sector snapshot for one market minute (and "today so far" or not), shared by every
+    session: a rerun or another visit in that minute reuses it (and the tables it memoises)
+    instead of re-reading 500 members' daily bars. Built at a market time inside that minute, so
+    nothing in it is past market time; a fetch clears it (see :func:`fetch_button`)."""
+    warmup.wait()  # the web's warm-up may be filling the index bars right now: do not race it
+    return get_services().sectors.view(forming=forming)
+
+
+@st.cache_resource(ttl=60, max_entries=12, show_spinner=False)
+def heatmap(forming: bool, market_minute: str, period: str) -> go.Figure:
+    """The treemap of :func:`sector_view`'s ``period`` (shared read-only: ``st.plotly_chart`` only
+    serialises it)."""
+    snapshot = sector_view(forming, market_minute)
+    return treemap(snapshot.symbol_table(period), snapshot.sector_table(period), period)
+
+
 def fetch_button(missing: int, label: str) -> None:
     """Queue daily backfills of the members without bars (the backfill worker runs them)."""
     if missing and st.button(label, key="sectors_fetch",
@@ -35,6 +53,8 @@ def fetch_button(missing: int, label: str) -> None:
         except DeskError as exc:
             st.error(f"Could not queue the backfills: {exc}")
         else:
+            sector_view.clear()
+            heatmap.clear()
             st.success(f"Queued {len(ids)} daily backfill jobs; the coverage grows as the backfill worker "
                        "stores their bars (reload the page).")
 
@@ -46,9 +66,9 @@ try:
     today = in_session and st.toggle("Today so far", key="sectors_today",
                                      help="Include today's forming daily bars (from the latest ticks) "
                                           "before the 15:30 close.")
+    minute = now.replace(second=0, microsecond=0).isoformat()
     with st.spinner("Reading the market's daily bars…"):
-        warmup.wait()  # the web's warm-up may be filling the index bars right now: do not race it
-        view = sectors.view(forming=today)
+        view = sector_view(bool(today), minute)
 except ValidationError as exc:
     view = None
     st.error(str(exc))
@@ -140,7 +160,7 @@ st.caption(f"Returns from the close of {base:%d %b %Y} to {end}; "
            + ("" if bench is not None else
               f" {bench_note}"))
 
-st.plotly_chart(treemap(leaves, table, period), key="sectors_heatmap", width="stretch")
+st.plotly_chart(heatmap(bool(today), minute, period), key="sectors_heatmap", width="stretch")
 
 st.subheader("Sector table")
 first = ["return_pct", "index", "index_pct"]  # the NSE index beside the equal-weighted return
