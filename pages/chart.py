@@ -32,6 +32,14 @@ def load_bars(key: str, interval: str, as_of: datetime) -> ChartBars:
     return chart_bars(get_services().market_data, key, interval, as_of)
 
 
+@st.cache_resource(ttl=15, max_entries=32, show_spinner=False)
+def chart_figure(key: str, interval: str, as_of: datetime, overlays: tuple[str, ...], rsi_panel: bool):
+    """The figure of :func:`load_bars`'s bars, shared by every session for the same market minute and
+    options (``st.plotly_chart`` only serialises it), so a revisit does not rebuild the candles."""
+    return price_figure(load_bars(key, interval, as_of).frame, interval, title=f"{key} · {interval_label(interval)}",
+                        overlays=list(overlays), rsi_panel=rsi_panel)
+
+
 def _unique(keys: list[str | None]) -> list[str]:
     out: list[str] = []
     for k in keys:
@@ -94,9 +102,9 @@ show_vwap = t2.toggle("VWAP", value=intraday, key="chart_vwap", disabled=not int
 show_bb = t3.toggle("Bollinger 20, 2σ", value=False, key="chart_bollinger")
 show_rsi = t4.toggle("RSI panel", value=False, key="chart_rsi")
 
-as_of = chart_as_of(market_now, day)
+as_of = chart_as_of(market_now, day).replace(second=0, microsecond=0)  # reads are cached per minute
 try:
-    data = load_bars(key, interval, as_of.replace(second=0, microsecond=0))  # cached per minute
+    data = load_bars(key, interval, as_of)
 except ValidationError as exc:
     st.error(str(exc))
     st.stop()
@@ -126,9 +134,8 @@ if short:
 
 overlays = [name for name, on in (("EMA", show_ema), ("VWAP", show_vwap and intraday),
                                                ("Bollinger", show_bb)) if on]
-fig = price_figure(data.frame, interval, title=f"{key} · {interval_label(interval)}", overlays=overlays,
-                   rsi_panel=show_rsi)
-st.plotly_chart(fig, key="chart_figure", config={"displaylogo": False})
+st.plotly_chart(chart_figure(key, interval, as_of, tuple(overlays), show_rsi), key="chart_figure",
+                config={"displaylogo": False})
 st.caption(data.caption())
 if svc.settings.market == "replay":
     st.caption(REPLAY_DERIVED_NOTE)
