@@ -29,8 +29,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from dramatiq.middleware import Middleware
-
 #: The current trace id ("" when none).
 trace_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("desk_trace_id", default="")
 _message_var: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar("desk_message", default=("", ""))
@@ -144,45 +142,15 @@ def trace_id_of(message: Any) -> str:
     return str(options.get("trace_id") or kwargs.get("trace_id") or "")
 
 
-class TraceIdMiddleware(Middleware):
-    """Carries the trace id through Dramatiq (see the module docstring)."""
+def __getattr__(name: str) -> Any:
+    """``TraceIdMiddleware`` and ``install_trace_middleware`` live in ``app.trace_middleware``
+    (they load Dramatiq): imported on first use, so a process without a queue (the ticker) never
+    loads it."""
+    if name in ("TraceIdMiddleware", "install_trace_middleware"):
+        from app import trace_middleware
 
-    def __init__(self, configure_worker_logging: bool = True) -> None:
-        self.configure_worker_logging = configure_worker_logging
-        self._tokens: dict[str, tuple[contextvars.Token, contextvars.Token]] = {}
-
-    def before_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
-        current = trace_id_var.get()
-        if current and not trace_id_of(message):
-            message.options["trace_id"] = current
-
-    def before_process_message(self, broker: Any, message: Any) -> None:
-        # Each worker thread has its own context, so set/reset per message is thread-safe.
-        self._tokens[message.message_id] = (trace_id_var.set(trace_id_of(message)),
-                                            _message_var.set((message.message_id, message.actor_name)))
-
-    def after_process_message(self, broker: Any, message: Any, *, result: Any = None,
-                              exception: BaseException | None = None) -> None:
-        tokens = self._tokens.pop(message.message_id, None)
-        if tokens is not None:
-            trace_id_var.reset(tokens[0])
-            _message_var.reset(tokens[1])
-
-    after_skip_message = after_process_message
-
-    def after_worker_boot(self, broker: Any, worker: Any) -> None:
-        if self.configure_worker_logging and _configured is None:
-            configure_logging("worker")
-
-
-def install_trace_middleware(broker: Any) -> TraceIdMiddleware:
-    """Add a :class:`TraceIdMiddleware` to ``broker`` unless it has one; return it."""
-    for m in broker.middleware:
-        if isinstance(m, TraceIdMiddleware):
-            return m
-    middleware = TraceIdMiddleware()
-    broker.add_middleware(middleware)
-    return middleware
+        return getattr(trace_middleware, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["ContextFilter", "JsonFormatter", "TraceIdMiddleware", "configure_logging", "install_trace_middleware",
