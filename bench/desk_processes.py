@@ -100,5 +100,47 @@ def format_memory(rows: list[ProcessMemory]) -> str:
     return "\n".join(lines)
 
 
+#: Issue 16's targets: ticker and clock each, and the default run (``DESK`` processes), RSS MB.
+TARGET_SMALL_MB, TARGET_RUN_MB = 120.0, 1000.0
+
+
+def verdicts(rows: list[ProcessMemory]) -> dict[str, bool]:
+    """PASS/FAIL of the memory targets for ``rows`` (RSS)."""
+    by = {n: sum(r.rss for r in rows if r.name == n) for n in DESK}
+    return {"ticker ≤ 120 MB": 0 < by["ticker"] <= TARGET_SMALL_MB,
+            "clock ≤ 120 MB": 0 < by["clock"] <= TARGET_SMALL_MB,
+            "default run ≤ 1 GB": sum(by.values()) <= TARGET_RUN_MB}
+
+
+def main(argv: list[str]) -> int:
+    """``python bench/desk_processes.py [LAUNCHER_PID] [--settle S]``: the memory of a running
+    ``make run`` (its launcher's pid), or of a desk started here (``tests.e2e.desk.running_desk``,
+    a fresh store) after ``S`` seconds (default 60: the clock's first health check has run)."""
+    import argparse
+    import tempfile
+    import time
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    ap.add_argument("pid", nargs="?", type=int, help="the launcher's pid of a running make run")
+    ap.add_argument("--settle", type=float, default=60.0, help="seconds after start before measuring")
+    args = ap.parse_args(argv)
+    if args.pid:
+        rows = memory_table(args.pid)
+    else:
+        root = Path(__file__).resolve().parent.parent
+        sys.path.insert(0, str(root))
+        from tests.e2e.desk import running_desk
+
+        with running_desk(Path(tempfile.mkdtemp(prefix="paperdesk-memory-"))):
+            launcher = next(c for c in psutil.Process().children() if name_of(c) == "launcher")
+            time.sleep(args.settle)
+            rows = memory_table(launcher.pid)
+    print(format_memory(rows))
+    for name, ok in verdicts(rows).items():
+        print(f"{'PASS' if ok else 'FAIL'} {name}")
+    return 0
+
+
 if __name__ == "__main__":
-    print(format_memory(memory_table(int(sys.argv[1]))))
+    sys.exit(main(sys.argv[1:]))
