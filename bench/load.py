@@ -27,8 +27,10 @@ where a target fails. Prints PASS/FAIL per run and the load average (2 cores, sh
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -292,29 +294,43 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=20.0, help="approvals per second")
     ap.add_argument("--symbols", type=int, default=90, help="watchlist size (instruments streamed)")
     ap.add_argument("--speed", type=float, default=100.0, help="replay speed (ticks/s = symbols × speed)")
+    ap.add_argument("--one", type=int, default=0, help=argparse.SUPPRESS)  # one count, in a fresh process
     args = ap.parse_args()
+    if args.one:
+        run = one_run(args.one, args)
+        print(report(run), flush=True)
+        print("RESULT " + json.dumps({"ok": all(run.verdicts().values()), "refresh_p99": pct(run.refresh, 0.99),
+                                      "fill_p99": pct(run.fills_ms, 0.99)}), flush=True)
+        return 0
     counts = [int(x) for x in args.sessions.split(",") if x.strip()]
     print(f"load bench: sessions {counts}, {args.seconds:.0f} s each, {args.rate:g} approvals/s, "
           f"{args.symbols} instruments × speed {args.speed:g} = {args.symbols * args.speed:,.0f} ticks/s offered")
-    runs, limit = [], None
-    for n in counts:
-        try:
-            run = one_run(n, args)
-        except Exception as exc:  # noqa: BLE001 - the desk or the browser gave up: that count fails
-            print(f"-- {n} session(s): the run broke ({type(exc).__name__}: {str(exc)[:300]}); "
-                  f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    results: dict[int, dict] = {}
+    limit = None
+    for n in counts:  # each count in its own process: a fresh service graph, broker and Redis client
+        cmd = [sys.executable, __file__, "--one", str(n), "--seconds", str(args.seconds), "--rate", str(args.rate),
+               "--symbols", str(args.symbols), "--speed", str(args.speed)]
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        result = None
+        for line in proc.stdout.splitlines():
+            if line.startswith("RESULT "):
+                result = json.loads(line.removeprefix("RESULT "))
+            elif not line.startswith(("honcho", "redis")):
+                print(line, flush=True)
+        if result is None:
+            print(f"-- {n} session(s): the run broke (exit {proc.returncode}); load average "
+                  f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
             limit = limit or n
             break
-        runs.append(run)
-        print(report(run), flush=True)
-        if limit is None and not all(run.verdicts().values()):
+        results[n] = result
+        if limit is None and not result["ok"]:
             limit = n
-    base = runs[0]
-    for run in runs[1:]:
-        b, r = pct(base.refresh, 0.99), pct(run.refresh, 0.99)
-        if b and r:
-            print(f"{run.sessions} sessions vs {base.sessions}: refresh p99 ×{r / b:.2f}, approval→fill p99 "
-                  f"×{(pct(run.fills_ms, 0.99) or 0) / max(pct(base.fills_ms, 0.99) or 1e-9, 1e-9):.2f}")
+    base = results.get(counts[0])
+    for n, r in results.items():
+        if base and n != counts[0] and base["refresh_p99"] and r["refresh_p99"]:
+            ratio_fill = (r["fill_p99"] / base["fill_p99"]) if base["fill_p99"] and r["fill_p99"] else None
+            print(f"{n} sessions vs {counts[0]}: refresh p99 ×{r['refresh_p99'] / base['refresh_p99']:.2f}, "
+                  f"approval→fill p99 " + (f"×{ratio_fill:.2f}" if ratio_fill else "n/a"))
     print("limit: " + (f"a target first fails at {limit} session(s)" if limit else
                        f"every target held up to {counts[-1]} session(s)"))
     print(f"load average now: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
