@@ -85,10 +85,15 @@ class TradingEngine(OrderExecution):
         the day's first square-off of the position, each charged ₹50 + GST. Returns orders placed."""
         trace = square_off.trace_id(day, pos.instrument_token)
         attempt, last = self._last_square_off(trace)
-        resting = [o for o in last if o["status"] in ("OPEN", "TRIGGER_PENDING")]
+        resting = [o for o in last if o["status"] in square_off.IN_FLIGHT]
         if resting:
             self._square_off_refused(pos, trace, attempt, now, resting[0])  # resting: it fills when it can
             return 0
+        # another run (a second worker, a restarted clock's send) may have closed it since the
+        # positions were read: the store's position now decides, never the earlier read
+        current = self.store.position(pos.instrument_token, Product.MIS.value)
+        if current is None or int(current["quantity"]) != pos.quantity:
+            return 0  # flat now, or changed: the next run squares off what is left
         attempt = 0 if attempt is None else attempt + 1
         cached = self.latest([pos.instrument_token]).get(pos.instrument_token)
         if cached is None or cached.tick.last_price <= 0:  # nothing to fill at: record, retry next run
@@ -131,7 +136,8 @@ class TradingEngine(OrderExecution):
 
     def _last_square_off(self, trace: str) -> tuple[int | None, list[dict]]:
         """(last attempt number, the order rows of its parts) of ``trace``; (None, []) before any
-        attempt, and no rows for an attempt the gatekeeper refused."""
+        attempt, and no rows for an attempt the gatekeeper refused. A part approved without an
+        order yet has a ``PLACING`` row (``square_off.placing_row``)."""
         last, rows = None, []
         for n in range(square_off.MAX_ATTEMPTS):
             aid = square_off.attempt_id(trace, n)
@@ -148,8 +154,8 @@ class TradingEngine(OrderExecution):
                 if part and self.store.get_approval(pid) is None:
                     break
                 row = self.store.order_for_approval(pid)
-                if row is not None:
-                    rows.append(row)
+                # approved but no order yet: another run is placing it (or match_orders will)
+                rows.append(row if row is not None else square_off.placing_row(pid))
         return last, rows
 
     def _square_off_refused(self, pos: Any, trace: str, attempt: int, now: datetime, order: dict | None) -> None:

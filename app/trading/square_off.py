@@ -8,7 +8,9 @@ most ``ChargeSchedule.square_off_max_quantity`` shares, each charged ₹50 + GST
 support.zerodha.com, intraday auto square-off timings): 70,000 shares are three orders of
 30,000 + 30,000 + 10,000, approval ids ``<attempt>``, ``<attempt>-P2``, ``<attempt>-P3``. A
 new attempt is placed only when the previous one is over without filling (refused by the
-gatekeeper, rejected, cancelled); a resting attempt is left to fill. Every run that leaves
+gatekeeper, rejected, cancelled); a resting attempt (or one approved and still being placed) is
+left to fill, and a new one is placed only while the store's position is still the one the run
+read, so two runs that overlap (two workers, a restarted clock) close a position once. Every run that leaves
 the position open writes an audit row ``squareoff_failed`` (reason codes, messages,
 attempt) on the trace, so an MIS position is never carried overnight silently.
 """
@@ -22,6 +24,8 @@ from decimal import Decimal
 from core.timeutil import to_ist
 
 REFUSED_ACTION = "squareoff_failed"  # ("squareoff_refused" is the gate's own row)
+#: Order statuses of an attempt still under way: no new attempt while one of its parts has one.
+IN_FLIGHT = ("OPEN", "TRIGGER_PENDING", "PLACING")
 MAX_ATTEMPTS = 100  # a bound for the id scan; the clock runs every 30 s, far fewer in a day
 MAX_PARTS = 1_000  # orders per attempt: 30 million shares at 30,000 a order
 
@@ -55,6 +59,12 @@ def part_id(trace: str, attempt: int, part: int) -> str:
     """Approval id of order ``part`` (0 = first) of ``attempt``: the attempt id, then ``-P2``, ``-P3`` ..."""
     base = attempt_id(trace, attempt)
     return base if part == 0 else f"{base}-P{part + 1}"
+
+
+def placing_row(approval_id: str) -> dict:
+    """The stand-in order row of a part approved without an order yet (status ``PLACING``)."""
+    return {"order_id": f"O-{approval_id}", "approval_id": approval_id, "status": "PLACING",
+            "status_message": "approved; its order is being placed"}
 
 
 def split_quantity(quantity: int, max_quantity: int) -> list[int]:

@@ -225,3 +225,51 @@ def test_ticker_killed_restart_resubscribes_from_the_store_and_ticks_resume(tmp_
                 p.wait()
         client.close()
         d.sql.dispose()
+
+
+# --------------------------------------------------------------------------- 1b. two square-off runs
+
+class SecondRun:
+    """A notifier that, at the first square-off refusal it hears of, runs ``other()`` (another
+    worker's square-off) to the end: the two runs overlap at a known point, deterministically."""
+
+    def __init__(self) -> None:
+        self.other = None
+        self.ran = False
+
+    def notify(self, event) -> int:
+        if self.other is not None and not self.ran:
+            self.ran = True
+            self.other()
+        return 0
+
+
+def test_overlapping_square_off_runs_close_each_position_once(fault_redis, fault_pg, say):
+    """What test 1 exercises by timing, at a fixed point: run B reads the open positions, is held
+    up on the first one (no price) while run A squares off the second; B then reaches the second."""
+    from app.adapters.calendar_source import load_nse_calendar
+    from app.adapters.tick_cache import LATEST_KEY
+    from app.trading.config import TradingConfig
+    from app.trading.service import TradingService
+    from tests.fixtures_trading import INFY, SBIN, put_tick
+
+    d = fresh_desk(fault_pg, fault_redis.url, queued=False)
+    for token, symbol, price in ((INFY, "INFY", 1000.0), (SBIN, "SBIN", 250.0)):
+        d.tick(token, price)
+        a = d.svc.propose(intent(token, symbol, qty=4), signal_price=D(str(price)), reason="MIS entry", now=T0)
+        assert d.svc.approve(a.approval_id, user="trader", now=later(1)).ok
+    put_tick(d.ticks, SBIN, 250.0, at=AFTER_CUTOFF)
+    d.ticks.client.hdel(LATEST_KEY, INFY)  # INFY: no price, so run B records a refusal there first
+    second = SecondRun()
+    b = TradingService(None, d.store, d.svc.instruments, d.ticks, None, calendar=load_nse_calendar(),
+                       config=TradingConfig(slippage_bps=D(0)), notifier=second)
+    second.other = lambda: d.svc.square_off_mis(AFTER_CUTOFF)  # run A, on another "worker"
+    b.square_off_mis(AFTER_CUTOFF)
+    sbin = [o for o in d.store.list_orders() if o["tag"] == "SQUAREOFF" and o["instrument_token"] == SBIN]
+    fees = [e for e in d.store.ledger_entries() if e["kind"] == "SQUARE_OFF_CHARGE" and e["instrument_token"] == SBIN]
+    [pos] = [p for p in d.store.positions() if p["instrument_token"] == SBIN]
+    say(f"1b. overlapping square-off runs: run A ran inside run B ({second.ran}); SBIN square-off orders "
+        f"{[(o['approval_id'], o['side'], o['quantity'], o['status']) for o in sbin]}, fees {len(fees)}, "
+        f"position {pos['quantity']}")
+    assert second.ran and len(sbin) == 1 and len(fees) == 1 and pos["quantity"] == 0
+    d.sql.dispose()
