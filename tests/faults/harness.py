@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from app.adapters.trading_store.schema import metadata as trading_metadata
 from tests.fixtures_trading import INFY, T0, D, intent, later, make_desk
 from tests.servers import free_port, redis_server_binary, unavailable, wait_port
 
+ROOT = Path(__file__).resolve().parents[2]
 ADMIN = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 #: Like the clock (every 5 s), the tests send the ``match_orders`` sweep while they wait: it
 #: executes APPROVED approvals whose message was lost with a dead worker, Redis or store.
@@ -174,13 +176,8 @@ def env_note(log: Path, needle: str) -> int:
     return log.read_text(errors="replace").count(needle) if log.exists() else 0
 
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
 def start_clock(tmp: Path, redis_url: str, db: str, watchlist: str) -> tuple[subprocess.Popen, Path]:
     """``python -m workers.clock`` on the Redis broker in its own process group; (process, log)."""
-    import sys
-
     log = tmp / f"clock-{time.monotonic_ns()}.log"
     env = {**os.environ, "DESK_ENV": "test", "DESK_BROKER": "redis", "REDIS_URL": redis_url, "DATABASE_URL": db,
            "DESK_STATE_DIR": str(tmp / "state"), "DESK_WATCHLIST": watchlist, "PYTHONPATH": str(ROOT),
@@ -189,3 +186,11 @@ def start_clock(tmp: Path, redis_url: str, db: str, watchlist: str) -> tuple[sub
     proc = subprocess.Popen([sys.executable, "-m", "workers.clock"], cwd=ROOT, env=env, stdout=log.open("ab"),
                             stderr=subprocess.STDOUT, start_new_session=True)
     return proc, log
+
+
+def point_at_replay(monkeypatch, server) -> None:
+    """Child processes started after this talk to ``server`` (the replay market)."""
+    for name, value in {"DESK_REPLAY_HOST": server.host, "DESK_REPLAY_PORT": str(server.port),
+                        "DESK_REPLAY_API_KEY": server.api_key, "DESK_REPLAY_API_SECRET": server.api_secret}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("KITE_API_KEY", raising=False)

@@ -37,10 +37,10 @@ from tests.faults.harness import (
     env_note,
     fresh_desk,
     pg_admin,
+    point_at_replay,
     terminate_sessions,
     wait_fills,
 )
-from tests.faults.test_restarts import point_at_replay
 from tests.fixtures_trading import T0, D, intent, later, make_desk
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]

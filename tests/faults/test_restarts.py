@@ -4,6 +4,9 @@
 1. the clock is SIGKILLed while the worker runs the MIS square-off it sent, and restarted at
    once (its square-off then overlaps the first one on another worker thread): every MIS
    position is flat, each squared off by exactly one order with exactly one ₹59 fee;
+1b. the same overlap of two square-off runs at a fixed point (in-process, real PostgreSQL and
+   Redis): run B has read the open positions and is held up on the first while run A closes
+   the second; B must not square off the second again (it did: the position went short);
 2. the ticker is SIGKILLed and restarted: it resubscribes from the store (the watchlist as
    edited on the dashboard, the open positions), not from its environment, and ticks resume.
 
@@ -25,7 +28,7 @@ import redis
 from app.adapters.queue import NAMESPACE
 from app.ops.operations import CLOCK_RUNS_KEY
 from tests.app.test_operations import kill_group, start_worker
-from tests.faults.harness import OPEN_LIMITS, fresh_desk, start_clock
+from tests.faults.harness import OPEN_LIMITS, fresh_desk, point_at_replay, start_clock
 from core import kite_wire
 from core.models import Tick
 from core.orders import Product
@@ -71,14 +74,6 @@ def _square_off_message(client: redis.Redis) -> str | None:
     raw = client.hget(CLOCK_RUNS_KEY, "square_off")
     entry = json.loads(raw) if raw else {}
     return entry.get("message_id") if entry.get("status") == "sent" else None
-
-
-def point_at_replay(monkeypatch, server) -> None:
-    """Child processes started after this talk to ``server`` (the replay market)."""
-    for name, value in {"DESK_REPLAY_HOST": server.host, "DESK_REPLAY_PORT": str(server.port),
-                        "DESK_REPLAY_API_KEY": server.api_key, "DESK_REPLAY_API_SECRET": server.api_secret}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("KITE_API_KEY", raising=False)
 
 
 def test_clock_killed_during_square_off_restart_completes_it_exactly_once(tmp_path, fault_redis, fault_pg, say,
