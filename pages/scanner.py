@@ -90,24 +90,55 @@ def coverage(scan_: str, universe_: str, as_of_iso: str):
     return get_services().scanner.coverage(scan_, universe_, datetime.fromisoformat(as_of_iso))[1]
 
 
-if scan:
+def coverage_captions(cov) -> None:
+    """The coverage lines, the replay note and, when some symbols lack bars, why."""
+    for c in cov:
+        st.caption(f"Coverage, {universe} {c.label}: {c.text}")
+    if svc.settings.market == "replay":
+        st.caption(REPLAY_DERIVED_NOTE)
+    if any(c.partial for c in cov):
+        morning = latest_morning(svc.store.jobs)
+        if morning is not None and morning.finished == morning.total:
+            st.caption(f"Only the symbols with stored bars are scanned. The morning backfill of "
+                       f"{morning.day:%d %b %Y} has finished ({morning.summary()}): the others have no "
+                       "history in the connected market (e.g. listed later), or failed (System page).")
+        else:
+            st.caption("Only the symbols with stored bars are scanned; the morning backfill fills the rest "
+                       + (f"({morning.summary()}; " if morning else "(") + "the System page shows its progress).")
+
+
+# A new market minute needs a new coverage (a panel read of the universe: seconds). When this session
+# already shows the market-time coverage of the same scan and universe, only the minute moved on: the
+# page's run draws that one with an "updating" line and leaves the read to the fragment's own run a
+# moment later, so the page's running indicator clears first. A new scan, universe or picked time is
+# read inline.
+page_run = st.session_state["scanner_page_run"] = st.session_state.get("scanner_page_run", 0) + 1
+wanted = (scan, universe, as_of is None, shown.replace(second=0, microsecond=0).isoformat())
+shown_cov = st.session_state.get("scanner_coverage")  # (wanted, coverage) last drawn in this session
+defer = (bool(scan) and as_of is None and shown_cov is not None and shown_cov[0][:3] == wanted[:3]
+         and shown_cov[0] != wanted)
+
+
+@st.fragment(run_every="1s" if defer else None)
+def coverage_panel() -> None:
+    """The coverage of ``wanted`` (see above): deferred to the fragment's run when ``defer``."""
+    in_page_run = st.session_state.get("scanner_coverage_run") != page_run
+    st.session_state["scanner_coverage_run"] = page_run
+    if defer and in_page_run:
+        coverage_captions(shown_cov[1])
+        st.caption(f"Updating the coverage to {shown:%d %b %Y %H:%M} IST…")
+        return
     try:
-        cov = coverage(scan, universe, shown.replace(second=0, microsecond=0).isoformat())
-        for c in cov:
-            st.caption(f"Coverage, {universe} {c.label}: {c.text}")
-        if svc.settings.market == "replay":
-            st.caption(REPLAY_DERIVED_NOTE)
-        if any(c.partial for c in cov):
-            morning = latest_morning(svc.store.jobs)
-            if morning is not None and morning.finished == morning.total:
-                st.caption(f"Only the symbols with stored bars are scanned. The morning backfill of "
-                           f"{morning.day:%d %b %Y} has finished ({morning.summary()}): the others have no "
-                           "history in the connected market (e.g. listed later), or failed (System page).")
-            else:
-                st.caption("Only the symbols with stored bars are scanned; the morning backfill fills the rest "
-                           + (f"({morning.summary()}; " if morning else "(") + "the System page shows its progress).")
+        cov = coverage(scan, universe, wanted[3])
     except ValidationError as exc:
         st.error(str(exc))
+        return
+    st.session_state["scanner_coverage"] = (wanted, cov)
+    coverage_captions(cov)
+
+
+if scan:
+    coverage_panel()
 
 b1, b2, b3 = st.columns([1, 2, 1])
 if b1.button("Run now", type="primary", key="scanner_run", disabled=not scan):
