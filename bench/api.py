@@ -10,16 +10,24 @@ gatekeeper and the paper broker), then for 1 and 4 uvicorn workers:
   the desk's own answer (fetched once), served by ``uvicorn --workers N``: the cost of HTTP,
   the event loop and JSON alone, with no auth, no rate limit, no Redis and no store.
 
-Each is driven by an ``httpx.AsyncClient``: reads open-loop at ``--rate`` requests/s for
-``--seconds`` (``GET /api/v1/quote?symbols=NSE:INFY,NSE:SBIN,NSE:TCS`` and ``GET
-/api/v1/orders``), proposals closed-loop with ``--concurrency`` clients for ``--seconds``
-(``POST /api/v1/orders/propose``: auth, rate-limit permit, risk preview, one approval + risk
-decision + audit row written). Latency is from send to the last byte of the answer; a request
-not answered within 10 s counts as an error.
+Each call (``GET /api/v1/quote?symbols=NSE:INFY,NSE:SBIN,NSE:TCS``, ``GET /api/v1/orders``,
+``POST /api/v1/orders/propose``: auth, rate-limit permit, risk preview, one approval + risk
+decision + audit row written) is driven by an ``httpx.AsyncClient`` under both load models,
+for ``--seconds`` each:
 
-Targets (issue 18): reads p99 < 50 ms at 200 req/s; proposals ≥ 200/s. Prints PASS/FAIL per
-target and worker count; exits 0 unless something broke. The client shares the machine with
-the servers, so on a small box it takes part of their CPU: the peer pays the same tax.
+* open loop: requests sent on a fixed schedule of ``--rate`` per second whether or not the
+  earlier ones were answered (the target's "at 200 req/s": a server that falls behind meets a
+  growing queue, as it would from independent clients);
+* closed loop: ``--concurrency`` clients back to back (the most the server completes).
+
+Latency is from send to the last byte of the answer; a request not answered within 10 s, or
+answered with another status than 200/201, counts as an error.
+
+Targets (issue 18), each judged on the load model it names: reads p99 < 50 ms open-loop at
+200 req/s (and served at that rate); proposals ≥ 200/s closed-loop. Prints PASS/FAIL per target
+and worker count, with the desk/peer ratios and the load average; exits 0 unless something
+broke. The client shares the machine with the servers, so on a small box it takes part of
+their CPU: the peer pays the same tax, hence the ratios.
 
 ``python bench/api.py [--seconds 5] [--rate 200] [--concurrency 16] [--workers 1,4]``.
 """
@@ -162,8 +170,25 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-async def open_loop(url: str, path: str, headers: dict, rate: float, seconds: float) -> dict:
-    """GET ``path`` at ``rate``/s for ``seconds`` (each request sent on schedule)."""
+async def _send(client, method: str, path: str, body: dict | None):
+    return await (client.get(path) if method == "GET" else client.post(path, json=body))
+
+
+def _ok(method: str, status: int) -> bool:
+    return status == (200 if method == "GET" else 201)
+
+
+def _result(n: int, elapsed: float, latencies: list[float], errors: int) -> dict:
+    return dict(n=n, rps=n / elapsed, p50=_pct(latencies, 50), p99=_pct(latencies, 99), errors=errors)
+
+
+async def open_loop(url: str, method: str, path: str, headers: dict, body: dict | None, rate: float,
+                    seconds: float) -> dict:
+    """``method`` ``path`` at a fixed ``rate``/s for ``seconds``: each request is sent on its
+    schedule whether or not the earlier ones were answered (open loop), and its latency runs
+    from its scheduled slot (a send the client made late, or queued for a connection, counts:
+    no coordinated omission). ``rps`` is the rate they were answered at (below ``rate`` when
+    the server fell behind)."""
     import httpx
 
     n = int(rate * seconds)
@@ -171,41 +196,44 @@ async def open_loop(url: str, path: str, headers: dict, rate: float, seconds: fl
     errors = 0
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=REQUEST_TIMEOUT_S,
                                  limits=httpx.Limits(max_connections=32, max_keepalive_connections=32)) as client:
-        await client.get(path)  # warm the connection and the handler
+        await _send(client, method, path, body)  # warm the connection and the handler
 
-        async def one() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def one(due: float) -> None:
             nonlocal errors
-            t = time.perf_counter()
             try:
-                r = await client.get(path)
+                r = await _send(client, method, path, body)
             except httpx.HTTPError:
                 errors += 1
                 return
-            latencies.append((time.perf_counter() - t) * 1000)
-            errors += r.status_code != 200
+            latencies.append((loop.time() - due) * 1000)  # from its slot: a late send counts too
+            errors += not _ok(method, r.status_code)
 
-        loop = asyncio.get_running_loop()
         start = loop.time() + 0.05
         tasks = []
         for i in range(n):
-            delay = start + i / rate - loop.time()
+            due = start + i / rate
+            delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one()))
+            tasks.append(asyncio.create_task(one(due)))
         await asyncio.gather(*tasks)
-        achieved = n / (loop.time() - start)
-    return dict(n=n, rps=achieved, p50=_pct(latencies, 50), p99=_pct(latencies, 99), errors=errors)
+        elapsed = loop.time() - start
+    return _result(n, elapsed, latencies, errors)
 
 
-async def closed_loop(url: str, path: str, headers: dict, body: dict, concurrency: int, seconds: float) -> dict:
-    """POST ``body`` to ``path`` from ``concurrency`` clients back to back for ``seconds``."""
+async def closed_loop(url: str, method: str, path: str, headers: dict, body: dict | None, concurrency: int,
+                      seconds: float) -> dict:
+    """``method`` ``path`` from ``concurrency`` clients back to back for ``seconds`` (closed
+    loop: the most the server completes; latency then includes no queue beyond the clients')."""
     import httpx
 
     latencies: list[float] = []
     errors = 0
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=REQUEST_TIMEOUT_S,
                                  limits=httpx.Limits(max_connections=concurrency + 4)) as client:
-        await client.post(path, json=body)
+        await _send(client, method, path, body)
         deadline = time.perf_counter() + seconds
 
         async def worker() -> None:
@@ -213,18 +241,17 @@ async def closed_loop(url: str, path: str, headers: dict, body: dict, concurrenc
             while time.perf_counter() < deadline:
                 t = time.perf_counter()
                 try:
-                    r = await client.post(path, json=body)
+                    r = await _send(client, method, path, body)
                 except httpx.HTTPError:
                     errors += 1
                     continue
                 latencies.append((time.perf_counter() - t) * 1000)
-                errors += r.status_code != 201
+                errors += not _ok(method, r.status_code)
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - t0
-    return dict(n=len(latencies), rps=len(latencies) / elapsed, p50=_pct(latencies, 50), p99=_pct(latencies, 99),
-                errors=errors)
+    return _result(len(latencies), elapsed, latencies, errors)
 
 
 # ---------------------------------------------------------------------------------- main
@@ -279,40 +306,58 @@ def main() -> int:
                             "--no-access-log"]
                 with serve(peer_cmd, {**env, "BENCH_PEER_JSON": str(peer_file)},
                            tmp / f"peer-{workers}.log") as peer_url:
-                    for what, path in (("quote", QUOTE), ("order book", ORDERS)):
-                        for name, url in (("desk", desk_url), ("peer", peer_url)):
-                            r = asyncio.run(open_loop(url, path, key(), args.rate, args.seconds))
-                            rows.append((workers, what, name, r))
-                    for name, url in (("desk", desk_url), ("peer", peer_url)):
-                        r = asyncio.run(closed_loop(url, PROPOSE, key(), PROPOSAL, args.concurrency, args.seconds))
-                        rows.append((workers, "propose", name, r))
+                    calls = (("quote", "GET", QUOTE, None), ("order book", "GET", ORDERS, None),
+                             ("propose", "POST", PROPOSE, PROPOSAL))
+                    for what, method, path, body in calls:
+                        for mode in ("open", "closed"):
+                            for name, url in (("desk", desk_url), ("peer", peer_url)):
+                                if mode == "open":
+                                    r = asyncio.run(open_loop(url, method, path, key(), body, args.rate,
+                                                              args.seconds))
+                                else:
+                                    r = asyncio.run(closed_loop(url, method, path, key(), body, args.concurrency,
+                                                                args.seconds))
+                                rows.append((workers, what, mode, name, r))
         svc.sql.dispose()
 
+    report(rows, counts, args)
+    return 0
+
+
+def report(rows: list[tuple], counts: list[int], args: argparse.Namespace) -> None:
+    """The table (every call, both load models, desk and peer) and a PASS/FAIL line per target.
+
+    The targets are judged on the load model they name: reads "p99 < 50 ms at 200 req/s" on the
+    open-loop run (requests sent on a fixed schedule whether or not earlier ones were answered,
+    so a slow server meets a growing queue, as it would from real clients), which must also
+    have been served at that rate; proposals "≥ 200/s" on the closed-loop run (the most the
+    server completes with ``--concurrency`` clients back to back)."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\nPaperDesk api vs a bare Starlette handler (same JSON), {args.seconds:g} s each; reads open-loop at "
-          f"{args.rate:g} req/s, proposals closed-loop × {args.concurrency}; {os.cpu_count()} CPUs, "
-          f"load average {load}")
-    print(f"{'workers':>7}  {'call':<10}  {'server':<6}  {'req/s':>8}  {'p50 ms':>8}  {'p99 ms':>8}  {'errors':>6}")
-    for workers, what, name, r in rows:
-        print(f"{workers:>7}  {what:<10}  {name:<6}  {r['rps']:>8.1f}  {r['p50']:>8.2f}  {r['p99']:>8.2f}  "
+    print(f"\nPaperDesk api vs a bare Starlette handler (same JSON), {args.seconds:g} s each; open-loop at "
+          f"{args.rate:g} req/s (fixed schedule), closed-loop × {args.concurrency} clients back to back; "
+          f"{os.cpu_count()} CPUs, load average {load}")
+    print(f"{'workers':>7}  {'call':<10}  {'load':<6}  {'server':<6}  {'req/s':>8}  {'p50 ms':>8}  {'p99 ms':>8}  "
+          f"{'errors':>6}")
+    for workers, what, mode, name, r in rows:
+        print(f"{workers:>7}  {what:<10}  {mode:<6}  {name:<6}  {r['rps']:>8.1f}  {r['p50']:>8.2f}  {r['p99']:>8.2f}  "
               f"{r['errors']:>6}")
     print()
-    by = {(w, what, name): r for w, what, name, r in rows}
-    verdicts = []
+    by = {(w, what, mode, name): r for w, what, mode, name, r in rows}
     for workers in counts:
         for what in ("quote", "order book", "propose"):
-            d, p = by[(workers, what, "desk")], by[(workers, what, "peer")]
+            mode = "closed" if what == "propose" else "open"
+            d, p = by[(workers, what, mode, "desk")], by[(workers, what, mode, "peer")]
             ratio = f"desk/peer p50 {d['p50'] / p['p50']:.1f}×, p99 {d['p99'] / p['p99']:.1f}×"
             if what == "propose":
-                ratio += f", throughput {d['rps'] / p['rps']:.2f}× of the peer"
+                ratio += f", throughput {d['rps'] / p['rps']:.2f}× the peer's {p['rps']:.0f}/s"
                 ok = d["rps"] >= PROPOSALS_PER_S and not d["errors"]
-                target = f"≥ {PROPOSALS_PER_S:g}/s: {d['rps']:.0f}/s"
+                target = f"closed-loop ≥ {PROPOSALS_PER_S:g}/s: {d['rps']:.0f}/s"
             else:
-                ok = d["p99"] < READ_P99_MS and not d["errors"]
-                target = f"p99 < {READ_P99_MS:g} ms at {args.rate:g}/s: {d['p99']:.1f} ms"
-            verdicts.append(ok)
+                kept_up = d["rps"] >= 0.95 * args.rate
+                ok = d["p99"] < READ_P99_MS and not d["errors"] and kept_up
+                target = (f"open-loop p99 < {READ_P99_MS:g} ms at {args.rate:g}/s: {d['p99']:.1f} ms"
+                          + ("" if kept_up else f" (served only {d['rps']:.0f}/s)"))
             print(f"{workers} worker(s) {what:<10} {'PASS' if ok else 'FAIL'}  {target}  ({ratio})")
-    return 0
 
 
 if __name__ == "__main__":
