@@ -1,8 +1,10 @@
 """Replay-server fixtures (owned by the replay work).
 
 ``replay_server``: one real ``python -m workers.replay`` subprocess per test session, on a free
-loopback port, replaying 2016-08-17 at speed 60 with ``--loop``. ``replay_factory``: start
-more with other options (each stopped at the end of the test). Without a working server the
+loopback port, replaying 2016-08-17 at speed 60 with ``--loop``. ``looping_replay(day)``: the
+session's looping speed-60 server of another day, shared by every module asking for that day (a
+start loads the bundled data: seconds). ``replay_factory``: start more with other options (each
+stopped at the end of the test). Without a working server the
 test is skipped locally and fails in CI (``tests.servers.unavailable``).
 """
 
@@ -93,11 +95,26 @@ def stop_replay(server: ReplayServer) -> None:
 
 
 @pytest.fixture(scope="session")
-def replay_server(tmp_path_factory) -> Iterator[ReplayServer]:
+def looping_replay(tmp_path_factory) -> Iterator:
+    """``get(day: str "YYYY-MM-DD") -> ReplayServer``: this session's replay of ``day`` at speed
+    60 with ``--loop``, started on first use and shared by every test asking for that day (the
+    servers are read-only markets for their users); all stopped at the end of the session."""
+    servers: dict[str, ReplayServer] = {}
+
+    def get(day: str) -> ReplayServer:
+        if day not in servers:
+            servers[day] = start_replay(tmp_path_factory.mktemp(f"replay-{day}"), day, 60, "--loop")
+        return servers[day]
+
+    yield get
+    for server in servers.values():
+        stop_replay(server)
+
+
+@pytest.fixture(scope="session")
+def replay_server(looping_replay) -> ReplayServer:
     """The session's replay server: 2016-08-17, speed 60, looping."""
-    server = start_replay(tmp_path_factory.mktemp("replay"), "2016-08-17", 60, "--loop")
-    yield server
-    stop_replay(server)
+    return looping_replay("2016-08-17")
 
 
 @pytest.fixture()

@@ -9,8 +9,7 @@ before its date (and daily bars dated before it), so a server of 2016-08-25 serv
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from pathlib import Path
+from datetime import datetime
 
 from app.adapters.kite_historical import historical_client
 from app.adapters.redis_client import redis_client
@@ -18,7 +17,7 @@ from app.market.history import MarketDataService
 from app.market.instruments import InstrumentService
 from core.models import Bar
 from tests.app.test_market_data import replay_settings
-from tests.fixtures_replay import ReplayServer, start_replay
+from tests.fixtures_replay import ReplayServer
 
 
 class Pinned:
@@ -29,11 +28,6 @@ class Pinned:
 
     def __call__(self) -> datetime:
         return self.when
-
-
-def start_later_replay(tmp_dir: Path, day: date) -> ReplayServer:
-    """A looping replay server of ``day`` (stop it with ``tests.fixtures_replay.stop_replay``)."""
-    return start_replay(tmp_dir, day.isoformat(), 60, "--loop")
 
 
 def market_on(store, server: ReplayServer, redis_url: str, clock: Pinned) -> MarketDataService:

@@ -36,8 +36,7 @@ from core.analysis import OFFLINE_LABEL, call_cost_inr
 from core.errors import ValidationError
 from core.timeutil import IST, UTC
 from tests.fake_gemini import FakeGemini, answer, error, raw_text, slow
-from tests.app.replay_market import Pinned, market_on, start_later_replay
-from tests.fixtures_replay import stop_replay
+from tests.app.replay_market import Pinned, market_on
 from tests.fixtures_store import seed_instruments
 
 AT = datetime(2016, 8, 24, 11, 0, tzinfo=IST)
@@ -62,10 +61,8 @@ def sql(tmp_path_factory) -> Iterator[SqlStore]:
 
 
 @pytest.fixture(scope="module")
-def later(tmp_path_factory):
-    server = start_later_replay(tmp_path_factory.mktemp("replay-0825"), AT.date() + timedelta(days=1))
-    yield server
-    stop_replay(server)
+def later(looping_replay):
+    return looping_replay((AT.date() + timedelta(days=1)).isoformat())
 
 
 @pytest.fixture()

@@ -18,8 +18,7 @@ from app.research.backtests import BacktestService
 from app.market.instruments import InstrumentService
 from core.errors import ValidationError
 from core.timeutil import IST
-from tests.app.replay_market import Pinned, market_on, minute_bars, start_later_replay
-from tests.fixtures_replay import stop_replay
+from tests.app.replay_market import Pinned, market_on, minute_bars
 from tests.fixtures_store import seed_instruments
 from tests.fixtures_trading import T0
 
@@ -37,10 +36,8 @@ class Recorder:
 
 
 @pytest.fixture(scope="module")
-def later(tmp_path_factory):
-    server = start_later_replay(tmp_path_factory.mktemp("replay-0819"), MARKET_NOW.date())
-    yield server
-    stop_replay(server)
+def later(looping_replay):
+    return looping_replay(MARKET_NOW.date().isoformat())
 
 
 @pytest.fixture()

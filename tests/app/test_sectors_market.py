@@ -9,7 +9,6 @@ test (as the backfill worker would); the service itself reads them from the stor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
 
 import pandas as pd
@@ -25,7 +24,6 @@ from core.errors import ValidationError
 from core.models import Bar
 from core.timeutil import IST
 from tests.app.test_market_data import replay_settings
-from tests.fixtures_replay import start_replay, stop_replay
 from tests.app.replay_market import Pinned
 from tests.fixtures_store import seed_instruments
 
@@ -58,10 +56,8 @@ def constituents() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def sep9_server(tmp_path_factory) -> Iterator:
-    server = start_replay(tmp_path_factory.mktemp("sectors-replay"), DAY.isoformat(), 60, "--loop")
-    yield server
-    stop_replay(server)
+def sep9_server(looping_replay):
+    return looping_replay(DAY.isoformat())
 
 
 @pytest.fixture()

@@ -26,9 +26,8 @@ from core import kite_wire
 from core.models import Tick
 from core.tick_batch import decode_frame
 from core.timeutil import IST
-from tests.app.replay_market import start_later_replay, use_replay
+from tests.app.replay_market import use_replay
 from tests.fake_gemini import FakeGemini
-from tests.fixtures_replay import stop_replay
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -71,11 +70,9 @@ def fake() -> Iterator[FakeGemini]:
 
 
 @pytest.fixture(scope="module")
-def market_server(tmp_path_factory):
+def market_server(looping_replay):
     """The connected market: a replay of 2016-09-09 (its history serves the 2016-08-24 session)."""
-    server = start_later_replay(tmp_path_factory.mktemp("replay-0909"), datetime(2016, 9, 9).date())
-    yield server
-    stop_replay(server)
+    return looping_replay("2016-09-09")
 
 
 def _fresh(monkeypatch, tmp_path, redis_url, key: str | None = None, base_url: str | None = None,

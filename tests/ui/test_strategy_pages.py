@@ -9,21 +9,16 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from app.container import reset_services, services
-from tests.app.replay_market import start_later_replay, use_replay
-from tests.fixtures_replay import stop_replay
+from tests.app.replay_market import use_replay
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 90
 
 
 @pytest.fixture(scope="module")
-def market_server(tmp_path_factory):
+def market_server(looping_replay):
     """The connected market: a replay of 2016-09-09 (its history serves the sessions before it)."""
-    from datetime import date
-
-    server = start_later_replay(tmp_path_factory.mktemp("replay-0909"), date(2016, 9, 9))
-    yield server
-    stop_replay(server)
+    return looping_replay("2016-09-09")
 
 
 @pytest.fixture()

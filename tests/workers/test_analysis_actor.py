@@ -14,9 +14,8 @@ from app.container import reset_services, services
 from core.errors import ValidationError
 from core.timeutil import IST
 from tests.dramatiq_helpers import drop_worker_middleware
-from tests.app.replay_market import start_later_replay, use_replay
+from tests.app.replay_market import use_replay
 from tests.fake_gemini import FakeGemini, answer, error
-from tests.fixtures_replay import stop_replay
 
 AT = datetime(2016, 8, 24, 11, 0, tzinfo=IST)
 
@@ -29,11 +28,9 @@ def fake() -> Iterator[FakeGemini]:
 
 
 @pytest.fixture(scope="module")
-def market_server(tmp_path_factory):
+def market_server(looping_replay):
     """The connected market: a replay of 2016-09-09 (its history serves the 2016-08-24 session)."""
-    server = start_later_replay(tmp_path_factory.mktemp("replay-0909"), datetime(2016, 9, 9).date())
-    yield server
-    stop_replay(server)
+    return looping_replay("2016-09-09")
 
 
 @pytest.fixture()
