@@ -204,20 +204,21 @@ class Charges:
     gst: Decimal = ZERO
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _CHARGE_FIELDS:
+            value = getattr(self, name)
             if not isinstance(value, Decimal) or value < 0:
-                raise ValidationError(f"charge {f.name} must be a non-negative Decimal, was {value!r}")
+                raise ValidationError(f"charge {name} must be a non-negative Decimal, was {value!r}")
 
     @property
     def total(self) -> Decimal:
         """Sum of every component, rupees."""
-        return sum((getattr(self, f.name) for f in fields(self)), ZERO)
+        return sum((getattr(self, name) for name in _CHARGE_FIELDS), ZERO)
 
     def __add__(self, other: Charges) -> Charges:
-        return Charges(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+        return Charges(**{name: getattr(self, name) + getattr(other, name) for name in _CHARGE_FIELDS})
 
 
+_CHARGE_FIELDS = tuple(f.name for f in fields(Charges))  # looked up once: Charges are made on every fill
 NO_CHARGES = Charges()
 
 

@@ -50,11 +50,12 @@ from core import broker
 from core.backtest.metrics import compute_metrics, round_trips
 from core.backtest.ticks import BarTicks, day_instruments
 from core.broker import BrokerConfig, BrokerState, OrderFilled, OrderRejected
+from core.calendar import TradingSession, regular_session
 from core.charges import ChargeSchedule, backfilled_schedules, schedule_for, square_off_charge
 from core.errors import ValidationError
 from core.models import Instrument
 from core.margins import MarginTable
-from core.orders import CircuitBand, FrozenMap, OrderIntent, OrderType, Product, Side, price_from_float, session_phase
+from core.orders import CircuitBand, FrozenMap, OrderIntent, OrderType, Product, Side, price_from_float
 from core.portfolio import LedgerEntry, LedgerKind, Portfolio, apply_fill, funds, new_portfolio, pnl, roll_day
 from core.gatekeeper import ChangeKind, Exemption, GateContext, OrderChange, check
 from core.risk import RiskLimits
@@ -189,9 +190,8 @@ def _prepare(strategy: Strategy, ib: InstrumentBars, cutoff: time) -> _Sym:
     prev[:] = prev_day_close[day_id]
     day_open = b["open"].to_numpy(float)[first][day_id]
     cols = tuple(feats.columns)
-    day_key = pd.Series(day_id)
-    day_high = pd.Series(b["high"].to_numpy(float)).groupby(day_key).cummax().to_numpy()
-    day_low = pd.Series(b["low"].to_numpy(float)).groupby(day_key).cummin().to_numpy()
+    day_high = _running(np.fmax, b["high"].to_numpy(float), first)
+    day_low = _running(np.fmin, b["low"].to_numpy(float), first)
     tick_day_id, day_insts = day_instruments(ib.instrument, days, close, float(b["open"].iloc[0]))
     wake = _wake(strategy, feats, idx + _MINUTE, last, cutoff)
     return _Sym(ib.instrument, int(ib.instrument.instrument_token), ib.instrument.tradingsymbol,
@@ -199,6 +199,15 @@ def _prepare(strategy: Strategy, ib: InstrumentBars, cutoff: time) -> _Sym:
                 b["open"].to_numpy(float), b["high"].to_numpy(float), b["low"].to_numpy(float), close,
                 b["volume"].to_numpy(np.int64), {k: feats[k].to_numpy(float) for k in cols}, last, prev, day_open,
                 day_high, day_low, cols, tick_day_id, tuple(day_insts), tuple(days.tolist()), wake)
+
+
+def _running(ufunc: np.ufunc, x: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """``ufunc.accumulate`` of ``x`` restarted at each day's first bar (``first``: bool per bar)."""
+    out = np.empty_like(x)
+    starts = np.flatnonzero(first).tolist() + [len(x)]
+    for a, z in zip(starts[:-1], starts[1:], strict=True):
+        out[a:z] = ufunc.accumulate(x[a:z])
+    return out
 
 
 def _wake(strategy: Strategy, feats: pd.DataFrame, bar_end: pd.DatetimeIndex, last: np.ndarray,
@@ -226,8 +235,8 @@ class _Run:
         self.close_tl = {sym.token: sym.close_tl for sym in syms}
         self.step = 0  # the timeline step being run (marks are the closes as of this step)
         self.marked = -1  # the last timeline step whose equity is recorded
-        self._circuits: dict[tuple[int, int], CircuitBand | None] = {}
-        self._phases: dict[datetime, object] = {}
+        self._circuits: dict[tuple[int, float, float], CircuitBand | None] = {}
+        self._session: TradingSession | None = None
         self.cash = float(config.capital)
         self.seq = 0
         self.day: date | None = None
@@ -251,7 +260,7 @@ class _Run:
         else:
             self.pf = replace(self.pf, trading_day=day)
         self.day = day
-        self._circuits, self._phases = {}, {}
+        self._circuits = {}
         self.orders_today = {}
         self.last_fills = {}
 
@@ -299,18 +308,20 @@ class _Run:
                 self.loss_streak = 0
 
     def phase(self, now: datetime):
-        """``core.orders.session_phase(now)``, remembered for the day."""
-        ph = self._phases.get(now)
-        if ph is None:
-            ph = self._phases[now] = session_phase(now)
-        return ph
+        """``core.orders.session_phase(now)``: the regular session of ``now``'s day (made once
+        a day) at ``now``."""
+        day = now.astimezone(IST).date()
+        if self._session is None or self._session.date != day:
+            self._session = regular_session(day)
+        return self._session.phase(now)
 
     def circuit(self, sym: _Sym, i: int) -> CircuitBand | None:
         """The band of bar ``i`` by the desk's fallback rule (``core.risk.price_bands``): the
         stock's fixed band in force that day, else the F&O dynamic range from the previous
         close flexed by the day's high/low through bar ``i``. None on the first day.
-        Remembered per bar for the day."""
-        key = (sym.k, i)
+        Remembered for the day per symbol and the day's high and low so far (its only inputs
+        that change within a day)."""
+        key = (sym.k, sym.day_high[i], sym.day_low[i])
         if key not in self._circuits:
             self._circuits[key] = self._circuit(sym, i)
         return self._circuits[key]
@@ -466,12 +477,13 @@ def _idle_skipping_loop(run: _Run, syms: list[_Sym], first_of_day: list[bool], t
         if not (flat or watch or first_of_day[step]):
             continue
         group: dict[int, tuple[_Sym, int]] = {}
+        ordered = {o.intent.instrument_token for o in run.book.orders.values() if o.is_open} if watch else ()
         for k, s in watch.items():
             i = s.step_bar[step]
             if i < 0:
                 continue
             q = run.pos.get(s.token, 0)
-            if (q > 0 and s.wake[1][i]) or (q < 0 and s.wake[2][i]) or run.book.open_orders(s.token):
+            if (q > 0 and s.wake[1][i]) or (q < 0 and s.wake[2][i]) or s.token in ordered:
                 group[k] = (s, i)
         for s in flat or ():
             if s.k not in watch:
@@ -481,7 +493,8 @@ def _idle_skipping_loop(run: _Run, syms: list[_Sym], first_of_day: list[bool], t
         yield step, ts, [group[k] for k in sorted(group)]
         for k, (s, _) in group.items():
             watch[k] = s
-        watch = {k: s for k, s in watch.items() if run.pos.get(s.token, 0) or run.book.open_orders(s.token)}
+        ordered = {o.intent.instrument_token for o in run.book.orders.values() if o.is_open}
+        watch = {k: s for k, s in watch.items() if run.pos.get(s.token, 0) or s.token in ordered}
 
 
 def _timeline(strategy: Strategy, universe: Sequence[InstrumentBars],
