@@ -38,8 +38,8 @@ def universe() -> list[InstrumentBars]:
     out = []
     for sym in SYMBOLS:
         r = inst[(inst["tradingsymbol"] == sym) & (inst["segment"] == "NSE")].iloc[0]
-        i = Instrument(int(r["instrument_token"]), int(r["exchange_token"]), sym, str(r["name"]), "NSE", "NSE", "EQ",
-                       Decimal("0.05"), 1)
+        i = Instrument(int(r["instrument_token"]), int(r["exchange_token"]), sym, str(r["name"]), "NSE", "NSE",
+                       "EQ", Decimal("0.05"), 1)
         out.append(InstrumentBars(i, session_bars(sym)))
     return out
 
@@ -85,21 +85,22 @@ def draw_params(draw, name: str) -> dict:
 @st.composite
 def runs(draw):
     name = draw(st.sampled_from(sorted(STRATEGIES)))
-    return name, draw_params(draw, name), draw(st.booleans())
+    cfg = dict(use_risk=draw(st.booleans()), depth=draw(st.booleans()),
+               ticks_per_bar=draw(st.sampled_from([4, 7, 60])),
+               capital=Decimal(draw(st.sampled_from(["50000.00", "200000.00", "1000000.00"]))))
+    return name, draw_params(draw, name), cfg
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(run=runs())
 def test_backtest_idle_bar_engine_equals_the_full_engine(universe, run):
-    name, params, use_risk = run
+    name, params, cfg = run
     try:
         strategy = make_strategy(name, params)
     except ValidationError:
         assume(False)
-    cfg = BacktestConfig(use_risk=use_risk, capital=Decimal("200000.00"))
-    idle = run_backtest(strategy, universe, cfg)
-    full = run_backtest(strategy, universe, BacktestConfig(use_risk=use_risk, capital=Decimal("200000.00"),
-                                                           skip_idle=False))
+    idle = run_backtest(strategy, universe, BacktestConfig(**cfg))
+    full = run_backtest(strategy, universe, BacktestConfig(**cfg, skip_idle=False))
     pd.testing.assert_frame_equal(idle.fills, full.fills)
     pd.testing.assert_frame_equal(idle.rejections, full.rejections)
     pd.testing.assert_frame_equal(idle.equity, full.equity, check_exact=True)
