@@ -13,12 +13,10 @@ from sqlalchemy import event
 from tests.fixtures_trading import INFY, T0, D, desk, intent, pg_desk  # noqa: F401
 
 #: ``execute_approval`` of a MARKET order that fills at once: approval, order?, decision, limits,
-#: positions, order precheck, order + audit, then the fill's (six on SQLite, three on PostgreSQL).
-WORKER_STATEMENTS = {"sqlite": 14, "postgresql": 11}
-#: The fill transaction: order update (RETURNING), position read, then the writes: fill, ledger,
-#: position, audit on SQLite; one statement of them on PostgreSQL (data-modifying CTEs).
-FILL_STATEMENTS = {"sqlite": ["UPDATE", "SELECT", "INSERT", "INSERT", "INSERT", "INSERT"],
-                   "postgresql": ["UPDATE", "SELECT", "WITH"]}
+#: positions, order precheck, order + audit, then the six of the fill.
+WORKER_STATEMENTS = 14
+#: The fill transaction: order update (RETURNING), position read, fill, ledger, position, audit.
+FILL_STATEMENTS = 6
 
 
 class _Enqueued:
@@ -75,8 +73,9 @@ def test_a_worker_fill_is_bounded_in_statements_and_has_one_transaction_per_fill
     assert d.store.count_fills() == 1 and d.svc.funds(T0 + timedelta(minutes=1)).reconciled
     start, end = fill_span
     fill = statements[start:end]
-    assert fill == FILL_STATEMENTS[d.store.dialect], fill  # a new position: INSERT
-    assert len(worker) <= WORKER_STATEMENTS[d.store.dialect], worker
+    assert fill == ["UPDATE", "SELECT", "INSERT", "INSERT", "INSERT", "INSERT"], fill  # a new position: INSERT
+    assert len(fill) == FILL_STATEMENTS
+    assert len(worker) <= WORKER_STATEMENTS, worker
     # two durable transactions: the order (with its audit row), then the fill with everything it books
     assert len(worker_commits) == 2 and worker_commits[-1] == end, (worker_commits, fill_span)
     assert sum(1 for c in worker_commits if start < c <= end) == 1

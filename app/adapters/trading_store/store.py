@@ -77,26 +77,6 @@ def add_missing_columns(engine: Engine) -> list[str]:
     return added
 
 
-def _pg_fill_writes(fill: Row, entries: Sequence[Row], position: Row, *, new_position: bool, audit: Row | None):
-    """PostgreSQL: the fill, its ledger entries and audit row as data-modifying CTEs of the
-    position's insert/update: one statement, one round trip. The parts touch different tables,
-    so their order inside the statement does not matter; a duplicate fill still fails it whole
-    (``IntegrityError``)."""
-    parts = [insert(t.fills).values(**fill).cte("w_fill")]
-    if entries:
-        parts.append(insert(t.ledger).values(list(entries)).cte("w_ledger"))
-    if audit is not None:
-        parts.append(insert(t.audit).values(**audit).cte("w_audit"))
-    if new_position:
-        main = insert(t.positions).values(**position)
-    else:
-        main = (update(t.positions)
-                .where(and_(t.positions.c.instrument_token == position["instrument_token"],
-                            t.positions.c.product == position["product"]))
-                .values(**position))
-    return main.add_cte(*parts)
-
-
 class TradingStore:
     """Approvals, risk decisions, orders, fills, ledger, positions, audit, limits, desk state.
 
@@ -369,10 +349,9 @@ class TradingStore:
         on (a redelivery or a concurrent matcher): exactly once. ``order_out``: a dict that, once
         the fill is stored with ``order_values``, holds the order row as updated (``RETURNING``).
 
-        Statements, in one transaction (``tests/app/test_fill_statements.py`` bounds them): the
-        order update, the position read (``FOR UPDATE`` on PostgreSQL), then the writes: on SQLite
-        the fill, the ledger entries, the position insert/update and the audit row (four); on
-        PostgreSQL one statement for all of them (``_pg_fill_writes``): three round trips fewer.
+        Statements: the order update, the position read (``FOR UPDATE`` on PostgreSQL), the fill,
+        the ledger entries (one statement), the position insert/update and the audit row: six,
+        in one transaction (``tests/app/test_fill_statements.py`` bounds them).
         """
         try:
             with self._tx() as conn:
@@ -390,21 +369,17 @@ class TradingStore:
                                                            "k_product": fill["product"]}).first()
                 current = dict(cur._mapping) if cur else None
                 position, entries, realized = book(current)
-                if self._pg:
-                    conn.execute(_pg_fill_writes({**fill, "realized": realized}, entries, position,
-                                                 new_position=current is None, audit=audit))
+                conn.execute(insert(t.fills), [{**fill, "realized": realized}])
+                if entries:
+                    conn.execute(insert(t.ledger), entries)
+                if current is None:
+                    conn.execute(insert(t.positions), [position])
                 else:
-                    conn.execute(insert(t.fills), [{**fill, "realized": realized}])
-                    if entries:
-                        conn.execute(insert(t.ledger), entries)
-                    if current is None:
-                        conn.execute(insert(t.positions), [position])
-                    else:
-                        conn.execute(self._position_update, {**{f"v_{k}": v for k, v in position.items()},
-                                                             "k_token": fill["instrument_token"],
-                                                             "k_product": fill["product"]})
-                    if audit is not None:
-                        conn.execute(insert(t.audit), audit)
+                    conn.execute(self._position_update, {**{f"v_{k}": v for k, v in position.items()},
+                                                         "k_token": fill["instrument_token"],
+                                                         "k_product": fill["product"]})
+                if audit is not None:
+                    conn.execute(insert(t.audit), audit)
             if order_out is not None and order_values is not None:
                 order_out.update(updated._mapping)
             return True
