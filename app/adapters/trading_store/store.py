@@ -357,11 +357,17 @@ class TradingStore:
             with self._tx() as conn:
                 if order_values is not None:
                     expect = dict(order_expect or {})
-                    stmt = self._order_update_stmt(tuple(sorted(order_values)), tuple(sorted(expect)))
+                    stmt = self._order_update_stmt(tuple(sorted(order_values)), tuple(sorted(expect)),
+                                                   returning=order_out is not None)
                     params = {**{f"v_{k}": v for k, v in order_values.items()},
                               **{f"e_{k}": v for k, v in expect.items()}, "k_order_id": fill["order_id"]}
-                    updated = conn.execute(stmt, params).first()
-                    if updated is None:
+                    res = conn.execute(stmt, params)
+                    if order_out is not None:  # RETURNING the row: no re-read after the fill
+                        updated = res.first()
+                        moved_on = updated is None
+                    else:
+                        moved_on = res.rowcount != 1
+                    if moved_on:
                         raise Conflict
                 elif conn.execute(self._fill_exists, {"k": fill["fill_id"]}).first():
                     raise Conflict
@@ -391,14 +397,15 @@ class TradingStore:
     # Pre-built statements with bound parameters: SQLAlchemy caches their compilation, which
     # keeps the fill transaction cheap (building ``.values(**row)`` per call costs more than
     # the SQL itself).
-    def _order_update_stmt(self, value_keys: tuple[str, ...], expect_keys: tuple[str, ...]):
-        key = (value_keys, expect_keys)
+    def _order_update_stmt(self, value_keys: tuple[str, ...], expect_keys: tuple[str, ...], *, returning: bool):
+        key = (value_keys, expect_keys, returning)
         stmt = self._stmt_cache.get(key)
         if stmt is None:
             conds = [t.orders.c.order_id == bindparam("k_order_id")]
             conds += [t.orders.c[k] == bindparam(f"e_{k}") for k in expect_keys]
-            stmt = (update(t.orders).where(and_(*conds)).values({k: bindparam(f"v_{k}") for k in value_keys})
-                    .returning(*t.orders.c))
+            stmt = update(t.orders).where(and_(*conds)).values({k: bindparam(f"v_{k}") for k in value_keys})
+            if returning:
+                stmt = stmt.returning(*t.orders.c)
             self._stmt_cache[key] = stmt
         return stmt
 
