@@ -426,7 +426,8 @@ def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config:
                  *, progress: ProgressFn | None = None) -> BacktestResult:
     """Run ``strategy`` over ``universe`` (see module docstring).
 
-    ``progress(fraction, message)`` is called about every 2 % of the timeline.
+    ``progress(fraction, message)`` is called at most once per 2 % of the timeline (on the
+    first step visited in each 2 %), and with 1.0 at the end.
     Raises ``ValidationError`` for an empty universe, an instrument without bars, or bars
     without a tz-aware index.
     """
@@ -438,11 +439,12 @@ def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config:
     gross = np.empty(len(all_ts))
     counts = np.zeros(len(all_ts), dtype=np.int64)
     for sym in syms:
-        counts[np.searchsorted(all_ts, sym.ts)] += 1
+        counts[sym.steps] += 1
     bars_done = np.cumsum(counts).tolist()
     first_of_day = [True] + [a.date() != b.date() for a, b in zip(times[1:], times[:-1], strict=True)]
     n_steps = len(all_ts)
     report_every = max(1, n_steps // 50)
+    next_report = 0
     loop = _idle_skipping_loop if cfg.skip_idle else _full_loop
     for step, ts, group in loop(run, syms, first_of_day, times):
         _fill_marks(run, equity, gross, step)
@@ -452,8 +454,9 @@ def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config:
         _run_step(run, strategy, group, ts, cfg)
         equity[step], gross[step] = _marked(run, step)
         run.marked = step
-        if progress is not None and step % report_every == 0:
+        if progress is not None and step >= next_report:  # steps skipped as idle report nothing
             progress(step / n_steps, f"{ts:%Y-%m-%d %H:%M} · {bars_done[step]} bars")
+            next_report = (step // report_every + 1) * report_every
     _fill_marks(run, equity, gross, n_steps)
     return _result(run, cfg, all_ts, equity, gross, bars_done[-1], progress)
 
