@@ -6,11 +6,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.research.sectors import SectorView
 from app.ui.charts import desk_layout
 from app.ui.formatting import MISSING, frame_for_display, ist_date, number, signed_pct
 from app.ui.labels import SECTOR_COLUMNS
 from app.ui import warmup
+from app.ui.refresh import BackgroundRefresh
 from app.ui.state import get_services
+from core.sectors import as_of_date
 from core.errors import DeskError, ValidationError
 from app.ui.auth import guard_page
 
@@ -24,22 +27,39 @@ sectors = svc.sectors
 st.header("Sectors")
 
 
+@st.cache_resource(show_spinner=False)
+def closed_views() -> BackgroundRefresh:
+    """The closed-session sector snapshot, shared by every session and keyed by the as-of session
+    (a new close is a new key, read inline). Its bars change during a session only as backfills
+    store members, so a read older than a minute is redone in the background while pages show the
+    last one (as of an earlier market time: never past it)."""
+    def build(_as_of_session):
+        warmup.wait()  # the web's warm-up may be filling the index bars right now: do not race it
+        return get_services().sectors.view(forming=False)
+
+    return BackgroundRefresh(build, max_age_s=60.0)
+
+
 @st.cache_resource(ttl=60, max_entries=4, show_spinner=False)
-def sector_view(forming: bool, market_minute: str):
-    """The sector snapshot for one market minute (and "today so far" or not), shared by every
-    session: a rerun or another visit in that minute reuses it (and the tables it memoises)
-    instead of re-reading 500 members' daily bars. Built at a market time inside that minute, so
-    nothing in it is past market time; a fetch clears it (see :func:`fetch_button`)."""
-    warmup.wait()  # the web's warm-up may be filling the index bars right now: do not race it
-    return get_services().sectors.view(forming=forming)
+def forming_view(market_minute: str):
+    """The "today so far" snapshot (today's forming daily bars) for one market minute, shared by
+    every session; built inside that minute, so nothing in it is past market time."""
+    warmup.wait()
+    return get_services().sectors.view(forming=True)
 
 
-@st.cache_resource(ttl=60, max_entries=12, show_spinner=False)
-def heatmap(forming: bool, market_minute: str, period: str) -> go.Figure:
-    """The treemap of :func:`sector_view`'s ``period`` (shared read-only: ``st.plotly_chart`` only
-    serialises it)."""
-    snapshot = sector_view(forming, market_minute)
-    return treemap(snapshot.symbol_table(period), snapshot.sector_table(period), period)
+def sector_view(forming: bool, now) -> SectorView:
+    """The snapshot the page shows as of market time ``now`` (see the two caches above)."""
+    if forming:
+        return forming_view(now.replace(second=0, microsecond=0).isoformat())
+    return closed_views().get(as_of_date(now))
+
+
+@st.cache_resource(ttl=120, max_entries=12, show_spinner=False)
+def heatmap(_view: SectorView, stamp: tuple, period: str) -> go.Figure:
+    """The treemap of ``_view``'s ``period``, per snapshot (``stamp``: its forming flag and market
+    time) and period, shared read-only (``st.plotly_chart`` only serialises it)."""
+    return treemap(_view.symbol_table(period), _view.sector_table(period), period)
 
 
 def fetch_button(missing: int, label: str) -> None:
@@ -53,8 +73,8 @@ def fetch_button(missing: int, label: str) -> None:
         except DeskError as exc:
             st.error(f"Could not queue the backfills: {exc}")
         else:
-            sector_view.clear()
-            heatmap.clear()
+            closed_views().clear()
+            forming_view.clear()
             st.success(f"Queued {len(ids)} daily backfill jobs; the coverage grows as the backfill worker "
                        "stores their bars (reload the page).")
 
@@ -66,9 +86,8 @@ try:
     today = in_session and st.toggle("Today so far", key="sectors_today",
                                      help="Include today's forming daily bars (from the latest ticks) "
                                           "before the 15:30 close.")
-    minute = now.replace(second=0, microsecond=0).isoformat()
     with st.spinner("Reading the market's daily bars…"):
-        view = sector_view(bool(today), minute)
+        view = sector_view(bool(today), now)
 except ValidationError as exc:
     view = None
     st.error(str(exc))
@@ -160,7 +179,8 @@ st.caption(f"Returns from the close of {base:%d %b %Y} to {end}; "
            + ("" if bench is not None else
               f" {bench_note}"))
 
-st.plotly_chart(heatmap(bool(today), minute, period), key="sectors_heatmap", width="stretch")
+st.plotly_chart(heatmap(view, (view.forming, view.market_time.isoformat()), period), key="sectors_heatmap",
+                width="stretch")
 
 st.subheader("Sector table")
 first = ["return_pct", "index", "index_pct"]  # the NSE index beside the equal-weighted return
