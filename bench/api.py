@@ -315,8 +315,8 @@ def main() -> int:
                                     r = asyncio.run(open_loop(url, method, path, key(), body, args.rate,
                                                               args.seconds))
                                 else:
-                                    r = asyncio.run(closed_loop(url, method, path, key(), body, args.concurrency,
-                                                                args.seconds))
+                                    r = asyncio.run(closed_loop(url, method, path, key(), body,
+                                                                args.concurrency, args.seconds))
                                 rows.append((workers, what, mode, name, r))
         svc.sql.dispose()
 
@@ -336,11 +336,11 @@ def report(rows: list[tuple], counts: list[int], args: argparse.Namespace) -> No
     print(f"\nPaperDesk api vs a bare Starlette handler (same JSON), {args.seconds:g} s each; open-loop at "
           f"{args.rate:g} req/s (fixed schedule), closed-loop × {args.concurrency} clients back to back; "
           f"{os.cpu_count()} CPUs, load average {load}")
-    print(f"{'workers':>7}  {'call':<10}  {'load':<6}  {'server':<6}  {'req/s':>8}  {'p50 ms':>8}  {'p99 ms':>8}  "
-          f"{'errors':>6}")
+    print(f"{'workers':>7}  {'call':<10}  {'load':<6}  {'server':<6}  {'req/s':>8}  {'p50 ms':>8}  "
+          f"{'p99 ms':>8}  {'errors':>6}")
     for workers, what, mode, name, r in rows:
-        print(f"{workers:>7}  {what:<10}  {mode:<6}  {name:<6}  {r['rps']:>8.1f}  {r['p50']:>8.2f}  {r['p99']:>8.2f}  "
-              f"{r['errors']:>6}")
+        print(f"{workers:>7}  {what:<10}  {mode:<6}  {name:<6}  {r['rps']:>8.1f}  {r['p50']:>8.2f}  "
+              f"{r['p99']:>8.2f}  {r['errors']:>6}")
     print()
     by = {(w, what, mode, name): r for w, what, mode, name, r in rows}
     for workers in counts:

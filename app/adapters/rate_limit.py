@@ -84,7 +84,8 @@ class RedisRateLimiter:
         (the answer comes with the pipeline's results): give it to :meth:`wait_of`. Lets a
         caller take a permit in the same round trip as its other Redis reads."""
         window_us = int(self.rate.period * 1_000_000)
-        return self._script(keys=[self.key], args=[self.rate.limit, window_us, uuid.uuid4().hex], client=client)
+        args = [self.rate.limit, window_us, uuid.uuid4().hex]
+        return self._script(keys=[self.key], args=args, client=client)
 
     @staticmethod
     def wait_of(answer: object) -> float:

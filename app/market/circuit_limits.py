@@ -95,7 +95,8 @@ class QuoteCircuitLimits:
         with self._lock:
             for t in batch:  # a failure keeps the day's last answer (or None) for ttl: no retry storm
                 last = self._known(t, day)
-                self._cache[t] = _Answer(day, now, fetched[t] if t in fetched else last.limits if last else None)
+                kept = last.limits if last is not None else None
+                self._cache[t] = _Answer(day, now, fetched[t] if t in fetched else kept)
                 self._asking.pop(t, None)
         done.set()
         return self._cache[token].limits
@@ -123,6 +124,7 @@ class QuoteCircuitLimits:
         self.calls += 1
         for key, token in keys.items():
             quote = quotes.get(key) or {}
-            lower, upper = float(quote.get("lower_circuit_limit") or 0), float(quote.get("upper_circuit_limit") or 0)
+            lower = float(quote.get("lower_circuit_limit") or 0)
+            upper = float(quote.get("upper_circuit_limit") or 0)
             out[token] = (lower, upper) if lower > 0 and upper >= lower else None
         return out

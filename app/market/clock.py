@@ -49,7 +49,8 @@ class MarketClock:
     """Reads market time from the tick cache for the instruments the desk watches."""
 
     def __init__(self, market: str, ticks: TickCache, watched_tokens: Callable[[], list[int]], *,
-                 watch_ttl: float = WATCHED_TOKENS_TTL_S, clock: Callable[[], float] = time_monotonic) -> None:
+                 watch_ttl: float = WATCHED_TOKENS_TTL_S,
+                 clock: Callable[[], float] = time_monotonic) -> None:
         """``market`` is ``"kite"`` or ``"replay"``; ``watched_tokens()`` returns the tokens to look at
         (a store read: its answer is reused for ``watch_ttl`` seconds, by the monotonic ``clock``)."""
         self._market = market

@@ -147,7 +147,8 @@ def _key(row: dict[str, Any]) -> ApiKey:
 
 
 def _revoked(key: ApiKey) -> ApiKeyRefused:
-    return ApiKeyRefused("revoked", f"API key {key.prefix} was revoked; create a new one on the Settings page")
+    return ApiKeyRefused("revoked", f"API key {key.prefix} was revoked; create a new one on the Settings "
+                                    "page")
 
 
 def _utc(now: datetime) -> datetime:
@@ -313,4 +314,5 @@ class ApiKeyService:
         return limiter
 
 
-__all__ = ["AUTH_CACHE_S", "ApiKey", "ApiKeyRefused", "ApiKeyService", "CreatedKey", "SCOPES", "hash_token", "parse_scopes"]
+__all__ = ["AUTH_CACHE_S", "ApiKey", "ApiKeyRefused", "ApiKeyService", "CreatedKey", "SCOPES", "hash_token",
+           "parse_scopes"]

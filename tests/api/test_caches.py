@@ -104,9 +104,9 @@ def test_revoked_key_is_refused_by_the_running_api_at_once(api):
 RELIANCE, NIFTY = 738561, 256265
 
 
-def test_circuit_limits_are_kept_per_market_day(replay_server, redis_url):
-    """Within a day an answer is reused for ttl and a failure falls back to that day's answer;
-    on another day Kite is asked again and yesterday's limits are never the fallback."""
+def _circuit_limits(replay_server, redis_url, **clocks):
+    """The desk's ``QuoteCircuitLimits`` on the replay's /quote (real kiteconnect) and the real
+    ``KITE_QUOTE`` limiter, for RELIANCE and NIFTY 50 (an index: no limits), ttl 60 s."""
     import redis
 
     from app.adapters.rate_limit import KITE_QUOTE, RedisRateLimiter
@@ -114,10 +114,16 @@ def test_circuit_limits_are_kept_per_market_day(replay_server, redis_url):
 
     kite = replay_server.kite()
     keys = {RELIANCE: "NSE:RELIANCE", NIFTY: "NSE:NIFTY 50"}
+    limiter = RedisRateLimiter(redis.Redis.from_url(redis_url), KITE_QUOTE)
+    return QuoteCircuitLimits(lambda: kite, keys.__getitem__, limiter, ttl=60.0, acquire_timeout=5.0,
+                              **clocks)
+
+
+def test_circuit_limits_are_kept_per_market_day(replay_server, redis_url):
+    """Within a day an answer is reused for ttl and a failure falls back to that day's answer;
+    on another day Kite is asked again and yesterday's limits are never the fallback."""
     t, day = [0.0], [date(2016, 8, 17)]
-    limits = QuoteCircuitLimits(lambda: kite, keys.__getitem__, RedisRateLimiter(redis.Redis.from_url(redis_url),
-                                KITE_QUOTE), ttl=60.0, acquire_timeout=5.0, clock=lambda: t[0],
-                                today=lambda: day[0])
+    limits = _circuit_limits(replay_server, redis_url, clock=lambda: t[0], today=lambda: day[0])
     first = limits(RELIANCE)
     assert first is not None and first[0] < first[1]
     assert limits(RELIANCE) == first and limits.calls == 1
@@ -135,17 +141,8 @@ def test_circuit_limits_are_kept_per_market_day(replay_server, redis_url):
 
 
 def test_one_quote_call_refreshes_every_expired_instrument_of_the_day(replay_server, redis_url):
-    import redis
-
-    from app.adapters.rate_limit import KITE_QUOTE, RedisRateLimiter
-    from app.market.circuit_limits import QuoteCircuitLimits
-
-    kite = replay_server.kite()
-    keys = {RELIANCE: "NSE:RELIANCE", NIFTY: "NSE:NIFTY 50"}
     t = [0.0]
-    limits = QuoteCircuitLimits(lambda: kite, keys.__getitem__, RedisRateLimiter(redis.Redis.from_url(redis_url),
-                                KITE_QUOTE), ttl=60.0, acquire_timeout=5.0, clock=lambda: t[0],
-                                today=lambda: date(2016, 8, 17))
+    limits = _circuit_limits(replay_server, redis_url, clock=lambda: t[0], today=lambda: date(2016, 8, 17))
     assert limits(RELIANCE) is not None and limits(NIFTY) is None and limits.calls == 2
     t[0] += 61.0
     assert limits(RELIANCE) is not None and limits.calls == 3
