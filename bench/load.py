@@ -310,7 +310,7 @@ def main() -> int:
     for n in counts:  # each count in its own process: a fresh service graph, broker and Redis client
         cmd = [sys.executable, __file__, "--one", str(n), "--seconds", str(args.seconds), "--rate", str(args.rate),
                "--symbols", str(args.symbols), "--speed", str(args.speed)]
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         result = None
         for line in proc.stdout.splitlines():
             if line.startswith("RESULT "):
@@ -318,8 +318,9 @@ def main() -> int:
             elif not line.startswith(("honcho", "redis")):
                 print(line, flush=True)
         if result is None:
-            print(f"-- {n} session(s): the run broke (exit {proc.returncode}); load average "
-                  f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+            why = [line for line in proc.stderr.splitlines() if line.strip() and "WARNING" not in line][-3:]
+            print(f"-- {n} session(s): the run broke (exit {proc.returncode}): {' / '.join(why)[-600:]}; "
+                  f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
             limit = limit or n
             break
         results[n] = result
