@@ -8,12 +8,14 @@ same way (``python -m app.ui.web run peer.py`` with the Procfile's web options, 
 
 A page is *rendered* when its heading shows and Streamlit's script run has finished: the app's
 ``data-test-script-state`` is ``notRunning`` and the running indicator
-(``[data-testid="stStatusWidget"]``) is gone, after a state other than ``notRunning``
-(``rerunRequested`` or ``running``) was seen since the action. (A quick re-run on a loaded box
-can go from ``rerunRequested`` to ``notRunning`` without the page ever showing ``running``: the
-browser applies the run's messages in one render. Waiting for ``running`` hung there.) The time
-is taken from the action (navigation start, or the sidebar click) to the last script-state
-change to ``notRunning`` (recorded by a ``MutationObserver`` in the page), so polling adds nothing.
+(``[data-testid="stStatusWidget"]``) is gone. A re-run of the page shown (the peer's ``r``) must
+also have shown a state other than ``notRunning`` (``rerunRequested`` or ``running``) since the
+action; a sidebar visit needs none, the new page's heading proves its run. (On a loaded box a
+quick run can go by without the page ever showing ``running``, or any state but ``notRunning``:
+the browser applies the run's messages in one render. Waiting for ``running`` hung there.) The
+time is taken from the action (navigation start, or the sidebar click) to the last script-state
+change to ``notRunning`` (recorded by a ``MutationObserver`` in the page, in epoch ms), or, for a
+switch that showed no state change, to when the wait (polling every 50 ms) saw it rendered.
 
 *The desk is up* once the launcher's web answers its health check, its warm-up
 (``app.ui.warmup``: page imports, services, the first Sectors/Chart/Scanner reads, started by
@@ -85,8 +87,11 @@ watch();
 
 NOW_JS = "performance.timeOrigin + performance.now()"
 
-#: ``true`` once ``heading`` (or, for the peer, a dataframe) shows and the run has finished.
-DONE_JS = """([heading, since]) => {
+#: ``true`` once ``heading`` (or, for the peer, a dataframe) shows and the run has finished; with
+#: ``needRun``, only after a state other than ``notRunning`` was recorded since ``since`` (a re-run of the
+#: page shown). A sidebar visit needs none: the new page's heading proves its run, and a quick page
+#: switch on a loaded box can go by without the page ever showing a state other than ``notRunning``.
+DONE_JS = """([heading, since, needRun]) => {
   const app = document.querySelector('[data-testid=stApp]');
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   if (document.querySelector('[data-testid=stStatusWidget]')) return false;
@@ -95,7 +100,7 @@ DONE_JS = """([heading, since]) => {
     : [...document.querySelectorAll('[data-testid=stMain] h1, [data-testid=stMain] h2')]
         .some(h => h.textContent.trim() === heading);
   if (!shown) return false;
-  return (window.__states || []).some(([s, t]) => s !== 'notRunning' && t >= since);
+  return !needRun || (window.__states || []).some(([s, t]) => s !== 'notRunning' && t >= since);
 }"""
 
 LAST_DONE_JS = """since => { const done = (window.__states || []).filter(([s, t]) => s === 'notRunning' && t >= since);
@@ -135,18 +140,18 @@ STUCK_JS = """since => ({states: (window.__states || []).filter(([s, t]) => t >=
   headings: [...document.querySelectorAll('[data-testid=stMain] h1, [data-testid=stMain] h2')].map(h => h.textContent)})"""
 
 
-def _wait_done(page, heading: str | None, since: float, timeout_ms: int = 120_000) -> float:
+def _wait_done(page, heading: str | None, since: float, timeout_ms: int = 120_000, need_run: bool = True) -> float:
     """Seconds from ``since`` (epoch ms, :data:`NOW_JS`) to the end of the run that rendered ``heading``.
 
     Raises ``SystemExit`` naming what the page showed when it is not rendered within ``timeout_ms``."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
-        page.wait_for_function(DONE_JS, arg=[heading, since], timeout=timeout_ms, polling=50)
+        page.wait_for_function(DONE_JS, arg=[heading, since, need_run], timeout=timeout_ms, polling=50)
     except PlaywrightTimeout:
         raise SystemExit(f"{page.url}: not rendered ({heading or 'peer'}) within {timeout_ms / 1000:.0f} s: "
                          f"{page.evaluate(STUCK_JS, since)}") from None
-    end = page.evaluate(LAST_DONE_JS, since)
+    end = page.evaluate(LAST_DONE_JS, since) or page.evaluate(NOW_JS)  # a quiet switch: when it was seen
     return (end - since) / 1000.0
 
 
@@ -165,7 +170,7 @@ def sidebar_visit(page, title: str, heading: str) -> float:
     click loaded a new document: said on stdout, still timed from the click)."""
     since, origin = page.evaluate(NOW_JS), page.evaluate("performance.timeOrigin")
     page.locator("[data-testid=stSidebarNav]").get_by_role("link", name=title, exact=True).click()
-    took = _wait_done(page, heading, since)
+    took = _wait_done(page, heading, since, need_run=False)
     if page.evaluate("performance.timeOrigin") != origin:
         print(f"  note: the sidebar click on {title} loaded a new document (a new session)", flush=True)
     return took

@@ -65,8 +65,8 @@ def _import_pages() -> None:
 
 
 #: Services the pages read on their first run, built here (each is built once per process).
-PAGE_SERVICES = ("store", "instruments", "calendar", "market_data", "watchlists", "watch_view", "scanner",
-                 "sectors", "strategies", "backtests")
+PAGE_SERVICES = ("store", "instruments", "calendar", "market_data", "watchlists", "watch_view", "trading",
+                 "analysis", "contract_notes", "scanner", "sectors", "strategies", "backtests")
 
 
 def _touch_services() -> None:
