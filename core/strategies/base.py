@@ -101,9 +101,8 @@ class Active(NamedTuple):
 
 def clock_us(at: pd.DatetimeIndex) -> np.ndarray:
     """IST time of day of each timestamp, int64 microseconds after midnight."""
-    ist = at.tz_convert(IST)
-    return (((np.asarray(ist.hour, np.int64) * 60 + np.asarray(ist.minute)) * 60 + np.asarray(ist.second))
-            * 1_000_000 + np.asarray(ist.microsecond))
+    wall = at.tz_convert(IST).tz_localize(None).as_unit("ns").asi8
+    return wall % 86_400_000_000_000 // 1_000
 
 
 def time_us(t: time) -> int:
