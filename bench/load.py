@@ -3,7 +3,8 @@
 For each session count (``--sessions 1,5,10,20``) a fresh desk starts the way ``make run`` does
 (``tests.e2e.desk.running_desk``: launcher, replay, web, worker, ticker, clock, strategies, api),
 with a ``--symbols``-instrument watchlist and the replay at ``--speed`` (one tick per instrument
-per market second, so ``symbols × speed`` ticks/s are offered; 90 × 100 = 9,000). Then, for
+per market second, so ``symbols × speed`` ticks/s are offered; 110 × 82 = 9,020; the session lasts
+375 min / speed, about 4.5 min of wall time, start-up included). Then, for
 ``--seconds``:
 
 * N headless Chromium sessions (one browser, N contexts) sit on Home; each records when its
@@ -21,7 +22,7 @@ sampling), nothing lost, the approval rate held (≥ 95 % of those sent taken), 
 process ≤ 512 MB RSS (the replay is not deployed). The resident memory of every process (RSS,
 PSS, USS) is printed once per desk before the load. The **limit** is the first session count
 where a target fails. Prints PASS/FAIL per run and the load average (2 cores, shared).
-``python bench/load.py [--sessions 1,5,10,20] [--seconds 45] [--rate 20] [--symbols 90] [--speed 100]``.
+``python bench/load.py [--sessions 1,5,10,20] [--seconds 45] [--rate 20] [--symbols 110] [--speed 82]``.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class Run:
     cpu: dict[str, float] = field(default_factory=dict)
     rss: dict[str, float] = field(default_factory=dict)
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    market: str = ""
 
     @property
     def lag_growth(self) -> float | None:
@@ -232,7 +234,7 @@ def one_run(sessions: int, args: argparse.Namespace) -> Run:
             stop = threading.Event()
             approver = Approver(svc, args.rate, stop, run)
             approver.start()
-            first = svc.ticks.status()
+            first, market_from = svc.ticks.status(), svc.market_clock.now().now
             t_first, end = time.time(), time.time() + args.seconds
             while time.time() < end:
                 status = svc.ticks.status()
@@ -241,6 +243,7 @@ def one_run(sessions: int, args: argparse.Namespace) -> Run:
                 _sample(procs, run)
                 time.sleep(1.0)
             last = svc.ticks.status()
+            run.market = f"{market_from:%H:%M}–{svc.market_clock.now().now:%H:%M} IST market time"
             if first is not None and last is not None:
                 run.ticks_per_s = (last.ticks_total - first.ticks_total) / max(time.time() - t_first, 1e-9)
             for name, plist in procs.items():
@@ -271,7 +274,8 @@ def report(run: Run) -> str:
 
     growth = run.lag_growth
     lines = [
-        f"-- {run.sessions} session(s), load average {run.load[0]:.2f} {run.load[1]:.2f} {run.load[2]:.2f} (2 cores)",
+        f"-- {run.sessions} session(s), load average {run.load[0]:.2f} {run.load[1]:.2f} {run.load[2]:.2f} (2 cores), "
+        f"{run.market} (MIS entries stop at 15:20: a later window is not the stated load)",
         f"   watchlist refresh: p50 {f(pct(run.refresh, 0.5), 's')}, p99 {f(pct(run.refresh, 0.99), 's')} "
         f"({len(run.refresh)} refreshes)",
         f"   approval→fill: p50 {f(pct(run.fills_ms, 0.5), 'ms')}, p99 {f(pct(run.fills_ms, 0.99), 'ms')}; "
@@ -292,8 +296,8 @@ def main() -> int:
     ap.add_argument("--sessions", default="1,5,10,20", help="comma-separated session counts, 1 first (the peer)")
     ap.add_argument("--seconds", type=float, default=45.0, help="seconds of load per session count")
     ap.add_argument("--rate", type=float, default=20.0, help="approvals per second")
-    ap.add_argument("--symbols", type=int, default=90, help="watchlist size (instruments streamed)")
-    ap.add_argument("--speed", type=float, default=100.0, help="replay speed (ticks/s = symbols × speed)")
+    ap.add_argument("--symbols", type=int, default=110, help="watchlist size (instruments streamed, at most 111)")
+    ap.add_argument("--speed", type=float, default=82.0, help="replay speed (ticks/s = symbols × speed)")
     ap.add_argument("--one", type=int, default=0, help=argparse.SUPPRESS)  # one count, in a fresh process
     args = ap.parse_args()
     if args.one:
