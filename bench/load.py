@@ -243,7 +243,10 @@ def one_run(sessions: int, args: argparse.Namespace) -> Run:
                 _sample(procs, run)
                 time.sleep(1.0)
             last = svc.ticks.status()
-            run.market = f"{market_from:%H:%M}–{svc.market_clock.now().now:%H:%M} IST market time"
+            from core.timeutil import IST
+
+            market_to = svc.market_clock.now().now
+            run.market = f"{market_from.astimezone(IST):%H:%M}–{market_to.astimezone(IST):%H:%M} IST market time"
             if first is not None and last is not None:
                 run.ticks_per_s = (last.ticks_total - first.ticks_total) / max(time.time() - t_first, 1e-9)
             for name, plist in procs.items():
@@ -279,7 +282,7 @@ def report(run: Run) -> str:
         f"   watchlist refresh: p50 {f(pct(run.refresh, 0.5), 's')}, p99 {f(pct(run.refresh, 0.99), 's')} "
         f"({len(run.refresh)} refreshes)",
         f"   approval→fill: p50 {f(pct(run.fills_ms, 0.5), 'ms')}, p99 {f(pct(run.fills_ms, 0.99), 'ms')}; "
-        f"{run.offered} sent, {run.approved} approved, {len(run.fills_ms)} filled, {run.lost} lost, "
+        f"{run.offered} sent, {run.approved} approved, {len(run.fills_ms)} filled, {run.lost} not filled 30 s later, "
         f"{len(run.refused)} refused"
         + (f" (first: {run.refused[0]})" if run.refused else ""),
         f"   ticker: {run.ticks_per_s:,.0f} ticks/s; lag (wall time since last tick) mean "
