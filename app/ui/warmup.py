@@ -70,7 +70,7 @@ PAGE_SERVICES = ("store", "instruments", "calendar", "market_data", "watchlists"
 
 
 def _touch_services() -> None:
-    from app.container import services
+    from app.ui.state import get_services as services
 
     svc = services()
     for name in PAGE_SERVICES:
@@ -78,13 +78,13 @@ def _touch_services() -> None:
 
 
 def _sectors() -> None:
-    from app.container import services
+    from app.ui.state import get_services as services
 
     services().sectors.view()
 
 
 def _chart() -> None:
-    from app.container import services
+    from app.ui.state import get_services as services
     from app.market.watch_view import chart_bars
 
     svc = services()
@@ -94,7 +94,7 @@ def _chart() -> None:
 
 
 def _scanner() -> None:
-    from app.container import services
+    from app.ui.state import get_services as services
     from app.research.scanner import BUILTIN_SCANS
 
     scanner = services().scanner
