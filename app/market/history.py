@@ -21,6 +21,7 @@ import pandas as pd
 
 from app.adapters.kite_historical import KITE_MAX_DAYS, check_interval, check_window, kite_windows
 from app.market.bar_cache import BarCache
+from app.market.history_live import ticker_tail_complete
 from app.market.instruments import InstrumentService
 from core import bars_asof
 from core.errors import DeskError, TemporaryError, ValidationError
@@ -162,7 +163,7 @@ class MarketDataService:
         base = bars_asof.base_interval(interval)
         lo = self._start(interval, as_of, start, bars)
         warning = None
-        if fill:
+        if fill and not self._tail_from_ticker(key_or_token, base, lo, as_of):
             try:
                 if self.backfill(key_or_token, base, lo, max(lo, as_of)):
                     self.cache.invalidate(self.token_of(key_or_token), base)
@@ -230,6 +231,29 @@ class MarketDataService:
             raise ValidationError(f"start {lo:%d %b %Y %H:%M} is after the read's market time "
                                   f"{as_of:%d %b %Y %H:%M} IST; pick an earlier start")
         return lo.astimezone(IST)
+
+    def _tail_from_ticker(self, key_or_token: str | int, base: str, lo: datetime, as_of: datetime) -> bool:
+        """Whether the only part of ``[lo, as_of]`` never fetched is today's tail and the ticker's
+        stored minute bars cover it whole (``history_live.ticker_tail_complete``): then a read
+        needs no historical request. The instrument counts as ticking with a tick of ``as_of``'s
+        day in the tick cache (a later one too: only stored closed minutes are used)."""
+        if base != "minute" or self._ticks is None:
+            return False
+        token = self.token_of(key_or_token)
+        lo_utc = lo.astimezone(UTC)
+        gaps = uncovered(lo_utc, as_of.astimezone(UTC), self._store.bars.coverage(token, base))
+        if len(gaps) != 1 or gaps[0][0] <= lo_utc:
+            return False  # nothing to fetch (backfill returns at once), or more than the tail
+        try:
+            cached = self._ticks.latest([token]).get(token)
+        except TemporaryError:
+            return False
+        ticked = (cached.tick.exchange_timestamp or cached.received_at) if cached else None
+        if ticked is None or ticked.astimezone(IST).date() != as_of.date():
+            return False
+        stored = self.cache.read_long([token], base, lo, as_of)["ts"]  # the read that follows is warm
+        ns = pd.DatetimeIndex(stored).as_unit("ns").asi8
+        return ticker_tail_complete(gaps[0][0], as_of, ns[ns >= pd.Timestamp(gaps[0][0]).value], True)
 
     def _latest_ticks(self, tokens: list[int], as_of: datetime) -> dict[int, Any]:
         if self._ticks is None or not tokens:
