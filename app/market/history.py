@@ -21,7 +21,7 @@ import pandas as pd
 
 from app.adapters.kite_historical import KITE_MAX_DAYS, check_interval, check_window, kite_windows
 from app.market.bar_cache import BarCache
-from app.market.history_live import ticker_tail_complete
+from app.market.history_live import TailRefresher, ticker_tail_complete
 from app.market.instruments import InstrumentService
 from core import bars_asof
 from core.errors import DeskError, TemporaryError, ValidationError
@@ -126,6 +126,7 @@ class MarketDataService:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._knows_market_time = clock is not None  # without a clock no window is taken as final
         self.cache = BarCache(store.bars)
+        self.tail_refresher = TailRefresher(self._refresh_tail)
 
     # ---- reads as of market time -------------------------------------------------------------
 
@@ -253,7 +254,16 @@ class MarketDataService:
             return False
         stored = self.cache.read_long([token], base, lo, as_of)["ts"]  # the read that follows is warm
         ns = pd.DatetimeIndex(stored).as_unit("ns").asi8
-        return ticker_tail_complete(gaps[0][0], as_of, ns[ns >= pd.Timestamp(gaps[0][0]).value], True)
+        if not ticker_tail_complete(gaps[0][0], as_of, ns[ns >= pd.Timestamp(gaps[0][0]).value], True):
+            return False
+        self.tail_refresher.maybe_refresh(token, gaps[0][0], as_of)
+        return True
+
+    def _refresh_tail(self, token: int, start: datetime, end: datetime) -> None:
+        """The background re-read of a tail served from the store (bars re-written in place keep
+        the count, so the cache entry is dropped whatever the backfill added)."""
+        self.backfill(token, "minute", start, end)
+        self.cache.invalidate(token, "minute")
 
     def _latest_ticks(self, tokens: list[int], as_of: datetime) -> dict[int, Any]:
         if self._ticks is None or not tokens:

@@ -10,11 +10,20 @@ tick (the forming bar) are the whole answer. Asking anyway costs a request behin
 instrument is ticking and the store holds a bar for **every** session minute from the last
 backfilled bar to the last closed minute. Anything else (a minute missing because the ticker was
 down or the stock did not trade, a weekday with no bars in between: a holiday or a missed
-session) answers ``False`` and the caller fetches as before. Pure: numpy only, no I/O.
+session) answers ``False`` and the caller fetches as before (pure: numpy only, no I/O).
+
+The ticker's first bar of an instrument can be partial (it started mid-minute), and coverage of
+the tail is only recorded by a fetch, so :class:`TailRefresher` re-reads a tail served from the
+store from the market once it is ``min_tail`` (15 minutes) long, on one background thread, at
+most one request in flight per instrument: the read that triggered it does not wait.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, time, timedelta
 
 import numpy as np
@@ -22,6 +31,8 @@ import pandas as pd
 
 from core.bars_asof import SESSION_CLOSE, SESSION_OPEN
 from core.timeutil import IST
+
+log = logging.getLogger(__name__)
 
 _MINUTE_NS = 60 * 1_000_000_000
 _LAST_MINUTE = time(15, 29)
@@ -73,3 +84,42 @@ def ticker_tail_complete(tail_start: datetime, as_of: datetime, stored_ts_ns: np
     if not len(expected):
         return True  # before the first minute closed: only the forming bar, from the tick
     return bool(np.isin(expected, np.asarray(stored_ts_ns, dtype="int64")).all())
+
+
+class TailRefresher:
+    """Backfills of served-from-the-store tails, on one daemon thread (see the module docstring).
+
+    ``backfill(token, start, end)`` does the fetch (the market-data service's minute backfill
+    and cache invalidation); its errors are logged, never raised to the reader.
+    """
+
+    def __init__(self, backfill: Callable[[int, datetime, datetime], object],
+                 min_tail: timedelta = timedelta(minutes=15)) -> None:
+        self._backfill = backfill
+        self.min_tail = min_tail
+        self._pending: set[int] = set()
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def maybe_refresh(self, token: int, tail_start: datetime, as_of: datetime) -> Future | None:
+        """Queue a re-read of ``[tail_start, as_of]`` when the tail is ``min_tail`` long and no
+        re-read of ``token`` is pending; return its future (tests wait on it), else ``None``."""
+        if as_of - tail_start < self.min_tail:
+            return None
+        with self._lock:
+            if token in self._pending:
+                return None
+            self._pending.add(token)
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tail-refresh")
+            pool = self._pool
+        return pool.submit(self._run, token, tail_start, as_of)
+
+    def _run(self, token: int, tail_start: datetime, as_of: datetime) -> None:
+        try:
+            self._backfill(token, tail_start, as_of)
+        except Exception as exc:  # noqa: BLE001 - a background refresh must never break a read
+            log.warning("background tail refresh of %s from %s failed: %s", token, tail_start.isoformat(), exc)
+        finally:
+            with self._lock:
+                self._pending.discard(token)

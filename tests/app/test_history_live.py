@@ -114,3 +114,22 @@ def test_a_minute_missing_from_the_store_is_fetched_from_the_market(live, kite_r
     frame = market.ohlcv("NSE:INFY", "minute", forming=True)
     assert len(requests_log(kite_replay, PATH)) == before + 1
     assert pd.Timestamp(_at(9, 42)) in frame.index  # filled from the market
+
+
+def test_a_long_tail_served_from_the_store_is_re_read_from_the_market_in_the_background(live, kite_replay):  # noqa: F811
+    market, clock, ticks, store = live
+    _ticker_writes(store, ticks, _at(9, 40), _at(10, 4))
+    clock.when = _at(10, 5)
+    before = len(requests_log(kite_replay, PATH))
+    sent = []
+    refresh = market.tail_refresher.maybe_refresh
+    market.tail_refresher.maybe_refresh = lambda *a: sent.append(refresh(*a)) or sent[-1]
+    frame = market.ohlcv("NSE:INFY", "minute", forming=True)
+    assert frame.loc[pd.Timestamp(_at(10, 4)), "close"] == 1000.5  # served from the store at once
+    assert sent and sent[0] is not None
+    sent[0].result(timeout=30)
+    assert len(requests_log(kite_replay, PATH)) == before + 1
+    covered_to = max(end for _, end in store.bars.coverage(INFY, "minute"))
+    assert covered_to >= _at(10, 3).astimezone(UTC)  # the tail is recorded as fetched: no re-read next minute
+    again = market.ohlcv("NSE:INFY", "minute", forming=True)
+    assert again.loc[pd.Timestamp(_at(10, 4)), "close"] != 1000.5  # the market's bar replaced the ticker's
