@@ -66,6 +66,8 @@ class TradingBooks:
         self.ticks = ticks
         self.calendar = calendar
         self._capital_ready = False
+        #: (version, RiskLimits) of the last limits row parsed (``risk_limits_obj``)
+        self._limits_parsed: tuple[int | None, RiskLimits | None] = (None, None)
         #: Dated charge schedules; replayed 2016 sessions use the earliest one's rates.
         self.schedules = backfilled_schedules()
 
@@ -142,13 +144,12 @@ class TradingBooks:
         """The account as a core ``Portfolio`` on ``day``: ledger summarised one entry per kind
         (so ``cash`` and charges are exact), positions from the store, today's realized and
         charges from fills/ledger of ``day``."""
-        sums = self.store.ledger_sums()
+        sums, today = self.store.ledger_sums_with_day(day)
         epoch = datetime(2000, 1, 1, tzinfo=IST)
         ledger = tuple(LedgerEntry(f"sum-{k}", epoch, LedgerKind(k), v) for k, v in sorted(sums.items()))
         capital = sums.get("CAPITAL", self.config.capital)
         positions = {(int(r["instrument_token"]), Product(r["product"])): position_from_row(r, day=day)
                      for r in self.store.positions()}
-        today = self.store.ledger_sums(day)
         charges_today = -sum((today.get(k, ZERO) for k in CHARGE_KINDS), ZERO)
         fill_sums = self.store.fill_sums(day)  # one aggregate read, not every fill of the day
         return Portfolio(
@@ -206,10 +207,15 @@ class TradingBooks:
         return out
 
     def risk_limits_obj(self) -> RiskLimits:
+        """The limits in force: the latest saved version (parsed once per version: a save, by any
+        process, is a new version, so an edit takes effect on the next read), else the defaults."""
         row = self.store.latest_limits()
-        if row is None:
-            return RiskLimits(square_off_cutoff=self.config.square_off_cutoff)
-        return limits_from_json(row["limits"])
+        version, parsed = self._limits_parsed
+        if parsed is None or version != (row["version"] if row else 0):
+            parsed = (limits_from_json(row["limits"]) if row is not None
+                      else RiskLimits(square_off_cutoff=self.config.square_off_cutoff))
+            self._limits_parsed = (row["version"] if row else 0, parsed)
+        return parsed
 
     def risk_state(self, now: datetime, portfolio: Portfolio | None = None,
                    ltps: dict[int, Decimal] | None = None) -> RiskState:

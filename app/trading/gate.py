@@ -25,6 +25,9 @@ from core.orders import ZERO, Product, price_from_float
 from core.portfolio import Portfolio
 from core.timeutil import to_ist, to_utc
 
+#: ``gate_context``'s default: read the latest tick with the marks (one tick-cache read).
+FETCH: Any = object()
+
 
 class TradingGate(TradingBooks):
     """Market look-ups and books (``TradingBooks``) plus the gatekeeper's context."""
@@ -41,10 +44,7 @@ class TradingGate(TradingBooks):
         ``ValidationError`` for bad input (lot size, tick size, unknown instrument).
         """
         intent = change.intent
-        token = intent.instrument_token
-        if cached is None:
-            cached = self.latest([token]).get(token)
-        ctx = self.gate_context(change, now, cached)
+        ctx = self.gate_context(change, now, FETCH if cached is None else cached)
         decision = check(change, ctx)
         if decision.enter_safe_mode:
             self._enter_safe_mode(intent.trace_id, now, ctx)
@@ -53,23 +53,37 @@ class TradingGate(TradingBooks):
                    messages=list(decision.messages), price=ctx.ltp, at=to_utc(now))
         return decision, row, ctx.ltp
 
-    def gate_context(self, change: OrderChange, now: datetime, cached: Any) -> GateContext:
-        """The facts for ``change`` at ``now`` with the latest tick ``cached`` (or ``None``)."""
+    def gate_context(self, change: OrderChange, now: datetime, cached: Any = FETCH) -> GateContext:
+        """The facts for ``change`` at ``now`` with the latest tick ``cached`` (``None``: no
+        tick). ``FETCH`` (the default) reads it with the open positions' marks in one tick-cache
+        read. Every store read of the context runs on one connection (``TradingStore.reading``)."""
         intent = change.intent
         inst = self.instrument(intent.instrument_token)
-        ltp = price_from_float(cached.tick.last_price) if cached and cached.tick.last_price > 0 else None
         self.ensure_capital(now)
         day = to_ist(now).date()
-        pf = self.portfolio(day)
-        limits = self.risk_limits_obj()
-        exclude = change.current.order_id if change.current is not None else None
+        with self.store.reading():
+            pf = self.portfolio(day)
+            marked = {p.instrument_token for p in pf.open_positions()}
+            if cached is FETCH:
+                ticks = self.latest(marked | {intent.instrument_token})
+                cached = ticks.get(intent.instrument_token)
+            else:
+                ticks = self.latest(marked - {intent.instrument_token})
+                if cached is not None:
+                    ticks[intent.instrument_token] = cached
+            marks = {t: price_from_float(c.tick.last_price) for t, c in ticks.items()
+                     if t in marked and c.tick.last_price > 0}
+            state = self.risk_state(now, pf, marks)
+            limits = self.risk_limits_obj()
+            exclude = change.current.order_id if change.current is not None else None
+            reserved = self._reserved_margin(pf, exclude)
+        ltp = price_from_float(cached.tick.last_price) if cached and cached.tick.last_price > 0 else None
         return GateContext(
             inst, now, self.phase(now), ltp=ltp, circuit=self.circuit(inst, cached.tick if cached else None),
             holiday=self.calendar.holiday(now) if self.calendar is not None else None,
             holding_quantity=self._settled_holding(pf, intent.instrument_token, day),
             position_quantity=pf.position_quantity(intent.instrument_token, intent.product),
-            square_off_cutoff=limits.square_off_cutoff, state=self.risk_state(now, pf), limits=limits,
-            reserved_margin=self._reserved_margin(pf, exclude),
+            square_off_cutoff=limits.square_off_cutoff, state=state, limits=limits, reserved_margin=reserved,
             # the order itself is judged with Kite's exact figure when wired (config.exact_margin)
             margin_rules=replace(pf.margin_rules, exact=self.config.exact_margin),
         )

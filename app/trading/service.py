@@ -316,8 +316,7 @@ class TradingService:
         engine = self._engine
         current = engine._order(order_id) if order_id is not None else None
         change = OrderChange(ChangeKind.MODIFY if current is not None else ChangeKind.PLACE, intent, current=current)
-        cached = engine.latest([intent.instrument_token]).get(intent.instrument_token)
-        ctx = engine.gate_context(change, now, cached)
+        ctx = engine.gate_context(change, now)  # the tick read with the marks
         decision = check(change, ctx)
         at = decision.margin_price or decision.expected_price
         charges = (equity_charges(intent.side, intent.product, intent.quantity, at,

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -96,6 +96,8 @@ class TradingStore:
         # trips around it (and psycopg keeps its prepared statements, which a ROLLBACK clears).
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if self._pg else engine
         self._stmt_cache: dict = {}
+        #: the connection a ``reading()`` block holds, per thread
+        self._held = threading.local()
         self._write_lock = None if self._pg else threading.RLock()
         pos_key = and_(t.positions.c.instrument_token == bindparam("k_token"),
                        t.positions.c.product == bindparam("k_product"))
@@ -130,6 +132,27 @@ class TradingStore:
         self._all_positions = select(t.positions).order_by(t.positions.c.instrument_token, t.positions.c.product)
         sums = select(t.ledger.c.kind, func.sum(t.ledger.c.amount)).group_by(t.ledger.c.kind)
         self._ledger_sums, self._ledger_sums_of_day = sums, sums.where(t.ledger.c.day == bindparam("k_day"))
+        self._ledger_sums_both = select(  # every day's and one day's sums by kind in one pass
+            t.ledger.c.kind, func.sum(t.ledger.c.amount),
+            func.sum(case((t.ledger.c.day == bindparam("k_day"), t.ledger.c.amount), else_=0)),
+            func.count(case((t.ledger.c.day == bindparam("k_day"), 1)))).group_by(t.ledger.c.kind)
+        open_status = t.orders.c.status.in_(["OPEN", "TRIGGER PENDING"])
+        self._open_orders = select(t.orders).where(open_status).order_by(t.orders.c.placed_at.desc(),
+                                                                          t.orders.c.order_id)
+        self._closing_fills = (select(t.fills.c.realized, t.fills.c.charges_total, t.fills.c.filled_at)
+                               .where(t.fills.c.realized != 0).order_by(t.fills.c.filled_at.desc())
+                               .limit(bindparam("k_limit", type_=Integer)))
+        latest = (select(t.fills.c.tradingsymbol, func.max(t.fills.c.filled_at).label("at"))
+                  .where(t.fills.c.day == bindparam("k_day")).group_by(t.fills.c.tradingsymbol).subquery())
+        self._last_fills = (select(t.fills.c.tradingsymbol, t.fills.c.side, t.fills.c.filled_at)
+                            .join(latest, and_(t.fills.c.tradingsymbol == latest.c.tradingsymbol,
+                                               t.fills.c.filled_at == latest.c.at)))
+        self._t1_cnc_buys = (select(t.fills.c.instrument_token, func.sum(t.fills.c.quantity))
+                             .where(and_(t.fills.c.product == "CNC", t.fills.c.side == "BUY",
+                                         t.fills.c.settles_on == bindparam("k_day"), t.fills.c.day < bindparam("k_day")))
+                             .group_by(t.fills.c.instrument_token))
+        self._capital_row = select(t.ledger.c.id).where(t.ledger.c.entry_id == bindparam("k"))
+        self._inserts = {name: insert(getattr(t, name)) for name in ("approvals", "risk_decisions", "audit")}
         self._order_counts = (select(t.orders.c.tradingsymbol, t.orders.c.tag, func.count().label("n"))
                               .where(and_(t.orders.c.day == bindparam("k_day"), t.orders.c.status != "REJECTED"))
                               .group_by(t.orders.c.tradingsymbol, t.orders.c.tag))
@@ -162,13 +185,39 @@ class TradingStore:
     def _lock(self, stmt):
         return stmt.with_for_update() if self._pg else stmt
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Every read of this thread inside the block runs on one connection (one pool checkout,
+        not one per read: the gatekeeper's dozen reads of one decision). Nested blocks share it;
+        writes still take their own transaction. On PostgreSQL the connection is in autocommit as
+        every read (each statement its own snapshot, as outside the block)."""
+        if getattr(self._held, "conn", None) is not None:
+            yield
+            return
+        with self._reader.connect() as conn:
+            self._held.conn = conn
+            try:
+                yield
+            finally:
+                self._held.conn = None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """The connection of the enclosing ``reading()`` block, else a fresh one for this read."""
+        held = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+            return
+        with self._reader.connect() as conn:
+            yield conn
+
 
     # ------------------------------------------------------------------ account
 
     def ensure_capital(self, entry: Row) -> bool:
         """Insert the opening CAPITAL ledger row once (keyed by ``entry_id``); True if inserted."""
-        with self._reader.connect() as conn:
-            if conn.execute(select(t.ledger.c.id).where(t.ledger.c.entry_id == entry["entry_id"])).first():
+        with self._read() as conn:
+            if conn.execute(self._capital_row, {"k": entry["entry_id"]}).first():
                 return False
         return self.append_ledger([entry])
 
@@ -176,15 +225,15 @@ class TradingStore:
 
     def insert_approval(self, row: Row, decision: Row | None = None, audit: Row | None = None) -> None:
         """Insert a new approval (with its preview risk decision and audit row), atomically."""
-        with self._tx() as conn:
-            conn.execute(insert(t.approvals).values(**row))
+        with self._tx() as conn:  # pre-built inserts: building ``.values(**row)`` costs more than the SQL
+            conn.execute(self._inserts["approvals"], row)
             if decision is not None:
-                conn.execute(insert(t.risk_decisions).values(**decision))
+                conn.execute(self._inserts["risk_decisions"], decision)
             if audit is not None:
-                conn.execute(insert(t.audit).values(**audit))
+                conn.execute(self._inserts["audit"], audit)
 
     def get_approval(self, approval_id: str) -> Row | None:
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(self._approval_by_id, {"k": approval_id}).first()
         return dict(r._mapping) if r else None
 
@@ -202,7 +251,7 @@ class TradingStore:
             q = q.order_by(t.approvals.c.created_at, t.approvals.c.approval_id)
         if limit is not None:
             q = q.limit(limit)
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return _rows(conn.execute(q))
 
     def decide_approval(self, approval_id: str, values: Row, *, decision: Row | None = None,
@@ -238,25 +287,25 @@ class TradingStore:
              .outerjoin(t.orders, t.orders.c.approval_id == t.approvals.c.approval_id)
              .where(and_(t.approvals.c.status == "APPROVED", t.orders.c.order_id.is_(None)))
              .order_by(t.approvals.c.decided_at))
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return _rows(conn.execute(q))
 
     # ------------------------------------------------------------------ risk decisions
 
     def get_decision(self, decision_id: str) -> Row | None:
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(select(t.risk_decisions).where(t.risk_decisions.c.decision_id == decision_id)).first()
         return dict(r._mapping) if r else None
 
     def approved_decision_for(self, approval_id: str) -> Row | None:
         """The latest approved decision of ``approval_id`` (stage approval/manual/system)."""
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(self._approved_decision, {"k": approval_id}).first()
         return dict(r._mapping) if r else None
 
     def decisions(self, trace_id: str) -> list[Row]:
         q = select(t.risk_decisions).where(t.risk_decisions.c.trace_id == trace_id).order_by(t.risk_decisions.c.at)
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return _rows(conn.execute(q))
 
     # ------------------------------------------------------------------ orders
@@ -272,7 +321,7 @@ class TradingStore:
         None when the order id or its approval already has one. One read (the decision and the
         duplicate check in one statement), then the order and its audit row in one transaction.
         Raises ``ValueError`` if the decision is missing or not approved."""
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             approved, exists = conn.execute(self._order_precheck, {"k_decision": row["decision_id"],
                                                                    "k_order": row["order_id"],
                                                                    "k_approval": row["approval_id"]}).one()
@@ -290,17 +339,20 @@ class TradingStore:
             return None
 
     def get_order(self, order_id: str) -> Row | None:
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(self._order_by_id, {"k": order_id}).first()
         return dict(r._mapping) if r else None
 
     def order_for_approval(self, approval_id: str) -> Row | None:
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(self._order_by_approval, {"k": approval_id}).first()
         return dict(r._mapping) if r else None
 
     def list_orders(self, *, day: date | None = None, open_only: bool = False, trace_id: str | None = None,
                     newest_first: bool = True) -> list[Row]:
+        if open_only and day is None and trace_id is None and newest_first:
+            with self._read() as conn:  # the gatekeeper's reserved margin: a pre-built statement
+                return _rows(conn.execute(self._open_orders))
         q = select(t.orders)
         if day is not None:
             q = q.where(t.orders.c.day == day)
@@ -309,7 +361,7 @@ class TradingStore:
         if trace_id is not None:
             q = q.where(t.orders.c.trace_id == trace_id)
         q = q.order_by(t.orders.c.placed_at.desc() if newest_first else t.orders.c.placed_at, t.orders.c.order_id)
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return _rows(conn.execute(q))
 
     def update_order(self, order_id: str, values: Row, *, expect: Mapping[str, Any], audit: Row | None = None) -> bool:
@@ -325,7 +377,7 @@ class TradingStore:
 
     def count_orders(self, day: date) -> list[Row]:
         """Today's non-rejected orders: ``tradingsymbol``, ``tag``, ``n``."""
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return _rows(conn.execute(self._order_counts, {"k_day": day}))
 
     # ------------------------------------------------------------------ fills (the one transaction)
@@ -419,40 +471,33 @@ class TradingStore:
         if order_id is not None:
             q = q.where(t.fills.c.order_id == order_id)
         q = q.order_by(t.fills.c.filled_at.desc() if newest_first else t.fills.c.filled_at, t.fills.c.fill_id)
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return _rows(conn.execute(q))
 
     def last_fills(self, day: date) -> list[Row]:
         """The latest fill of each tradingsymbol on ``day``: ``tradingsymbol``, ``side``, ``filled_at``."""
-        latest = (select(t.fills.c.tradingsymbol, func.max(t.fills.c.filled_at).label("at"))
-                  .where(t.fills.c.day == day).group_by(t.fills.c.tradingsymbol).subquery())
-        q = (select(t.fills.c.tradingsymbol, t.fills.c.side, t.fills.c.filled_at)
-             .join(latest, and_(t.fills.c.tradingsymbol == latest.c.tradingsymbol,
-                                t.fills.c.filled_at == latest.c.at)))
-        with self._reader.connect() as conn:
-            return _rows(conn.execute(q))
+        with self._read() as conn:
+            return _rows(conn.execute(self._last_fills, {"k_day": day}))
 
     def position(self, instrument_token: int, product: str) -> Row | None:
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(select(t.positions).where(and_(t.positions.c.instrument_token == instrument_token,
                                                             t.positions.c.product == product))).first()
         return dict(r._mapping) if r else None
 
     def positions_of(self, instrument_token: int) -> dict[str, Row]:
         """Every product's position row of ``instrument_token``, by product (``{"MIS": row}``), in one read."""
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return {r.product: dict(r._mapping) for r in conn.execute(self._positions_of,
                                                                       {"k_token": int(instrument_token)})}
 
     def closing_fills(self, limit: int = 50) -> list[Row]:
         """The latest fills that realized P&L (``realized != 0``), newest first."""
-        q = (select(t.fills.c.realized, t.fills.c.charges_total, t.fills.c.filled_at)
-             .where(t.fills.c.realized != 0).order_by(t.fills.c.filled_at.desc()).limit(limit))
-        with self._reader.connect() as conn:
-            return _rows(conn.execute(q))
+        with self._read() as conn:
+            return _rows(conn.execute(self._closing_fills, {"k_limit": int(limit)}))
 
     def count_fills(self) -> int:
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(t.fills)).scalar_one())
 
     # ------------------------------------------------------------------ ledger and positions
@@ -469,23 +514,34 @@ class TradingStore:
             return False
 
     def ledger_entries(self) -> list[Row]:
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return _rows(conn.execute(select(t.ledger).order_by(t.ledger.c.id)))
 
     def ledger_sums(self, day: date | None = None) -> dict[str, Decimal]:
         """Sum of ``amount`` ₹ by ``kind`` (every day, or only ``day``)."""
         q, params = (self._ledger_sums, {}) if day is None else (self._ledger_sums_of_day, {"k_day": day})
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return {k: Decimal(v or 0) for k, v in conn.execute(q, params)}
 
+    def ledger_sums_with_day(self, day: date) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        """``(ledger_sums(), ledger_sums(day))`` in one aggregate read."""
+        every: dict[str, Decimal] = {}
+        of_day: dict[str, Decimal] = {}
+        with self._read() as conn:
+            for kind, total, today, n_today in conn.execute(self._ledger_sums_both, {"k_day": day}):
+                every[kind] = Decimal(total or 0)
+                if n_today:
+                    of_day[kind] = Decimal(today or 0)
+        return every, of_day
+
     def positions(self) -> list[Row]:
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return _rows(conn.execute(self._all_positions))
 
     def fill_sums(self, day: date) -> dict[str, Decimal]:
         """Today's ``realized`` ₹ and each charge component ₹ summed over fills of ``day``, and
         ``mis_realized``: the ``realized`` ₹ of its MIS fills alone. One aggregate read."""
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(self._fill_sums, {"k_day": day}).first()
         return {c: Decimal(getattr(r, c) or 0) for c in (*_FILL_SUM_COLUMNS, "mis_realized")}
 
@@ -494,18 +550,14 @@ class TradingStore:
         q = (select(t.fills.c.instrument_token, func.sum(t.fills.c.quantity))
              .where(and_(t.fills.c.product == "CNC", t.fills.c.side == "BUY", t.fills.c.settles_on > as_of))
              .group_by(t.fills.c.instrument_token))
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return {int(k): int(v) for k, v in conn.execute(q)}
 
     def t1_cnc_buys(self, day: date) -> dict[int, int]:
         """CNC shares bought on an earlier day that settle on ``day`` (T1 on ``day``: selling
         them is BTST), by instrument_token."""
-        q = (select(t.fills.c.instrument_token, func.sum(t.fills.c.quantity))
-             .where(and_(t.fills.c.product == "CNC", t.fills.c.side == "BUY", t.fills.c.settles_on == day,
-                         t.fills.c.day < day))
-             .group_by(t.fills.c.instrument_token))
-        with self._reader.connect() as conn:
-            return {int(k): int(v) for k, v in conn.execute(q)}
+        with self._read() as conn:
+            return {int(k): int(v) for k, v in conn.execute(self._t1_cnc_buys, {"k_day": day})}
 
     # ------------------------------------------------------------------ square-off marks
 
@@ -528,13 +580,13 @@ class TradingStore:
 
     def audit_rows(self, trace_id: str) -> list[Row]:
         q = select(t.audit).where(t.audit.c.trace_id == trace_id).order_by(t.audit.c.id)
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             return _rows(conn.execute(q))
 
     # ------------------------------------------------------------------ limits and desk state
 
     def latest_limits(self) -> Row | None:
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(self._latest_limits).first()
         return dict(r._mapping) if r else None
 
@@ -555,7 +607,7 @@ class TradingStore:
         raise RuntimeError("could not save risk limits: concurrent saves kept colliding; retry")
 
     def desk_state(self) -> Row | None:
-        with self._reader.connect() as conn:
+        with self._read() as conn:
             r = conn.execute(self._desk_row, {"k": DESK}).first()
         return dict(r._mapping) if r else None
 
