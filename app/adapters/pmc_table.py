@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -62,9 +61,8 @@ def load(compute: Callable[[], Table]) -> Table:
     """``compute()`` here when pandas is already loaded, else its result from the child process."""
     if "pandas" in sys.modules:
         return compute()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
-    try:
-        out = subprocess.run([sys.executable, "-m", "app.adapters.pmc_table"], cwd=ROOT, env=env, check=True,
+    try:  # `-m` from ROOT puts ROOT on the child's sys.path; it inherits this environment
+        out = subprocess.run([sys.executable, "-m", "app.adapters.pmc_table"], cwd=ROOT, check=True,
                              capture_output=True, text=True, timeout=CHILD_TIMEOUT_S).stdout
         return loads(out)
     except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError) as exc:
