@@ -26,7 +26,9 @@ from core.orders import OrderIntent, price_from_float, validate_intent
 from core.risk import ReasonCode
 from core.timeutil import require_aware, to_ist, to_utc
 
-Enqueue = Callable[[str], None]
+#: ``enqueue(approval_id, trace_id=...)``: send an APPROVED approval for execution (its trace id
+#: rides along, so the message and the worker's log lines carry it without a re-read).
+Enqueue = Callable[..., None]
 
 #: The approval-row ``source`` a direct placement is recorded with (``core.approvals.DIRECT_SOURCES``):
 #: the ticket's Place is ``"ticket"``, so a ticket order is never mistaken for a decided proposal
@@ -166,7 +168,7 @@ class ApprovalFlow(TradingGate):
         if not done:
             return refuse(["ALREADY_DECIDED"], [f"approval {approval_id} was decided meanwhile; nothing was placed"],
                           noop=True)
-        enqueue(approval_id)
+        enqueue(approval_id, trace_id=row["trace_id"])
         return outcome("approve", ok=True, row=row, order_id=f"O-{approval_id}", price=ltp)
 
     def approve_many(self, ids: Sequence[str], *, user: str, now: datetime, enqueue: Enqueue) -> list[ActionOutcome]:
@@ -234,6 +236,6 @@ class ApprovalFlow(TradingGate):
                 return outcome(source, ok=False, row=base, reasons=["ALREADY_DECIDED"],
                                messages=[f"{approval_id} already placed"], noop=True)
             raise exc
-        enqueue(approval_id)
+        enqueue(approval_id, trace_id=trace)
         return outcome(source, ok=True, row=base, order_id=f"O-{approval_id}", price=ltp,
                        messages=decision.messages if exempt else ())

@@ -108,8 +108,9 @@ class TradingEngine(OrderExecution):
             intent = OrderIntent(pos.instrument_token, pos.tradingsymbol, side, qty, Product.MIS, OrderType.MARKET,
                                  tag="SQUAREOFF", trace_id=trace)
             out = self._place_direct(intent, source="squareoff", user="system", now=now,
-                                     enqueue=lambda a: self.execute_approval(a), reason="MIS auto square-off",
-                                     approval_id=approval_id, exempt=Exemption.MIS_SQUARE_OFF)
+                                     enqueue=lambda a, **_: self.execute_approval(a),
+                                     reason="MIS auto square-off", approval_id=approval_id,
+                                     exempt=Exemption.MIS_SQUARE_OFF)
             if not out.ok:
                 if not out.noop:
                     refused = True
@@ -203,8 +204,9 @@ class TradingEngine(OrderExecution):
             intent = OrderIntent(pos.instrument_token, pos.tradingsymbol, Side.SELL if pos.quantity > 0 else Side.BUY,
                                  abs(pos.quantity), pos.product, OrderType.MARKET, tag="KILLSWITCH", trace_id=trace)
             out = self._place_direct(intent, source="killswitch", user=user, now=now,
-                                     enqueue=lambda a: self.execute_approval(a), reason="kill switch: flatten",
-                                     approval_id=f"{trace}-{i}", exempt=Exemption.KILL_SWITCH_FLATTEN)
+                                     enqueue=lambda a, **_: self.execute_approval(a),
+                                     reason="kill switch: flatten", approval_id=f"{trace}-{i}",
+                                     exempt=Exemption.KILL_SWITCH_FLATTEN)
             messages.append(f"flatten {pos.tradingsymbol} {pos.product}: {'placed' if out.ok else out.message}")
             reasons.extend(out.reasons)
         return ActionOutcome(ok=True, action="kill_switch", trace_id=trace, reasons=tuple(reasons),

@@ -506,12 +506,14 @@ class TradingService:
 
     # ------------------------------------------------------------------ internals
 
-    def _enqueue(self, approval_id: str) -> None:
+    def _enqueue(self, approval_id: str, *, trace_id: str | None = None) -> None:
         if self.tasks is None:
             self._engine.execute_approval(approval_id)
             return
         # The message carries the approval's trace id, so the worker's log lines carry it too.
-        with trace_context(self._engine.approval_view(approval_id).trace_id):
+        if trace_id is None:
+            trace_id = self._engine.approval_view(approval_id).trace_id
+        with trace_context(trace_id):
             self.tasks.enqueue(QUEUE, EXECUTE_ACTOR, approval_id=approval_id)
 
 
