@@ -69,7 +69,8 @@ def test_a_tail_from_an_earlier_day_needs_its_close_and_only_a_weekend_between()
 
 # ---- the read path ----------------------------------------------------------------------------
 
-def _tick(when: datetime, price: float) -> None:
+def _tick(when: datetime, price: float):
+    """A full-mode tick of INFY at ``when`` as the decoded frame the ticker caches."""
     tick = Tick(INFY, price, mode="full", volume_traded=1000, open=price, high=price, low=price, close=price,
                 last_trade_time=when.astimezone(UTC), exchange_timestamp=when.astimezone(UTC))
     return decode_frame(encode_frame([encode_packet(tick)]))
