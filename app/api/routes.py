@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ApiError, Principal, Services, get_services, require_scope
@@ -88,6 +89,14 @@ def jsonable(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return jsonable(value.item())
     return str(value)
+
+
+def answer(value: Any, status_code: int = 200) -> JSONResponse:
+    """``value`` (``jsonable``) as the JSON response itself. FastAPI passes a returned
+    ``Response`` through as it is, so the route's ``response_model`` documents the shape
+    (OpenAPI) without validating every row of the answer again on the way out (for a book of
+    rows that re-validation cost more than building the answer)."""
+    return JSONResponse(jsonable(value), status_code=status_code)
 
 
 @lru_cache(maxsize=None)
@@ -183,7 +192,7 @@ def instrument(symbol: str, _p: Principal = READ, svc: Services = Depends(get_se
 
 @router.get("/quote", tags=["market"])
 def quote(symbols: str = Query(..., description="comma-separated, e.g. NSE:INFY,TCS"), _p: Principal = READ,
-          svc: Services = Depends(get_services)) -> dict:
+          svc: Services = Depends(get_services)) -> JSONResponse:
     """The latest tick of each symbol from the tick cache: ``{key: {instrument_token, ltp,
     change_pct, volume, ohlc {open, high, low, close (previous)}, exchange_timestamp,
     received_at, age_seconds, depth {buy, sell}}}``; ``ltp`` null when it has not ticked."""
@@ -208,7 +217,7 @@ def quote(symbols: str = Query(..., description="comma-separated, e.g. NSE:INFY,
             "age_seconds": round(c.age_seconds(wall), 3) if c else None,
             "depth": {"buy": [jsonable(d) for d in t.bids], "sell": [jsonable(d) for d in t.asks]} if t else None,
         }
-    return out
+    return JSONResponse(out)  # already JSON-simple: no second encoding pass
 
 
 @router.get("/ohlcv/{symbol}", tags=["market"])
@@ -528,7 +537,7 @@ def resume(p: Principal = TRADE, svc: Services = Depends(get_services)) -> dict:
 
 
 @router.post("/orders/propose", status_code=201, response_model=model_of(ApprovalView), tags=["orders"])
-def propose(body: ProposeRequest, p: Principal = PROPOSE, svc: Services = Depends(get_services)) -> dict:
+def propose(body: ProposeRequest, p: Principal = PROPOSE, svc: Services = Depends(get_services)) -> JSONResponse:
     """Send an order to the approval queue (a pending card, never an order): the Orders page's
     "Send to approvals". The card carries a risk preview; approving re-checks everything."""
     inst, intent = _intent(svc, body)
@@ -541,7 +550,7 @@ def propose(body: ProposeRequest, p: Principal = PROPOSE, svc: Services = Depend
                                        "signal_price or a LIMIT price", field="signal_price")
     view = svc.trading.propose(intent, signal_price=Decimal(str(signal)), reason=body.reason.strip(),
                                source=f"api:{p.user}", ttl_seconds=body.ttl_seconds, now=_now(svc))
-    return jsonable(view)
+    return answer(view, status_code=201)
 
 
 @router.get("/approvals", response_model=list[model_of(ApprovalView)], tags=["orders"])
@@ -602,21 +611,21 @@ def cancel(order_id: str, p: Principal = TRADE, svc: Services = Depends(get_serv
 
 
 @router.get("/orders", response_model=list[model_of(OrderView)], tags=["orders"])
-def order_book(day: date | None = None, _p: Principal = READ, svc: Services = Depends(get_services)) -> list[dict]:
+def order_book(day: date | None = None, _p: Principal = READ, svc: Services = Depends(get_services)) -> JSONResponse:
     """The order book (IST ``day``, default every day), newest first."""
-    return jsonable(svc.trading.order_book(day))
+    return answer(svc.trading.order_book(day))
 
 
 @router.get("/trades", response_model=list[model_of(TradeView)], tags=["orders"])
-def trade_book(day: date | None = None, _p: Principal = READ, svc: Services = Depends(get_services)) -> list[dict]:
+def trade_book(day: date | None = None, _p: Principal = READ, svc: Services = Depends(get_services)) -> JSONResponse:
     """The trade book with charges, newest first."""
-    return jsonable(svc.trading.trade_book(day))
+    return answer(svc.trading.trade_book(day))
 
 
 @router.get("/positions", response_model=list[model_of(PositionView)], tags=["portfolio"])
-def positions(_p: Principal = READ, svc: Services = Depends(get_services)) -> list[dict]:
+def positions(_p: Principal = READ, svc: Services = Depends(get_services)) -> JSONResponse:
     """Positions marked to the latest ticks (open, and closed today)."""
-    return jsonable(svc.trading.positions(_now(svc)))
+    return answer(svc.trading.positions(_now(svc)))
 
 
 @router.get("/funds", response_model=model_of(FundsView), tags=["portfolio"])
