@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -275,6 +276,10 @@ def _check_health() -> None:
         log.exception("health notification check failed")
 
 
+class _StoppedBeforeStart(Exception):
+    """SIGTERM/SIGINT arrived before the scheduler was running: ``main`` stops as after a shutdown."""
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_logging("clock")
     from app.container import services
@@ -297,7 +302,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("received %s; stopping the clock", signal.Signals(signum).name)
-        scheduler.shutdown(wait=False)
+        try:
+            scheduler.shutdown(wait=False)
+        except SchedulerNotRunningError:  # the signal came while start() was still adding jobs
+            raise _StoppedBeforeStart from None
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -308,7 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     for periodic in PERIODIC_JOBS:
         log.info("scheduled %s every %d s on market time", periodic.actor, periodic.seconds)
     log.info("clock started (%d jobs)", len(schedule()) + len(PERIODIC_JOBS))
-    scheduler.start()  # blocks until stop()
+    try:
+        scheduler.start()  # blocks until stop()
+    except _StoppedBeforeStart:
+        pass
     stopping.set()
     warm.join(timeout=10)
     log.info("clock stopped")
