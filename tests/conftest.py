@@ -60,6 +60,16 @@ def redis_url(redis_server: str) -> Iterator[str]:
     yield redis_server
 
 
+@pytest.fixture()
+def rds(redis_url: str):
+    """A redis-py client on the flushed session Redis (closed after the test)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """SQLAlchemy URL of a fresh real PostgreSQL database for this test session."""

@@ -118,14 +118,19 @@ def desk(tmp_path, redis_url) -> Iterator[Desk]:
     d.sql.dispose()
 
 
-@pytest.fixture()
-def pg_desk(postgres_url, redis_url) -> Iterator[Desk]:
-    sql = SqlStore(postgres_url)
+def clear_trading_tables(url: str) -> None:
+    """Create the trading tables in the store at ``url`` if missing, then empty every one."""
+    sql = SqlStore(url)
     TradingStore(sql.engine)
     with sql.engine.begin() as conn:
         for table in reversed(trading_metadata.sorted_tables):
             conn.execute(table.delete())
     sql.dispose()
+
+
+@pytest.fixture()
+def pg_desk(postgres_url, redis_url) -> Iterator[Desk]:
+    clear_trading_tables(postgres_url)
     d = make_desk(postgres_url, redis_url)
     yield d
     d.sql.dispose()

@@ -34,13 +34,6 @@ def _config(**kw) -> AuthConfig:
 
 
 @pytest.fixture()
-def rds(redis_url):
-    client = redis_lib.Redis.from_url(redis_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture()
 def sql_users(tmp_path):
     store = SqlStore(f"sqlite:///{tmp_path / 'desk.db'}")
     yield SqlUserStore(store.engine)

@@ -8,7 +8,7 @@ import pytest
 from app.ops.user_names import skeleton
 from core.errors import ValidationError
 from tests.app.boundaries import redis_snapshot, sql_snapshot
-from tests.app.test_auth_service import PASSWORD, rds, sql_users, svc  # noqa: F401
+from tests.app.test_auth_service import PASSWORD, sql_users, svc  # noqa: F401
 
 
 @pytest.mark.parametrize(("name", "existing"), [

@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis as redis_lib
 from itsdangerous import TimestampSigner
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -20,13 +19,6 @@ from app.ops.sign_in import HANDOFF_PREFIX, SESSION_PREFIX, AuthConfig, AuthServ
 from app.ui.session_routes import SESSION_PATH, SIGN_OUT_PATH, session_routes
 
 PASSWORD = "s3cret-cookie-desk"
-
-
-@pytest.fixture()
-def rds(redis_url):
-    client = redis_lib.Redis.from_url(redis_url)
-    yield client
-    client.close()
 
 
 @pytest.fixture()

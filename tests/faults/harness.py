@@ -10,17 +10,12 @@ import sys
 import time
 from pathlib import Path
 
-import dramatiq
 import psycopg
 import pytest
 import redis
-from dramatiq.brokers.redis import RedisBroker
 
-from app.adapters.queue import NAMESPACE
-from app.adapters.store import SqlStore
-from app.adapters.trading_store import TradingStore
-from app.adapters.trading_store.schema import metadata as trading_metadata
-from tests.fixtures_trading import INFY, T0, D, intent, later, make_desk
+from tests.dramatiq_helpers import RedisQueue as Queue
+from tests.fixtures_trading import INFY, T0, D, clear_trading_tables, intent, later, make_desk
 from tests.servers import free_port, redis_server_binary, unavailable, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,27 +83,6 @@ def block_database(url: str, blocked: bool) -> int:
     name = url.rsplit("/", 1)[1]
     pg_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if blocked else "true"}')
     return terminate_sessions(url) if blocked else 0
-
-
-class Queue:
-    """Enqueue by actor name on the desk's Redis namespace (what DramatiqTaskQueue does)."""
-
-    def __init__(self, url: str) -> None:
-        self.broker = RedisBroker(url=url, namespace=NAMESPACE)
-
-    def enqueue(self, queue: str, actor: str, **kwargs) -> str:
-        self.broker.declare_queue(queue)
-        msg = dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs=kwargs, options={})
-        return self.broker.enqueue(msg).message_id
-
-
-def clear_trading_tables(url: str) -> None:
-    sql = SqlStore(url)
-    TradingStore(sql.engine)
-    with sql.engine.begin() as conn:
-        for table in reversed(trading_metadata.sorted_tables):
-            conn.execute(table.delete())
-    sql.dispose()
 
 
 def fresh_desk(pg_url: str, redis_url: str, *, queued: bool = True):

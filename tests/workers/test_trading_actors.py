@@ -13,11 +13,10 @@ from pathlib import Path
 import dramatiq
 import pytest
 from dramatiq import Worker
-from dramatiq.brokers.redis import RedisBroker
 
 from core.orders import OrderType
 
-from tests.dramatiq_helpers import drop_worker_middleware
+from tests.dramatiq_helpers import RedisQueue, drop_worker_middleware
 from tests.fixtures_trading import INFY, T0, D, desk, intent, later, make_desk  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -92,18 +91,6 @@ def test_bad_as_of_is_not_retried(stub):
 
     with pytest.raises(ValidationError, match="ISO-8601"):
         wt.match_orders.fn("yesterday")
-
-
-class RedisQueue:
-    def __init__(self, url: str) -> None:
-        from app.adapters.queue import NAMESPACE
-
-        self.broker = RedisBroker(url=url, namespace=NAMESPACE)
-
-    def enqueue(self, queue: str, actor: str, **kwargs) -> str:
-        self.broker.declare_queue(queue)
-        msg = dramatiq.Message(queue_name=queue, actor_name=actor, args=(), kwargs=kwargs, options={})
-        return self.broker.enqueue(msg).message_id
 
 
 def _start_worker(env: dict, log: Path) -> subprocess.Popen:
