@@ -8,7 +8,7 @@ gatekeeper and the paper broker), then for 1 and 4 uvicorn workers:
 * the desk: ``python -m app.api --workers N`` (the Procfile's ``api`` process);
 * the peer: Starlette as its docs write it, a ``Route`` per path returning a ``JSONResponse`` of
   the desk's own answer (fetched once), served by uvicorn with N workers through the same
-  ``app.api.__main__.serve`` as the desk (no access log): the cost of HTTP, the event loop and
+  ``app.api.serving.serve`` as the desk (no access log): the cost of HTTP, the event loop and
   JSON alone, with no auth, no rate limit, no Redis and no store. Plain ``uvicorn --workers N``
   (0.54) would add ~40 ms to every keep-alive answer of both sides (its shared socket loses
   ``TCP_NODELAY``, Kludex/uvicorn#3149); ``serve`` binds it as TCP, so neither side pays it.
@@ -304,7 +304,7 @@ def main() -> int:
                     raise SystemExit(f"unexpected desk answers: {str(answers)[:600]}")
                 peer_file = tmp / "peer.json"
                 peer_file.write_text(json.dumps(answers))
-                peer_cmd = [sys.executable, "-c", "from app.api.__main__ import serve; serve('bench.api:peer_app', "
+                peer_cmd = [sys.executable, "-c", "from app.api.serving import serve; serve('bench.api:peer_app', "
                             f"host='127.0.0.1', port={{port}}, workers={workers})"]
                 with serve(peer_cmd, {**env, "BENCH_PEER_JSON": str(peer_file)},
                            tmp / f"peer-{workers}.log") as peer_url:

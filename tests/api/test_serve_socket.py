@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 
+import httpx
 import uvicorn
 
-from app.api.__main__ import _TcpConfig
+from app.api.serving import TcpConfig
+from tests.api.conftest import ROOT, _wait_healthy
 from tests.servers import free_port
 
 
@@ -25,7 +30,7 @@ def test_uvicorn_alone_binds_the_shared_socket_with_proto_0():
 
 
 def test_the_api_binds_the_shared_socket_as_tcp_so_asyncio_sets_nodelay():
-    sock = _bound(_TcpConfig)
+    sock = _bound(TcpConfig)
     try:
         assert (sock.family, sock.proto, sock.get_inheritable()) == (socket.AF_INET, socket.IPPROTO_TCP, True)
         sock.listen()
@@ -37,3 +42,27 @@ def test_the_api_binds_the_shared_socket_as_tcp_so_asyncio_sets_nodelay():
         client.close()
     finally:
         sock.close()
+
+
+def test_api_process_with_two_workers_serves_the_same_desk(api_sqlite, tmp_path):
+    """``python -m app.api --workers 2`` (uvicorn's supervisor spawns the workers, which must
+    unpickle the config) answers health and an authenticated read on keep-alive connections."""
+    port, log = free_port(), tmp_path / "api-2.log"
+    env = {**{k: v for k, v in os.environ.items() if k != "DESK_BROKER"}, **api_sqlite.env, "DESK_ENV": "dev"}
+    env.pop("SUPABASE_URL", None)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app.api", "--port", str(port), "--workers", "2"], cwd=ROOT,
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", proc, log)
+        token = api_sqlite.key("read")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=10,
+                          headers={"Authorization": f"Bearer {token}"}) as client:
+            answers = [client.get("/orders").status_code for _ in range(20)]
+        assert answers == [200] * 20, log.read_text()[-2000:]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
