@@ -50,8 +50,9 @@ class Principal:
     scopes: frozenset[str]
 
 
-def get_services() -> Services:
-    """This process's service graph (``app.container.services()``)."""
+async def get_services() -> Services:
+    """This process's service graph (``app.container.services()``, built once per process).
+    Async so FastAPI calls it on the event loop, not through a worker thread per request."""
     return services()
 
 

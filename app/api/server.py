@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -158,6 +160,14 @@ class WriteLog:
                                   "method": method, "path": path, "status": code})
 
 
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    from app.api.serving import DEFAULT_THREADS, limit_threads
+
+    limit_threads(DEFAULT_THREADS)
+    yield
+
+
 def create_app() -> FastAPI:
     """The API application (routes, webhook intake, JSON errors, body limit, write log)."""
     from app.api import webhooks
@@ -165,7 +175,7 @@ def create_app() -> FastAPI:
 
     configure_logging("api")  # each uvicorn worker process builds its own app
 
-    app = FastAPI(title="PaperDesk API", version="1", openapi_url=f"{PREFIX}/openapi.json",
+    app = FastAPI(lifespan=_lifespan, title="PaperDesk API", version="1", openapi_url=f"{PREFIX}/openapi.json",
                   docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=f"{PREFIX}/docs/oauth2-redirect",
                   description="The desk's services over HTTP: market data, research jobs, strategies, risk, "
                               "orders and positions. Authenticate with an API key from the Settings page "
@@ -174,12 +184,9 @@ def create_app() -> FastAPI:
     app.add_middleware(WriteLog)
     app.add_middleware(BodyLimit)
     router = APIRouter(prefix=PREFIX)
-    try:
-        from app.api import routes
-    except ImportError:  # pragma: no cover - the skeleton, before the routes exist
-        routes = None
-    if routes is not None:
-        router.include_router(routes.router)
+    from app.api import routes
+
+    router.include_router(routes.router)
     app.include_router(router)
     app.include_router(webhooks.router, prefix=PREFIX)
     _install_docs(app)

@@ -66,3 +66,16 @@ def test_api_process_with_two_workers_serves_the_same_desk(api_sqlite, tmp_path)
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_the_app_caps_the_sync_handler_threads_while_it_runs():
+    """create_app's lifespan sets anyio's default thread limiter to DEFAULT_THREADS (40 without)."""
+    import anyio.to_thread
+    from fastapi.testclient import TestClient
+
+    from app.api.server import create_app
+    from app.api.serving import DEFAULT_THREADS
+
+    with TestClient(create_app()) as client:
+        seen = client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
+    assert seen == DEFAULT_THREADS != 40
