@@ -59,7 +59,7 @@ with st.form("backtest_form"):
     params = {}
     for i, p in enumerate(specs):
         with cols[i % 3]:
-            params[p.name] = st.number_input(p.name, value=int(p.default) if p.kind == "int" else float(p.default),
+            params[p.name] = st.number_input(labels.param_label(p.name), value=int(p.default) if p.kind == "int" else float(p.default),
                                              help=p.help, key=f"backtest_param_{p.name}")
     watched = [k.split(":", 1)[-1] for k in services.watchlists.keys()]
     options = list(dict.fromkeys(watched + BUNDLED))

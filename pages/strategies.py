@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from app.ui.formatting import bar_time, frame_for_display, interval_label
-from app.ui.labels import label
+from app.ui.labels import label, param_label
 from app.ui.state import get_services
 from core.errors import ValidationError
 from app.ui.auth import guard_page
@@ -18,12 +18,6 @@ svc = get_services().strategies
 st.header("Strategies")
 st.caption("Enabled strategies run on every closed 1-minute bar (process `python -m workers.strategy_runner`) "
            "and propose orders to the **Approvals** page — never straight into orders.")
-
-def _param_label(name: str) -> str:
-    """``"stop_pct"`` → ``"Stop %"``: a parameter's name as words (its key stays the name)."""
-    words = name.replace("_pct", " %").replace("_", " ")
-    return words[:1].upper() + words[1:]
-
 
 names = [n for n, _, _ in svc.catalog()]
 titles = {n: t for n, t, _ in svc.catalog()}
@@ -38,10 +32,10 @@ with st.form("strategies_form"):
         current = cfg.params.get(p.name, p.default)
         with cols[i % 3]:
             if p.kind == "int":
-                values[p.name] = st.number_input(_param_label(p.name), value=int(current), step=1, help=p.help,
+                values[p.name] = st.number_input(param_label(p.name), value=int(current), step=1, help=p.help,
                                                  key=f"strategies_param_{name}_{p.name}")
             else:
-                values[p.name] = st.number_input(_param_label(p.name), value=float(current), help=p.help,
+                values[p.name] = st.number_input(param_label(p.name), value=float(current), help=p.help,
                                                  format="%.4g",
                                                  key=f"strategies_param_{name}_{p.name}")
     symbols = st.text_input("Symbols (comma separated NSE tradingsymbols)", value=", ".join(cfg.symbols),
@@ -59,7 +53,7 @@ if saved:
 st.subheader("All strategies")
 st.dataframe([{"Strategy": c.title, "Enabled": "yes" if c.enabled else "no",
                "Symbols": ", ".join(c.symbols) or "—",
-               "Parameters": ", ".join(f"{_param_label(k)} {v:g}" if isinstance(v, float) else f"{_param_label(k)} {v}"
+               "Parameters": ", ".join(f"{param_label(k)} {v:g}" if isinstance(v, float) else f"{param_label(k)} {v}"
                                        for k, v in c.params.items()) or "—"} for c in svc.configs()],
              hide_index=True, key="strategies_table")
 

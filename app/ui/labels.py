@@ -192,3 +192,15 @@ def column_config(keys: Iterable[str], registry: Mapping[str, Metric] | None = N
         m = reg.get(k) or metric(k)
         out[k] = st.column_config.Column(m.label, help=m.help or None)
     return out
+
+
+#: Indicator and order abbreviations kept in capitals in parameter labels.
+ABBREVIATIONS = frozenset({"atr", "ema", "mis", "orb", "roc", "rsi", "sl", "sma", "vwap"})
+
+
+def param_label(name: str) -> str:
+    """A strategy parameter's name as words for a form label: ``"entry_roc_pct"`` →
+    ``"Entry ROC %"``, ``"stop_pct"`` → ``"Stop %"`` (widget keys keep the name)."""
+    words = ["%" if w == "pct" else w.upper() if w in ABBREVIATIONS else w for w in name.split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]

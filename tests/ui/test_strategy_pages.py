@@ -149,3 +149,17 @@ def test_strategies_signals_show_ist_times_and_no_none(fresh):
     assert (row["Qty"], row["Approval"]) == ("1,500", "—")
     assert {"Symbol", "Side", "Qty", "Approval", "Reason"} <= set(table.columns)  # labels, not raw keys
     assert "+05:30" not in table.to_string() and "None" not in table.to_string()
+
+
+def test_backtest_and_strategy_forms_label_parameters_in_words(fresh):
+    """Parameter inputs read "Entry ROC %", not ``entry_roc_pct``; their keys keep the name."""
+    from app.ui.labels import param_label
+
+    assert [param_label(n) for n in ("entry_roc_pct", "stop_pct", "rsi_period", "fast")] == [
+        "Entry ROC %", "Stop %", "RSI period", "Fast"]
+    at = page("backtest.py").run()
+    assert not at.exception
+    shown = {n.key: n.label for n in at.number_input if n.key and n.key.startswith("backtest_param_")}
+    assert shown and all("_" not in text for text in shown.values()), shown
+    assert {k.removeprefix("backtest_param_"): v for k, v in shown.items()} == {
+        k.removeprefix("backtest_param_"): param_label(k.removeprefix("backtest_param_")) for k in shown}
