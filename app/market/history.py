@@ -21,7 +21,8 @@ import pandas as pd
 
 from app.adapters.kite_historical import KITE_MAX_DAYS, check_interval, check_window, kite_windows
 from app.market.bar_cache import BarCache
-from app.market.history_live import TailRefresher, ticker_tail_complete
+from app.market.history_live import TailRefresher
+from core.bars_asof import ticker_tail_complete
 from app.market.instruments import InstrumentService
 from core import bars_asof
 from core.errors import DeskError, TemporaryError, ValidationError
@@ -235,7 +236,7 @@ class MarketDataService:
 
     def _tail_from_ticker(self, key_or_token: str | int, base: str, lo: datetime, as_of: datetime) -> bool:
         """Whether the only part of ``[lo, as_of]`` never fetched is today's tail and the ticker's
-        stored minute bars cover it whole (``history_live.ticker_tail_complete``): then a read
+        stored minute bars cover it whole (``core.bars_asof.ticker_tail_complete``): then a read
         needs no historical request. The instrument counts as ticking with a tick of ``as_of``'s
         day in the tick cache (a later one too: only stored closed minutes are used)."""
         if base != "minute" or self._ticks is None:

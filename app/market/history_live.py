@@ -6,7 +6,7 @@ historical API for the minutes after the last backfilled bar: the stored minutes
 tick (the forming bar) are the whole answer. Asking anyway costs a request behind the shared
 3 req/s limiter on every new market minute (seconds while a morning backfill holds the queue).
 
-:func:`ticker_tail_complete` decides it exactly: the tail is served from the store only when the
+:func:`core.bars_asof.ticker_tail_complete` decides it exactly: the tail is served from the store only when the
 instrument is ticking and the store holds a bar for **every** session minute from the last
 backfilled bar to the last closed minute. Anything else (a minute missing because the ticker was
 down or the stock did not trade, a weekday with no bars in between: a holiday or a missed
@@ -24,66 +24,9 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, time, timedelta
-
-import numpy as np
-import pandas as pd
-
-from core.bars_asof import SESSION_CLOSE, SESSION_OPEN
-from core.timeutil import IST
+from datetime import datetime, timedelta
 
 log = logging.getLogger(__name__)
-
-_MINUTE_NS = 60 * 1_000_000_000
-_LAST_MINUTE = time(15, 29)
-
-
-def _session_minutes_ns(start: datetime, end: datetime) -> np.ndarray:
-    """Minute opens (ns since the epoch) of the session minutes of ``start.date()`` from
-    ``start`` to ``end`` inclusive, both on that IST day."""
-    day = start.date()
-    lo = max(start, datetime.combine(day, SESSION_OPEN, IST))
-    hi = min(end, datetime.combine(day, _LAST_MINUTE, IST))
-    if hi < lo:
-        return np.empty(0, "int64")
-    lo_ns, hi_ns = pd.Timestamp(lo).floor("min").value, pd.Timestamp(hi).floor("min").value
-    return np.arange(lo_ns, hi_ns + 1, _MINUTE_NS, dtype="int64")
-
-
-def ticker_tail_complete(tail_start: datetime, as_of: datetime, stored_ts_ns: np.ndarray, ticking: bool) -> bool:
-    """Whether the stored minute bars cover ``[tail_start, last closed minute at as_of]`` whole.
-
-    ``tail_start``: the newest backfilled bar's open (tz-aware; the start of the range the
-    historical API would be asked for). ``as_of``: the read's market time (tz-aware).
-    ``stored_ts_ns``: opens (int64 ns since the epoch, UTC) of the stored minute bars from
-    ``tail_start`` on. ``ticking``: the instrument has a tick of ``as_of``'s day in the tick cache.
-
-    True only when ticking, ``tail_start`` is on ``as_of``'s IST day or is the 15:29 bar of an
-    earlier day with only Saturdays and Sundays in between, and every session minute from
-    ``tail_start`` (today: from 09:15) to the minute before ``as_of``'s is stored.
-    """
-    if not ticking:
-        return False
-    start, now = tail_start.astimezone(IST), as_of.astimezone(IST)
-    if start > now:
-        return False
-    today = now.date()
-    if start.date() != today:
-        if start.time() < _LAST_MINUTE:
-            return False
-        day = start.date() + timedelta(days=1)
-        while day < today:
-            if day.weekday() < 5:  # a weekday with no bars: a holiday, or a session never fetched
-                return False
-            day += timedelta(days=1)
-        start = datetime.combine(today, SESSION_OPEN, IST)
-    last_closed = (pd.Timestamp(now).floor("min") - pd.Timedelta(minutes=1)).to_pydatetime()
-    if now.time() >= SESSION_CLOSE:
-        last_closed = datetime.combine(today, _LAST_MINUTE, IST)
-    expected = _session_minutes_ns(start, last_closed)
-    if not len(expected):
-        return True  # before the first minute closed: only the forming bar, from the tick
-    return bool(np.isin(expected, np.asarray(stored_ts_ns, dtype="int64")).all())
 
 
 class TailRefresher:

@@ -14,7 +14,7 @@ from app.adapters.kite_historical import historical_client
 from app.adapters.redis_client import redis_client
 from app.adapters.tick_cache import TickCache
 from app.market.history import MarketDataService
-from app.market.history_live import ticker_tail_complete
+from core.bars_asof import ticker_tail_complete
 from app.market.instruments import InstrumentService
 from core.kite_wire import encode_frame, encode_packet
 from core.models import Bar, Tick
