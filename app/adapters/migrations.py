@@ -69,6 +69,7 @@ STORE_MODULES = (
     "app.adapters.trading_store.schema",
     "app.adapters.scan_store",
     "app.adapters.strategy_store",
+    "app.adapters.sweep_store",
     "app.adapters.analysis_store",
     "app.adapters.auth_store",
     "app.adapters.contract_note_store",

@@ -608,6 +608,69 @@ alter table strategy_signals
   add column if not exists approval_id VARCHAR(40),
   add column if not exists created_at TIMESTAMP WITH TIME ZONE NOT NULL;
 
+CREATE TABLE IF NOT EXISTS backtest_sweep_runs (
+	sweep_id VARCHAR(40) NOT NULL,
+	run_no INTEGER NOT NULL,
+	phase VARCHAR(8) NOT NULL,
+	"window" INTEGER,
+	params JSON,
+	status VARCHAR(10) NOT NULL,
+	metrics JSON,
+	bars INTEGER,
+	worker VARCHAR(80),
+	message TEXT NOT NULL,
+	started_at TIMESTAMP WITH TIME ZONE,
+	finished_at TIMESTAMP WITH TIME ZONE,
+	PRIMARY KEY (sweep_id, run_no)
+);
+alter table backtest_sweep_runs
+  add column if not exists phase VARCHAR(8) NOT NULL,
+  add column if not exists "window" INTEGER,
+  add column if not exists params JSON,
+  add column if not exists status VARCHAR(10) NOT NULL,
+  add column if not exists metrics JSON,
+  add column if not exists bars INTEGER,
+  add column if not exists worker VARCHAR(80),
+  add column if not exists message TEXT NOT NULL,
+  add column if not exists started_at TIMESTAMP WITH TIME ZONE,
+  add column if not exists finished_at TIMESTAMP WITH TIME ZONE;
+
+CREATE TABLE IF NOT EXISTS backtest_sweeps (
+	sweep_id VARCHAR(40) NOT NULL,
+	kind VARCHAR(12) NOT NULL,
+	label VARCHAR(200) NOT NULL,
+	strategy VARCHAR(40) NOT NULL,
+	params JSON NOT NULL,
+	ranges JSON NOT NULL,
+	symbols JSON NOT NULL,
+	start TIMESTAMP WITH TIME ZONE NOT NULL,
+	"end" TIMESTAMP WITH TIME ZONE NOT NULL,
+	as_of TIMESTAMP WITH TIME ZONE NOT NULL,
+	metric VARCHAR(40) NOT NULL,
+	windows JSON,
+	total INTEGER NOT NULL,
+	status VARCHAR(10) NOT NULL,
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	cancelled_at TIMESTAMP WITH TIME ZONE,
+	PRIMARY KEY (sweep_id)
+);
+alter table backtest_sweeps
+  add column if not exists kind VARCHAR(12) NOT NULL,
+  add column if not exists label VARCHAR(200) NOT NULL,
+  add column if not exists strategy VARCHAR(40) NOT NULL,
+  add column if not exists params JSON NOT NULL,
+  add column if not exists ranges JSON NOT NULL,
+  add column if not exists symbols JSON NOT NULL,
+  add column if not exists start TIMESTAMP WITH TIME ZONE NOT NULL,
+  add column if not exists "end" TIMESTAMP WITH TIME ZONE NOT NULL,
+  add column if not exists as_of TIMESTAMP WITH TIME ZONE NOT NULL,
+  add column if not exists metric VARCHAR(40) NOT NULL,
+  add column if not exists windows JSON,
+  add column if not exists total INTEGER NOT NULL,
+  add column if not exists status VARCHAR(10) NOT NULL,
+  add column if not exists created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+  add column if not exists cancelled_at TIMESTAMP WITH TIME ZONE;
+
 CREATE TABLE IF NOT EXISTS analyses (
 	id VARCHAR(32) NOT NULL,
 	symbol VARCHAR(64) NOT NULL,

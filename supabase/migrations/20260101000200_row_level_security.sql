@@ -260,6 +260,30 @@ revoke all on public.strategy_signals from anon;
 grant select, insert, update, delete on public.strategy_signals to authenticated;
 grant all on public.strategy_signals to service_role;
 
+alter table public.backtest_sweep_runs add column if not exists owner uuid default public.desk_owner();
+update public.backtest_sweep_runs set owner = '00000000-0000-0000-0000-000000000000' where owner is null;
+alter table public.backtest_sweep_runs alter column owner set default public.desk_owner(), alter column owner set not null;
+create index if not exists ix_backtest_sweep_runs_owner on public.backtest_sweep_runs (owner);
+alter table public.backtest_sweep_runs enable row level security;
+drop policy if exists desk_owner_rows on public.backtest_sweep_runs;
+create policy desk_owner_rows on public.backtest_sweep_runs for all to authenticated
+  using (owner = (select auth.uid())) with check (owner = (select auth.uid()));
+revoke all on public.backtest_sweep_runs from anon;
+grant select, insert, update, delete on public.backtest_sweep_runs to authenticated;
+grant all on public.backtest_sweep_runs to service_role;
+
+alter table public.backtest_sweeps add column if not exists owner uuid default public.desk_owner();
+update public.backtest_sweeps set owner = '00000000-0000-0000-0000-000000000000' where owner is null;
+alter table public.backtest_sweeps alter column owner set default public.desk_owner(), alter column owner set not null;
+create index if not exists ix_backtest_sweeps_owner on public.backtest_sweeps (owner);
+alter table public.backtest_sweeps enable row level security;
+drop policy if exists desk_owner_rows on public.backtest_sweeps;
+create policy desk_owner_rows on public.backtest_sweeps for all to authenticated
+  using (owner = (select auth.uid())) with check (owner = (select auth.uid()));
+revoke all on public.backtest_sweeps from anon;
+grant select, insert, update, delete on public.backtest_sweeps to authenticated;
+grant all on public.backtest_sweeps to service_role;
+
 alter table public.analyses add column if not exists owner uuid default public.desk_owner();
 update public.analyses set owner = '00000000-0000-0000-0000-000000000000' where owner is null;
 alter table public.analyses alter column owner set default public.desk_owner(), alter column owner set not null;
@@ -322,6 +346,8 @@ alter table public.backtest_runs drop constraint if exists backtest_runs_pkey, a
 alter table public.strategy_configs drop constraint if exists strategy_configs_pkey, add constraint strategy_configs_pkey primary key (owner, name);
 alter table public.strategy_cursors drop constraint if exists strategy_cursors_pkey, add constraint strategy_cursors_pkey primary key (owner, name);
 alter table public.strategy_signals drop constraint if exists strategy_signals_pkey, add constraint strategy_signals_pkey primary key (owner, strategy, instrument_token, bar_ts);
+alter table public.backtest_sweep_runs drop constraint if exists backtest_sweep_runs_pkey, add constraint backtest_sweep_runs_pkey primary key (owner, sweep_id, run_no);
+alter table public.backtest_sweeps drop constraint if exists backtest_sweeps_pkey, add constraint backtest_sweeps_pkey primary key (owner, sweep_id);
 alter table public.analyses drop constraint if exists analyses_pkey, add constraint analyses_pkey primary key (owner, id);
 alter table public.analyses drop constraint if exists uq_analyses_cache_key, add constraint uq_analyses_cache_key unique (owner, symbol, trading_day, snapshot_hash, model);
 alter table public.analysis_calls drop constraint if exists analysis_calls_pkey, add constraint analysis_calls_pkey primary key (owner, id);
