@@ -12,7 +12,7 @@ Nothing here does work at import time.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.tick_cache import TickCache
     from app.adapters.kite_historical import HistoricalClient, SessionKite
     from app.adapters.queue import DramatiqTaskQueue
-    from app.market.alerts import AlertService, TickerAlerts
     from app.market.clock import MarketClock
     from app.market.history import MarketDataService
     from app.market.instruments import InstrumentService
@@ -34,7 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.market.ticker_ingest import TickerService
     from app.market.watch_view import WatchView
     from app.market.watchlists import WatchlistService
-    from app.ops.alert_actions import AlertActions
     from app.ops.api_keys import ApiKeyService
     from app.ops.health_alerts import HealthAlerts
     from app.ops.kite_login import KiteAuthService
@@ -42,7 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.ops.sign_in import AuthService
     from app.research.analysis import AnalysisService
     from app.research.backtests import BacktestService
-    from app.research.news import NewsService
     from app.research.scanner import ScannerService
     from app.research.sectors import SectorService
     from app.research.strategies import StrategyService
@@ -300,33 +297,7 @@ class Services:
         from app.market.ticker_ingest import TickerService
 
         return TickerService(self.ticks, market=self.settings.market, bar_sink=self.store.bars.upsert,
-                             background_bars=True, alerts=self.ticker_alerts)
-
-    @cached_property
-    def alerts(self) -> AlertService:
-        """The trader's alerts (``app.market.alerts``) on the SQL store, the ticker's copy in Redis."""
-        from app.adapters.alert_store import AlertStore
-        from app.market.alerts import AlertService
-
-        return AlertService(AlertStore(self.sql.engine), self.instruments, self.redis,
-                            clock=lambda: self.market_clock.now().now)
-
-    @cached_property
-    def ticker_alerts(self) -> TickerAlerts:
-        """The ticker's alerts hook: triggers go to the worker's ``alert_triggered`` (the queue is
-        built on the first trigger, so a ticker without alerts never imports Dramatiq)."""
-        from app.market.alerts import TRIGGER_ACTOR, TRIGGER_QUEUE, TickerAlerts
-
-        return TickerAlerts(self.alerts.active, self.alerts.version,
-                            lambda payload: self.tasks.enqueue(TRIGGER_QUEUE, TRIGGER_ACTOR, trigger=payload))
-
-    @cached_property
-    def alert_actions(self) -> AlertActions:
-        """What a fired alert does, in the worker (``app.ops.alert_actions``)."""
-        from app.ops.alert_actions import AlertActions
-
-        return AlertActions(self.alerts, self.trading, self.notifications, self.ticks,
-                            clock=lambda: self.market_clock.now().now)
+                             background_bars=True)
 
     @cached_property
     def trading(self) -> TradingService:
@@ -353,25 +324,6 @@ class Services:
         from app.trading.contract_notes import ContractNoteService
 
         return ContractNoteService(self.trading.store, ContractNoteStore(self.sql.engine), self.kite)
-
-    @cached_property
-    def news(self) -> NewsService:
-        """The news feed (``app.research.news``): the ``DESK_NEWS_FEEDS`` feeds, tagged against the
-        NIFTY 500 list and the instruments master, on the SQL store."""
-        from app.adapters.bundled_market import index_members
-        from app.adapters.news_fetch import FetchPolicy
-        from app.adapters.news_store import NewsStore
-        from app.research.news import NewsService
-
-        cfg = self.settings.news
-
-        def companies() -> list[tuple[str, str]]:
-            members = index_members("NIFTY 500")
-            return list(zip(members["symbol"], members["company"], strict=True))
-
-        policy = FetchPolicy(timeout_s=cfg.timeout_s, max_bytes=cfg.max_feed_bytes, allow_hosts=cfg.allowed_hosts)
-        return NewsService(NewsStore(self.sql.engine), self.instruments, companies, feeds=cfg.feed_urls,
-                           policy=policy, poll_every=timedelta(minutes=cfg.poll_minutes))
 
     def _circuit_limits(self):
         """The quote's circuit limits for the desk's price band (``app.market.circuit_limits``)."""
