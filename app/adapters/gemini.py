@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from google import genai
-from google.genai import errors as genai_errors
-from google.genai import types
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from core.errors import DeskError, TemporaryError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from google.genai import errors as genai_errors
+
+# ``google-genai`` (~20 MB resident with its pydantic types) is imported by ``GeminiClient``, i.e.
+# only where a Gemini key is set: every worker, page and the API import this module for its errors.
 
 DEFAULT_API_VERSION = "v1beta"
 DEFAULT_MODEL = "gemini-2.5-flash"
@@ -125,6 +128,9 @@ class GeminiClient:
                  timeout_s: float = 30.0) -> None:
         if not api_key:
             raise GeminiAuthError("no Gemini API key: set GEMINI_API_KEY or use the offline analyst")
+        from google import genai
+        from google.genai import types
+
         self.api_version = api_version
         self.timeout_s = timeout_s
         options = types.HttpOptions(api_version=api_version, timeout=int(timeout_s * 1000), retry_options=None)
@@ -138,6 +144,9 @@ class GeminiClient:
         Raises the :class:`GeminiError` subclasses listed in the module docstring. A reply that
         does not parse is *returned* (``parsed is None``) so its tokens can still be counted.
         """
+        from google.genai import errors as genai_errors
+        from google.genai import types
+
         config = types.GenerateContentConfig(temperature=temperature, response_mime_type="application/json",
                                              response_schema=schema)
         try:
