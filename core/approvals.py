@@ -215,7 +215,8 @@ class Origin(StrEnum):
     ``APPROVAL``: a proposal (strategy, scan, analysis, webhook, or the ticket's "Send to
     approvals") that a trader or a rule decided on the Approvals page. ``TICKET``: the manual
     order ticket's Place, sent directly. ``SQUARE_OFF`` and ``KILL_SWITCH``: the desk's own exits
-    (MIS auto square-off at the cut-off, the kill switch's flatten). Only ``APPROVAL`` orders
+    (MIS auto square-off at the cut-off, the kill switch's flatten). ``EXIT``: an entry's stop or
+    target placed by the desk when the entry filled (``core.exits``). Only ``APPROVAL`` orders
     went through approvals.
     """
 
@@ -223,12 +224,14 @@ class Origin(StrEnum):
     TICKET = "ticket"
     SQUARE_OFF = "square-off"
     KILL_SWITCH = "kill switch"
+    EXIT = "exit"
 
 
 #: Approval-row ``source`` of each direct placement (recorded as an APPROVED row, never pending).
-DIRECT_SOURCES = {"ticket": Origin.TICKET, "squareoff": Origin.SQUARE_OFF, "killswitch": Origin.KILL_SWITCH}
+DIRECT_SOURCES = {"ticket": Origin.TICKET, "squareoff": Origin.SQUARE_OFF, "killswitch": Origin.KILL_SWITCH,
+                  "exit": Origin.EXIT}
 #: Order tags the desk's own exits carry.
-_EXIT_TAGS = {"SQUAREOFF": Origin.SQUARE_OFF, "KILLSWITCH": Origin.KILL_SWITCH}
+_EXIT_TAGS = {"SQUAREOFF": Origin.SQUARE_OFF, "KILLSWITCH": Origin.KILL_SWITCH, "EXIT": Origin.EXIT}
 #: Id prefixes of direct placements: ``M-`` the ticket (older rows recorded it as source
 #: ``"manual"``), ``SQ-`` a square-off part, ``KS-`` a kill-switch flatten.
 _DIRECT_PREFIXES = (("M-", Origin.TICKET), ("SQ-", Origin.SQUARE_OFF), ("KS-", Origin.KILL_SWITCH))

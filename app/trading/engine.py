@@ -70,6 +70,7 @@ class TradingEngine(OrderExecution):
         if local.time() < self.risk_limits_obj().square_off_cutoff:
             return 0
         day = local.date()
+        self.cancel_exits_of(Product.MIS.value, "MIS auto square-off", now)  # the exits first (app.trading.exits)
         for o in [order_from_row(r) for r in self.store.list_orders(open_only=True)]:
             if o.intent.product is Product.MIS and o.intent.tag != "SQUAREOFF":
                 self._try_cancel(o, now, "auto square-off: pending MIS orders cancelled")
@@ -196,6 +197,7 @@ class TradingEngine(OrderExecution):
         trace = f"KS-{uuid.uuid4().hex[:12]}"
         self.store.set_desk_state(dict(halted=True, halted_by=user, halted_at=to_utc(now), updated_at=to_utc(now)),
                                   audit_row(trace, at=now, actor=user, action="kill_switch"))
+        self.cancel_all_exits(f"kill switch by {user}", now)  # no exit re-placed behind the flatten
         cancelled = sum(self._try_cancel(order_from_row(r), now, f"kill switch by {user}")
                         for r in self.store.list_orders(open_only=True))
         messages = [f"cancelled {cancelled} open orders"]

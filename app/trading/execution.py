@@ -26,6 +26,7 @@ from datetime import date, datetime
 from typing import Any
 
 from app.trading.approvals import ApprovalFlow
+from app.trading.exits import ExitManagement
 from app.trading.outcomes import acting_user, outcome
 from app.trading.rows import (
     audit_row,
@@ -70,7 +71,7 @@ log = logging.getLogger(__name__)
 EXEMPT_SOURCES = {"squareoff": Exemption.MIS_SQUARE_OFF, "killswitch": Exemption.KILL_SWITCH_FLATTEN}
 
 
-class OrderExecution(ApprovalFlow):
+class OrderExecution(ExitManagement, ApprovalFlow):
     """Approvals → orders → fills, and modify/cancel of open orders.
 
     ``market``: the market data service (``app.market.history.MarketDataService``) the
@@ -162,8 +163,11 @@ class OrderExecution(ApprovalFlow):
             elif final != stored:  # only the waiting message went: clear it, no audit row
                 self.store.update_order(order.order_id, dict(status_message=final.status_message), expect=expect)
             return 0
-        return int(self.store_fill(fills[0], order_values=order_state(final), order_expect=expect,
-                                   strategy=order.intent.strategy, price_note=close, order_out=order_out))
+        stored = self.store_fill(fills[0], order_values=order_state(final), order_expect=expect,
+                                 strategy=order.intent.strategy, price_note=close, order_out=order_out)
+        if stored and self.wants_exit_hook(final):  # app.trading.exits: place, cancel or resize the exits
+            self.exits_after_fill(final, when)
+        return int(stored)
 
     def _wait_for_fresh_tick(self, order: Order, stale: freshness.StaleTick) -> int:
         """Leave ``order`` open; write why on its row (``status_message``) when that changed."""
@@ -246,6 +250,7 @@ class OrderExecution(ApprovalFlow):
             if cached is not None:
                 n += self._match(order, cached, now=now,
                                  allow_older_tick=order.intent.order_type is OrderType.MARKET)
+        self.run_exits(now)  # trailing stops, GTT triggers (app.trading.exits)
         return n
 
     # ------------------------------------------------------------------ modify / cancel

@@ -105,6 +105,21 @@ def _checked_price(name: str, value: Any, *, optional: bool) -> Any:
     return value
 
 
+def _decimal(name: str, value: Any) -> Decimal:
+    """A finite number (Decimal, int, float or numeric string up to 40 characters) as a Decimal;
+    its sign is the caller's rule. Raises ``ValidationError`` quoting the value."""
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, float, str)) or \
+            (isinstance(value, str) and len(value) > 40):
+        raise ValidationError(f"{name} must be a number, was {shown(value)}")
+    try:
+        d = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (ArithmeticError, ValueError):
+        raise ValidationError(f"{name} must be a number, was {shown(value)}") from None
+    if not d.is_finite():
+        raise ValidationError(f"{name} must be a finite number, was {shown(value)}")
+    return d
+
+
 def _checked_id(name: str, value: Any) -> str:
     return require_text(name, value, cap=NAME_MAX_CHARS)
 
@@ -206,6 +221,7 @@ class TradingService:
         if ttl_seconds is not None:
             ttl_seconds = require_int("ttl_seconds", ttl_seconds, low=1, high=MAX_TTL_SECONDS, unit="seconds")
         require_aware_datetime("now", now)
+        self._engine.check_exit_levels(intent, Decimal(str(signal_price)), now)  # its stop/target: app.trading.exits
         view = self._engine.propose(intent, signal_price=signal_price, reason=reason, source=source,
                                     ttl_seconds=ttl_seconds, now=now)
         self.notifier.notify(approval_pending(view))
@@ -297,6 +313,7 @@ class TradingService:
         intent = _checked_intent(intent)
         user = require_text("user", user, cap=NAME_MAX_CHARS, required=False)
         require_aware_datetime("now", now)
+        self._engine.check_exit_levels(intent, None, now)  # its stop/target vs its price or the LTP
         return self._engine.place_manual(intent, user=user, now=now, enqueue=self._enqueue)
 
     def preview_order(self, intent: OrderIntent, *, now: datetime, order_id: str | None = None) -> OrderPreview:
@@ -383,6 +400,57 @@ class TradingService:
         user = require_text("user", user, cap=NAME_MAX_CHARS, required=False)
         require_aware_datetime("now", now)
         return self._engine.cancel_order(order_id, user=user, now=now)
+
+    # ------------------------------------------------------------------ exits (app.trading.exits)
+
+    def exit_book(self, *, live_only: bool = False) -> list:
+        """Every position's exits (``app.trading.exits.ExitView``, newest first): MIS OCO groups
+        (stop, target, trailing) and CNC GTTs; ``live_only`` only those still working."""
+        return self._engine.exit_book(live_only=live_only)
+
+    def move_exits(self, group_id: str, *, stop: Any = None, target: Any = None, user: str,
+                   now: datetime) -> ActionOutcome:
+        """Move an MIS exit group's stop trigger and/or target (₹); the orders are modified through
+        the gatekeeper. Raises ``ValidationError`` (nothing changes): unknown group, a GTT, a price
+        that is not a number 0 < p <= 10,000,000, off the tick, a stop not below the LTP (long; above
+        for a short), a target not above it, a stop not below the target, a group that is over."""
+        group_id = _checked_id("group_id", group_id)
+        _checked_price("stop", stop, optional=True)
+        _checked_price("target", target, optional=True)
+        user = require_text("user", user, cap=NAME_MAX_CHARS, required=False)
+        require_aware_datetime("now", now)
+        return self._engine.move_exits(group_id, stop=None if stop is None else Decimal(str(stop)),
+                                       target=None if target is None else Decimal(str(target)), user=user, now=now)
+
+    def cancel_exits(self, group_id: str, *, user: str, now: datetime) -> ActionOutcome:
+        """Cancel a position's exits (both OCO legs, or the GTT); a no-op when already over."""
+        group_id = _checked_id("group_id", group_id)
+        user = require_text("user", user, cap=NAME_MAX_CHARS, required=False)
+        require_aware_datetime("now", now)
+        return self._engine.cancel_exit_group(group_id, user=user, now=now)
+
+    def set_trailing(self, group_id: str, kind: Any, step: Any, *, atr: Any = None, user: str,
+                     now: datetime) -> ActionOutcome:
+        """Trail an MIS group's stop: ``kind`` ``RUPEES`` / ``PERCENT`` / ``ATR`` (``core.exits.TrailKind``),
+        ``step`` ₹ / % / ATR multiple > 0, ``atr`` ₹ for ``ATR``; ``kind=None`` turns trailing off. The
+        stop then only moves in the trader's favour. Raises ``ValidationError``: unknown group, a GTT,
+        no working stop, an unknown kind, a step that is not a number > 0 (a percent < 100)."""
+        from core.exits import TrailKind, Trailing
+
+        group_id = _checked_id("group_id", group_id)
+        user = require_text("user", user, cap=NAME_MAX_CHARS, required=False)
+        require_aware_datetime("now", now)
+        trailing = None
+        if kind is not None:
+            kind = require_enum("kind", kind, TrailKind)
+            trailing = Trailing(kind, _decimal("step", step), None if atr is None else _decimal("atr", atr))
+        return self._engine.set_trailing(group_id, trailing, user=user, now=now)
+
+    def run_exits(self, now: datetime) -> int:
+        """Trail stops, fire GTTs and drop exits whose orders ended elsewhere (also run by every
+        :meth:`match_open_orders`). Returns the actions carried out."""
+        require_aware_datetime("now", now)
+        return self._engine.run_exits(now)
 
     def match_open_orders(self, now: datetime) -> int:
         """Match open LIMIT/SL/SL-M (and not-yet-filled MARKET) orders against the latest

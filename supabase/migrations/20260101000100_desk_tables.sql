@@ -225,6 +225,36 @@ alter table trading_desk_state
   add column if not exists equity_peak NUMERIC(20, 2),
   add column if not exists updated_at TIMESTAMP WITH TIME ZONE NOT NULL;
 
+CREATE TABLE IF NOT EXISTS trading_exits (
+	group_id VARCHAR(64) NOT NULL,
+	kind VARCHAR(8) NOT NULL,
+	entry_order_id VARCHAR(96) NOT NULL,
+	instrument_token BIGINT NOT NULL,
+	tradingsymbol VARCHAR(64) NOT NULL,
+	product VARCHAR(8) NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	trace_id VARCHAR(64) NOT NULL,
+	state JSON NOT NULL,
+	version INTEGER NOT NULL,
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	PRIMARY KEY (group_id),
+	UNIQUE (entry_order_id)
+);
+alter table trading_exits
+  add column if not exists kind VARCHAR(8) NOT NULL,
+  add column if not exists entry_order_id VARCHAR(96) NOT NULL,
+  add column if not exists instrument_token BIGINT NOT NULL,
+  add column if not exists tradingsymbol VARCHAR(64) NOT NULL,
+  add column if not exists product VARCHAR(8) NOT NULL,
+  add column if not exists status VARCHAR(16) NOT NULL,
+  add column if not exists trace_id VARCHAR(64) NOT NULL,
+  add column if not exists state JSON NOT NULL,
+  add column if not exists version INTEGER NOT NULL,
+  add column if not exists created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+  add column if not exists updated_at TIMESTAMP WITH TIME ZONE NOT NULL;
+CREATE INDEX IF NOT EXISTS ix_trading_exits_status ON trading_exits (status);
+
 CREATE TABLE IF NOT EXISTS trading_ledger (
 	id BIGSERIAL NOT NULL,
 	entry_id VARCHAR(160) NOT NULL,
@@ -818,3 +848,63 @@ alter table api_keys
   add column if not exists last_used_at TIMESTAMP WITH TIME ZONE,
   add column if not exists revoked_at TIMESTAMP WITH TIME ZONE;
 CREATE INDEX IF NOT EXISTS ix_api_keys_username ON api_keys (username);
+
+CREATE TABLE IF NOT EXISTS news_feeds (
+	url VARCHAR(2000) NOT NULL,
+	polled_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	status VARCHAR(16) NOT NULL,
+	message TEXT NOT NULL,
+	added INTEGER NOT NULL,
+	PRIMARY KEY (url)
+);
+alter table news_feeds
+  add column if not exists polled_at TIMESTAMP WITH TIME ZONE NOT NULL,
+  add column if not exists status VARCHAR(16) NOT NULL,
+  add column if not exists message TEXT NOT NULL,
+  add column if not exists added INTEGER NOT NULL;
+
+CREATE TABLE IF NOT EXISTS news_items (
+	id VARCHAR(64) NOT NULL,
+	guid_key VARCHAR(64),
+	link_key VARCHAR(64),
+	title_key VARCHAR(64),
+	title TEXT NOT NULL,
+	summary TEXT NOT NULL,
+	link TEXT NOT NULL,
+	source VARCHAR(200) NOT NULL,
+	feed_url TEXT NOT NULL,
+	published_at TIMESTAMP WITH TIME ZONE,
+	fetched_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	score FLOAT,
+	scorer VARCHAR(64) NOT NULL,
+	PRIMARY KEY (id)
+);
+alter table news_items
+  add column if not exists guid_key VARCHAR(64),
+  add column if not exists link_key VARCHAR(64),
+  add column if not exists title_key VARCHAR(64),
+  add column if not exists title TEXT NOT NULL,
+  add column if not exists summary TEXT NOT NULL,
+  add column if not exists link TEXT NOT NULL,
+  add column if not exists source VARCHAR(200) NOT NULL,
+  add column if not exists feed_url TEXT NOT NULL,
+  add column if not exists published_at TIMESTAMP WITH TIME ZONE,
+  add column if not exists fetched_at TIMESTAMP WITH TIME ZONE NOT NULL,
+  add column if not exists score FLOAT,
+  add column if not exists scorer VARCHAR(64) NOT NULL;
+CREATE INDEX IF NOT EXISTS ix_news_items_fetched_at ON news_items (fetched_at);
+CREATE INDEX IF NOT EXISTS ix_news_items_guid_key ON news_items (guid_key);
+CREATE INDEX IF NOT EXISTS ix_news_items_link_key ON news_items (link_key);
+CREATE INDEX IF NOT EXISTS ix_news_items_title_key ON news_items (title_key);
+
+CREATE TABLE IF NOT EXISTS news_tags (
+	item_id VARCHAR(64) NOT NULL,
+	instrument_token BIGINT NOT NULL,
+	tradingsymbol VARCHAR(64) NOT NULL,
+	matched VARCHAR(200) NOT NULL,
+	PRIMARY KEY (item_id, instrument_token)
+);
+alter table news_tags
+  add column if not exists tradingsymbol VARCHAR(64) NOT NULL,
+  add column if not exists matched VARCHAR(200) NOT NULL;
+CREATE INDEX IF NOT EXISTS ix_news_tags_tradingsymbol ON news_tags (tradingsymbol);

@@ -80,6 +80,18 @@ revoke all on public.trading_desk_state from anon;
 grant select, insert, update, delete on public.trading_desk_state to authenticated;
 grant all on public.trading_desk_state to service_role;
 
+alter table public.trading_exits add column if not exists owner uuid default public.desk_owner();
+update public.trading_exits set owner = '00000000-0000-0000-0000-000000000000' where owner is null;
+alter table public.trading_exits alter column owner set default public.desk_owner(), alter column owner set not null;
+create index if not exists ix_trading_exits_owner on public.trading_exits (owner);
+alter table public.trading_exits enable row level security;
+drop policy if exists desk_owner_rows on public.trading_exits;
+create policy desk_owner_rows on public.trading_exits for all to authenticated
+  using (owner = (select auth.uid())) with check (owner = (select auth.uid()));
+revoke all on public.trading_exits from anon;
+grant select, insert, update, delete on public.trading_exits to authenticated;
+grant all on public.trading_exits to service_role;
+
 alter table public.trading_ledger add column if not exists owner uuid default public.desk_owner();
 update public.trading_ledger set owner = '00000000-0000-0000-0000-000000000000' where owner is null;
 alter table public.trading_ledger alter column owner set default public.desk_owner(), alter column owner set not null;
@@ -320,6 +332,42 @@ revoke all on public.trading_contract_notes from anon;
 grant select, insert, update, delete on public.trading_contract_notes to authenticated;
 grant all on public.trading_contract_notes to service_role;
 
+alter table public.news_feeds add column if not exists owner uuid default public.desk_owner();
+update public.news_feeds set owner = '00000000-0000-0000-0000-000000000000' where owner is null;
+alter table public.news_feeds alter column owner set default public.desk_owner(), alter column owner set not null;
+create index if not exists ix_news_feeds_owner on public.news_feeds (owner);
+alter table public.news_feeds enable row level security;
+drop policy if exists desk_owner_rows on public.news_feeds;
+create policy desk_owner_rows on public.news_feeds for all to authenticated
+  using (owner = (select auth.uid())) with check (owner = (select auth.uid()));
+revoke all on public.news_feeds from anon;
+grant select, insert, update, delete on public.news_feeds to authenticated;
+grant all on public.news_feeds to service_role;
+
+alter table public.news_items add column if not exists owner uuid default public.desk_owner();
+update public.news_items set owner = '00000000-0000-0000-0000-000000000000' where owner is null;
+alter table public.news_items alter column owner set default public.desk_owner(), alter column owner set not null;
+create index if not exists ix_news_items_owner on public.news_items (owner);
+alter table public.news_items enable row level security;
+drop policy if exists desk_owner_rows on public.news_items;
+create policy desk_owner_rows on public.news_items for all to authenticated
+  using (owner = (select auth.uid())) with check (owner = (select auth.uid()));
+revoke all on public.news_items from anon;
+grant select, insert, update, delete on public.news_items to authenticated;
+grant all on public.news_items to service_role;
+
+alter table public.news_tags add column if not exists owner uuid default public.desk_owner();
+update public.news_tags set owner = '00000000-0000-0000-0000-000000000000' where owner is null;
+alter table public.news_tags alter column owner set default public.desk_owner(), alter column owner set not null;
+create index if not exists ix_news_tags_owner on public.news_tags (owner);
+alter table public.news_tags enable row level security;
+drop policy if exists desk_owner_rows on public.news_tags;
+create policy desk_owner_rows on public.news_tags for all to authenticated
+  using (owner = (select auth.uid())) with check (owner = (select auth.uid()));
+revoke all on public.news_tags from anon;
+grant select, insert, update, delete on public.news_tags to authenticated;
+grant all on public.news_tags to service_role;
+
 alter table public.trading_orders drop constraint if exists trading_orders_decision_id_fkey;
 alter table public.trading_fills drop constraint if exists trading_fills_order_id_fkey;
 alter table public.jobs drop constraint if exists jobs_pkey, add constraint jobs_pkey primary key (owner, id);
@@ -328,6 +376,8 @@ alter table public.watchlists drop constraint if exists watchlists_pkey, add con
 alter table public.trading_approvals drop constraint if exists trading_approvals_pkey, add constraint trading_approvals_pkey primary key (owner, approval_id);
 alter table public.trading_audit drop constraint if exists trading_audit_pkey, add constraint trading_audit_pkey primary key (owner, id);
 alter table public.trading_desk_state drop constraint if exists trading_desk_state_pkey, add constraint trading_desk_state_pkey primary key (owner, key);
+alter table public.trading_exits drop constraint if exists trading_exits_pkey, add constraint trading_exits_pkey primary key (owner, group_id);
+alter table public.trading_exits drop constraint if exists trading_exits_entry_order_id_key, add constraint trading_exits_entry_order_id_key unique (owner, entry_order_id);
 alter table public.trading_ledger drop constraint if exists trading_ledger_pkey, add constraint trading_ledger_pkey primary key (owner, id);
 alter table public.trading_ledger drop constraint if exists trading_ledger_entry_id_key, add constraint trading_ledger_entry_id_key unique (owner, entry_id);
 alter table public.trading_positions drop constraint if exists trading_positions_pkey, add constraint trading_positions_pkey primary key (owner, instrument_token, product);
@@ -352,6 +402,9 @@ alter table public.analyses drop constraint if exists analyses_pkey, add constra
 alter table public.analyses drop constraint if exists uq_analyses_cache_key, add constraint uq_analyses_cache_key unique (owner, symbol, trading_day, snapshot_hash, model);
 alter table public.analysis_calls drop constraint if exists analysis_calls_pkey, add constraint analysis_calls_pkey primary key (owner, id);
 alter table public.trading_contract_notes drop constraint if exists trading_contract_notes_pkey, add constraint trading_contract_notes_pkey primary key (owner, day);
+alter table public.news_feeds drop constraint if exists news_feeds_pkey, add constraint news_feeds_pkey primary key (owner, url);
+alter table public.news_items drop constraint if exists news_items_pkey, add constraint news_items_pkey primary key (owner, id);
+alter table public.news_tags drop constraint if exists news_tags_pkey, add constraint news_tags_pkey primary key (owner, item_id, instrument_token);
 alter table public.trading_orders add constraint trading_orders_decision_id_fkey foreign key (owner, decision_id) references public.trading_risk_decisions (owner, decision_id);
 alter table public.trading_fills add constraint trading_fills_order_id_fkey foreign key (owner, order_id) references public.trading_orders (owner, order_id);
 

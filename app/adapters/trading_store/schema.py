@@ -261,3 +261,24 @@ desk_state = Table(
     Column("equity_peak", _money(), nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+#: Exits that manage themselves (``app.trading.exits``): one row per entry's exit group (``OCO``,
+#: MIS) or GTT (``GTT``, CNC); ``state`` the JSON of the ``core.exits`` value, ``version`` the
+#: optimistic-concurrency counter every update checks and bumps.
+exits = Table(
+    "trading_exits",
+    metadata,
+    Column("group_id", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("entry_order_id", String(96), nullable=False, unique=True),
+    Column("instrument_token", BigInteger, nullable=False),
+    Column("tradingsymbol", String(64), nullable=False),
+    Column("product", String(8), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("trace_id", String(64), nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+Index("ix_trading_exits_status", exits.c.status)
