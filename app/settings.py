@@ -7,7 +7,8 @@ desk's own knobs start with ``DESK_``. Secrets are ``SecretStr`` so they never p
 Sections (each a nested settings model reading its own flat ``DESK_*`` variables):
 ``settings.trading`` (capital, leverage, slippage, approvals, square-off),
 ``settings.analysis`` (Gemini and its budget), ``settings.auth`` (sign-in),
-``settings.notifications`` (apprise channels), ``settings.logging`` and ``settings.worker``.
+``settings.notifications`` (apprise channels), ``settings.logging``, ``settings.worker`` and
+``settings.news`` (the news feeds).
 Every variable, its default and its allowed range is in the README's Configuration table.
 
 A value of the wrong type or out of range fails when the settings are read, with a
@@ -266,6 +267,31 @@ class WorkerSettings(_Section):
         return value
 
 
+class NewsSettings(_Section):
+    """The news feed (``app.research.news``): which RSS/Atom feeds to poll and the fetch limits.
+    No feed is polled by default (the desk may have no internet); README's Configuration lists
+    examples (NSE's corporate announcements and market news feeds)."""
+
+    feeds: str = _knob("", "DESK_NEWS_FEEDS", "http(s) feed URLs separated by spaces, commas or new lines")
+    allow_hosts: str = _knob("", "DESK_NEWS_ALLOW_HOSTS",
+                             "host names or addresses (comma-separated) a feed may use although they are not "
+                             "public addresses, e.g. 127.0.0.1 for a local test feed")
+    poll_minutes: float = _knob(5.0, "DESK_NEWS_POLL_MINUTES", "minutes from 1 to 1,440", ge=1, le=1440)
+    timeout_s: float = _knob(10.0, "DESK_NEWS_TIMEOUT_S", "seconds from 1 to 120", ge=1, le=120)
+    max_feed_bytes: int = _knob(2_000_000, "DESK_NEWS_MAX_FEED_BYTES",
+                                "a whole number of bytes from 10,000 to 50,000,000", ge=10_000, le=50_000_000)
+
+    @property
+    def feed_urls(self) -> list[str]:
+        """The configured feed URLs in order, blanks and repeats dropped (shape not checked here:
+        a bad URL is skipped at poll time with its message, so one typo does not stop the desk)."""
+        return list(dict.fromkeys(u for u in re.split(r"[\s,]+", self.feeds) if u))
+
+    @property
+    def allowed_hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.allow_hosts.split(",") if h.strip())
+
+
 class Settings(_Section):
     """Every process's configuration. Read it with ``get_settings()``."""
 
@@ -308,6 +334,7 @@ class Settings(_Section):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    news: NewsSettings = Field(default_factory=NewsSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

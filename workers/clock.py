@@ -29,7 +29,8 @@ page, while a replay market has sent no tick yet):
   auto square-off; a no-op before the 15:20 IST cut-off and idempotent after it), these three
   also once at clock start (a restarted clock resumes a square-off at once); every 60 s
   ``send_scheduled_scans`` (the trader's scans scheduled every N minutes during the session);
-  every 5 min ``score_outcomes`` (analysis verdicts scored against what the price did).
+  every 5 min ``score_outcomes`` (analysis verdicts scored against what the price did); every
+  60 s ``poll_news`` (the configured news feeds that are due; nothing without ``DESK_NEWS_FEEDS``).
 
 The clock enqueues by actor *name* and never imports the actor modules. SIGTERM/SIGINT stop it.
 """
@@ -130,6 +131,7 @@ PERIODIC_JOBS = (
     PeriodicJob("trading", "square_off", 30, at_start=True),
     PeriodicJob("scans", "send_scheduled_scans", 60),
     PeriodicJob("analysis", "score_outcomes", 300),
+    PeriodicJob("news", "poll_news", 60),
 )
 
 
