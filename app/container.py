@@ -12,7 +12,7 @@ Nothing here does work at import time.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.ops.sign_in import AuthService
     from app.research.analysis import AnalysisService
     from app.research.backtests import BacktestService
+    from app.research.news import NewsService
     from app.research.scanner import ScannerService
     from app.research.sectors import SectorService
     from app.research.strategies import StrategyService
@@ -324,6 +325,25 @@ class Services:
         from app.trading.contract_notes import ContractNoteService
 
         return ContractNoteService(self.trading.store, ContractNoteStore(self.sql.engine), self.kite)
+
+    @cached_property
+    def news(self) -> NewsService:
+        """The news feed (``app.research.news``): the ``DESK_NEWS_FEEDS`` feeds, tagged against the
+        NIFTY 500 list and the instruments master, on the SQL store."""
+        from app.adapters.bundled_market import index_members
+        from app.adapters.news_fetch import FetchPolicy
+        from app.adapters.news_store import NewsStore
+        from app.research.news import NewsService
+
+        cfg = self.settings.news
+
+        def companies() -> list[tuple[str, str]]:
+            members = index_members("NIFTY 500")
+            return list(zip(members["symbol"], members["company"], strict=True))
+
+        policy = FetchPolicy(timeout_s=cfg.timeout_s, max_bytes=cfg.max_feed_bytes, allow_hosts=cfg.allowed_hosts)
+        return NewsService(NewsStore(self.sql.engine), self.instruments, companies, feeds=cfg.feed_urls,
+                           policy=policy, poll_every=timedelta(minutes=cfg.poll_minutes))
 
     def _circuit_limits(self):
         """The quote's circuit limits for the desk's price band (``app.market.circuit_limits``)."""
