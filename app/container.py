@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.tick_cache import TickCache
     from app.adapters.kite_historical import HistoricalClient, SessionKite
     from app.adapters.queue import DramatiqTaskQueue
+    from app.market.alerts import AlertService, TickerAlerts
     from app.market.clock import MarketClock
     from app.market.history import MarketDataService
     from app.market.instruments import InstrumentService
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from app.market.ticker_ingest import TickerService
     from app.market.watch_view import WatchView
     from app.market.watchlists import WatchlistService
+    from app.ops.alert_actions import AlertActions
     from app.ops.api_keys import ApiKeyService
     from app.ops.health_alerts import HealthAlerts
     from app.ops.kite_login import KiteAuthService
@@ -298,7 +300,33 @@ class Services:
         from app.market.ticker_ingest import TickerService
 
         return TickerService(self.ticks, market=self.settings.market, bar_sink=self.store.bars.upsert,
-                             background_bars=True)
+                             background_bars=True, alerts=self.ticker_alerts)
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        """The trader's alerts (``app.market.alerts``) on the SQL store, the ticker's copy in Redis."""
+        from app.adapters.alert_store import AlertStore
+        from app.market.alerts import AlertService
+
+        return AlertService(AlertStore(self.sql.engine), self.instruments, self.redis,
+                            clock=lambda: self.market_clock.now().now)
+
+    @cached_property
+    def ticker_alerts(self) -> TickerAlerts:
+        """The ticker's alerts hook: triggers go to the worker's ``alert_triggered`` (the queue is
+        built on the first trigger, so a ticker without alerts never imports Dramatiq)."""
+        from app.market.alerts import TRIGGER_ACTOR, TRIGGER_QUEUE, TickerAlerts
+
+        return TickerAlerts(self.alerts.active, self.alerts.version,
+                            lambda payload: self.tasks.enqueue(TRIGGER_QUEUE, TRIGGER_ACTOR, trigger=payload))
+
+    @cached_property
+    def alert_actions(self) -> AlertActions:
+        """What a fired alert does, in the worker (``app.ops.alert_actions``)."""
+        from app.ops.alert_actions import AlertActions
+
+        return AlertActions(self.alerts, self.trading, self.notifications, self.ticks,
+                            clock=lambda: self.market_clock.now().now)
 
     @cached_property
     def trading(self) -> TradingService:

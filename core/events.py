@@ -24,6 +24,7 @@ class EventKind(StrEnum):
     KITE_TOKEN_EXPIRED = "kite_token_expired"
     SQUARE_OFF_REFUSED = "square_off_refused"
     APPROVAL_EXPIRED = "approval_expired"
+    ALERT_TRIGGERED = "alert_triggered"
 
 
 @dataclass(frozen=True)
@@ -139,3 +140,12 @@ class NullNotifier:
 
     def notify(self, event: DeskEvent) -> int:
         return 0
+
+
+def alert_triggered(alert_id: str, sequence: int, name: str, condition: str, value: float, *,
+                    proposed: bool = False, trace_id: str = "") -> DeskEvent:
+    """A price alert fired (``core.alerts``): one notification per trigger (``alert_id:sequence``).
+    ``proposed``: an ATO alert whose order now waits on the Approvals page."""
+    then = " Its order waits on the Approvals page." if proposed else ""
+    return DeskEvent(EventKind.ALERT_TRIGGERED, f"alert:{alert_id}:{sequence}", f"Alert: {name}",
+                     f"{condition} (at {value:g}).{then}", "info", trace_id)

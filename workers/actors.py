@@ -5,7 +5,7 @@ Add each new actor module here.
 """
 
 from workers import broker  # noqa: F401  (first: installs the broker)
-from workers import analysis, backfill, notify, reconcile, scans, strategies, sweeps, trading  # noqa: F401
+from workers import alerts, analysis, backfill, notify, reconcile, scans, strategies, sweeps, trading  # noqa: F401
 from workers import news  # noqa: F401
 
-__all__ = ["analysis", "backfill", "broker", "news", "notify", "reconcile", "scans", "strategies", "sweeps", "trading"]
+__all__ = ["alerts", "analysis", "backfill", "broker", "news", "notify", "reconcile", "scans", "strategies", "sweeps", "trading"]

@@ -10,7 +10,10 @@
    nothing) and then to the ``desk:bars:closed`` stream, one event per bar (sink first, so a consumer of the event
    finds the bar stored). With ``background_bars=True`` (the ticker process) that happens on
    one writer thread, so a minute boundary (a bar per instrument) never delays the ticks.
-4. text frames are parsed: ``order`` updates are logged at INFO, ``error`` at WARNING.
+4. the **alerts hook** (``alerts``, the container passes ``app.market.alerts.TickerAlerts``;
+   ``None`` evaluates nothing) gets the decoded batch after the cache write: a failure there is
+   counted in ``alert_errors`` and logged, never raised;
+5. text frames are parsed: ``order`` updates are logged at INFO, ``error`` at WARNING.
 
 It also keeps the subscription set (the watchlist's tokens, full mode) across reconnects,
 the counters published in the heartbeat (:class:`TickerStatus`), and a market clock for
@@ -40,6 +43,8 @@ from core.timeutil import require_aware
 log = logging.getLogger(__name__)
 
 BarSink = Callable[[Sequence[Bar]], object]
+#: ``hook(batch, received_at)``: called with every decoded, non-empty batch (the alerts).
+BatchHook = Callable[[TickBatch, datetime], object]
 
 
 @dataclass(frozen=True)
@@ -92,10 +97,13 @@ class TickerService:
     """
 
     def __init__(self, cache: TickCache, *, market: str = "replay", bar_sink: BarSink | None = None,
-                 builder: MinuteBarBuilder | None = None, background_bars: bool = False) -> None:
+                 builder: MinuteBarBuilder | None = None, background_bars: bool = False,
+                 alerts: BatchHook | None = None) -> None:
         self.cache = cache
         self.market = market
         self.bar_sink = bar_sink
+        self.alerts = alerts
+        self.alert_errors = 0
         self.builder = builder or MinuteBarBuilder()
         self.desired: set[int] = set()
         self.subscribed: set[int] = set()
@@ -150,6 +158,12 @@ class TickerService:
                 log.error("%s (%d frame writes failed so far)", exc, self.cache_errors)
         self.ticks_total += n
         self.last_tick_at = received_at
+        if self.alerts is not None:
+            try:
+                self.alerts(batch, received_at)
+            except Exception:  # an alert bug must not stop the ticks
+                self.alert_errors += 1
+                log.exception("alerts hook failed on a %d-tick frame", n)
         bars = self._update_bars(batch, received_at)
         return FeedResult(ticks=n, bars=bars)
 
