@@ -62,6 +62,7 @@ Sources (see ``../shared/docs/indian-market.md`` §3; each row's ``source`` name
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date
@@ -174,18 +175,32 @@ def schedule_for(day: date, schedules: Sequence[ChargeSchedule] = NSE_EQUITY_SCH
         If ``schedules`` is empty or not strictly increasing by ``effective_from``, or
         ``day`` is before the first schedule.
     """
+    checked = _CHECKED.get(id(schedules))
+    if checked is None or checked[0] is not schedules:
+        checked = _checked_table(schedules)
+    dates = checked[1]
+    k = bisect_right(dates, day)
+    if k == 0:
+        raise ValidationError(f"no charge schedule in force on {day}; the first starts {dates[0]}")
+    return schedules[k - 1]
+
+
+#: Tables already checked by :func:`schedule_for`, by ``id`` (the entry holds the table, so the
+#: id stays its own): every fill asks, and a run uses one or two tables.
+_CHECKED: dict[int, tuple[Sequence[ChargeSchedule], list[date]]] = {}
+
+
+def _checked_table(schedules: Sequence[ChargeSchedule]) -> tuple[Sequence[ChargeSchedule], list[date]]:
     if not schedules:
         raise ValidationError("schedules is empty; pass at least one ChargeSchedule")
     dates = [s.effective_from for s in schedules]
     if any(a >= b for a, b in pairwise(dates)):
         raise ValidationError("schedules must be sorted by effective_from with no duplicate dates")
-    chosen = None
-    for schedule in schedules:
-        if schedule.effective_from <= day:
-            chosen = schedule
-    if chosen is None:
-        raise ValidationError(f"no charge schedule in force on {day}; the first starts {dates[0]}")
-    return chosen
+    if isinstance(schedules, tuple):  # immutable: safe to remember
+        if len(_CHECKED) >= 64:
+            _CHECKED.clear()
+        _CHECKED[id(schedules)] = (schedules, dates)
+    return schedules, dates
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,15 +219,17 @@ class Charges:
     gst: Decimal = ZERO
 
     def __post_init__(self) -> None:
-        for name in _CHARGE_FIELDS:
-            value = getattr(self, name)
+        for value in (self.brokerage, self.stt, self.exchange_txn, self.sebi, self.ipft, self.stamp,
+                      self.square_off_fee, self.dp, self.gst):
             if not isinstance(value, Decimal) or value < 0:
+                name = next(n for n in _CHARGE_FIELDS if getattr(self, n) is value)
                 raise ValidationError(f"charge {name} must be a non-negative Decimal, was {value!r}")
 
     @property
     def total(self) -> Decimal:
         """Sum of every component, rupees."""
-        return sum((getattr(self, name) for name in _CHARGE_FIELDS), ZERO)
+        return (ZERO + self.brokerage + self.stt + self.exchange_txn + self.sebi + self.ipft + self.stamp
+                + self.square_off_fee + self.dp + self.gst)
 
     def __add__(self, other: Charges) -> Charges:
         return Charges(**{name: getattr(self, name) + getattr(other, name) for name in _CHARGE_FIELDS})

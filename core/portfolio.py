@@ -216,8 +216,10 @@ class Applied:
     fill: Fill | None = None  # the fill as booked (STT restated per scrip-day when a schedule is given)
 
 
-def _trade(pos: Position, dq: int, price: Decimal) -> tuple[Position, Decimal]:
-    """Apply signed ``dq`` shares at ``price`` to ``pos``; return (new position, realized)."""
+def _trade(pos: Position, fill: Fill) -> tuple[Position, Decimal]:
+    """Apply ``fill`` (signed shares at its price) to ``pos``: quantity, cost, realized P&L and
+    the day's buy or sell stats; return (new position, realized)."""
+    dq, price = fill.signed_quantity, fill.price
     qty, cost, realized = pos.quantity, pos.cost, ZERO
     if qty and (qty > 0) != (dq > 0):
         close = min(abs(dq), abs(qty))
@@ -226,7 +228,11 @@ def _trade(pos: Position, dq: int, price: Decimal) -> tuple[Position, Decimal]:
         realized = -signed_close * price - removed
         qty, cost, dq = qty + signed_close, cost - removed, dq - signed_close
     qty, cost = qty + dq, cost + dq * price
-    return replace(pos, quantity=qty, cost=cost, realized_pnl=pos.realized_pnl + realized), realized
+    if fill.side is Side.BUY:
+        side = dict(buy_quantity=pos.buy_quantity + fill.quantity, buy_value=pos.buy_value + fill.turnover)
+    else:
+        side = dict(sell_quantity=pos.sell_quantity + fill.quantity, sell_value=pos.sell_value + fill.turnover)
+    return replace(pos, quantity=qty, cost=cost, realized_pnl=pos.realized_pnl + realized, **side), realized
 
 
 def dp_due(position: Position, fill: Fill) -> bool:
@@ -300,11 +306,7 @@ def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = No
     dp = dp_charge if dp_charge and dp_due(pos, fill) else ZERO
     btst = _btst_quantity(portfolio, pos, fill) * fill.price
     netting, day_legs = _netting(portfolio, pos, fill, schedule)
-    pos, realized = _trade(pos, fill.signed_quantity, fill.price)
-    if fill.side is Side.BUY:
-        pos = replace(pos, buy_quantity=pos.buy_quantity + fill.quantity, buy_value=pos.buy_value + fill.turnover)
-    else:
-        pos = replace(pos, sell_quantity=pos.sell_quantity + fill.quantity, sell_value=pos.sell_value + fill.turnover)
+    pos, realized = _trade(pos, fill)
     kind = LedgerKind.BUY if fill.side is Side.BUY else LedgerKind.SELL
     entries = [
         LedgerEntry(f"{fill.fill_id}/trade", fill.filled_at, kind, -fill.signed_quantity * fill.price,

@@ -233,14 +233,21 @@ def process_tick(
         return _post_close(state, tick.instrument_token, now, close, config)
     if phase is not SessionPhase.NORMAL:
         return state, ()
+    waiting = state.open_orders(tick.instrument_token)
+    if not waiting:
+        return state, ()
     events: list[BrokerEvent] = []
-    for order in sorted(state.open_orders(tick.instrument_token), key=lambda o: o.order_id):
+    for order in sorted(waiting, key=_order_id) if len(waiting) > 1 else waiting:
         if order.placed_at > now:
             continue
         order, evs = _match(order, tick, now, circuit, config)
         state = state.with_order(order)
         events.extend(evs)
     return state, tuple(events)
+
+
+def _order_id(order: Order) -> str:
+    return order.order_id
 
 
 def _post_close(state: BrokerState, token: int, now: datetime, close: Decimal, config: BrokerConfig) -> Result:
@@ -274,8 +281,9 @@ def _match(
         events.append(OrderTriggered(order))
 
     if intent.is_market and order.protection_price is None:
-        ltp = price_from_float(tick.last_price)
-        order = replace(order, protection_price=matching.protect(order, ltp, to_ist(now).date()))
+        protection = matching.protect(order, price_from_float(tick.last_price), to_ist(now).date())
+        if protection is not None:  # None before 2026-04-01: the order stays as it is
+            order = replace(order, protection_price=protection)
     quote = matching.quote_for(intent.side, tick, order.tick_size, config.slippage_bps)
     fill_at = _fill_at(order, tick, quote, config)
     if fill_at is not None and fill_at[1] > 0 and matching.within_circuit(fill_at[0], circuit):

@@ -48,10 +48,10 @@ def validate_intent(intent: OrderIntent, instrument: Instrument, *, on: date | N
             f"quantity {intent.quantity} must be a multiple of lot_size {instrument.lot_size}"
         )
     tick = instrument.tick_size if on is None else tick_size_for(instrument, on, reference_price)
-    rule = "listed tick_size" if on is None else f"{tick_rule(instrument, on)} on {on.isoformat()}"
     for name in ("price", "trigger_price"):
         value = getattr(intent, name)
         if value is not None and not is_tick_multiple(value, tick):
+            rule = "listed tick_size" if on is None else f"{tick_rule(instrument, on)} on {on.isoformat()}"
             raise ValidationError(
                 f"{name} {value} is not a multiple of tick_size {tick} ({rule}); "
                 f"use {round_to_tick(value, tick, up=False)} or {round_to_tick(value, tick, up=True)}"
