@@ -32,6 +32,15 @@ bars skipped is marked to market from the closes in one vectorised step, the sam
 engine records. ``skip_idle=False`` is that full engine: every bar of every symbol is visited
 (the reference the idle-bar engine is tested against: same fills, charges, equity).
 
+Daily bars (a strategy with ``interval = "day"``, e.g. ``core.strategies.breakout_52w``): each bar
+is one 09:15–15:30 IST session; the decision at its close is placed in the next session's
+pre-open and fills at that session's open; the session is expanded into ticks by the same
+path rule (``core.backtest.daily``). A ``CNC`` strategy's positions are delivery: never
+squared off (so a holding is not visited on idle days), a buy settles T+1 (the next session
+of the timeline), a sell of held shares is charged the DP fee once per scrip-day
+(``core.portfolio.dp_due``, ``core.charges.dp_charge``), and a CNC sell may take the shares
+held, as ``core.risk.market_rules.check_holdings``.
+
 Money stays ``Decimal`` through fills and the ledger; the equity curve and metrics are
 floats (analytics).
 """
@@ -47,11 +56,12 @@ import numpy as np
 import pandas as pd
 
 from core import broker
+from core.backtest.daily import DAY_SPAN, pre_open, session_bars, settlement_days
 from core.backtest.metrics import compute_metrics, round_trips
 from core.backtest.ticks import BarTicks, day_instruments
 from core.broker import BrokerConfig, BrokerState, OrderFilled, OrderRejected
 from core.calendar import TradingSession, regular_session
-from core.charges import ChargeSchedule, backfilled_schedules, schedule_for, square_off_charge
+from core.charges import ChargeSchedule, backfilled_schedules, dp_charge, schedule_for, square_off_charge
 from core.errors import ValidationError
 from core.models import Instrument
 from core.margins import MarginTable
@@ -169,11 +179,11 @@ class _Sym:
 ProgressFn = Callable[[float, str], None]
 
 
-def _prepare(strategy: Strategy, ib: InstrumentBars, cutoff: time) -> _Sym:
+def _prepare(strategy: Strategy, ib: InstrumentBars, cutoff: time, span: timedelta) -> _Sym:
     b = ib.bars
     if not isinstance(b.index, pd.DatetimeIndex) or b.index.tz is None:
         raise ValidationError(f"{ib.instrument.tradingsymbol}: bars need a tz-aware DatetimeIndex (bar open, IST)")
-    b = b.sort_index()
+    b = session_bars(b) if strategy.interval == "day" else b.sort_index()
     feats = strategy.features(b)
     idx = b.index.tz_convert(IST)
     days = np.asarray(idx.date)
@@ -193,7 +203,7 @@ def _prepare(strategy: Strategy, ib: InstrumentBars, cutoff: time) -> _Sym:
     day_high = _running(np.fmax, b["high"].to_numpy(float), first)
     day_low = _running(np.fmin, b["low"].to_numpy(float), first)
     tick_day_id, day_insts = day_instruments(ib.instrument, days, close, float(b["open"].iloc[0]))
-    wake = _wake(strategy, feats, idx + _MINUTE, last, cutoff)
+    wake = _wake(strategy, feats, idx + span, last, cutoff)
     return _Sym(ib.instrument, int(ib.instrument.instrument_token), ib.instrument.tradingsymbol,
                 idx.as_unit("ns").asi8,
                 b["open"].to_numpy(float), b["high"].to_numpy(float), b["low"].to_numpy(float), close,
@@ -203,6 +213,8 @@ def _prepare(strategy: Strategy, ib: InstrumentBars, cutoff: time) -> _Sym:
 
 def _running(ufunc: np.ufunc, x: np.ndarray, first: np.ndarray) -> np.ndarray:
     """``ufunc.accumulate`` of ``x`` restarted at each day's first bar (``first``: bool per bar)."""
+    if first.all():  # one bar a day (daily bars)
+        return x.copy()
     out = np.empty_like(x)
     starts = np.flatnonzero(first).tolist() + [len(x)]
     for a, z in zip(starts[:-1], starts[1:], strict=True):
@@ -213,9 +225,9 @@ def _running(ufunc: np.ufunc, x: np.ndarray, first: np.ndarray) -> np.ndarray:
 def _wake(strategy: Strategy, feats: pd.DataFrame, bar_end: pd.DatetimeIndex, last: np.ndarray,
           cutoff: time) -> tuple[list[bool], list[bool], list[bool]]:
     """Per bar, whether the loop must visit it when flat / long / short: the strategy may signal
-    there, or (holding) the bar ends at/after the MIS cut-off or is the day's last."""
+    there, or (holding MIS) the bar ends at/after the MIS cut-off or is the day's last."""
     act = strategy.active(feats, bar_end)
-    square = (clock_us(bar_end) >= time_us(cutoff)) | last
+    square = ((clock_us(bar_end) >= time_us(cutoff)) | last) if strategy.product is Product.MIS else False
     return (np.asarray(act.flat, bool).tolist(), (np.asarray(act.long, bool) | square).tolist(),
             (np.asarray(act.short, bool) | square).tolist())
 
@@ -246,11 +258,16 @@ class _Run:
         self.last_loss_at: datetime | None = None
         self.peak = config.capital
         self.fees: list[dict] = []
+        self.span = _span(strategy)  # bar length
+        self.mis = strategy.product is Product.MIS
+        self.settles: dict[date, date] = {}  # CNC: trading day → its T+1 settlement day
 
     # ---------------------------------------------------------------- days
     def new_day(self, day: date, at: datetime) -> None:
         if self.day is not None:
-            self.book, _ = broker.cancel_all(self.book, now=at, message="day ended")
+            for o in self.book.open_orders():  # a daily decision placed for today's open stays
+                if o.placed_at.astimezone(IST).date() < day:
+                    self.book, _ = broker.cancel(self.book, o.order_id, now=at, message="day ended")
             self.prune()
             cash = self.pf.cash
             pf = roll_day(self.pf, day)
@@ -291,12 +308,21 @@ class _Run:
         before = self.pf.positions.get((fill.instrument_token, fill.product))
         realized_before = before.realized_pnl if before else _ZERO
         # STT per scrip-day to the rupee, restated by the ledger exactly as the desk does
-        applied = apply_fill(self.pf, fill, schedule=schedule_for(fill.filled_at.astimezone(IST).date(),
-                                                                  self.cfg.schedules))
+        day = fill.filled_at.astimezone(IST).date()
+        schedule = schedule_for(day, self.cfg.schedules)
+        cnc = fill.product is Product.CNC
+        booked = len(self.pf.ledger)
+        applied = apply_fill(self.pf, fill, schedule=schedule,
+                             settles_on=self.settles.get(day) if cnc and fill.side is Side.BUY else None,
+                             dp_charge=dp_charge(schedule).total if cnc else _ZERO)
         self.pf, fill = applied.portfolio, applied.fill
         after = self.pf.positions[(fill.instrument_token, fill.product)]
         self.pos[fill.instrument_token] = after.quantity
-        self.cash -= float(fill.signed_quantity * fill.price + fill.charges.total)
+        entries = self.pf.ledger[booked:]  # trade and charges; CNC: DP charge, same-day netting
+        self.cash += float(sum((e.amount for e in entries), _ZERO))
+        for e in entries:
+            if e.kind is LedgerKind.DP_CHARGE or e.entry_id.endswith("/netting"):
+                self.fees.append(dict(at=e.at, tradingsymbol=fill.tradingsymbol, amount=float(-e.amount)))
         self.fills.append(fill)
         self.last_fills[fill.tradingsymbol] = LastFill(fill.side, fill.filled_at)
         realized = after.realized_pnl - realized_before
@@ -358,10 +384,12 @@ class _Run:
         price = price_from_float(float(sym.c[i]))
         phase = self.phase(at)
         circuit = self.circuit(sym, i)
+        held = max(0, self.pos.get(sym.token, 0)) if intent.product is Product.CNC else 0  # sellable CNC
         if self.cfg.use_risk and intent.tag not in _SYSTEM_TAGS:
             state = self.risk_state()
             dec = check(OrderChange(ChangeKind.PROPOSE, intent), GateContext(
                 sym.inst_at(i), at, phase, ltp=price, circuit=circuit, square_off_cutoff=self.cfg.limits.square_off_cutoff,
+                holding_quantity=held,
                 position_quantity=state.positions.get((intent.instrument_token, intent.product), 0),
                 state=state, limits=self.cfg.limits, margin_rules=self.pf.margin_rules))
             if not dec.approved:
@@ -371,7 +399,7 @@ class _Run:
         cutoff = self.cfg.limits.square_off_cutoff if intent.tag not in _SYSTEM_TAGS else time.max
         self.book, events = broker.submit(
             self.book, intent, sym.inst_at(i), order_id=f"BT-{self.seq:06d}", now=at, phase=phase, circuit=circuit,
-            position_quantity=self.pos.get(sym.token, 0), square_off_cutoff=cutoff,
+            position_quantity=self.pos.get(sym.token, 0), square_off_cutoff=cutoff, holding_quantity=held,
             exempt=Exemption.MIS_SQUARE_OFF if intent.tag in _SYSTEM_TAGS else None)
         ev = events[0]
         if isinstance(ev, OrderRejected):
@@ -422,6 +450,11 @@ class _Run:
 _MINUTE = timedelta(minutes=1)
 
 
+def _span(strategy: Strategy) -> timedelta:
+    """A bar's length: one session for a daily strategy (``core.backtest.daily``), else a minute."""
+    return DAY_SPAN if strategy.interval == "day" else _MINUTE
+
+
 def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config: BacktestConfig | None = None,
                  *, progress: ProgressFn | None = None) -> BacktestResult:
     """Run ``strategy`` over ``universe`` (see module docstring).
@@ -432,9 +465,12 @@ def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config:
     without a tz-aware index.
     """
     cfg = config or BacktestConfig()
-    syms, all_ts = _timeline(strategy, universe, cfg.limits.square_off_cutoff)
+    span = _span(strategy)
+    syms, all_ts = _timeline(strategy, universe, cfg.limits.square_off_cutoff, span)
     times = pd.DatetimeIndex(all_ts, tz="UTC").tz_convert(IST).to_pydatetime()
     run = _Run(strategy, syms, cfg, times[0])
+    if strategy.product is Product.CNC:
+        run.settles = settlement_days(sorted({t.date() for t in times}))
     equity = np.empty(len(all_ts))
     gross = np.empty(len(all_ts))
     counts = np.zeros(len(all_ts), dtype=np.int64)
@@ -501,7 +537,7 @@ def _idle_skipping_loop(run: _Run, syms: list[_Sym], first_of_day: list[bool], t
 
 
 def _timeline(strategy: Strategy, universe: Sequence[InstrumentBars],
-              cutoff: time) -> tuple[list[_Sym], np.ndarray]:
+              cutoff: time, span: timedelta = timedelta(minutes=1)) -> tuple[list[_Sym], np.ndarray]:
     """Prepared symbols (by token) and the union of their bar times; each symbol gets its
     timeline ``steps``, ``step_bar`` and ``close_tl``. Raises ``ValidationError`` (see above)."""
     if not universe:
@@ -510,7 +546,7 @@ def _timeline(strategy: Strategy, universe: Sequence[InstrumentBars],
     if empty:
         raise ValidationError(f"no bars for {empty}; pick a date range with data or drop those symbols")
     ordered = sorted(universe, key=lambda u: u.instrument.instrument_token)
-    syms = [_prepare(strategy, ib, cutoff) for ib in ordered]
+    syms = [_prepare(strategy, ib, cutoff, span) for ib in ordered]
     all_ts = np.unique(np.concatenate([s.ts for s in syms]))
     for k, s in enumerate(syms):
         s.k = k
@@ -523,7 +559,8 @@ def _timeline(strategy: Strategy, universe: Sequence[InstrumentBars],
     return syms, all_ts
 
 
-def _tick_maker(sym: _Sym, i: int, ts: datetime, cfg: BacktestConfig) -> Callable[[], BarTicks]:
+def _tick_maker(sym: _Sym, i: int, ts: datetime, cfg: BacktestConfig,
+                span: timedelta = timedelta(minutes=1)) -> Callable[[], BarTicks]:
     """A lazy, cached ``BarTicks`` of bar ``i`` of ``sym`` (built only if an order needs its ticks)."""
     cache: dict[str, BarTicks] = {}
 
@@ -533,7 +570,8 @@ def _tick_maker(sym: _Sym, i: int, ts: datetime, cfg: BacktestConfig) -> Callabl
             cache["t"] = BarTicks(sym.token, ts, sym.o[i], sym.h[i], sym.lo[i], sym.c[i], sym.v[i],
                                   k=cfg.ticks_per_bar,
                                   tick_size=float(sym.inst_at(i).tick_size),
-                                  prev_close=prev, day_open=float(sym.day_open[i]), with_depth=cfg.depth)
+                                  prev_close=prev, day_open=float(sym.day_open[i]), with_depth=cfg.depth,
+                                  span_s=int(span.total_seconds()))
         return cache["t"]
 
     return make
@@ -545,17 +583,18 @@ def _run_step(run: _Run, strategy: Strategy, group: list[tuple[_Sym, int]], ts: 
     decides and MIS positions past the cut-off (or at the day's last bar) are squared off."""
     makers = {}
     for sym, i in group:
-        makers[sym.token] = make = _tick_maker(sym, i, ts, cfg)
+        makers[sym.token] = make = _tick_maker(sym, i, ts, cfg, run.span)
         run.fill_on_bar(sym, i, make)
-    end = ts + _MINUTE
+    end = ts + run.span
+    at = pre_open(run.settles[end.date()]) if run.span == DAY_SPAN else end  # a daily order: next pre-open
     cutoff = cfg.limits.square_off_cutoff
     for sym, i in group:
         position = run.pos.get(sym.token, 0)
         f = {c: sym.feats[c][i] for c in sym.cols}
         signal: Signal | None = strategy.decide(end, f, position)
         if signal is not None and not run.book.open_orders(sym.token):
-            run.place(sym, i, strategy.intent(sym.token, sym.symbol, signal), end, signal.reason)
-        if run.pos.get(sym.token, 0) and (end.time() >= cutoff or sym.last_of_day[i]):
+            run.place(sym, i, strategy.intent(sym.token, sym.symbol, signal), at, signal.reason)
+        if run.mis and run.pos.get(sym.token, 0) and (end.time() >= cutoff or sym.last_of_day[i]):
             run.square_off(sym, i, end, makers[sym.token]() if sym.last_of_day[i] else None)
 
 
@@ -592,7 +631,7 @@ def _fill_marks(run: _Run, equity: np.ndarray, gross: np.ndarray, upto: int) -> 
 def _result(run: _Run, cfg: BacktestConfig, all_ts: np.ndarray, equity: np.ndarray, gross: np.ndarray,
             bars_done: int, progress: ProgressFn | None) -> BacktestResult:
     """The equity curve (stamped at each bar's close), fills, round trips, metrics and rejections."""
-    index = pd.DatetimeIndex(all_ts, tz="UTC").tz_convert(IST) + pd.Timedelta(minutes=1)
+    index = pd.DatetimeIndex(all_ts, tz="UTC").tz_convert(IST) + run.span
     eq = pd.DataFrame({"equity": equity, "exposure": gross}, index=index)
     peak = eq["equity"].cummax()
     eq["drawdown_pct"] = (eq["equity"] / peak - 1.0) * 100.0

@@ -70,14 +70,17 @@ class BarTicks:
     the first and the last is asked for: the first tick is the open and the last the close
     (the path's exact anchors), so a MARKET order filled at the open costs no path at all.
     ``with_depth=False`` gives LTP-only ticks (fills at the LTP ± slippage, as without depth).
+    ``span_s``: the bar's length in seconds (60 for a minute bar; a daily bar's session is
+    22,500, ``core.backtest.daily``); tick ``i`` is at ``i × span_s / k`` seconds after the open.
     Raises ``ValidationError`` for a malformed bar (as ``bar_ticks``).
     """
 
     __slots__ = ("token", "ts", "k", "_ohlc", "_path", "_tick", "base_qty", "tick_paise", "prev_close",
-                 "day_open", "with_depth")
+                 "day_open", "with_depth", "span_s")
 
     def __init__(self, token: int, ts: datetime, o: float, h: float, lo: float, c: float, volume: int, *,
-                 k: int, tick_size: float, prev_close: float, day_open: float, with_depth: bool = True) -> None:
+                 k: int, tick_size: float, prev_close: float, day_open: float, with_depth: bool = True,
+                 span_s: int = 60) -> None:
         ohlc = tuple(to_paise(x) for x in (o, h, lo, c))
         _check_bar(*ohlc, int(volume))
         self._tick = to_paise(tick_size)
@@ -87,7 +90,7 @@ class BarTicks:
         self._ohlc, self._path = ohlc, None
         self.base_qty = max(1, int(volume) // k)
         self.tick_paise = int(round(tick_size * 100))
-        self.prev_close, self.day_open, self.with_depth = prev_close, day_open, with_depth
+        self.prev_close, self.day_open, self.with_depth, self.span_s = prev_close, day_open, with_depth, span_s
 
     @property
     def prices(self) -> np.ndarray:
@@ -106,7 +109,7 @@ class BarTicks:
 
     def time(self, i: int) -> datetime:
         """Tick ``i``'s time: whole seconds after the bar opens, as the replay stamps it."""
-        return self.ts + timedelta(seconds=int(i * 60 / self.k))
+        return self.ts + timedelta(seconds=int(i * self.span_s / self.k))
 
     def tick(self, i: int) -> Tick:
         p = self.price(i)

@@ -11,6 +11,7 @@ from typing import Any
 
 from core.errors import ValidationError
 from core.strategies.base import Param, Signal, Strategy, bar_end_of, validate_params
+from core.strategies.breakout_52w import Breakout52w
 from core.strategies.mean_reversion import MeanReversion
 from core.strategies.momentum import Momentum
 from core.strategies.orb import OpeningRangeBreakout
@@ -18,7 +19,7 @@ from core.strategies.sma_cross import SmaCross
 from core.strategies.stochrsi_ema import StochRsiEma
 
 STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (Momentum, MeanReversion, StochRsiEma, OpeningRangeBreakout, SmaCross)
+    cls.name: cls for cls in (Momentum, MeanReversion, StochRsiEma, OpeningRangeBreakout, SmaCross, Breakout52w)
 }
 
 
@@ -30,5 +31,5 @@ def make_strategy(name: str, params: Mapping[str, Any] | None = None) -> Strateg
     return cls(**dict(params or {}))
 
 
-__all__ = ["STRATEGIES", "MeanReversion", "Momentum", "OpeningRangeBreakout", "Param", "Signal", "SmaCross",
+__all__ = ["STRATEGIES", "Breakout52w", "MeanReversion", "Momentum", "OpeningRangeBreakout", "Param", "Signal", "SmaCross",
            "StochRsiEma", "Strategy", "bar_end_of", "make_strategy", "validate_params"]

@@ -12,9 +12,12 @@ A strategy is two pure steps, so the live runner and the backtester run the *sam
    :class:`Signal` (side, quantity, reason) or ``None``.
 
 :meth:`Strategy.on_bar` chains the two for one bar and turns the signal into an
-``OrderIntent`` (MARKET, MIS, ``strategy`` = the strategy's name). Strategies trade intraday
-(MIS): no entry at or after ``last_entry`` and any open position is closed on the first bar
-that ends at or after ``flatten_at`` (before Zerodha's 15:20 MIS square-off).
+``OrderIntent`` (MARKET, the class's ``product``, ``strategy`` = the strategy's name). Intraday
+strategies (``interval`` a minute interval, ``product`` MIS, the default) make no entry at or
+after ``last_entry`` and close any open position on the first bar that ends at or after
+``flatten_at`` (before Zerodha's 15:20 MIS square-off). Daily swing strategies set
+``interval = "day"`` and ``product = Product.CNC`` (delivery, held across days; see
+``core.backtest.daily``).
 
 Parameters are declared as :class:`Param` (type, default, inclusive range, help). Bad
 parameters raise ``ValidationError`` naming the parameter, the range and the value.
@@ -128,6 +131,7 @@ class Strategy(ABC):
     description: ClassVar[str] = ""
     PARAMS: ClassVar[tuple[Param, ...]] = ()
     interval: ClassVar[str] = "minute"
+    product: ClassVar[Product] = Product.MIS
 
     def __init__(self, **params: Any) -> None:
         self.params: dict[str, int | float] = validate_params(type(self), params)
@@ -217,8 +221,9 @@ class Strategy(ABC):
         return self.decide(end, f, position), f
 
     def intent(self, token: int, tradingsymbol: str, signal: Signal) -> OrderIntent:
-        """The MARKET MIS order for ``signal`` (tag = strategy name, ≤ 20 chars as Kite allows)."""
-        return OrderIntent(int(token), tradingsymbol, signal.side, int(signal.quantity), Product.MIS,
+        """The MARKET order for ``signal`` in the class's ``product`` (MIS unless a swing strategy
+        says CNC; tag = strategy name, ≤ 20 chars as Kite allows)."""
+        return OrderIntent(int(token), tradingsymbol, signal.side, int(signal.quantity), self.product,
                            OrderType.MARKET, tag=self.name[:20], strategy=self.name)
 
     def describe(self) -> str:

@@ -19,6 +19,8 @@ from core.errors import ValidationError
 from core.models import Instrument
 from core.strategies import STRATEGIES, make_strategy
 
+#: The intraday (1-minute) strategies; the daily ones are tested in test_backtest_daily.py.
+MINUTE = sorted(n for n, cls in STRATEGIES.items() if cls.interval == "minute")
 SESSIONS = (date(2016, 8, 17), date(2016, 8, 18), date(2016, 8, 19))
 SYMBOLS = ("INFY", "SBIN", "TATASTEEL")
 #: Parameters that trade often on these bars (so the masks and the engines are exercised).
@@ -44,7 +46,7 @@ def universe() -> list[InstrumentBars]:
     return out
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", MINUTE)
 def test_backtest_features_equal_bar_by_bar_on_real_bars(name):
     bars = session_bars("INFY").iloc[:750]
     s = make_strategy(name, BUSY[name])
@@ -55,7 +57,7 @@ def test_backtest_features_equal_bar_by_bar_on_real_bars(name):
                                       err_msg=f"{name} at bar {t} ({bars.index[t]})")
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", MINUTE)
 @pytest.mark.parametrize("busy", [False, True])
 def test_backtest_active_masks_are_exactly_where_decide_signals(name, busy):
     bars = session_bars("SBIN")
@@ -84,7 +86,7 @@ def draw_params(draw, name: str) -> dict:
 
 @st.composite
 def runs(draw):
-    name = draw(st.sampled_from(sorted(STRATEGIES)))
+    name = draw(st.sampled_from(MINUTE))
     cfg = dict(use_risk=draw(st.booleans()), depth=draw(st.booleans()),
                ticks_per_bar=draw(st.sampled_from([4, 7, 60])),
                capital=Decimal(draw(st.sampled_from(["50000.00", "200000.00", "1000000.00"]))))
