@@ -74,6 +74,7 @@ STORE_MODULES = (
     "app.adapters.auth_store",
     "app.adapters.contract_note_store",
     "app.adapters.api_key_store",
+    "app.adapters.alert_store",
     "app.adapters.news_store",
 )
 

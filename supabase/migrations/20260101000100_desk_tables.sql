@@ -849,6 +849,75 @@ alter table api_keys
   add column if not exists revoked_at TIMESTAMP WITH TIME ZONE;
 CREATE INDEX IF NOT EXISTS ix_api_keys_username ON api_keys (username);
 
+CREATE TABLE IF NOT EXISTS alert_triggers (
+	alert_id VARCHAR(32) NOT NULL,
+	sequence INTEGER NOT NULL,
+	trace_id VARCHAR(32) NOT NULL,
+	kind VARCHAR(8) NOT NULL,
+	name VARCHAR(80) NOT NULL,
+	tradingsymbol VARCHAR(64) NOT NULL,
+	condition TEXT NOT NULL,
+	lhs_value FLOAT NOT NULL,
+	rhs_value FLOAT NOT NULL,
+	tick JSON NOT NULL,
+	triggered_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	approval_id VARCHAR(32),
+	note TEXT NOT NULL,
+	CONSTRAINT alert_triggers_pkey PRIMARY KEY (alert_id, sequence)
+);
+alter table alert_triggers
+  add column if not exists trace_id VARCHAR(32) NOT NULL,
+  add column if not exists kind VARCHAR(8) NOT NULL,
+  add column if not exists name VARCHAR(80) NOT NULL,
+  add column if not exists tradingsymbol VARCHAR(64) NOT NULL,
+  add column if not exists condition TEXT NOT NULL,
+  add column if not exists lhs_value FLOAT NOT NULL,
+  add column if not exists rhs_value FLOAT NOT NULL,
+  add column if not exists tick JSON NOT NULL,
+  add column if not exists triggered_at TIMESTAMP WITH TIME ZONE NOT NULL,
+  add column if not exists approval_id VARCHAR(32),
+  add column if not exists note TEXT NOT NULL;
+
+CREATE TABLE IF NOT EXISTS alerts (
+	alert_id VARCHAR(32) NOT NULL,
+	name VARCHAR(80) NOT NULL,
+	instrument_token BIGINT NOT NULL,
+	tradingsymbol VARCHAR(64) NOT NULL,
+	attribute VARCHAR(16) NOT NULL,
+	operator VARCHAR(2) NOT NULL,
+	rhs_constant FLOAT,
+	rhs_token BIGINT,
+	rhs_tradingsymbol VARCHAR(64) NOT NULL,
+	rhs_attribute VARCHAR(16),
+	kind VARCHAR(8) NOT NULL,
+	status VARCHAR(8) NOT NULL,
+	disabled_reason VARCHAR(64) NOT NULL,
+	ato_order JSON,
+	alert_count INTEGER NOT NULL,
+	created_by VARCHAR(64) NOT NULL,
+	created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	updated_at TIMESTAMP WITH TIME ZONE NOT NULL,
+	PRIMARY KEY (alert_id)
+);
+alter table alerts
+  add column if not exists name VARCHAR(80) NOT NULL,
+  add column if not exists instrument_token BIGINT NOT NULL,
+  add column if not exists tradingsymbol VARCHAR(64) NOT NULL,
+  add column if not exists attribute VARCHAR(16) NOT NULL,
+  add column if not exists operator VARCHAR(2) NOT NULL,
+  add column if not exists rhs_constant FLOAT,
+  add column if not exists rhs_token BIGINT,
+  add column if not exists rhs_tradingsymbol VARCHAR(64) NOT NULL,
+  add column if not exists rhs_attribute VARCHAR(16),
+  add column if not exists kind VARCHAR(8) NOT NULL,
+  add column if not exists status VARCHAR(8) NOT NULL,
+  add column if not exists disabled_reason VARCHAR(64) NOT NULL,
+  add column if not exists ato_order JSON,
+  add column if not exists alert_count INTEGER NOT NULL,
+  add column if not exists created_by VARCHAR(64) NOT NULL,
+  add column if not exists created_at TIMESTAMP WITH TIME ZONE NOT NULL,
+  add column if not exists updated_at TIMESTAMP WITH TIME ZONE NOT NULL;
+
 CREATE TABLE IF NOT EXISTS news_feeds (
 	url VARCHAR(2000) NOT NULL,
 	polled_at TIMESTAMP WITH TIME ZONE NOT NULL,

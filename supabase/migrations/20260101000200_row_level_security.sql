@@ -332,6 +332,30 @@ revoke all on public.trading_contract_notes from anon;
 grant select, insert, update, delete on public.trading_contract_notes to authenticated;
 grant all on public.trading_contract_notes to service_role;
 
+alter table public.alert_triggers add column if not exists owner uuid default public.desk_owner();
+update public.alert_triggers set owner = '00000000-0000-0000-0000-000000000000' where owner is null;
+alter table public.alert_triggers alter column owner set default public.desk_owner(), alter column owner set not null;
+create index if not exists ix_alert_triggers_owner on public.alert_triggers (owner);
+alter table public.alert_triggers enable row level security;
+drop policy if exists desk_owner_rows on public.alert_triggers;
+create policy desk_owner_rows on public.alert_triggers for all to authenticated
+  using (owner = (select auth.uid())) with check (owner = (select auth.uid()));
+revoke all on public.alert_triggers from anon;
+grant select, insert, update, delete on public.alert_triggers to authenticated;
+grant all on public.alert_triggers to service_role;
+
+alter table public.alerts add column if not exists owner uuid default public.desk_owner();
+update public.alerts set owner = '00000000-0000-0000-0000-000000000000' where owner is null;
+alter table public.alerts alter column owner set default public.desk_owner(), alter column owner set not null;
+create index if not exists ix_alerts_owner on public.alerts (owner);
+alter table public.alerts enable row level security;
+drop policy if exists desk_owner_rows on public.alerts;
+create policy desk_owner_rows on public.alerts for all to authenticated
+  using (owner = (select auth.uid())) with check (owner = (select auth.uid()));
+revoke all on public.alerts from anon;
+grant select, insert, update, delete on public.alerts to authenticated;
+grant all on public.alerts to service_role;
+
 alter table public.news_feeds add column if not exists owner uuid default public.desk_owner();
 update public.news_feeds set owner = '00000000-0000-0000-0000-000000000000' where owner is null;
 alter table public.news_feeds alter column owner set default public.desk_owner(), alter column owner set not null;
@@ -402,6 +426,8 @@ alter table public.analyses drop constraint if exists analyses_pkey, add constra
 alter table public.analyses drop constraint if exists uq_analyses_cache_key, add constraint uq_analyses_cache_key unique (owner, symbol, trading_day, snapshot_hash, model);
 alter table public.analysis_calls drop constraint if exists analysis_calls_pkey, add constraint analysis_calls_pkey primary key (owner, id);
 alter table public.trading_contract_notes drop constraint if exists trading_contract_notes_pkey, add constraint trading_contract_notes_pkey primary key (owner, day);
+alter table public.alert_triggers drop constraint if exists alert_triggers_pkey, add constraint alert_triggers_pkey primary key (owner, alert_id, sequence);
+alter table public.alerts drop constraint if exists alerts_pkey, add constraint alerts_pkey primary key (owner, alert_id);
 alter table public.news_feeds drop constraint if exists news_feeds_pkey, add constraint news_feeds_pkey primary key (owner, url);
 alter table public.news_items drop constraint if exists news_items_pkey, add constraint news_items_pkey primary key (owner, id);
 alter table public.news_tags drop constraint if exists news_tags_pkey, add constraint news_tags_pkey primary key (owner, item_id, instrument_token);
