@@ -165,11 +165,11 @@ def walk_forward_windows(sessions: Sequence[date], fit_sessions: int, test_sessi
     Raises ``ValidationError``: a window length or step below 1 (zero-length window), or
     fewer sessions than one fit plus one test window.
     """
-    for name, n in (("fit window", fit_sessions), ("test window", test_sessions), ("step", step or 1)):
+    for name, n in (("fit window", fit_sessions), ("test window", test_sessions), ("step", 1 if step is None else step)):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValidationError(f"the {name} must be a whole number of sessions, at least 1, was {n!r}")
     days = sorted(set(sessions))
-    step = step or test_sessions
+    step = test_sessions if step is None else step
     if len(days) < fit_sessions + test_sessions:
         raise ValidationError(f"{len(days)} session(s) with bars is too few for a {fit_sessions}-session fit and a "
                               f"{test_sessions}-session test; widen the dates or shorten the windows")
