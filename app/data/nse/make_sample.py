@@ -90,3 +90,23 @@ def make_bench_sample(src: Path, dst: Path) -> None:
 
 if __name__ == "__main__":
     make_bench_sample(Path(sys.argv[1]), Path(__file__).resolve().parent)
+
+
+# ---- daily backtest benchmark sample (issue 17: NIFTY 500 × 5 years of daily bars) ----------
+
+DAILY_BENCH_FROM = "2021-06-12"  # 5 years before the Yahoo set's last date, 2026-06-12
+
+
+def make_daily_bench_sample(src: Path, dst: Path) -> None:
+    """Cut ``daily_nifty500_yahoo_splitadj_2021-06_2025-02.csv.gz``: the scanner's NIFTY 500 daily
+    bars (same source, columns and symbols) from ``DAILY_BENCH_FROM`` up to the day before
+    ``SCANNER_DAILY_FROM``, so the two files join into five years without a repeated row."""
+    n500 = pd.read_csv(src / "constituents/ind_nifty500list_2026-03.csv")
+    daily = pd.read_csv(src / "daily/nse750_yahoo_splitadj_2016-01_2026-06.csv.gz")
+    keep = daily["symbol"].isin(n500["Symbol"]) & (daily["date"] >= DAILY_BENCH_FROM) & (daily["date"] < SCANNER_DAILY_FROM)
+    daily = daily.loc[keep, ["symbol", "date", "open", "high", "low", "close", "volume"]]
+    daily.to_csv(dst / "daily_nifty500_yahoo_splitadj_2021-06_2025-02.csv.gz", index=False, compression="gzip")
+
+
+if __name__ == "__main__":
+    make_daily_bench_sample(Path(sys.argv[1]), Path(__file__).resolve().parent)

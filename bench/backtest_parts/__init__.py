@@ -1,0 +1,1 @@
+"""Sections of ``bench/backtest.py``, each a function returning its printed lines."""
