@@ -14,6 +14,7 @@ from app.ui.state import get_services, get_watch_view
 from app.ui.approval_widgets import risk_badges
 from app.ui.book_widgets import (
     charges_frame,
+    exits_tables,
     funds_metrics,
     orders_frame,
     positions_frame,
@@ -237,6 +238,8 @@ def live_positions() -> None:
                 st.dataframe(positions_frame(positions), hide_index=True)
             else:
                 st.info("No positions yet.")
+    st.subheader("Exits")
+    exits_tables(guarded("Exits", trading.exit_book), key="orders")
     st.subheader("Funds")
     funds = guarded("Funds", trading.funds, now)
     if funds is not None:
@@ -245,6 +248,48 @@ def live_positions() -> None:
 
 
 live_positions()
+
+# ---- exits: move, trail or cancel a position's stop and target ----------------------------------
+
+live_exits = {e.group_id: e for e in (guarded("Exits", trading.exit_book, live_only=True) or [])}
+if live_exits:
+    with st.expander(f"Move, trail or cancel exits ({len(live_exits)} working)", expanded=False):
+        gid = st.selectbox("Exits of", list(live_exits), key="orders_exit_group",
+                           format_func=lambda g: (f"{live_exits[g].tradingsymbol} {live_exits[g].product} · "
+                                                  f"{live_exits[g].kind} · stop {inr(live_exits[g].stop)} · "
+                                                  f"target {inr(live_exits[g].target)}"))
+        chosen_exit = live_exits[gid]
+        try:
+            if chosen_exit.kind == "OCO":
+                with st.form(f"orders_exit_form_{gid}", border=False):
+                    e = st.columns(4)
+                    new_stop = e[0].text_input("New stop trigger (₹)", value="", key=f"orders_exit_stop_{gid}",
+                                               placeholder=f"now {inr(chosen_exit.stop)}")
+                    new_target = e[1].text_input("New target (₹)", value="", key=f"orders_exit_target_{gid}",
+                                                 placeholder=f"now {inr(chosen_exit.target)}")
+                    trail_kind = e[2].selectbox("Trailing", ["off", "RUPEES", "PERCENT"], key=f"orders_exit_trail_{gid}",
+                                                help="RUPEES: ₹ behind the best price; PERCENT: % behind it. The "
+                                                     "stop only moves in your favour.")
+                    trail_step = e[3].text_input("Trailing step (₹ or %)", value="", key=f"orders_exit_step_{gid}")
+                    b = st.columns(2)
+                    move = b[0].form_submit_button("Move exits", type="primary", key=f"orders_exit_move_{gid}")
+                    trail = b[1].form_submit_button("Set trailing", key=f"orders_exit_trail_set_{gid}")
+                if move:
+                    outcome = trading.move_exits(gid, stop=new_stop.strip() or None, target=new_target.strip() or None,
+                                                 user=user, now=desk_clock(svc).now)
+                    show_outcome(outcome, f"Moved the exits of {chosen_exit.tradingsymbol}")
+                if trail:
+                    outcome = trading.set_trailing(gid, None if trail_kind == "off" else trail_kind,
+                                                   trail_step.strip() or None, user=user, now=desk_clock(svc).now)
+                    show_outcome(outcome, f"Trailing {'off' if trail_kind == 'off' else 'set'} for "
+                                          f"{chosen_exit.tradingsymbol}")
+            else:
+                st.caption("A GTT's triggers are fixed: cancel it and place a new exit to change them.")
+            if st.button("Cancel these exits", key=f"orders_exit_cancel_{gid}"):
+                outcome = trading.cancel_exits(gid, user=user, now=desk_clock(svc).now)
+                show_outcome(outcome, f"Cancelled the exits of {chosen_exit.tradingsymbol}")
+        except ValidationError as exc:
+            st.error(str(exc))
 
 # ---- books --------------------------------------------------------------------------------------
 

@@ -115,3 +115,64 @@ def funds_metrics(funds: FundsView) -> None:
     st.caption(f"Virtual capital {money(funds.capital)} · realized {inr(funds.realized, sign=True)} · "
                f"unrealized {inr(funds.unrealized, sign=True)} · all charges {inr(funds.charges_total)}"
                + ("" if funds.reconciled else " · :red[ledger does not reconcile]"))
+
+
+_EXIT_COLUMNS = ("symbol", "product", "status", "exit side", "qty", "stop", "stop type", "target", "trailing",
+                 "orders", "note")
+_GTT_COLUMNS = ("symbol", "status", "side", "qty", "stop trigger", "target trigger", "legs", "expires (IST)",
+                "order", "entry order")
+
+
+def exits_frame(exits: Sequence[Any]) -> pd.DataFrame:
+    """The MIS exit groups (``app.trading.exits.ExitView`` of kind ``OCO``): stop, target and
+    trailing of each position, its working orders and status (₹ text)."""
+    rows = [{
+        "symbol": e.tradingsymbol,
+        "product": e.product,
+        "status": e.status,
+        "exit side": e.side,
+        "qty": qty(e.quantity),
+        "stop": inr(e.stop),
+        "stop type": text(e.stop_type),
+        "target": inr(e.target),
+        "trailing": text(e.trailing),
+        "orders": text(", ".join(e.orders)),
+        "note": text(e.message),
+    } for e in exits if e.kind == "OCO"]
+    return pd.DataFrame(rows, columns=list(_EXIT_COLUMNS))
+
+
+def gtt_frame(exits: Sequence[Any]) -> pd.DataFrame:
+    """The GTT book (``ExitView`` of kind ``GTT``, CNC): triggers, legs, expiry (IST) and the
+    LIMIT order a triggered GTT placed."""
+    rows = [{
+        "symbol": e.tradingsymbol,
+        "status": e.status,
+        "side": e.side,
+        "qty": qty(e.quantity),
+        "stop trigger": inr(e.stop),
+        "target trigger": inr(e.target),
+        "legs": text(e.message),
+        "expires (IST)": ist(e.expires_at) if e.expires_at else "—",
+        "order": text(", ".join(e.orders)),
+        "entry order": e.entry_order_id,
+    } for e in exits if e.kind == "GTT"]
+    return pd.DataFrame(rows, columns=list(_GTT_COLUMNS))
+
+
+def exits_tables(exits: Sequence[Any] | None, *, key: str) -> None:
+    """Each position's exits: the MIS stop/target table and the CNC GTT book (``None``: unreadable,
+    already reported by the caller)."""
+    if exits is None:
+        return
+    with st.container(key=f"{key}_exits"):  # a stable CSS class for browser tests
+        if not exits:
+            st.caption("No exits yet: an entry with a stop-loss or a target places them when it fills.")
+            return
+        oco = exits_frame(exits)
+        if len(oco):
+            st.dataframe(oco, hide_index=True, key=f"{key}_exits_table")
+        gtt = gtt_frame(exits)
+        if len(gtt):
+            st.caption("GTT book (CNC): fires a LIMIT order when the LTP reaches a trigger; valid one year.")
+            st.dataframe(gtt, hide_index=True, key=f"{key}_gtt_table")
