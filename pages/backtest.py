@@ -6,7 +6,7 @@ reruns once by itself, so its results (metrics, equity vs NIFTY 50, drawdown, tr
 without a reload.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
@@ -51,7 +51,12 @@ def parse_sweep(text: str) -> dict[str, list[float]]:
 
 
 catalog = strategies.catalog()
-titles = {n: t for n, t, _ in catalog}
+INTERVALS = {"minute": "1-minute bars (intraday, MIS)", "day": "Daily bars (swing, CNC delivery)"}
+interval = st.radio("Bars", list(INTERVALS), format_func=INTERVALS.get, horizontal=True, key="backtest_interval",
+                    help="Daily strategies decide at the close, fill at the next open, hold CNC shares (T+1, DP "
+                         "charge on each sell of held shares)")
+titles = {n: t for n, t, _ in catalog if bt.interval_of(n) == interval}
+UNIVERSE_NONE = "Symbols below"
 with st.form("backtest_form"):
     name = st.selectbox("Strategy", list(titles), format_func=lambda n: titles[n], key="backtest_strategy")
     specs = strategies.param_specs(name)
@@ -63,10 +68,13 @@ with st.form("backtest_form"):
                                              help=p.help, key=f"backtest_param_{p.name}")
     watched = [k.split(":", 1)[-1] for k in services.watchlists.keys()]
     options = list(dict.fromkeys(watched + BUNDLED))
+    universe = st.selectbox("Universe", [UNIVERSE_NONE, *services.scanner.universes()], key="backtest_universe",
+                            help="An index or watchlist (e.g. NIFTY 500) instead of the symbols below")
     symbols = st.multiselect("Symbols (type any NSE symbol to add it)", options, default=options[:2],
                              accept_new_options=True, key="backtest_symbols")
     c1, c2 = st.columns(2)
-    start = c1.date_input("From", first_day, max_value=last_day, key="backtest_start", format=fmt.DATE_INPUT_FORMAT)
+    start = c1.date_input("From", first_day - timedelta(days=365) if interval == "day" else first_day,
+                          max_value=last_day, key="backtest_start", format=fmt.DATE_INPUT_FORMAT)
     end = c2.date_input("To", last_day, max_value=last_day, key="backtest_end", format=fmt.DATE_INPUT_FORMAT,
                         help="The last session that has closed by market time")
     sweep_text = st.text_input("Parameter sweep (optional), e.g. fast=5,10; slow=20,30", key="backtest_sweep")
@@ -74,6 +82,8 @@ with st.form("backtest_form"):
 if run:
     try:
         params = {p.name: (int(params[p.name]) if p.kind == "int" else params[p.name]) for p in specs}
+        if universe != UNIVERSE_NONE:
+            symbols = list(services.scanner.members(universe)["symbol"])
         ids = bt.submit(name, params, symbols, start, end, now=datetime.now(UTC),
                         sweep=parse_sweep(sweep_text) or None)
         st.session_state["backtest_focus"] = ids  # shown as soon as they complete
@@ -159,7 +169,8 @@ def show_results(picked: list[str], tags: dict[str, str]) -> None:
     st.download_button("Download trades (CSV)", first.trades_csv(), file_name=f"backtest_{picked[0]}_trades.csv",
                        mime="text/csv", key="backtest_trades_csv", icon=":material/download:")
     sym = st.selectbox("Trades on the price chart", first.run["symbols"], key="backtest_chart_symbol")
-    bars = bt.bars(sym, first.run["start"].astimezone(IST).date(), first.run["end"].astimezone(IST).date())
+    bars = bt.bars(sym, first.run["start"].astimezone(IST).date(), first.run["end"].astimezone(IST).date(),
+                   bt.interval_of(first.run["strategy"]))
     st.plotly_chart(charts.trades_price_figure(sym, bars, trades), key="backtest_price")
     with st.expander("Every metric, and how it is computed"):
         st.dataframe(labels.metrics_frame(m), hide_index=True, key="backtest_metrics_all")

@@ -1,7 +1,8 @@
 """Backtests as jobs: submit (validated, stored ``queued``), run (progress, result stored in
 one transaction with ``complete``), list and compare side by side, optional parameter sweep.
 
-Bars are the 1-minute bars of the range read through the market-data service
+Bars are the strategy's bars of the range (``Strategy.interval``: 1-minute bars for the intraday
+strategies, daily bars for the swing ones such as ``breakout_52w``) read through the market-data service
 (``MarketDataService.ohlcv``, ``fill=True``: the missing part of the range is first backfilled
 from the connected market into the store), bounded by market time: a range that ends after
 market time is cut there, and no bundled bar file is read. A run that fails is marked
@@ -26,7 +27,7 @@ import pandas as pd
 from core.backtest import BacktestConfig, InstrumentBars, run_backtest
 from core.backtest.report import buy_and_hold, monthly_returns, trade_rows
 from core.errors import TemporaryError, ValidationError
-from core.strategies import make_strategy
+from core.strategies import STRATEGIES, make_strategy
 from core.text_caps import NAME_MAX_CHARS, shown
 from core.timeutil import IST, UTC
 from core.validation import require_aware_datetime, require_date_range, require_str_list, require_text
@@ -67,9 +68,10 @@ class BacktestService:
         self.config = config or default_config()
 
     # ------------------------------------------------------------------ bars
-    def bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
-        """1-minute bars of ``symbol`` for IST dates ``start..end`` through the market-data
-        service (backfilled from the connected market first), only bars closed by market time.
+    def bars(self, symbol: str, start: date, end: date, interval: str = "minute") -> pd.DataFrame:
+        """``interval`` bars (``"minute"``, or ``"day"`` for a daily strategy) of ``symbol`` for IST
+        dates ``start..end`` through the market-data service (backfilled from the connected
+        market first), only bars closed by market time.
 
         Returns the ``ohlcv`` frame (IST ``ts`` index, float ``open high low close`` ₹, int
         ``volume``); empty when the range starts after market time or the market has none.
@@ -82,7 +84,13 @@ class BacktestService:
         if lo > self.market.now():
             return pd.DataFrame({c: pd.Series(dtype="float64") for c in _OHLCV},
                                 index=pd.DatetimeIndex([], tz=IST, name="ts"))
-        return self.market.ohlcv(symbol, "minute", start=lo, as_of=hi, fill=True)[_OHLCV]
+        return self.market.ohlcv(symbol, interval, start=lo, as_of=hi, fill=True)[_OHLCV]
+
+    def interval_of(self, strategy: str) -> str:
+        """The bar interval ``strategy`` runs on: ``"minute"`` (intraday, MIS) or ``"day"``
+        (swing, CNC). Raises ``ValidationError`` for an unknown strategy."""
+        make_strategy(strategy)
+        return STRATEGIES[strategy].interval
 
     # ------------------------------------------------------------------ submit
     def submit(self, strategy: str, params: Mapping[str, Any], symbols: Sequence[str], start: date, end: date, *,
@@ -119,8 +127,8 @@ class BacktestService:
                 raise ValidationError(f"the sweep has {len(grid)} runs; keep it to {MAX_SWEEP_RUNS} or fewer")
             combos = [{**params, **dict(zip(keys, values, strict=True))} for values in grid]
         checked = [make_strategy(strategy, c).params for c in combos]
-        empty = [s for s in syms if not len(self.bars(s, start, end))]
-        if len(empty) == len(syms):
+        interval = STRATEGIES[strategy].interval
+        if not any(len(self.bars(s, start, end, interval)) for s in syms):  # stops at the first with bars
             raise ValidationError(
                 f"no bars for {syms} between {start} and {end} up to market time "
                 f"{self.market.now():%d %b %Y %H:%M} IST in the connected market; pick a range with data, or "
@@ -163,8 +171,10 @@ class BacktestService:
             strat = make_strategy(row["strategy"], row["params"])
             start, end = row["start"].astimezone(IST).date(), row["end"].astimezone(IST).date()
             universe = []
-            for sym in row["symbols"]:
-                b = self.bars(sym, start, end)
+            for n, sym in enumerate(row["symbols"]):
+                b = self.bars(sym, start, end, strat.interval)
+                if n % 25 == 24:
+                    self.store.update_run(run_id, message=f"loading bars: {n + 1} of {len(row['symbols'])} symbols")
                 if len(b):
                     universe.append(InstrumentBars(self.instruments.resolve(sym), b))
             if not universe:
