@@ -1,4 +1,5 @@
-"""Vectorised encoding of the replay's precomputed ticks into KiteTicker frames.
+"""Vectorised encoding of the replay's ticks (``ReplayMarket.series``, built per row on first use) into
+KiteTicker frames.
 
 For a tick range ``[i0, i1]`` and subscribed instruments grouped by packet kind, every
 packet of every tick is encoded at once with ``core.kite_wire.encode_records`` and laid out in
@@ -30,15 +31,17 @@ class Group:
 
 
 def _columns(m: ReplayMarket, g: Group, ticks: np.ndarray) -> dict[str, np.ndarray]:
-    grid = np.ix_(ticks, g.rows)  # (n_ticks, n_tokens): time-major
-    price = m.price.T[grid]
+    def grid(name: str) -> np.ndarray:  # (n_ticks, n_tokens): time-major
+        return m.series_columns(g.rows, ticks, name)
+
+    price = grid("price")
     nt, ns = price.shape
     cols: dict[str, np.ndarray] = {"token": np.broadcast_to(g.tokens, (nt, ns)).ravel(),
                                    "last_price": price.ravel()}
     if g.mode == "ltp":
         return cols
-    cols["high"] = m.high.T[grid].ravel()
-    cols["low"] = m.low.T[grid].ravel()
+    cols["high"] = grid("high").ravel()
+    cols["low"] = grid("low").ravel()
     cols["open"] = np.broadcast_to(m.day_open[g.rows], (nt, ns)).ravel()
     cols["close"] = np.broadcast_to(m.prev_close_paise[g.rows], (nt, ns)).ravel()
     ts = np.broadcast_to(m.tick_epoch[ticks][:, None], (nt, ns)).ravel()
@@ -46,10 +49,10 @@ def _columns(m: ReplayMarket, g: Group, ticks: np.ndarray) -> dict[str, np.ndarr
         if g.mode == "full":
             cols["exchange_timestamp"] = ts
         return cols
-    cols["last_traded_quantity"] = m.ltq.T[grid].ravel()
-    cols["average_traded_price"] = m.atp.T[grid].ravel()
-    cols["volume_traded"] = m.cumvol.T[grid].ravel()
-    base = m.depth_base.T[grid].ravel()
+    cols["last_traded_quantity"] = grid("ltq").ravel()
+    cols["average_traded_price"] = grid("atp").ravel()
+    cols["volume_traded"] = grid("cumvol").ravel()
+    base = grid("depth_base").ravel()
     qty = base[:, None] * _LEVELS[None, :]
     total = qty.sum(axis=1)
     cols["total_buy_quantity"] = total

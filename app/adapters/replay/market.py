@@ -104,14 +104,71 @@ class Row:
     derived: bool = False  # intraday derived from the day's EOD OHLC (no recorded 1-minute bars)
 
 
+@dataclass(frozen=True, slots=True)
+class RowSeries:
+    """One row's ticks for the session, ``N`` each: ``price high low atp ltq depth_base`` int32
+    paise/shares (the KiteTicker wire's width), ``cumvol`` int64 shares."""
+
+    price: np.ndarray
+    ltq: np.ndarray
+    cumvol: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    atp: np.ndarray
+    depth_base: np.ndarray
+
+    @classmethod
+    def build(cls, prices: np.ndarray, volumes: np.ndarray, k: int) -> RowSeries:
+        """From a session path (paise, shares) of ``k`` ticks a bar: running high/low, cumulative
+        volume, ``atp = round(cumulative turnover / cumulative volume)`` (the LTP before any
+        volume) and the depth base ``max(1, bar volume // k)``."""
+        price, ltq = prices.astype(np.int32), volumes.astype(np.int32)
+        cumvol = np.cumsum(ltq, dtype=np.int64)
+        atp = price.astype(np.int64)
+        atp *= ltq
+        np.cumsum(atp, out=atp)
+        atp *= 2
+        atp += cumvol
+        np.floor_divide(atp, 2 * np.maximum(cumvol, 1), out=atp)
+        bar_vol = ltq.reshape(-1, k).sum(axis=1, dtype=np.int64)
+        return cls(price=price, ltq=ltq, cumvol=cumvol, high=np.maximum.accumulate(price),
+                   low=np.minimum.accumulate(price), atp=np.where(cumvol > 0, atp, price).astype(np.int32),
+                   depth_base=np.repeat(np.maximum(1, bar_vol // k).astype(np.int32), k))
+
+
+class _Column:
+    """``market.<name>[row]`` / ``market.<name>[row, i]``: one ``RowSeries`` column by row."""
+
+    def __init__(self, market: ReplayMarket, name: str) -> None:
+        self._market, self._name = market, name
+
+    def __getitem__(self, key):
+        row, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        values = getattr(self._market.series(int(row)), self._name)
+        return values[rest] if rest else values
+
+
+class _DayOpen:
+    """``market.day_open[row]`` (paise, the first tick's price), or for an array of rows."""
+
+    def __init__(self, market: ReplayMarket) -> None:
+        self._market = market
+
+    def __getitem__(self, rows):
+        if np.ndim(rows):
+            return np.array([self._market.series(int(r)).price[0] for r in rows], dtype=np.int32)
+        return self._market.series(int(rows)).price[0]
+
+
 class ReplayMarket:
-    """All ticks of ``day`` for the replayed instruments, as ``(rows, N)`` arrays.
+    """All ticks of ``day`` for the replayed instruments, indexed like ``(rows, N)`` arrays.
 
     ``N = 375 * ticks_per_bar``; tick ``i`` happens at 09:15 IST + ``i * 60 / K`` seconds.
     Prices are paise, volumes shares: ``price high low atp ltq depth_base`` int32 (the
-    KiteTicker wire's width), ``cumvol`` int64. Rows are the recorded series, the derived
-    daily-only stocks (``derived_symbols``) and NIFTY 50. Raises ``ValueError`` for a date
-    with no recorded bars.
+    KiteTicker wire's width), ``cumvol`` int64, read as ``market.price[row, i]``; a row's
+    arrays are built when first read (``series``) and kept. Rows are the recorded series, the
+    derived daily-only stocks (``derived_symbols``) and NIFTY 50. Raises ``ValueError`` for a
+    date with no recorded bars.
     """
 
     def __init__(self, day: date, ticks_per_bar: int = DEFAULT_TICKS_PER_BAR,
@@ -128,12 +185,12 @@ class ReplayMarket:
         self.open_dt = datetime.combine(day, SESSION_OPEN, IST)
         self.open_epoch = int(self.open_dt.timestamp())
         self.sessions = sessions
-        self.minute = nse_data.load_minute_bars()
+        minute = nse_data.load_minute_bars()
         if day in nse_data.extra_minute_sessions():  # more F&O stocks and sector indices (README)
-            self.minute = pd.concat([self.minute, nse_data.load_minute_bars(nse_data.EXTRA_MINUTE_FILE)],
-                                    ignore_index=True)
+            minute = pd.concat([minute, nse_data.load_minute_bars(nse_data.EXTRA_MINUTE_FILE)], ignore_index=True)
         self._minutes = {s: g.set_index("datetime")[["open", "high", "low", "close", "volume"]]
-                         for s, g in self.minute.groupby("symbol", sort=False)}
+                         for s, g in minute.groupby("symbol", sort=False)}
+        del minute
         self.close_dt = self.open_dt + timedelta(minutes=SESSION_MINUTES)
         self.daily = nse_data.load_replay_daily()
         # a recorded 1-minute session beats a derived daily row of the same date (same source as ticks)
@@ -250,6 +307,9 @@ class ReplayMarket:
         return np.diff(cum, prepend=0)
 
     def _build(self) -> None:
+        """The rows and their per-row constants; each row's tick arrays are built on first use
+        (:meth:`series`): a desk subscribes a few dozen of the ~300 rows, and all of them as
+        arrays are ~0.7 MB a row (~210 MB on 2016-09-09)."""
         recorded = set(self._minutes)  # symbols of the recorded 1-minute files (nothing derived yet)
         stocks = sorted(recorded - set(ALL_MINUTE_INDICES))
         self.stock_symbols = stocks
@@ -259,7 +319,8 @@ class ReplayMarket:
         indices = [s for s in ALL_MINUTE_INDICES if s in recorded]
         self.minute_indices = frozenset(indices)
         rows: list[Row] = []
-        prices, vols = [], []
+        #: how each row's session path is built (see ``_path``): recorded bars, an EOD row, NIFTY 50
+        self._sources: list[tuple] = []
         for sym in stocks + indices:
             token = self._token_of(sym)
             if token is None:
@@ -271,65 +332,36 @@ class ReplayMarket:
             else:
                 dump_tick = self.instruments.loc[self._by_token[token], "tick_size"]
                 tick = int(round(equity_tick_size(self.day, dump_tick, self.tick_reference(sym)) * 100))
-            bars = self._day_minutes(sym, self.day)
-            path = bars_ticks(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"],
-                              k=self.k, tick_size=tick / 100)
             rows.append(Row(sym, token, is_index, tick))
-            prices.append(path.prices.astype(np.int32))
-            vols.append(path.volumes.astype(np.int32))
+            self._sources.append(("bars",))
         recorded_today = {r.symbol for r in rows}
         derived = []
         for sym, token, r in self._derived_candidates(recorded_today):
             dump_tick = self.instruments.loc[self._by_token[token], "tick_size"]
             tick = int(round(equity_tick_size(self.day, dump_tick, self.tick_reference(sym)) * 100))
-            path = bars_ticks([r["open"]], [r["high"]], [r["low"]], [r["close"]], [0], k=self.n,
-                              tick_size=tick / 100)
-            vol = self._session_volumes(r["volume"])
+            ohlcv = (r["open"], r["high"], r["low"], r["close"], r["volume"])
+            prices, vol = self._eod_path(ohlcv, tick)
             rows.append(Row(sym, token, False, tick, derived=True))
-            prices.append(path.prices.astype(np.int32))
-            vols.append(vol.astype(np.int32))
-            self._minutes[sym] = self._derived_minutes(path.prices, vol)
+            self._sources.append(("eod", ohlcv))
+            self._minutes[sym] = self._derived_minutes(prices, vol)  # historical needs them now
             derived.append(sym)
         self.derived_symbols = frozenset(derived)
         if derived:
             log.info("replay: %d stocks without recorded 1-minute bars on %s get a derived session "
                      "through their EOD OHLC", len(derived), self.day)
-        nifty = self._nifty_path(self.day)
         token = self._token_of(NIFTY50)
-        if nifty is not None and token is not None:
+        if token is not None and self._nifty_path(self.day) is not None:
             rows.append(Row(NIFTY50, token, True, INDEX_TICK_PAISE))
-            prices.append(nifty.prices)
-            vols.append(nifty.volumes)
+            self._sources.append(("nifty",))
         else:
             log.warning("replay: no NIFTY 50 daily bar for %s; NIFTY 50 not replayed", self.day)
         self.rows = rows
         self.row_of_token = {r.token: i for i, r in enumerate(rows)}
-        # int32 per tick like the KiteTicker wire (paise, shares); cumulative volume and turnover int64
-        nrows = len(rows)
-        self.price = np.empty((nrows, self.n), dtype=np.int32)
-        self.ltq = np.empty((nrows, self.n), dtype=np.int32)
-        for j, (p, v) in enumerate(zip(prices, vols, strict=True)):
-            self.price[j] = p
-            self.ltq[j] = v
-        del prices, vols
-        self.cumvol = np.cumsum(self.ltq, axis=1, dtype=np.int64)
-        self.high = np.maximum.accumulate(self.price, axis=1)
-        self.low = np.minimum.accumulate(self.price, axis=1)
-        self.day_open = self.price[:, 0].copy()
-        # atp = round(cumulative turnover / cumulative volume), in blocks of rows to keep the peak low
-        self.atp = np.empty_like(self.price)
-        for r0 in range(0, nrows, 32):
-            sl = slice(r0, r0 + 32)
-            cum = self.cumvol[sl]
-            atp = self.price[sl].astype(np.int64)
-            atp *= self.ltq[sl]
-            np.cumsum(atp, axis=1, out=atp)
-            atp *= 2
-            atp += cum
-            np.floor_divide(atp, 2 * np.maximum(cum, 1), out=atp)
-            self.atp[sl] = np.where(cum > 0, atp, self.price[sl])
-        bar_vol = self.ltq.reshape(nrows, SESSION_MINUTES, self.k).sum(axis=2, dtype=np.int64)
-        self.depth_base = np.repeat(np.maximum(1, bar_vol // self.k).astype(np.int32), self.k, axis=1)
+        self._series: dict[int, RowSeries] = {}
+        # per-row tick columns, indexed like the (rows, N) arrays they replace: ``price[row, i]``
+        for name in RowSeries.__slots__:
+            setattr(self, name, _Column(self, name))
+        self.day_open = _DayOpen(self)
         self.tick_paise = np.array([r.tick_paise for r in rows], dtype=np.int64)
         self.is_index = np.array([r.is_index for r in rows], dtype=bool)
         pc = [self.prev_close(r.symbol) for r in rows]
@@ -337,6 +369,41 @@ class ReplayMarket:
             [int(round((p if p is not None else self.day_open[i] / 100) * 100)) for i, p in enumerate(pc)],
             dtype=np.int64)
         self.tick_epoch = self.open_epoch + (np.arange(self.n) * self.tick_seconds).astype(np.int64)
+
+    def _eod_path(self, ohlcv: tuple, tick: int) -> tuple[np.ndarray, np.ndarray]:
+        """A derived daily-only stock's session: one ``N``-tick path through its EOD OHLC (paise)
+        and its EOD volume spread evenly (shares)."""
+        o, h, lo, c, volume = ohlcv
+        path = bars_ticks([o], [h], [lo], [c], [0], k=self.n, tick_size=tick / 100)
+        return path.prices, self._session_volumes(volume)
+
+    def _path(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """``row``'s session path: prices (paise) and volumes (shares), ``N`` ticks each."""
+        r, source = self.rows[row], self._sources[row]
+        if source[0] == "eod":
+            return self._eod_path(source[1], r.tick_paise)
+        if source[0] == "nifty":
+            nifty = self._nifty_path(self.day)
+            return nifty.prices, nifty.volumes
+        bars = self._day_minutes(r.symbol, self.day)
+        path = bars_ticks(bars["open"], bars["high"], bars["low"], bars["close"], bars["volume"],
+                          k=self.k, tick_size=r.tick_paise / 100)
+        return path.prices, path.volumes
+
+    def series(self, row: int) -> RowSeries:
+        """``row``'s tick arrays, built on first use and kept (the same ticks every time)."""
+        s = self._series.get(row)
+        if s is None:
+            prices, volumes = self._path(row)
+            s = self._series[row] = RowSeries.build(prices, volumes, self.k)
+        return s
+
+    def series_columns(self, rows: np.ndarray, ticks: np.ndarray, name: str) -> np.ndarray:
+        """Column ``name`` of ``rows`` at ``ticks``, time-major ``(len(ticks), len(rows))`` (the
+        shape of ``array.T[np.ix_(ticks, rows)]`` on the ``(rows, N)`` arrays)."""
+        uniq, inverse = np.unique(rows, return_inverse=True)  # borrowed rows repeat (--fill-unrecorded)
+        block = np.stack([getattr(self.series(int(r)), name)[ticks] for r in uniq], axis=1)
+        return block if len(uniq) == len(rows) and (uniq == rows).all() else block[:, inverse]
 
     # ------------------------------------------------------------------ lookups
     def instrument_key_token(self, key: str) -> int | None:
