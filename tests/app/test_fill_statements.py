@@ -1,11 +1,18 @@
 """Round trips of the fill path, counted on both stores (issue 16 item 8): an approved order's
 worker run (``execute_approval``: the order, then its fill) and the fill transaction itself
 (``TradingStore.apply_fill``). A statement added to either fails here, before it shows up as
-latency on PostgreSQL, where every statement is a round trip."""
+latency on PostgreSQL, where every statement not pipelined is a round trip.
+
+On PostgreSQL the fill transaction drives psycopg's pipeline itself (``pg_fill``), below
+SQLAlchemy's events: it is counted on the wire instead, from libpq's protocol trace of the
+connection it used (``Parse`` messages: its statements; ``ReadyForQuery`` replies: its round
+trips)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event
@@ -17,6 +24,9 @@ from tests.fixtures_trading import INFY, T0, D, desk, intent, pg_desk  # noqa: F
 WORKER_STATEMENTS = 14
 #: The fill transaction: order update (RETURNING), position read, fill, ledger, position, audit.
 FILL_STATEMENTS = 6
+#: The fill transaction's round trips on PostgreSQL: BEGIN + the guard + the position read, then
+#: the writes + COMMIT (``pg_fill``).
+PG_FILL_ROUND_TRIPS = 2
 
 
 class _Enqueued:
@@ -45,8 +55,45 @@ def _count(engine) -> tuple[list[str], list[int]]:
     return statements, commits
 
 
-def test_a_worker_fill_is_bounded_in_statements_and_has_one_transaction_per_fill(any_desk):
+class _WireTrace:
+    """libpq's protocol trace of every connection checked out of ``engine``'s pool while ``on``."""
+
+    def __init__(self, engine, folder: Path) -> None:
+        self.on, self.folder, self.files = False, folder, []
+        event.listen(engine, "checkout", self._checkout)
+        event.listen(engine, "checkin", self._checkin)
+
+    def _checkout(self, dbapi_conn, record, _proxy) -> None:
+        if self.on:
+            from psycopg.pq import Trace
+
+            path = self.folder / f"wire-{len(self.files)}.txt"
+            self.files.append(path)
+            record.info["wire_trace"] = out = path.open("w")
+            dbapi_conn.pgconn.trace(out.fileno())
+            dbapi_conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+
+    def _checkin(self, dbapi_conn, record) -> None:
+        out = record.info.pop("wire_trace", None)
+        if out is not None:
+            dbapi_conn.pgconn.untrace()  # flushes libpq's buffer
+            out.close()
+
+    def read(self) -> tuple[list[str], int]:
+        """(first word of each statement parsed, ReadyForQuery replies) over the traced checkouts."""
+        statements, round_trips = [], 0
+        for path in self.files:
+            for line in path.read_text().splitlines():
+                if m := re.match(r'F\t\d+\tParse\t "[^"]*" "(\w+)', line):
+                    statements.append(m.group(1).upper())
+                round_trips += line.startswith("B") and "\tReadyForQuery\t" in line
+        return statements, round_trips
+
+
+def test_a_worker_fill_is_bounded_in_statements_and_has_one_transaction_per_fill(any_desk, tmp_path):
     d = any_desk
+    pg = d.store.dialect == "postgresql"
+    wire = _WireTrace(d.store.engine, tmp_path) if pg else None
     d.tick(INFY, 1000.0)
     tasks = _Enqueued()
     d.svc.tasks = tasks
@@ -60,10 +107,14 @@ def test_a_worker_fill_is_bounded_in_statements_and_has_one_transaction_per_fill
 
     def counted_apply_fill(*args, **kwargs):
         fill_span.append(len(statements))
+        if wire is not None:
+            wire.on = True
         try:
             return apply_fill(*args, **kwargs)
         finally:
             fill_span.append(len(statements))
+            if wire is not None:
+                wire.on = False
 
     d.store.apply_fill = counted_apply_fill
     view = d.svc.execute_approval(a.approval_id)
@@ -72,13 +123,22 @@ def test_a_worker_fill_is_bounded_in_statements_and_has_one_transaction_per_fill
     assert view is not None and view.status == "COMPLETE" and view.filled_quantity == 3
     assert d.store.count_fills() == 1 and d.svc.funds(T0 + timedelta(minutes=1)).reconciled
     start, end = fill_span
-    fill = statements[start:end]
+    if pg:  # below SQLAlchemy: counted on the wire, one pipelined transaction in two round trips
+        assert statements[start:end] == [], statements[start:end]
+        fill, round_trips = wire.read()
+        assert fill[0] == "BEGIN" and fill[-1] == "COMMIT" and fill.count("COMMIT") == 1, fill
+        fill = fill[1:-1]
+        assert round_trips == PG_FILL_ROUND_TRIPS, (round_trips, wire.files)
+        assert len(worker) <= WORKER_STATEMENTS - FILL_STATEMENTS, worker
+        assert len(worker_commits) == 1, worker_commits  # the order's (the fill's COMMIT is on the wire)
+    else:
+        fill = statements[start:end]
+        assert len(worker) <= WORKER_STATEMENTS, worker
+        # two durable transactions: the order (with its audit row), then the fill with everything it books
+        assert len(worker_commits) == 2 and worker_commits[-1] == end, (worker_commits, fill_span)
+        assert sum(1 for c in worker_commits if start < c <= end) == 1
     assert fill == ["UPDATE", "SELECT", "INSERT", "INSERT", "INSERT", "INSERT"], fill  # a new position: INSERT
     assert len(fill) == FILL_STATEMENTS
-    assert len(worker) <= WORKER_STATEMENTS, worker
-    # two durable transactions: the order (with its audit row), then the fill with everything it books
-    assert len(worker_commits) == 2 and worker_commits[-1] == end, (worker_commits, fill_span)
-    assert sum(1 for c in worker_commits if start < c <= end) == 1
 
     # a redelivered message: no new order, no new fill, reads only
     statements.clear(), commits.clear()

@@ -73,19 +73,40 @@ def unwritable(ctx: ExceptionContext) -> str | None:
 def _translate(ctx: ExceptionContext) -> None:
     if ctx.is_pre_ping:  # SQLAlchemy's pool pre-ping reconnects by itself: leave it alone
         return
-    text = str(ctx.original_exception).strip()
+    translated = _store_error(ctx.engine, ctx.original_exception, unwritable(ctx), is_transient(ctx))
+    if translated is not None:
+        raise translated from ctx.sqlalchemy_exception
+
+
+def _store_error(engine: Engine, original: BaseException, state: str | None,
+                 transient: bool) -> StoreUnavailable | None:
+    """The ``StoreUnavailable`` for ``original`` (``state``: ``unwritable``'s answer), or None."""
+    text = str(original).strip()
     detail = text.splitlines()[0][:200] if text else ""
-    state = unwritable(ctx)
     if state is not None:
-        raise StoreUnavailable(
-            f"the store at {where(ctx.engine)} is {state} and refused the write "
-            f"({type(ctx.original_exception).__name__}: {detail}); nothing was saved: make the database "
-            "writable (or free space), then try again") from ctx.sqlalchemy_exception
-    if is_transient(ctx):
-        raise StoreUnavailable(
-            f"the store at {where(ctx.engine)} is unavailable ({type(ctx.original_exception).__name__}: "
-            f"{detail}); check that the database is running and DATABASE_URL is right, then try again"
-        ) from ctx.sqlalchemy_exception
+        return StoreUnavailable(
+            f"the store at {where(engine)} is {state} and refused the write "
+            f"({type(original).__name__}: {detail}); nothing was saved: make the database "
+            "writable (or free space), then try again")
+    if transient:
+        return StoreUnavailable(
+            f"the store at {where(engine)} is unavailable ({type(original).__name__}: "
+            f"{detail}); check that the database is running and DATABASE_URL is right, then try again")
+    return None
+
+
+def translate_driver_error(engine: Engine, exc: BaseException, *, disconnected: bool) -> BaseException:
+    """What to raise for a PostgreSQL driver error ``exc`` raised outside SQLAlchemy's execution
+    (``app.adapters.trading_store.pg_fill`` drives psycopg's pipeline itself): the
+    ``StoreUnavailable`` the engine's hook would raise (same rules as the module's list;
+    ``disconnected``: the connection was lost), else ``exc`` unchanged."""
+    state = _sqlstate(exc)
+    translated = _store_error(engine, exc, _PG_UNWRITABLE.get(state),
+                              disconnected or state.startswith("08") or state in _PG_TRANSIENT)
+    if translated is None:
+        return exc
+    translated.__cause__ = exc
+    return translated
 
 
 def install_error_translation(engine: Engine) -> Engine:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from app.adapters.trading_store import schema as t
+from app.adapters.trading_store.pg_fill import PipelinedFills
 
 Row = dict[str, Any]
 #: The fill columns ``fill_sums`` adds up.
@@ -99,6 +100,8 @@ class TradingStore:
         #: the connection a ``reading()`` block holds, per thread
         self._held = threading.local()
         self._write_lock = None if self._pg else threading.RLock()
+        #: PostgreSQL's fill transaction in two round trips (``pg_fill``); None on SQLite
+        self._pipelined = PipelinedFills(engine) if self._pg else None
         pos_key = and_(t.positions.c.instrument_token == bindparam("k_token"),
                        t.positions.c.product == bindparam("k_product"))
         self._position_select = self._lock(select(t.positions).where(pos_key))
@@ -403,28 +406,39 @@ class TradingStore:
 
         Statements: the order update, the position read (``FOR UPDATE`` on PostgreSQL), the fill,
         the ledger entries (one statement), the position insert/update and the audit row: six,
-        in one transaction (``tests/app/test_fill_statements.py`` bounds them).
+        in one transaction (``tests/app/test_fill_statements.py`` bounds them). On PostgreSQL
+        they go out in two batches, two round trips in all (``pg_fill``).
         """
+        position_key = {"k_token": fill["instrument_token"], "k_product": fill["product"]}
+        if order_values is not None:
+            expect = dict(order_expect or {})
+            guard = self._order_update_stmt(tuple(sorted(order_values)), tuple(sorted(expect)),
+                                            returning=order_out is not None)
+            guard_params = {**{f"v_{k}": v for k, v in order_values.items()},
+                            **{f"e_{k}": v for k, v in expect.items()}, "k_order_id": fill["order_id"]}
+        else:
+            guard, guard_params = self._fill_exists, {"k": fill["fill_id"]}
+        if self._pipelined is not None:
+            stored, updated = self._pipelined.apply_fill(
+                fill, guard=guard, guard_params=guard_params, returns_order=order_out is not None,
+                guard_is_update=order_values is not None, position_select=self._position_select,
+                position_update=self._position_update, position_key=position_key, book=book, audit=audit)
+            if stored and updated is not None and order_out is not None:
+                order_out.update(updated)
+            return stored
         try:
             with self._tx() as conn:
-                if order_values is not None:
-                    expect = dict(order_expect or {})
-                    stmt = self._order_update_stmt(tuple(sorted(order_values)), tuple(sorted(expect)),
-                                                   returning=order_out is not None)
-                    params = {**{f"v_{k}": v for k, v in order_values.items()},
-                              **{f"e_{k}": v for k, v in expect.items()}, "k_order_id": fill["order_id"]}
-                    res = conn.execute(stmt, params)
-                    if order_out is not None:  # RETURNING the row: no re-read after the fill
-                        updated = res.first()
-                        moved_on = updated is None
-                    else:
-                        moved_on = res.rowcount != 1
-                    if moved_on:
-                        raise Conflict
-                elif conn.execute(self._fill_exists, {"k": fill["fill_id"]}).first():
+                res = conn.execute(guard, guard_params)
+                if order_values is None:
+                    moved_on = res.first() is not None  # stored already
+                elif order_out is not None:  # RETURNING the row: no re-read after the fill
+                    updated = res.first()
+                    moved_on = updated is None
+                else:
+                    moved_on = res.rowcount != 1
+                if moved_on:
                     raise Conflict
-                cur = conn.execute(self._position_select, {"k_token": fill["instrument_token"],
-                                                           "k_product": fill["product"]}).first()
+                cur = conn.execute(self._position_select, position_key).first()
                 current = dict(cur._mapping) if cur else None
                 position, entries, realized = book(current)
                 conn.execute(insert(t.fills), [{**fill, "realized": realized}])
@@ -434,8 +448,7 @@ class TradingStore:
                     conn.execute(insert(t.positions), [position])
                 else:
                     conn.execute(self._position_update, {**{f"v_{k}": v for k, v in position.items()},
-                                                         "k_token": fill["instrument_token"],
-                                                         "k_product": fill["product"]})
+                                                         **position_key})
                 if audit is not None:
                     conn.execute(insert(t.audit), audit)
             if order_out is not None and order_values is not None:
