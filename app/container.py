@@ -12,7 +12,7 @@ Nothing here does work at import time.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -194,7 +194,7 @@ class Services:
             limiter = RedisRateLimiter(self.redis, RateLimit("gemini:generate", cfg.rate_per_minute, 60.0))
             gemini = an.GeminiAnalyst(store, client, cfg, limiter=limiter)
         snapshots = an.SnapshotBuilder(self.instruments, bars, industries=nse_data.nifty500_industries,
-                                       ticks=self.ticks, desk=self.trading)
+                                       ticks=self.ticks, desk=self.trading, news=self._news_lines)
         return an.AnalysisService(store, snapshots, cfg, gemini=gemini, queue=self.tasks, jobs=self.store.jobs)
 
     @cached_property
@@ -372,6 +372,14 @@ class Services:
         policy = FetchPolicy(timeout_s=cfg.timeout_s, max_bytes=cfg.max_feed_bytes, allow_hosts=cfg.allowed_hosts)
         return NewsService(NewsStore(self.sql.engine), self.instruments, companies, feeds=cfg.feed_urls,
                            policy=policy, poll_every=timedelta(minutes=cfg.poll_minutes))
+
+    def _news_lines(self, key: str, at: datetime) -> list:
+        """The Analysis snapshot's news: the 5 latest items naming ``key`` published by ``at``
+        (and by market time: no read sees past it)."""
+        from core.analysis import NewsLine
+
+        until = min(at, self.market_data.now())
+        return [NewsLine(i.when, i.source, i.title) for i in self.news.for_symbol(key, limit=5, until=until)]
 
     def _circuit_limits(self):
         """The quote's circuit limits for the desk's price band (``app.market.circuit_limits``)."""

@@ -9,6 +9,7 @@ from app.ui.state import get_services
 from app.ui.desk import desk_clock
 from app.ui.feedback import guarded
 from app.ui.formatting import inr, ist, qty
+from app.ui.news_widgets import news_panel
 from core.analysis import OFFLINE_LABEL
 from core.errors import ValidationError
 from app.ui.auth import guard_page
@@ -69,6 +70,9 @@ with st.form("analysis_form", border=True):
     asked = st.form_submit_button("Analyse", type="primary")
 if asked:
     _queue(symbol, headlines, "offline" if choice == OFFLINE_LABEL else "gemini")
+if symbol.strip():
+    with st.expander(f"News the analyst sees for {symbol.strip().upper()} (unverified, published by market time)"):
+        news_panel(svc, key="analysis_news", symbol=symbol.strip(), until=svc.market_data.now(), limit=5)
 repeat = st.session_state.pop("analysis_repeat", None)
 if repeat:
     st.info(f"Already asked: following job {repeat[:8]} (the same request is sent once).", icon=":material/info:")

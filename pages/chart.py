@@ -13,6 +13,7 @@ from app.market.watch_view import CHART_BARS, REPLAY_DERIVED_NOTE, ChartBars, ch
 from app.ui.auth import guard_page
 from app.ui.charts import price_figure
 from app.ui.formatting import DATE_INPUT_FORMAT, interval_label, ist_time
+from app.ui.news_widgets import news_panel
 from app.ui.row_actions import action_bar
 from app.ui.state import get_services
 from core.errors import DeskError, ValidationError
@@ -94,6 +95,8 @@ with c3:
 charted = svc.instruments.find(key)
 action_bar(key, key="chart_row", actions=("Buy", "Sell", "Analyse"),
            tradable=charted is None or charted.segment != "INDICES")
+with st.expander(f"News · {key}"):  # the feed's items naming this symbol (text, never markdown)
+    news_panel(svc, key="chart_news", symbol=key, limit=10)
 
 intraday = interval not in ("day", "week")
 t1, t2, t3, t4 = st.columns(4)

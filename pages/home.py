@@ -1,10 +1,11 @@
-"""Home: market status, ticker health, and the live, editable watchlist."""
+"""Home: market status, ticker health, the live, editable watchlist and the news feed."""
 
 from datetime import datetime
 
 import streamlit as st
 
 from app.ui.desk import home_notices
+from app.ui.news_widgets import news_panel
 from app.ui.row_actions import action_bar, selected_key
 from app.ui.state import get_services, get_watch_view
 from app.ui.widgets import market_status_panel, subscription_notice, watchlist_table
@@ -50,6 +51,15 @@ def live_market() -> None:
 
 
 live_market()
+
+
+@st.fragment(run_every="60s")
+def news() -> None:
+    st.subheader("News")
+    news_panel(svc, key="home_news")
+
+
+news()
 
 st.subheader("Edit watchlist")
 flash = st.session_state.pop("home_flash", None)

@@ -18,6 +18,7 @@ from app.research.scanner import BUILTIN_SCANS
 from app.ui.analysis_widgets import analysis_cell, latest_analysis_badge
 from app.ui.charts import desk_layout, ist_x, time_axis
 from app.ui.formatting import DATE_INPUT_FORMAT, bar_time, ist_date, ist_time, number, qty, style_for_display, text, volume
+from app.ui.news_widgets import sentiment_cells
 from app.ui.row_actions import action_bar, symbol_table
 from app.ui.state import get_services
 from core.errors import ValidationError
@@ -201,6 +202,7 @@ if run_id:
             st.info("No symbol matched.")
         else:
             hits.insert(1, "latest analysis", [analysis_cell(svc, f"NSE:{s}") for s in hits["symbol"]])
+            hits.insert(2, "news sentiment (24 h)", sentiment_cells(svc, list(hits["symbol"]), run.as_of))
             bars_at = pd.DatetimeIndex(hits["bar_time"])
             bars_at = bars_at.tz_convert(IST) if bars_at.tz is not None else bars_at
             daily = bool(len(hits)) and bool((bars_at.time == dt_time(0)).all())

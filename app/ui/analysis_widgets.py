@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from app.adapters.analysis_store import StoredAnalysis
-from app.ui.formatting import fraction_pct, inr, ist, qty
+from app.ui.formatting import fraction_pct, inr, ist, ist_time, qty
 
 VERDICT_COLOUR = {"buy": "green", "sell": "red", "hold": "blue", "avoid": "gray"}
 
@@ -78,6 +78,11 @@ def analysis_card(a: StoredAnalysis, *, key: str) -> None:
         if a.snapshot.get("headlines"):
             st.warning("Included unverified headlines pasted by the trader: "
                        + " | ".join(a.snapshot["headlines"]), icon=":material/report:")
+        news = a.snapshot.get("news") or []
+        if news:  # feed text: shown as text, never markdown
+            st.caption("Unverified news items the analyst was shown (time, source, headline; not checked by the desk):")
+            st.text("\n".join(f"{ist_time(n.get('published_at'))} · {n.get('source', '')} · {n.get('title', '')}"
+                               for n in news))
         if not a.offline:
             st.caption(f"{qty(a.prompt_tokens)} prompt + {qty(a.output_tokens)} output tokens · est. {inr(a.cost_inr, decimals=4)}")
         if a.outcome:

@@ -14,11 +14,11 @@ from core.analysis.offline import OFFLINE_LABEL, OFFLINE_MODEL, offline_answer
 from core.analysis.outcomes import Outcome, confidence_band, hit_rate_table, score_outcome
 from core.analysis.prompt import build_prompt
 from core.analysis.schema import AnalysisAnswer, Verdict
-from core.analysis.snapshot import BarRow, PositionFact, Snapshot, build_snapshot
+from core.analysis.snapshot import BarRow, NewsLine, PositionFact, Snapshot, build_snapshot
 from core.analysis.validate import Checked, check_answer
 
 __all__ = [
-    "OFFLINE_LABEL", "OFFLINE_MODEL", "AnalysisAnswer", "BarRow", "Checked", "Outcome", "PositionFact",
+    "OFFLINE_LABEL", "OFFLINE_MODEL", "AnalysisAnswer", "BarRow", "NewsLine", "Checked", "Outcome", "PositionFact",
     "Snapshot", "TokenPrices", "Verdict", "build_prompt", "build_snapshot", "call_cost_inr", "check_answer",
     "confidence_band", "hit_rate_table", "offline_answer", "score_outcome",
 ]

@@ -83,6 +83,8 @@ def offline_answer(s: Snapshot) -> AnalysisAnswer:
     risks = [f"5-minute ATR is ₹{atr:,.2f} ({atr * 100 / s.ltp:.2f}% of LTP)"]
     if s.headlines:
         risks.append("pasted headlines are unverified and were not used by the rules")
+    if s.news:
+        risks.append("news items from the feeds are unverified and were not used by the rules")
     if abs(score) < 2:
         return AnalysisAnswer(
             verdict="hold" if holding else "avoid", confidence=0.4, time_horizon="intraday",

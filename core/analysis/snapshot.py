@@ -51,6 +51,19 @@ class BarRow:
 
 
 @dataclass(frozen=True, slots=True)
+class NewsLine:
+    """One news item as the prompt shows it: unverified text (a feed's headline, already plain
+    text and capped by ``core.news``) with its source and time (tz-aware), never a number."""
+
+    published_at: datetime
+    source: str
+    title: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"published_at": self.published_at.isoformat(), "source": self.source, "title": self.title}
+
+
+@dataclass(frozen=True, slots=True)
 class PositionFact:
     """The trader's position in the instrument: signed shares, average ₹, unrealized ₹."""
 
@@ -72,7 +85,8 @@ class Snapshot:
     ``circuit_lower``/``circuit_upper`` is the day's price band (₹). ``indicators`` maps a
     stable name (``rsi_14_5m``, ``atr_14_5m``, ``vwap``, ``sma_20_d`` …) to a value or
     ``None`` (not enough history). ``market`` holds NIFTY/sector context (percent changes).
-    ``headlines`` are trader-pasted, *unverified* text.
+    ``headlines`` are trader-pasted, *unverified* text; ``news`` the latest feed items naming
+    the instrument published by ``as_of`` (unverified text with source and time).
     """
 
     tradingsymbol: str
@@ -100,6 +114,7 @@ class Snapshot:
     positions: tuple[PositionFact, ...] = ()
     limits: Mapping[str, str] = field(default_factory=dict)
     headlines: tuple[str, ...] = ()
+    news: tuple[NewsLine, ...] = ()
 
     @property
     def trading_day(self) -> date:
@@ -127,6 +142,8 @@ class Snapshot:
             "indicators": dict(self.indicators), "patterns": list(self.patterns), "market": dict(self.market),
             "scan_hits": list(self.scan_hits), "positions": [p.to_dict() for p in self.positions],
             "limits": dict(self.limits), "headlines": list(self.headlines),
+            # only when present: a snapshot without news keeps the digest it had before news existed
+            **({"news": [n.to_dict() for n in self.news]} if self.news else {}),
         }
 
     @property
@@ -152,6 +169,7 @@ def build_snapshot(
     positions: Iterable[PositionFact] = (),
     limits: RiskLimits | None = None,
     headlines: Iterable[str] = (),
+    news: Iterable[NewsLine] = (),
     circuit: tuple[float, float] | None = None,
     circuit_pct: Decimal = DEFAULT_CIRCUIT_PCT,
     n_5m: int = 12,
@@ -170,6 +188,8 @@ def build_snapshot(
     daily : pd.DataFrame, optional
         Daily bars indexed by IST trading date (``datetime.date``) with ``open high low close``;
         only dates before ``at``'s day are read (previous close, 20-day context).
+    news : NewsLine items, optional
+        Feed items naming the instrument; only those published by ``at`` are kept.
     circuit : (lower, upper) ₹, optional
         The day's price band; default previous close ∓ ``circuit_pct`` %, rounded inwards to the tick.
 
@@ -210,6 +230,7 @@ def build_snapshot(
         patterns=tuple(patterns), market=dict(market or {}), scan_hits=tuple(scan_hits),
         positions=tuple(p for p in positions if p.quantity != 0), limits=_limits(limits),
         headlines=tuple(h.strip() for h in headlines if h and h.strip()),
+        news=tuple(n for n in news if n.published_at <= at),
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from app.research.analysis.minute_bars import MinuteBars
-from core.analysis import PositionFact, Snapshot, build_snapshot
+from core.analysis import NewsLine, PositionFact, Snapshot, build_snapshot
 from core.sectors import SECTOR_INDEX  # industry → NSE sector index: one map for the desk
 from core.text_caps import shown
 from core.errors import DeskError, ValidationError
@@ -99,13 +99,16 @@ class SnapshotBuilder:
     (:class:`~app.research.analysis.minute_bars.MinuteBars`), every read bounded by the
     analysis time; ``industries``: NSE symbol → industry (a reference list,
     ``app.adapters.nse_data.nifty500_industries``); ``ticks`` and ``desk`` may be ``None``
-    (no tick context; no positions and default risk limits).
+    (no tick context; no positions and default risk limits); ``news``: ``(key, at) -> [NewsLine]``,
+    the latest feed items naming the instrument published by ``at`` (``None``: no news).
     """
 
     def __init__(self, instruments: InstrumentLookup, bars: MinuteBars, *,
                  industries: Callable[[], Mapping[str, str]],
-                 ticks: TickSource | None = None, desk: DeskBook | None = None) -> None:
+                 ticks: TickSource | None = None, desk: DeskBook | None = None,
+                 news: Callable[[str, datetime], Sequence[NewsLine]] | None = None) -> None:
         self.instruments = instruments
+        self._news = news
         self.bars = bars
         self._industries = industries
         self._ticks = ticks
@@ -137,7 +140,18 @@ class SnapshotBuilder:
             inst, at, minutes, tick=tick, daily=self._daily(inst, at),
             industry=industry, market=self._market_context(at, industry), scan_hits=list(scan_hits),
             positions=self._positions(inst, at), limits=self._limits(), headlines=lines,
-            circuit=self._band(inst, tick))
+            news=self._news_lines(inst, at), circuit=self._band(inst, tick))
+
+    def _news_lines(self, inst: Instrument, at: datetime) -> list[NewsLine]:
+        """The latest feed items naming ``inst`` published by ``at`` (``[]`` without a news
+        source, or when it fails: a context part that is down is left out)."""
+        if self._news is None:
+            return []
+        try:
+            return list(self._news(inst.key, at))
+        except Exception as exc:
+            log.warning("news unavailable for the snapshot of %s: %s", inst.key, exc)
+            return []
 
     def _daily(self, inst: Instrument, at: datetime) -> pd.DataFrame | None:
         """Daily bars closed by ``at``, indexed by IST trading date as ``build_snapshot`` reads
