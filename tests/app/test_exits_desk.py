@@ -135,3 +135,31 @@ def test_zero_trailing_step_changes_nothing(desk):
     with pytest.raises(ValidationError, match="trailing step must be > 0"):
         desk.svc.set_trailing(g.group_id, "RUPEES", "0", user="trader", now=later(30))
     assert desk.svc.exit_book() == [g] and desk.svc.order_book() == orders
+
+
+def test_exits_are_placed_in_safe_mode_as_reducing_orders(desk):
+    from core.timeutil import to_utc
+
+    desk.tick(INFY, 1000.0)
+    out = desk.svc.place_manual(intent(order_type=OrderType.LIMIT, price=D("999"), stop_loss=D("990"),
+                                       target=D("1020")), user="trader", now=T0)
+    assert out.ok and not _by_tag(desk)  # the entry rests; no exits before it fills
+    desk.store.set_desk_state(dict(safe_mode=True, safe_mode_day=T0.date(), updated_at=to_utc(later(10))))
+    desk.tick(INFY, 998.0, at=later(30))  # best ask 998.10 <= 999: the entry fills
+    desk.svc.match_open_orders(later(31))
+    exits = _by_tag(desk)
+    assert exits["SL-M"].status == "TRIGGER PENDING" and exits["LIMIT"].status == "OPEN"
+    # an entry is still refused in safe mode: only the exits passed
+    assert not desk.svc.place_manual(intent(), user="trader", now=later(40)).ok
+
+
+def test_kill_switch_cancels_exits_before_it_flattens(desk):
+    _approved_entry(desk)
+    desk.tick(INFY, 1001.0, at=later(30))
+    assert desk.svc.kill_switch(user="trader", now=later(31)).ok
+    assert {o.status for o in _by_tag(desk).values()} == {"CANCELLED"}
+    assert desk.svc.exit_book()[0].status == "CANCELLED"
+    assert desk.svc.positions(later(32))[0].quantity == 0
+    desk.tick(INFY, 1030.0, at=later(60))
+    desk.svc.match_open_orders(later(61))  # nothing is re-placed behind the flatten
+    assert desk.store.count_fills() == 2
