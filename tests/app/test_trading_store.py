@@ -132,3 +132,91 @@ def test_limits_are_versioned_and_ledger_entry_ids_unique(ts):
              instrument_token=0, trace_id="", memo="")
     assert ts.ensure_capital(e) and not ts.ensure_capital(e)
     assert ts.ledger_sums() == {"CAPITAL": D("1000000.00")}
+
+
+def test_fill_that_clashes_on_a_ledger_entry_writes_nothing(ts):
+    """A unique key hit after the order update (here the ledger's entry_id) rolls the whole fill
+    back: on PostgreSQL the error only comes back with the pipeline's last round trip."""
+    _decision(ts)
+    ts.insert_order(_order())
+    _, entries, _ = _book(None)
+    assert ts.append_ledger([entries[1]])  # the fill's charges entry, already there
+    out: dict = {}
+    vals = dict(status="COMPLETE", filled_quantity=10, filled_turnover=D("1000.50"), fill_count=1)
+    assert not ts.apply_fill(_fill(), order_values=vals, order_expect={"fill_count": 0}, book=_book, order_out=out)
+    assert out == {} and ts.count_fills() == 0 and ts.positions() == []
+    assert [e["entry_id"] for e in ts.ledger_entries()] == [entries[1]["entry_id"]]
+    assert ts.get_order("O-A1")["fill_count"] == 0
+    assert ts.apply_fill(_fill("O-A1-2") | {"seq": 2}, order_values=vals, order_expect={"fill_count": 0},
+                         book=lambda cur: (_book(cur)[0], [], D("0")))  # the same connection works on
+
+
+def test_fill_rows_read_and_returned_are_the_rows_sqlalchemy_reads(ts):
+    """The order row a fill returns (``order_out``) and the position row ``book`` is given are
+    what the store's own reads return: same keys, values and types (UTC datetimes, Decimals)."""
+    _decision(ts)
+    ts.insert_order(_order())
+    seen: list = []
+
+    def book(current):
+        seen.append(current)
+        return _book(current)
+
+    out: dict = {}
+    vals = dict(status="OPEN", filled_quantity=4, filled_turnover=D("400.20"), fill_count=1)
+    assert ts.apply_fill(_fill(), order_values=vals, order_expect={"fill_count": 0}, book=book, order_out=out)
+    stored = ts.get_order("O-A1")
+    assert out == stored and {k: type(v) for k, v in out.items()} == {k: type(v) for k, v in stored.items()}
+    assert out["placed_at"].utcoffset().total_seconds() == 0 and out["filled_turnover"] == D("400.20")
+    vals2 = dict(status="COMPLETE", filled_quantity=10, filled_turnover=D("1000.50"), fill_count=2)
+    assert ts.apply_fill(_fill("O-A1-2") | {"seq": 2}, order_values=vals2, order_expect={"fill_count": 1},
+                         book=lambda cur: (seen.append(cur), (_book(cur)[0], [], D("0")))[1])
+    position = ts.position(408065, "MIS")
+    assert seen[0] is None and seen[1] == position
+    assert {k: type(v) for k, v in seen[1].items()} == {k: type(v) for k, v in position.items()}
+
+
+def test_postgresql_fill_on_a_read_only_database_is_refused_clearly_and_writes_nothing():
+    """The pipelined fill (``pg_fill``) reports a store that refuses writes as the engine's hook
+    does: ``StoreUnavailable`` saying read-only and that nothing was saved."""
+    import psycopg
+
+    from core.errors import StoreUnavailable
+    from tests.servers import postgres_database
+
+    with postgres_database() as url:
+        sql = SqlStore(url)
+        ts = TradingStore(sql.engine)
+        _decision(ts)
+        ts.insert_order(_order())
+        admin = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{url.rsplit("/", 1)[1]}" SET default_transaction_read_only = on')
+        sql.engine.dispose()  # new sessions take the setting
+        vals = dict(status="COMPLETE", filled_quantity=10, filled_turnover=D("1000.50"), fill_count=1)
+        with pytest.raises(StoreUnavailable, match="read-only.*nothing was saved"):
+            ts.apply_fill(_fill(), order_values=vals, order_expect={"fill_count": 0}, book=_book)
+        assert ts.count_fills() == 0 and ts.ledger_entries() == [] and ts.get_order("O-A1")["fill_count"] == 0
+        sql.dispose()
+
+
+@pytest.mark.parametrize("ts", ["postgresql"], indirect=True)
+def test_postgresql_fill_on_a_killed_connection_is_unavailable_then_the_next_one_reconnects(ts):
+    """A pooled connection whose server session was ended: the pipelined fill raises
+    ``StoreUnavailable`` (the actor retries), drops the connection, and the retry stores the fill."""
+    import psycopg
+
+    from core.errors import StoreUnavailable
+
+    _decision(ts)
+    ts.insert_order(_order())
+    with ts.engine.connect() as conn:  # the connection the fill will get back from the pool
+        pid = conn.connection.driver_connection.info.backend_pid
+    admin = ts.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    vals = dict(status="COMPLETE", filled_quantity=10, filled_turnover=D("1000.50"), fill_count=1)
+    with pytest.raises(StoreUnavailable, match="unavailable"):
+        ts.apply_fill(_fill(), order_values=vals, order_expect={"fill_count": 0}, book=_book)
+    assert ts.apply_fill(_fill(), order_values=vals, order_expect={"fill_count": 0}, book=_book)
+    assert ts.count_fills() == 1
