@@ -56,7 +56,7 @@ CLOCK_RUNS_KEY = "desk:clock:last_runs"
 WORKERS_PREFIX = "desk:workers:"
 #: Queues the desk's actors consume (tests/workers/test_known_queues.py checks them); shown even when
 #: empty (others are discovered by SCAN).
-KNOWN_QUEUES = ("trading", "scans", "analysis", "backfill", "reference", "backtests", "notify")
+KNOWN_QUEUES = ("trading", "scans", "analysis", "backfill", "reference", "backtests", "notify", "news")
 #: Days before the published NSE holiday list ends that the System page warns.
 CALENDAR_WARN_DAYS = 30
 #: Where NSE's next holiday circular goes (``app.adapters.calendar_source``).
