@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from core.errors import ValidationError
@@ -38,20 +39,42 @@ from core.timeutil import IST
 DAY_SPAN = timedelta(minutes=375)
 
 
+_DAY_NS = 86_400 * 10**9
+_IST_NS = 19_800 * 10**9  # IST is UTC+05:30 all year (no daylight saving)
+_OPEN_NS = (NORMAL_OPEN.hour * 60 + NORMAL_OPEN.minute) * 60 * 10**9
+
+
+def session_days(index: pd.Index) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(IST day numbers, order)`` of daily bars' times: int64 days since 1970-01-01 in IST
+    time, ascending, and the permutation that sorts the bars (``None`` when already sorted).
+    Raises ``ValidationError`` for an index that is not a tz-aware ``DatetimeIndex`` or holds
+    two bars on one IST date (intraday bars passed as daily)."""
+    if not isinstance(index, pd.DatetimeIndex) or index.tz is None:
+        raise ValidationError("daily bars need a tz-aware DatetimeIndex (one bar per IST date)")
+    day = (index.as_unit("ns").asi8 + _IST_NS) // _DAY_NS
+    order = None
+    if len(day) > 1 and not (day[1:] > day[:-1]).all():
+        order = np.argsort(day, kind="stable")
+        day = day[order]
+        if (day[1:] == day[:-1]).any():
+            raise ValidationError("daily bars hold two bars on one date; pass one bar per session (interval 'day')")
+    return day, order
+
+
+def session_open_ns(day: np.ndarray) -> np.ndarray:
+    """UTC int64 ns of 09:15 IST on each IST day number (:func:`session_days`)."""
+    return day * _DAY_NS + _OPEN_NS - _IST_NS
+
+
 def session_bars(bars: pd.DataFrame) -> pd.DataFrame:
     """``bars`` (one row per IST date, any time of day) re-indexed at 09:15 IST of each date.
 
-    Returns the same columns, index named ``ts``, sorted. Raises ``ValidationError`` for an
-    index that is not tz-aware or holds two bars on one date (intraday bars passed as daily).
+    Returns the same columns, index named ``ts``, sorted. Raises ``ValidationError`` as
+    :func:`session_days`.
     """
-    if not isinstance(bars.index, pd.DatetimeIndex) or bars.index.tz is None:
-        raise ValidationError("daily bars need a tz-aware DatetimeIndex (one bar per IST date)")
-    days = bars.index.tz_convert(IST).normalize()
-    if days.has_duplicates:
-        raise ValidationError("daily bars hold two bars on one date; pass one bar per session (interval 'day')")
-    opening = pd.Timedelta(hours=NORMAL_OPEN.hour, minutes=NORMAL_OPEN.minute)
-    out = bars.set_axis((days + opening).rename("ts"))
-    return out if out.index.is_monotonic_increasing else out.sort_index()
+    day, order = session_days(bars.index)
+    out = bars if order is None else bars.iloc[order]
+    return out.set_axis(pd.DatetimeIndex(session_open_ns(day), tz="UTC", name="ts").tz_convert(IST))
 
 
 def pre_open(day: date) -> datetime:
@@ -71,4 +94,4 @@ def settlement_days(days: list[date]) -> dict[date, date]:
     return out
 
 
-__all__ = ["DAY_SPAN", "pre_open", "session_bars", "settlement_days"]
+__all__ = ["DAY_SPAN", "pre_open", "session_bars", "session_days", "session_open_ns", "settlement_days"]

@@ -546,7 +546,12 @@ def _timeline(strategy: Strategy, universe: Sequence[InstrumentBars],
     if empty:
         raise ValidationError(f"no bars for {empty}; pick a date range with data or drop those symbols")
     ordered = sorted(universe, key=lambda u: u.instrument.instrument_token)
-    syms = [_prepare(strategy, ib, cutoff, span) for ib in ordered]
+    if strategy.interval == "day":  # one pass over the whole universe (many short series)
+        from core.backtest.daily_prepare import prepare_daily
+
+        syms = prepare_daily(strategy, ordered, _Sym)
+    else:
+        syms = [_prepare(strategy, ib, cutoff, span) for ib in ordered]
     all_ts = np.unique(np.concatenate([s.ts for s in syms]))
     for k, s in enumerate(syms):
         s.k = k

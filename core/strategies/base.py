@@ -154,6 +154,16 @@ class Strategy(ABC):
     def decide(self, bar_end: datetime, f: Mapping[str, float], position: int) -> Signal | None:
         """The decision at the close of a bar ending at ``bar_end`` (IST) from its features."""
 
+    def stacked_features(self, bars: pd.DataFrame, starts: np.ndarray) -> pd.DataFrame:
+        """:meth:`features` of several instruments at once: ``bars`` holds each instrument's
+        bars end to end (each part as :meth:`features` takes it), ``starts`` the first row of
+        each part (int, ascending, ``starts[0] == 0``). Returns the rows of every part's
+        :meth:`features`, in order, on a ``RangeIndex``. This default runs :meth:`features` per
+        part; a strategy with windowed features may do it in one pass (the same values, tested)."""
+        ends = [*starts[1:].tolist(), len(bars)]
+        parts = [self.features(bars.iloc[a:z]) for a, z in zip(starts.tolist(), ends, strict=True)]
+        return pd.concat(parts, ignore_index=True) if parts else self.features(bars)
+
     def active(self, feats: pd.DataFrame, bar_end: pd.DatetimeIndex) -> Active:
         """Vectorised: where :meth:`decide` on ``feats``' rows at ``bar_end`` (tz-aware, one
         per row) may signal (see :class:`Active`). This default marks every bar, which is

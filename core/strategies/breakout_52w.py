@@ -17,6 +17,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from core.errors import ValidationError
 from core.orders import Product, Side
 from core.strategies.base import Active, Param, Signal, Strategy, exit_signal, nan_false, ohlcv
 
@@ -45,6 +46,23 @@ class Breakout52w(Strategy):
         high_prior = b["high"].shift(1).rolling(int(self.params["lookback"])).max()
         low_prior = b["low"].shift(1).rolling(int(self.params["exit_days"])).min()
         return pd.DataFrame({"close": b["close"], "high_prior": high_prior, "low_prior": low_prior}, index=b.index)
+
+    def stacked_features(self, bars: pd.DataFrame, starts: np.ndarray) -> pd.DataFrame:
+        """:meth:`features` of every part in one pass: the previous bar's high/low is blanked at
+        each part's first row, so no window reaches into the part before (a window holding a
+        NaN is NaN, as before the first ``lookback`` sessions of one instrument)."""
+        missing = {"high", "low", "close"} - set(bars.columns)
+        if missing:
+            raise ValidationError(f"bars is missing columns {sorted(missing)}")
+        high, low, close = (bars[c].to_numpy(np.float64) for c in ("high", "low", "close"))
+        if np.isnan(high).any() or np.isnan(low).any() or np.isnan(close).any():
+            raise ValidationError("bars has NaN in high, low or close; drop or fill those rows first")
+        prev_high, prev_low = np.empty_like(high), np.empty_like(low)
+        prev_high[1:], prev_low[1:] = high[:-1], low[:-1]
+        prev_high[starts], prev_low[starts] = np.nan, np.nan
+        hi = pd.Series(prev_high).rolling(int(self.params["lookback"])).max()
+        lo = pd.Series(prev_low).rolling(int(self.params["exit_days"])).min()
+        return pd.DataFrame({"close": close, "high_prior": hi.to_numpy(), "low_prior": lo.to_numpy()})
 
     def active(self, feats: pd.DataFrame, bar_end: pd.DatetimeIndex) -> Active:
         close, hi, lo = (nan_false(feats[c]) for c in ("close", "high_prior", "low_prior"))

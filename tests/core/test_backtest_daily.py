@@ -156,3 +156,30 @@ def test_daily_gatekeeper_refuses_entries_beyond_the_limits(universe):
     assert (res.rejections["reasons"].str.contains("MAX_OPEN_POSITIONS")).any()
     at = pd.DatetimeIndex(res.rejections["at"])
     assert set(at.time) == {time(9, 0)}  # judged in the next session's pre-open
+
+
+def test_daily_one_pass_preparation_equals_the_per_symbol_one_on_real_bars():
+    """``core.backtest.daily_prepare`` (all symbols at once) gives every field the engine's
+    per-symbol ``_prepare`` gives, across NSE's tick regimes of 2024 and 2025."""
+    from datetime import time as dtime
+
+    from core.backtest import engine
+    from core.backtest.daily_prepare import prepare_daily
+
+    uni = sorted((InstrumentBars(instrument(s), daily_bars(s, "2023-06-01", "2026-09-01")) for s in SYMBOLS),
+                 key=lambda u: u.instrument.instrument_token)
+    s = make_strategy("breakout_52w", BUSY["breakout_52w"])
+    fast = prepare_daily(s, uni, engine._Sym)
+    seen = set()
+    for u, f in zip(uni, fast, strict=True):
+        ref = engine._prepare(s, u, dtime(15, 20), DAY_SPAN)
+        for name in ("ts", "o", "h", "lo", "c", "v", "last_of_day", "prev_close", "day_open", "day_high", "day_low"):
+            np.testing.assert_array_equal(getattr(f, name), getattr(ref, name), err_msg=f"{u.instrument.tradingsymbol} {name}")
+        assert f.cols == ref.cols and f.wake == ref.wake
+        for k in ref.cols:
+            np.testing.assert_array_equal(f.feats[k], ref.feats[k], err_msg=k)
+        n = len(ref.ts)
+        assert [f.inst_at(i) for i in range(n)] == [ref.inst_at(i) for i in range(n)]
+        assert [f.days[i] for i in range(n)] == list(ref.days)
+        seen |= {ref.inst_at(i).tick_size for i in range(n)}
+    assert len(seen) >= 3, f"ticks {seen}: too few regimes and bands for a strong test"
