@@ -27,6 +27,7 @@ pages = {
     ],
     "Trading": [
         st.Page("pages/approvals.py", title="Approvals", icon=":material/task_alt:"),
+        st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications_active:"),
         st.Page("pages/analysis.py", title="Analysis", icon=":material/psychology:"),
         st.Page("pages/orders.py", title="Orders & Positions", icon=":material/receipt_long:"),
         st.Page("pages/strategies.py", title="Strategies", icon=":material/tune:"),

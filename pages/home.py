@@ -6,7 +6,7 @@ import streamlit as st
 
 from app.ui.desk import home_notices
 from app.ui.news_widgets import news_panel
-from app.ui.row_actions import action_bar, selected_key
+from app.ui.row_actions import WATCHLIST_ACTIONS, action_bar, selected_key
 from app.ui.state import get_services, get_watch_view
 from app.ui.widgets import market_status_panel, subscription_notice, watchlist_table
 from core.errors import DeskError, ValidationError
@@ -45,7 +45,7 @@ def live_market() -> None:
         picked = selected_key(event, keys_drawn)
         inst = svc.instruments.find(picked) if picked else None
         action_bar(picked, key="home_row", tradable=inst is None or inst.segment != "INDICES",
-                   nothing_picked="Tick a row to chart, buy, sell or analyse it.")
+                   actions=WATCHLIST_ACTIONS, nothing_picked="Tick a row to chart, buy, sell, analyse or alert on it.")
         if snap.cache_error is None and snap.table["LTP"].isna().all():
             st.caption("No ticks for these symbols yet.")
 

@@ -1,6 +1,6 @@
 """What a desk page needs to know first: who is acting, the market clock, an LTP, and the
-notices about proposals (expired undecided, refused by risk) shown as a toast on the next page
-load and listed on Home."""
+notices about proposals (expired undecided, refused by risk) and triggered alerts
+(``AlertService.notices``), shown as a toast on the next page load and listed on Home."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ NOTICES_SEEN = "desk_notices_seen"
 FIRST_LOAD_WINDOW = timedelta(hours=1)
 #: At most this many toasts per page load; the rest are counted in one more toast.
 MAX_TOASTS = 3
-_ICONS = {"expired": ":material/timer_off:", "refused": ":material/block:"}
+_ICONS = {"expired": ":material/timer_off:", "refused": ":material/block:", "alert": ":material/notifications_active:"}
 
 
 def current_user() -> str:
@@ -55,11 +55,17 @@ def ltp_of(svc: Any, token: int) -> Decimal | None:
 
 
 def _notices(svc: Any) -> tuple[list, datetime] | None:
-    """``(notices newest first, market now)``, or ``None`` when the store or Redis is down."""
+    """``(notices newest first, market now)``, or ``None`` when the store or Redis is down. The
+    triggered alerts join when their store answers."""
     try:
-        return svc.trading.notices(), desk_clock(svc).now
+        notices, now = svc.trading.notices(), desk_clock(svc).now
     except INFRA_ERRORS:
         return None
+    try:
+        notices = sorted([*notices, *svc.alerts.notices()], key=lambda n: n.at, reverse=True)
+    except INFRA_ERRORS:
+        pass
+    return notices, now
 
 
 def page_notices(svc: Any) -> int:

@@ -17,9 +17,10 @@ list behaves the same way:
             "XYZ", "exchange": "NSE", "side": "BUY" | "SELL"}`` (the ticket consumes it)
   Analyse   ``pages/analysis.py`` with ``st.session_state["analysis_prefill"] = "NSE:XYZ"``
             (the Analysis page moves it into its symbol field once)
+  Alert     ``pages/alerts.py`` with ``st.session_state["alert_prefill"] = "NSE:XYZ"`` (the Alerts
+            page moves it into its new-alert instrument field once); offered where the list
+            passes ``actions=WATCHLIST_ACTIONS`` (Home's watchlist)
   ========  ===================================================================================
-
-"Add alert" is not offered: the desk has no alerts yet.
 """
 
 from __future__ import annotations
@@ -34,16 +35,22 @@ from core.errors import ValidationError
 CHART_PAGE = "pages/chart.py"
 ORDERS_PAGE = "pages/orders.py"
 ANALYSIS_PAGE = "pages/analysis.py"
+ALERTS_PAGE = "pages/alerts.py"
 #: Session keys the target pages read (and pop) on their next run.
 TICKET_PREFILL = "ticket_prefill"
 ANALYSIS_PREFILL = "analysis_prefill"
-#: Every action, in the order the bar shows them.
+ALERT_PREFILL = "alert_prefill"
+#: The default actions, in the order the bar shows them.
 ACTIONS = ("Chart", "Buy", "Sell", "Analyse")
+#: Home's watchlist: the defaults plus "Alert" (Kite's "Create alert" on an instrument).
+WATCHLIST_ACTIONS = (*ACTIONS, "Alert")
+_KNOWN = WATCHLIST_ACTIONS
 _HELP = {
     "Chart": "Open {key} on the Chart page",
     "Buy": "Open the order ticket on Orders & Positions with BUY {key} filled in",
     "Sell": "Open the order ticket on Orders & Positions with SELL {key} filled in",
     "Analyse": "Ask the Analysis page for a second opinion on {key}",
+    "Alert": "Create an alert on {key} (Alerts page)",
 }
 
 
@@ -130,7 +137,8 @@ def action_bar(
     tradable : bool
         ``False`` (an index) disables Buy and Sell, saying why.
     actions : sequence of str
-        Which of ``ACTIONS`` to show, in that order (the Chart page leaves out Chart).
+        Which of ``WATCHLIST_ACTIONS`` to show, in that order (default ``ACTIONS``; the Chart page
+        leaves out Chart, Home adds Alert).
     before_chart : callable, optional
         Called with the key before Chart switches page; returning ``False`` stays (e.g. the
         Scanner adds the symbol to the watchlist and stops on a refusal it has shown).
@@ -140,9 +148,9 @@ def action_bar(
     ValidationError
         For an action not in ``ACTIONS``.
     """
-    unknown = [a for a in actions if a not in ACTIONS]
+    unknown = [a for a in actions if a not in _KNOWN]
     if unknown:
-        raise ValidationError(f"row actions must be among {list(ACTIONS)}, was {unknown}")
+        raise ValidationError(f"row actions must be among {list(_KNOWN)}, was {unknown}")
     picked = instrument_key is not None
     cols = st.columns([1] * len(actions) + [max(1, 6 - len(actions))], vertical_alignment="center")
     pressed: str | None = None
@@ -170,5 +178,9 @@ def action_bar(
         open_chart(instrument_key)
     elif pressed == "Analyse":
         open_analysis(instrument_key)
+    elif pressed == "Alert":
+        exchange, symbol = split_key(instrument_key)
+        st.session_state[ALERT_PREFILL] = f"{exchange}:{symbol}"
+        st.switch_page(ALERTS_PAGE)
     else:
         open_ticket(instrument_key, pressed.upper())
