@@ -14,6 +14,7 @@ from app.market.clock import last_sessions
 from app.ui import backtest_charts as charts
 from app.ui import formatting as fmt
 from app.ui import labels
+from app.ui import sweep_section
 from app.ui.auth import guard_page
 from app.ui.state import get_services
 from core.errors import ValidationError
@@ -196,3 +197,6 @@ if done:
     with st.container(key="backtest_results"):  # a stable CSS class for browser tests
         if picked:
             show_results(picked, tags)
+
+st.divider()
+sweep_section.render(services, options, first_day, last_day)  # parameter sweeps and walk-forwards

@@ -97,6 +97,11 @@ class SweepService:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ submit
+    @staticmethod
+    def catalog() -> list[tuple[str, str]]:
+        """``(name, title)`` of every strategy a sweep can run (the 1-minute, intraday ones)."""
+        return [(n, c.title) for n, c in STRATEGIES.items() if getattr(c, "interval", "minute") == "minute"]
+
     def submit(self, strategy: str, params: Mapping[str, Any], ranges: Mapping[str, Sequence[Any]],
                symbols: Sequence[str], start: date, end: date, *, now: datetime, metric: str = "sharpe",
                fit_sessions: int | None = None, test_sessions: int | None = None, anchored: bool = False,
@@ -119,6 +124,9 @@ class SweepService:
         cls = STRATEGIES.get(strategy)
         if cls is None:
             raise ValidationError(f"unknown strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
+        if getattr(cls, "interval", "minute") != "minute":
+            raise ValidationError(f"{strategy} trades on {cls.interval} bars; sweeps run 1-minute strategies: "
+                                  f"choose one of {[n for n, _ in self.catalog()]}")
         if not isinstance(params, Mapping):
             raise ValidationError("params must be a mapping of parameter name to value")
         require_date_range(start, end)
