@@ -249,6 +249,9 @@ class _Run:
         self.marked = -1  # the last timeline step whose equity is recorded
         self._circuits: dict[tuple[int, float, float], CircuitBand | None] = {}
         self._session: TradingSession | None = None
+        self._risk_pf: Portfolio | None = None  # risk_state's cache: the portfolio and step it was made for
+        self._risk_step = -1
+        self._risk: tuple = ()
         self.cash = float(config.capital)
         self.seq = 0
         self.day: date | None = None
@@ -368,14 +371,21 @@ class _Run:
 
     # ---------------------------------------------------------------- orders
     def risk_state(self) -> RiskState:
-        marks = {t: price_from_float(float(self.close_tl[t][self.step])) for t, q in self.pos.items() if q}
-        f = funds(self.pf, marks)
-        p = pnl(self.pf, marks)
-        self.peak = max(self.peak, f.equity)
+        """The account as the gatekeeper sees it now. Funds, P&L and positions depend only on
+        the portfolio (immutable: any fill or fee makes a new one) and the step's marks, so they
+        are computed once per (step, portfolio) — a step with many refused entries pays once."""
+        if self._risk_pf is not self.pf or self._risk_step != self.step:
+            marks = {t: price_from_float(float(self.close_tl[t][self.step])) for t, q in self.pos.items() if q}
+            f = funds(self.pf, marks)
+            positions = FrozenMap({(q.instrument_token, q.product): q.quantity for q in self.pf.open_positions()})
+            self._risk = (f, pnl(self.pf, marks), positions)
+            self._risk_pf, self._risk_step = self.pf, self.step
+            self.peak = max(self.peak, f.equity)
+        f, p, positions = self._risk
         return RiskState(
             capital=self.pf.capital, equity=f.equity, equity_peak=self.peak, day_pnl=p.day,
             orders_today=sum(self.orders_today.values()), orders_today_by_symbol=FrozenMap(self.orders_today),
-            positions=FrozenMap({(q.instrument_token, q.product): q.quantity for q in self.pf.open_positions()}),
+            positions=positions,
             consecutive_losses=self.loss_streak, last_loss_at=self.last_loss_at,
             last_fills=FrozenMap(self.last_fills), available_margin=f.available_margin,
             mis_leverage=self.pf.mis_leverage)
