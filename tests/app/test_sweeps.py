@@ -117,6 +117,7 @@ def test_cancel_skips_the_queued_runs_and_a_redelivery_of_a_finished_run(make):
     (dict(ranges={"fast": [50], "slow": [10]}), "no combination"),
     (dict(metric="luck"), "cannot rank by 'luck'"),
     (dict(strategy="nope"), "unknown strategy"),
+    (dict(strategy="breakout_52w"), "sweeps run 1-minute strategies"),
     (dict(symbols=[]), "universe is empty"),
     (dict(start=date(2020, 1, 1), end=date(2020, 1, 2)), "no bars for"),
     (dict(fit_sessions=0, test_sessions=1), "at least 1"),
