@@ -25,13 +25,13 @@ import pandas as pd
 
 from core.backtest.daily import DAY_SPAN, session_days, session_open_ns
 from core.errors import ValidationError
-from core.orders import Product, price_from_float, tick_size_for
-from core.orders.ticks import TICK_REGIMES
+from core.orders import Product
+from core.orders.ticks import TICK_REGIMES, follows_nse_equity_ticks
 from core.strategies.base import Strategy
 
 _EPOCH = date(1970, 1, 1)
 _REGIME_DAYS = np.array([(r.effective_from - _EPOCH).days for r in TICK_REGIMES], dtype=np.int64)
-_UNIFORM = np.array([r.uniform for r in TICK_REGIMES])
+_OHLCV = ["open", "high", "low", "close", "volume"]
 
 
 class SessionDates:
@@ -56,21 +56,21 @@ def prepare_daily(strategy: Strategy, ordered: Sequence[Any], make: Callable[...
     Raises ``ValidationError`` for a series whose index is not tz-aware or holds two bars on
     one IST date, or (from the strategy) malformed bars.
     """
-    days, cols = [], {c: [] for c in ("open", "high", "low", "close", "volume")}
+    days, blocks = [], []
     for ib in ordered:
         try:
             day, order = session_days(ib.bars.index)
         except ValidationError as exc:
             raise ValidationError(f"{ib.instrument.tradingsymbol}: {exc}") from None
         days.append(day)
-        for c, out in cols.items():
-            x = ib.bars[c].to_numpy(np.float64)
-            out.append(x if order is None else x[order])
+        x = ib.bars[_OHLCV].to_numpy(np.float64)
+        blocks.append(x if order is None else x[order])
     lens = np.array([len(d) for d in days], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
     day = np.concatenate(days)
-    o, h, lo, c, v = (np.concatenate(cols[k]) for k in ("open", "high", "low", "close", "volume"))
-    index = pd.DatetimeIndex(session_open_ns(day), tz="UTC").tz_convert("Asia/Kolkata")
+    o, h, lo, c, v = np.concatenate(blocks).T.copy()
+    ts = session_open_ns(day)
+    index = pd.DatetimeIndex(ts, tz="UTC").tz_convert("Asia/Kolkata")
     frame = pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": v}, index=index)
     feats = strategy.stacked_features(frame, starts)
     names = tuple(feats.columns)
@@ -89,7 +89,7 @@ def prepare_daily(strategy: Strategy, ordered: Sequence[Any], make: Callable[...
         inst = ib.instrument
         variants = tuple(inst if t == inst.tick_size else replace(inst, tick_size=t) for t in ticks)
         out.append(make(inst=inst, token=int(inst.instrument_token), symbol=inst.tradingsymbol,
-                        ts=index[a:z].as_unit("ns").asi8, o=o[a:z], h=h[a:z], lo=lo[a:z], c=c[a:z],
+                        ts=ts[a:z], o=o[a:z], h=h[a:z], lo=lo[a:z], c=c[a:z],
                         v=v[a:z].astype(np.int64), feats={k: fx[k][a:z] for k in names}, last_of_day=last[a:z],
                         prev_close=prev[a:z], day_open=o[a:z], day_high=h[a:z], day_low=lo[a:z], cols=names,
                         day_id=tick_code[a:z], day_insts=variants, days=SessionDates(day[a:z]),
@@ -99,33 +99,39 @@ def prepare_daily(strategy: Strategy, ordered: Sequence[Any], make: Callable[...
 
 def _tick_codes(ordered: Sequence[Any], day: np.ndarray, close: np.ndarray, first_open: np.ndarray,
                 starts: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, list[Decimal]]:
-    """``(code per bar, ticks)``: bar ``j``'s tick (₹) is ``ticks[code[j]]``."""
+    """``(code per bar, ticks)``: bar ``j``'s tick (₹) is ``ticks[code[j]]``. The reference price
+    is rounded to the paisa as ``price_from_float`` does, and each distinct one is looked up once
+    with the regime's own ``TickRegime.tick_for``."""
     sym = np.repeat(np.arange(len(lens)), lens)
     month = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
     key = sym * (1 << 20) + month
     end = np.ones(len(key), dtype=bool)
     end[:-1] = key[1:] != key[:-1]
     end_keys, end_close = key[end], close[end]
-    k = np.maximum(np.searchsorted(end_keys, key, side="left") - 1, 0)
-    has = (np.searchsorted(end_keys, key, side="left") > 0) & (end_keys[k] >> 20 == sym)
-    ref = np.where(has, end_close[k], first_open[starts][sym])
+    at = np.searchsorted(end_keys, key, side="left")
+    k = np.maximum(at - 1, 0)
+    ref = np.where((at > 0) & (end_keys[k] >> 20 == sym), end_close[k], first_open[starts][sym])
     regime = np.maximum(np.searchsorted(_REGIME_DAYS, day, side="right") - 1, 0)
-    ref = np.where(_UNIFORM[regime], 0.0, ref)  # a uniform regime needs no reference price
-    pairs, pair_code = np.unique(ref + 1j * regime, return_inverse=True)
-    sigs = [(i.instrument.exchange, i.instrument.segment, i.instrument.instrument_type, i.instrument.tick_size)
-            for i in ordered]
-    sig_id = {sg: n for n, sg in enumerate(dict.fromkeys(sigs))}
-    sym_sig = np.array([sig_id[sg] for sg in sigs], dtype=np.int64)
-    combos, combo_code = np.unique(pair_code.reshape(-1) * len(sig_id) + sym_sig[sym], return_inverse=True)
-    by_sig = {n: ordered[sigs.index(sg)].instrument for sg, n in sig_id.items()}
     ticks: list[Decimal] = []
-    tick_of = np.empty(len(combos), dtype=np.int64)
-    for m, cb in enumerate(combos.tolist()):
-        pair, g = pairs[cb // len(sig_id)], cb % len(sig_id)
-        r, regime_n = float(pair.real), int(pair.imag)
-        reference = price_from_float(r) if np.isfinite(r) and r > 0 else None
-        tick = tick_size_for(by_sig[g], TICK_REGIMES[regime_n].effective_from, reference)
+
+    def code_of(tick: Decimal) -> int:
         if tick not in ticks:
             ticks.append(tick)
-        tick_of[m] = ticks.index(tick)
-    return tick_of[combo_code.reshape(-1)], ticks
+        return ticks.index(tick)
+
+    insts = [ib.instrument for ib in ordered]
+    code = np.array([code_of(i.tick_size) for i in insts], dtype=np.int64)[sym]  # the listed tick
+    follows = np.array([follows_nse_equity_ticks(i.exchange, i.segment, i.instrument_type) for i in insts])[sym]
+    for g, reg in enumerate(TICK_REGIMES):
+        rows = np.flatnonzero((regime == g) & follows)
+        if not len(rows):
+            continue
+        if reg.uniform:
+            code[rows] = code_of(reg.bands[0].tick)
+            continue
+        r = ref[rows]
+        ok = np.isfinite(r) & (r > 0)  # else no reference: the listed tick
+        paise, inverse = np.unique(np.round(r[ok] * 100).astype(np.int64), return_inverse=True)
+        found = np.array([code_of(reg.tick_for(Decimal(int(p)).scaleb(-2))) for p in paise.tolist()], dtype=np.int64)
+        code[rows[ok]] = found[inverse.reshape(-1)]
+    return code, ticks
