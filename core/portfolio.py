@@ -384,8 +384,9 @@ def roll_day(portfolio: Portfolio, day: date) -> Portfolio:
     square-off marks; drop settled lots. Raises ``ValidationError`` unless ``day`` is later."""
     if day <= portfolio.trading_day:
         raise ValidationError(f"roll_day needs a day after {portfolio.trading_day}, was {day}")
-    positions = {
+    positions = {  # a position that did not trade yesterday is kept as it is (held CNC lines)
         k: replace(p, buy_quantity=0, buy_value=ZERO, sell_quantity=0, sell_value=ZERO)
+        if p.buy_quantity or p.sell_quantity or p.buy_value or p.sell_value else p
         for k, p in portfolio.positions.items()
         if p.quantity
     }
