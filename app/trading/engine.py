@@ -78,12 +78,14 @@ class TradingEngine(OrderExecution):
         for pos in self.portfolio(day).open_positions():
             if pos.product is Product.MIS:
                 placed += self._square_off_one(pos, day, now)
+        if self.config.square_off_fee:
+            self._charge_square_offs(day)
         return placed
 
     def _square_off_one(self, pos: Any, day: Any, now: datetime) -> int:
         """One run for one open MIS position: the attempt's orders (one per at most
-        ``square_off_max_quantity`` shares, ``square_off.split_quantity``), each recorded and, on
-        the day's first square-off of the position, each charged ₹50 + GST. Returns orders placed."""
+        ``square_off_max_quantity`` shares, ``square_off.split_quantity``), each recorded; their
+        fees are written after the run (``_charge_square_offs``). Returns orders placed."""
         trace = square_off.trace_id(day, pos.instrument_token)
         attempt, last = self._last_square_off(trace)
         resting = [o for o in last if o["status"] in square_off.IN_FLIGHT]
@@ -120,21 +122,38 @@ class TradingEngine(OrderExecution):
             placed.append((approval_id, qty))
         if not placed:
             return 0
-        if self.config.square_off_fee:
-            # ₹50 + GST per Zerodha square-off order of at most 30,000 shares (core.charges)
-            fees = [dict(entry_id=f"{aid}/fee", at=to_utc(now), day=day, kind="SQUARE_OFF_CHARGE",
-                         amount=-square_off_charge(schedule, qty).total, reference=f"O-{aid}",
-                         instrument_token=pos.instrument_token, trace_id=trace,
-                         memo=f"auto square-off ₹50 + GST (order {n} of {len(placed)}, {qty:,} shares)")
-                    for n, (aid, qty) in enumerate(placed, start=1)]
-            self.store.mark_square_off(
-                dict(day=day, instrument_token=pos.instrument_token, product="MIS", order_id=f"O-{placed[0][0]}",
-                     at=to_utc(now)), fees)
         orders = [self.store.get_order(f"O-{aid}") for aid, _ in placed]
         unfilled = [o for o in orders if o is None or o["status"] != "COMPLETE"]
         if unfilled and not refused:
             self._square_off_refused(pos, trace, attempt, now, unfilled[0])
         return len(placed)
+
+    def _charge_square_offs(self, day: Any) -> None:
+        """Charge ₹50 + GST for each order of every position's first square-off attempt of ``day``
+        that placed orders (Zerodha: per square-off order of at most 30,000 shares,
+        ``core.charges.square_off_charge``), and mark the position squared off for the day
+        (``square_offs``). Entry ids are the orders' own (``<approval_id>/fee``) and the store
+        adds only what is missing (``TradingStore.record_square_off``), so this runs after every
+        square-off run: a run that died between a fill and its fee (a worker killed) is healed
+        by the next run, and each fee is written exactly once. Reads: the day's square-off
+        approvals and fee entries; writes only when a fee is missing."""
+        charged = self.store.ledger_entry_ids(day, "SQUARE_OFF_CHARGE")
+        by_trace: dict[str, dict[str, dict]] = {}
+        for row in self.store.approvals_traced(square_off.trace_prefix(day)):
+            by_trace.setdefault(row["trace_id"], {})[row["approval_id"]] = row
+        schedule = schedule_for(day, self.schedules)
+        for trace, approvals in by_trace.items():
+            parts = square_off.first_placed_attempt(trace, approvals)
+            if not parts or all(f"{p['approval_id']}/fee" in charged for p in parts):
+                continue
+            token, at = int(parts[0]["instrument_token"]), parts[0]["created_at"]  # when that run placed them
+            fees = [dict(entry_id=f"{p['approval_id']}/fee", at=at, day=day, kind="SQUARE_OFF_CHARGE",
+                         amount=-square_off_charge(schedule, int(p["quantity"])).total,
+                         reference=f"O-{p['approval_id']}", instrument_token=token, trace_id=trace,
+                         memo=f"auto square-off ₹50 + GST (order {n} of {len(parts)}, {int(p['quantity']):,} shares)")
+                    for n, p in enumerate(parts, start=1)]
+            self.store.record_square_off(dict(day=day, instrument_token=token, product="MIS",
+                                              order_id=f"O-{parts[0]['approval_id']}", at=at), fees)
 
     def _last_square_off(self, trace: str) -> tuple[int | None, list[dict]]:
         """(last attempt number, the order rows of its parts) of ``trace``; (None, []) before any

@@ -48,7 +48,12 @@ class SquareOffRefusal:
 
 
 def trace_id(day: date, token: int) -> str:
-    return f"SQ-{day:%Y%m%d}-{int(token)}-MIS"
+    return f"{trace_prefix(day)}{int(token)}-MIS"
+
+
+def trace_prefix(day: date) -> str:
+    """The start every square-off trace id of ``day`` shares (``trace_id``)."""
+    return f"SQ-{day:%Y%m%d}-"
 
 
 def attempt_id(trace: str, attempt: int) -> str:
@@ -59,6 +64,22 @@ def part_id(trace: str, attempt: int, part: int) -> str:
     """Approval id of order ``part`` (0 = first) of ``attempt``: the attempt id, then ``-P2``, ``-P3`` ..."""
     base = attempt_id(trace, attempt)
     return base if part == 0 else f"{base}-P{part + 1}"
+
+
+def first_placed_attempt(trace: str, approvals: dict[str, dict]) -> list[dict]:
+    """The approval rows of the parts of ``trace``'s first attempt that placed any order, part 0
+    first ([] if none did); ``approvals``: the trace's approval rows by approval id. An attempt's
+    parts are placed in order and stop at the first refused, so they are contiguous."""
+    for n in range(MAX_ATTEMPTS):
+        if attempt_id(trace, n) in approvals:
+            parts = []
+            for k in range(MAX_PARTS):
+                row = approvals.get(part_id(trace, n, k))
+                if row is None:
+                    break
+                parts.append(row)
+            return parts
+    return []
 
 
 def placing_row(approval_id: str) -> dict:

@@ -17,7 +17,7 @@ from app.trading import square_off
 from core.orders import Product
 from core.risk import RiskLimits
 from core.timeutil import IST
-from tests.fixtures_trading import INFY, T0, D, desk, intent, later  # noqa: F401
+from tests.fixtures_trading import INFY, T0, D, desk, intent, later, pg_desk  # noqa: F401
 
 CUT = datetime(2016, 8, 17, 15, 20, tzinfo=IST)
 
@@ -97,3 +97,54 @@ def test_a_short_position_is_bought_back_in_parts(desk):  # noqa: F811
     parts = sorted((o.side, o.quantity) for o in desk.svc.order_book() if o.tag == "SQUAREOFF")
     assert parts == [("BUY", 15_000), ("BUY", 30_000)]
     assert desk.svc.charges_today(CUT).square_off_fee == D("100.00")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_desk(request):  # noqa: F811
+    return request.getfixturevalue("desk" if request.param == "sqlite" else "pg_desk")
+
+
+def test_square_off_fee_lost_to_a_killed_run_is_written_once_by_the_next_run(any_desk, monkeypatch):
+    """The run that fills the square-off dies before its fee is written (a worker killed between
+    the fill and the fee): the next run finds the position flat, writes the ₹50 + GST fee with its
+    deterministic entry id, and later runs write nothing more. Both stores."""
+    d = any_desk
+    _big_position(d, 40_000)  # two orders: 30,000 + 10,000
+    d.tick(INFY, 10.5, at=CUT)
+    record = d.store.record_square_off
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("worker killed between the fill and the fee write")
+
+    monkeypatch.setattr(d.store, "record_square_off", killed)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        d.svc.square_off_mis(CUT)
+    assert {p.product: p.quantity for p in d.svc.positions(CUT)} == {"MIS": 0}  # filled: both orders
+    fees = lambda: sorted((e["entry_id"], D(e["amount"])) for e in d.store.ledger_entries()  # noqa: E731
+                          if e["kind"] == "SQUARE_OFF_CHARGE")
+    assert fees() == []
+
+    monkeypatch.setattr(d.store, "record_square_off", record)
+    assert d.svc.square_off_mis(CUT + timedelta(seconds=30)) == 0  # flat: nothing placed again
+    trace = square_off.trace_id(CUT.date(), INFY)
+    assert fees() == [(f"{trace}-P2/fee", D("-59.00")), (f"{trace}/fee", D("-59.00"))]
+    assert d.svc.charges_today(CUT).square_off_fee == D("100.00")  # ₹50 × 2 (their GST is in the GST line)
+    snapshot = d.ledger_snapshot()
+    assert d.svc.square_off_mis(CUT + timedelta(seconds=60)) == 0
+    assert d.ledger_snapshot() == snapshot and len(fees()) == 2
+    assert d.svc.funds(CUT + timedelta(seconds=90)).reconciled
+
+
+def test_record_square_off_adds_only_what_is_missing(any_desk):
+    """Two runs writing the same deterministic rows (one saw 1 of 2 parts placed): each fee once,
+    one square-off mark per position and day."""
+    d = any_desk
+    day = CUT.date()
+    fee = lambda aid: dict(entry_id=f"{aid}/fee", at=CUT, day=day, kind="SQUARE_OFF_CHARGE",  # noqa: E731
+                           amount=D("-59.00"), reference=f"O-{aid}", instrument_token=INFY, trace_id="SQ", memo="")
+    mark = dict(day=day, instrument_token=INFY, product="MIS", order_id="O-A", at=CUT)
+    d.store.record_square_off(mark, [fee("A")])
+    d.store.record_square_off(mark, [fee("A"), fee("A-P2")])
+    d.store.record_square_off(mark, [fee("A"), fee("A-P2")])
+    assert d.store.ledger_entry_ids(day, "SQUARE_OFF_CHARGE") == {"A/fee", "A-P2/fee"}
+    assert sum(1 for e in d.store.ledger_entries() if e["kind"] == "SQUARE_OFF_CHARGE") == 2

@@ -19,6 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -574,16 +576,32 @@ class TradingStore:
 
     # ------------------------------------------------------------------ square-off marks
 
-    def mark_square_off(self, row: Row, fee_entries: Sequence[Row] = ()) -> bool:
-        """Record the day's square-off of one position (+ its fee); False if already done."""
-        try:
-            with self._tx() as conn:
-                conn.execute(insert(t.square_offs).values(**row))
-                if fee_entries:
-                    conn.execute(insert(t.ledger), list(fee_entries))
-            return True
-        except IntegrityError:
-            return False
+    def record_square_off(self, row: Row, fee_entries: Sequence[Row] = ()) -> None:
+        """Record the day's square-off of one position (``row``: ``square_offs``; kept as it is
+        if the position's row of that day exists) and every fee ledger entry not stored yet (by
+        ``entry_id``), in one transaction (``INSERT … ON CONFLICT DO NOTHING``). Idempotent: a
+        re-run, or two runs writing the same deterministic rows, add each row once."""
+        dialect_insert = pg_insert if self._pg else sqlite_insert
+        with self._tx() as conn:
+            conn.execute(dialect_insert(t.square_offs).on_conflict_do_nothing(
+                index_elements=["day", "instrument_token", "product"]), [row])
+            if fee_entries:
+                conn.execute(dialect_insert(t.ledger).on_conflict_do_nothing(index_elements=["entry_id"]),
+                             list(fee_entries))
+
+    def approvals_traced(self, prefix: str) -> list[Row]:
+        """Approvals whose ``trace_id`` starts with ``prefix`` (the day's square-offs:
+        ``SQ-YYYYMMDD-``), oldest first."""
+        q = (select(t.approvals).where(t.approvals.c.trace_id.startswith(prefix, autoescape=True))
+             .order_by(t.approvals.c.created_at, t.approvals.c.approval_id))
+        with self._read() as conn:
+            return _rows(conn.execute(q))
+
+    def ledger_entry_ids(self, day: date, kind: str) -> set[str]:
+        """``entry_id`` of every ledger entry of ``kind`` on ``day``."""
+        q = select(t.ledger.c.entry_id).where(and_(t.ledger.c.day == day, t.ledger.c.kind == kind))
+        with self._read() as conn:
+            return set(conn.execute(q).scalars())
 
     # ------------------------------------------------------------------ audit
 
