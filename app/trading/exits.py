@@ -245,6 +245,11 @@ class ExitManagement:
         order_id = f"O-{action.key}"
         try:
             if isinstance(action, ex.Place):
+                row = self.exit_store.get(group.group_id)  # a nested fill may have closed the group meanwhile
+                now_group = group_from_json(row["state"]) if row is not None else None
+                if now_group is None or now_group.status is not ex.GroupStatus.ACTIVE or \
+                        now_group.leg(action.leg).key != action.key:
+                    return
                 out = self._place_direct(action.intent, source=EXIT_SOURCE, user="system", now=now,
                                          enqueue=lambda a, **_: self.execute_approval(a, now=now),
                                          reason=f"{action.leg.lower()} exit of {group.tradingsymbol} "
