@@ -3,10 +3,11 @@
 processed message to the file ``A2F_TIMINGS`` names.
 
 Each line: ``approval_id``; ``dequeued`` (the worker thread took the message), ``ordered``
-(the order row was stored), ``done`` (the actor returned), all wall-clock seconds
-(``time.time()``, comparable with the bench process on the same machine); ``commits``: the
-``[body_done, committed]`` wall times of every write transaction of the message
-(``TradingStore._tx``), the last one being the fill's.
+(the order row was stored), ``filled`` (the fill transaction returned, committed), ``done`` (the
+actor returned), all wall-clock seconds (``time.time()``, comparable with the bench process on
+the same machine); ``commits``: the ``[body_done, committed]`` wall times of every
+``TradingStore._tx`` transaction of the message (the order's; on SQLite the fill's too; on
+PostgreSQL the fill's COMMIT is pipelined with its statements, ``pg_fill``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class StageTimes(Middleware):
             out.write(json.dumps(record) + "\n")
 
 
-_tx, _place_order = TradingStore._tx, TradingStore.place_order
+_tx, _place_order, _apply_fill = TradingStore._tx, TradingStore.place_order, TradingStore.apply_fill
 
 
 @contextmanager
@@ -68,6 +69,15 @@ def _timed_place_order(self, row, audit=None):
     return stored
 
 
+def _timed_apply_fill(self, fill, **kwargs):
+    stored = _apply_fill(self, fill, **kwargs)
+    record = _record()
+    if record is not None and stored:
+        record["filled"] = time.time()
+    return stored
+
+
 TradingStore._tx = _timed_tx
 TradingStore.place_order = _timed_place_order
+TradingStore.apply_fill = _timed_apply_fill
 dramatiq.get_broker().add_middleware(StageTimes())

