@@ -34,8 +34,8 @@ def _effective_poll_ms(**env: str) -> int:
     return int(out.stdout.strip())
 
 
-def test_procfile_worker_polls_idle_queues_at_most_every_100_ms():
-    assert _effective_poll_ms() == 100
+def test_procfile_worker_polls_idle_queues_at_most_every_50_ms():
+    assert _effective_poll_ms() == 50
 
 
 @pytest.mark.parametrize("ms", ["25", "500"])
