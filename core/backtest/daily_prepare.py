@@ -63,7 +63,8 @@ def prepare_daily(strategy: Strategy, ordered: Sequence[Any], make: Callable[...
         except ValidationError as exc:
             raise ValidationError(f"{ib.instrument.tradingsymbol}: {exc}") from None
         days.append(day)
-        x = ib.bars[_OHLCV].to_numpy(np.float64)
+        b = ib.bars
+        x = (b if b.columns.tolist() == _OHLCV else b[_OHLCV]).to_numpy(np.float64)
         blocks.append(x if order is None else x[order])
     lens = np.array([len(d) for d in days], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
@@ -87,7 +88,9 @@ def prepare_daily(strategy: Strategy, ordered: Sequence[Any], make: Callable[...
     for n, ib in enumerate(ordered):
         a, z = int(starts[n]), int(starts[n] + lens[n])
         inst = ib.instrument
-        variants = tuple(inst if t == inst.tick_size else replace(inst, tick_size=t) for t in ticks)
+        used = set(np.unique(tick_code[a:z]).tolist())  # a variant per tick this series has
+        variants = tuple(inst if t == inst.tick_size or n_t not in used else replace(inst, tick_size=t)
+                         for n_t, t in enumerate(ticks))
         out.append(make(inst=inst, token=int(inst.instrument_token), symbol=inst.tradingsymbol,
                         ts=ts[a:z], o=o[a:z], h=h[a:z], lo=lo[a:z], c=c[a:z],
                         v=v[a:z].astype(np.int64), feats={k: fx[k][a:z] for k in names}, last_of_day=last[a:z],
