@@ -315,21 +315,47 @@ def alert_from_dict(data: Mapping[str, Any]) -> Alert:
 # ---------------------------------------------------------------------------------------- evaluation
 
 
+#: Column order of the evaluator's value arrays.
+_ATTRS = tuple(Attribute)
+_ATTR_COL = {a: i for i, a in enumerate(_ATTRS)}
+_OPS = tuple(Operator)
+_OP_CODE = {o: i for i, o in enumerate(_OPS)}
+_NP_COMPARE = (np.greater_equal, np.less_equal, np.greater, np.less, np.equal)  # in _OPS order
+
+
 def tick_values(packet_length: int, last_price: float, high: float, low: float, close: float,
                 volume: float) -> dict[Attribute, float]:
     """The attributes one packet carries (absent ones left out; see the module docstring)."""
-    values = {Attribute.LTP: last_price}
-    if packet_length == _LTP_LEN:
-        return values
-    if high > 0:
-        values[Attribute.DAY_HIGH] = high
-    if low > 0:
-        values[Attribute.DAY_LOW] = low
-    if close > 0:
-        values[Attribute.CHANGE_PCT] = (last_price - close) * 100.0 / close
-    if packet_length not in _INDEX_LENS:
-        values[Attribute.VOLUME] = float(volume)
-    return values
+    row = _value_rows(np.array([packet_length]), np.array([last_price], dtype=float), np.array([high], dtype=float),
+                      np.array([low], dtype=float), np.array([close], dtype=float),
+                      np.array([volume], dtype=float))[0]
+    return {a: float(row[i]) for i, a in enumerate(_ATTRS) if not math.isnan(row[i])}
+
+
+def _value_rows(plen: np.ndarray, ltp: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+                volume: np.ndarray) -> np.ndarray:
+    """``(n, 5)`` float64 attribute values (``_ATTRS`` order), NaN where the packet lacks the field."""
+    n = ltp.shape[0]
+    out = np.full((n, len(_ATTRS)), np.nan)
+    out[:, _ATTR_COL[Attribute.LTP]] = ltp
+    quote = plen != _LTP_LEN
+    out[:, _ATTR_COL[Attribute.DAY_HIGH]] = np.where(quote & (high > 0), high, np.nan)
+    out[:, _ATTR_COL[Attribute.DAY_LOW]] = np.where(quote & (low > 0), low, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[:, _ATTR_COL[Attribute.CHANGE_PCT]] = np.where(quote & (close > 0), (ltp - close) * 100.0 / close, np.nan)
+    equity = quote & ~np.isin(plen, _INDEX_LENS)
+    out[:, _ATTR_COL[Attribute.VOLUME]] = np.where(equity, volume, np.nan)
+    return out
+
+
+def _compare(op: np.ndarray, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Element-wise ``lhs <op> rhs`` for operator codes ``op``; False where either side is NaN."""
+    out = np.zeros(lhs.shape[0], dtype=bool)
+    for code, fn in enumerate(_NP_COMPARE):
+        m = op == code
+        if m.any():
+            out[m] = fn(lhs[m], rhs[m])
+    return out
 
 
 class AlertEvaluator:
@@ -337,74 +363,120 @@ class AlertEvaluator:
 
     ``evaluate(batch)`` returns the alerts that fired, in packet order; a fired alert leaves the
     index at once (trigger once), so a later packet of the same batch does not fire it again.
+
+    Cost: a constant alert is checked against each packet of its token (vectorised: the batch's
+    watched packets × their alerts, one comparison array); an instrument-vs-instrument alert is
+    checked once per batch that carries either token, on the latest values of both (so two
+    packets of one token in one frame count as its last). Python runs only for alerts that fire.
     Not thread-safe: one ticker thread.
     """
 
     def __init__(self, alerts: Iterable[Alert] = ()) -> None:
-        self._by_token: dict[int, list[Alert]] = {}
-        self._tokens = np.zeros(0, dtype=np.int64)
-        self._last: dict[tuple[int, Attribute], float] = {}
         self.load(alerts)
 
     def load(self, alerts: Iterable[Alert]) -> None:
-        """Replace the active set with the enabled ones of ``alerts`` (the latest values seen are kept)."""
-        by_token: dict[int, list[Alert]] = {}
-        for a in alerts:
-            if a.active:
-                for t in a.tokens:
-                    by_token.setdefault(t, []).append(a)
-        self._by_token = by_token
-        self._tokens = np.fromiter(by_token, dtype=np.int64, count=len(by_token))
+        """Replace the active set with the enabled ones of ``alerts`` (latest values seen are kept)."""
+        active = [a for a in alerts if a.active]
+        old = getattr(self, "_tokens", None)
+        old_last = getattr(self, "_last", None)
+        self._tokens = np.unique(np.fromiter((t for a in active for t in a.tokens), dtype=np.int64))
+        self._last = np.full((self._tokens.shape[0], len(_ATTRS)), np.nan)
+        if old is not None and old.size and self._tokens.size:
+            keep = np.isin(self._tokens, old)
+            self._last[keep] = old_last[np.searchsorted(old, self._tokens[keep])]
+        const = sorted((a for a in active if a.rhs_token is None), key=lambda a: a.instrument_token)
+        self._const = const
+        self._c_tok = np.array([a.instrument_token for a in const], dtype=np.int64)
+        self._c_attr = np.array([_ATTR_COL[a.attribute] for a in const], dtype=np.int64)
+        self._c_op = np.array([_OP_CODE[a.operator] for a in const], dtype=np.int64)
+        self._c_rhs = np.array([a.rhs_constant for a in const], dtype=float)
+        self._c_live = np.ones(len(const), dtype=bool)
+        self._c_lo = np.searchsorted(self._c_tok, self._tokens, "left")  # per indexed token: its constant alerts
+        self._c_count = np.searchsorted(self._c_tok, self._tokens, "right") - self._c_lo
+        pair = [a for a in active if a.rhs_token is not None]
+        self._pair = pair
+        self._p_lhs = np.searchsorted(self._tokens, np.array([a.instrument_token for a in pair], dtype=np.int64))
+        self._p_rhs = np.searchsorted(self._tokens, np.array([a.rhs_token for a in pair], dtype=np.int64))
+        self._p_attr = np.array([_ATTR_COL[a.attribute] for a in pair], dtype=np.int64)
+        self._p_rattr = np.array([_ATTR_COL[a.rhs_attribute] for a in pair], dtype=np.int64)  # type: ignore[index]
+        self._p_op = np.array([_OP_CODE[a.operator] for a in pair], dtype=np.int64)
+        self._p_live = np.ones(len(pair), dtype=bool)
 
     def __len__(self) -> int:
-        return len({a.alert_id for alerts in self._by_token.values() for a in alerts})
+        return int(self._c_live.sum() + self._p_live.sum())
 
     def evaluate(self, batch: Any) -> list[Trigger]:
         """Alerts fired by ``batch`` (a ``core.tick_batch.TickBatch``), in packet order."""
         if not self._tokens.size or not len(batch):
             return []
-        hit = np.flatnonzero(np.isin(batch.instrument_token, self._tokens))
-        if not hit.size:
+        tok = batch.instrument_token
+        pos = np.searchsorted(self._tokens, tok)
+        np.minimum(pos, self._tokens.shape[0] - 1, out=pos)
+        rows = np.flatnonzero(self._tokens[pos] == tok)
+        if not rows.size:
             return []
-        cols = zip(batch.instrument_token[hit].tolist(), batch.packet_length[hit].tolist(),
-                   batch.last_price[hit].tolist(), batch.high[hit].tolist(), batch.low[hit].tolist(),
-                   batch.close[hit].tolist(), batch.volume_traded[hit].tolist(),
-                   batch.exchange_timestamp[hit].tolist(), strict=True)
-        fired: list[Trigger] = []
-        for token, plen, ltp, high, low, close, volume, ets in cols:
-            tick = dict(instrument_token=token, last_price=ltp, high=high, low=low, close=close,
-                        volume_traded=volume, exchange_timestamp=ets)
-            fired.extend(self.evaluate_values(token, tick_values(plen, ltp, high, low, close, volume), tick))
-        return fired
+        values = _value_rows(batch.packet_length[rows], batch.last_price[rows], batch.high[rows], batch.low[rows],
+                             batch.close[rows], batch.volume_traded[rows].astype(float))
+
+        def tick(i: int) -> dict[str, Any]:
+            r = int(rows[i])
+            return dict(instrument_token=int(tok[r]), last_price=float(batch.last_price[r]),
+                        high=float(batch.high[r]), low=float(batch.low[r]), close=float(batch.close[r]),
+                        volume_traded=int(batch.volume_traded[r]),
+                        exchange_timestamp=int(batch.exchange_timestamp[r]))
+
+        return self._evaluate(tok[rows], pos[rows], values, tick)
 
     def evaluate_values(self, token: int, values: Mapping[Attribute, float],
                         tick: dict[str, Any] | None = None) -> list[Trigger]:
         """Record ``token``'s latest ``values`` and fire the alerts that read it. A backtest can
         call this per bar (e.g. LTP = close, day high/low so far, volume so far)."""
-        alerts = self._by_token.get(token)
-        if not alerts:
+        if not self._tokens.size:
             return []
-        last = self._last
+        k = int(np.searchsorted(self._tokens, token))
+        if k >= self._tokens.shape[0] or self._tokens[k] != token:
+            return []
+        row = np.full((1, len(_ATTRS)), np.nan)
         for attr, v in values.items():
-            last[(token, attr)] = v
-        fired: list[Trigger] = []
-        for a in list(alerts):
-            lhs = last.get((a.instrument_token, a.attribute))
-            rhs = a.rhs_constant if a.rhs_token is None else last.get((a.rhs_token, a.rhs_attribute))  # type: ignore[arg-type]
-            if lhs is None or rhs is None or not _COMPARE[a.operator](lhs, rhs):
-                continue
-            fired.append(Trigger(a, a.alert_count + 1, float(lhs), float(rhs), dict(tick or {})))
-            self._drop(a)
-        return fired
+            row[0, _ATTR_COL[attr]] = v
+        return self._evaluate(np.array([token], dtype=np.int64), np.array([k]), row, lambda _i: dict(tick or {}))
 
-    def _drop(self, alert: Alert) -> None:
-        for t in alert.tokens:
-            rest = [x for x in self._by_token.get(t, ()) if x.alert_id != alert.alert_id]
-            if rest:
-                self._by_token[t] = rest
-            else:
-                self._by_token.pop(t, None)
-        self._tokens = np.fromiter(self._by_token, dtype=np.int64, count=len(self._by_token))
+    def _evaluate(self, tokens: np.ndarray, pos: np.ndarray, values: np.ndarray, tick: Any) -> list[Trigger]:
+        """Rows ``values`` (``_ATTRS`` columns) of ``tokens`` (their index ``pos`` in ``_tokens``)."""
+        fired: list[tuple[int, Trigger]] = []
+        if self._const:
+            lo, counts = self._c_lo[pos], self._c_count[pos]
+            total = int(counts.sum())
+            if total:
+                pair_row = np.repeat(np.arange(tokens.shape[0]), counts)
+                start = np.repeat(np.cumsum(counts) - counts, counts)
+                which = np.repeat(lo, counts) + (np.arange(total) - start)
+                lhs = values[pair_row, self._c_attr[which]]
+                hit = _compare(self._c_op[which], lhs, self._c_rhs[which]) & self._c_live[which]
+                for j in np.flatnonzero(hit).tolist():
+                    w = int(which[j])
+                    if self._c_live[w]:
+                        self._c_live[w] = False
+                        a = self._const[w]
+                        fired.append((int(pair_row[j]), Trigger(a, a.alert_count + 1, float(lhs[j]),
+                                                                float(a.rhs_constant), tick(int(pair_row[j])))))
+        last = self._last
+        known = ~np.isnan(values)
+        cur = last[pos]
+        last[pos] = np.where(known, values, cur)
+        if self._pair and self._p_live.any():
+            lhs = last[self._p_lhs, self._p_attr]
+            rhs = last[self._p_rhs, self._p_rattr]
+            hit = _compare(self._p_op, lhs, rhs) & self._p_live
+            if hit.any():
+                row_of = {int(p): i for i, p in enumerate(pos.tolist())}
+                for j in np.flatnonzero(hit).tolist():
+                    self._p_live[j] = False
+                    a = self._pair[j]
+                    i = row_of.get(int(self._p_lhs[j]), row_of.get(int(self._p_rhs[j]), 0))
+                    fired.append((i, Trigger(a, a.alert_count + 1, float(lhs[j]), float(rhs[j]), tick(i))))
+        fired.sort(key=lambda x: x[0])
+        return [t for _, t in fired]
 
 
 def triggered(alert: Alert, sequence: int) -> Alert:
