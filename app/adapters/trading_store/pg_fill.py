@@ -31,15 +31,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg.rows import dict_row
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from app.adapters.store.errors import translate_driver_error
 from app.adapters.trading_store import schema as t
+
+if TYPE_CHECKING:  # pragma: no cover
+    import psycopg
+
+# psycopg (~9 MB resident) is imported where a fill runs on PostgreSQL, not with this module:
+# ``TradingStore`` imports it in every process that reads trades, SQLite included.
 
 Row = dict[str, Any]
 Book = Callable[[Row | None], tuple[Row, list[Row], Decimal]]
@@ -115,6 +119,8 @@ class PipelinedFills:
         when it matched a row) or, ``guard_is_update`` False, the fill-exists select (a row: a
         replay); ``returns_order``: the update has ``RETURNING``. Returns ``(stored, order row as
         updated or None)``; ``(False, None)`` and nothing written on a replay or a moved-on order."""
+        import psycopg
+
         g = self._sql(guard)
         pos_sql = self._sql(position_select)
         with self._engine.connect() as sa_conn:
@@ -136,6 +142,8 @@ class PipelinedFills:
     def _run(self, raw: psycopg.Connection, fill: Row, g: _Compiled, guard_params: Row, returns_order: bool,
              guard_is_update: bool, pos_sql: _Compiled, position_update: Any, position_key: Row, book: Book,
              audit: Row | None) -> tuple[bool, Row | None]:
+        from psycopg.rows import dict_row
+
         dialect = self._dialect
         with raw.pipeline() as pipe:
             guard_cur, pos_cur = raw.cursor(row_factory=dict_row), raw.cursor(row_factory=dict_row)
@@ -178,5 +186,7 @@ class PipelinedFills:
     @staticmethod
     def _rollback(raw: psycopg.Connection) -> None:
         """End a transaction an error left open (a no-op when none is)."""
+        import psycopg
+
         if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             raw.execute("ROLLBACK")
