@@ -46,9 +46,10 @@ def ranges_from_inputs(specs: list[Any], inputs: dict[str, tuple[float, float, f
     return ranges, fixed
 
 
-def results_display(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """The results frame (``SweepService.results``) with human headers and formatted metrics."""
-    cols = ["phase", "window", *names, *METRIC_KINDS, "status", "worker"]
+def results_display(df: pd.DataFrame, names: list[str], walk_forward: bool = False) -> pd.DataFrame:
+    """The results frame (``SweepService.results``) with human headers and formatted metrics
+    (phase and window only for a walk-forward)."""
+    cols = [*(["phase", "window"] if walk_forward else []), *names, *METRIC_KINDS, "status", "worker"]
     heads = {c: labels.param_label(c) for c in names} | {c: labels.label(c) for c in METRIC_KINDS}
     heads |= {"phase": "Phase", "window": "Window", "status": "Status", "worker": "Worker"}
     return fmt.frame_for_display(df[cols], {**METRIC_KINDS, **{n: "text" for n in names}}, heads)
@@ -175,7 +176,8 @@ def _results(sweeps: Any, sid: str) -> None:
         y = c2.selectbox("Heatmap up", [n for n in names if n != x], format_func=labels.param_label,
                          key="backtest_sweep_y")
         st.plotly_chart(heatmap_figure(sweeps.heatmap(sid, x, y), x, y, metric), key="backtest_sweep_heatmap")
-    st.dataframe(results_display(res, names), hide_index=True, key="backtest_sweep_results")
+    st.dataframe(results_display(res, names, row["kind"] == "walk_forward"), hide_index=True,
+                 key="backtest_sweep_results")
 
 
 __all__ = ["heatmap_figure", "ranges_from_inputs", "render", "results_display", "windows_display"]
