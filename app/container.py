@@ -181,21 +181,29 @@ class Services:
     def analysis(self) -> AnalysisService:
         from app.adapters import nse_data
         from app.adapters.analysis_store import AnalysisStore
-        from app.adapters.gemini import GeminiClient
-        from app.adapters.rate_limit import RateLimit, RedisRateLimiter
         from app.research import analysis as an
 
-        cfg, store, key = self.settings.analysis, AnalysisStore(self.sql.engine), self.settings.gemini_api_key
+        cfg, store = self.settings.analysis, AnalysisStore(self.sql.engine)
         bars = an.MinuteBars(self.market_data)
-        gemini = None
-        if key and key.get_secret_value().strip():
-            client = GeminiClient(key.get_secret_value(), base_url=cfg.base_url, api_version=cfg.api_version,
-                                  timeout_s=cfg.timeout_s)
-            limiter = RedisRateLimiter(self.redis, RateLimit("gemini:generate", cfg.rate_per_minute, 60.0))
-            gemini = an.GeminiAnalyst(store, client, cfg, limiter=limiter)
+        parts = self._gemini_parts()
+        gemini = an.GeminiAnalyst(store, parts[0], cfg, limiter=parts[1]) if parts else None
         snapshots = an.SnapshotBuilder(self.instruments, bars, industries=nse_data.nifty500_industries,
                                        ticks=self.ticks, desk=self.trading, news=self._news_lines)
         return an.AnalysisService(store, snapshots, cfg, gemini=gemini, queue=self.tasks, jobs=self.store.jobs)
+
+    def _gemini_parts(self):
+        """``(GeminiClient, the shared Redis rate limiter)`` when ``GEMINI_API_KEY`` is set, else
+        ``None``: the analysis and the news sentiment share the key, the limit and the budget."""
+        key = self.settings.gemini_api_key
+        if not (key and key.get_secret_value().strip()):
+            return None
+        from app.adapters.gemini import GeminiClient
+        from app.adapters.rate_limit import RateLimit, RedisRateLimiter
+
+        cfg = self.settings.analysis
+        client = GeminiClient(key.get_secret_value(), base_url=cfg.base_url, api_version=cfg.api_version,
+                              timeout_s=cfg.timeout_s)
+        return client, RedisRateLimiter(self.redis, RateLimit("gemini:generate", cfg.rate_per_minute, 60.0))
 
     @cached_property
     def scanner(self) -> ScannerService:
@@ -370,8 +378,15 @@ class Services:
             return list(zip(members["symbol"], members["company"], strict=True))
 
         policy = FetchPolicy(timeout_s=cfg.timeout_s, max_bytes=cfg.max_feed_bytes, allow_hosts=cfg.allowed_hosts)
+        gemini, parts = None, self._gemini_parts()
+        if parts:
+            from app.adapters.analysis_store import AnalysisStore
+            from app.research.news_gemini import GeminiNewsScorer
+
+            gemini = GeminiNewsScorer(AnalysisStore(self.sql.engine), parts[0], self.settings.analysis,
+                                      limiter=parts[1])
         return NewsService(NewsStore(self.sql.engine), self.instruments, companies, feeds=cfg.feed_urls,
-                           policy=policy, poll_every=timedelta(minutes=cfg.poll_minutes))
+                           policy=policy, poll_every=timedelta(minutes=cfg.poll_minutes), gemini=gemini)
 
     def _news_lines(self, key: str, at: datetime) -> list:
         """The Analysis snapshot's news: the 5 latest items naming ``key`` published by ``at``

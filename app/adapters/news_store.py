@@ -6,8 +6,9 @@ Tables:
 * ``news_items``: one row per item: ``id`` (its first de-duplication key), the three keys
   (``guid_key``, ``link_key``, ``title_key``: SHA-256 hex or null), plain-text ``title`` and
   ``summary`` (capped by ``core.news``), ``link``, ``source``, ``feed_url``, ``published_at``
-  / ``fetched_at`` (UTC), ``score`` (the lexicon score in [-1, 1], null when unscored) and
-  ``scorer`` (which model gave it, e.g. ``vader-3.3.2+finance``).
+  / ``fetched_at`` (UTC), ``score`` (the lexicon score in [-1, 1], null when unscored),
+  ``scorer`` (which model gave it, e.g. ``vader-3.3.2+finance``) and ``gemini_score`` (Gemini's
+  score in [-1, 1] when a Gemini key is set and the budget allowed the call, else null).
 * ``news_tags``: ``(item_id, instrument_token)`` with the ``tradingsymbol`` and the text that
   matched.
 * ``news_feeds``: per feed URL the last poll (``polled_at``, UTC), its ``status`` (``ok`` |
@@ -24,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, String, Table, Text, delete,
                         func, insert, or_, select)
@@ -51,6 +52,7 @@ news_items = Table(
     Column("fetched_at", UtcDateTime, nullable=False),
     Column("score", Float, nullable=True),
     Column("scorer", String(64), nullable=False, default=""),
+    Column("gemini_score", Float, nullable=True),
 )
 Index("ix_news_items_guid_key", news_items.c.guid_key)
 Index("ix_news_items_link_key", news_items.c.link_key)
@@ -91,11 +93,22 @@ class StoredNews:
     score: float | None
     scorer: str
     symbols: tuple[str, ...]
+    gemini_score: float | None = None
 
     @property
     def when(self) -> datetime:
         """The item's time: published, else fetched (UTC)."""
         return self.published_at or self.fetched_at
+
+
+class ScoredItem(NamedTuple):
+    """One item to store: its tags, lexicon ``score`` and ``scorer``, and Gemini's score if any."""
+
+    item: NewsItem
+    tags: Sequence[Tag]
+    score: float | None
+    scorer: str
+    gemini_score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,16 +127,22 @@ class NewsStore:
         self.engine = engine
         create_tables(metadata, engine)
 
+    def known_keys(self, keys: Sequence[str]) -> set[str]:
+        """The de-duplication keys among ``keys`` that a stored item already has."""
+        with self.engine.connect() as conn:
+            return self._taken(conn, keys)
+
     def save_poll(self, url: str, at: datetime, status: str, message: str,
-                  items: Sequence[tuple[NewsItem, Sequence[Tag], float | None, str]] = ()) -> int:
-        """Store ``items`` (each ``(item, tags, score, scorer)``; items whose keys are already
+                  items: Sequence[ScoredItem | tuple] = ()) -> int:
+        """Store ``items`` (:class:`ScoredItem` or the same tuple; items whose keys are already
         stored are left out) and the feed's poll row, in one transaction; return how many
         items were added."""
         at = require_aware(at, "at")
+        rows = [ScoredItem(*row) for row in items]
         with self.engine.begin() as conn:
-            taken = self._taken(conn, [k for item, *_ in items for k in item.keys])
+            taken = self._taken(conn, [k for row in rows for k in row.item.keys])
             added = 0
-            for item, tags, score, scorer in items:
+            for item, tags, score, scorer, gemini_score in rows:
                 if not taken.isdisjoint(item.keys):
                     continue
                 taken.update(item.keys)
@@ -131,7 +150,7 @@ class NewsStore:
                     id=item.item_id, guid_key=item.guid_key, link_key=item.link_key,
                     title_key=item.title_key, title=item.title, summary=item.summary, link=item.link,
                     source=item.source, feed_url=item.feed_url, published_at=item.published_at, fetched_at=at,
-                    score=score, scorer=scorer))
+                    score=score, scorer=scorer, gemini_score=gemini_score))
                 if tags:
                     conn.execute(insert(news_tags), [
                         {"item_id": item.item_id, "instrument_token": t.instrument_token,
@@ -215,7 +234,8 @@ def _when():
 def _stored(row: Any, symbols: list[str]) -> StoredNews:
     return StoredNews(id=row["id"], title=row["title"], summary=row["summary"], link=row["link"],
                       source=row["source"], feed_url=row["feed_url"], published_at=row["published_at"],
-                      fetched_at=row["fetched_at"], score=row["score"], scorer=row["scorer"], symbols=tuple(symbols))
+                      fetched_at=row["fetched_at"], score=row["score"], scorer=row["scorer"], symbols=tuple(symbols),
+                      gemini_score=row["gemini_score"])
 
 
-__all__ = ["FeedStatus", "NewsStore", "StoredNews", "metadata", "news_feeds", "news_items", "news_tags"]
+__all__ = ["FeedStatus", "NewsStore", "ScoredItem", "StoredNews", "metadata", "news_feeds", "news_items", "news_tags"]

@@ -19,7 +19,9 @@ Pipeline of one feed (:meth:`NewsService.poll_feed`), all or nothing per feed:
    packages that would shadow the desk's own ``tests``, and was last released in 2020;
 6. store items, tags and the feed's status in one transaction (``app.adapters.news_store``).
 
-A Gemini sentiment score is not implemented (the lexicon score is the only one).
+With a Gemini key, the new items of a poll are also scored by Gemini within the analysis
+budget (``app.research.news_gemini``); the lexicon score is always kept, and is the one the
+Scanner column averages (every item has it, so symbols compare on one scale).
 
 Times: ``published_at`` as the feed states it (UTC), else the fetch time. Reads that feed a
 decision (the Analysis snapshot, the Scanner column) see only items published by the market
@@ -35,15 +37,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.adapters.news_fetch import FeedRefused, FeedUnavailable, FetchedFeed, FetchPolicy, fetch_feed
-from app.adapters.news_store import FeedStatus, NewsStore, StoredNews
+from app.adapters.news_store import FeedStatus, NewsStore, ScoredItem, StoredNews
 from core.errors import DataError, ValidationError
 from core.news import (FINANCE_LEXICON, NewsItem, Tag, Tagger, aliases_for, check_feed_url, clamp_score,
                        normalise_entry, unique_items)
 from core.text_caps import shown
 from core.timeutil import require_aware
+
+if TYPE_CHECKING:  # pragma: no cover
+    from app.research.news_gemini import GeminiNewsScorer
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +128,14 @@ class NewsService:
     ``store``: a :class:`NewsStore`; ``instruments``: the instruments master (``find``);
     ``companies``: ``() -> [(tradingsymbol, company name)]`` (the NIFTY 500 list); ``feeds``:
     the configured feed URLs; ``policy``: the fetch limits; ``poll_every``: how often one feed
-    is fetched; ``clock``: UTC now (the fetch time is wall time: feeds live on real time).
+    is fetched; ``gemini``: the optional Gemini scorer (a key is set); ``clock``: UTC now (the
+    fetch time is wall time: feeds live on real time).
     """
 
     def __init__(self, store: NewsStore, instruments: _Instruments, companies: Callable[[], Iterable[tuple[str, str]]],
                  *, feeds: Sequence[str], policy: FetchPolicy, poll_every: timedelta = timedelta(minutes=5),
                  fetch: Callable[[str, FetchPolicy], FetchedFeed] = fetch_feed, scorer: VaderScorer | None = None,
+                 gemini: GeminiNewsScorer | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
         self._instruments = instruments
@@ -138,6 +145,7 @@ class NewsService:
         self.poll_every = poll_every
         self._fetch = fetch
         self.scorer = scorer or VaderScorer()
+        self.gemini = gemini
         self._clock = clock
 
     # ---- polling ------------------------------------------------------------------------------
@@ -178,8 +186,11 @@ class NewsService:
             return self._record(url, at, "skipped", str(exc))
         except FeedUnavailable as exc:
             return self._record(url, at, "unavailable", str(exc))
-        fresh = unique_items(items)
-        rows = [(item, self.tagger.tag(item.title + " " + item.summary), *self._score(item)) for item in fresh]
+        # only items not stored yet are tagged and scored (a re-poll pays for nothing twice)
+        fresh = unique_items(items, seen=self.store.known_keys([k for i in items for k in i.keys]))
+        gemini = self.gemini.scores([i.title for i in fresh]) if self.gemini is not None and fresh else {}
+        rows = [ScoredItem(item, self.tagger.tag(item.title + " " + item.summary), *self._score(item), gemini.get(n))
+                for n, item in enumerate(fresh)]
         added = self.store.save_poll(url, at, "ok", f"{len(items)} items read", rows)
         log.info("news feed %s: %d items read, %d new", url, len(items), added)
         return FeedPoll(url, "ok", f"{len(items)} items read, {added} new", added)

@@ -3,7 +3,8 @@
 Item text is untrusted (it comes from the internet): every title, source and feed message is
 drawn as *text* (``st.dataframe`` cells and ``st.text``), never as markdown or HTML, so a
 headline with ``**``, ``<script>`` or ``[link](javascript:…)`` shows as those characters.
-Scores are VADER's compound score in [-1, 1] (``app.research.news``).
+Scores are VADER's compound score in [-1, 1] (``app.research.news``), and Gemini's score beside
+it when a Gemini key is set (``app.research.news_gemini``).
 """
 
 from __future__ import annotations
@@ -30,10 +31,14 @@ def score_text(score: float | None) -> str:
 
 
 def _rows(items: Sequence[Any], with_symbols: bool) -> list[dict[str, str]]:
+    """Table rows; a ``Gemini`` column when any item has Gemini's score (a Gemini key is set)."""
+    gemini = any(getattr(i, "gemini_score", None) is not None for i in items)
     rows = []
     for item in items:
-        row = {"time (IST)": ist_time(item.when), "source": item.source, "score": score_text(item.score),
-               "headline": item.title}
+        row = {"time (IST)": ist_time(item.when), "source": item.source, "score": score_text(item.score)}
+        if gemini:
+            row["Gemini"] = score_text(item.gemini_score)
+        row["headline"] = item.title
         if with_symbols:
             row["symbols"] = ", ".join(item.symbols)
         rows.append(row)

@@ -946,6 +946,7 @@ CREATE TABLE IF NOT EXISTS news_items (
 	fetched_at TIMESTAMP WITH TIME ZONE NOT NULL,
 	score FLOAT,
 	scorer VARCHAR(64) NOT NULL,
+	gemini_score FLOAT,
 	PRIMARY KEY (id)
 );
 alter table news_items
@@ -960,7 +961,8 @@ alter table news_items
   add column if not exists published_at TIMESTAMP WITH TIME ZONE,
   add column if not exists fetched_at TIMESTAMP WITH TIME ZONE NOT NULL,
   add column if not exists score FLOAT,
-  add column if not exists scorer VARCHAR(64) NOT NULL;
+  add column if not exists scorer VARCHAR(64) NOT NULL,
+  add column if not exists gemini_score FLOAT;
 CREATE INDEX IF NOT EXISTS ix_news_items_fetched_at ON news_items (fetched_at);
 CREATE INDEX IF NOT EXISTS ix_news_items_guid_key ON news_items (guid_key);
 CREATE INDEX IF NOT EXISTS ix_news_items_link_key ON news_items (link_key);
