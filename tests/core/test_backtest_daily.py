@@ -23,6 +23,7 @@ from core.orders import Product
 from core.risk import RiskLimits
 from core.strategies import STRATEGIES, make_strategy
 from core.timeutil import IST
+from tests.strategy_checks import assert_features_bar_by_bar, assert_masks_are_decide
 
 DAILY = sorted(n for n, cls in STRATEGIES.items() if cls.interval == "day")
 SYMBOLS = ("INFY", "SBIN", "TATASTEEL", "ITC")
@@ -60,27 +61,15 @@ def test_daily_strategies_are_registered_as_cnc():
 def test_daily_features_equal_bar_by_bar_on_real_daily_bars(name, busy):
     bars = daily_bars("INFY", "2016-08-01", "2019-06-01")
     s = make_strategy(name, BUSY[name] if busy else {})
-    full = s.features(bars)
-    assert full.iloc[-1].notna().all(), "features never warm up: a weak test"
-    for t in range(0, len(bars), 5):
-        one = s.features(bars.iloc[: t + 1]).iloc[-1]
-        np.testing.assert_array_equal(one.to_numpy(float), full.iloc[t].to_numpy(float),
-                                      err_msg=f"{name} at bar {t} ({bars.index[t]})")
+    assert s.features(bars).iloc[-1].notna().all(), "features never warm up: a weak test"
+    assert_features_bar_by_bar(s, bars, every=5)
 
 
 @pytest.mark.parametrize("name", DAILY)
 @pytest.mark.parametrize("busy", [False, True])
 def test_daily_active_masks_are_exactly_where_decide_signals(name, busy):
     bars = session_bars(daily_bars("SBIN", "2016-08-01", "2021-01-01"))
-    s = make_strategy(name, BUSY[name] if busy else {})
-    feats = s.features(bars)
-    ends = bars.index + DAY_SPAN
-    act = s.active(feats, ends)
-    rows = feats.to_dict("records")
-    for position, mask in ((0, act.flat), (s.quantity, act.long), (-s.quantity, act.short)):
-        want = np.array([s.decide(end, f, position) is not None for end, f in zip(ends, rows, strict=True)])
-        assert want.any() or position < 0, f"{name}: no signal at all for position {position}; a weak test"
-        np.testing.assert_array_equal(np.asarray(mask, bool), want, err_msg=f"{name} position {position}")
+    assert_masks_are_decide(make_strategy(name, BUSY[name] if busy else {}), bars, bars.index + DAY_SPAN)
 
 
 def test_session_bars_stamps_the_session_open_and_refuses_intraday_bars():

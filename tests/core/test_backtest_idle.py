@@ -18,6 +18,7 @@ from core.backtest import BacktestConfig, InstrumentBars, run_backtest
 from core.errors import ValidationError
 from core.models import Instrument
 from core.strategies import STRATEGIES, make_strategy
+from tests.strategy_checks import assert_features_bar_by_bar, assert_masks_are_decide
 
 #: The intraday (1-minute) strategies; the daily ones are tested in test_backtest_daily.py.
 MINUTE = sorted(n for n, cls in STRATEGIES.items() if cls.interval == "minute")
@@ -48,28 +49,14 @@ def universe() -> list[InstrumentBars]:
 
 @pytest.mark.parametrize("name", MINUTE)
 def test_backtest_features_equal_bar_by_bar_on_real_bars(name):
-    bars = session_bars("INFY").iloc[:750]
-    s = make_strategy(name, BUSY[name])
-    full = s.features(bars)
-    for t in range(0, len(bars), 7):
-        one = s.features(bars.iloc[: t + 1]).iloc[-1]
-        np.testing.assert_array_equal(one.to_numpy(float), full.iloc[t].to_numpy(float),
-                                      err_msg=f"{name} at bar {t} ({bars.index[t]})")
+    assert_features_bar_by_bar(make_strategy(name, BUSY[name]), session_bars("INFY").iloc[:750], every=7)
 
 
 @pytest.mark.parametrize("name", MINUTE)
 @pytest.mark.parametrize("busy", [False, True])
 def test_backtest_active_masks_are_exactly_where_decide_signals(name, busy):
     bars = session_bars("SBIN")
-    s = make_strategy(name, BUSY[name] if busy else {})
-    feats = s.features(bars)
-    ends = bars.index + pd.Timedelta(minutes=1)
-    act = s.active(feats, ends)
-    rows = feats.to_dict("records")
-    for position, mask in ((0, act.flat), (s.quantity, act.long), (-s.quantity, act.short)):
-        want = np.array([s.decide(end, f, position) is not None for end, f in zip(ends, rows, strict=True)])
-        assert want.any() or position < 0, f"{name}: no signal at all for position {position}; a weak test"
-        np.testing.assert_array_equal(np.asarray(mask, bool), want, err_msg=f"{name} position {position}")
+    assert_masks_are_decide(make_strategy(name, BUSY[name] if busy else {}), bars, bars.index + pd.Timedelta(minutes=1))
 
 
 def draw_params(draw, name: str) -> dict:
