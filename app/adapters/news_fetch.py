@@ -29,13 +29,18 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
-
-import httpx
 
 from core.errors import DataError, TemporaryError, ValidationError
 from core.news import check_feed_url
 from core.text_caps import shown
+
+if TYPE_CHECKING:  # pragma: no cover
+    import httpx
+
+# httpx (~6 MB resident with its CLI extras) is imported by ``fetch_feed``, i.e. only in a worker
+# that polls a feed: the worker imports this module with every actor.
 
 #: what the desk sends as its User-Agent (feeds refuse clients without one)
 USER_AGENT = "PaperDesk-news/1.0 (+paper trading desk; RSS/Atom reader)"
@@ -110,6 +115,8 @@ def fetch_feed(url: str, policy: FetchPolicy, client: httpx.Client | None = None
 
     Raises ``FeedRefused`` (bad or non-public URL, too many redirects, an HTTP error status, a
     body over the cap) or ``FeedUnavailable`` (DNS, connection or time-out)."""
+    import httpx
+
     first = current = _checked(url, policy)
     own = client is None
     client = client or httpx.Client(follow_redirects=False, timeout=httpx.Timeout(policy.timeout_s),

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import calendar
 import logging
-import xml.sax
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -101,6 +100,7 @@ def parse_feed(fetched: FetchedFeed) -> tuple[str, list[dict[str, Any]]]:
 
     Raises ``FeedRefused`` for a document that is not well-formed XML or not an RSS/Atom feed."""
     import io
+    import xml.sax
 
     import feedparser
 
