@@ -10,7 +10,9 @@ treated as regular ones: a daily bar does not say when its session ran.
   session in the backtest's timeline (09:00 IST, :func:`pre_open`) — the gatekeeper judges it
   then, with day ``t``'s close as the LTP — and the broker queues it for the open
   (``core.broker.matching`` rule 8: a queued pre-open order meets the first normal-session
-  tick). So a MARKET order fills at the next session's open price, as on the desk.
+  tick). So a MARKET order fills at the next session's open price, as on the desk. The price
+  band the gatekeeper sees in that pre-open is day ``t``'s (its close, the LTP, lies inside it);
+  the fill meets the next session's own band.
 * **Ticks.** The session is expanded into ``K`` ticks (``BacktestConfig.ticks_per_bar``) by
   the replay's own rule (``core.tickpath``, the way the replay derives a daily-only stock's
   session from its EOD row): O→L→H→C when the close is at or above the open, else O→H→L→C,

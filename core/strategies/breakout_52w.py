@@ -6,7 +6,9 @@ close falls below the lowest low of the previous ``exit_days`` sessions (a trail
 stop, the Donchian exit). Decisions are taken at the day's close; the backtester places the
 order in the next session's pre-open and it fills at that session's open
 (``core.backtest.daily``). Shares are bought CNC (delivery): they settle T+1 and a sell of
-them is charged the DP fee (``core.portfolio``), nothing is squared off at 15:20.
+them is charged the DP fee (``core.portfolio``), nothing is squared off at 15:20. The live
+strategy runner (``app.research.strategies``) feeds 1-minute bars only, so this strategy runs in
+backtests, not live.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ class Breakout52w(Strategy):
     name = "breakout_52w"
     title = "52-week-high breakout (daily, CNC)"
     description = ("Daily bars, delivery (CNC): buy when the close clears the highest high of the previous "
-                   "52 weeks; sell when it falls below the lowest low of the previous exit-days sessions.")
+                   "52 weeks; sell when it falls below the lowest low of the previous exit-days sessions. "
+                   "Backtests only for now: the live runner trades the 1-minute strategies.")
     interval = "day"
     product = Product.CNC
     PARAMS = (
