@@ -4,29 +4,16 @@ configured it does nothing; the clock sends it every minute."""
 
 from __future__ import annotations
 
-import pytest
-
 from app.container import reset_services, services
 from tests.app.test_news_feed import GOOD, server  # noqa: F401  (the loopback feed server fixture)
+from tests.ui.test_scanner_page import fresh  # noqa: F401  (a desk on SQLite, Redis and the stub broker)
 
 
-@pytest.fixture()
-def desk_env(monkeypatch, tmp_path, redis_url):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'desk.db'}")
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("DESK_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("DESK_BROKER", "stub")
-    monkeypatch.delenv("DESK_NEWS_FEEDS", raising=False)
-    reset_services()
-    yield monkeypatch
-    reset_services()
-
-
-def test_poll_news_stores_the_configured_feed_once(desk_env, server):  # noqa: F811
+def test_poll_news_stores_the_configured_feed_once(fresh, monkeypatch, server):  # noqa: F811
     base, routes = server
     routes.body("/market.xml", GOOD)
-    desk_env.setenv("DESK_NEWS_FEEDS", f"{base}/market.xml, ftp://example.com/rss")
-    desk_env.setenv("DESK_NEWS_ALLOW_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("DESK_NEWS_FEEDS", f"{base}/market.xml, ftp://example.com/rss")
+    monkeypatch.setenv("DESK_NEWS_ALLOW_HOSTS", "127.0.0.1")
     reset_services()
     from workers.news import poll_news
 
@@ -39,7 +26,9 @@ def test_poll_news_stores_the_configured_feed_once(desk_env, server):  # noqa: F
         "Infosys, TCS lead IT rally; both beat estimates"}
 
 
-def test_poll_news_without_feeds_does_nothing(desk_env):
+def test_poll_news_without_feeds_does_nothing(fresh, monkeypatch):  # noqa: F811
+    monkeypatch.delenv("DESK_NEWS_FEEDS", raising=False)
+    reset_services()
     from workers.news import poll_news
 
     assert poll_news.fn() == []
