@@ -286,8 +286,9 @@ class ExitManagement:
     # ------------------------------------------------------------------ each pass
 
     def run_exits(self, now: datetime) -> int:
-        """Trail stops, fire GTTs and drop legs whose orders ended elsewhere, on the latest
-        ticks at ``now``. Returns the actions carried out (moves, GTT orders placed)."""
+        """Trail stops, fire GTTs, drop legs whose orders ended elsewhere and place a leg whose
+        order was never placed (a worker stopped between storing the group and placing it), on
+        the latest ticks at ``now``. Returns the actions carried out (moves, orders placed)."""
         require_aware(now, "now")
         rows = self.exit_store.rows(_LIVE_STATUSES)
         if not rows:
@@ -304,7 +305,12 @@ class ExitManagement:
                 if leg.key is None:
                     continue
                 orow = self.store.get_order(f"O-{leg.key}")
-                if orow is not None and orow["status"] in ("CANCELLED", "REJECTED"):
+                if orow is None and leg.pending > 0 and self.store.get_approval(leg.key) is None:
+                    # the group was stored but its exit never placed (a worker died in between): place it now
+                    self._carry_out(group, ex.Place(leg.kind, leg.key, ex.exit_intent(group, leg.kind, leg.pending)),
+                                    now, "system")
+                    done += 1
+                elif orow is not None and orow["status"] in ("CANCELLED", "REJECTED"):
                     key, msg = leg.key, f"{leg.kind.lower()} order {orow['status'].lower()}: {orow['status_message']}"
                     self._transition(group.group_id, lambda g: ex.on_exit_closed(g, key, msg), now)
             if ltp is not None and group.plan.trailing is not None:

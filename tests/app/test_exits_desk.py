@@ -163,3 +163,21 @@ def test_kill_switch_cancels_exits_before_it_flattens(desk):
     desk.tick(INFY, 1030.0, at=later(60))
     desk.svc.match_open_orders(later(61))  # nothing is re-placed behind the flatten
     assert desk.store.count_fills() == 2
+
+
+def test_an_exit_stored_but_never_placed_is_placed_by_the_next_pass(desk):
+    from app.trading.exit_rows import group_from_json, group_to_json
+    from core.exits import Leg, LegKind
+
+    _approved_entry(desk)
+    [g] = desk.svc.exit_book()
+    row = desk.svc._engine.exit_store.get(g.group_id)
+    group = group_from_json(row["state"])
+    # as if the worker died after storing the group with a third leg's key: rename the target's key
+    lost = group.__class__(**{**{f: getattr(group, f) for f in group.__slots__},
+                              "take": Leg(LegKind.TARGET, key=f"{g.group_id}-T2", quantity=10)})
+    assert desk.svc._engine.exit_store.update(g.group_id, row["version"], dict(state=group_to_json(lost),
+                                                                              status=row["status"],
+                                                                              updated_at=row["updated_at"]))
+    desk.svc.match_open_orders(later(30))
+    assert desk.store.get_order(f"O-{g.group_id}-T2")["status"] == "OPEN"
