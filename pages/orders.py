@@ -267,10 +267,13 @@ if live_exits:
                                                placeholder=f"now {inr(chosen_exit.stop)}")
                     new_target = e[1].text_input("New target (₹)", value="", key=f"orders_exit_target_{gid}",
                                                  placeholder=f"now {inr(chosen_exit.target)}")
-                    trail_kind = e[2].selectbox("Trailing", ["off", "RUPEES", "PERCENT"], key=f"orders_exit_trail_{gid}",
-                                                help="RUPEES: ₹ behind the best price; PERCENT: % behind it. The "
+                    trail_kind = e[2].selectbox("Trailing", ["off", "RUPEES", "PERCENT", "ATR"],
+                                                key=f"orders_exit_trail_{gid}",
+                                                help="RUPEES: ₹ behind the best price; PERCENT: % behind it; ATR: "
+                                                     "a multiple of the ATR(14) of 1-minute bars measured now. The "
                                                      "stop only moves in your favour.")
-                    trail_step = e[3].text_input("Trailing step (₹ or %)", value="", key=f"orders_exit_step_{gid}")
+                    trail_step = e[3].text_input("Trailing step (₹, % or × ATR)", value="",
+                                                 key=f"orders_exit_step_{gid}")
                     b = st.columns(2)
                     move = b[0].form_submit_button("Move exits", type="primary", key=f"orders_exit_move_{gid}")
                     trail = b[1].form_submit_button("Set trailing", key=f"orders_exit_trail_set_{gid}")

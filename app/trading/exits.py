@@ -43,7 +43,7 @@ from core import exits as ex
 from core.errors import ValidationError
 from core.exits.gtt import resize_gtt
 from core.market_protection import protection_price
-from core.orders import Order, OrderIntent, OrderType, Product, Side, tick_size_for
+from core.orders import Order, OrderIntent, Product, Side, round_to_paisa, tick_size_for
 from core.timeutil import require_aware, to_ist, to_utc
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ OCO, GTT = "OCO", "GTT"
 #: Approval-row ``source`` of the exit orders (``core.approvals.DIRECT_SOURCES``).
 EXIT_SOURCE = "exit"
 _SYSTEM_TAGS = ("SQUAREOFF", "KILLSWITCH", ex.EXIT_TAG)
+#: The ATR a trailing stop "by ATR" is measured with: Wilder's ATR of this many 1-minute bars.
+ATR_PERIOD = 14
 _LIVE_STATUSES = (str(ex.GroupStatus.PENDING), str(ex.GroupStatus.ACTIVE), str(ex.GttStatus.ACTIVE))
 
 
@@ -418,6 +420,22 @@ class ExitManagement:
         self.store.add_audit(audit_row(row["trace_id"], at=now, actor=user, action="trail_exits", group_id=group_id,
                                        plan=plan_to_json(plan)))
         return ActionOutcome(ok=True, action="trail_exits", trace_id=row["trace_id"])
+
+    def atr_now(self, instrument_token: int, now: datetime, period: int = ATR_PERIOD) -> Decimal:
+        """The ATR (₹, ``core.indicators.atr``, Wilder's, ``period`` 1-minute bars) of the instrument
+        as of market time ``now``, read through the market data service (stored bars only), rounded
+        to the paisa. Raises ``ValidationError`` when there is no service or not enough bars."""
+        from core.indicators import atr
+
+        symbol = self.instrument(instrument_token).tradingsymbol
+        if self.market is None:
+            raise ValidationError(f"no market data to measure the ATR of {symbol}: give the ATR in ₹ or trail by ₹/%")
+        bars = self.market.ohlcv(instrument_token, "minute", as_of=now, bars=4 * period, fill=False)
+        value = atr(bars, period).iloc[-1] if len(bars) > period else float("nan")
+        if not value == value or value <= 0:
+            raise ValidationError(f"not enough 1-minute bars of {symbol} yet for ATR({period}) "
+                                  f"({len(bars)} bars): trail by ₹ or % instead")
+        return round_to_paisa(Decimal(str(value)))
 
     def exit_book(self, *, live_only: bool = False) -> list[ExitView]:
         """Every position's exits (newest first); ``live_only``: only PENDING/ACTIVE groups and active GTTs."""

@@ -432,9 +432,11 @@ class TradingService:
     def set_trailing(self, group_id: str, kind: Any, step: Any, *, atr: Any = None, user: str,
                      now: datetime) -> ActionOutcome:
         """Trail an MIS group's stop: ``kind`` ``RUPEES`` / ``PERCENT`` / ``ATR`` (``core.exits.TrailKind``),
-        ``step`` ₹ / % / ATR multiple > 0, ``atr`` ₹ for ``ATR``; ``kind=None`` turns trailing off. The
-        stop then only moves in the trader's favour. Raises ``ValidationError``: unknown group, a GTT,
-        no working stop, an unknown kind, a step that is not a number > 0 (a percent < 100)."""
+        ``step`` ₹ / % / ATR multiple > 0, ``atr`` ₹ for ``ATR`` (default: measured now, Wilder's ATR
+        of 14 one-minute bars through the market data service, fixed from then on); ``kind=None``
+        turns trailing off. The stop then only moves in the trader's favour. Raises
+        ``ValidationError``: unknown group, a GTT, no working stop, an unknown kind, a step that is
+        not a number > 0 (a percent < 100), no ATR to measure."""
         from core.exits import TrailKind, Trailing
 
         group_id = _checked_id("group_id", group_id)
@@ -443,7 +445,13 @@ class TradingService:
         trailing = None
         if kind is not None:
             kind = require_enum("kind", kind, TrailKind)
-            trailing = Trailing(kind, _decimal("step", step), None if atr is None else _decimal("atr", atr))
+            step = _decimal("step", step)
+            if kind is TrailKind.ATR and atr is None:
+                row = self._engine.exit_store.get(group_id)
+                if row is None:
+                    raise ValidationError(f"unknown exit group {group_id!r}; pick one from the exits table")
+                atr = self._engine.atr_now(int(row["instrument_token"]), now)
+            trailing = Trailing(kind, step, None if atr is None else _decimal("atr", atr))
         return self._engine.set_trailing(group_id, trailing, user=user, now=now)
 
     def run_exits(self, now: datetime) -> int:

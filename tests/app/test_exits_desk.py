@@ -181,3 +181,16 @@ def test_an_exit_stored_but_never_placed_is_placed_by_the_next_pass(desk):
                                                                               updated_at=row["updated_at"]))
     desk.svc.match_open_orders(later(30))
     assert desk.store.get_order(f"O-{g.group_id}-T2")["status"] == "OPEN"
+
+
+def test_atr_trailing_takes_a_multiple_of_the_atr_and_says_when_it_cannot_measure_one(desk):
+    _approved_entry(desk)
+    [g] = desk.svc.exit_book()
+    with pytest.raises(ValidationError, match="no market data to measure the ATR of INFY"):
+        desk.svc.set_trailing(g.group_id, "ATR", "2", user="trader", now=later(30))  # this desk has no market service
+    assert desk.svc.exit_book()[0].trailing == ""
+    assert desk.svc.set_trailing(g.group_id, "ATR", "2", atr="3.1", user="trader", now=later(31)).ok
+    desk.tick(INFY, 1004.0, at=later(60))
+    desk.svc.match_open_orders(later(61))
+    assert _by_tag(desk)["SL-M"].trigger_price == D("997.80")  # 1004 − 2 × 3.10
+    assert desk.svc.exit_book()[0].trailing == "trails 2 × ATR ₹3.1 behind"
