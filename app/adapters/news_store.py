@@ -206,7 +206,8 @@ class NewsStore:
 
     def scores_by_symbol(self, symbols: Sequence[str], since: datetime, until: datetime) -> dict[str, tuple[float, int]]:
         """``{tradingsymbol: (mean score, items)}`` over scored items tagged with each of
-        ``symbols`` and published in ``[since, until]``; symbols without such items are absent."""
+        ``symbols`` and published (else fetched) in ``[since, until]``; symbols without such items
+        are absent."""
         c, t = news_items.c, news_tags.c
         wanted = sorted({s.upper() for s in symbols})
         if not wanted:
