@@ -7,7 +7,7 @@ Each line: ``approval_id``; ``dequeued`` (the worker thread took the message), `
 actor returned), all wall-clock seconds (``time.time()``, comparable with the bench process on
 the same machine); ``commits``: the ``[body_done, committed]`` wall times of every
 ``TradingStore._tx`` transaction of the message (the order's; on SQLite the fill's too; on
-PostgreSQL the fill's COMMIT is pipelined with its statements, ``pg_fill``).
+PostgreSQL the fill's COMMIT is pipelined with its statements, ``pg_pipeline``).
 """
 
 from __future__ import annotations

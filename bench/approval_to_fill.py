@@ -11,7 +11,7 @@ APPROVED write), ``enqueue`` (Redis), ``queue wait`` (until a worker thread take
 (the order row stored), ``fill`` (the fill transaction, its COMMIT included), ``commits`` (the
 COMMITs of the message's other transactions: the order's; on SQLite the fill's too, which
 ``fill`` then includes), ``seen`` (until the poller saw the row). On PostgreSQL the fill's
-COMMIT goes out pipelined with its statements (``app.adapters.trading_store.pg_fill``), so it
+COMMIT goes out pipelined with its statements (``app.adapters.trading_store.pg_pipeline``), so it
 has no separate time. The worker is ``bench.a2f_worker``: ``workers.trading`` plus that timing.
 The load average is printed too.
 

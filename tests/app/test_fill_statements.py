@@ -3,7 +3,7 @@ worker run (``execute_approval``: the order, then its fill) and the fill transac
 (``TradingStore.apply_fill``). A statement added to either fails here, before it shows up as
 latency on PostgreSQL, where every statement not pipelined is a round trip.
 
-On PostgreSQL the fill transaction drives psycopg's pipeline itself (``pg_fill``), below
+On PostgreSQL the fill transaction drives psycopg's pipeline itself (``pg_pipeline``), below
 SQLAlchemy's events: it is counted on the wire instead, from libpq's protocol trace of the
 connection it used (``Parse`` messages: its statements; ``ReadyForQuery`` replies: its round
 trips)."""
@@ -24,9 +24,12 @@ from tests.fixtures_trading import INFY, T0, D, desk, intent, pg_desk  # noqa: F
 WORKER_STATEMENTS = 14
 #: The fill transaction: order update (RETURNING), position read, fill, ledger, position, audit.
 FILL_STATEMENTS = 6
-#: The fill transaction's round trips on PostgreSQL: BEGIN + the guard + the position read, then
-#: the writes + COMMIT (``pg_fill``).
+#: Round trips on PostgreSQL (``pg_pipeline``): the fill is BEGIN + the guard + the position
+#: read, then the writes + COMMIT; the order is its precheck read, then BEGIN + INSERT + audit +
+#: COMMIT; the worker's whole run adds its five reads (approval, order?, decision, limits, positions).
 PG_FILL_ROUND_TRIPS = 2
+PG_ORDER_ROUND_TRIPS = 2
+PG_WORKER_ROUND_TRIPS = 5 + PG_ORDER_ROUND_TRIPS + PG_FILL_ROUND_TRIPS
 
 
 class _Enqueued:
@@ -56,10 +59,11 @@ def _count(engine) -> tuple[list[str], list[int]]:
 
 
 class _WireTrace:
-    """libpq's protocol trace of every connection checked out of ``engine``'s pool while ``on``."""
+    """libpq's protocol trace of every connection checked out of ``engine``'s pool while ``on``
+    (a label: the part of the run it belongs to)."""
 
     def __init__(self, engine, folder: Path) -> None:
-        self.on, self.folder, self.files = False, folder, []
+        self.on, self.folder, self.files = "", folder, []
         event.listen(engine, "checkout", self._checkout)
         event.listen(engine, "checkin", self._checkin)
 
@@ -68,7 +72,7 @@ class _WireTrace:
             from psycopg.pq import Trace
 
             path = self.folder / f"wire-{len(self.files)}.txt"
-            self.files.append(path)
+            self.files.append((self.on, path))
             record.info["wire_trace"] = out = path.open("w")
             dbapi_conn.pgconn.trace(out.fileno())
             dbapi_conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
@@ -79,10 +83,13 @@ class _WireTrace:
             dbapi_conn.pgconn.untrace()  # flushes libpq's buffer
             out.close()
 
-    def read(self) -> tuple[list[str], int]:
-        """(first word of each statement parsed, ReadyForQuery replies) over the traced checkouts."""
+    def read(self, label: str | None = None) -> tuple[list[str], int]:
+        """(first word of each statement parsed, ReadyForQuery replies) over the checkouts traced
+        (those under ``label`` only, if given)."""
         statements, round_trips = [], 0
-        for path in self.files:
+        for on, path in self.files:
+            if label is not None and on != label:
+                continue
             for line in path.read_text().splitlines():
                 if m := re.match(r'F\t\d+\tParse\t "[^"]*" "(\w+)', line):
                     statements.append(m.group(1).upper())
@@ -108,29 +115,38 @@ def test_a_worker_fill_is_bounded_in_statements_and_has_one_transaction_per_fill
     def counted_apply_fill(*args, **kwargs):
         fill_span.append(len(statements))
         if wire is not None:
-            wire.on = True
+            wire.on = "fill"
         try:
             return apply_fill(*args, **kwargs)
         finally:
             fill_span.append(len(statements))
             if wire is not None:
-                wire.on = False
+                wire.on = "worker"
 
     d.store.apply_fill = counted_apply_fill
+    if wire is not None:
+        wire.on = "worker"
     view = d.svc.execute_approval(a.approval_id)
     worker, worker_commits = list(statements), list(commits)
+    if wire is not None:
+        wire.on = ""
 
     assert view is not None and view.status == "COMPLETE" and view.filled_quantity == 3
     assert d.store.count_fills() == 1 and d.svc.funds(T0 + timedelta(minutes=1)).reconciled
     start, end = fill_span
-    if pg:  # below SQLAlchemy: counted on the wire, one pipelined transaction in two round trips
-        assert statements[start:end] == [], statements[start:end]
-        fill, round_trips = wire.read()
+    if pg:  # the writes run below SQLAlchemy (pipelined): counted on the wire
+        assert statements[start:end] == [] and worker_commits == [], (statements, worker_commits)
+        fill, round_trips = wire.read("fill")
         assert fill[0] == "BEGIN" and fill[-1] == "COMMIT" and fill.count("COMMIT") == 1, fill
         fill = fill[1:-1]
         assert round_trips == PG_FILL_ROUND_TRIPS, (round_trips, wire.files)
-        assert len(worker) <= WORKER_STATEMENTS - FILL_STATEMENTS, worker
-        assert len(worker_commits) == 1, worker_commits  # the order's (the fill's COMMIT is on the wire)
+        run, run_trips = wire.read()
+        # two durable transactions: the order (with its audit row), then the fill with everything it books
+        assert run.count("BEGIN") == 2 and run.count("COMMIT") == 2, run
+        assert len(run) - 4 <= WORKER_STATEMENTS, run
+        assert run_trips == PG_WORKER_ROUND_TRIPS, (run, run_trips)
+        order = run[run.index("BEGIN"):run.index("COMMIT") + 1]
+        assert order == ["BEGIN", "INSERT", "INSERT", "COMMIT"], run  # the order and its audit row
     else:
         fill = statements[start:end]
         assert len(worker) <= WORKER_STATEMENTS, worker

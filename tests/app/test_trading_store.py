@@ -177,7 +177,7 @@ def test_fill_rows_read_and_returned_are_the_rows_sqlalchemy_reads(ts):
 
 
 def test_postgresql_fill_on_a_read_only_database_is_refused_clearly_and_writes_nothing():
-    """The pipelined fill (``pg_fill``) reports a store that refuses writes as the engine's hook
+    """The pipelined fill (``pg_pipeline``) reports a store that refuses writes as the engine's hook
     does: ``StoreUnavailable`` saying read-only and that nothing was saved."""
     import psycopg
 

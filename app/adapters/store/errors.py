@@ -97,7 +97,7 @@ def _store_error(engine: Engine, original: BaseException, state: str | None,
 
 def translate_driver_error(engine: Engine, exc: BaseException, *, disconnected: bool) -> BaseException:
     """What to raise for a PostgreSQL driver error ``exc`` raised outside SQLAlchemy's execution
-    (``app.adapters.trading_store.pg_fill`` drives psycopg's pipeline itself): the
+    (``app.adapters.trading_store.pg_pipeline`` drives psycopg's pipeline itself): the
     ``StoreUnavailable`` the engine's hook would raise (same rules as the module's list;
     ``disconnected``: the connection was lost), else ``exc`` unchanged."""
     state = _sqlstate(exc)

@@ -25,7 +25,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from app.adapters.trading_store import schema as t
-from app.adapters.trading_store.pg_fill import PipelinedFills
 
 Row = dict[str, Any]
 #: The fill columns ``fill_sums`` adds up.
@@ -102,8 +101,12 @@ class TradingStore:
         #: the connection a ``reading()`` block holds, per thread
         self._held = threading.local()
         self._write_lock = None if self._pg else threading.RLock()
-        #: PostgreSQL's fill transaction in two round trips (``pg_fill``); None on SQLite
-        self._pipelined = PipelinedFills(engine) if self._pg else None
+        #: PostgreSQL's order and fill transactions pipelined (``pg_pipeline``); None on SQLite
+        self._pipelined = None
+        if self._pg:  # imported here: SQLite processes never load psycopg
+            from app.adapters.trading_store.pg_pipeline import PipelinedWrites
+
+            self._pipelined = PipelinedWrites(engine)
         pos_key = and_(t.positions.c.instrument_token == bindparam("k_token"),
                        t.positions.c.product == bindparam("k_product"))
         self._position_select = self._lock(select(t.positions).where(pos_key))
@@ -324,8 +327,9 @@ class TradingStore:
     def place_order(self, row: Row, audit: Row | None = None) -> Row | None:
         """``insert_order`` returning the order row as stored (``RETURNING``: no re-read), or
         None when the order id or its approval already has one. One read (the decision and the
-        duplicate check in one statement), then the order and its audit row in one transaction.
-        Raises ``ValueError`` if the decision is missing or not approved."""
+        duplicate check in one statement), then the order and its audit row in one transaction
+        (on PostgreSQL one round trip, ``pg_pipeline``). Raises ``ValueError`` if the decision is
+        missing or not approved."""
         with self._read() as conn:
             approved, exists = conn.execute(self._order_precheck, {"k_decision": row["decision_id"],
                                                                    "k_order": row["order_id"],
@@ -334,6 +338,8 @@ class TradingStore:
             raise ValueError(f"order {row['order_id']} needs an approved risk decision, got {row['decision_id']!r}")
         if exists:
             return None
+        if self._pipelined is not None:  # one round trip: BEGIN, INSERT … RETURNING, audit, COMMIT
+            return self._pipelined.insert_returning(self._order_insert, t.orders, row, audit)
         try:
             with self._tx() as conn:
                 stored = conn.execute(self._order_insert, row).one()
@@ -409,7 +415,7 @@ class TradingStore:
         Statements: the order update, the position read (``FOR UPDATE`` on PostgreSQL), the fill,
         the ledger entries (one statement), the position insert/update and the audit row: six,
         in one transaction (``tests/app/test_fill_statements.py`` bounds them). On PostgreSQL
-        they go out in two batches, two round trips in all (``pg_fill``).
+        they go out in two batches, two round trips in all (``pg_pipeline``).
         """
         position_key = {"k_token": fill["instrument_token"], "k_product": fill["product"]}
         if order_values is not None:
