@@ -251,7 +251,7 @@ def test_a_feed_is_polled_again_only_when_due(server, make_news):
     assert news.poll() == []  # polled at NOW, due again 5 min later
 
 
-def test_the_store_on_postgresql_keeps_items_tags_and_status(postgres_url, make_news):
+def test_the_store_on_postgresql_keeps_items_tags_and_status(postgres_url):
     from sqlalchemy import create_engine
 
     from core.news import Tag, normalise_entry
