@@ -19,8 +19,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, case, exists, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -103,10 +101,16 @@ class TradingStore:
         self._write_lock = None if self._pg else threading.RLock()
         #: PostgreSQL's order and fill transactions pipelined (``pg_pipeline``); None on SQLite
         self._pipelined = None
-        if self._pg:  # imported here: SQLite processes never load psycopg
+        if self._pg:  # imported here: SQLite processes never load psycopg (nor the PG dialect)
+            from sqlalchemy.dialects.postgresql import insert as insert_new
+
             from app.adapters.trading_store.pg_pipeline import PipelinedWrites
 
             self._pipelined = PipelinedWrites(engine)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as insert_new
+        #: ``INSERT … ON CONFLICT DO NOTHING`` builder of this dialect
+        self._insert_new = insert_new
         pos_key = and_(t.positions.c.instrument_token == bindparam("k_token"),
                        t.positions.c.product == bindparam("k_product"))
         self._position_select = self._lock(select(t.positions).where(pos_key))
@@ -587,12 +591,11 @@ class TradingStore:
         if the position's row of that day exists) and every fee ledger entry not stored yet (by
         ``entry_id``), in one transaction (``INSERT … ON CONFLICT DO NOTHING``). Idempotent: a
         re-run, or two runs writing the same deterministic rows, add each row once."""
-        dialect_insert = pg_insert if self._pg else sqlite_insert
         with self._tx() as conn:
-            conn.execute(dialect_insert(t.square_offs).on_conflict_do_nothing(
+            conn.execute(self._insert_new(t.square_offs).on_conflict_do_nothing(
                 index_elements=["day", "instrument_token", "product"]), [row])
             if fee_entries:
-                conn.execute(dialect_insert(t.ledger).on_conflict_do_nothing(index_elements=["entry_id"]),
+                conn.execute(self._insert_new(t.ledger).on_conflict_do_nothing(index_elements=["entry_id"]),
                              list(fee_entries))
 
     def approvals_traced(self, prefix: str) -> list[Row]:
