@@ -122,7 +122,7 @@ class RowSeries:
         """From a session path (paise, shares) of ``k`` ticks a bar: running high/low, cumulative
         volume, ``atp = round(cumulative turnover / cumulative volume)`` (the LTP before any
         volume) and the depth base ``max(1, bar volume // k)``."""
-        price, ltq = prices.astype(np.int32), volumes.astype(np.int32)
+        price, ltq = prices.astype(np.int32, copy=False), volumes.astype(np.int32, copy=False)
         cumvol = np.cumsum(ltq, dtype=np.int64)
         atp = price.astype(np.int64)
         atp *= ltq
@@ -134,6 +134,19 @@ class RowSeries:
         return cls(price=price, ltq=ltq, cumvol=cumvol, high=np.maximum.accumulate(price),
                    low=np.minimum.accumulate(price), atp=np.where(cumvol > 0, atp, price).astype(np.int32),
                    depth_base=np.repeat(np.maximum(1, bar_vol // k).astype(np.int32), k))
+
+
+@dataclass(frozen=True, slots=True)
+class TickAt:
+    """One row's values at one tick, as ``RowSeries`` holds them at that index (same dtypes)."""
+
+    price: np.int32
+    ltq: np.int32
+    cumvol: np.int64
+    high: np.int32
+    low: np.int32
+    atp: np.int32
+    depth_base: np.int32
 
 
 class _Column:
@@ -156,8 +169,8 @@ class _DayOpen:
 
     def __getitem__(self, rows):
         if np.ndim(rows):
-            return np.array([self._market.series(int(r)).price[0] for r in rows], dtype=np.int32)
-        return self._market.series(int(rows)).price[0]
+            return np.array([self._market.path(int(r))[0][0] for r in rows], dtype=np.int32)
+        return self._market.path(int(rows))[0][0]
 
 
 class ReplayMarket:
@@ -357,6 +370,7 @@ class ReplayMarket:
             log.warning("replay: no NIFTY 50 daily bar for %s; NIFTY 50 not replayed", self.day)
         self.rows = rows
         self.row_of_token = {r.token: i for i, r in enumerate(rows)}
+        self._paths: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._series: dict[int, RowSeries] = {}
         # per-row tick columns, indexed like the (rows, N) arrays they replace: ``price[row, i]``
         for name in RowSeries.__slots__:
@@ -390,13 +404,40 @@ class ReplayMarket:
                           k=self.k, tick_size=r.tick_paise / 100)
         return path.prices, path.volumes
 
+    def path(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """``row``'s session path as int32 ``(prices paise, volumes shares)``, ``N`` each, built on
+        first use and kept (~0.2 MB a row: a quote of every instrument keeps only these)."""
+        found = self._paths.get(row)
+        if found is None:
+            prices, volumes = self._path(row)
+            found = self._paths[row] = (prices.astype(np.int32), volumes.astype(np.int32))
+        return found
+
     def series(self, row: int) -> RowSeries:
-        """``row``'s tick arrays, built on first use and kept (the same ticks every time)."""
+        """``row``'s tick arrays, built on first use and kept (the same ticks every time): the
+        streamed (subscribed) rows; ~0.7 MB a row, sharing the path's arrays."""
         s = self._series.get(row)
         if s is None:
-            prices, volumes = self._path(row)
-            s = self._series[row] = RowSeries.build(prices, volumes, self.k)
+            s = self._series[row] = RowSeries.build(*self.path(row), self.k)
         return s
+
+    def at(self, row: int, i: int) -> TickAt:
+        """``row``'s values at tick ``i`` (0 ≤ i < N), equal to ``series(row)``'s at ``i``,
+        computed from the path alone when the row is not streamed (a quote)."""
+        s = self._series.get(row)
+        if s is not None:
+            return TickAt(s.price[i], s.ltq[i], s.cumvol[i], s.high[i], s.low[i], s.atp[i], s.depth_base[i])
+        prices, volumes = self.path(row)
+        p, q = prices[:i + 1], volumes[:i + 1]
+        cum = q.sum(dtype=np.int64)
+        if cum > 0:
+            turnover = (p.astype(np.int64) * q).sum(dtype=np.int64)
+            atp = np.int32((turnover * 2 + cum) // (2 * cum))
+        else:
+            atp = p[-1]
+        m0 = i // self.k * self.k
+        bar = volumes[m0:m0 + self.k].sum(dtype=np.int64)
+        return TickAt(p[-1], q[-1], cum, p.max(), p.min(), atp, np.int32(max(1, bar // self.k)))
 
     def series_columns(self, rows: np.ndarray, ticks: np.ndarray, name: str) -> np.ndarray:
         """Column ``name`` of ``rows`` at ``ticks``, time-major ``(len(ticks), len(rows))`` (the
@@ -440,7 +481,11 @@ class ReplayMarket:
         if self.is_index[row]:
             return 0.0, 0.0
         pc = int(self.prev_close_paise[row])
-        high, low = (int(self.high[row, i]), int(self.low[row, i])) if i >= 0 else (pc, pc)
+        if i >= 0:
+            at = self.at(row, i)
+            high, low = int(at.high), int(at.low)
+        else:
+            high, low = pc, pc
         lower, upper = bands.limits_paise(self.rows[row].symbol, self.day, pc, high, low, int(self.tick_paise[row]))
         return lower / 100, upper / 100
 

@@ -262,11 +262,12 @@ def _snapshot(state: ReplayState, key: str) -> dict | None:
         ltt = m.open_dt - timedelta(days=1)
         base = 1
     else:
-        ltp, o = m.price[row, i] / 100, m.day_open[row] / 100
-        h, lo = m.high[row, i] / 100, m.low[row, i] / 100
-        vol, ltq, atp = int(m.cumvol[row, i]), int(m.ltq[row, i]), m.atp[row, i] / 100
+        at = m.at(row, i)  # from the row's path: a quote does not build the streamed arrays
+        ltp, o = at.price / 100, m.day_open[row] / 100
+        h, lo = at.high / 100, at.low / 100
+        vol, ltq, atp = int(at.cumvol), int(at.ltq), at.atp / 100
         ltt = m.tick_time(i)
-        base = int(m.depth_base[row, i])
+        base = int(at.depth_base)
     return {"token": token, "row": row, "now": now, "ltp": ltp, "ohlc": {"open": o, "high": h, "low": lo, "close": pc},
             "volume": vol, "ltq": ltq, "atp": atp, "ltt": ltt, "base": base, "i": i}
 
