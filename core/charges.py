@@ -342,9 +342,9 @@ def restate_stt(charges: Charges, side: Side, product: Product, turnover: Decima
     """``charges`` of one fill of ``turnover`` rupees with STT restated as the scrip-day
     increment (:func:`scrip_day_stt`); every other component unchanged (STT bears no GST).
     The ledger (``core.portfolio.apply_fill``) uses it, as only the ledger knows the day's
-    turnover of the scrip across orders."""
+    turnover of the scrip across orders. ``charges`` itself when its STT is already that."""
     stt = scrip_day_stt(prior_day_turnover, turnover, schedule.rates(product).stt_rate(side))
-    return replace(charges, stt=stt)
+    return charges if stt == charges.stt else replace(charges, stt=stt)
 
 
 @dataclass(frozen=True, slots=True)

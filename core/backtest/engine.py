@@ -238,6 +238,8 @@ class _Run:
         self.syms = syms
         self.cfg = config
         self.bcfg = BrokerConfig(slippage_bps=config.slippage_bps, schedules=config.schedules)
+        # depth levels a tick needs: the best bid/ask is all a fill reads without partial fills
+        self.levels = 5 if self.bcfg.partial_fills else 1
         self.pf: Portfolio = new_portfolio(opened_at=start, capital=config.capital, mis_leverage=config.mis_leverage,
                                             margins=config.margins)
         self.book = BrokerState()
@@ -289,23 +291,30 @@ class _Run:
         if not self.book.open_orders(sym.token):
             return
         bt = bar_ticks()
+        circuit = self.circuit(sym, i)  # the bar's band: one for all its ticks
         for j in range(bt.k):
-            t = bt.tick(j)
             now = bt.time(j)
-            self.book, events = broker.process_tick(self.book, t, now=now, phase=self.phase(now),
-                                               circuit=self.circuit(sym, i), config=self.bcfg)
-            for ev in events:
-                if isinstance(ev, OrderFilled):
-                    self.book_fill(ev.fill)
+            self.book, events = broker.process_tick(self.book, bt.tick(j, levels=self.levels), now=now,
+                                                    phase=self.phase(now), circuit=circuit, config=self.bcfg)
             if events:
+                for ev in events:
+                    if isinstance(ev, OrderFilled):
+                        self.book_fill(ev.fill)
                 self.prune()
-            if not self.book.open_orders(sym.token):
-                break
+                if not self.book.open_orders(sym.token):
+                    break
 
     def prune(self) -> None:
         """Keep only open orders in the book (filled ones live on as fills), so per-bar
-        look-ups cost O(open orders), not O(every order of the run)."""
+        look-ups cost O(open orders), not O(every order of the run); and fold a long ledger into
+        one carried balance (the cash is its exact sum; fill ids never repeat in a run), so
+        booking a fill stays O(1) on a busy day."""
         self.book = BrokerState(FrozenMap({k: o for k, o in self.book.orders.items() if o.is_open}))
+        if len(self.pf.ledger) > _LEDGER_FOLD:
+            last = self.pf.ledger[-1]
+            carry = LedgerEntry(f"carry-{self.seq}-{len(self.fills)}", last.at, LedgerKind.CAPITAL, self.pf.cash,
+                                memo="carried balance")
+            self.pf = replace(self.pf, ledger=(carry,), applied_fills=frozenset())
 
     def book_fill(self, fill) -> None:
         before = self.pf.positions.get((fill.instrument_token, fill.product))
@@ -391,11 +400,11 @@ class _Run:
             mis_leverage=self.pf.mis_leverage)
 
     def place(self, sym: _Sym, i: int, intent: OrderIntent, at: datetime, reason: str) -> bool:
-        price = price_from_float(float(sym.c[i]))
         phase = self.phase(at)
         circuit = self.circuit(sym, i)
         held = max(0, self.pos.get(sym.token, 0)) if intent.product is Product.CNC else 0  # sellable CNC
         if self.cfg.use_risk and intent.tag not in _SYSTEM_TAGS:
+            price = price_from_float(float(sym.c[i]))  # the gatekeeper's LTP: the bar's close
             state = self.risk_state()
             dec = check(OrderChange(ChangeKind.PROPOSE, intent), GateContext(
                 sym.inst_at(i), at, phase, ltp=price, circuit=circuit, square_off_cutoff=self.cfg.limits.square_off_cutoff,
@@ -448,7 +457,7 @@ class _Run:
             self.cash -= float(fee.total)
             self.fees.append(dict(at=at, tradingsymbol=sym.symbol, amount=float(fee.total)))
         if last_bar is not None:
-            self.book, events = broker.process_tick(self.book, last_bar.tick(last_bar.k - 1), now=at,
+            self.book, events = broker.process_tick(self.book, last_bar.tick(last_bar.k - 1, self.levels), now=at,
                                                phase=self.phase(at), circuit=self.circuit(sym, i),
                                                config=self.bcfg)
             for ev in events:
@@ -458,6 +467,7 @@ class _Run:
 
 
 _MINUTE = timedelta(minutes=1)
+_LEDGER_FOLD = 64  # ledger rows kept before :meth:`_Run.prune` folds them into a carried balance
 
 
 def _span(strategy: Strategy) -> timedelta:
@@ -521,12 +531,12 @@ def _idle_skipping_loop(run: _Run, syms: list[_Sym], first_of_day: list[bool], t
         for i in np.flatnonzero(s.wake[0]).tolist():
             flat_at.setdefault(int(s.steps[i]), []).append(s)
     watch: dict[int, _Sym] = {}  # k → symbol holding a position or an open order
+    ordered: set[int] = set()  # tokens with an open order (the book changes only on visited steps)
     for step, ts in enumerate(times):
         flat = flat_at.get(step)
         if not (flat or watch or first_of_day[step]):
             continue
         group: dict[int, tuple[_Sym, int]] = {}
-        ordered = {o.intent.instrument_token for o in run.book.orders.values() if o.is_open} if watch else ()
         for k, s in watch.items():
             i = s.step_bar[step]
             if i < 0:

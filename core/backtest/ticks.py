@@ -52,10 +52,11 @@ def day_instruments(instrument: Instrument, days: np.ndarray, close: np.ndarray,
     return day_id, out
 
 
-def depth(ltp_paise: int, tick_paise: int, base_qty: int) -> tuple[tuple[DepthLevel, ...], tuple[DepthLevel, ...]]:
-    """(bids, asks) around ``ltp_paise`` (see module docstring)."""
+def depth(ltp_paise: int, tick_paise: int, base_qty: int,
+          levels: int = 5) -> tuple[tuple[DepthLevel, ...], tuple[DepthLevel, ...]]:
+    """(bids, asks) around ``ltp_paise`` (see module docstring): the best ``levels`` (≤ 5) of each."""
     bids, asks = [], []
-    for k in range(1, 6):
+    for k in range(1, levels + 1):
         qty = k * base_qty
         orders = 1 + qty // 500
         bids.append(DepthLevel(max(ltp_paise - k * tick_paise, tick_paise) / 100, qty, orders))
@@ -111,10 +112,12 @@ class BarTicks:
         """Tick ``i``'s time: whole seconds after the bar opens, as the replay stamps it."""
         return self.ts + timedelta(seconds=int(i * self.span_s / self.k))
 
-    def tick(self, i: int) -> Tick:
+    def tick(self, i: int, levels: int = 5) -> Tick:
+        """Tick ``i`` with the best ``levels`` of the replay's 5-level depth (the backtest asks
+        for 1 when its broker reads only the best bid/ask, i.e. without partial fills)."""
         p = self.price(i)
         at = self.time(i)
-        bids, asks = depth(p, self.tick_paise, self.base_qty) if self.with_depth else ((), ())
+        bids, asks = depth(p, self.tick_paise, self.base_qty, levels) if self.with_depth else ((), ())
         return Tick(instrument_token=self.token, last_price=p / 100, mode="full" if self.with_depth else "ltp",
                     open=self.day_open, close=self.prev_close, exchange_timestamp=at, last_trade_time=at,
                     bids=bids, asks=asks)

@@ -82,11 +82,13 @@ class BrokerState:
     orders: Mapping[str, Order] = field(default_factory=lambda: _freeze({}))
 
     def open_orders(self, instrument_token: int | None = None) -> tuple[Order, ...]:
-        return tuple(
+        if not self.orders:
+            return ()
+        return tuple([
             o
             for o in self.orders.values()
-            if o.is_open and (instrument_token is None or o.intent.instrument_token == instrument_token)
-        )
+            if o.status.is_open and (instrument_token is None or o.intent.instrument_token == instrument_token)
+        ])
 
     def get(self, order_id: str) -> Order:
         """The order ``order_id``. Raises ``ValidationError`` if unknown."""

@@ -88,7 +88,7 @@ class OrderStatus(StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self in (OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING)
+        return self is OrderStatus.OPEN or self is OrderStatus.TRIGGER_PENDING
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,20 +180,24 @@ class OrderIntent:
             raise ValidationError(f"instrument_token must be a positive int, was {self.instrument_token!r}")
         if not self.tradingsymbol:
             raise ValidationError("tradingsymbol is required (e.g. 'INFY')")
-        for name, enum in (
-            ("side", Side),
-            ("product", Product),
-            ("order_type", OrderType),
-            ("validity", Validity),
-        ):
-            if not isinstance(getattr(self, name), enum):
-                raise ValidationError(f"{name} must be one of {', '.join(m.value for m in enum)}, was {getattr(self, name)!r:.60}")
+        if not (isinstance(self.side, Side) and isinstance(self.product, Product)
+                and isinstance(self.order_type, OrderType) and isinstance(self.validity, Validity)):
+            for name, enum in (
+                ("side", Side),
+                ("product", Product),
+                ("order_type", OrderType),
+                ("validity", Validity),
+            ):
+                if not isinstance(getattr(self, name), enum):
+                    raise ValidationError(f"{name} must be one of {', '.join(m.value for m in enum)}, was {getattr(self, name)!r:.60}")
         if isinstance(self.quantity, bool) or not isinstance(self.quantity, int) or self.quantity <= 0:
             raise ValidationError(f"quantity must be a positive whole number of shares, was {self.quantity!r}")
-        for name in ("price", "trigger_price", "stop_loss", "target"):
-            _check_price(name, getattr(self, name))
+        if not (self.price is None and self.trigger_price is None and self.stop_loss is None and self.target is None):
+            for name in ("price", "trigger_price", "stop_loss", "target"):
+                _check_price(name, getattr(self, name))
         _check_type_prices(self.side, self.order_type, self.price, self.trigger_price)
-        check_market_protection(self.market_protection)
+        if self.market_protection is not None:
+            check_market_protection(self.market_protection)
 
     @property
     def is_market(self) -> bool:

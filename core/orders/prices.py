@@ -24,9 +24,12 @@ def price_from_float(value: float) -> Decimal:
     ``round(value * 100)`` paise, then ``/ 100``; e.g. ``1234.549999`` → ``Decimal("1234.55")``.
     Raises ``ValidationError`` for NaN or infinity.
     """
-    if value != value or value in (float("inf"), float("-inf")):
+    if value != value or value == _INF or value == -_INF:
         raise ValidationError(f"price must be a finite number of rupees, was {value!r}")
-    return (Decimal(round(value * 100)) / 100).quantize(PAISA)
+    return Decimal(round(value * 100)).scaleb(-2)  # whole paise → rupees with two places, exactly
+
+
+_INF = float("inf")
 
 
 def round_to_tick(price: Decimal, tick_size: Decimal, *, up: bool) -> Decimal:
