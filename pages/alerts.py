@@ -44,7 +44,8 @@ if views is None:
 if not views:
     st.info("No alerts yet: create one above, or press Alert on a Home watchlist row.")
 else:
-    st.dataframe(alerts_frame(views), key="alerts_table")
+    with st.container(key="alerts_list"):
+        st.dataframe(alerts_frame(views))
     by_id = {v.alert_id: v for v in views}
     pick = st.selectbox("Alert", list(by_id), key="alerts_pick",
                         format_func=lambda i: f"{by_id[i].alert.name} · {by_id[i].alert.condition()} ({by_id[i].alert.status})")
@@ -71,6 +72,7 @@ else:
 st.subheader("Trigger log")
 log = guarded("the trigger log", svc.triggers, 100)
 if log:
-    st.dataframe(triggers_frame(log), hide_index=True, key="alerts_log")
+    with st.container(key="alerts_log"):
+        st.dataframe(triggers_frame(log), hide_index=True)
 elif log is not None:
     st.caption("Nothing has triggered yet.")
