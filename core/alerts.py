@@ -38,6 +38,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -45,8 +46,10 @@ from typing import Any
 import numpy as np
 
 from core.errors import ValidationError
+from core.models import Bar
 from core.orders import OrderIntent, OrderType, Product, Side
 from core.text_caps import shown
+from core.timeutil import to_ist
 from core.validation import require_enum, require_text
 
 #: Kite's cap: alerts per user, disabled ones included (Zerodha support article).
@@ -479,6 +482,34 @@ class AlertEvaluator:
         return [t for _, t in fired]
 
 
+def evaluate_bars(evaluator: AlertEvaluator, bars: Iterable[Bar]) -> list[tuple[Bar, Trigger]]:
+    """Run alerts over bars, the backtest's hook: ``bars`` of any instruments in time order
+    (``core.models.Bar``, any interval). Each bar is seen as a tick at its close: LTP = close,
+    day high/low and volume = the IST day's running values up to this bar, change % against the
+    instrument's previous IST day's last close (absent on its first day). Returns
+    ``(bar, trigger)`` pairs in bar order; a fired alert leaves ``evaluator`` as on the ticker."""
+    day: dict[int, tuple[date, float, float, int, float | None, float]] = {}
+    out: list[tuple[Bar, Trigger]] = []
+    for bar in bars:
+        d = to_ist(bar.ts).date()
+        prev = day.get(bar.instrument_token)
+        if prev is None or prev[0] != d:
+            prev_close = prev[5] if prev is not None else None
+            high, low, volume = bar.high, bar.low, bar.volume
+        else:
+            prev_close = prev[4]
+            high, low, volume = max(prev[1], bar.high), min(prev[2], bar.low), prev[3] + bar.volume
+        day[bar.instrument_token] = (d, high, low, volume, prev_close, bar.close)
+        values = {Attribute.LTP: bar.close, Attribute.DAY_HIGH: high, Attribute.DAY_LOW: low,
+                  Attribute.VOLUME: float(volume)}
+        if prev_close:
+            values[Attribute.CHANGE_PCT] = (bar.close - prev_close) * 100.0 / prev_close
+        tick = dict(instrument_token=bar.instrument_token, last_price=bar.close, high=high, low=low,
+                    close=prev_close or 0.0, volume_traded=volume, exchange_timestamp=int(bar.ts.timestamp()))
+        out.extend((bar, t) for t in evaluator.evaluate_values(bar.instrument_token, values, tick))
+    return out
+
+
 def triggered(alert: Alert, sequence: int) -> Alert:
     """``alert`` after trigger ``sequence``: disabled, ``alert_count = max(count, sequence)``."""
     return replace(alert, status=AlertStatus.DISABLED, alert_count=max(alert.alert_count, sequence))
@@ -487,5 +518,6 @@ def triggered(alert: Alert, sequence: int) -> Alert:
 __all__ = [
     "ATTRIBUTE_LABELS", "MAX_ALERTS", "NAME_MAX_CHARS", "Alert", "AlertEvaluator", "AlertStatus", "AlertType",
     "AtoOrder", "Attribute", "Operator", "Trigger", "alert_from_dict", "alert_to_dict", "ato_order", "check_alert",
+    "evaluate_bars",
     "parse_value", "tick_values", "trigger_trace_id", "triggered",
 ]

@@ -15,20 +15,10 @@ from app.market.instruments import InstrumentService
 from app.ops.alert_actions import AlertActions
 from core import alerts as al
 from core.errors import ValidationError
+from tests.app.test_price_bands import _Recorder as Recorder  # a Notifier that keeps what it was told
 from tests.fixtures_trading import INFY, T0, Desk, desk, pg_desk  # noqa: F401  (fixtures)
 
 TCS = 2953217
-
-
-class Recorder:
-    """A ``core.events.Notifier`` that keeps what it was told (the desk's port, not a server)."""
-
-    def __init__(self) -> None:
-        self.events = []
-
-    def notify(self, event) -> int:
-        self.events.append(event)
-        return 1
 
 
 def _service(desk: Desk, **kw) -> AlertService:

@@ -14,6 +14,7 @@ from core.kite_wire import encode_frame, encode_packet
 from core.models import Tick
 from core.orders import OrderType, Product, Side
 from core.tick_batch import decode_frame
+from core.timeutil import IST
 
 INFY, TCS, NIFTY = 408065, 2953217, 256265
 TS = datetime(2016, 8, 17, 4, 0, tzinfo=UTC)
@@ -166,3 +167,23 @@ def test_check_alert_requires_exactly_one_right_hand_side_and_ato_with_order():
         al.check_alert(alert(value=None, rhs_token=INFY, rhs_attribute=al.Attribute.LTP))
     with pytest.raises(ValidationError, match="name"):
         al.check_alert(alert(name="x" * 81))
+
+
+def test_evaluate_bars_runs_alerts_on_a_backtests_bars_with_running_day_values():
+    from datetime import timedelta
+
+    from core.models import Bar
+
+    day1 = datetime(2016, 8, 16, 9, 15, tzinfo=IST)
+    bars = [Bar(INFY, "minute", day1, 1000, 1005, 995, 1000, 100),
+            Bar(INFY, "minute", day1 + timedelta(days=1), 1001, 1012, 1000, 1010, 300),
+            Bar(INFY, "minute", day1 + timedelta(days=1, minutes=1), 1010, 1011, 990, 995, 200)]
+    ev = al.AlertEvaluator([
+        alert("AL-up", attribute=al.Attribute.CHANGE_PCT, operator=al.Operator.GE, value=0.9),
+        alert("AL-vol", attribute=al.Attribute.VOLUME, operator=al.Operator.GE, value=500),
+        alert("AL-low", attribute=al.Attribute.DAY_LOW, operator=al.Operator.LE, value=990)])
+    got = [(b.ts, t.alert.alert_id, t.lhs_value) for b, t in al.evaluate_bars(ev, bars)]
+    assert got == [(bars[1].ts, "AL-up", pytest.approx(1.0)),  # +1 % on the previous day's close
+                   (bars[2].ts, "AL-vol", 500.0),  # the day's volume so far, not the bar's
+                   (bars[2].ts, "AL-low", 990.0)]
+    assert len(ev) == 0

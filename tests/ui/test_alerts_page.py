@@ -3,34 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from app.container import reset_services, services
+from app.container import services
 from core import alerts as al
+from tests.ui.test_row_actions import desk  # noqa: F401  (fresh SQLite store, real Redis, watchlist INFY, TCS, NIFTY 50)
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "streamlit_app.py")
-
-
-@pytest.fixture()
-def desk(monkeypatch, tmp_path, redis_url) -> Iterator[None]:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'desk.db'}")
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("DESK_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("DESK_BROKER", "stub")
-    monkeypatch.setenv("DESK_WATCHLIST", "NSE:INFY,NSE:TCS")
-    monkeypatch.delenv("KITE_API_KEY", raising=False)
-    reset_services()
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    reset_services()
-    st.cache_resource.clear()
 
 
 def _alerts_page() -> AppTest:
