@@ -60,6 +60,10 @@ titles = {n: t for n, t, _ in catalog if bt.interval_of(n) == interval}
 UNIVERSE_NONE = "Symbols below"
 with st.form("backtest_form"):
     name = st.selectbox("Strategy", list(titles), format_func=lambda n: titles[n], key="backtest_strategy")
+    if st.session_state.get("backtest_params_for") != name:  # another strategy: its own defaults, not the
+        for k in [k for k in st.session_state if str(k).startswith("backtest_param_")]:  # last one's values
+            del st.session_state[k]
+        st.session_state["backtest_params_for"] = name
     specs = strategies.param_specs(name)
     cols = st.columns(3)
     params = {}
@@ -84,7 +88,10 @@ if run:
     try:
         params = {p.name: (int(params[p.name]) if p.kind == "int" else params[p.name]) for p in specs}
         if universe != UNIVERSE_NONE:
-            symbols = list(services.scanner.members(universe)["symbol"])
+            symbols, unknown = bt.known_symbols(services.scanner.members(universe)["symbol"])
+            if unknown:
+                st.warning(f"{universe}: {len(unknown)} symbol(s) not in the instruments master, left out: "
+                           f"{', '.join(unknown)}", icon=":material/warning:")
         ids = bt.submit(name, params, symbols, start, end, now=datetime.now(UTC),
                         sweep=parse_sweep(sweep_text) or None)
         st.session_state["backtest_focus"] = ids  # shown as soon as they complete

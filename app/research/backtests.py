@@ -86,6 +86,17 @@ class BacktestService:
                                 index=pd.DatetimeIndex([], tz=IST, name="ts"))
         return self.market.ohlcv(symbol, interval, start=lo, as_of=hi, fill=True)[_OHLCV]
 
+    def known_symbols(self, symbols: Iterable[str]) -> tuple[list[str], list[str]]:
+        """``(known, unknown)``: ``symbols`` split by whether the instruments master has them
+        (an index list may name a symbol the dump lacks, e.g. a new listing), order kept."""
+        known, unknown = [], []
+        for sym in symbols:
+            try:
+                known.append(self.instruments.resolve(sym).tradingsymbol)
+            except ValidationError:
+                unknown.append(sym)
+        return known, unknown
+
     def interval_of(self, strategy: str) -> str:
         """The bar interval ``strategy`` runs on: ``"minute"`` (intraday, MIS) or ``"day"``
         (swing, CNC). Raises ``ValidationError`` for an unknown strategy."""

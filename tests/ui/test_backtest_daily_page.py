@@ -31,3 +31,17 @@ def test_backtest_page_runs_a_daily_cnc_strategy_on_day_bars(fresh):
     assert at.multiselect(key="backtest_compare").value == [run_id]
     trades = next(d.value for d in at.dataframe if "Entry (IST)" in d.value.columns)
     assert len(trades) and trades["Entry (IST)"].str.contains("09:15").all()  # filled at the open
+
+
+def test_backtest_page_runs_a_universe_leaving_out_symbols_the_master_lacks(fresh):
+    at = page("backtest.py").run()
+    at.radio(key="backtest_interval").set_value("day").run()
+    at.selectbox(key="backtest_universe").set_value("NIFTY 500")
+    at.date_input(key="backtest_start").set_value(date(2016, 3, 1))
+    at.date_input(key="backtest_end").set_value(date(2016, 9, 8))
+    at.button(key="backtest_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Backtest queued: 1 run(s)" in at.success[0].value
+    assert "LTM" in at.warning[0].value and "RELINFRA" in at.warning[0].value
+    [run] = services().backtests.runs()["symbols"]
+    assert len(run) == 498 and "RELIANCE" in run and "LTM" not in run
