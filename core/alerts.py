@@ -94,12 +94,6 @@ class AlertStatus(StrEnum):
     DELETED = "deleted"
 
 
-_COMPARE = {
-    Operator.GE: lambda a, b: a >= b, Operator.LE: lambda a, b: a <= b, Operator.GT: lambda a, b: a > b,
-    Operator.LT: lambda a, b: a < b, Operator.EQ: lambda a, b: a == b,
-}
-
-
 @dataclass(frozen=True, slots=True)
 class AtoOrder:
     """The order an ATO alert proposes: Kite's basket item, one order. ``quantity`` shares,
