@@ -72,7 +72,7 @@ if asked:
     _queue(symbol, headlines, "offline" if choice == OFFLINE_LABEL else "gemini")
 if symbol.strip():
     with st.expander(f"News the analyst sees for {symbol.strip().upper()} (unverified, published by market time)"):
-        news_panel(svc, key="analysis_news", symbol=symbol.strip(), until=svc.market_data.now(), limit=5)
+        news_panel(svc, key="analysis_news", symbol=symbol.strip(), limit=5)
 repeat = st.session_state.pop("analysis_repeat", None)
 if repeat:
     st.info(f"Already asked: following job {repeat[:8]} (the same request is sent once).", icon=":material/info:")

@@ -218,9 +218,9 @@ class NewsService:
 
     # ---- reads --------------------------------------------------------------------------------
 
-    def latest(self, limit: int = 20) -> list[StoredNews]:
-        """The newest items of every feed."""
-        return self.store.latest(limit=limit)
+    def latest(self, limit: int = 20, *, until: datetime | None = None) -> list[StoredNews]:
+        """The newest items of every feed, published by ``until`` if given (pages pass market time)."""
+        return self.store.latest(limit=limit, until=until)
 
     def for_symbol(self, key: str, *, limit: int = 10, until: datetime | None = None) -> list[StoredNews]:
         """The newest items naming ``key`` (``INFY`` or ``NSE:INFY``), published by ``until`` if given."""

@@ -63,11 +63,13 @@ def _feed_notes(svc: Any) -> None:
 
 def news_panel(svc: Any, *, key: str, symbol: str | None = None, until: datetime | None = None,
                limit: int = PANEL_ITEMS) -> None:
-    """The newest items (of ``symbol``, an ``NSE:XYZ`` key, when given) as a text table:
-    time, source, score, headline (and the symbols each names on Home)."""
+    """The newest items (of ``symbol``, an ``NSE:XYZ`` key, when given) published by ``until``
+    (default: the desk's market time, so no page sees news from past its "now") as a text
+    table: time, source, score, headline (and the symbols each names on Home)."""
     try:
+        until = until or svc.market_data.now()
         items = (svc.news.for_symbol(symbol, limit=limit, until=until) if symbol
-                 else svc.news.latest(limit=limit))
+                 else svc.news.latest(limit=limit, until=until))
     except DeskError as exc:
         st.error(f"Could not read the news: {exc}")
         return

@@ -35,7 +35,7 @@ def _store_items(desk) -> None:
         for n, (title, tag) in enumerate(((HOSTILE, Tag(INFY_TOKEN, "INFY", "Infosys")),
                                           (CALM, Tag(RELIANCE_TOKEN, "RELIANCE", "Reliance")))):
             item = normalise_entry({"title": title, "id": f"e2e-{n}", "link": f"https://news.test/e2e/{n}",
-                                    "published_at": datetime(2026, 3, 2, 4, 30 + n, tzinfo=UTC)},
+                                    "published_at": datetime(2016, 9, 8, 4, 30 + n, tzinfo=UTC)},
                                    feed_url="https://news.test/e2e.xml", source="E2E Wire")
             rows.append((item, [tag], 0.6 if n == 0 else 0.0, "vader-3.3.2+finance"))
         store.save_poll("https://news.test/e2e.xml", datetime.now(UTC), "ok", "e2e", rows)

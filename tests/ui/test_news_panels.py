@@ -46,7 +46,8 @@ def _markdown_text(at: AppTest) -> str:
 
 
 def test_home_news_panel_shows_items_as_text(fresh):
-    store_news((HOSTILE, BEFORE_SCAN), ("TCS shares slump after weak guidance", BEFORE_SCAN - timedelta(hours=1)))
+    store_news((HOSTILE, BEFORE_SCAN), ("TCS shares slump after weak guidance", BEFORE_SCAN - timedelta(hours=1)),
+               ("Wipro story from after market time", datetime(2016, 9, 9, 15, 0, tzinfo=IST)))
     at = AppTest.from_file(str(ROOT / "pages" / "home.py"), default_timeout=60).run()
     assert not at.exception, at.exception
     assert "News" in [s.value for s in at.subheader]
