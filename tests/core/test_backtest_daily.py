@@ -172,3 +172,12 @@ def test_daily_one_pass_preparation_equals_the_per_symbol_one_on_real_bars():
         assert [f.days[i] for i in range(n)] == list(ref.days)
         seen |= {ref.inst_at(i).tick_size for i in range(n)}
     assert len(seen) >= 3, f"ticks {seen}: too few regimes and bands for a strong test"
+
+
+def test_default_stacked_features_are_each_parts_features():
+    s = make_strategy("sma_cross", {"fast": 3, "slow": 7})
+    parts = [nse_data.minute_bars_for(sym).iloc[:400] for sym in ("INFY", "SBIN")]
+    stacked = s.stacked_features(pd.concat(parts), np.array([0, 400]))
+    want = pd.concat([s.features(p) for p in parts], ignore_index=True)
+    pd.testing.assert_frame_equal(stacked, want)
+    assert stacked["slow"].iloc[400:406].isna().all()  # the second part warms up on its own bars
