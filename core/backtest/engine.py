@@ -489,7 +489,7 @@ def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config:
     syms, all_ts = _timeline(strategy, universe, cfg.limits.square_off_cutoff, span)
     times = pd.DatetimeIndex(all_ts, tz="UTC").tz_convert(IST).to_pydatetime()
     run = _Run(strategy, syms, cfg, times[0])
-    if strategy.product is Product.CNC:
+    if strategy.product is Product.CNC or strategy.interval == "day":  # T+1 dates; a daily order's next session
         run.settles = settlement_days(sorted({t.date() for t in times}))
     equity = np.empty(len(all_ts))
     gross = np.empty(len(all_ts))
