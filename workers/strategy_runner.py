@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between stream polls")
     ap.add_argument("--once", action="store_true", help="handle what is in the stream, then exit")
     args = ap.parse_args(argv)
+    from app.lean_pandas import without_pyarrow
+
+    without_pyarrow()  # before pandas (app.lean_pandas): ~32 MB less; strategies never use Arrow
     from app.logging_setup import configure_logging
 
     configure_logging("strategies")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.api.serving import serve
+from app.lean_pandas import without_pyarrow
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--port must be 1 – 65,535, was {args.port}")
     if not 1 <= args.workers <= 64:
         parser.error(f"--workers must be 1 – 64, was {args.workers}")
+    without_pyarrow()  # before pandas (app.lean_pandas): ~32 MB less; the API never uses Arrow
+    from app.api.serving import serve
+
     serve("app.api.server:create_app", host=args.host, port=args.port, workers=args.workers)
     return 0
 

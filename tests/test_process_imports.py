@@ -1,0 +1,56 @@
+"""What the desk's small processes import (issue 16 item 7: the ticker and the clock import only
+what they use), each checked in a fresh interpreter; and ``app.lean_pandas``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Libraries neither the ticker nor the clock uses: the dashboard's (Streamlit, plotly), the
+#: analytics' (pandas, pyarrow), Gemini's SDK, and the PostgreSQL driver (the default store is SQLite).
+HEAVY = ("pandas", "pyarrow", "plotly", "streamlit", "google.genai", "psycopg")
+
+#: The modules each process's ``main`` imports and the services it builds (``services()``).
+PROCESSES = {
+    "ticker": ("workers.ticker", "kiteconnect", "app.container", "app.adapters.kite_session",
+               "app.market.subscriptions", "app.market.ticker_ingest", "app.market.quote_fallback",
+               "app.adapters.rate_limit", "app.adapters.trading_store", "app.market.open_book",
+               "app.market.watchlists", "app.market.instruments", "app.adapters.store", "app.logging_setup"),
+    "clock": ("workers.clock", "app.container", "app.market.history_warmup", "app.ops.operations",
+              "app.adapters.queue", "app.adapters.calendar_source", "app.adapters.pmc_table", "app.logging_setup"),
+}
+
+
+def _loaded(code: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("process", sorted(PROCESSES))
+def test_the_process_imports_none_of_the_heavy_libraries(process):
+    imports = "; ".join(f"import {m}" for m in PROCESSES[process])
+    found = _loaded(f"import sys, json; {imports}; "
+                    f"print(json.dumps(sorted(h for h in {HEAVY!r} if sys.modules.get(h) is not None)))")
+    assert found == [], f"{process} imports {found}"
+
+
+def test_without_pyarrow_keeps_pandas_strings_and_loads_no_arrow():
+    found = _loaded(
+        "import sys, json; from app.lean_pandas import without_pyarrow; first = without_pyarrow(); "
+        "import pandas as pd; s = pd.Series(['INFY', None]); "
+        "print(json.dumps([first, without_pyarrow(), sys.modules.get('pyarrow') is None, str(s.dtype), "
+        "bool(s.isna()[1]), s.str.lower()[0]]))")
+    assert found == [True, True, True, "str", True, "infy"]
+
+
+def test_without_pyarrow_changes_nothing_once_pandas_is_loaded():
+    found = _loaded("import sys, json, pandas; from app.lean_pandas import without_pyarrow; "
+                    "print(json.dumps([without_pyarrow(), sys.modules.get('pyarrow') is not None]))")
+    assert found == [False, True]
