@@ -294,13 +294,13 @@ class Services:
     @cached_property
     def subscriptions(self) -> DeskSubscriptions:
         """The ticker's subscriptions: the watchlist plus open positions and pending approvals,
-        read from the trading store (the ticker never builds ``trading``)."""
+        read from the trading store (the ticker never builds ``trading``), and the alerts' tokens."""
         from app.adapters.trading_store import TradingStore
         from app.market.open_book import StoreOpenBook
         from app.market.subscriptions import DeskSubscriptions
 
         store = self.trading.store if "trading" in self.__dict__ else TradingStore(self.sql.engine)
-        return DeskSubscriptions(self.watchlists.tokens, StoreOpenBook(store))
+        return DeskSubscriptions(self.watchlists.tokens, StoreOpenBook(store), alert_tokens=self.alerts.tokens)
 
     @cached_property
     def ticker_ingest(self) -> TickerService:

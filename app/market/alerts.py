@@ -225,6 +225,10 @@ class AlertService:
             return [_row_to_alert(r) for r in self.store.list(status="enabled")]
         return [al.alert_from_dict(d) for d in json.loads(raw)]
 
+    def tokens(self) -> set[int]:
+        """Every instrument_token the enabled alerts read (the ticker subscribes them)."""
+        return {t for a in self.active() for t in a.tokens}
+
     def version(self) -> int:
         raw = self.redis.get(VERSION_KEY)
         return int(raw) if raw is not None else 0

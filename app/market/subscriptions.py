@@ -2,7 +2,8 @@
 
 * :class:`DeskSubscriptions` — the *source*: the watchlist's instruments, the open positions'
   and the pending approvals' (the trading desk's ``positions(now)`` / ``pending(now)``; an
-  empty trading store adds nothing), each with a mode
+  empty trading store adds nothing) and the enabled alerts' (``quote`` mode: LTP, OHLC and
+  volume are what an alert reads), each with a mode
   (``ltp``/``quote``/``full``; the richest wins when a token comes from several sources).
 * :class:`ShardedSubscriptions` — the *assignment*: up to 3,000 instruments per connection and
   up to 3 connections per api_key (``core.ticker_shards``; ``../shared/docs/indian-market.md``
@@ -73,16 +74,19 @@ class DeskSubscriptions:
 
     ``watchlist_tokens()`` returns the watchlist's instrument_tokens
     (``WatchlistService.tokens``); ``book`` gives open positions and pending approvals, or
-    ``None`` when the process has no trading desk (then only the watchlist is streamed).
+    ``None`` when the process has no trading desk (then only the watchlist is streamed);
+    ``alert_tokens()`` the tokens the enabled alerts read (``AlertService.tokens``), or ``None``.
     """
 
-    def __init__(self, watchlist_tokens: Callable[[], Iterable[int]], book: OpenBook | None = None) -> None:
+    def __init__(self, watchlist_tokens: Callable[[], Iterable[int]], book: OpenBook | None = None,
+                 alert_tokens: Callable[[], Iterable[int]] | None = None) -> None:
         self._watchlist_tokens = watchlist_tokens
         self._book = book
+        self._alert_tokens = alert_tokens
 
     def wanted(self, now: datetime, *, watchlist: Iterable[int] | Mapping[int, str] | None = None,
                watchlist_mode: str = "full", position_mode: str = "full",
-               approval_mode: str = "full") -> WantedSubscriptions:
+               approval_mode: str = "full", alert_mode: str = "quote") -> WantedSubscriptions:
         """The instruments the desk needs streamed at market time ``now`` (tz-aware).
 
         ``watchlist`` overrides ``watchlist_tokens()`` (tokens, or ``{token: mode}``). Open
@@ -99,9 +103,12 @@ class DeskSubscriptions:
         if self._book is not None:
             positions = {int(p.instrument_token): position_mode for p in self._book.positions(now) if p.quantity}
             approvals = {int(a.instrument_token): approval_mode for a in self._book.pending(now)}
-        modes = merge_modes(watch, positions, approvals)
-        return WantedSubscriptions(modes, {"watchlist": len(watch), "positions": len(positions),
-                                           "approvals": len(approvals)})
+        alerts = {int(t): alert_mode for t in self._alert_tokens()} if self._alert_tokens is not None else {}
+        modes = merge_modes(watch, positions, approvals, alerts)
+        sources = {"watchlist": len(watch), "positions": len(positions), "approvals": len(approvals)}
+        if alerts:
+            sources["alerts"] = len(alerts)
+        return WantedSubscriptions(modes, sources)
 
 
 def parse_tokens(text: str, default_mode: str = "full") -> dict[int, str]:

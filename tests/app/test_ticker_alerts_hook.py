@@ -69,3 +69,14 @@ def test_a_broken_hook_is_counted_and_the_ticks_still_land_in_the_cache(rds):
     svc = TickerService(cache, alerts=broken)
     assert svc.feed(frame(tick(ltp=1001.0)), NOW).ticks == 1
     assert svc.alert_errors == 1 and cache.latest([INFY])[INFY].tick.last_price == 1001.0
+
+
+def test_the_alerts_instruments_are_subscribed_in_quote_mode_unless_another_source_wants_more():
+    from app.market.subscriptions import DeskSubscriptions
+
+    subs = DeskSubscriptions(lambda: [INFY], alert_tokens=lambda: {INFY, TCS})
+    wanted = subs.wanted(NOW)
+    assert wanted.modes == {INFY: "full", TCS: "quote"}
+    assert wanted.sources == {"watchlist": 1, "positions": 0, "approvals": 0, "alerts": 2}
+    assert DeskSubscriptions(lambda: [INFY], alert_tokens=set).wanted(NOW).sources == {
+        "watchlist": 1, "positions": 0, "approvals": 0}
