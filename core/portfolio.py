@@ -228,11 +228,21 @@ def _trade(pos: Position, fill: Fill) -> tuple[Position, Decimal]:
         realized = -signed_close * price - removed
         qty, cost, dq = qty + signed_close, cost - removed, dq - signed_close
     qty, cost = qty + dq, cost + dq * price
-    if fill.side is Side.BUY:
-        side = dict(buy_quantity=pos.buy_quantity + fill.quantity, buy_value=pos.buy_value + fill.turnover)
-    else:
-        side = dict(sell_quantity=pos.sell_quantity + fill.quantity, sell_value=pos.sell_value + fill.turnover)
-    return replace(pos, quantity=qty, cost=cost, realized_pnl=pos.realized_pnl + realized, **side), realized
+    buy = fill.side is Side.BUY
+    # every field named (a hot path: faster than dataclasses.replace; tests/core/test_hot_constructors.py
+    # fails when Position gains a field this does not carry)
+    return Position(
+        instrument_token=pos.instrument_token,
+        tradingsymbol=pos.tradingsymbol,
+        product=pos.product,
+        quantity=qty,
+        cost=cost,
+        realized_pnl=pos.realized_pnl + realized,
+        buy_quantity=pos.buy_quantity + fill.quantity if buy else pos.buy_quantity,
+        buy_value=pos.buy_value + fill.turnover if buy else pos.buy_value,
+        sell_quantity=pos.sell_quantity if buy else pos.sell_quantity + fill.quantity,
+        sell_value=pos.sell_value if buy else pos.sell_value + fill.turnover,
+    ), realized
 
 
 def dp_due(position: Position, fill: Fill) -> bool:
@@ -324,15 +334,21 @@ def apply_fill(portfolio: Portfolio, fill: Fill, *, settles_on: date | None = No
     if dp:
         entries.append(LedgerEntry(f"{fill.fill_id}/dp", fill.filled_at, LedgerKind.DP_CHARGE, -dp, fill.fill_id,
                                    fill.instrument_token, f"DP charge: {fill.tradingsymbol} sold from holdings"))
-    new = replace(
-        portfolio,
-        positions=_frozen({**portfolio.positions, key: pos}),
+    # every field named (a hot path: faster than dataclasses.replace; tests/core/test_hot_constructors.py
+    # fails when Portfolio gains a field this does not carry)
+    new = Portfolio(
+        capital=portfolio.capital,
+        mis_leverage=portfolio.mis_leverage,
+        trading_day=portfolio.trading_day,
         ledger=(*portfolio.ledger, *entries),
+        positions=_frozen({**portfolio.positions, key: pos}),
         applied_fills=portfolio.applied_fills | {fill.fill_id},
         lots=lots,
         realized_today=portfolio.realized_today + realized,
-        mis_realized_today=portfolio.mis_realized_today + (realized if fill.product is Product.MIS else ZERO),
         charges_today=portfolio.charges_today + charges + netting + dp,
+        squared_off=portfolio.squared_off,
+        margins=portfolio.margins,
+        mis_realized_today=portfolio.mis_realized_today + (realized if fill.product is Product.MIS else ZERO),
         btst_proceeds_today=portfolio.btst_proceeds_today + btst,
         cnc_day_legs=day_legs,
     )

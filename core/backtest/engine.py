@@ -677,7 +677,12 @@ FILL_COLUMNS = ["fill_id", "order_id", "filled_at", "tradingsymbol", "instrument
 
 def fills_frame(fills: Sequence) -> pd.DataFrame:
     """Core ``Fill`` objects → the ``fills`` frame of :class:`BacktestResult`."""
-    rows = [dict(fill_id=f.fill_id, order_id=f.order_id, filled_at=f.filled_at, tradingsymbol=f.tradingsymbol,
-                 instrument_token=f.instrument_token, side=str(f.side), quantity=f.quantity, price=f.price,
-                 charges=f.charges.total, tag=f.tag) for f in fills]
-    return pd.DataFrame(rows, columns=FILL_COLUMNS)
+    fills = list(fills)
+    if not fills:
+        return pd.DataFrame([], columns=FILL_COLUMNS)
+    cols = dict(fill_id=[f.fill_id for f in fills], order_id=[f.order_id for f in fills],
+                filled_at=[f.filled_at for f in fills], tradingsymbol=[f.tradingsymbol for f in fills],
+                instrument_token=[f.instrument_token for f in fills], side=[str(f.side) for f in fills],
+                quantity=[f.quantity for f in fills], price=[f.price for f in fills],
+                charges=[f.charges.total for f in fills], tag=[f.tag for f in fills])
+    return pd.DataFrame(cols, columns=FILL_COLUMNS)

@@ -42,14 +42,14 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
     """
     out: list[dict] = []
     open_: dict[int, dict] = {}
-    for f in fills.itertuples(index=False):
-        sign = 1 if f.side == "BUY" else -1
-        qty, price, charges = int(f.quantity), float(f.price), float(f.charges)
-        tr = open_.get(f.instrument_token)
+    columns = ("side", "quantity", "price", "charges", "instrument_token", "tradingsymbol", "filled_at")
+    for side, quantity, fprice, fcharges, token, symbol, at in zip(*(fills[c].tolist() for c in columns)):
+        sign = 1 if side == "BUY" else -1
+        qty, price, charges = int(quantity), float(fprice), float(fcharges)
+        tr = open_.get(token)
         if tr is None:
-            open_[f.instrument_token] = dict(symbol=f.tradingsymbol, sign=sign, qty=qty, entry_at=f.filled_at,
-                                             entry_value=qty * price, charges=charges, exit_qty=0, exit_value=0.0,
-                                             peak_qty=qty)
+            open_[token] = dict(symbol=symbol, sign=sign, qty=qty, entry_at=at, entry_value=qty * price,
+                                charges=charges, exit_qty=0, exit_value=0.0, peak_qty=qty)
             continue
         if sign == tr["sign"]:  # scale in
             tr["qty"] += qty
@@ -67,17 +67,16 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
             entry = tr["entry_value"] / tr["peak_qty"]
             exit_ = tr["exit_value"] / n
             gross = (exit_ - entry) * n * tr["sign"]
-            out.append(dict(tradingsymbol=tr["symbol"], instrument_token=f.instrument_token,
+            out.append(dict(tradingsymbol=tr["symbol"], instrument_token=token,
                             direction="LONG" if tr["sign"] > 0 else "SHORT", quantity=n, entry_at=tr["entry_at"],
-                            entry_price=entry, exit_at=f.filled_at, exit_price=exit_, gross=gross,
+                            entry_price=entry, exit_at=at, exit_price=exit_, gross=gross,
                             charges=tr["charges"], net=gross - tr["charges"],
-                            bars_held=(pd.Timestamp(f.filled_at) - pd.Timestamp(tr["entry_at"])).total_seconds() / 60))
-            del open_[f.instrument_token]
+                            bars_held=(pd.Timestamp(at) - pd.Timestamp(tr["entry_at"])).total_seconds() / 60))
+            del open_[token]
             rest = qty - close
             if rest:  # reversed through zero: the remainder opens a new trade
-                open_[f.instrument_token] = dict(symbol=f.tradingsymbol, sign=sign, qty=rest, entry_at=f.filled_at,
-                                                 entry_value=rest * price, charges=charges * rest / qty, exit_qty=0,
-                                                 exit_value=0.0, peak_qty=rest)
+                open_[token] = dict(symbol=symbol, sign=sign, qty=rest, entry_at=at, entry_value=rest * price,
+                                    charges=charges * rest / qty, exit_qty=0, exit_value=0.0, peak_qty=rest)
     return pd.DataFrame(out, columns=TRADE_COLUMNS)
 
 
