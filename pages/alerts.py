@@ -26,16 +26,23 @@ flash = st.session_state.pop("alerts_flash", None)
 if flash:
     st.success(flash)
 
+
+def act(call, flash) -> None:
+    """Run ``call()``; show its ``ValidationError``, or keep ``flash(result)`` for the rerun."""
+    try:
+        result = call()
+    except ValidationError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state["alerts_flash"] = flash(result)
+        st.rerun()
+
+
 with st.expander("New alert", expanded=True):
     fields = alert_inputs("alerts_new")
     if st.button("Create alert", key="alerts_create", type="primary"):
-        try:
-            made = svc.create(**fields, user=current_user())
-        except ValidationError as exc:
-            st.error(str(exc))
-        else:
-            st.session_state["alerts_flash"] = f"Alert {made.alert.name!r} created: {made.alert.condition()}"
-            st.rerun()
+        act(lambda: svc.create(**fields, user=current_user()),
+            lambda made: f"Alert {made.alert.name!r} created: {made.alert.condition()}")
 
 st.subheader("Your alerts")
 views = guarded("the alerts", svc.list)
@@ -61,13 +68,7 @@ else:
     }
     for key, (col, label, call, done) in actions.items():
         if col.button(label, key=key, disabled=key == "alerts_save" and chosen.rhs_token is not None):
-            try:
-                call()
-            except ValidationError as exc:
-                st.error(str(exc))
-            else:
-                st.session_state["alerts_flash"] = f"Alert {chosen.name!r} {done}."
-                st.rerun()
+            act(call, lambda _result, done=done: f"Alert {chosen.name!r} {done}.")
 
 st.subheader("Trigger log")
 log = guarded("the trigger log", svc.triggers, 100)
