@@ -258,6 +258,9 @@ class WorkerSettings(_Section):
                                                     "redis or stub, or unset (stub under test, else redis)")
     heartbeat_s: float = _knob(5.0, "DESK_WORKER_HEARTBEAT_S", "seconds from 0.1 to 300", ge=0.1, le=300)
     heartbeat_ttl_s: float = _knob(15.0, "DESK_WORKER_HEARTBEAT_TTL_S", "seconds from 1 to 3,600", ge=1, le=3600)
+    #: False: the worker process imports pandas without pyarrow (``app.lean_pandas``, ~32 MB less);
+    #: the Procfile's worker sets it, a process that imports ``workers.actors`` otherwise keeps pyarrow
+    pandas_arrow: bool = _knob(True, "DESK_WORKER_PANDAS_ARROW", "true or false")
 
     @field_validator("broker", mode="before")
     @classmethod
