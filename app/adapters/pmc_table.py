@@ -1,11 +1,12 @@
 """pandas-market-calendars' NSE table without pandas in the calling process.
 
 ``calendar_source`` builds the calendar from pmc's schedule, which needs pandas (~90 MB
-resident). A process that has not loaded pandas for its own work (the ``clock``, the
-``ticker``) gets the same table from a short-lived child, ``python -m app.adapters.pmc_table``,
-which computes it and prints it as JSON; the child's memory is returned when it exits. A
-process that already holds pandas (web, worker) computes it in place. If the child fails, the
-table is computed in place (logged), so the calendar is never missing.
+resident) and pmc itself (with exchange_calendars, ~14 MB more in a process that already holds
+pandas: its modules and the schedule frames). Every process gets the table from a short-lived
+child, ``python -m app.adapters.pmc_table``, which computes it and prints it as JSON; the
+child's memory is returned when it exits. Only a process that has already imported pmc for its
+own work computes it in place. If the child fails, the table is computed in place (logged), so
+the calendar is never missing.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ def loads(text: str) -> Table:
 
 
 def load(compute: Callable[[], Table]) -> Table:
-    """``compute()`` here when pandas is already loaded, else its result from the child process."""
-    if "pandas" in sys.modules:
+    """``compute()`` here when pandas-market-calendars is already loaded, else its result from
+    the child process."""
+    if "pandas_market_calendars" in sys.modules:
         return compute()
     try:  # `-m` from ROOT puts ROOT on the child's sys.path; it inherits this environment
         out = subprocess.run([sys.executable, "-m", "app.adapters.pmc_table"], cwd=ROOT, check=True,
