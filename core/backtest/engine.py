@@ -22,6 +22,12 @@ Timing (the same as the live desk fed by the replay server):
   ends at or after the square-off cut-off (15:20 IST), or on the instrument's last bar of the
   day, is squared off at MARKET (tag ``SQUAREOFF``, optional ₹50 + GST fee, as the desk does).
   Orders still open at the end of a day are cancelled.
+* Exits (``BacktestConfig.exits``, ``core.backtest.exits``): each entry carries a stop and/or a
+  target from the bar's close; when it fills, the desk's ``core.exits`` OCO rules place, resize,
+  trail and cancel its exit orders on every tick (an exit placed on a tick is matched on that
+  tick, as the desk does). A strategy does not act on a symbol while it has open orders, its
+  working exits included: the stop, the target or the square-off (which cancels the exits
+  first) closes the position.
 
 Idle bars (``BacktestConfig.skip_idle``, the default) cost nothing: the strategy's features and
 its :meth:`~core.strategies.base.Strategy.active` masks are computed for all bars at once, and
@@ -57,6 +63,7 @@ import pandas as pd
 
 from core import broker
 from core.backtest.daily import DAY_SPAN, pre_open, session_bars, settlement_days
+from core.backtest.exits import BacktestExits, ExitDriver, ExitRule
 from core.backtest.metrics import compute_metrics, round_trips
 from core.backtest.ticks import BarTicks, day_instruments
 from core.broker import BrokerConfig, BrokerState, OrderFilled, OrderRejected
@@ -90,7 +97,8 @@ class BacktestConfig:
     every stock, all eligible); ``fixed_bands`` NSE's dated fixed-band rows of non-F&O stocks
     (``core.risk.price_bands.FixedBand``; a stock without a row gets the F&O dynamic range);
     ``square_off_fee`` charges ₹50 + GST per auto square-off; ``skip_idle=False`` visits every
-    bar (the full engine; see the module docstring).
+    bar (the full engine; see the module docstring); ``exits`` the stop/target (and trailing)
+    every entry gets, run by the desk's ``core.exits`` rules (``core.backtest.exits``; MIS only).
     """
 
     capital: Decimal = Decimal("1000000.00")
@@ -105,12 +113,15 @@ class BacktestConfig:
     square_off_fee: bool = True
     schedules: tuple[ChargeSchedule, ...] = field(default_factory=backfilled_schedules)
     skip_idle: bool = True
+    exits: ExitRule | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.capital, Decimal) or self.capital <= 0:
             raise ValidationError(f"capital must be positive Decimal rupees, was {self.capital!r}")
         if self.ticks_per_bar < 4:
             raise ValidationError(f"ticks_per_bar must be >= 4, was {self.ticks_per_bar}")
+        if self.exits is not None and not isinstance(self.exits, ExitRule):
+            raise ValidationError("exits must be a core.backtest.exits.ExitRule (stop %, target %, trailing)")
 
 
 @dataclass(frozen=True)
@@ -266,6 +277,8 @@ class _Run:
         self.span = _span(strategy)  # bar length
         self.mis = strategy.product is Product.MIS
         self.settles: dict[date, date] = {}  # CNC: trading day → its T+1 settlement day
+        self.exits = ExitDriver(self, BacktestExits(config.exits)) if config.exits is not None else None
+        self.last_order_id = self.last_refusal = ""  # of the latest place() (the exits read them)
 
     # ---------------------------------------------------------------- days
     def new_day(self, day: date, at: datetime) -> None:
@@ -294,8 +307,18 @@ class _Run:
         circuit = self.circuit(sym, i)  # the bar's band: one for all its ticks
         for j in range(bt.k):
             now = bt.time(j)
-            self.book, events = broker.process_tick(self.book, bt.tick(j, levels=self.levels), now=now,
+            tick = bt.tick(j, levels=self.levels)
+            self.book, events = broker.process_tick(self.book, tick, now=now,
                                                     phase=self.phase(now), circuit=circuit, config=self.bcfg)
+            if self.exits is not None:  # the exit rules on this tick's events, then trailing (core.backtest.exits)
+                for ev in events:
+                    if isinstance(ev, OrderFilled):
+                        self.book_fill(ev.fill)
+                self.exits.after_events(sym, i, events, tick, now)
+                self.prune()
+                if not self.book.open_orders(sym.token):
+                    break
+                continue
             if events:
                 for ev in events:
                     if isinstance(ev, OrderFilled):
@@ -399,12 +422,16 @@ class _Run:
             last_fills=FrozenMap(self.last_fills), available_margin=f.available_margin,
             mis_leverage=self.pf.mis_leverage)
 
-    def place(self, sym: _Sym, i: int, intent: OrderIntent, at: datetime, reason: str) -> bool:
+    def place(self, sym: _Sym, i: int, intent: OrderIntent, at: datetime, reason: str,
+              ltp: Decimal | None = None) -> bool:
+        """Submit ``intent`` at ``at`` through the gatekeeper (its LTP ``ltp`` ₹, default the
+        bar's close) and the broker; True when accepted (order id ``last_order_id``), else the
+        refusal is recorded (``last_refusal``)."""
         phase = self.phase(at)
         circuit = self.circuit(sym, i)
         held = max(0, self.pos.get(sym.token, 0)) if intent.product is Product.CNC else 0  # sellable CNC
         if self.cfg.use_risk and intent.tag not in _SYSTEM_TAGS:
-            price = price_from_float(float(sym.c[i]))  # the gatekeeper's LTP: the bar's close
+            price = ltp if ltp is not None else price_from_float(float(sym.c[i]))  # the bar's close
             state = self.risk_state()
             dec = check(OrderChange(ChangeKind.PROPOSE, intent), GateContext(
                 sym.inst_at(i), at, phase, ltp=price, circuit=circuit, square_off_cutoff=self.cfg.limits.square_off_cutoff,
@@ -413,6 +440,7 @@ class _Run:
                 state=state, limits=self.cfg.limits, margin_rules=self.pf.margin_rules))
             if not dec.approved:
                 self._reject(at, intent, [str(r) for r in dec.reasons], reason)
+                self.last_refusal = "; ".join(dec.messages)
                 return False
         self.seq += 1
         cutoff = self.cfg.limits.square_off_cutoff if intent.tag not in _SYSTEM_TAGS else time.max
@@ -423,7 +451,9 @@ class _Run:
         ev = events[0]
         if isinstance(ev, OrderRejected):
             self._reject(at, intent, [str(r) for r in ev.reasons], reason)
+            self.last_refusal = "; ".join(ev.messages)
             return False
+        self.last_order_id = f"BT-{self.seq:06d}"
         if intent.tag not in _SYSTEM_TAGS:
             self.orders_today[sym.symbol] = self.orders_today.get(sym.symbol, 0) + 1
         return True
@@ -435,8 +465,11 @@ class _Run:
     def square_off(self, sym: _Sym, i: int, end: datetime, last_bar: BarTicks | None) -> None:
         """Close an open MIS position at MARKET. At/after the cut-off the order is placed at the
         bar's close and fills on the next bar's first tick; on the instrument's last bar of the
-        day (no next bar) it is placed and filled on that bar's last tick."""
+        day (no next bar) it is placed and filled on that bar's last tick. The position's exits are
+        cancelled first (as the desk's square-off)."""
         qty = self.pos.get(sym.token, 0)
+        if qty and self.exits is not None:
+            self.exits.cancel(sym, i, "MIS auto square-off", end)
         if qty and last_bar is not None:  # no next bar today: an exit waiting for it never fills
             for o in self.book.open_orders(sym.token):
                 self.book, _ = broker.cancel(self.book, o.order_id, now=end, message="no more bars today")
@@ -485,6 +518,9 @@ def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config:
     without a tz-aware index.
     """
     cfg = config or BacktestConfig()
+    if cfg.exits is not None and strategy.product is not Product.MIS:
+        raise ValidationError(f"exits in backtests are MIS OCO groups; {strategy.name} trades {strategy.product} "
+                              "(CNC GTTs run on the desk only)")
     span = _span(strategy)
     syms, all_ts = _timeline(strategy, universe, cfg.limits.square_off_cutoff, span)
     times = pd.DatetimeIndex(all_ts, tz="UTC").tz_convert(IST).to_pydatetime()
@@ -617,8 +653,11 @@ def _run_step(run: _Run, strategy: Strategy, group: list[tuple[_Sym, int]], ts: 
         position = run.pos.get(sym.token, 0)
         f = {c: sym.feats[c][i] for c in sym.cols}
         signal: Signal | None = strategy.decide(end, f, position)
-        if signal is not None and not run.book.open_orders(sym.token):
-            run.place(sym, i, strategy.intent(sym.token, sym.symbol, signal), at, signal.reason)
+        if signal is not None and not run.book.open_orders(sym.token):  # exits working are open orders
+            intent = strategy.intent(sym.token, sym.symbol, signal)
+            if cfg.exits is not None and not position:  # an entry carries its stop/target (core.backtest.exits)
+                intent = cfg.exits.attach(intent, price_from_float(float(sym.c[i])), sym.inst_at(i).tick_size)
+            run.place(sym, i, intent, at, signal.reason)
         if run.mis and run.pos.get(sym.token, 0) and (end.time() >= cutoff or sym.last_of_day[i]):
             run.square_off(sym, i, end, makers[sym.token]() if sym.last_of_day[i] else None)
 
