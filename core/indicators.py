@@ -249,8 +249,13 @@ def validate_bars(bars: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
         raise ValidationError("bars index must be a tz-aware DatetimeIndex (bar open time, IST)")
     if not idx.is_monotonic_increasing or idx.has_duplicates:
         raise ValidationError("bars index must be strictly increasing; sort it and drop duplicate timestamps")
-    out = bars[cols].astype("float64")
-    nan_cols = [c for c in cols if out[c].isna().any()]
+    if len(set(cols)) == len(cols):  # column by column: pandas' list selection costs ~10x more
+        data = {c: bars[c].astype("float64").to_numpy() for c in cols}
+        nan_cols = [c for c in cols if np.isnan(data[c]).any()]
+        out = pd.DataFrame(data, index=idx)
+    else:
+        out = bars[cols].astype("float64")
+        nan_cols = [c for c in cols if out[c].isna().any()]
     if nan_cols:
         raise ValidationError(f"bars has NaN in {nan_cols}; drop or fill those rows first")
     return out
