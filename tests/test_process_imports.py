@@ -54,3 +54,12 @@ def test_without_pyarrow_changes_nothing_once_pandas_is_loaded():
     found = _loaded("import sys, json, pandas; from app.lean_pandas import without_pyarrow; "
                     "print(json.dumps([without_pyarrow(), sys.modules.get('pyarrow') is not None]))")
     assert found == [False, True]
+
+
+def test_the_calendar_is_built_without_pandas_pmc_or_the_holidays_package():
+    """``load_nse_calendar`` gets pmc's table and the fallback years' holidays from the child."""
+    found = _loaded("import sys, json; from app.adapters.calendar_source import load_nse_calendar; "
+                    "c = load_nse_calendar(); "
+                    "print(json.dumps([str(c.covered_until), sorted(m for m in ('pandas', "
+                    "'pandas_market_calendars', 'holidays') if m in sys.modules)]))")
+    assert found == ["2030-12-31", []]

@@ -94,10 +94,9 @@ def load_nse_calendar(overrides: Path = OVERRIDES_FILE) -> NseCalendar:
     ValidationError
         A malformed override file (the message names the file, line, field and what is allowed).
     """
-    pmc_sessions, pmc_holidays = _pmc_table()
-    fallback = range(PMC_UNTIL.year + 1, PMC_UNTIL.year + FALLBACK_YEARS + 1)
+    pmc_sessions, pmc_holidays, fallback_holidays = _pmc_table()
     holidays, published_until, covered_until = merge_holidays(
-        pmc_holidays, PMC_UNTIL, package_holidays(fallback), read_overrides(overrides)
+        pmc_holidays, PMC_UNTIL, fallback_holidays, read_overrides(overrides)
     )
     closed_in_pmc = {d for d in holidays if d <= PMC_UNTIL}
     sessions = [s for s in pmc_sessions if s.date not in closed_in_pmc]
@@ -203,16 +202,23 @@ def merge_holidays(
 
 
 @lru_cache(maxsize=1)
-def _pmc_table() -> tuple[tuple[TradingSession, ...], dict[date, Holiday]]:
-    """pmc's sessions and holidays (and the bundled weekend sessions), without loading pandas
-    into a process that has not (``app.adapters.pmc_table``)."""
+def _pmc_table() -> tuple[tuple[TradingSession, ...], dict[date, Holiday], dict[date, Holiday]]:
+    """pmc's sessions and holidays (and the bundled weekend sessions), and the holidays package's
+    for the :data:`FALLBACK_YEARS` after pmc's horizon, without loading pandas, pmc or the holidays
+    package (~12 MB) into this process (``app.adapters.pmc_table``)."""
     from app.adapters import pmc_table
 
-    return pmc_table.load(pmc_table_here)
+    return pmc_table.load(tables_here)
+
+
+def tables_here() -> tuple[tuple[TradingSession, ...], dict[date, Holiday], dict[date, Holiday]]:
+    """:func:`_pmc_table` computed in this process (imports pandas, pmc and holidays)."""
+    sessions, holidays = pmc_table_here()
+    return sessions, holidays, package_holidays(range(PMC_UNTIL.year + 1, PMC_UNTIL.year + FALLBACK_YEARS + 1))
 
 
 def pmc_table_here() -> tuple[tuple[TradingSession, ...], dict[date, Holiday]]:
-    """:func:`_pmc_table` computed in this process (imports pandas)."""
+    """pmc's sessions and holidays computed in this process (imports pandas)."""
     import pandas_market_calendars as mcal
 
     cal = mcal.get_calendar("NSE")

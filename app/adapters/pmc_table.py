@@ -2,7 +2,8 @@
 
 ``calendar_source`` builds the calendar from pmc's schedule, which needs pandas (~90 MB
 resident) and pmc itself (with exchange_calendars, ~14 MB more in a process that already holds
-pandas: its modules and the schedule frames). Every process gets the table from a short-lived
+pandas: its modules and the schedule frames); the holidays package's fallback years cost ~12 MB
+more (its modules). Every process gets the tables from a short-lived
 child, ``python -m app.adapters.pmc_table``, which computes it and prints it as JSON; the
 child's memory is returned when it exits. Only a process that has already imported pmc for its
 own work computes it in place. If the child fails, the table is computed in place (logged), so
@@ -25,7 +26,8 @@ from core.timeutil import IST
 
 log = logging.getLogger(__name__)
 
-Table = tuple[tuple[TradingSession, ...], dict[date, Holiday]]
+#: (sessions, pmc's holidays, the holidays package's fallback-year holidays)
+Table = tuple[tuple[TradingSession, ...], dict[date, Holiday], dict[date, Holiday]]
 CHILD_TIMEOUT_S = 60
 
 
@@ -38,12 +40,13 @@ def _at(text: str | None) -> datetime | None:
 
 
 def dumps(table: Table) -> str:
-    """``table`` (sessions, holidays) as JSON; :func:`loads` gives back an equal table."""
-    sessions, holidays = table
+    """``table`` (sessions, holidays, fallback holidays) as JSON; :func:`loads` gives back an equal table."""
+    sessions, holidays, fallback = table
     return json.dumps({
         "sessions": [[s.date.isoformat(), _when(s.open), _when(s.close), s.special, s.name, _when(s.break_start),
                       _when(s.break_end)] for s in sessions],
         "holidays": [[h.date.isoformat(), h.name, h.source, h.status.value] for h in holidays.values()],
+        "fallback": [[h.date.isoformat(), h.name, h.source, h.status.value] for h in fallback.values()],
     })
 
 
@@ -53,9 +56,9 @@ def loads(text: str) -> Table:
     sessions = tuple(TradingSession(date=date.fromisoformat(d), open=_at(o), close=_at(c), special=bool(sp), name=n,
                                     break_start=_at(bs), break_end=_at(be))
                      for d, o, c, sp, n, bs, be in data["sessions"])
-    holidays = {date.fromisoformat(d): Holiday(date.fromisoformat(d), n, src, HolidayStatus(st))
-                for d, n, src, st in data["holidays"]}
-    return sessions, holidays
+    holidays, fallback = ({date.fromisoformat(d): Holiday(date.fromisoformat(d), n, src, HolidayStatus(st))
+                           for d, n, src, st in data[key]} for key in ("holidays", "fallback"))
+    return sessions, holidays, fallback
 
 
 def load(compute: Callable[[], Table]) -> Table:
@@ -73,6 +76,6 @@ def load(compute: Callable[[], Table]) -> Table:
 
 
 if __name__ == "__main__":
-    from app.adapters.calendar_source import pmc_table_here
+    from app.adapters.calendar_source import tables_here
 
-    sys.stdout.write(dumps(pmc_table_here()))
+    sys.stdout.write(dumps(tables_here()))
