@@ -112,11 +112,17 @@ def verdicts(rows: list[ProcessMemory]) -> dict[str, bool]:
             "default run ≤ 1 GB": sum(by.values()) <= TARGET_RUN_MB}
 
 
+def memory_report(rows: list[ProcessMemory]) -> str:
+    """:func:`format_memory` of ``rows`` followed by one ``PASS``/``FAIL`` line per target."""
+    return "\n".join([format_memory(rows), *(f"{'PASS' if ok else 'FAIL'} {name}" for name, ok in verdicts(rows).items())])
+
+
 def main(argv: list[str]) -> int:
     """``python bench/desk_processes.py [LAUNCHER_PID] [--settle S]``: the memory of a running
     ``make run`` (its launcher's pid), or of a desk started here (``tests.e2e.desk.running_desk``,
     a fresh store) after ``S`` seconds (default 60: the clock's first health check has run)."""
     import argparse
+    import os
     import tempfile
     import time
     from pathlib import Path
@@ -136,9 +142,8 @@ def main(argv: list[str]) -> int:
             launcher = next(c for c in psutil.Process().children() if name_of(c) == "launcher")
             time.sleep(args.settle)
             rows = memory_table(launcher.pid)
-    print(format_memory(rows))
-    for name, ok in verdicts(rows).items():
-        print(f"{'PASS' if ok else 'FAIL'} {name}")
+    print(memory_report(rows))
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
     return 0
 
 

@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import psutil  # noqa: E402
 
-from desk_processes import DESK, desk_processes, format_memory, memory_table, name_of  # noqa: E402
+from desk_processes import DESK, desk_processes, memory_report, memory_table, name_of  # noqa: E402
 from pages import RECORDER_JS  # noqa: E402
 from tests.e2e.desk import launch_chromium, running_desk, wait_rendered  # noqa: E402
 
@@ -224,7 +224,7 @@ def one_run(sessions: int, args: argparse.Namespace) -> Run:
             for page in pages:
                 wait_rendered(page, "Home", timeout_ms=180_000)
             time.sleep(3)
-            print(f"\n== {sessions} session(s): memory before the load\n{format_memory(memory_table(launcher.pid))}",
+            print(f"\n== {sessions} session(s): memory before the load\n{memory_report(memory_table(launcher.pid))}",
                   flush=True)
             procs = desk_processes(launcher.pid)
             for plist in procs.values():
