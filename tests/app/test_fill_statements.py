@@ -74,6 +74,8 @@ class _WireTrace:
             path = self.folder / f"wire-{len(self.files)}.txt"
             self.files.append((self.on, path))
             record.info["wire_trace"] = out = path.open("w")
+            # every statement with its text (Parse), even one the connection prepared earlier
+            record.info["prepare_threshold"], dbapi_conn.prepare_threshold = dbapi_conn.prepare_threshold, None
             dbapi_conn.pgconn.trace(out.fileno())
             dbapi_conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
 
@@ -81,18 +83,23 @@ class _WireTrace:
         out = record.info.pop("wire_trace", None)
         if out is not None:
             dbapi_conn.pgconn.untrace()  # flushes libpq's buffer
+            dbapi_conn.prepare_threshold = record.info.pop("prepare_threshold")
             out.close()
 
     def read(self, label: str | None = None) -> tuple[list[str], int]:
         """(first word of each statement parsed, ReadyForQuery replies) over the checkouts traced
-        (those under ``label`` only, if given)."""
+        (those under ``label`` only, if given). An ``executemany`` (the same text parsed again
+        right after itself) is one statement, as SQLAlchemy counts it."""
         statements, round_trips = [], 0
         for on, path in self.files:
             if label is not None and on != label:
                 continue
+            last = None
             for line in path.read_text().splitlines():
-                if m := re.match(r'F\t\d+\tParse\t "[^"]*" "(\w+)', line):
-                    statements.append(m.group(1).upper())
+                if m := re.match(r'F\t\d+\tParse\t "[^"]*" "((\w+)[^"]*)', line):  # (its first line)
+                    if m.group(1) != last:
+                        statements.append(m.group(2).upper())
+                    last = m.group(1)
                 round_trips += line.startswith("B") and "\tReadyForQuery\t" in line
         return statements, round_trips
 

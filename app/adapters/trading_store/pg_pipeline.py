@@ -12,6 +12,10 @@ reply:
   and ``COMMIT``. Sent one by one it was eight waits (``BEGIN``, six statements, ``COMMIT``).
 * **the order** (``insert_returning``), one round trip: ``BEGIN``, the order ``INSERT …
   RETURNING``, its audit row and ``COMMIT``; was four.
+* **an approval's decision and a new approval** (``write``): ``BEGIN``, the approval's guarded
+  update (``WHERE status = 'PENDING'``) or insert, the risk decision and audit rows; then
+  ``COMMIT`` (or ``ROLLBACK`` when the guard matched nothing): two round trips, one for an
+  insert; was five.
 
 On a loaded 2-core box every wait costs a context switch to the server and back (milliseconds
 each at a load of 5). ``BEGIN``/``COMMIT`` are explicit statements on a connection in
@@ -156,6 +160,32 @@ class PipelinedWrites:
 
         stored = self._transaction(body)
         return None if stored is _Clash else stored
+
+    def write(self, inserts: list[tuple[Any, list[Row]]], *, guard: Any = None, guard_params: Row | None = None) -> bool:
+        """One transaction: ``guard`` (an UPDATE that must match exactly one row; None: none),
+        then each ``(table, rows)`` of ``inserts`` (one ``executemany`` per table). Without a
+        guard, one round trip; with one, a second for the ``COMMIT`` once its row count is known.
+        False, nothing written, when the guard matched no row or a unique key refused a row."""
+        g = None if guard is None else self._sql(guard)
+
+        def body(raw: psycopg.Connection, _sa: Connection) -> bool:
+            with raw.pipeline() as pipe:
+                tx, guard_cur = raw.cursor(), raw.cursor()
+                tx.execute("BEGIN")
+                if g is not None:
+                    guard_cur.execute(g.sql, g.params(guard_params or {}))
+                for table, rows in inserts:
+                    if rows:
+                        ins = self._insert(table, rows[0])
+                        tx.executemany(ins.sql, [ins.params(r) for r in rows])
+                if g is not None:
+                    pipe.sync()  # round trip 1: the guard's row count
+                    if guard_cur.rowcount != 1:
+                        raise _Clash
+                tx.execute("COMMIT")
+            return True
+
+        return self._transaction(body) is True
 
     def apply_fill(self, fill: Row, *, guard: Any, guard_params: Row, returns_order: bool, guard_is_update: bool,
                    position_select: Any, position_update: Any, position_key: Row, book: Book,

@@ -236,7 +236,16 @@ class TradingStore:
     # ------------------------------------------------------------------ approvals
 
     def insert_approval(self, row: Row, decision: Row | None = None, audit: Row | None = None) -> None:
-        """Insert a new approval (with its preview risk decision and audit row), atomically."""
+        """Insert a new approval (with its preview risk decision and audit row), atomically (on
+        PostgreSQL in one round trip, ``pg_pipeline``). Raises ``IntegrityError`` when the
+        approval id exists."""
+        if self._pipelined is not None:
+            inserts = [(t.approvals, [row]), (t.risk_decisions, [decision] if decision is not None else []),
+                       (t.audit, [audit] if audit is not None else [])]
+            if not self._pipelined.write(inserts):
+                raise IntegrityError("INSERT INTO trading_approvals", None,
+                                     Exception(f"approval {row['approval_id']!r} exists"))
+            return
         with self._tx() as conn:  # pre-built inserts: building ``.values(**row)`` costs more than the SQL
             conn.execute(self._inserts["approvals"], row)
             if decision is not None:
@@ -269,8 +278,14 @@ class TradingStore:
     def decide_approval(self, approval_id: str, values: Row, *, decision: Row | None = None,
                         audit: Iterable[Row] = (), from_status: str = "PENDING") -> bool:
         """Move ``approval_id`` out of ``from_status`` with ``values``, writing ``decision``
-        and ``audit`` in the same transaction. False (nothing written) when it was no longer
-        in ``from_status`` (approved twice, decided concurrently)."""
+        and ``audit`` in the same transaction (on PostgreSQL in two round trips,
+        ``pg_pipeline``). False (nothing written) when it was no longer in ``from_status``
+        (approved twice, decided concurrently)."""
+        if self._pipelined is not None:
+            stmt = self._approval_update_stmt(tuple(sorted(values)))
+            params = {**{f"v_{k}": v for k, v in values.items()}, "k_id": approval_id, "k_status": from_status}
+            return self._pipelined.write([(t.risk_decisions, [decision] if decision is not None else []),
+                                          (t.audit, list(audit))], guard=stmt, guard_params=params)
         with self._tx() as conn:
             res = conn.execute(
                 update(t.approvals)
@@ -483,6 +498,19 @@ class TradingStore:
             stmt = update(t.orders).where(and_(*conds)).values({k: bindparam(f"v_{k}") for k in value_keys})
             if returning:
                 stmt = stmt.returning(*t.orders.c)
+            self._stmt_cache[key] = stmt
+        return stmt
+
+    def _approval_update_stmt(self, value_keys: tuple[str, ...]):
+        """``UPDATE trading_approvals SET <value_keys> WHERE approval_id = :k_id AND status =
+        :k_status``, built once per set of columns."""
+        key = ("approval", value_keys)
+        stmt = self._stmt_cache.get(key)
+        if stmt is None:
+            stmt = (update(t.approvals)
+                    .where(and_(t.approvals.c.approval_id == bindparam("k_id"),
+                                t.approvals.c.status == bindparam("k_status")))
+                    .values({k: bindparam(f"v_{k}") for k in value_keys}))
             self._stmt_cache[key] = stmt
         return stmt
 
