@@ -40,6 +40,24 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _release_build_memory() -> None:
+    """After the market is built: drop the raw bundled 1-minute and daily frames (the market keeps
+    its per-symbol copies; nothing reads the raw ones again) and hand the freed heap back to the
+    OS (glibc ``malloc_trim(0)``, a no-op elsewhere): ~40 MB RSS less on 2016-09-09."""
+    import ctypes
+    import gc
+
+    from app.adapters import nse_data
+
+    nse_data.load_minute_bars.cache_clear()
+    nse_data.load_daily.cache_clear()
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     without_pyarrow()  # before pandas (app.lean_pandas): ~32 MB less; the replay never uses Arrow
     from app.adapters.nse_data import recorded_sessions
@@ -90,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # e.g. an --adjust symbol the dump does not have
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    _release_build_memory()
     logging.getLogger(__name__).info(
         "replay %s at %sx from %s on http://%s:%d (ws /ws)%s", day, args.speed, start, args.host, args.port,
         " with --fill-unrecorded (benchmark only)" if args.fill_unrecorded else "")
