@@ -25,7 +25,7 @@ from tests.app.test_rls import local, users  # noqa: F401 - fixtures
 from tests.app.test_supabase_fill import _book, _fill
 from tests.supabase_local import supabase_local  # noqa: F401 - session fixture
 
-SAME = "same"  # every string key: fits the narrowest VARCHAR(4), and foreign keys line up
+SAME = "same"  # every string key (cut to a narrower VARCHAR, e.g. an operator's 2), so foreign keys line up
 
 
 def _value(col) -> Any:
@@ -45,7 +45,7 @@ def _value(col) -> Any:
     if isinstance(kind, JSON):
         return {}
     if isinstance(kind, String | Text):
-        return SAME
+        return SAME[:kind.length] if getattr(kind, "length", None) else SAME
     raise AssertionError(f"no sample value for {col.table.name}.{col.name} ({kind!r}): add one")
 
 
