@@ -1,5 +1,7 @@
 """Strategies: parameters per strategy (validated, stored), the symbols the live runner feeds
-it, on/off, and the signals it proposed (each one a pending approval, never an order)."""
+it, on/off, and the signals it proposed (each one a pending approval, never an order). A
+strategy on bars the live runner does not feed (the daily ``breakout_52w``) shows as
+"Backtest only", with no form and no enable control."""
 
 from datetime import UTC, datetime
 
@@ -24,34 +26,37 @@ titles = {n: t for n, t, _ in svc.catalog()}
 name = st.selectbox("Strategy", names, format_func=lambda n: titles[n], key="strategies_pick")
 cfg = svc.config(name)
 st.write(dict((n, d) for n, _, d in svc.catalog())[name])
+backtest_only = svc.backtest_only(name)
 
-with st.form("strategies_form"):
-    values = {}
-    cols = st.columns(3)
-    for i, p in enumerate(svc.param_specs(name)):
-        current = cfg.params.get(p.name, p.default)
-        with cols[i % 3]:
-            if p.kind == "int":
-                values[p.name] = st.number_input(param_label(p.name), value=int(current), step=1, help=p.help,
-                                                 key=f"strategies_param_{name}_{p.name}")
-            else:
-                values[p.name] = st.number_input(param_label(p.name), value=float(current), help=p.help,
-                                                 format="%.4g",
-                                                 key=f"strategies_param_{name}_{p.name}")
-    symbols = st.text_input("Symbols (comma separated NSE tradingsymbols)", value=", ".join(cfg.symbols),
-                            key=f"strategies_symbols_{name}")
-    enabled = st.checkbox("Enabled (live runner proposes its orders)", value=cfg.enabled,
-                          key=f"strategies_enabled_{name}")
-    saved = st.form_submit_button("Save", key="strategies_save")
-if saved:
-    try:
-        svc.save(name, values, symbols.split(","), enabled=enabled, now=datetime.now(UTC))
-        st.success(f"Saved {titles[name]}" + (" (enabled)" if enabled else " (disabled)"))
-    except ValidationError as exc:
-        st.error(str(exc), icon=":material/error:")
+if backtest_only:  # the live runner does not feed its bars: nothing to enable
+    st.info(f"**Backtest only.** {backtest_only}.", icon=":material/science:")
+else:
+    with st.form("strategies_form"):
+        values = {}
+        cols = st.columns(3)
+        for i, p in enumerate(svc.param_specs(name)):
+            current = cfg.params.get(p.name, p.default)
+            with cols[i % 3]:
+                if p.kind == "int":
+                    values[p.name] = st.number_input(param_label(p.name), value=int(current), step=1, help=p.help,
+                                                     key=f"strategies_param_{name}_{p.name}")
+                else:
+                    values[p.name] = st.number_input(param_label(p.name), value=float(current), help=p.help,
+                                                     format="%.4g", key=f"strategies_param_{name}_{p.name}")
+        symbols = st.text_input("Symbols (comma separated NSE tradingsymbols)", value=", ".join(cfg.symbols),
+                                key=f"strategies_symbols_{name}")
+        enabled = st.checkbox("Enabled (live runner proposes its orders)", value=cfg.enabled,
+                              key=f"strategies_enabled_{name}")
+        saved = st.form_submit_button("Save", key="strategies_save")
+    if saved:
+        try:
+            svc.save(name, values, symbols.split(","), enabled=enabled, now=datetime.now(UTC))
+            st.success(f"Saved {titles[name]}" + (" (enabled)" if enabled else " (disabled)"))
+        except ValidationError as exc:
+            st.error(str(exc), icon=":material/error:")
 
 st.subheader("All strategies")
-st.dataframe([{"Strategy": c.title, "Enabled": "yes" if c.enabled else "no",
+st.dataframe([{"Strategy": c.title, "Enabled": ("yes" if c.enabled else "no") if c.live else "backtest only",
                "Symbols": ", ".join(c.symbols) or "—",
                "Parameters": ", ".join(f"{param_label(k)} {v:g}" if isinstance(v, float) else f"{param_label(k)} {v}"
                                        for k, v in c.params.items()) or "—"} for c in svc.configs()],

@@ -19,6 +19,11 @@ an enabled strategy trades loads up to ``HISTORY_BARS`` earlier 1-minute bars th
 ``MarketDataService.ohlcv`` (as of that bar's open, so only bars closed before it; backfilled
 from the connected market first), so indicators start warm instead of from an empty history.
 A warm-up that fails is logged and the instrument starts cold.
+
+Exits (``exits``, a ``core.backtest.exits.ExitRule``, as a backtest's ``BacktestConfig.exits``):
+each entry is proposed with the rule's ``stop_loss`` / ``target`` from the bar's close, so the
+desk places its OCO exits when it fills (``app.trading.exits``); and, as in the backtester, the
+strategy does not act on a symbol while it has open orders (its working exits included).
 """
 
 from __future__ import annotations
@@ -33,14 +38,15 @@ import pandas as pd
 
 from core.errors import TemporaryError, ValidationError
 from core.models import Bar
-from core.orders import price_from_float
+from core.orders import price_from_float, tick_size_for
 from core.strategies import STRATEGIES, Strategy, bar_end_of, make_strategy
 from core.text_caps import NAME_MAX_CHARS, shown
-from core.timeutil import IST
+from core.timeutil import IST, to_ist
 from core.validation import require_aware_datetime, require_str_list, require_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from app.adapters.strategy_store import StrategyStore
+    from core.backtest.exits import ExitRule
     from app.adapters.tick_cache import TickCache
     from app.market.history import MarketDataService
     from app.market.instruments import InstrumentService
@@ -55,11 +61,19 @@ HISTORY_BARS = 2000
 #: the most symbols one strategy may watch
 MAX_SYMBOLS = 500
 
+#: The bar intervals the live runner feeds (``StrategyRunner.handle_bar``: the closed 1-minute
+#: bars the ticker publishes on ``desk:bars:closed``). A strategy on another interval (the daily
+#: ``breakout_52w``) is backtest only: it cannot be enabled live.
+LIVE_INTERVALS = ("minute",)
+_BAR_WORDS = {"day": "daily bars", "week": "weekly bars"}
+
 
 @dataclass(frozen=True)
 class StrategyConfig:
     """A strategy's stored settings: ``params`` (validated), ``symbols`` (NSE tradingsymbols
-    the live runner feeds it), ``enabled`` (the runner only runs enabled strategies)."""
+    the live runner feeds it), ``enabled`` (the runner only runs enabled strategies; always
+    ``False`` for a backtest-only strategy), ``interval`` (its bars: ``"minute"`` or ``"day"``)
+    and ``live`` (whether the live runner feeds that interval, :data:`LIVE_INTERVALS`)."""
 
     name: str
     title: str
@@ -67,6 +81,8 @@ class StrategyConfig:
     symbols: tuple[str, ...]
     enabled: bool
     updated_at: datetime | None = None
+    interval: str = "minute"
+    live: bool = True
 
     def strategy(self) -> Strategy:
         return make_strategy(self.name, self.params)
@@ -97,17 +113,30 @@ class StrategyService:
         cls = _cls(name)
         return [ParamSpec(p.name, p.kind.__name__, p.default, p.low, p.high, p.help) for p in cls.spec()]
 
-    def config(self, name: str) -> StrategyConfig:
-        """Stored settings of ``name``, or its defaults (disabled, no symbols)."""
+    def backtest_only(self, name: str) -> str | None:
+        """Why ``name`` cannot run live (one sentence, for the page and the refusal), or ``None``
+        when the live runner feeds its bars (:data:`LIVE_INTERVALS`). Raises ``ValidationError``
+        for an unknown strategy."""
         cls = _cls(name)
+        if cls.interval in LIVE_INTERVALS:
+            return None
+        return (f"{cls.title} trades on {_BAR_WORDS.get(cls.interval, cls.interval + ' bars')}; the live strategy runner feeds closed "
+                f"1-minute bars only, so it is backtest only: run it on the Backtest page")
+
+    def config(self, name: str) -> StrategyConfig:
+        """Stored settings of ``name``, or its defaults (disabled, no symbols). A backtest-only
+        strategy (:meth:`backtest_only`) is never ``enabled``, whatever an older row stored."""
+        cls = _cls(name)
+        live = cls.interval in LIVE_INTERVALS
         row = self.store.get_config(name)
         if row is None:
-            return StrategyConfig(name, cls.title, cls().params, (), False)
+            return StrategyConfig(name, cls.title, cls().params, (), False, interval=cls.interval, live=live)
         try:
             params = cls(**row["params"]).params
         except ValidationError:  # ranges changed since it was saved: fall back to defaults
             params = cls().params
-        return StrategyConfig(name, cls.title, params, tuple(row["symbols"]), bool(row["enabled"]), row["updated_at"])
+        return StrategyConfig(name, cls.title, params, tuple(row["symbols"]), bool(row["enabled"]) and live,
+                              row["updated_at"], interval=cls.interval, live=live)
 
     def configs(self) -> list[StrategyConfig]:
         return [self.config(n) for n in STRATEGIES]
@@ -118,8 +147,9 @@ class StrategyService:
         ``params`` that is not a mapping or a parameter out of range, ``symbols`` that is not a
         list of strings (one string such as ``"INFY,TCS"`` is refused), more than
         ``MAX_SYMBOLS`` (500), an unknown symbol, ``enabled`` not a bool, a naive ``now``,
-        enabling with no symbols, or enabling on an index (segment ``INDICES``, e.g. NIFTY 50:
-        it cannot be traded)."""
+        enabling with no symbols, enabling a backtest-only strategy (its bars are not the live
+        runner's, :meth:`backtest_only`), or enabling on an index (segment ``INDICES``, e.g.
+        NIFTY 50: it cannot be traded)."""
         name = require_text("strategy", name, cap=NAME_MAX_CHARS)
         if not isinstance(params, Mapping):
             raise ValidationError(f"params must be a mapping of parameter name to value, was {shown(params)}")
@@ -129,6 +159,8 @@ class StrategyService:
         syms = [s.upper() for s in require_str_list("symbols", symbols, max_items=MAX_SYMBOLS, allow_empty=True,
                                                          drop_blank=True)]
         strat = make_strategy(name, params)
+        if enabled and (why := self.backtest_only(name)):
+            raise ValidationError(f"{name} cannot be enabled: {why}")
         if enabled and not syms:
             raise ValidationError(f"{name}: pick at least one symbol before enabling it (the universe is empty)")
         if self.instruments is not None and syms:
@@ -171,8 +203,8 @@ class StrategyRunner:
     """Feeds closed bars to enabled strategies and proposes their orders (module docstring)."""
 
     def __init__(self, strategies: StrategyService, trading: TradingService, ticks: TickCache, *,
-                 name: str = "live", ttl_seconds: int | None = None, market: MarketDataService | None = None
-                 ) -> None:
+                 name: str = "live", ttl_seconds: int | None = None, market: MarketDataService | None = None,
+                 exits: ExitRule | None = None) -> None:
         self.strategies = strategies
         self.store = strategies.store
         self.trading = trading
@@ -180,6 +212,7 @@ class StrategyRunner:
         self.name = name
         self.ttl_seconds = ttl_seconds
         self.market = market
+        self.exits = exits
         self._history: dict[int, pd.DataFrame] = {}
         self._warmed: set[int] = set()
 
@@ -231,10 +264,16 @@ class StrategyRunner:
                 self.store.record_signal(cfg.name, bar.instrument_token, bar.ts, side=None, quantity=None,
                                          reason="skipped: an approval is already pending", approval_id=None)
                 continue
+            if self.exits is not None and self._has_open_orders(bar.instrument_token):
+                continue  # the exits (or another open order) manage the position, as in backtests
             signal, _ = strat.signal_for_bar(bar, history, position=position)
             if signal is None:
                 continue
             intent = strat.intent(bar.instrument_token, symbol, signal)
+            if self.exits is not None and not position:  # an entry: its stop/target from the close
+                close = price_from_float(bar.close)
+                inst = self.trading.instruments.by_token(bar.instrument_token)
+                intent = self.exits.attach(intent, close, tick_size_for(inst, to_ist(end).date(), close))
             view = self.trading.propose(intent, signal_price=price_from_float(bar.close), reason=signal.reason,
                                         source=f"strategy:{cfg.name}", ttl_seconds=self.ttl_seconds, now=end)
             self.store.record_signal(cfg.name, bar.instrument_token, bar.ts, side=str(signal.side),
@@ -289,6 +328,9 @@ class StrategyRunner:
     def _position(self, token: int) -> int:
         row = self.trading.store.position(int(token), "MIS")
         return int(row["quantity"]) if row else 0
+
+    def _has_open_orders(self, token: int) -> bool:
+        return any(int(r["instrument_token"]) == token for r in self.trading.store.list_orders(open_only=True))
 
     def _has_pending(self, strategy: str, token: int, now: datetime) -> bool:
         return any(v.instrument_token == token and v.strategy == strategy for v in self.trading.pending(now))

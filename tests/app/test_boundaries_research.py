@@ -1,6 +1,7 @@
 """Strategy and watchlist boundaries (issue 16, item 1): a symbol list given as one string,
 wrong types, over-long names and a strategy enabled on an index are refused with the desk's
-ValidationError naming the field and the value, and nothing changes in the store."""
+ValidationError naming the field and the value, and nothing changes in the store; so is
+enabling a strategy on bars the live runner does not feed (the daily ``breakout_52w``)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ CASES = [
      ["symbols must be a list of strings", "'INFY,TCS'"]),
     ("enabled on NIFTY 50", lambda s, w: s.save("sma_cross", {}, ["INFY", "NIFTY 50"], enabled=True, now=T0),
      ["cannot be enabled on an index", "NIFTY 50"]),
+    ("backtest-only strategy enabled", lambda s, w: s.save("breakout_52w", {}, ["INFY"], enabled=True, now=T0),
+     ["breakout_52w cannot be enabled", "daily bars", "feeds closed 1-minute bars only", "backtest only"]),
     ("params a list", lambda s, w: s.save("sma_cross", [("fast", 5)], ["INFY"], enabled=True, now=T0),
      ["params must be a mapping", "[('fast', 5)]"]),
     ("enabled a string", lambda s, w: s.save("sma_cross", {}, ["INFY"], enabled="false", now=T0),
@@ -72,3 +75,16 @@ def test_blank_form_entries_are_dropped_not_refused(services):
     _, strategies, _ = services
     saved = strategies.save("sma_cross", {}, "".split(","), enabled=False, now=T0)
     assert saved.symbols == () and not saved.enabled
+
+
+def test_a_backtest_only_strategy_reads_as_not_enabled_even_if_a_row_says_so(services):
+    """A row stored enabled before the refusal existed: the config (which the live runner, the
+    API and the page read) says not enabled and not live; saving it disabled still works."""
+    store, strategies, _ = services
+    strategies.store.save_config("breakout_52w", {"lookback": 252, "exit_days": 50}, ["INFY"], True, T0)
+    cfg = strategies.config("breakout_52w")
+    assert (cfg.enabled, cfg.live, cfg.interval, cfg.symbols) == (False, False, "day", ("INFY",))
+    assert [c.name for c in strategies.configs() if c.enabled] == ["sma_cross"]
+    assert strategies.backtest_only("sma_cross") is None
+    saved = strategies.save("breakout_52w", {"lookback": 100}, ["TCS"], enabled=False, now=T0)
+    assert saved.params["lookback"] == 100 and saved.symbols == ("TCS",) and not saved.enabled

@@ -65,6 +65,24 @@ def test_strategies_save_enables_and_enabling_without_symbols_errors(fresh):
     assert cfg.enabled and cfg.symbols == ("INFY", "SBIN") and cfg.params["lookback"] == 20
 
 
+def test_strategies_shows_a_daily_strategy_as_backtest_only_with_no_enable_control(fresh):
+    """breakout_52w trades daily bars, which the live runner does not feed: the page says
+    "Backtest only" (and why), draws no form, checkbox or Save for it, and lists it so."""
+    at = page("strategies.py").run()
+    at.selectbox(key="strategies_pick").set_value("breakout_52w").run()
+    assert not at.exception
+    [note] = at.info[:1]
+    assert "Backtest only" in note.value and "daily bars" in note.value and "Backtest page" in note.value
+    keys = [w.key for w in (*at.checkbox, *at.button, *at.text_input, *at.number_input)]
+    assert not [k for k in keys if "breakout_52w" in str(k) or k == "strategies_save"], keys
+    [table] = [d.value for d in at.dataframe if "Enabled" in d.value.columns]
+    title = services().strategies.config("breakout_52w").title
+    assert table.set_index("Strategy")["Enabled"].to_dict()[title] == "backtest only"
+    at.selectbox(key="strategies_pick").set_value("momentum").run()  # a 1-minute one keeps its switch
+    assert not at.exception and not [i for i in at.info if "Backtest only" in i.value]
+    assert at.checkbox(key="strategies_enabled_momentum").value is False
+
+
 def _run_queued(at: AppTest) -> str:
     at.button(key="backtest_run").click().run()
     assert not at.exception
