@@ -181,6 +181,8 @@ class _Sym:
     step_bar: list[int] | None = None  # per timeline step: this symbol's bar index, -1 without a bar
     steps: np.ndarray | None = None  # per bar: its timeline step
     close_tl: np.ndarray | None = None  # per timeline step: the last close so far, ₹ (NaN before the first)
+    tick_prev: np.ndarray | None = None  # per bar: a tick's previous close, ₹ (the day's open on the first day)
+    tick_size: np.ndarray | None = None  # per bar: the day's NSE tick, ₹ (``inst_at(i).tick_size``)
 
     def inst_at(self, i: int) -> Instrument:
         """The instrument as of bar ``i``'s date: its ``tick_size`` is that day's NSE regime."""
@@ -617,6 +619,10 @@ def _timeline(strategy: Strategy, universe: Sequence[InstrumentBars],
         s.step_bar = at.tolist()
         last = np.maximum.accumulate(at)
         s.close_tl = np.where(last >= 0, s.c[np.maximum(last, 0)], np.nan)
+        # a fill's ticks, per bar: the previous close (the day's open on the first day), the NSE tick ₹
+        s.tick_prev = np.where(np.isnan(s.prev_close), s.day_open, s.prev_close)
+        s.tick_size = (np.array([float(inst.tick_size) for inst in s.day_insts])[s.day_id] if s.day_id is not None
+                       else np.full(len(s.c), float(s.inst.tick_size)))
     return syms, all_ts
 
 
@@ -627,12 +633,10 @@ def _tick_maker(sym: _Sym, i: int, ts: datetime, cfg: BacktestConfig,
 
     def make() -> BarTicks:
         if "t" not in cache:
-            prev = float(sym.prev_close[i]) if sym.prev_close[i] == sym.prev_close[i] else float(sym.day_open[i])
             cache["t"] = BarTicks(sym.token, ts, sym.o[i], sym.h[i], sym.lo[i], sym.c[i], sym.v[i],
-                                  k=cfg.ticks_per_bar,
-                                  tick_size=float(sym.inst_at(i).tick_size),
-                                  prev_close=prev, day_open=float(sym.day_open[i]), with_depth=cfg.depth,
-                                  span_s=int(span.total_seconds()))
+                                  k=cfg.ticks_per_bar, tick_size=float(sym.tick_size[i]),
+                                  prev_close=float(sym.tick_prev[i]), day_open=float(sym.day_open[i]),
+                                  with_depth=cfg.depth, span_s=int(span.total_seconds()))
         return cache["t"]
 
     return make

@@ -23,6 +23,7 @@ listed tick. Prices and ticks are ``Decimal`` rupees.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -99,11 +100,11 @@ def regime_for(on_date: date) -> TickRegime:
     """The tick regime in force on ``on_date`` (IST trading date)."""
     if not isinstance(on_date, date) or isinstance(on_date, datetime):
         raise ValidationError(f"on_date must be a date (the IST trading day), was {on_date!r}")
-    found = TICK_REGIMES[0]
-    for regime in TICK_REGIMES:
-        if regime.effective_from <= on_date:
-            found = regime
-    return found
+    k = bisect_right(_REGIME_STARTS, on_date)  # the table is oldest first
+    return TICK_REGIMES[k - 1] if k else TICK_REGIMES[0]
+
+
+_REGIME_STARTS = [r.effective_from for r in TICK_REGIMES]
 
 
 def follows_nse_equity_ticks(exchange: str, segment: str, instrument_type: str) -> bool:
