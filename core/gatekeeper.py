@@ -7,7 +7,8 @@ MIS cut-off, circuit on price *and* trigger, stops through the LTP, CNC holdings
 the context carries the account (``state`` and ``limits``), the desk's account rules
 (``core.risk.rules``: halt, safe mode, loss, drawdown, notional, quantity, risk per trade,
 positions, order counts, cooldown, wash trades, margin). Every reason comes from the one
-:class:`~core.risk.reasons.ReasonCode` enum; every rule runs and every reason is collected.
+:class:`~core.risk.reasons.ReasonCode` enum; every rule runs and every reason is collected
+(an exit skips only the account rules, each of which passes an exit: the same verdict).
 
 * **Bad input raises** ``ValidationError`` (lot, tick, token, a naive time); a **business
   refusal returns** a :class:`Decision` with ``approved=False``.
@@ -187,78 +188,76 @@ def check(change: OrderChange, context: GateContext) -> Decision:
         if clamped != protection:
             protection = at = clamped
     margin = None
-    denials = _market_denials(intent, is_exit, ctx, expected)
-    if not any(d is not None and d.code is ReasonCode.OUTSIDE_CIRCUIT for d in denials):
+    circuit = market_rules.check_circuit(intent, expected, ctx.circuit)
+    denials = [
+        market_rules.check_session(intent, ctx.phase, ctx.holiday),
+        market_rules.check_mis_cutoff(intent, is_exit, ctx.now, ctx.square_off_cutoff),
+        circuit,
+        market_rules.check_trigger_vs_ltp(intent, ctx.ltp),
+        market_rules.check_holdings(intent, ctx.holding_quantity),
+    ]
+    if circuit is None:  # a price outside the band is reported once, by check_circuit
         denials.append(check_protection_in_band(intent, protection, ctx.circuit))
     if ctx.state is not None and ctx.limits is not None:
         denials.append(market_rules.check_market_price(intent, ctx.ltp))
         margin = _required_margin(intent, at, ctx) if expected is not None and at is not None else None
-        denials.extend(_account_denials(change, is_exit, ctx, expected, margin))
+        if not is_exit:  # every account rule passes an exit (core.risk.rules): nothing to collect
+            denials.extend(_account_denials(change, ctx, expected, margin))
     found = [d for d in denials if d is not None]
-    codes = tuple(d.code for d in found)
-    common = dict(kind=change.kind, is_exit=is_exit, expected_price=expected, required_margin=margin,
-                  margin_price=at, protection_price=protection,
-                  notional=expected * intent.quantity if expected is not None else None,
-                  queued_for_open=ctx.phase is SessionPhase.PRE_OPEN)
+    codes = tuple([d.code for d in found])
+    notional = expected * intent.quantity if expected is not None else None
+    queued = ctx.phase is SessionPhase.PRE_OPEN
     if change.exempt is not None:
         note = f"exempt: {change.exempt} (the desk's own exit)"
         if codes:
             note += f"; waived {', '.join(codes)}"
-        return Decision(approved=True, messages=(note,), exempt=change.exempt, waived=codes, **common)
-    return Decision(
-        approved=not found, reasons=codes, messages=tuple(d.message for d in found),
-        enter_safe_mode=ReasonCode.DAILY_LOSS_LIMIT in codes and ctx.state is not None and not ctx.state.safe_mode,
-        **common,
-    )
+        return Decision(kind=change.kind, approved=True, messages=(note,), is_exit=is_exit, exempt=change.exempt,
+                        waived=codes, expected_price=expected, notional=notional, required_margin=margin,
+                        margin_price=at, protection_price=protection, queued_for_open=queued)
+    return Decision(kind=change.kind, approved=not found, reasons=codes, messages=tuple([d.message for d in found]),
+                    is_exit=is_exit, expected_price=expected, notional=notional, required_margin=margin,
+                    margin_price=at, protection_price=protection, queued_for_open=queued,
+                    enter_safe_mode=ReasonCode.DAILY_LOSS_LIMIT in codes and ctx.state is not None
+                    and not ctx.state.safe_mode)
 
 
 def _required_margin(intent: OrderIntent, expected: Decimal, ctx: GateContext) -> Decimal:
-    # core.portfolio imports the broker's events, and the broker imports this module: import late.
-    from core.portfolio import required_margin
-
     assert ctx.state is not None
     if ctx.margin_rules is not None:
         return ctx.margin_rules.required(intent, expected, ctx.position_quantity)
+    # core.portfolio imports the broker's events, and the broker imports this module: import late.
+    from core.portfolio import required_margin
+
     return required_margin(intent, expected, ctx.state.mis_leverage, ctx.position_quantity)
 
 
-def _market_denials(intent: OrderIntent, is_exit: bool, ctx: GateContext,
-                    expected: Decimal | None) -> list[Denial | None]:
-    return [
-        market_rules.check_session(intent, ctx.phase, ctx.holiday),
-        market_rules.check_mis_cutoff(intent, is_exit, ctx.now, ctx.square_off_cutoff),
-        market_rules.check_circuit(intent, expected, ctx.circuit),
-        market_rules.check_trigger_vs_ltp(intent, ctx.ltp),
-        market_rules.check_holdings(intent, ctx.holding_quantity),
-    ]
-
-
-def _account_denials(change: OrderChange, is_exit: bool, ctx: GateContext, expected: Decimal | None,
+def _account_denials(change: OrderChange, ctx: GateContext, expected: Decimal | None,
                      margin: Decimal | None) -> list[Denial | None]:
+    """The account rules of an entry (``core.risk.rules``), in the order their reasons are listed."""
     state, limits, intent, now = ctx.state, ctx.limits, change.intent, ctx.now
     assert state is not None and limits is not None
     orders_today, by_symbol = _order_counts(change, state, now)
     out: list[Denial | None] = [
-        rules.check_kill_switch(is_exit, state.halted),
-        rules.check_safe_mode(is_exit, state.safe_mode),
-        rules.check_daily_loss(is_exit, state.day_pnl, limits.daily_loss_limit),
-        rules.check_max_drawdown(is_exit, state.equity, state.equity_peak, limits.max_drawdown_pct),
-        rules.check_order_quantity(is_exit, intent, limits.max_order_quantity),
-        None if is_exit else rules.check_open_positions(intent, state.positions, limits.max_open_positions),
-        rules.check_orders_per_day(is_exit, orders_today, limits.max_orders_per_day),
-        rules.check_orders_per_symbol(is_exit, intent, by_symbol, limits.max_orders_per_symbol_per_day),
-        rules.check_cooldown(is_exit, state.consecutive_losses, state.last_loss_at, now,
+        rules.check_kill_switch(False, state.halted),
+        rules.check_safe_mode(False, state.safe_mode),
+        rules.check_daily_loss(False, state.day_pnl, limits.daily_loss_limit),
+        rules.check_max_drawdown(False, state.equity, state.equity_peak, limits.max_drawdown_pct),
+        rules.check_order_quantity(False, intent, limits.max_order_quantity),
+        rules.check_open_positions(intent, state.positions, limits.max_open_positions),
+        rules.check_orders_per_day(False, orders_today, limits.max_orders_per_day),
+        rules.check_orders_per_symbol(False, intent, by_symbol, limits.max_orders_per_symbol_per_day),
+        rules.check_cooldown(False, state.consecutive_losses, state.last_loss_at, now,
                              limits.max_consecutive_losses, limits.cooldown_minutes),
-        rules.check_wash_trade(is_exit, intent, state.last_fills, now, limits.wash_trade_minutes),
-        check_mis_eligible(is_exit, intent, ctx.margin_rules) if ctx.margin_rules is not None else None,
+        rules.check_wash_trade(False, intent, state.last_fills, now, limits.wash_trade_minutes),
+        check_mis_eligible(False, intent, ctx.margin_rules) if ctx.margin_rules is not None else None,
     ]
     if expected is not None:
         available = None if state.available_margin is None else state.available_margin - ctx.reserved_margin
         out += [
-            rules.check_order_notional(is_exit, intent, expected, limits.max_order_notional),
-            rules.check_risk_per_trade(is_exit, intent, expected, state.capital, limits.risk_per_trade_pct,
+            rules.check_order_notional(False, intent, expected, limits.max_order_notional),
+            rules.check_risk_per_trade(False, intent, expected, state.capital, limits.risk_per_trade_pct,
                                        limits.require_stop),
-            rules.check_margin(is_exit, margin if margin is not None else ZERO, available),
+            rules.check_margin(False, margin if margin is not None else ZERO, available),
         ]
     return out
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import countOf
 
 from core.orders import OrderIntent, Product
 from core.risk.limits import LastFill
@@ -112,7 +113,7 @@ def check_open_positions(
     key = (intent.instrument_token, intent.product)
     if positions.get(key, 0):
         return None
-    open_count = sum(1 for q in positions.values() if q)
+    open_count = len(positions) - countOf(positions.values(), 0)  # the non-zero quantities
     if open_count >= limit:
         return Denial(ReasonCode.MAX_OPEN_POSITIONS, f"{open_count} positions open; the limit is {limit}")
     return None
