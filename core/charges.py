@@ -255,7 +255,7 @@ def _gst(schedule: ChargeSchedule, brokerage: Decimal, txn: Decimal, sebi: Decim
 
 
 def _stt_day_total(turnover: Decimal, rate: Decimal) -> Decimal:
-    return (turnover * rate).quantize(_RUPEE, rounding=ROUND_HALF_UP)
+    return (turnover * rate).quantize(_RUPEE, ROUND_HALF_UP)
 
 
 def scrip_day_stt(prior_day_turnover: Decimal, turnover: Decimal, rate: Decimal) -> Decimal:
@@ -269,6 +269,8 @@ def scrip_day_stt(prior_day_turnover: Decimal, turnover: Decimal, rate: Decimal)
     """
     if not isinstance(prior_day_turnover, Decimal) or prior_day_turnover < 0:
         raise ValidationError(f"prior_day_turnover must be Decimal rupees >= 0, was {prior_day_turnover!r}")
+    if not prior_day_turnover:  # the day's first fill of the class: R(turnover) − R(0) = R(turnover)
+        return round_to_paisa(_stt_day_total(turnover, rate))
     increment = _stt_day_total(prior_day_turnover + turnover, rate) - _stt_day_total(prior_day_turnover, rate)
     return round_to_paisa(increment)
 
@@ -322,7 +324,8 @@ def equity_charges(
         raise ValidationError(f"prior_order_turnover must be >= 0 rupees, was {prior_order_turnover}")
     rates = schedule.rates(product)
     turnover = price * quantity
-    brokerage = _brokerage(rates, prior_order_turnover + turnover) - _brokerage(rates, prior_order_turnover)
+    brokerage = (_brokerage(rates, prior_order_turnover + turnover) - _brokerage(rates, prior_order_turnover)
+                 if prior_order_turnover else _brokerage(rates, turnover))  # the order's first fill: b(t) − b(0) = b(t)
     txn = round_to_paisa(turnover * schedule.exchange_txn_rate)
     sebi = round_to_paisa(turnover * schedule.sebi_rate)
     ipft = round_to_paisa(turnover * schedule.ipft_rate) if include_ipft else ZERO

