@@ -3,6 +3,12 @@
 The instruments master lives in the store; this service keeps an in-memory index of it
 (built once per process, rebuilt after a refresh) so that resolving a NIFTY 500 list is a
 few dictionary look-ups. The store is seeded from the bundled Kite dump on first use.
+
+A process that only ever resolves a few exact keys and tokens (the ticker: its watchlist,
+positions and approvals) never builds the index (~14 MB for the 8,725-row dump): the first
+:data:`FEW_LOOKUPS` distinct ``EXCHANGE:SYMBOL`` keys and tokens found are read one row at a
+time from the store and kept; anything else (more keys, an unknown or fuzzy key, a search, a
+count) builds the index as before.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Exchange assumed when a key has no ``EXCHANGE:`` prefix.
 DEFAULT_EXCHANGE = "NSE"
+#: Distinct keys/tokens resolved one row at a time before the whole master is indexed.
+FEW_LOOKUPS = 64
 
 
 class _HasInstruments(Protocol):
@@ -74,6 +82,8 @@ class InstrumentService:
         self._repo = store.instruments
         self._lock = threading.Lock()
         self._index: _Index | None = None
+        self._few: dict[tuple[str, str] | int, Instrument] = {}  # found one row at a time (module docstring)
+        self._seeded = False
 
     # ---- loading -----------------------------------------------------------------------
 
@@ -125,6 +135,27 @@ class InstrumentService:
         """Forget the in-memory index (rebuilt from the store on next use)."""
         with self._lock:
             self._index = None
+            self._few = {}
+
+    def _one(self, key: tuple[str, str] | int) -> Instrument | None:
+        """``key`` (a split key or a token) from the few kept, else from one store row while fewer
+        than :data:`FEW_LOOKUPS` are kept and no index is built; ``None``: use the index."""
+        found = self._few.get(key)
+        if found is not None or self._index is not None or len(self._few) >= FEW_LOOKUPS:
+            return found
+        if not self._seeded:
+            self._seed_if_empty()
+            self._seeded = True
+        if isinstance(key, int):
+            found = self._repo.get(key)
+        else:
+            found = self._repo.by_key(f"{key[0]}:{key[1]}")
+            if found is not None and (found.exchange.upper(), found.tradingsymbol.upper()) != key:
+                return None  # the store's symbol differs in case: the index decides
+        if found is not None:
+            with self._lock:
+                self._few[key] = found
+        return found
 
     def _idx(self) -> _Index:
         index = self._index
@@ -156,8 +187,11 @@ class InstrumentService:
         """
         if isinstance(key, int):
             return self.by_token(key)
-        index = self._idx()
         exchange, symbol = _split(key)
+        found = self._one((exchange, symbol))
+        if found is not None:
+            return found
+        index = self._idx()
         found = index.by_key.get((exchange, symbol))
         if found is None:
             raise ValidationError(self._unknown_message(index, exchange, symbol))
@@ -174,6 +208,9 @@ class InstrumentService:
 
     def resolve_many(self, keys: Iterable[str | int]) -> list[Instrument]:
         """Resolve every key in order. Raises one ``ValidationError`` naming every unknown key."""
+        keys = list(keys)
+        if self._index is None and len(keys) > FEW_LOOKUPS - len(self._few):
+            self._idx()  # a long list: one read of the whole master, not a row per key
         out: list[Instrument] = []
         problems: list[str] = []
         for key in keys:
@@ -188,7 +225,7 @@ class InstrumentService:
 
     def by_token(self, instrument_token: int) -> Instrument:
         """The instrument with this token. Raises ``ValidationError`` if the master lacks it."""
-        found = self._idx().by_token.get(int(instrument_token))
+        found = self._one(int(instrument_token)) or self._idx().by_token.get(int(instrument_token))
         if found is None:
             raise ValidationError(f"no instrument with instrument_token {instrument_token} in the master")
         return found
