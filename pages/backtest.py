@@ -1,5 +1,7 @@
 """Backtest: run a strategy on stored history through the paper broker, charges and risk
-gatekeeper (a background job with progress), compare runs side by side, optional sweep.
+gatekeeper (a background job with progress), compare runs side by side; below them the Sweep
+section (``app.ui.sweep_section``: grids and walk-forwards over the workers), any of whose runs
+opens here as a full run with every result.
 
 Live: the runs table refreshes every second (a fragment); when a run completes, the page
 reruns once by itself, so its results (metrics, equity vs NIFTY 50, drawdown, trades) appear
@@ -37,20 +39,6 @@ st.caption("Same paper broker, Zerodha charges and risk gatekeeper as the live d
            f"when a run starts); no bar after market time {fmt.ist_time(market_now)} is used.")
 
 
-def parse_sweep(text: str) -> dict[str, list[float]]:
-    """``"fast=5,10; slow=20,30"`` → ``{"fast": [5, 10], "slow": [20, 30]}``."""
-    out: dict[str, list[float]] = {}
-    for part in filter(None, (p.strip() for p in text.split(";"))):
-        if "=" not in part:
-            raise ValidationError(f"sweep part {part!r} needs the form name=v1,v2")
-        k, vals = part.split("=", 1)
-        try:
-            out[k.strip()] = [float(v) for v in vals.split(",") if v.strip()]
-        except ValueError:
-            raise ValidationError(f"sweep values of {k.strip()!r} must be numbers, was {vals!r}") from None
-    return out
-
-
 catalog = strategies.catalog()
 INTERVALS = {"minute": "1-minute bars (intraday, MIS)", "day": "Daily bars (swing, CNC delivery)"}
 interval = st.radio("Bars", list(INTERVALS), format_func=INTERVALS.get, horizontal=True, key="backtest_interval",
@@ -82,7 +70,6 @@ with st.form("backtest_form"):
                           max_value=last_day, key="backtest_start", format=fmt.DATE_INPUT_FORMAT)
     end = c2.date_input("To", last_day, max_value=last_day, key="backtest_end", format=fmt.DATE_INPUT_FORMAT,
                         help="The last session that has closed by market time")
-    sweep_text = st.text_input("Parameter sweep (optional), e.g. fast=5,10; slow=20,30", key="backtest_sweep")
     run = st.form_submit_button("Run backtest", key="backtest_run")
 if run:
     try:
@@ -92,9 +79,8 @@ if run:
             if unknown:
                 st.warning(f"{universe}: {len(unknown)} symbol(s) not in the instruments master, left out: "
                            f"{', '.join(unknown)}", icon=":material/warning:")
-        ids = bt.submit(name, params, symbols, start, end, now=datetime.now(UTC),
-                        sweep=parse_sweep(sweep_text) or None)
-        st.session_state["backtest_focus"] = ids  # shown as soon as they complete
+        ids = bt.submit(name, params, symbols, start, end, now=datetime.now(UTC))
+        st.session_state["backtest_focus"] = ids  # shown as soon as it completes
         st.toast(f"Backtest queued: {len(ids)} run(s)")
         st.success(f"Backtest queued: {len(ids)} run(s) — progress below")
     except ValidationError as exc:

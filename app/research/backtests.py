@@ -1,5 +1,7 @@
 """Backtests as jobs: submit (validated, stored ``queued``), run (progress, result stored in
-one transaction with ``complete``), list and compare side by side, optional parameter sweep.
+one transaction with ``complete``), list and compare side by side. Parameter sweeps and
+walk-forwards are ``app.research.sweeps`` (one of their runs opens here as a full run:
+``SweepService.open_run``).
 
 Bars are the strategy's bars of the range (``Strategy.interval``: 1-minute bars for the intraday
 strategies, daily bars for the swing ones such as ``breakout_52w``) read through the market-data service
@@ -14,7 +16,6 @@ Construction: ``BacktestService(StrategyStore(engine), instruments, market=marke
 
 from __future__ import annotations
 
-import itertools
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,7 +44,6 @@ QUEUE = "backtests"
 #: The benchmark a trader compares a run with: NIFTY 50, bought and held over the run's dates.
 BENCHMARK = "NSE:NIFTY 50"
 ACTOR = "run_backtest"
-MAX_SWEEP_RUNS = 50
 
 
 _OHLCV = ["open", "high", "low", "close", "volume"]
@@ -68,10 +68,12 @@ class BacktestService:
         self.config = config or default_config()
 
     # ------------------------------------------------------------------ bars
-    def bars(self, symbol: str, start: date, end: date, interval: str = "minute") -> pd.DataFrame:
+    def bars(self, symbol: str, start: date, end: date, interval: str = "minute", *,
+             as_of: datetime | None = None) -> pd.DataFrame:
         """``interval`` bars (``"minute"``, or ``"day"`` for a daily strategy) of ``symbol`` for IST
         dates ``start..end`` through the market-data service (backfilled from the connected
-        market first), only bars closed by market time.
+        market first), only bars closed by market time (and by ``as_of`` when it is earlier
+        than the end of ``end``: a run opened from a sweep reads what the sweep read).
 
         Returns the ``ohlcv`` frame (IST ``ts`` index, float ``open high low close`` ₹, int
         ``volume``); empty when the range starts after market time or the market has none.
@@ -81,6 +83,8 @@ class BacktestService:
         require_date_range(start, end)
         lo = datetime.combine(start, time(0), IST)
         hi = datetime.combine(end, time(23, 59), IST)
+        if as_of is not None and as_of < hi:
+            hi = as_of
         if lo > self.market.now():
             return pd.DataFrame({c: pd.Series(dtype="float64") for c in _OHLCV},
                                 index=pd.DatetimeIndex([], tz=IST, name="ts"))
@@ -105,23 +109,26 @@ class BacktestService:
 
     # ------------------------------------------------------------------ submit
     def submit(self, strategy: str, params: Mapping[str, Any], symbols: Sequence[str], start: date, end: date, *,
-               now: datetime, sweep: Mapping[str, Sequence[Any]] | None = None, label: str = "") -> list[str]:
-        """Validate and queue one run (or one per combination of ``sweep`` values); return run ids.
+               now: datetime, label: str = "", as_of: datetime | None = None,
+               sweep_id: str | None = None) -> list[str]:
+        """Validate and queue one run; return ``[run_id]``.
 
-        Raises ``ValidationError`` (nothing stored): unknown strategy, a parameter out of range
-        (each sweep combination is checked), an empty universe, an unknown symbol, ``start >
-        end``, no bars in the range, or a sweep of more than 50 runs; and at the boundary
-        (``core.validation``): dates that are not ``datetime.date`` (a string such as
-        ``"2016-09-01"``), symbols given as one string or more than 500, params or sweep not
-        a mapping, a label over 200 characters, a naive ``now``.
+        ``as_of`` (tz-aware) caps the bars at that time when it is before the end of ``end``
+        (stored as the run's ``end``); ``sweep_id`` records the sweep a run was opened from.
+
+        Raises ``ValidationError`` (nothing stored): unknown strategy, a parameter out of range,
+        an empty universe, an unknown symbol, ``start > end``, no bars in the range; and at the
+        boundary (``core.validation``): dates that are not ``datetime.date`` (a string such as
+        ``"2016-09-01"``), symbols given as one string or more than 500, params not a mapping,
+        a label over 200 characters, a naive ``now`` or ``as_of``.
         """
         strategy = require_text("strategy", strategy, cap=NAME_MAX_CHARS)
         if not isinstance(params, Mapping):
             raise ValidationError(f"params must be a mapping of parameter name to value, was {shown(params)}")
-        if sweep is not None and not isinstance(sweep, Mapping):
-            raise ValidationError(f"sweep must be a mapping of parameter name to a list of values, was {shown(sweep)}")
         require_date_range(start, end)
         require_aware_datetime("now", now)
+        if as_of is not None:
+            require_aware_datetime("as_of", as_of)
         label = require_text("label", label, cap=200, required=False)
         symbols = require_str_list("symbols", symbols, max_items=500, allow_empty=True, drop_blank=True)
         syms = [s.strip().upper() for s in symbols if s and s.strip()]
@@ -130,40 +137,29 @@ class BacktestService:
         syms = [i.tradingsymbol for i in self.instruments.resolve_many(syms)]
         if start > end:
             raise ValidationError(f"start {start} is after end {end}; swap them")
-        combos = [dict(params)]
-        if sweep:
-            keys = [k for k, v in sweep.items() if v]
-            grid = list(itertools.product(*(list(sweep[k]) for k in keys)))
-            if len(grid) > MAX_SWEEP_RUNS:
-                raise ValidationError(f"the sweep has {len(grid)} runs; keep it to {MAX_SWEEP_RUNS} or fewer")
-            combos = [{**params, **dict(zip(keys, values, strict=True))} for values in grid]
-        checked = [make_strategy(strategy, c).params for c in combos]
+        p = make_strategy(strategy, params).params
         interval = STRATEGIES[strategy].interval
-        if not any(len(self.bars(s, start, end, interval)) for s in syms):  # stops at the first with bars
+        hi = min(datetime.combine(end, time(23, 59), IST), as_of or datetime.combine(end, time(23, 59), IST))
+        if not any(len(self.bars(s, start, end, interval, as_of=hi)) for s in syms):  # stops at the first with bars
             raise ValidationError(
                 f"no bars for {syms} between {start} and {end} up to market time "
                 f"{self.market.now():%d %b %Y %H:%M} IST in the connected market; pick a range with data, or "
                 "backfill it on the Chart page")
-        sweep_id = f"S-{uuid.uuid4().hex[:12]}" if sweep else None
-        ids = []
-        for p in checked:
-            run_id = f"B-{uuid.uuid4().hex[:16]}"
-            name = label or f"{strategy}(" + ", ".join(f"{k}={v}" for k, v in p.items() if k != "quantity") + ")"
-            self.store.create_run(dict(
-                run_id=run_id, sweep_id=sweep_id, label=name[:200], strategy=strategy, params=p, symbols=syms,
-                start=datetime.combine(start, time(0), IST), end=datetime.combine(end, time(23, 59), IST),
-                status="queued", progress=0.0, message="queued", created_at=now))
-            ids.append(run_id)
-        for run_id in ids:
-            if self.tasks is None:
-                self.run(run_id)
-            else:
-                try:
-                    self.tasks.enqueue(QUEUE, ACTOR, run_id=run_id)
-                except Exception as exc:
-                    self.store.update_run(run_id, status="failed", message=f"could not queue the job: {exc}")
-                    raise
-        return ids
+        run_id = f"B-{uuid.uuid4().hex[:16]}"
+        name = label or f"{strategy}(" + ", ".join(f"{k}={v}" for k, v in p.items() if k != "quantity") + ")"
+        self.store.create_run(dict(
+            run_id=run_id, sweep_id=sweep_id, label=name[:200], strategy=strategy, params=p, symbols=syms,
+            start=datetime.combine(start, time(0), IST), end=hi,
+            status="queued", progress=0.0, message="queued", created_at=now))
+        if self.tasks is None:
+            self.run(run_id)
+        else:
+            try:
+                self.tasks.enqueue(QUEUE, ACTOR, run_id=run_id)
+            except Exception as exc:
+                self.store.update_run(run_id, status="failed", message=f"could not queue the job: {exc}")
+                raise
+        return [run_id]
 
     # ------------------------------------------------------------------ run
     def run(self, run_id: str, *, now: Callable[[], datetime] | None = None) -> dict:
@@ -183,7 +179,7 @@ class BacktestService:
             start, end = row["start"].astimezone(IST).date(), row["end"].astimezone(IST).date()
             universe = []
             for n, sym in enumerate(row["symbols"]):
-                b = self.bars(sym, start, end, strat.interval)
+                b = self.bars(sym, start, end, strat.interval, as_of=row["end"])
                 if n % 25 == 24:
                     self.store.update_run(run_id, message=f"loading bars: {n + 1} of {len(row['symbols'])} symbols")
                 if len(b):

@@ -17,6 +17,10 @@ is no scheduler of ours: Dramatiq's queue hands out the runs, the store counts t
 * **Comparable**: every run reads the bars closed by the sweep's ``as_of`` (market time at
   submit) with the service's ``BacktestConfig``; the engine is deterministic, so the same
   params give the same metrics whichever worker runs them, and equal a serial run.
+* **One run in full**: a sweep stores each run's metrics only; ``open_run`` queues one finished
+  run again as an ordinary backtest (``BacktestService.submit``: same strategy, params,
+  symbols, sessions and ``as_of``), whose stored result has the equity curve, trades, monthly
+  returns and CSV of the Backtest page, with the same metrics.
 
 Construction: ``SweepService(SweepStore(engine), backtests, tasks=queue)``; ``tasks`` needs
 ``enqueue(queue, actor, **kwargs)``; ``None`` runs every backtest in-process (serially).
@@ -264,6 +268,33 @@ class SweepService:
         self._cache[sweep_id] = universe
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+    def open_run(self, sweep_id: str, run_no: int, now: datetime) -> str:
+        """Queue complete run ``run_no`` of ``sweep_id`` as a full backtest and return its run id.
+
+        The backtest has the run's strategy and params, the sweep's symbols and ``as_of``, and
+        the run's sessions (a grid: the sweep's dates; a walk-forward: its window's fit or test
+        dates); it is labelled ``"<sweep label> · run <n>"`` and carries ``sweep_id``. Raises
+        ``ValidationError`` (nothing queued) for an unknown sweep or run, a run that is not
+        complete, or a naive ``now``."""
+        require_aware_datetime("now", now)
+        sweep = self.sweep(sweep_id)
+        if isinstance(run_no, bool) or not isinstance(run_no, int):
+            raise ValidationError(f"run_no must be a whole number, was {run_no!r}")
+        row = next((r for r in self.store.runs(sweep_id) if r["run_no"] == run_no), None)
+        if row is None:
+            raise ValidationError(f"sweep {sweep['label']!r} has no run {run_no}; pick one from its results")
+        if row["status"] != "complete":
+            raise ValidationError(f"run {run_no} of {sweep['label']!r} is {row['status']}; only a complete run "
+                                  "opens as a full backtest")
+        start, end = sweep["start"].astimezone(IST).date(), sweep["end"].astimezone(IST).date()
+        if row["phase"] != "grid":
+            w = Window.from_dict(sweep["windows"][row["window"]])
+            start, end = (w.fit_start, w.fit_end) if row["phase"] == "fit" else (w.test_start, w.test_end)
+        [run_id] = self.backtests.submit(sweep["strategy"], row["params"], sweep["symbols"], start, end, now=now,
+                                         label=f"{sweep['label'][:180]} · run {run_no}", as_of=sweep["as_of"],
+                                         sweep_id=sweep_id)
+        return run_id
 
     # ------------------------------------------------------------------ control and read
     def cancel(self, sweep_id: str, now: datetime) -> int:

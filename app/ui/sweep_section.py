@@ -2,8 +2,10 @@
 dates, ranking metric, grid or walk-forward windows) that submits to ``SweepService``; a live
 progress bar with a cancel button; the results table sorted by the metric, a heatmap of two swept
 parameters (plotly), and for a walk-forward each window's in-sample best params beside its
-out-of-sample metrics. Widget keys start ``backtest_sweep_``. The work happens in
-``app.research.sweeps``; this module only draws and calls it.
+out-of-sample metrics; and "Open full report" on any complete run, which queues it as an
+ordinary backtest (``SweepService.open_run``) whose equity, trades, monthly returns and CSV the
+page's results show (``backtest_focus``). Widget keys start ``backtest_sweep_``. The work
+happens in ``app.research.sweeps``; this module only draws and calls it.
 """
 
 from __future__ import annotations
@@ -53,6 +55,16 @@ def results_display(df: pd.DataFrame, names: list[str], walk_forward: bool = Fal
     heads = {c: labels.param_label(c) for c in names} | {c: labels.label(c) for c in METRIC_KINDS}
     heads |= {"phase": "Phase", "window": "Window", "status": "Status", "worker": "Worker"}
     return fmt.frame_for_display(df[cols], {**METRIC_KINDS, **{n: "text" for n in names}}, heads)
+
+
+def run_tag(row: Any, names: list[str], metric: str, walk_forward: bool = False) -> str:
+    """One results row as a pick-list entry: ``"run 3 · Fast 5, Slow 20 · Sharpe 1.23"`` (a
+    walk-forward's with ``"window 0 test"`` after the run number)."""
+    where = f" · window {row['window']} {row['phase']}" if walk_forward else ""
+    params = ", ".join(f"{labels.param_label(n)} {row[n]:g}" if isinstance(row[n], float) else
+                       f"{labels.param_label(n)} {row[n]}" for n in names)
+    return (f"run {row['run_no']}{where} · {params} · {labels.label(metric)} "
+            f"{labels.format_metric(metric, row.get(metric))}")
 
 
 def heatmap_figure(heat: pd.DataFrame, x: str, y: str, metric: str) -> go.Figure:
@@ -178,6 +190,22 @@ def _results(sweeps: Any, sid: str) -> None:
         st.plotly_chart(heatmap_figure(sweeps.heatmap(sid, x, y), x, y, metric), key="backtest_sweep_heatmap")
     st.dataframe(results_display(res, names, row["kind"] == "walk_forward"), hide_index=True,
                  key="backtest_sweep_results")
+    _open_run(sweeps, sid, res[res["status"] == "complete"], names, metric, row["kind"] == "walk_forward")
 
 
-__all__ = ["heatmap_figure", "ranges_from_inputs", "render", "results_display", "windows_display"]
+def _open_run(sweeps: Any, sid: str, done: pd.DataFrame, names: list[str], metric: str, walk: bool) -> None:
+    """Pick a complete run (best first) and queue it as a full backtest shown in the page's results."""
+    rows = {int(r["run_no"]): r for r in done.to_dict("records")}
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    pick = c1.selectbox("One run in full (equity vs NIFTY 50, trades, monthly returns, CSV)", list(rows),
+                        format_func=lambda n: run_tag(rows[n], names, metric, walk), key="backtest_sweep_open_pick")
+    if c2.button("Open full report", key="backtest_sweep_open", icon=":material/open_in_full:"):
+        try:
+            run_id = sweeps.open_run(sid, int(pick), datetime.now(UTC))
+            st.session_state["backtest_focus"] = [run_id]  # the page shows it under Results when complete
+            st.success(f"Run {pick} queued as a backtest: its full report shows under Runs above when it completes")
+        except ValidationError as exc:
+            st.error(str(exc), icon=":material/error:")
+
+
+__all__ = ["heatmap_figure", "ranges_from_inputs", "render", "results_display", "run_tag", "windows_display"]

@@ -1,4 +1,4 @@
-"""BacktestService: submit → run (inline) → stored complete result; compare; sweep; bad input.
+"""BacktestService: submit → run (inline) → stored complete result; compare; as_of; bad input.
 
 Bars come only through ``MarketDataService`` (backfilled into a real SQLite store from a replay
 server of 2016-08-19, whose historical endpoint serves the 2016-08-16 … 08-18 sessions), with
@@ -24,6 +24,7 @@ from tests.fixtures_trading import T0
 
 INFY = 408065
 MARKET_NOW = datetime(2016, 8, 19, 10, 0, tzinfo=IST)
+D17 = date(2016, 8, 17)
 
 
 class Recorder:
@@ -75,13 +76,16 @@ def test_run_inline_stores_a_complete_result_and_compares(sql, service):
     assert svc.run(a)["status"] == "complete"  # idempotent
 
 
-def test_sweep_queues_one_job_per_combination(sql, service):
+def test_submit_queues_one_job_and_as_of_caps_the_bars(sql, service):
     jobs = Recorder()
-    ids = service(sql, jobs).submit("sma_cross", {}, ["INFY"], date(2016, 8, 17), date(2016, 8, 17), now=T0,
-                                    sweep={"fast": [5, 10], "slow": [20, 30]})
-    assert len(ids) == 4 and [s[:2] for s in jobs.sent] == [("backtests", "run_backtest")] * 4
-    rows = [service(sql).run_row(i) for i in ids]
-    assert {r["status"] for r in rows} == {"queued"} and len({r["sweep_id"] for r in rows}) == 1
+    [rid] = service(sql, jobs).submit("sma_cross", {}, ["INFY"], D17, D17, now=T0)
+    assert [s[:2] for s in jobs.sent] == [("backtests", "run_backtest")]
+    assert service(sql).run_row(rid)["status"] == "queued" and service(sql).run_row(rid)["sweep_id"] is None
+    svc = service(sql)
+    cut = datetime(2016, 8, 17, 10, 0, tzinfo=IST)  # 45 bars of the session closed by 10:00
+    [run] = svc.submit("sma_cross", {"fast": 5, "slow": 20}, ["INFY"], D17, D17, now=T0, as_of=cut, sweep_id="W-1")
+    row = svc.run_row(run)
+    assert (row["status"], row["bars"], row["end"], row["sweep_id"]) == ("complete", 45, cut, "W-1")
 
 
 def test_bad_input_stores_nothing(sql, service):
@@ -91,8 +95,7 @@ def test_bad_input_stores_nothing(sql, service):
     with pytest.raises(ValidationError, match="universe is empty"):
         svc.submit("orb", {}, [], date(2016, 8, 17), date(2016, 8, 17), now=T0)
     with pytest.raises(ValidationError, match="out of range"):
-        svc.submit("sma_cross", {}, ["INFY"], date(2016, 8, 17), date(2016, 8, 17), now=T0,
-                   sweep={"fast": [5, 1000]})
+        svc.submit("sma_cross", {"fast": 1000}, ["INFY"], D17, D17, now=T0)
     assert svc.store.runs() == []
 
 

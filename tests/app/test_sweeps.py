@@ -190,3 +190,46 @@ def test_walk_forward_fit_runs_read_only_their_window(make):
     [test] = svc.store.runs(sid, phase="test")
     assert fit["bars"] == fit_bars < sum(len(ib.bars) for ib in uni)
     assert test["bars"] == sum(len(ib.bars) for ib in window_bars(uni, D18, D18)) and test["status"] == "complete"
+
+
+def test_open_run_gives_a_full_backtest_with_the_sweep_runs_metrics(make):
+    """The old 50-run sweep box stored every run in full; the sweep stores metrics only, so a
+    trader opens one run as a backtest: same metrics and bars, plus equity and trades."""
+    svc, _ = make()
+    sid = svc.submit("sma_cross", {"quantity": 5}, GRID, ["INFY", "SBIN"], D17, D18, now=T0, metric="sharpe")
+    best = svc.results(sid).iloc[0]
+    run_id = svc.open_run(sid, int(best["run_no"]), T0)
+    [swept] = [r for r in svc.store.runs(sid) if r["run_no"] == best["run_no"]]
+    full = svc.backtests.run_row(run_id)
+    assert (full["status"], full["sweep_id"], full["params"], full["bars"]) == ("complete", sid, swept["params"],
+                                                                                swept["bars"])
+    assert full["metrics"] == swept["metrics"] and full["label"].endswith(f"· run {best['run_no']}")
+    report = svc.backtests.report(run_id)
+    assert len(report.equity) == swept["bars"] // 2 and len(report.trades) == swept["metrics"]["trades"]
+
+
+def test_open_run_of_a_walk_forward_test_reads_only_its_window(make):
+    svc, _ = make()
+    sid = svc.submit("sma_cross", {}, {"fast": [3, 5]}, ["INFY"], D16, D18, now=T0, fit_sessions=1, test_sessions=1)
+    [test] = [r for r in svc.store.runs(sid, phase="test") if r["window"] == 1]
+    full = svc.backtests.run_row(svc.open_run(sid, test["run_no"], T0))
+    assert (full["start"].astimezone(IST).date(), full["end"].astimezone(IST).date()) == (D18, D18)
+    assert full["bars"] == test["bars"] == 375 and full["metrics"] == test["metrics"]
+
+
+@pytest.mark.parametrize(("run_no", "now", "match"), [
+    (0, T0, "is queued; only a complete run"),
+    (99, T0, "has no run 99"),
+    ("0", T0, "run_no must be a whole number"),
+    (0, datetime(2016, 8, 19, 10, 0), "now must be tz-aware"),
+])
+def test_open_run_refuses_and_queues_nothing(make, run_no, now, match):
+    jobs = Recorder()
+    svc, _ = make(tasks=jobs)
+    sid = svc.submit("sma_cross", {}, GRID, ["INFY"], D17, D17, now=T0)
+    sent = list(jobs.sent)
+    with pytest.raises(ValidationError, match=match):
+        svc.open_run(sid, run_no, now)
+    assert svc.backtests.store.runs() == [] and jobs.sent == sent
+    with pytest.raises(ValidationError, match="no sweep 'W-nope'"):
+        svc.open_run("W-nope", 0, T0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.container import services
@@ -95,3 +96,29 @@ def test_a_bad_range_is_refused_and_nothing_is_queued(fresh):
     at.button(key="backtest_sweep_run").click().run()
     assert "nothing to sweep" in at.error[0].value
     assert services().sweeps.sweeps() == []
+
+
+def test_open_full_report_of_a_sweep_run_shows_its_equity_and_trades(fresh):
+    """The trader picks the best run (the default) and opens it: a backtest run is queued with
+    the run's params; once it completes (run here as the worker's run_backtest would) the page
+    shows its full results (metric cards, trades CSV), with the sweep run's return."""
+    at = _form(page("backtest.py").run(), (3, 5, 2), (20, 30, 10))
+    at.selectbox(key="backtest_sweep_metric").set_value("total_return_pct")
+    at.button(key="backtest_sweep_run").click().run()
+    [row] = services().sweeps.sweeps()
+    _run_all(row["sweep_id"])
+    at.run()
+    best = services().sweeps.results(row["sweep_id"]).iloc[0]
+    assert at.selectbox(key="backtest_sweep_open_pick").value == best["run_no"]
+    at.button(key="backtest_sweep_open").click().run()
+    assert not at.exception
+    assert any(f"Run {best['run_no']} queued as a backtest" in s.value for s in at.success)
+    bt = services().backtests
+    [run_id] = list(bt.runs()["run_id"])
+    assert bt.run_row(run_id)["params"]["fast"] == best["fast"] and bt.run_row(run_id)["sweep_id"] == row["sweep_id"]
+    bt.run(run_id)  # the worker's run_backtest
+    at.run()
+    assert not at.exception
+    assert any(s.value.startswith("Results — ") and f"run {best['run_no']}" in s.value for s in at.subheader)
+    assert bt.run_row(run_id)["metrics"]["total_return_pct"] == pytest.approx(best["total_return_pct"])
+    assert "backtest_trades_csv" in [b.key for b in at.get("download_button")]
