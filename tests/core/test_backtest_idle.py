@@ -5,6 +5,7 @@ fills, charges, rejections and equity as the full engine that visits every bar."
 from __future__ import annotations
 
 from datetime import date
+from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
@@ -15,7 +16,9 @@ from hypothesis import strategies as st
 
 from app.adapters import nse_data
 from core.backtest import BacktestConfig, InstrumentBars, run_backtest
+from core.backtest.exits import ExitRule
 from core.errors import ValidationError
+from core.exits import TrailKind, Trailing
 from core.models import Instrument
 from core.strategies import STRATEGIES, make_strategy
 from tests.strategy_checks import assert_features_bar_by_bar, assert_masks_are_decide
@@ -106,3 +109,56 @@ def test_backtest_idle_bar_engine_equals_the_full_engine_with_busy_parameters(un
         pd.testing.assert_frame_equal(idle.fills, full.fills)
         pd.testing.assert_frame_equal(idle.equity, full.equity, check_exact=True)
         assert pd.Series(idle.metrics).equals(pd.Series(full.metrics))  # NaN-aware
+
+
+@st.composite
+def exit_rules(draw) -> ExitRule:
+    """An exit rule (core.backtest.exits): a stop and/or a target, maybe trailing by ₹, % or ATR."""
+    pct = st.decimals(min_value=Decimal("0.05"), max_value=Decimal("1.5"), places=2)
+    stop = draw(pct) if draw(st.integers(0, 3)) else None
+    target = draw(pct) if stop is None or draw(st.booleans()) else None
+    trailing = None
+    kind = draw(st.sampled_from([*TrailKind, None]))
+    if stop is not None and kind is not None:
+        step = draw(st.decimals(min_value=Decimal("0.05"), max_value=Decimal("2"), places=2))
+        trailing = Trailing(kind, step, atr=Decimal("0.80") if kind is TrailKind.ATR else None)
+    return ExitRule(stop, target, trailing)
+
+
+@pytest.fixture(scope="module")
+def one_session(universe) -> list[InstrumentBars]:
+    return [InstrumentBars(u.instrument, u.bars[u.bars.index.date == SESSIONS[0]]) for u in universe]
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(run=runs(), rule=exit_rules())
+def test_backtest_idle_bar_engine_equals_the_full_engine_with_exits(one_session, run, rule):
+    """Issue 17 item 2 with exits on (issue 15 item 1): a position with working exits is a bar where
+    something can happen; the idle-bar engine still makes the full engine's fills and equity."""
+    name, params, cfg = run
+    try:
+        strategy = make_strategy(name, params)
+    except ValidationError:
+        assume(False)
+    cfg = dict(cfg, ticks_per_bar=min(cfg["ticks_per_bar"], 7), exits=rule)
+    idle = run_backtest(strategy, one_session, BacktestConfig(**cfg))
+    full = run_backtest(strategy, one_session, BacktestConfig(**cfg, skip_idle=False))
+    pd.testing.assert_frame_equal(idle.fills, full.fills)
+    pd.testing.assert_frame_equal(idle.rejections, full.rejections)
+    pd.testing.assert_frame_equal(idle.equity, full.equity, check_exact=True)
+    assert pd.Series(idle.metrics).equals(pd.Series(full.metrics))  # NaN-aware
+
+
+def test_backtest_idle_bar_engine_equals_the_full_engine_with_busy_parameters_and_exits(one_session):
+    rules = (ExitRule(Decimal("0.3"), Decimal("0.5")),
+             ExitRule(Decimal("0.4"), None, Trailing(TrailKind.PERCENT, Decimal("0.25"))),
+             ExitRule(Decimal("0.5"), Decimal("1.0"), Trailing(TrailKind.ATR, Decimal("1.5"), atr=Decimal("0.60"))))
+    exited = 0
+    for n, (name, params) in enumerate(BUSY.items()):
+        cfg = BacktestConfig(exits=rules[n % len(rules)], ticks_per_bar=7)
+        idle = run_backtest(make_strategy(name, params), one_session, cfg)
+        full = run_backtest(make_strategy(name, params), one_session, replace(cfg, skip_idle=False))
+        pd.testing.assert_frame_equal(idle.fills, full.fills)
+        pd.testing.assert_frame_equal(idle.equity, full.equity, check_exact=True)
+        exited += int((idle.fills["tag"] == "EXIT").sum())
+    assert exited > 20, "the exits must fill to compare anything"
