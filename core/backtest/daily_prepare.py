@@ -26,7 +26,7 @@ import pandas as pd
 from core.backtest.daily import DAY_SPAN, session_days, session_open_ns
 from core.errors import ValidationError
 from core.orders import Product
-from core.orders.ticks import TICK_REGIMES, follows_nse_equity_ticks
+from core.orders.ticks import TICK_REGIMES, TickRegime, follows_nse_equity_ticks
 from core.strategies.base import Strategy
 
 _EPOCH = date(1970, 1, 1)
@@ -85,10 +85,14 @@ def prepare_daily(strategy: Strategy, ordered: Sequence[Any], make: Callable[...
     tick_code, ticks = _tick_codes(ordered, day, c, o, starts, lens)
     out = []
     last = np.ones(len(c), dtype=bool)
+    pairs = np.unique(np.repeat(np.arange(len(lens)), lens) * len(ticks) + tick_code)  # (series, tick) present
+    used_by = [set() for _ in ordered]
+    for series, t in zip(*np.divmod(pairs, len(ticks)), strict=True):
+        used_by[series].add(int(t))
     for n, ib in enumerate(ordered):
         a, z = int(starts[n]), int(starts[n] + lens[n])
         inst = ib.instrument
-        used = set(np.unique(tick_code[a:z]).tolist())  # a variant per tick this series has
+        used = used_by[n]  # a variant per tick this series has
         variants = tuple(inst if t == inst.tick_size or n_t not in used else replace(inst, tick_size=t)
                          for n_t, t in enumerate(ticks))
         out.append(make(inst=inst, token=int(inst.instrument_token), symbol=inst.tradingsymbol,
@@ -103,17 +107,21 @@ def prepare_daily(strategy: Strategy, ordered: Sequence[Any], make: Callable[...
 def _tick_codes(ordered: Sequence[Any], day: np.ndarray, close: np.ndarray, first_open: np.ndarray,
                 starts: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, list[Decimal]]:
     """``(code per bar, ticks)``: bar ``j``'s tick (₹) is ``ticks[code[j]]``. The reference price
-    is rounded to the paisa as ``price_from_float`` does, and each distinct one is looked up once
-    with the regime's own ``TickRegime.tick_for``."""
+    is rounded to the paisa as ``price_from_float`` does and placed in the regime's bands as
+    ``TickRegime.tick_for`` places it (:func:`_band_of`, all bars at once)."""
     sym = np.repeat(np.arange(len(lens)), lens)
     month = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
     key = sym * (1 << 20) + month
-    end = np.ones(len(key), dtype=bool)
-    end[:-1] = key[1:] != key[:-1]
-    end_keys, end_close = key[end], close[end]
-    at = np.searchsorted(end_keys, key, side="left")
-    k = np.maximum(at - 1, 0)
-    ref = np.where((at > 0) & (end_keys[k] >> 20 == sym), end_close[k], first_open[starts][sym])
+    first = np.ones(len(key), dtype=bool)  # a series' first bar of a calendar month
+    first[1:] = key[1:] != key[:-1]
+    run = np.cumsum(first) - 1  # the (series, month) each bar is in
+    begin = np.flatnonzero(first)
+    month_ref = np.empty(len(begin))  # the last close of the series' previous month, else its first open
+    month_ref[1:] = close[begin[1:] - 1]
+    new_series = np.ones(len(begin), dtype=bool)
+    new_series[1:] = sym[begin[1:]] != sym[begin[:-1]]
+    month_ref[new_series] = first_open[starts][sym[begin[new_series]]]
+    ref = month_ref[run]
     regime = np.maximum(np.searchsorted(_REGIME_DAYS, day, side="right") - 1, 0)
     ticks: list[Decimal] = []
 
@@ -134,7 +142,24 @@ def _tick_codes(ordered: Sequence[Any], day: np.ndarray, close: np.ndarray, firs
             continue
         r = ref[rows]
         ok = np.isfinite(r) & (r > 0)  # else no reference: the listed tick
-        paise, inverse = np.unique(np.round(r[ok] * 100).astype(np.int64), return_inverse=True)
-        found = np.array([code_of(reg.tick_for(Decimal(int(p)).scaleb(-2))) for p in paise.tolist()], dtype=np.int64)
-        code[rows[ok]] = found[inverse.reshape(-1)]
+        band = _band_of(reg, np.round(r[ok] * 100).astype(np.int64))
+        found = np.zeros(len(reg.bands), dtype=np.int64)
+        for b in np.unique(band).tolist():  # the bands in price order, as the sorted prices meet them
+            found[b] = code_of(reg.bands[b].tick)
+        code[rows[ok]] = found[band]
     return code, ticks
+
+
+def _band_of(regime: TickRegime, paise: np.ndarray) -> np.ndarray:
+    """Index into ``regime.bands`` of each reference price (int64 paise, > 0): the first band that
+    covers it, as :meth:`~core.orders.ticks.TickRegime.tick_for` picks it (``TickBand.covers``:
+    up to its ``limit`` ₹, the limit itself only when ``inclusive``), compared in whole paise."""
+    out = np.full(len(paise), len(regime.bands) - 1, dtype=np.int64)
+    for n in range(len(regime.bands) - 1, -1, -1):  # the first covering band wins: assign it last
+        b = regime.bands[n]
+        if b.limit is None:
+            out[:] = n
+            continue
+        limit = int(b.limit * 100)
+        out[(paise <= limit) if b.inclusive else (paise < limit)] = n
+    return out
