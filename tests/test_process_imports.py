@@ -4,6 +4,7 @@ what they use), each checked in a fresh interpreter; and ``app.lean_pandas``."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,9 +28,9 @@ PROCESSES = {
 }
 
 
-def _loaded(code: str) -> dict:
+def _loaded(code: str, env: dict[str, str] | None = None) -> dict:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         check=True)
+                         check=True, env=None if env is None else {**os.environ, **env})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -56,10 +57,19 @@ def test_without_pyarrow_changes_nothing_once_pandas_is_loaded():
     assert found == [False, True]
 
 
-def test_the_calendar_is_built_without_pandas_pmc_or_the_holidays_package():
-    """``load_nse_calendar`` gets pmc's table and the fallback years' holidays from the child."""
-    found = _loaded("import sys, json; from app.adapters.calendar_source import load_nse_calendar; "
-                    "c = load_nse_calendar(); "
-                    "print(json.dumps([str(c.covered_until), sorted(m for m in ('pandas', "
-                    "'pandas_market_calendars', 'holidays') if m in sys.modules)]))")
-    assert found == ["2030-12-31", []]
+def test_the_calendar_is_built_without_pandas_pmc_or_the_holidays_package(tmp_path):
+    """``load_nse_calendar`` gets pmc's table and the fallback years' holidays from the child, which
+    the next process reads from the state folder (a damaged file: the child again)."""
+    code = ("import sys, json; from app.adapters.calendar_source import load_nse_calendar; "
+            "from app.adapters.pmc_table import cache_file; c = load_nse_calendar(); "
+            "print(json.dumps([str(c.covered_until), len(c.trading_days(c.covered_from, c.covered_until)), len(c.holidays), len(c.special_sessions()), "
+            "cache_file().name, sorted(m for m in ('pandas', 'pandas_market_calendars', 'holidays') "
+            "if m in sys.modules)]))")
+    env = {"DESK_STATE_DIR": str(tmp_path)}
+    first = _loaded(code, env)
+    assert first[0] == "2030-12-31" and first[1] > 8000 and first[5] == []
+    kept = tmp_path / first[4]
+    assert kept.exists()
+    assert _loaded(code, env) == first
+    kept.write_text("{")
+    assert _loaded(code, env) == first
