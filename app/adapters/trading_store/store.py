@@ -2,7 +2,9 @@
 
 Rows go in and out as plain dicts keyed by column name (``Decimal`` money, tz-aware UTC times),
 so the service layer owns the domain conversion. Each public write method is one transaction;
-reads are single statements, on PostgreSQL in autocommit (no BEGIN/ROLLBACK round trips).
+reads are single statements, on PostgreSQL in autocommit (no BEGIN/ROLLBACK round trips). On
+PostgreSQL the hot writes (an approval, its decision, the order, the fill) are pipelined:
+their statements go out together, one or two round trips each (``pg_pipeline``).
 Concurrency: the fill transaction starts with a *write* (the optimistic order update, or the
 fill insert), which on SQLite takes the write lock before anything is read and on PostgreSQL
 row-locks the order; the position row is then read ``FOR UPDATE``. Unique keys turn a replay
