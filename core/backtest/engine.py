@@ -312,19 +312,12 @@ class _Run:
             tick = bt.tick(j, levels=self.levels)
             self.book, events = broker.process_tick(self.book, tick, now=now,
                                                     phase=self.phase(now), circuit=circuit, config=self.bcfg)
+            for ev in events:
+                if isinstance(ev, OrderFilled):
+                    self.book_fill(ev.fill)
             if self.exits is not None:  # the exit rules on this tick's events, then trailing (core.backtest.exits)
-                for ev in events:
-                    if isinstance(ev, OrderFilled):
-                        self.book_fill(ev.fill)
                 self.exits.after_events(sym, i, events, tick, now)
-                self.prune()
-                if not self.book.open_orders(sym.token):
-                    break
-                continue
             if events:
-                for ev in events:
-                    if isinstance(ev, OrderFilled):
-                        self.book_fill(ev.fill)
                 self.prune()
                 if not self.book.open_orders(sym.token):
                     break
