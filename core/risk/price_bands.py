@@ -82,10 +82,13 @@ class FixedBand:
 
 def dynamic_rule_for(day: date, rules: Iterable[DynamicRangeRule] = DYNAMIC_RANGE_RULES) -> DynamicRangeRule:
     """The dynamic-range rule in force on ``day``; ``ValidationError`` before the first row."""
-    found = [r for r in rules if r.effective_from <= day]
-    if not found:
+    found = None
+    for r in rules:  # the latest in force; the first of equal dates
+        if r.effective_from <= day and (found is None or r.effective_from > found.effective_from):
+            found = r
+    if found is None:
         raise ValidationError(f"no dynamic price range rule in force on {day}")
-    return max(found, key=lambda r: r.effective_from)
+    return found
 
 
 def fixed_band_for(symbol: str, day: date, bands: Iterable[FixedBand]) -> FixedBand | None:
