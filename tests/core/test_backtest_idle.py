@@ -5,7 +5,6 @@ fills, charges, rejections and equity as the full engine that visits every bar."
 from __future__ import annotations
 
 from datetime import date
-from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
@@ -86,7 +85,13 @@ def runs(draw):
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(run=runs())
 def test_backtest_idle_bar_engine_equals_the_full_engine(universe, run):
-    name, params, cfg = run
+    idle, full = _idle_equals_full(universe, *run)
+    assert idle.bars == full.bars == sum(len(u.bars) for u in universe)
+
+
+def _idle_equals_full(universe, name: str, params: dict, cfg: dict):
+    """Run the idle-bar and the full engine with ``cfg``; assert the same fills, rejections,
+    equity and metrics; return both results."""
     try:
         strategy = make_strategy(name, params)
     except ValidationError:
@@ -97,7 +102,7 @@ def test_backtest_idle_bar_engine_equals_the_full_engine(universe, run):
     pd.testing.assert_frame_equal(idle.rejections, full.rejections)
     pd.testing.assert_frame_equal(idle.equity, full.equity, check_exact=True)
     assert pd.Series(idle.metrics).equals(pd.Series(full.metrics))  # NaN-aware
-    assert idle.bars == full.bars == sum(len(u.bars) for u in universe)
+    return idle, full
 
 
 def test_backtest_idle_bar_engine_equals_the_full_engine_with_busy_parameters(universe):
@@ -136,17 +141,7 @@ def test_backtest_idle_bar_engine_equals_the_full_engine_with_exits(one_session,
     """Issue 17 item 2 with exits on (issue 15 item 1): a position with working exits is a bar where
     something can happen; the idle-bar engine still makes the full engine's fills and equity."""
     name, params, cfg = run
-    try:
-        strategy = make_strategy(name, params)
-    except ValidationError:
-        assume(False)
-    cfg = dict(cfg, ticks_per_bar=min(cfg["ticks_per_bar"], 7), exits=rule)
-    idle = run_backtest(strategy, one_session, BacktestConfig(**cfg))
-    full = run_backtest(strategy, one_session, BacktestConfig(**cfg, skip_idle=False))
-    pd.testing.assert_frame_equal(idle.fills, full.fills)
-    pd.testing.assert_frame_equal(idle.rejections, full.rejections)
-    pd.testing.assert_frame_equal(idle.equity, full.equity, check_exact=True)
-    assert pd.Series(idle.metrics).equals(pd.Series(full.metrics))  # NaN-aware
+    _idle_equals_full(one_session, name, params, dict(cfg, ticks_per_bar=min(cfg["ticks_per_bar"], 7), exits=rule))
 
 
 def test_backtest_idle_bar_engine_equals_the_full_engine_with_busy_parameters_and_exits(one_session):
@@ -155,10 +150,6 @@ def test_backtest_idle_bar_engine_equals_the_full_engine_with_busy_parameters_an
              ExitRule(Decimal("0.5"), Decimal("1.0"), Trailing(TrailKind.ATR, Decimal("1.5"), atr=Decimal("0.60"))))
     exited = 0
     for n, (name, params) in enumerate(BUSY.items()):
-        cfg = BacktestConfig(exits=rules[n % len(rules)], ticks_per_bar=7)
-        idle = run_backtest(make_strategy(name, params), one_session, cfg)
-        full = run_backtest(make_strategy(name, params), one_session, replace(cfg, skip_idle=False))
-        pd.testing.assert_frame_equal(idle.fills, full.fills)
-        pd.testing.assert_frame_equal(idle.equity, full.equity, check_exact=True)
+        idle, _ = _idle_equals_full(one_session, name, params, dict(exits=rules[n % len(rules)], ticks_per_bar=7))
         exited += int((idle.fills["tag"] == "EXIT").sum())
     assert exited > 20, "the exits must fill to compare anything"
