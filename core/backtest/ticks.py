@@ -38,7 +38,7 @@ def day_instruments(instrument: Instrument, days: np.ndarray, close: np.ndarray,
     first = np.ones(len(days), dtype=bool)
     first[1:] = days[1:] != days[:-1]
     day_id = np.cumsum(first) - 1
-    months = np.array([d.year * 12 + d.month for d in days], dtype=np.int64)
+    months = np.array([d.year * 12 + d.month for d in days[first]], dtype=np.int64)[day_id]  # per day, then bar
     month_end = np.ones(len(days), dtype=bool)
     month_end[:-1] = months[1:] != months[:-1]
     end_months, end_closes = months[month_end], close[month_end]
@@ -110,7 +110,7 @@ class BarTicks:
 
     def time(self, i: int) -> datetime:
         """Tick ``i``'s time: whole seconds after the bar opens, as the replay stamps it."""
-        return self.ts + timedelta(seconds=int(i * self.span_s / self.k))
+        return self.ts + timedelta(seconds=int(i * self.span_s / self.k)) if i else self.ts
 
     def tick(self, i: int, levels: int = 5) -> Tick:
         """Tick ``i`` with the best ``levels`` of the replay's 5-level depth (the backtest asks
