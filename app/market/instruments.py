@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 
 #: Exchange assumed when a key has no ``EXCHANGE:`` prefix.
 DEFAULT_EXCHANGE = "NSE"
-#: Distinct keys/tokens resolved one row at a time before the whole master is indexed.
-FEW_LOOKUPS = 64
+#: Distinct keys/tokens resolved one row at a time before the whole master is indexed: a full
+#: watchlist (``watchlists.MAX_KEYS`` 250) and a few positions.
+FEW_LOOKUPS = 256
 
 
 class _HasInstruments(Protocol):
