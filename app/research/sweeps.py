@@ -1,8 +1,9 @@
 """Parameter sweeps and walk-forwards as Dramatiq fan-out: one message per backtest, results in
 the SQL store keyed by sweep id (``app.adapters.sweep_store``).
 
-``submit`` validates everything (``core.backtest.sweep``: grid, windows, caps), reads the bars
-once through the market-data service (``BacktestService.bars``: backfilled into the store, so
+``submit`` validates everything (``core.backtest.sweep``: grid, windows, caps), reads the
+strategy's bars (``Strategy.interval``: 1-minute, or daily for ``breakout_52w``, whose windows
+are then counted in daily sessions) once through the market-data service (``BacktestService.bars``: backfilled into the store, so
 workers read them from the store), stores the sweep and one run row per backtest, and sends one
 ``run_sweep_run(sweep_id, run_no)`` message per queued run on the ``backtests`` queue. Any number
 of ``worker`` processes, on any machines sharing Redis and the store, take those messages; there
@@ -36,7 +37,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -61,7 +62,6 @@ QUEUE = "backtests"
 ACTOR = "run_sweep_run"
 #: Metrics shown per run (``core.backtest.metrics.compute_metrics`` keys).
 SHOWN_METRICS = ("total_return_pct", "sharpe", "max_drawdown_pct", "trades", "win_rate_pct", "net_pnl")
-_MINUTE = timedelta(minutes=1)
 _FINISHED = ("complete", "failed", "cancelled")
 
 
@@ -103,8 +103,9 @@ class SweepService:
     # ------------------------------------------------------------------ submit
     @staticmethod
     def catalog() -> list[tuple[str, str]]:
-        """``(name, title)`` of every strategy a sweep can run (the 1-minute, intraday ones)."""
-        return [(n, c.title) for n, c in STRATEGIES.items() if getattr(c, "interval", "minute") == "minute"]
+        """``(name, title)`` of every strategy a sweep can run: all of them, each on its own bars
+        (``Strategy.interval``: 1-minute for the intraday ones, daily for ``breakout_52w``)."""
+        return [(n, c.title) for n, c in STRATEGIES.items()]
 
     def submit(self, strategy: str, params: Mapping[str, Any], ranges: Mapping[str, Sequence[Any]],
                symbols: Sequence[str], start: date, end: date, *, now: datetime, metric: str = "sharpe",
@@ -128,9 +129,6 @@ class SweepService:
         cls = STRATEGIES.get(strategy)
         if cls is None:
             raise ValidationError(f"unknown strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
-        if getattr(cls, "interval", "minute") != "minute":
-            raise ValidationError(f"{strategy} trades on {cls.interval} bars; sweeps run 1-minute strategies: "
-                                  f"choose one of {[n for n, _ in self.catalog()]}")
         if not isinstance(params, Mapping):
             raise ValidationError("params must be a mapping of parameter name to value")
         require_date_range(start, end)
@@ -147,7 +145,7 @@ class SweepService:
         if walk and (fit_sessions is None or test_sessions is None):
             raise ValidationError("a walk-forward needs both a fit window and a test window (sessions)")
         as_of = min(self.backtests.market.now(), datetime.combine(end, time(23, 59), IST))
-        universe = self._load(syms, start, end, as_of)
+        universe = self._load(syms, start, end, as_of, cls.interval)
         windows: list[Window] = []
         if walk:
             windows = walk_forward_windows(sessions_of(universe), fit_sessions, test_sessions, anchored=anchored)
@@ -238,12 +236,13 @@ class SweepService:
                               message=f"best in-sample {sweep['metric']}: run {best['run_no']}"):
             self._send(sweep["sweep_id"], [test["run_no"]])
 
-    def _load(self, symbols: Sequence[str], start: date, end: date, as_of: datetime) -> list[InstrumentBars]:
-        """Bars of ``symbols`` on IST ``start..end`` closed by ``as_of``; ``ValidationError`` if none."""
+    def _load(self, symbols: Sequence[str], start: date, end: date, as_of: datetime,
+              interval: str = "minute") -> list[InstrumentBars]:
+        """``interval`` bars of ``symbols`` on IST ``start..end`` closed by ``as_of``;
+        ``ValidationError`` if none."""
         out = []
         for sym in symbols:
-            b = self.backtests.bars(sym, start, end)
-            b = b[b.index + _MINUTE <= as_of]
+            b = self.backtests.bars(sym, start, end, interval, as_of=as_of)
             if len(b):
                 out.append(InstrumentBars(self.backtests.instruments.resolve(sym), b))
         if not out:
@@ -259,7 +258,7 @@ class SweepService:
                 self._cache.move_to_end(sid)
                 return self._cache[sid]
         uni = self._load(sweep["symbols"], sweep["start"].astimezone(IST).date(), sweep["end"].astimezone(IST).date(),
-                         sweep["as_of"])
+                         sweep["as_of"], STRATEGIES[sweep["strategy"]].interval)
         with self._lock:
             self._remember(sid, uni)
         return uni

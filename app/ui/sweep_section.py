@@ -10,7 +10,7 @@ happens in ``app.research.sweeps``; this module only draws and calls it.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -102,6 +102,11 @@ def render(services: Any, symbol_options: list[str], first_day: date, last_day: 
     titles = dict(sweeps.catalog())
     name = st.selectbox("Strategy", list(titles), format_func=titles.get, key="backtest_sweep_strategy")
     specs = strategies.param_specs(name)
+    daily = services.backtests.interval_of(name) == "day"  # a year of daily bars; windows in daily sessions
+    if st.session_state.get("backtest_sweep_daily") != daily:  # other bars: their own default dates and windows
+        for k in ("backtest_sweep_start", "backtest_sweep_fit", "backtest_sweep_test"):
+            st.session_state.pop(k, None)
+        st.session_state["backtest_sweep_daily"] = daily
     with st.form("backtest_sweep_form"):
         st.caption("Each parameter from … to … by step; a To equal to From keeps the parameter fixed.")
         inputs = {}
@@ -118,15 +123,15 @@ def render(services: Any, symbol_options: list[str], first_day: date, last_day: 
         symbols = st.multiselect("Symbols", symbol_options, default=symbol_options[:2], accept_new_options=True,
                                  key="backtest_sweep_symbols")
         c1, c2, c3 = st.columns(3)
-        start = c1.date_input("From", first_day, max_value=last_day, key="backtest_sweep_start",
-                              format=fmt.DATE_INPUT_FORMAT)
+        start = c1.date_input("From", first_day - timedelta(days=365) if daily else first_day, max_value=last_day,
+                              key="backtest_sweep_start", format=fmt.DATE_INPUT_FORMAT)
         end = c2.date_input("To", last_day, max_value=last_day, key="backtest_sweep_end", format=fmt.DATE_INPUT_FORMAT)
         metric = c3.selectbox("Rank by", list(METRIC_GOALS), format_func=labels.label, key="backtest_sweep_metric",
                               help="Results are sorted by it; a walk-forward's fit picks the params with the best")
         mode = st.radio("Kind", list(MODES), format_func=MODES.get, horizontal=True, key="backtest_sweep_mode")
         w1, w2, w3 = st.columns(3)
-        fit = w1.number_input("Fit window (sessions)", value=2, step=1, key="backtest_sweep_fit")
-        test = w2.number_input("Test window (sessions)", value=1, step=1, key="backtest_sweep_test")
+        fit = w1.number_input("Fit window (sessions)", value=120 if daily else 2, step=1, key="backtest_sweep_fit")
+        test = w2.number_input("Test window (sessions)", value=20 if daily else 1, step=1, key="backtest_sweep_test")
         anchored = w3.checkbox("Anchored (every fit starts at the first session)", key="backtest_sweep_anchored")
         submitted = st.form_submit_button("Run sweep", key="backtest_sweep_run")
     if submitted:

@@ -117,7 +117,6 @@ def test_cancel_skips_the_queued_runs_and_a_redelivery_of_a_finished_run(make):
     (dict(ranges={"fast": [50], "slow": [10]}), "no combination"),
     (dict(metric="luck"), "cannot rank by 'luck'"),
     (dict(strategy="nope"), "unknown strategy"),
-    (dict(strategy="breakout_52w"), "sweeps run 1-minute strategies"),
     (dict(symbols=[]), "universe is empty"),
     (dict(start=date(2020, 1, 1), end=date(2020, 1, 2)), "no bars for"),
     (dict(fit_sessions=0, test_sessions=1), "at least 1"),
@@ -233,3 +232,22 @@ def test_open_run_refuses_and_queues_nothing(make, run_no, now, match):
     assert svc.backtests.store.runs() == [] and jobs.sent == sent
     with pytest.raises(ValidationError, match="no sweep 'W-nope'"):
         svc.open_run("W-nope", 0, T0)
+
+
+def test_a_daily_strategy_sweeps_on_daily_bars_and_opens_in_full(make):
+    """breakout_52w (daily, CNC) sweeps on one bar a session, as its backtest does (the old
+    sweep box could sweep it; the section can too): each run is the engine's own on daily bars,
+    and an opened run has the same metrics."""
+    svc, _ = make()
+    start = date(2016, 3, 1)
+    sid = svc.submit("breakout_52w", {}, {"lookback": [20, 40], "exit_days": [5, 10]}, ["INFY", "SBIN", "TCS"],
+                     start, D18, now=T0, metric="total_return_pct")
+    assert svc.progress(sid).counts == {"complete": 4}
+    uni = svc._load(["INFY", "SBIN", "TCS"], start, D18, MARKET_NOW, "day")
+    assert 3 * 100 < sum(len(ib.bars) for ib in uni) < 3 * 200  # one bar a session
+    for r in svc.store.runs(sid):
+        direct = run_backtest(make_strategy("breakout_52w", r["params"]), uni, svc.backtests.config)
+        assert r["bars"] == direct.bars and r["metrics"]["net_pnl"] == pytest.approx(direct.metrics["net_pnl"])
+    best = svc.results(sid).iloc[0]
+    full = svc.backtests.run_row(svc.open_run(sid, int(best["run_no"]), T0))
+    assert full["strategy"] == "breakout_52w" and full["metrics"]["total_return_pct"] == best["total_return_pct"]

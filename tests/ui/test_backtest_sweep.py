@@ -122,3 +122,25 @@ def test_open_full_report_of_a_sweep_run_shows_its_equity_and_trades(fresh):
     assert any(s.value.startswith("Results — ") and f"run {best['run_no']}" in s.value for s in at.subheader)
     assert bt.run_row(run_id)["metrics"]["total_return_pct"] == pytest.approx(best["total_return_pct"])
     assert "backtest_trades_csv" in [b.key for b in at.get("download_button")]
+
+
+def test_sweep_section_sweeps_the_daily_strategy_from_a_year_back(fresh):
+    at = page("backtest.py").run()
+    at.selectbox(key="backtest_sweep_strategy").set_value("breakout_52w").run()
+    assert not at.exception
+    start = at.date_input(key="backtest_sweep_start").value
+    assert (at.date_input(key="backtest_sweep_end").value - start).days >= 365  # daily: a year of sessions
+    at.number_input(key="backtest_sweep_from_breakout_52w_lookback").set_value(20)
+    at.number_input(key="backtest_sweep_to_breakout_52w_lookback").set_value(40)
+    at.number_input(key="backtest_sweep_step_breakout_52w_lookback").set_value(20)
+    at.number_input(key="backtest_sweep_from_breakout_52w_exit_days").set_value(5)
+    at.number_input(key="backtest_sweep_to_breakout_52w_exit_days").set_value(5)
+    at.multiselect(key="backtest_sweep_symbols").set_value(["INFY", "SBIN"])
+    at.date_input(key="backtest_sweep_start").set_value(date(2016, 3, 1))
+    at.button(key="backtest_sweep_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Sweep queued: 2 runs" in s.value for s in at.success)
+    [row] = services().sweeps.sweeps()
+    _run_all(row["sweep_id"])
+    assert services().sweeps.progress(row["sweep_id"]).counts == {"complete": 2}
+    assert all(100 < r["bars"] < 2 * 200 for r in services().sweeps.store.runs(row["sweep_id"]))
