@@ -305,6 +305,8 @@ class _Run:
     def fill_on_bar(self, sym: _Sym, i: int, bar_ticks: Callable[[], BarTicks]) -> None:
         if not self.book.open_orders(sym.token):
             return
+        if self.exits is not None and self.exits.quiet(sym, i):
+            return  # only working exits the bar's range cannot reach (core.backtest.exits)
         bt = bar_ticks()
         circuit = self.circuit(sym, i)  # the bar's band: one for all its ticks
         for j in range(bt.k):

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from core import broker
 from core import exits as ex
 from core.errors import ValidationError
-from core.orders import Order, OrderIntent, OrderStatus, Side, price_from_float, round_to_tick
+from core.orders import Order, OrderIntent, OrderStatus, OrderType, Side, Validity, price_from_float, round_to_tick
 
 if TYPE_CHECKING:  # the engine imports this module
     from core.models import Tick
@@ -233,6 +233,32 @@ class ExitDriver:
             self.carry_out(sym, i, self.exits.on_order(order, sym.inst_at(i).tick_size, now), tick, now)
         if tick is not None and self.exits.live(sym.token):
             self.carry_out(sym, i, self.exits.trail(sym.token, _ltp(tick)), tick, now)
+
+    def quiet(self, sym, i: int) -> bool:
+        """True when no tick of bar ``i`` can change ``sym``'s open orders, so the bar needs no
+        ticks: every open order is a working exit of a group without trailing, DAY, not queued
+        for the open, and out of the bar's range by the fill rules (``core.broker.matching``: a
+        SELL stop triggers at LTP <= trigger, a BUY stop at LTP >= trigger; a LIMIT SELL fills at a
+        bid >= its price, a BUY at an ask <= it, and bid <= LTP <= ask), every tick's LTP lying
+        within the bar's low..high (``core.tickpath``)."""
+        group = self.exits.groups.get(sym.token)
+        if group is None or group.plan.trailing is not None or group.status is not ex.GroupStatus.ACTIVE:
+            return False
+        low, high = price_from_float(float(sym.lo[i])), price_from_float(float(sym.h[i]))
+        for order in self.run.book.open_orders(sym.token):
+            intent = order.intent
+            if order.order_id not in self.exits.legs or order.queued_for_open or intent.validity is not Validity.DAY:
+                return False
+            sell = intent.side is Side.SELL
+            if order.status is OrderStatus.TRIGGER_PENDING:
+                if (low <= intent.trigger_price) if sell else (high >= intent.trigger_price):
+                    return False
+            elif intent.order_type is OrderType.LIMIT and order.status is OrderStatus.OPEN:
+                if (high >= intent.price) if sell else (low <= intent.price):
+                    return False
+            else:
+                return False
+        return True
 
     def cancel(self, sym, i: int, reason: str, now: datetime) -> None:
         """Cancel ``sym``'s exits (the MIS square-off does this first)."""
