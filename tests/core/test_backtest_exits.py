@@ -228,3 +228,20 @@ def test_cnc_strategies_refuse_exits():
     daily = make_strategy("breakout_52w", {})
     with pytest.raises(ValidationError, match="CNC GTTs run on the desk only"):
         run_backtest(daily, _universe(("INFY",)), BacktestConfig(exits=ExitRule(D(5))))
+
+
+@pytest.mark.parametrize("rule", [ExitRule(D("0.3"), D("0.5")), ExitRule(D("1.0"), D("0.15")), ExitRule(None, D("0.2"))])
+def test_bars_skipped_as_out_of_reach_of_the_exits_change_nothing(universe, monkeypatch, rule):
+    """``ExitDriver.quiet`` skips the ticks of bars no working exit can fill on: the same run as
+    matching every tick of every bar with open orders."""
+    from core.backtest.exits import ExitDriver
+
+    strategy = make_strategy("sma_cross", dict(fast=3, slow=7, quantity=10))
+    cfg = BacktestConfig(exits=rule, ticks_per_bar=7)
+    skipping = run_backtest(strategy, universe, cfg)
+    monkeypatch.setattr(ExitDriver, "quiet", lambda self, sym, i: False)
+    every_tick = run_backtest(strategy, universe, cfg)
+    assert (skipping.fills["tag"] == "EXIT").sum() > 5
+    pd.testing.assert_frame_equal(skipping.fills, every_tick.fills)
+    pd.testing.assert_frame_equal(skipping.rejections, every_tick.rejections)
+    pd.testing.assert_frame_equal(skipping.equity, every_tick.equity, check_exact=True)
