@@ -12,16 +12,19 @@ backtester's own orders and fills.
   refuses the exits, recorded in ``refusals``); MIS → an OCO group (``core.exits.oco``: SL-M
   stop with automatic market protection, LIMIT target, sized to the filled shares). Each
   exit fill runs ``on_exit_fill`` (one filled cancels the other, a partial fill resizes the
-  other); an exit order that ends unfilled (the day ends, a refusal) runs ``on_exit_closed``;
-  every tick of a bar with a live group trails the stop (``core.exits.trail``, after the tick is
-  matched, as the desk's match pass does); the MIS square-off cancels the exits first
-  (``core.exits.cancel``).
+  other); an exit order refused or cancelled by the broker runs ``on_exit_closed``; every tick
+  of a bar with a live group trails the stop (``core.exits.trail``, after the tick is matched,
+  as the desk's match pass does); the MIS square-off cancels the exits first
+  (``core.exits.cancel``). A bar none of whose ticks can reach the working exits (no trailing)
+  is not expanded into ticks at all (:meth:`ExitDriver.quiet`; the same fills, tested).
 * **CNC GTTs are not run in backtests**: a daily (CNC) strategy with ``exits`` is refused
   (``ValidationError``); the desk runs them (``core.exits.gtt``).
 
 This module keeps the groups and turns the rules' actions into the backtester's broker calls
 (``_Run.place`` through the gatekeeper as what they are, orders that only reduce a position;
-``core.broker.modify`` / ``cancel``). Pure: no I/O, no clock.
+``core.broker.modify`` / ``cancel``). A resize or a trailing move is judged by the order's own
+validity (``broker.modify`` without a gatekeeper context; the desk's ``modify_order`` also runs
+the gatekeeper, which does not refuse an exit's resize or move). Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
