@@ -24,7 +24,8 @@ This module keeps the groups and turns the rules' actions into the backtester's 
 (``_Run.place`` through the gatekeeper as what they are, orders that only reduce a position;
 ``core.broker.modify`` / ``cancel``). A resize or a trailing move is judged by the order's own
 validity (``broker.modify`` without a gatekeeper context; the desk's ``modify_order`` also runs
-the gatekeeper, which does not refuse an exit's resize or move). Pure: no I/O, no clock.
+the gatekeeper, so a move its market rules refuse, e.g. out of the price band, differs: not
+seen in the parity test). Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
