@@ -116,7 +116,7 @@ def every_rule(change: OrderChange, ctx: GateContext) -> list:
     return [d for d in out if d is not None]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(cases())
 def test_gatekeeper_verdict_equals_every_rule_run(case):
     change, ctx = case
@@ -127,7 +127,7 @@ def test_gatekeeper_verdict_equals_every_rule_run(case):
     assert decision.approved is not found
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(cases())
 def test_an_exit_is_never_refused_by_an_account_rule(case):
     change, ctx = case
