@@ -163,10 +163,13 @@ class OrderExecution(ExitManagement, ApprovalFlow):
             elif final != stored:  # only the waiting message went: clear it, no audit row
                 self.store.update_order(order.order_id, dict(status_message=final.status_message), expect=expect)
             return 0
+        reduced: list = []
         stored = self.store_fill(fills[0], order_values=order_state(final), order_expect=expect,
-                                 strategy=order.intent.strategy, price_note=close, order_out=order_out)
-        if stored and self.wants_exit_hook(final):  # app.trading.exits: place, cancel or resize the exits
-            self.exits_after_fill(final, when)
+                                 strategy=order.intent.strategy, price_note=close, order_out=order_out,
+                                 reduced_out=reduced)
+        # app.trading.exits: place, cancel or resize the exits (after a reducing fill of any order too)
+        if stored and (reduced or self.wants_exit_hook(final)):
+            self.exits_after_fill(final, when, reduced=bool(reduced))
         return int(stored)
 
     def _wait_for_fresh_tick(self, order: Order, stale: freshness.StaleTick) -> int:
@@ -197,11 +200,13 @@ class OrderExecution(ExitManagement, ApprovalFlow):
         return closing_price(bars, day, last_traded, tick_size=tick, close=close_at)
 
     def store_fill(self, fill, *, order_values: dict | None, order_expect: dict | None, strategy: str = "",
-                   price_note: ClosingPrice | None = None, order_out: dict | None = None) -> bool:
+                   price_note: ClosingPrice | None = None, order_out: dict | None = None,
+                   reduced_out: list | None = None) -> bool:
         """Book ``fill`` (core ``Fill``) in one transaction; False if it was already stored.
         A stored fill is told to the notifier. ``price_note``: how a post-close fill's price was
         found, written on the fill's audit row (``price_basis``, ``price_reason``); ``order_out``:
-        see ``TradingStore.apply_fill``."""
+        see ``TradingStore.apply_fill``; ``reduced_out``: a list that gets ``True`` appended when
+        the fill reduced, closed or reversed the position it was booked on (its exits may need fitting)."""
         day = to_ist(fill.filled_at).date()
         settles = self.settles_on(day) if fill.product is Product.CNC and fill.side is Side.BUY else None
         capital, leverage = self.config.capital, self.config.mis_leverage
@@ -213,6 +218,8 @@ class OrderExecution(ExitManagement, ApprovalFlow):
         def book(current: dict | None):
             pos = position_from_row(current, day=day) if current else Position(
                 fill.instrument_token, fill.tradingsymbol, fill.product)
+            if reduced_out is not None and pos.quantity and (pos.quantity > 0) != (fill.side is Side.BUY):
+                reduced_out.append(True)
             mini = Portfolio(capital=capital, mis_leverage=leverage, trading_day=day, ledger=(),
                              positions=FrozenMap({(fill.instrument_token, fill.product): pos}))
             applied = apply_fill(mini, fill, settles_on=settles, dp_charge=dp, schedule=schedule)

@@ -46,7 +46,7 @@ def group_to_json(g: ExitGroup) -> dict[str, Any]:
                 tradingsymbol=g.tradingsymbol, product=str(g.product), tick_size=str(g.tick_size), trace_id=g.trace_id,
                 status=str(g.status), entry_filled=g.entry_filled, stop_trigger=_s(g.stop_trigger),
                 stop_limit=_s(g.stop_limit), target=_s(g.target), best=_s(g.best), stop=_leg_json(g.stop),
-                take=_leg_json(g.take), message=g.message)
+                take=_leg_json(g.take), message=g.message, closed_elsewhere=g.closed_elsewhere)
 
 
 def group_from_json(d: dict[str, Any]) -> ExitGroup:
@@ -54,7 +54,8 @@ def group_from_json(d: dict[str, Any]) -> ExitGroup:
         d["group_id"], plan_from_json(d["plan"]), int(d["instrument_token"]), d["tradingsymbol"], Product(d["product"]),
         Decimal(d["tick_size"]), d.get("trace_id") or "", GroupStatus(d["status"]), int(d["entry_filled"]),
         _d(d.get("stop_trigger")), _d(d.get("stop_limit")), _d(d.get("target")), _d(d.get("best")),
-        Leg(LegKind.STOP, **d["stop"]), Leg(LegKind.TARGET, **d["take"]), d.get("message") or "")
+        Leg(LegKind.STOP, **d["stop"]), Leg(LegKind.TARGET, **d["take"]), d.get("message") or "",
+        int(d.get("closed_elsewhere") or 0))
 
 
 def gtt_to_json(g: Gtt) -> dict[str, Any]:

@@ -3,8 +3,8 @@ fills and the one gatekeeper.
 
 * **When.** An entry whose intent carries a ``stop_loss`` and/or ``target`` (the ticket, an
   approved proposal, an analysis verdict turned into one) gets its exits on its first fill
-  (``exits_after_fill``, called by ``OrderExecution._match`` for every stored fill of such an
-  order, and of every ``EXIT``-tagged order): MIS → an OCO group (``core.exits.oco``: a stop, SL-M
+  (``exits_after_fill``, called by ``OrderExecution._match`` for every stored fill that reduced a
+  position and every fill of an entry with exits or of an ``EXIT``-tagged order): MIS → an OCO group (``core.exits.oco``: a stop, SL-M
   with Zerodha's automatic market protection unless the plan says SL, and a LIMIT target, sized to
   the filled quantity); CNC → a GTT (``core.exits.gtt``: single for a stop or a target, two-leg OCO
   for both; a stop leg's LIMIT is the SL's limit, else the SL-M's market-protection price at the
@@ -15,7 +15,9 @@ fills and the one gatekeeper.
   the kill switch allow it (``core.risk.rules``), no exemption is claimed. A refused exit is
   written on the group (``message``) and an ``exit_refused`` audit row.
 * **Every fill** of an exit order runs the OCO rules: one filled cancels the other, a partial fill
-  resizes the other. ``run_exits(now)`` (each ``match_open_orders`` pass) trails stops on the
+  resizes the other. **Any fill** on a position with live exits (a manual SELL, an approved
+  proposal, the API) then fits them to what the position still holds (``fit_exits_to_position``):
+  resized down, or cancelled when it is flat, so they never open a reverse position. ``run_exits(now)`` (each ``match_open_orders`` pass) trails stops on the
   latest LTP, fires GTTs (their LIMIT order then goes through the gatekeeper) and drops legs whose
   order ended elsewhere (cancelled by the trader or the kill switch).
 * **Square-off** cancels a position's exits first (``cancel_exits_of``); the kill switch too.
@@ -145,14 +147,20 @@ class ExitManagement:
         i = order.intent
         return i.tag == ex.EXIT_TAG or (i.tag not in _SYSTEM_TAGS and (i.stop_loss is not None or i.target is not None))
 
-    def exits_after_fill(self, order: Order, now: datetime) -> None:
-        """Run the exit rules for ``order`` as it stands after a stored fill. Never raises for a
-        refused or invalid exit (the fill is booked already): it is logged and audited."""
+    def exits_after_fill(self, order: Order, now: datetime, *, reduced: bool = True) -> None:
+        """Run the exit rules for ``order`` (any order) as it stands after a stored fill: an entry's
+        or an exit's own rules, then, when the fill ``reduced`` (closed, reversed) its position,
+        every live exit of the position is fitted to the shares it still holds
+        (``fit_exits_to_position``), so a manual SELL, an approved proposal or an API order that
+        closes or reduces the position resizes or cancels its exits. Never raises for a refused or
+        invalid exit (the fill is booked already): it is logged and audited."""
         try:
             if order.intent.tag == ex.EXIT_TAG:
                 self._exit_filled(order, now)
-            else:
+            elif self.wants_exit_hook(order):
                 self._entry_filled(order, now)
+            if reduced:
+                self.fit_exits_to_position(order.intent.instrument_token, str(order.intent.product), now)
         except ValidationError as exc:
             log.warning("exits of %s not placed: %s", order.order_id, exc)
             self.store.add_audit(audit_row(order.intent.trace_id, at=now, actor="system", action="exit_refused",
@@ -222,6 +230,42 @@ class ExitManagement:
         if row is None or row["kind"] != OCO:
             return  # a GTT's order: the GTT is over once it fired
         self._transition(gid, lambda g: ex.on_exit_fill(g, key, order.filled_quantity), now)
+
+    def fit_exits_to_position(self, instrument_token: int, product: str, now: datetime) -> int:
+        """Rule 7 (``core.exits.oco.on_position``) for the position ``(instrument_token, product)``:
+        its live OCO groups and active GTTs, oldest first, each keep at most the shares the stored
+        position still holds on their entry's side after the older ones took theirs; the rest are
+        resized down (an OCO's orders by modify, a GTT's quantity) or, with none left, cancelled.
+        Returns the groups changed. One exits read (a reducing fill only); the position is read
+        only when it has live exits. A triggered GTT's resting LIMIT order is not fitted."""
+        rows = self.exit_store.rows(_LIVE_STATUSES, instrument_token=instrument_token, product=product)
+        if not rows:
+            return 0
+        pos = self.store.position(instrument_token, product)
+        quantity = int(pos["quantity"]) if pos else 0
+        changed = 0
+        for row in rows:
+            if row["kind"] == GTT:
+                gtt = gtt_from_json(row["state"])
+                held = max(0, quantity if gtt.side is Side.SELL else -quantity)
+                covered = min(gtt.quantity, held)
+                if gtt.status is ex.GttStatus.ACTIVE and covered < gtt.quantity:
+                    new = resize_gtt(gtt, covered) if covered else ex.cancel_gtt(gtt)
+                    changed += int(self.exit_store.update(row["group_id"], row["version"], dict(
+                        status=str(new.status), state=gtt_to_json(new), updated_at=to_utc(now))))
+                quantity -= covered if gtt.side is Side.SELL else -covered
+                continue
+            group = group_from_json(row["state"])
+            long = group.plan.side is Side.BUY
+            held = max(0, quantity if long else -quantity)
+            if group.status is ex.GroupStatus.ACTIVE and held < group.open_quantity:
+                self._transition(row["group_id"], lambda g, h=held: ex.on_position(g, h), now)
+                changed += 1
+                after = self.exit_store.get(row["group_id"])
+                group = group_from_json(after["state"]) if after else group
+            covered = min(group.open_quantity, held) if group.status is ex.GroupStatus.ACTIVE else 0
+            quantity -= covered if long else -covered
+        return changed
 
     # ------------------------------------------------------------------ transitions and actions
 

@@ -22,6 +22,7 @@ from core.exits.oco import (
     on_entry_fill,
     on_exit_closed,
     on_exit_fill,
+    on_position,
     trail,
 )
 from core.exits.plan import ExitPlan, TrailKind, Trailing
@@ -30,5 +31,5 @@ __all__ = [
     "EXIT_TAG", "GTT_VALIDITY", "Action", "Cancel", "ExitGroup", "ExitPlan", "GroupStatus", "Gtt", "GttLeg",
     "GttStatus", "GttType", "Leg", "LegKind", "Move", "Place", "Resize", "TrailKind", "Trailing", "cancel",
     "cancel_gtt", "create_gtt", "evaluate", "exit_intent", "leg_key", "move", "new_group", "on_entry_fill",
-    "on_exit_closed", "on_exit_fill", "trail",
+    "on_exit_closed", "on_exit_fill", "on_position", "trail",
 ]

@@ -19,6 +19,11 @@ carries out the returned actions through its one gatekeeper and reports back. Ru
    trader's favour** (up for a long, down for a short); an SL's limit moves by the same amount.
 6. **Move** (``move``): the trader sets a new stop trigger or target; the stop stays below the LTP
    and the target above it for a long (the reverse for a short), and the stop below the target.
+7. **Closed elsewhere** (``on_position``): another order (a manual SELL, an approved proposal, the
+   API) left the position holding fewer shares than the exits cover: the shares it closed are
+   counted (``closed_elsewhere``) and the working exits are resized to what remains; when nothing
+   remains they are cancelled and the group is ``CANCELLED``, so they can never open a reverse
+   position. A later fill of the same entry does not re-open a ``CANCELLED`` group.
 
 Each leg has one order for its life (resized and moved by modify), keyed ``"{group_id}-S"`` /
 ``"{group_id}-T"``; the caller maps a key to its order.
@@ -127,6 +132,7 @@ class ExitGroup:
     stop: Leg = Leg(LegKind.STOP)
     take: Leg = Leg(LegKind.TARGET)
     message: str = ""
+    closed_elsewhere: int = 0
 
     @property
     def exited(self) -> int:
@@ -135,8 +141,9 @@ class ExitGroup:
 
     @property
     def open_quantity(self) -> int:
-        """Shares of the entry still open (what the exits protect)."""
-        return max(0, self.entry_filled - self.exited)
+        """Shares of the entry still open (what the exits protect): filled, less what the exits and
+        other orders (``closed_elsewhere``, rule 7) have closed."""
+        return max(0, self.entry_filled - self.exited - self.closed_elsewhere)
 
     def leg(self, kind: LegKind) -> Leg:
         return self.stop if kind is LegKind.STOP else self.take
@@ -254,6 +261,18 @@ def cancel(group: ExitGroup, reason: str) -> tuple[ExitGroup, list[Action]]:
     group = replace(group, status=GroupStatus.CANCELLED, message=reason,
                     stop=replace(group.stop, key=None), take=replace(group.take, key=None))
     return group, actions
+
+
+def on_position(group: ExitGroup, held: int) -> tuple[ExitGroup, list[Action]]:
+    """Rule 7: the position now holds ``held`` shares on the entry's side (shares; 0 or less when
+    flat or reversed) for this group after the other groups of the position took theirs. A no-op
+    unless the group is ``ACTIVE`` and ``held`` is below its ``open_quantity``."""
+    if group.status is not GroupStatus.ACTIVE or held >= group.open_quantity:
+        return group, []
+    closed = group.open_quantity - max(0, held)
+    group = replace(group, closed_elsewhere=group.closed_elsewhere + closed)
+    reason = "the position was closed by another order"
+    return cancel(group, reason) if group.open_quantity == 0 else _sync(group)
 
 
 def trail(group: ExitGroup, ltp: Decimal) -> tuple[ExitGroup, list[Action]]:

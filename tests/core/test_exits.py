@@ -27,6 +27,7 @@ from core.exits import (
     on_entry_fill,
     on_exit_closed,
     on_exit_fill,
+    on_position,
     trail,
 )
 from core.orders import OrderType, Product, Side
@@ -133,6 +134,20 @@ def test_exit_cancelled_elsewhere_drops_the_leg_and_keeps_the_other():
     assert g.stop.key is None and g.take.key == "XG1-T" and g.status is GroupStatus.ACTIVE
     g, actions = on_exit_fill(g, "XG1-T", 10)
     assert actions == [] and g.status is GroupStatus.DONE
+
+
+def test_position_closed_elsewhere_resizes_then_cancels_and_a_reversal_counts_as_flat():
+    g, _ = active()
+    assert on_position(g, 10) == (g, []) and on_position(g, 12) == (g, [])  # the exits cover no more
+    g, actions = on_position(g, 6)  # a manual SELL of 4
+    assert actions == [Resize(LegKind.STOP, "XG1-S", 6), Resize(LegKind.TARGET, "XG1-T", 6)]
+    assert (g.open_quantity, g.closed_elsewhere, g.status) == (6, 4, GroupStatus.ACTIVE)
+    g, actions = on_position(g, -5)  # sold 11 more: short 5, nothing left to protect
+    assert [type(a) for a in actions] == [Cancel, Cancel] and g.status is GroupStatus.CANCELLED
+    assert g.open_quantity == 0 and "closed by another order" in g.message
+    assert on_position(g, 0) == (g, [])  # over: a no-op
+    again, more = on_entry_fill(g, 20, D("1000"))  # a later fill of the entry does not re-open it
+    assert (again, more) == (g, [])
 
 
 def test_move_checks_sides_and_moves_the_sl_limit():
