@@ -73,3 +73,13 @@ def test_the_calendar_is_built_without_pandas_pmc_or_the_holidays_package(tmp_pa
     assert _loaded(code, env) == first
     kept.write_text("{")
     assert _loaded(code, env) == first
+
+
+def test_the_api_app_is_built_without_pandas(tmp_path):
+    """``python -m app.api``'s application (every route imported) loads neither pandas nor numpy
+    until a request needs them (issue 16 item 7: ~45 MB less RSS at idle)."""
+    heavy = ("numpy", *HEAVY)
+    found = _loaded("import sys, json; from app.api.server import create_app; create_app(); "
+                    f"print(json.dumps(sorted(h for h in {heavy!r} if sys.modules.get(h) is not None)))",
+                    {"DESK_STATE_DIR": str(tmp_path)})
+    assert found == [], f"the API imports {found}"

@@ -20,12 +20,12 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import sys
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal
 
-import pandas as pd
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,8 +66,9 @@ def jsonable(value: Any) -> Any:
         return float(value) if value.is_finite() else None
     if isinstance(value, enum.Enum):
         return jsonable(value.value)
-    if isinstance(value, (datetime, pd.Timestamp)):
-        return None if pd.isna(value) else value.isoformat()
+    pd = sys.modules.get("pandas")  # not imported yet: no pandas value exists
+    if isinstance(value, datetime) or (pd is not None and isinstance(value, pd.Timestamp)):
+        return None if pd is not None and pd.isna(value) else value.isoformat()
     if isinstance(value, (date, time)):
         return value.isoformat()
     shape = _dataclass_shape(type(value))
@@ -77,10 +78,10 @@ def jsonable(value: Any) -> Any:
         if with_total and isinstance(total := getattr(value, "total", None), Decimal):  # Charges
             out["total"] = jsonable(total)
         return out
-    if isinstance(value, pd.DataFrame):
+    if pd is not None and isinstance(value, pd.DataFrame):
         return [jsonable(r) for r in value.reset_index().to_dict("records")] if value.index.name else \
             [jsonable(r) for r in value.to_dict("records")]
-    if isinstance(value, pd.Series):
+    if pd is not None and isinstance(value, pd.Series):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}

@@ -70,8 +70,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-import pandas as pd
 from babel import Locale
 from babel.numbers import format_decimal, get_currency_symbol, get_decimal_symbol, parse_pattern
 
@@ -106,6 +104,9 @@ def is_missing(value: Any) -> bool:
         return not math.isfinite(value)
     if isinstance(value, (int, date, timedelta)) and not hasattr(value, "to_pydatetime"):
         return False
+    import numpy as np  # here, not at import: the API and the workers format without pandas
+    import pandas as pd
+
     try:
         result = pd.isna(value)
     except (TypeError, ValueError):  # pragma: no cover - exotic objects
