@@ -28,6 +28,10 @@ Timing (the same as the live desk fed by the replay server):
   tick, as the desk does). A strategy does not act on a symbol while it has open orders, its
   working exits included: the stop, the target or the square-off (which cancels the exits
   first) closes the position.
+* Alerts (``BacktestConfig.alerts``, ``core.backtest.alerts``): the desk's ``core.alerts`` rules
+  on each bar of the instruments they read, seen as a tick at the bar's close, before the
+  strategy decides; trigger once; a trigger is listed in ``BacktestResult.alerts``; an ATO alert's
+  order is placed at that close as a strategy entry is (the backtest approves it: no human).
 
 Idle bars (``BacktestConfig.skip_idle``, the default) cost nothing: the strategy's features and
 its :meth:`~core.strategies.base.Strategy.active` masks are computed for all bars at once, and
@@ -62,6 +66,8 @@ import numpy as np
 import pandas as pd
 
 from core import broker
+from core.alerts import Alert
+from core.backtest.alerts import BacktestAlerts, check_alerts, empty_frame
 from core.backtest.daily import DAY_SPAN, pre_open, session_bars, settlement_days
 from core.backtest.exits import BacktestExits, ExitDriver, ExitRule
 from core.backtest.metrics import compute_metrics, round_trips
@@ -98,7 +104,8 @@ class BacktestConfig:
     (``core.risk.price_bands.FixedBand``; a stock without a row gets the F&O dynamic range);
     ``square_off_fee`` charges ₹50 + GST per auto square-off; ``skip_idle=False`` visits every
     bar (the full engine; see the module docstring); ``exits`` the stop/target (and trailing)
-    every entry gets, run by the desk's ``core.exits`` rules (``core.backtest.exits``; MIS only).
+    every entry gets, run by the desk's ``core.exits`` rules (``core.backtest.exits``; MIS only);
+    ``alerts`` Kite-style alerts (``core.alerts.Alert``) run on the bars (``core.backtest.alerts``).
     """
 
     capital: Decimal = Decimal("1000000.00")
@@ -114,6 +121,7 @@ class BacktestConfig:
     schedules: tuple[ChargeSchedule, ...] = field(default_factory=backfilled_schedules)
     skip_idle: bool = True
     exits: ExitRule | None = None
+    alerts: tuple[Alert, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.capital, Decimal) or self.capital <= 0:
@@ -144,7 +152,8 @@ class BacktestResult:
     * ``trades``: round trips (``core.backtest.metrics.round_trips``);
     * ``rejections``: intents refused by risk or the broker: ``at, tradingsymbol, side,
       quantity, reasons``;
-    * ``bars``: bars processed.
+    * ``bars``: bars processed;
+    * ``alerts``: the alert triggers (``core.backtest.alerts.ALERT_COLUMNS``), empty without alerts.
     """
 
     metrics: dict[str, float]
@@ -153,6 +162,7 @@ class BacktestResult:
     trades: pd.DataFrame
     rejections: pd.DataFrame
     bars: int
+    alerts: pd.DataFrame = field(default_factory=empty_frame)
 
 
 @dataclass
@@ -281,6 +291,7 @@ class _Run:
         self.settles: dict[date, date] = {}  # CNC: trading day → its T+1 settlement day
         self.exits = ExitDriver(self, BacktestExits(config.exits)) if config.exits is not None else None
         self.last_order_id = self.last_refusal = ""  # of the latest place() (the exits read them)
+        self.alerts: BacktestAlerts | None = None  # run_backtest sets it when there are alerts
 
     # ---------------------------------------------------------------- days
     def new_day(self, day: date, at: datetime) -> None:
@@ -455,6 +466,13 @@ class _Run:
             self.orders_today[sym.symbol] = self.orders_today.get(sym.symbol, 0) + 1
         return True
 
+    def entry(self, sym: _Sym, i: int, intent: OrderIntent, at: datetime, reason: str) -> bool:
+        """Place an entry (a strategy's or an ATO alert's) as :meth:`place`; when flat it carries
+        ``BacktestConfig.exits``' stop/target from the bar's close (``core.backtest.exits``)."""
+        if self.cfg.exits is not None and not self.pos.get(sym.token, 0):
+            intent = self.cfg.exits.attach(intent, price_from_float(float(sym.c[i])), sym.inst_at(i).tick_size)
+        return self.place(sym, i, intent, at, reason)
+
     def _reject(self, at: datetime, intent: OrderIntent, reasons: list[str], why: str) -> None:
         self.rejections.append(dict(at=at, tradingsymbol=intent.tradingsymbol, side=str(intent.side),
                                     quantity=intent.quantity, reasons=",".join(reasons), signal=why))
@@ -519,9 +537,11 @@ def run_backtest(strategy: Strategy, universe: Sequence[InstrumentBars], config:
         raise ValidationError(f"exits in backtests are MIS OCO groups; {strategy.name} trades {strategy.product} "
                               "(CNC GTTs run on the desk only)")
     span = _span(strategy)
+    alerts = check_alerts(cfg.alerts, {int(u.instrument.instrument_token) for u in universe}, strategy.product)
     syms, all_ts = _timeline(strategy, universe, cfg.limits.square_off_cutoff, span)
     times = pd.DatetimeIndex(all_ts, tz="UTC").tz_convert(IST).to_pydatetime()
     run = _Run(strategy, syms, cfg, times[0])
+    run.alerts = BacktestAlerts(alerts, syms) if alerts else None
     if strategy.product is Product.CNC or strategy.interval == "day":  # T+1 dates; a daily order's next session
         run.settles = settlement_days(sorted({t.date() for t in times}))
     equity = np.empty(len(all_ts))
@@ -565,9 +585,12 @@ def _idle_skipping_loop(run: _Run, syms: list[_Sym], first_of_day: list[bool], t
             flat_at.setdefault(int(s.steps[i]), []).append(s)
     watch: dict[int, _Sym] = {}  # k → symbol holding a position or an open order
     ordered: set[int] = set()  # tokens with an open order (the book changes only on visited steps)
+    by_token = {s.token: s for s in syms}
+    alerts = run.alerts
     for step, ts in enumerate(times):
         flat = flat_at.get(step)
-        if not (flat or watch or first_of_day[step]):
+        alerted = alerts.watched(step) if alerts is not None and alerts.live else None
+        if not (flat or watch or alerted or first_of_day[step]):
             continue
         group: dict[int, tuple[_Sym, int]] = {}
         for k, s in watch.items():
@@ -580,12 +603,16 @@ def _idle_skipping_loop(run: _Run, syms: list[_Sym], first_of_day: list[bool], t
         for s in flat or ():
             if s.k not in watch:
                 group[s.k] = (s, s.step_bar[step])
+        for s, i in alerted or ():  # a bar of an instrument a live alert reads (core.backtest.alerts)
+            group[s.k] = (s, i)
         if not group and not first_of_day[step]:
             continue
         yield step, ts, [group[k] for k in sorted(group)]
         for k, (s, _) in group.items():
             watch[k] = s
         ordered = {o.intent.instrument_token for o in run.book.orders.values() if o.is_open}
+        for t in ordered:  # an ATO order on an instrument without a bar this step
+            watch.setdefault(by_token[t].k, by_token[t])
         watch = {k: s for k, s in watch.items() if run.pos.get(s.token, 0) or s.token in ordered}
 
 
@@ -648,15 +675,14 @@ def _run_step(run: _Run, strategy: Strategy, group: list[tuple[_Sym, int]], ts: 
     end = ts + run.span
     at = pre_open(run.settles[end.date()]) if run.span == DAY_SPAN else end  # a daily order: next pre-open
     cutoff = cfg.limits.square_off_cutoff
+    if run.alerts is not None:  # alerts see the bars' closes first; an ATO order is placed at ``at``
+        run.alerts.on_bars(run, group, end, at)
     for sym, i in group:
         position = run.pos.get(sym.token, 0)
         f = {c: sym.feats[c][i] for c in sym.cols}
         signal: Signal | None = strategy.decide(end, f, position)
         if signal is not None and not run.book.open_orders(sym.token):  # exits working are open orders
-            intent = strategy.intent(sym.token, sym.symbol, signal)
-            if cfg.exits is not None and not position:  # an entry carries its stop/target (core.backtest.exits)
-                intent = cfg.exits.attach(intent, price_from_float(float(sym.c[i])), sym.inst_at(i).tick_size)
-            run.place(sym, i, intent, at, signal.reason)
+            run.entry(sym, i, strategy.intent(sym.token, sym.symbol, signal), at, signal.reason)
         if run.mis and run.pos.get(sym.token, 0) and (end.time() >= cutoff or sym.last_of_day[i]):
             run.square_off(sym, i, end, makers[sym.token]() if sym.last_of_day[i] else None)
 
@@ -705,7 +731,8 @@ def _result(run: _Run, cfg: BacktestConfig, all_ts: np.ndarray, equity: np.ndarr
     if progress is not None:
         progress(1.0, f"done · {bars_done} bars · {len(trades)} trades")
     rej = pd.DataFrame(run.rejections, columns=["at", "tradingsymbol", "side", "quantity", "reasons", "signal"])
-    return BacktestResult(metrics, eq, fills, trades, rej, bars_done)
+    return BacktestResult(metrics, eq, fills, trades, rej, bars_done,
+                          run.alerts.frame() if run.alerts is not None else empty_frame())
 
 
 

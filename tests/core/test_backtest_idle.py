@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from app.adapters import nse_data
+from core.alerts import Alert, AlertType, Attribute, Operator, ato_order
 from core.backtest import BacktestConfig, InstrumentBars, run_backtest
 from core.backtest.exits import ExitRule
 from core.errors import ValidationError
@@ -101,6 +102,7 @@ def _idle_equals_full(universe, name: str, params: dict, cfg: dict):
     pd.testing.assert_frame_equal(idle.fills, full.fills)
     pd.testing.assert_frame_equal(idle.rejections, full.rejections)
     pd.testing.assert_frame_equal(idle.equity, full.equity, check_exact=True)
+    pd.testing.assert_frame_equal(idle.alerts, full.alerts)
     assert pd.Series(idle.metrics).equals(pd.Series(full.metrics))  # NaN-aware
     return idle, full
 
@@ -153,3 +155,76 @@ def test_backtest_idle_bar_engine_equals_the_full_engine_with_busy_parameters_an
         idle, _ = _idle_equals_full(one_session, name, params, dict(exits=rules[n % len(rules)], ticks_per_bar=7))
         exited += int((idle.fills["tag"] == "EXIT").sum())
     assert exited > 20, "the exits must fill to compare anything"
+
+
+def _attribute_levels(bars: pd.DataFrame, attribute: Attribute) -> pd.Series:
+    """The values an alert on ``attribute`` sees at each bar's close (one session: no change %)."""
+    if attribute is Attribute.VOLUME:
+        return bars["volume"].cumsum().astype(float)
+    if attribute is Attribute.DAY_HIGH:
+        return bars["high"].cummax()
+    if attribute is Attribute.DAY_LOW:
+        return bars["low"].cummin()
+    return bars["close"]
+
+
+@st.composite
+def alert_sets(draw, session: list[InstrumentBars]) -> tuple[Alert, ...]:
+    """1-4 alerts on the session's symbols: a constant drawn from the attribute's own values (so
+    most fire, at any time of day), simple or ATO (a BUY or SELL MIS MARKET order), maybe one
+    instrument-vs-instrument alert."""
+    out = []
+    for n in range(draw(st.integers(1, 4))):
+        u = draw(st.sampled_from(session))
+        inst = u.instrument
+        if draw(st.integers(0, 4)) == 0:
+            other = draw(st.sampled_from([v for v in session if v is not u])).instrument
+            out.append(Alert(f"a{n}", "pair", inst.instrument_token, inst.tradingsymbol, Attribute.LTP,
+                             draw(st.sampled_from([Operator.GT, Operator.LT])), rhs_token=other.instrument_token,
+                             rhs_tradingsymbol=other.tradingsymbol, rhs_attribute=Attribute.DAY_HIGH))
+            continue
+        attribute = draw(st.sampled_from([Attribute.LTP, Attribute.VOLUME, Attribute.DAY_HIGH, Attribute.DAY_LOW]))
+        level = float(_attribute_levels(u.bars, attribute).quantile(draw(st.floats(0.02, 0.98))))
+        level = float(round(level)) if attribute is Attribute.VOLUME else round(level, 2)
+        op = draw(st.sampled_from(list(Operator)[:4]))
+        order = None
+        if draw(st.booleans()):
+            order = ato_order(dict(side=draw(st.sampled_from(["BUY", "SELL"])), quantity=draw(st.integers(1, 50)),
+                                   product="MIS", order_type="MARKET"))
+        out.append(Alert(f"a{n}", "level", inst.instrument_token, inst.tradingsymbol, attribute, op,
+                         level, kind=AlertType.ATO if order else AlertType.SIMPLE, order=order))
+    return tuple(out)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), run=runs())
+def test_backtest_idle_bar_engine_equals_the_full_engine_with_alerts(one_session, data, run):
+    """Issue 15 item 2: a bar of an instrument a live alert reads is a bar where something can
+    happen, and an ATO order is placed as an entry; the idle-bar engine still equals the full one."""
+    name, params, cfg = run
+    alerts = data.draw(alert_sets(one_session))
+    rule = data.draw(st.one_of(st.none(), exit_rules()))
+    _idle_equals_full(one_session, name, params,
+                      dict(cfg, ticks_per_bar=min(cfg["ticks_per_bar"], 7), exits=rule, alerts=alerts))
+
+
+def test_backtest_idle_bar_engine_equals_the_full_engine_with_busy_parameters_and_alerts(one_session):
+    by = {u.instrument.tradingsymbol: u for u in one_session}
+    infy, sbin = by["INFY"].instrument, by["SBIN"].instrument
+    c, v = by["SBIN"].bars["close"], by["INFY"].bars["volume"].cumsum()
+    buy = ato_order(dict(side="BUY", quantity=25, product="MIS", order_type="MARKET"))
+    sell = ato_order(dict(side="SELL", quantity=10, product="MIS", order_type="MARKET"))
+    alerts = (Alert("dip", "SBIN dip", sbin.instrument_token, "SBIN", Attribute.LTP, Operator.LE,
+                    round(float(c.quantile(0.2)), 2), kind=AlertType.ATO, order=buy),
+              Alert("pop", "SBIN pop", sbin.instrument_token, "SBIN", Attribute.LTP, Operator.GE,
+                    round(float(c.quantile(0.8)), 2), kind=AlertType.ATO, order=sell),
+              Alert("vol", "INFY volume", infy.instrument_token, "INFY", Attribute.VOLUME, Operator.GE,
+                    float(v.iloc[len(v) // 2])),
+              Alert("pair", "SBIN vs INFY", sbin.instrument_token, "SBIN", Attribute.LTP, Operator.LT,
+                    rhs_token=infy.instrument_token, rhs_tradingsymbol="INFY", rhs_attribute=Attribute.DAY_LOW))
+    placed = 0
+    for name, params in BUSY.items():
+        idle, _ = _idle_equals_full(one_session, name, params, dict(alerts=alerts, ticks_per_bar=7))
+        assert len(idle.alerts) == 4, f"{name}: every alert fires once"
+        placed += int((idle.fills["tag"] == "alert").sum())
+    assert placed >= len(BUSY), "the ATO orders must fill to compare anything"
