@@ -8,9 +8,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core.alerts import Alert, AlertStatus, AlertType, Attribute, Operator, ato_order
+from core.alerts import Alert, AlertEvaluator, AlertStatus, AlertType, Attribute, Operator, ato_order, evaluate_bars
 from core.backtest import BacktestConfig, run_backtest
 from core.errors import ValidationError
+from core.models import Bar
 from core.strategies import make_strategy
 from core.timeutil import IST
 from tests.core.test_backtest_idle import universe  # noqa: F401  (the fixture)
@@ -54,6 +55,12 @@ def test_simple_alerts_fire_once_at_the_first_crossing_bar(universe):  # noqa: F
     assert got.loc["chg", "bar"] == _first(change <= chg_level)
     assert got.loc["ltp", "at"] == got.loc["ltp", "bar"] + pd.Timedelta(minutes=1)
     assert (got["order_id"] == "").all() and (got["sequence"] == 1).all()
+    # the same bars and values as core.alerts.evaluate_bars, the hook the desk's rules define
+    rows = [Bar(tok, "minute", ts.to_pydatetime(), r.open, r.high, r.low, r.close, int(r.volume))
+            for ts, r in zip(b.index, b.itertuples(), strict=True)]
+    hook = {t.alert.alert_id: (pd.Timestamp(bar.ts), t.lhs_value)
+            for bar, t in evaluate_bars(AlertEvaluator(a for a in alerts if a.instrument_token == tok), rows)}
+    assert hook == {k: (got.loc[k, "bar"], got.loc[k, "value"]) for k in hook} and sorted(hook) == sorted(got.index)
 
 
 def test_an_ato_alert_places_exactly_one_order_that_fills_on_the_next_bar(universe):  # noqa: F811
