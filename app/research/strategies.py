@@ -29,12 +29,11 @@ strategy does not act on a symbol while it has open orders (its working exits in
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-
-import pandas as pd
 
 from core.errors import TemporaryError, ValidationError
 from core.models import Bar
@@ -45,6 +44,8 @@ from core.timeutil import IST, to_ist
 from core.validation import require_aware_datetime, require_str_list, require_text
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from app.adapters.strategy_store import StrategyStore
     from core.backtest.exits import ExitRule
     from app.adapters.tick_cache import TickCache
@@ -56,6 +57,12 @@ log = logging.getLogger(__name__)
 
 #: Bars of history kept per instrument by the runner (about 5 sessions of 1-minute bars).
 HISTORY_BARS = 2000
+
+#: The runner's history columns (float64), as ``Strategy.features`` takes them.
+OHLCV = ("open", "high", "low", "close", "volume")
+
+#: One remembered bar: its open time (tz-aware IST) and ``OHLCV`` as floats.
+Row = tuple[datetime, float, float, float, float, float]
 
 
 #: the most symbols one strategy may watch
@@ -174,6 +181,8 @@ class StrategyService:
         return self.config(name)
 
     def recent_signals(self, name: str | None = None, limit: int = 100) -> pd.DataFrame:
+        import pandas as pd
+
         rows = self.store.signals(name, limit)
         cols = ["bar_ts", "strategy", "tradingsymbol", "side", "quantity", "reason", "approval_id"]
         df = pd.DataFrame(rows, columns=[*cols, "instrument_token", "created_at"])[cols]
@@ -213,7 +222,8 @@ class StrategyRunner:
         self.ttl_seconds = ttl_seconds
         self.market = market
         self.exits = exits
-        self._history: dict[int, pd.DataFrame] = {}
+        # plain rows, not frames: with no strategy enabled the process never imports pandas
+        self._history: dict[int, deque[Row]] = {}
         self._warmed: set[int] = set()
 
     # ------------------------------------------------------------------ stream
@@ -243,7 +253,8 @@ class StrategyRunner:
             active = [(c, c.strategy()) for c in self.strategies.configs() if c.enabled and c.symbols]
         if bar.interval != "minute":
             return []
-        history = self._history.get(bar.instrument_token)
+        history: pd.DataFrame | None = None
+        built = False
         proposed: list[str] = []
         symbol = None
         for cfg, strat in active:
@@ -254,7 +265,9 @@ class StrategyRunner:
             if symbol not in cfg.symbols:
                 continue
             if bar.instrument_token not in self._warmed:
-                history = self._warm_up(bar)
+                history, built = self._warm_up(bar), True
+            elif not built:
+                history, built = self.history(bar.instrument_token), True
             end = bar_end_of(bar.ts, bar.interval)
             if not self.store.claim_signal(cfg.name, bar.instrument_token, bar.ts, symbol, end):
                 report.duplicates += 1
@@ -284,40 +297,55 @@ class StrategyRunner:
         return proposed
 
     # ------------------------------------------------------------------ helpers
+    def history(self, token: int) -> pd.DataFrame | None:
+        """``token``'s remembered bars (at most ``HISTORY_BARS``, oldest first) as the frame
+        ``Strategy.features`` takes: indexed by tz-aware IST bar-open time (ns, as the
+        market-data service's frames), float64 ``OHLCV`` columns; ``None`` before its first bar. Built on demand (imports pandas)."""
+        rows = self._history.get(token)
+        if not rows:
+            return None
+        import pandas as pd
+
+        ts, *cols = zip(*rows, strict=True)
+        return pd.DataFrame(dict(zip(OHLCV, map(list, cols), strict=True)), index=pd.DatetimeIndex(ts).tz_convert(IST).as_unit("ns"),
+                            dtype="float64")
+
     def warm_up(self, token: int, before: datetime) -> pd.DataFrame | None:
         """Load ``token``'s 1-minute bars closed by ``before`` (at most ``HISTORY_BARS``)
         through the market-data service ahead of the bars already in memory; return the
-        instrument's history. Once per instrument; without ``market``, or when the read fails
-        (logged), the history is left as it is."""
+        instrument's history (:meth:`history`). Once per instrument; without ``market``, or
+        when the read fails (logged), the history is left as it is."""
         self._warmed.add(token)
-        old = self._history.get(token)
         if self.market is None:
-            return old
+            return self.history(token)
         try:
             frame = self.market.ohlcv(token, "minute", as_of=before, bars=HISTORY_BARS, fill=True)
         except (ValidationError, TemporaryError, OSError) as exc:
             log.warning("strategy runner: no warm-up history for %s before %s: %s", token, before, exc)
-            return old
-        frame = frame[["open", "high", "low", "close", "volume"]].astype("float64")
-        if old is not None and len(old):
-            frame = pd.concat([frame[frame.index < old.index[0]], old])
-        if len(frame):
-            self._history[token] = frame.iloc[-HISTORY_BARS:]
-        log.info("strategy runner: warmed %s with %d bars before %s", token, len(frame), before)
-        return self._history.get(token)
+            return self.history(token)
+        frame = frame[list(OHLCV)].astype("float64")
+        old = self._history.get(token, ())
+        if old:
+            frame = frame[frame.index < old[0][0]]
+        rows: list[Row] = [(ts.to_pydatetime(), *r) for ts, r in zip(frame.index.tz_convert(IST),
+                                                                       frame.itertuples(index=False, name=None),
+                                                                       strict=True)]
+        if rows or old:
+            self._history[token] = deque([*rows, *old], maxlen=HISTORY_BARS)
+        log.info("strategy runner: warmed %s with %d bars before %s", token, len(rows) + len(old), before)
+        return self.history(token)
 
     def _warm_up(self, bar: Bar) -> pd.DataFrame | None:
-        return self.warm_up(bar.instrument_token, pd.Timestamp(bar.ts).tz_convert(IST).to_pydatetime())
+        return self.warm_up(bar.instrument_token, to_ist(bar.ts))
 
     def _remember(self, bar: Bar) -> None:
-        ts = pd.Timestamp(bar.ts).tz_convert(IST)
-        row = pd.DataFrame({"open": [bar.open], "high": [bar.high], "low": [bar.low], "close": [bar.close],
-                            "volume": [float(bar.volume)]}, index=pd.DatetimeIndex([ts]))
-        old = self._history.get(bar.instrument_token)
-        if old is not None and len(old) and old.index[-1] >= ts:
+        ts = to_ist(bar.ts)
+        rows = self._history.get(bar.instrument_token)
+        if rows and rows[-1][0] >= ts:
             return  # a repeated or late bar does not rewrite history
-        frame = row if old is None else pd.concat([old, row])
-        self._history[bar.instrument_token] = frame.iloc[-HISTORY_BARS:]
+        if rows is None:
+            rows = self._history[bar.instrument_token] = deque(maxlen=HISTORY_BARS)
+        rows.append((ts, float(bar.open), float(bar.high), float(bar.low), float(bar.close), float(bar.volume)))
 
     def _symbol(self, token: int) -> str | None:
         try:

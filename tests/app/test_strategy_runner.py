@@ -94,7 +94,7 @@ def test_warm_up_reads_earlier_bars_through_the_market_service(desk, replay_serv
     runner = StrategyRunner(svc, desk.svc, desk.ticks, market=market)
     desk.ticks.publish_bars_closed(recorded_bars("INFY", INFY, 120) + recorded_bars("SBIN", SBIN, 5))
     assert runner.poll_once().bars == 125
-    history = runner._history[INFY]
+    history = runner.history(INFY)
     days = pd.Series(history.index.date).value_counts()
     assert history.index[0] == pd.Timestamp(only_stored) and history["close"].iloc[0] == 999.0
     assert days[date(2016, 8, 16)] == 375 and days[DAY] == 120  # the market's 16 Aug, then the stream
@@ -106,3 +106,40 @@ def test_warm_up_reads_earlier_bars_through_the_market_service(desk, replay_serv
     assert len(stored) == 375  # the whole 16 Aug session
     pd.testing.assert_series_equal(history.loc[stored.index, "close"], stored["close"].astype("float64"),
                                    check_names=False)
+
+
+def _frame_as_before(bars: list[Bar], keep: int) -> pd.DataFrame:
+    """The runner's history as it was kept before the plain rows: one frame per bar, concatenated."""
+    frame = None
+    for bar in bars:
+        ts = pd.Timestamp(bar.ts).tz_convert(IST)
+        row = pd.DataFrame({"open": [bar.open], "high": [bar.high], "low": [bar.low], "close": [bar.close],
+                            "volume": [float(bar.volume)]}, index=pd.DatetimeIndex([ts]))
+        if frame is not None and frame.index[-1] >= ts:
+            continue
+        frame = row if frame is None else pd.concat([frame, row])
+        frame = frame.iloc[-keep:]
+    return frame
+
+
+def test_the_remembered_rows_give_the_same_frame_as_before_and_no_frame_without_a_strategy(desk, monkeypatch):
+    """With no strategy enabled the runner keeps plain rows (no pandas needed); the frame built
+    from them equals the old per-bar concatenation (index, dtypes, values), repeated and late
+    bars dropped and the oldest beyond ``HISTORY_BARS`` forgotten."""
+    import app.research.strategies as strategies_module
+
+    monkeypatch.setattr(strategies_module, "HISTORY_BARS", 50)
+    svc = StrategyService(StrategyStore(desk.sql.engine), desk.svc.instruments)
+    runner = StrategyRunner(svc, desk.svc, desk.ticks)
+    bars = recorded_bars("INFY", INFY, 80)
+    fed = [*bars[:40], bars[10], bars[39], *bars[40:]]  # a late and a repeated bar in the stream
+    desk.ticks.publish_bars_closed(fed)
+    built = []
+    monkeypatch.setattr(runner, "history", lambda token: built.append(token))
+    assert runner.poll_once().bars == len(fed)
+    assert built == []  # nothing enabled: no frame was built
+    monkeypatch.undo()
+    before = _frame_as_before(fed, 50)
+    before.index = before.index.as_unit("ns")  # was µs alone, ns once concatenated with a warm-up frame
+    pd.testing.assert_frame_equal(runner.history(INFY), before)
+    assert len(runner.history(INFY)) == 50 and runner.history(SBIN) is None
