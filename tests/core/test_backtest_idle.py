@@ -228,3 +228,25 @@ def test_backtest_idle_bar_engine_equals_the_full_engine_with_busy_parameters_an
         assert len(idle.alerts) == 4, f"{name}: every alert fires once"
         placed += int((idle.fills["tag"] == "alert").sum())
     assert placed >= len(BUSY), "the ATO orders must fill to compare anything"
+
+
+def test_backtest_idle_bar_engine_equals_the_full_engine_when_an_ato_fires_on_the_other_instruments_bar(
+        one_session):
+    """A pair ATO alert fired by the right-hand instrument's bar places its order on an instrument
+    with no bar at that step: the idle loop must watch it until its next bar fills the order."""
+    infy = next(u for u in one_session if u.instrument.tradingsymbol == "INFY")
+    b = infy.bars
+    low = b["low"].cummin()
+    t = next(k for k in range(1, len(b)) if b["close"].iloc[k] < low.iloc[k - 1])  # first close under the day low
+    gap = b.drop(b.index[t:t + 20])  # the copy has no bars t .. t+19
+    twin = Instrument(infy.instrument.instrument_token + 10**8, 1, "INFYTWIN", "twin", "NSE", "NSE", "EQ",
+                      Decimal("0.05"), 1)
+    order = ato_order(dict(side="BUY", quantity=5, product="MIS", order_type="MARKET"))
+    alert = Alert("twin", "twin low above INFY", twin.instrument_token, "INFYTWIN", Attribute.DAY_LOW, Operator.GT,
+                  rhs_token=infy.instrument.instrument_token, rhs_tradingsymbol="INFY", rhs_attribute=Attribute.LTP,
+                  kind=AlertType.ATO, order=order)
+    idle, _ = _idle_equals_full([*one_session, InstrumentBars(twin, gap)], "sma_cross", BUSY["sma_cross"],
+                                dict(alerts=(alert,), ticks_per_bar=7))
+    assert list(idle.alerts["bar"]) == [b.index[t]] and idle.alerts["order_id"].iloc[0]
+    mine = idle.fills[idle.fills["tag"] == "alert"]
+    assert list(mine["tradingsymbol"]) == ["INFYTWIN"] and pd.Timestamp(mine["filled_at"].iloc[0]) == b.index[t + 20]
