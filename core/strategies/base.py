@@ -25,19 +25,21 @@ parameters raise ``ValidationError`` naming the parameter, the range and the val
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any, ClassVar, NamedTuple
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from core.errors import ValidationError
 from core.models import INTERVAL_MINUTES, Bar
 from core.orders import OrderIntent, OrderType, Product, Side
 from core.timeutil import IST, require_aware
+
+if TYPE_CHECKING:  # pragma: no cover (pandas/numpy load on first use: issue 16 item 7)
+    import numpy as np
+    import pandas as pd
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,7 @@ class Param:
             num = float(value)
         except (TypeError, ValueError):
             raise ValidationError(f"{where} must be a number between {self.low} and {self.high}, was {value!r}") from None
-        if not np.isfinite(num):
+        if not math.isfinite(num):
             raise ValidationError(f"{where} must be a finite number, was {value!r}")
         if self.kind is int:
             if num != int(num):
@@ -115,6 +117,8 @@ def time_us(t: time) -> int:
 
 def nan_false(x: pd.Series | np.ndarray) -> np.ndarray:
     """``x`` as float64 numpy (comparisons with NaN are False, as in :meth:`Strategy.decide`)."""
+    import numpy as np
+
     return np.asarray(x, dtype=np.float64)
 
 
@@ -160,6 +164,8 @@ class Strategy(ABC):
         each part (int, ascending, ``starts[0] == 0``). Returns the rows of every part's
         :meth:`features`, in order, on a ``RangeIndex``. This default runs :meth:`features` per
         part; a strategy with windowed features may do it in one pass (the same values, tested)."""
+        import pandas as pd
+
         ends = [*starts[1:].tolist(), len(bars)]
         parts = [self.features(bars.iloc[a:z]) for a, z in zip(starts.tolist(), ends, strict=True)]
         return pd.concat(parts, ignore_index=True) if parts else self.features(bars)
@@ -168,6 +174,8 @@ class Strategy(ABC):
         """Vectorised: where :meth:`decide` on ``feats``' rows at ``bar_end`` (tz-aware, one
         per row) may signal (see :class:`Active`). This default marks every bar, which is
         always correct; the bundled strategies return exact masks (tested against ``decide``)."""
+        import numpy as np
+
         every = np.ones(len(feats), dtype=bool)
         return Active(every, every, every)
 
@@ -216,6 +224,8 @@ class Strategy(ABC):
     def signal_for_bar(self, bar: Bar, history: pd.DataFrame, *, position: int = 0
                        ) -> tuple[Signal | None, dict[str, float]]:
         """As :meth:`on_bar` but returns the signal and the feature row it was decided on."""
+        import pandas as pd
+
         require_aware(bar.ts, "bar.ts")
         ts = pd.Timestamp(bar.ts).tz_convert(IST)
         row = pd.DataFrame({"open": [bar.open], "high": [bar.high], "low": [bar.low], "close": [bar.close],

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from core.errors import ValidationError
 from core.orders import Product, Side
 from core.strategies.base import Active, Param, Signal, Strategy, exit_signal, nan_false, ohlcv
+
+if TYPE_CHECKING:  # pragma: no cover (pandas/numpy load on first use: issue 16 item 7)
+    import numpy as np
+    import pandas as pd
 
 
 class Breakout52w(Strategy):
@@ -45,6 +47,8 @@ class Breakout52w(Strategy):
         """Columns ``close``, ``high_prior`` (max high of the ``lookback`` sessions before this
         one, ₹) and ``low_prior`` (min low of the ``exit_days`` sessions before it, ₹); NaN until
         enough sessions. Bar ``t`` uses bars ``< t`` and its own close only."""
+        import pandas as pd
+
         b = ohlcv(bars)
         high_prior = b["high"].shift(1).rolling(int(self.params["lookback"])).max()
         low_prior = b["low"].shift(1).rolling(int(self.params["exit_days"])).min()
@@ -54,6 +58,9 @@ class Breakout52w(Strategy):
         """:meth:`features` of every part in one pass: the previous bar's high/low is blanked at
         each part's first row, so no window reaches into the part before (a window holding a
         NaN is NaN, as before the first ``lookback`` sessions of one instrument)."""
+        import numpy as np
+        import pandas as pd
+
         missing = {"high", "low", "close"} - set(bars.columns)
         if missing:
             raise ValidationError(f"bars is missing columns {sorted(missing)}")
@@ -68,6 +75,8 @@ class Breakout52w(Strategy):
         return pd.DataFrame({"close": close, "high_prior": hi.to_numpy(), "low_prior": lo.to_numpy()})
 
     def active(self, feats: pd.DataFrame, bar_end: pd.DatetimeIndex) -> Active:
+        import numpy as np
+
         close, hi, lo = (nan_false(feats[c]) for c in ("close", "high_prior", "low_prior"))
         return Active(close > hi, close < lo, np.zeros(len(feats), dtype=bool))
 

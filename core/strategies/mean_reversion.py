@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from core import indicators as ind
 from core.errors import ValidationError
 from core.orders import Side
 from core.strategies.base import Active, Param, Signal, Strategy, exit_signal, nan_false, ohlcv
+
+if TYPE_CHECKING:  # pragma: no cover (pandas/numpy load on first use: issue 16 item 7)
+    import numpy as np
+    import pandas as pd
 
 
 class MeanReversion(Strategy):
@@ -35,6 +36,9 @@ class MeanReversion(Strategy):
         return int(self.params["period"])
 
     def features(self, bars: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+        from core import indicators as ind
+
         b = ohlcv(bars)
         n = int(self.params["period"])
         mid = ind.sma(b, n)
@@ -43,6 +47,8 @@ class MeanReversion(Strategy):
         return pd.DataFrame({"close": b["close"], "mid": mid, "z": z}, index=b.index)
 
     def active(self, feats: pd.DataFrame, bar_end: pd.DatetimeIndex) -> Active:
+        import numpy as np
+
         z = nan_false(feats["z"])
         held = self.session_exit_mask(bar_end) | (np.abs(z) <= self.params["exit_z"])
         e = self.params["entry_z"]

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from core import indicators as ind
 from core.orders import Side
 from core.strategies.base import Active, Param, Signal, Strategy, exit_signal, nan_false, ohlcv
+
+if TYPE_CHECKING:  # pragma: no cover (pandas/numpy load on first use: issue 16 item 7)
+    import pandas as pd
 
 
 class Momentum(Strategy):
@@ -29,6 +30,9 @@ class Momentum(Strategy):
         return max(int(self.params["lookback"]), int(self.params["trend"])) + 1
 
     def features(self, bars: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+        from core import indicators as ind
+
         b = ohlcv(bars)
         n = int(self.params["lookback"])
         roc = (b["close"] / b["close"].shift(n) - 1.0) * 100.0

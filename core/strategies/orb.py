@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from core.orders import Side
 from core.strategies.base import Active, Param, Signal, Strategy, exit_signal, nan_false, ohlcv
 from core.timeutil import IST
+
+if TYPE_CHECKING:  # pragma: no cover (pandas/numpy load on first use: issue 16 item 7)
+    import numpy as np
+    import pandas as pd
 
 SESSION_OPEN_MINUTES = 9 * 60 + 15
 
 
 def opening_range(bars: pd.DataFrame, range_minutes: int) -> pd.DataFrame:
     """``or_high``/``or_low`` (₹) per IST day, NaN until the range's last bar has closed."""
+    import numpy as np
+    import pandas as pd
+
     idx = bars.index.tz_convert(IST)
     minutes = idx.hour * 60 + idx.minute
     in_range = (minutes >= SESSION_OPEN_MINUTES) & (minutes < SESSION_OPEN_MINUTES + range_minutes)
@@ -50,6 +55,9 @@ class OpeningRangeBreakout(Strategy):
         return int(self.params["range_minutes"])
 
     def features(self, bars: pd.DataFrame) -> pd.DataFrame:
+        import numpy as np
+        import pandas as pd
+
         b = ohlcv(bars)
         rng = opening_range(b, int(self.params["range_minutes"]))
         k = 1 + self.params["buffer_pct"] / 100.0

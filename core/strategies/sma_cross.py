@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from core import indicators as ind
 from core.errors import ValidationError
 from core.orders import Side
 from core.strategies.base import (Active, Param, Signal, Strategy, crossed_above, crossed_below, crosses,
                                   exit_signal, ohlcv)
+
+if TYPE_CHECKING:  # pragma: no cover (pandas/numpy load on first use: issue 16 item 7)
+    import pandas as pd
 
 
 class SmaCross(Strategy):
@@ -33,6 +34,9 @@ class SmaCross(Strategy):
         return int(self.params["slow"]) + 1
 
     def features(self, bars: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+        from core import indicators as ind
+
         b = ohlcv(bars)
         fast = ind.sma(b, int(self.params["fast"]))
         slow = ind.sma(b, int(self.params["slow"]))

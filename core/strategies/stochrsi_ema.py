@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from core import indicators as ind
 from core.errors import ValidationError
 from core.orders import Side
 from core.strategies.base import (Active, Param, Signal, Strategy, crossed_above, crossed_below, crosses,
                                   exit_signal, nan_false, ohlcv)
 
+if TYPE_CHECKING:  # pragma: no cover (pandas/numpy load on first use: issue 16 item 7)
+    import numpy as np
+    import pandas as pd
+
 
 def stoch_rsi(bars: pd.DataFrame, rsi_period: int, stoch_period: int, smooth_k: int, smooth_d: int) -> pd.DataFrame:
     """Columns ``stochrsi_k`` and ``stochrsi_d`` (0–100, float64), no look-ahead."""
+    import numpy as np
+    import pandas as pd
+    from core import indicators as ind
+
     r = ind.rsi(bars, rsi_period)
     lo = r.rolling(stoch_period, min_periods=stoch_period).min()
     hi = r.rolling(stoch_period, min_periods=stoch_period).max()
@@ -56,6 +61,9 @@ class StochRsiEma(Strategy):
         return max(int(p["rsi_period"] + p["stoch_period"] + p["smooth_k"] + p["smooth_d"]), int(p["trend"])) + 1
 
     def features(self, bars: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+        from core import indicators as ind
+
         b = ohlcv(bars)
         p = self.params
         s = stoch_rsi(b, int(p["rsi_period"]), int(p["stoch_period"]), int(p["smooth_k"]), int(p["smooth_d"]))
