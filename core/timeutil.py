@@ -5,18 +5,22 @@ Store UTC, show IST (``Asia/Kolkata``, UTC+05:30, no DST).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from core.errors import ValidationError
 
 IST = ZoneInfo("Asia/Kolkata")
 UTC = ZoneInfo("UTC")
+# tzinfo classes whose utcoffset() is never None: a datetime carrying one is aware
+_ALWAYS_AWARE = frozenset({ZoneInfo, timezone})
 
 
 def require_aware(when: datetime, name: str = "time") -> datetime:
     """Return ``when`` unchanged if tz-aware; raise ``ValidationError`` for a naive datetime
     (or anything that is not a datetime: a string, a date)."""
+    if when.__class__ is datetime and when.tzinfo.__class__ in _ALWAYS_AWARE:  # hot path (every order and fill)
+        return when
     if not isinstance(when, datetime):
         raise ValidationError(f"{name} must be a tz-aware datetime (IST or UTC), was {repr(when)[:60]}")
     if when.tzinfo is None or when.utcoffset() is None:
@@ -26,6 +30,8 @@ def require_aware(when: datetime, name: str = "time") -> datetime:
 
 def to_ist(when: datetime) -> datetime:
     """Convert a tz-aware datetime to IST. Raises ``ValidationError`` if naive."""
+    if when.__class__ is datetime and when.tzinfo is IST:  # what astimezone(IST) returns for it
+        return when
     return require_aware(when).astimezone(IST)
 
 
