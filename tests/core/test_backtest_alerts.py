@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from core.alerts import Alert, AlertEvaluator, AlertStatus, AlertType, Attribute, Operator, ato_order, evaluate_bars
-from core.backtest import BacktestConfig, run_backtest
+from core.backtest import BacktestConfig, InstrumentBars, run_backtest
 from core.errors import ValidationError
 from core.models import Bar
 from core.strategies import make_strategy
@@ -103,3 +103,26 @@ def test_bad_alerts_are_refused_before_the_run(universe):  # noqa: F811
     for alerts, message in cases:
         with pytest.raises(ValidationError, match=message):
             run_backtest(strategy, universe, BacktestConfig(alerts=alerts))
+
+
+def test_a_daily_cnc_ato_alert_fills_at_the_next_sessions_open_in_both_engines():
+    """Daily bars (breakout_52w, CNC): the trigger on a session's close places a CNC order for the
+    next session's open, as a daily strategy's decision is; idle == full."""
+    from tests.core.test_backtest_daily import SYMBOLS, daily_bars, instrument
+
+    universe = [InstrumentBars(instrument(s), daily_bars(s)) for s in SYMBOLS]
+    inst, closes = universe[0].instrument, universe[0].bars["close"]
+    level = round(float(closes.quantile(0.9)), 2)
+    order = ato_order(dict(side="BUY", quantity=3, product="CNC", order_type="MARKET"))
+    alert = Alert("d", "daily", inst.instrument_token, inst.tradingsymbol, Attribute.LTP, Operator.GE, level,
+                  kind=AlertType.ATO, order=order)
+    strategy = make_strategy("breakout_52w", {})
+    idle = run_backtest(strategy, universe, BacktestConfig(alerts=(alert,)))
+    full = run_backtest(strategy, universe, BacktestConfig(alerts=(alert,), skip_idle=False))
+    pd.testing.assert_frame_equal(idle.fills, full.fills)
+    pd.testing.assert_frame_equal(idle.alerts, full.alerts)
+    crossed = (closes >= level).idxmax()
+    assert list(idle.alerts["bar"].dt.date) == [crossed.date()]
+    mine = idle.fills[idle.fills["tag"] == "alert"]
+    nxt = closes.index[closes.index.get_loc(crossed) + 1]
+    assert len(mine) == 1 and pd.Timestamp(mine["filled_at"].iloc[0]).date() == nxt.date()
