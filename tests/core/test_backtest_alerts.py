@@ -126,3 +126,15 @@ def test_a_daily_cnc_ato_alert_fills_at_the_next_sessions_open_in_both_engines()
     mine = idle.fills[idle.fills["tag"] == "alert"]
     nxt = closes.index[closes.index.get_loc(crossed) + 1]
     assert len(mine) == 1 and pd.Timestamp(mine["filled_at"].iloc[0]).date() == nxt.date()
+
+
+def test_an_ato_order_the_gatekeeper_refuses_is_recorded_not_placed(universe):  # noqa: F811
+    infy = _bars(universe, "INFY")
+    order = ato_order(dict(side="BUY", quantity=900_000, product="MIS", order_type="MARKET"))  # ~₹9 crore
+    alert = Alert("big", "too big", infy.instrument.instrument_token, "INFY", Attribute.LTP, Operator.GE, 1.0,
+                  kind=AlertType.ATO, order=order)
+    res = run_backtest(make_strategy("sma_cross", QUIET), universe, BacktestConfig(alerts=(alert,)))
+    row = res.alerts.iloc[0]
+    assert len(res.alerts) == 1 and row["order_id"] == "" and row["refusal"]
+    assert not (res.fills["tag"] == "alert").any()
+    assert (res.rejections["signal"] == "alert big").sum() == 1
