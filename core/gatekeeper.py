@@ -31,7 +31,7 @@ from enum import StrEnum
 
 from core.calendar import Holiday
 from core.errors import ValidationError
-from core.margins import MarginRules, check_mis_eligible, margin_price
+from core.margins import MarginRules, check_mis_eligible, margin_price_given
 from core.market_protection import check_protection_in_band, clamp_auto_protection, intent_protection
 from core.models import Instrument
 from core.orders import (
@@ -178,7 +178,7 @@ def check(change: OrderChange, context: GateContext) -> Decision:
     expected = intent.price if intent.price is not None else ctx.ltp
     tick = tick_size_for(ctx.instrument, day)
     protection = intent_protection(intent, ctx.ltp, tick, day)  # core.market_protection
-    at = margin_price(intent, ctx.ltp, tick, day)  # core.margins rule 6: the worst fill price
+    at = margin_price_given(intent, ctx.ltp, protection)  # core.margins rule 6: the worst fill price
     current = change.current
     if (current is not None and current.protection_price is not None and intent.price is None
             and current.intent.order_type is intent.order_type):

@@ -162,7 +162,15 @@ def margin_price(intent: OrderIntent, ltp: Decimal | None, tick_size: Decimal, d
     ₹1,005.00, so 10 shares CNC block ₹10,050.00, not ₹10,000.00."""
     if intent.price is not None:
         return intent.price
-    protection = intent_protection(intent, ltp, tick_size, day)
+    return margin_price_given(intent, ltp, intent_protection(intent, ltp, tick_size, day))
+
+
+def margin_price_given(intent: OrderIntent, ltp: Decimal | None, protection: Decimal | None) -> Decimal | None:
+    """:func:`margin_price` when the caller already has ``intent``'s protection price ₹
+    (``core.market_protection.intent_protection``, ``None`` for none): the limit ``price``,
+    else ``protection``, else ``ltp``."""
+    if intent.price is not None:
+        return intent.price
     return protection if protection is not None else ltp
 
 
@@ -192,4 +200,4 @@ def open_orders_margin(orders: Iterable[tuple[OrderIntent, Decimal]],
 
 
 __all__ = ["MIS_MARGIN_SOURCE", "SEBI_MIS_FLOOR_PCT", "ExactMargin", "MarginRow", "MarginRules", "MarginTable",
-           "check_mis_eligible", "margin_price", "open_order_price", "open_orders_margin"]
+           "check_mis_eligible", "margin_price", "margin_price_given", "open_order_price", "open_orders_margin"]
