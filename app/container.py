@@ -106,8 +106,7 @@ class Services:
     def market_data(self) -> MarketDataService:
         from app.market.history import MarketDataService
 
-        from app.market.clock import read_time
-        from app.market.watch_view import REPLAY_LAST_SESSION
+        from app.market.clock import REPLAY_LAST_SESSION, read_time
 
         session = date.fromisoformat(self.settings.replay_date) if self.settings.replay_date else REPLAY_LAST_SESSION
         return MarketDataService(self.store, self.instruments, self.historical, ticks=self.ticks,

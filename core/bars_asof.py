@@ -20,14 +20,15 @@ shares; ``oi`` is carried if present).
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from core.errors import ValidationError
 from core.models import INTERVAL_MINUTES
-from core.resample import resample_bars
 from core.timeutil import IST, require_aware
+
+if TYPE_CHECKING:  # pragma: no cover (pandas/numpy load on first use: issue 16 item 7)
+    import numpy as np
+    import pandas as pd
 
 #: Every interval the desk reads: Kite's historical intervals and ``week`` (built from ``day``).
 READ_INTERVALS: tuple[str, ...] = (*INTERVAL_MINUTES, "week")
@@ -49,6 +50,8 @@ def base_interval(interval: str) -> str:
 
 def day_closed(day: pd.Timestamp | datetime, as_of: datetime) -> bool:
     """Whether the session of IST date ``day`` had closed at ``as_of``."""
+    import pandas as pd
+
     as_of = require_aware(as_of, "as_of").astimezone(IST)
     d = pd.Timestamp(day).date()
     return as_of.date() > d or (as_of.date() == d and as_of.time() >= SESSION_CLOSE)
@@ -56,6 +59,8 @@ def day_closed(day: pd.Timestamp | datetime, as_of: datetime) -> bool:
 
 def closed_until(frame: pd.DataFrame, interval: str, as_of: datetime) -> pd.DataFrame:
     """The rows of ``frame`` (bars of ``interval``) that had closed by ``as_of`` (module rules)."""
+    import pandas as pd
+
     as_of = require_aware(as_of, "as_of").astimezone(IST)
     if frame.empty:
         return frame
@@ -74,6 +79,8 @@ def closed_until(frame: pd.DataFrame, interval: str, as_of: datetime) -> pd.Data
 
 def week_closed(first_day: pd.Timestamp, as_of: datetime) -> bool:
     """Whether the calendar week (Mon–Sun) holding ``first_day`` had ended its last session by ``as_of``."""
+    import pandas as pd
+
     as_of = require_aware(as_of, "as_of").astimezone(IST)
     monday = pd.Timestamp(first_day).tz_convert(IST).normalize() - pd.Timedelta(days=pd.Timestamp(first_day).weekday())
     friday_close = (monday + pd.Timedelta(days=4)).to_pydatetime().replace(hour=15, minute=30)
@@ -86,6 +93,8 @@ def to_interval(base: pd.DataFrame, interval: str) -> pd.DataFrame:
     ``day`` and ``minute`` come back unchanged. Partial buckets are kept (the caller drops
     them with :func:`closed_until` unless it wants the forming bar).
     """
+    import pandas as pd
+
     check_read_interval(interval)
     if interval in ("minute", "day") or base.empty:
         return base
@@ -99,11 +108,15 @@ def to_interval(base: pd.DataFrame, interval: str) -> pd.DataFrame:
         out.index = pd.DatetimeIndex(first).tz_convert(IST)
         out.index.name = "ts"
         return out
+    from core.resample import resample_bars
+
     return resample_bars(base, interval)
 
 
 def bucket_start(ts: datetime, interval: str) -> pd.Timestamp:
     """Open time (IST) of the ``interval`` bar holding instant ``ts`` (09:15-aligned; ``day``: 00:00)."""
+    import pandas as pd
+
     t = pd.Timestamp(require_aware(ts, "ts")).tz_convert(IST)
     day = t.normalize()
     if interval == "day":
@@ -123,6 +136,8 @@ def forming_bar(closed_minutes: pd.DataFrame, ltp: float | None, volume_today: i
     tick the day's closed minutes are aggregated. Returns an empty frame when there is
     nothing to build from.
     """
+    import pandas as pd
+
     if day_ohlc is not None and ltp is not None and all(v > 0 for v in day_ohlc):
         o, h, low = day_ohlc
         row = {"open": o, "high": max(h, ltp), "low": min(low, ltp), "close": ltp,
@@ -162,6 +177,8 @@ def default_start(interval: str, as_of: datetime, bars: int) -> datetime:
 def resample_long(long: pd.DataFrame, interval: str, by: str = "instrument_token") -> pd.DataFrame:
     """:func:`to_interval` for a long frame of many instruments (columns ``by``, ``ts``, OHLCV),
     in one vectorised group-by. Returns the same columns, sorted by ``by`` then ``ts``."""
+    import pandas as pd
+
     check_read_interval(interval)
     if interval in ("minute", "day") or long.empty:
         return long
@@ -184,6 +201,8 @@ def resample_long(long: pd.DataFrame, interval: str, by: str = "instrument_token
 
 def closed_long(long: pd.DataFrame, interval: str, as_of: datetime) -> pd.DataFrame:
     """:func:`closed_until` for a long frame (``ts`` column)."""
+    import pandas as pd
+
     if long.empty:
         return long
     kept = closed_until(long.set_index(pd.DatetimeIndex(long["ts"])), interval, as_of)
@@ -197,6 +216,9 @@ _LAST_MINUTE = time(15, 29)
 def _session_minutes_ns(start: datetime, end: datetime) -> np.ndarray:
     """Minute opens (ns since the epoch) of the session minutes of ``start.date()`` from
     ``start`` to ``end`` inclusive, both on that IST day."""
+    import numpy as np
+    import pandas as pd
+
     day = start.date()
     lo = max(start, datetime.combine(day, SESSION_OPEN, IST))
     hi = min(end, datetime.combine(day, _LAST_MINUTE, IST))
@@ -218,6 +240,9 @@ def ticker_tail_complete(tail_start: datetime, as_of: datetime, stored_ts_ns: np
     earlier day with only Saturdays and Sundays in between, and every session minute from
     ``tail_start`` (today: from 09:15) to the minute before ``as_of``'s is stored.
     """
+    import numpy as np
+    import pandas as pd
+
     if not ticking:
         return False
     start, now = tail_start.astimezone(IST), as_of.astimezone(IST)

@@ -18,13 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from core.errors import ValidationError
 from core.orders import round_to_paisa
 from core.sessions import NORMAL_CLOSE
 from core.timeutil import IST
+
+if TYPE_CHECKING:  # pragma: no cover (pandas loads on first use: issue 16 item 7)
+    import pandas as pd
 
 #: Length of the closing-price window before the normal market's close.
 CLOSING_WINDOW = timedelta(minutes=30)
@@ -67,6 +69,8 @@ def closing_vwap(bars: pd.DataFrame, day: date, *, tick_size: Decimal | None = N
     caller falls back to the last traded price, as NSE does; see :func:`closing_price`).
     Raises ``ValidationError`` when the index is not tz-aware or a column is missing.
     """
+    import pandas as pd
+
     if bars is None or len(bars) == 0:
         return None
     missing = [c for c in ("high", "low", "close", "volume") if c not in bars.columns]

@@ -83,3 +83,21 @@ def test_the_api_app_is_built_without_pandas(tmp_path):
                     f"print(json.dumps(sorted(h for h in {heavy!r} if sys.modules.get(h) is not None)))",
                     {"DESK_STATE_DIR": str(tmp_path)})
     assert found == [], f"the API imports {found}"
+
+
+def test_the_strategy_runner_with_nothing_enabled_runs_without_pandas(tmp_path, redis_url):
+    """``python -m workers.strategy_runner``'s runner (every service it builds) reads closed bars
+    off the real Redis stream with no strategy enabled and never imports pandas: the runner
+    keeps plain bar rows, and the strategies, the trading service and the market-data service
+    load pandas on first use (issue 16 item 7). The bars are handled (cursor advanced)."""
+    code = ("import sys, json; from datetime import datetime, timedelta; from core.models import Bar; "
+            "from core.timeutil import IST; import workers.strategy_runner as w; from app.container import services; "
+            "r = w.build(); t0 = datetime(2016, 9, 9, 9, 15, tzinfo=IST); "
+            "services().ticks.publish_bars_closed([Bar(408065, 'minute', t0 + timedelta(minutes=i), 100.0, 101.0, 99.0, "
+            "100.5, 1000) for i in range(30)]); rep = r.poll_once(); again = r.poll_once(); "
+            "print(json.dumps([rep.bars, again.bars, len(r._history[408065]), "
+            f"sorted(h for h in {HEAVY!r} if sys.modules.get(h) is not None)]))")
+    found = _loaded(code, {"DESK_STATE_DIR": str(tmp_path), "REDIS_URL": redis_url,
+                           "DATABASE_URL": f"sqlite:///{tmp_path / 'desk.db'}"})
+    assert found[:3] == [30, 0, 30]
+    assert found[3] == [], f"the strategy runner imports {found[3]}"

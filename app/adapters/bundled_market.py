@@ -13,16 +13,19 @@ bar files (``tests/app/test_bundled_readers.py`` enforces it). Every loader is c
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from app.settings import DATA_DIR
 from core.errors import ValidationError
 from core.margins import MarginRow, MarginTable
+
+if TYPE_CHECKING:  # pragma: no cover (pandas loads on the first list read: the margin table needs none)
+    import pandas as pd
 
 NIFTY500_LIST = DATA_DIR / "ind_nifty500list_2026-03.csv"
 NIFTY50_LIST = DATA_DIR / "nifty50_constituents_2025-10_derived.csv"
@@ -40,10 +43,12 @@ MARGINS_SOURCE = ("derived, not Zerodha's file: tools/build_margins.py (NSE VaR 
 @lru_cache(maxsize=1)
 def margin_table() -> MarginTable:
     """The bundled, dated MIS margin / eligibility list (``core.margins.MarginTable``, as of the
-    last close in the file name). Refresh with ``python tools/build_margins.py``."""
-    raw = pd.read_csv(MARGINS_FILE, dtype=str)
-    rows = {r.tradingsymbol: MarginRow(r.tradingsymbol, Decimal(r.var_pct), Decimal(r.elm_pct), Decimal(r.adhoc_pct),
-                                       r.mis_eligible == "true") for r in raw.itertuples()}
+    last close in the file name). Refresh with ``python tools/build_margins.py``. Read with
+    ``csv`` (every process that trades needs it; pandas is not needed for 491 text rows)."""
+    with MARGINS_FILE.open(newline="", encoding="utf-8") as f:
+        rows = {r["tradingsymbol"]: MarginRow(r["tradingsymbol"], Decimal(r["var_pct"]), Decimal(r["elm_pct"]),
+                                              Decimal(r["adhoc_pct"]), r["mis_eligible"] == "true")
+                for r in csv.DictReader(f)}
     as_of = date.fromisoformat(MARGINS_FILE.stem.split("_")[1])
     return MarginTable(as_of=as_of, source=MARGINS_SOURCE, rows=rows)
 
@@ -53,6 +58,8 @@ def margin_table() -> MarginTable:
 
 @lru_cache(maxsize=4)
 def nse_list(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     raw = pd.read_csv(path)
     return pd.DataFrame({"symbol": raw["Symbol"].astype(str).str.strip(), "company": raw["Company Name"],
                          "industry": raw["Industry"]})
@@ -67,6 +74,8 @@ def index_members(name: str) -> pd.DataFrame:
     elif name == "NIFTY 50":
         out = nse_list(NIFTY50_LIST)
     elif name == "NIFTY 100":
+        import pandas as pd
+
         out = pd.concat([nse_list(NIFTY50_LIST), nse_list(NEXT50_LIST)]).drop_duplicates("symbol")
     else:
         raise ValidationError(f"unknown index universe {name!r}; use one of {', '.join(INDEX_UNIVERSES)}")
@@ -78,4 +87,6 @@ def index_members(name: str) -> pd.DataFrame:
 
 def nifty500_constituents(path: Path = NIFTY500_LIST) -> pd.DataFrame:
     """NSE's NIFTY 500 list as published (all columns as strings)."""
+    import pandas as pd
+
     return pd.read_csv(path, dtype=str, keep_default_na=False)

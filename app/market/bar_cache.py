@@ -18,11 +18,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from app.adapters.store.ports import BarRepository
+
+if TYPE_CHECKING:  # pragma: no cover (pandas/numpy load on first use: issue 16 item 7)
+    import numpy as np
+    import pandas as pd
 
 PRICES = ("open", "high", "low", "close")
 COUNTS = ("volume", "oi")
@@ -42,12 +44,17 @@ class _Entry:
 
 
 def _ns(when: datetime) -> int:
+    import pandas as pd
+
     return pd.Timestamp(when).value
 
 
 def _entries(long: pd.DataFrame, tokens: list[int], start: datetime, end: datetime,
              counts: dict[int, int]) -> dict[int, _Entry]:
     """Split a long frame sorted by (token, ts) into one entry per token (empty ones too)."""
+    import numpy as np
+    import pandas as pd
+
     tok = long["instrument_token"].to_numpy(dtype="int64")
     ts = pd.DatetimeIndex(long["ts"]).as_unit("ns").asi8 if len(long) else np.empty(0, "int64")
     cols = {c: long[c].to_numpy(dtype="float64" if c in PRICES else "int64") for c in (*PRICES, *COUNTS)}
@@ -62,6 +69,8 @@ def _entries(long: pd.DataFrame, tokens: list[int], start: datetime, end: dateti
 
 
 def _merge(old: _Entry, tail: _Entry, end: datetime) -> _Entry:
+    import numpy as np
+
     return _Entry(np.concatenate([old.ts, tail.ts]), {c: np.concatenate([v, tail.values[c]])
                                                        for c, v in old.values.items()}, old.start, end, old.stored)
 
@@ -90,6 +99,9 @@ class BarCache:
         """Stored bars of ``tokens`` with ``start <= ts <= end`` as one long frame: columns
         ``instrument_token`` (int64), ``ts`` (tz-aware IST bar open), float64 ``open high low
         close`` (₹), int64 ``volume``, ``oi``; sorted by the order of ``tokens``, then ``ts``."""
+        import numpy as np
+        import pandas as pd
+
         tokens = list(dict.fromkeys(int(t) for t in tokens))
         entries = self._refresh(tokens, interval, start, end)
         lo_ns, hi_ns = _ns(start), _ns(end)

@@ -22,6 +22,9 @@ from app.adapters.tick_cache import TickCache
 from core.errors import StoreUnavailable, TemporaryError
 from core.timeutil import IST, UTC
 
+#: Last session of the bundled replay recording (app/data/nse/minute_2016-08-16_2016-09-09.csv.gz):
+#: the Chart page's default date in replay mode before any tick has told us the session.
+REPLAY_LAST_SESSION = date(2016, 9, 9)
 
 #: Seconds the watched instruments' tokens are reused by the market clock.
 WATCHED_TOKENS_TTL_S = 2.0

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from app.adapters.kite_historical import KITE_MAX_DAYS, check_interval, check_window, kite_windows
 from app.market.bar_cache import BarCache
 from app.market.history_live import TailRefresher
@@ -29,7 +27,9 @@ from core.errors import DeskError, TemporaryError, ValidationError
 from core.models import Bar
 from core.timeutil import IST, UTC, ist_range, require_aware
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:  # pragma: no cover (pandas loads on first use: issue 16 item 7)
+    import pandas as pd
+
     from app.adapters.kite_historical import HistoricalClient
 
 log = logging.getLogger(__name__)
@@ -184,6 +184,8 @@ class MarketDataService:
         """Stored bars of many instruments as of market time, from the in-process cache (one
         grouped count query when warm; no network). Same rules as :meth:`ohlcv`; unknown keys
         are listed in ``unknown``, not raised. Raises ``ValidationError`` for an unknown interval."""
+        import pandas as pd
+
         as_of = self._as_of(as_of)
         bars_asof.check_read_interval(interval)
         base = bars_asof.base_interval(interval)
@@ -239,6 +241,8 @@ class MarketDataService:
         stored minute bars cover it whole (``core.bars_asof.ticker_tail_complete``): then a read
         needs no historical request. The instrument counts as ticking with a tick of ``as_of``'s
         day in the tick cache (a later one too: only stored closed minutes are used)."""
+        import pandas as pd
+
         if base != "minute" or self._ticks is None:
             return False
         token = self.token_of(key_or_token)
@@ -282,6 +286,8 @@ class MarketDataService:
         return out
 
     def _forming_days(self, tokens: list[int], as_of: datetime) -> pd.DataFrame:
+        import pandas as pd
+
         rows = []
         if bars_asof.day_closed(pd.Timestamp(as_of.date()), as_of):
             return pd.DataFrame(columns=["ts", *bars_asof.OHLCV, "instrument_token"])
@@ -313,6 +319,8 @@ class MarketDataService:
     def _forming_intraday(self, long: pd.DataFrame, tokens: list[int], interval: str, as_of: datetime) -> pd.DataFrame:
         """Keep closed bars, and make the bar of the bucket holding ``as_of`` the forming one
         (its closed minutes so far, the latest tick's LTP as close)."""
+        import pandas as pd
+
         bucket = bars_asof.bucket_start(as_of, interval)
         closed = bars_asof.closed_long(long, interval, as_of)
         partial = long[long["ts"] == bucket]
@@ -430,6 +438,8 @@ class MarketDataService:
         """Whether every bar up to ``to`` had closed at market time (with a 5-minute grace for
         the market's own publishing of the last minute), so the window's answer is final and is
         not requested again — a holiday, a halt or a range before listing included."""
+        import pandas as pd
+
         if not self._knows_market_time:
             return False
         now = self.now()
@@ -456,6 +466,8 @@ class MarketDataService:
                         newest: datetime | None) -> str | None:
         """A description of the days whose stored close differs from the fetched one by more
         than ``ADJUST_TOLERANCE`` (the newest stored bar excluded), or ``None``."""
+        import pandas as pd
+
         if not bars:
             return None
         stored = self._store.bars.frame(token, "day", frm, to)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 import pandas as pd
 
+from app.market.clock import REPLAY_LAST_SESSION  # re-exported: defined where the pandas-free clock is
 from core.bars_asof import closed_until
 from core.calendar import NseCalendar, TradingSession
 from core.errors import DeskError, ValidationError
@@ -47,9 +48,6 @@ Level = Literal["ok", "warning", "error"]
 #: The ticker rewrites its status every second; silence longer than this means it is down.
 HEARTBEAT_TIMEOUT_S = 5.0
 
-#: Last session of the bundled replay recording (app/data/nse/minute_2016-08-16_2016-09-09.csv.gz):
-#: the Chart page's default date in replay mode before any tick has told us the session.
-REPLAY_LAST_SESSION = date(2016, 9, 9)
 #: What the replay market derives rather than records (docs/replay.md, app/data/nse/README.md):
 #: shown under the Chart and the Scanner whenever the desk trades the replay.
 REPLAY_DERIVED_NOTE = ("Replay market: daily bars before 16 Aug 2016 are derived (Yahoo's split-adjusted bars "

@@ -8,9 +8,7 @@ from collections.abc import Iterable
 from dataclasses import fields, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from app.adapters.trading_store import TradingStore
 from app.trading.config import TradingConfig
@@ -45,6 +43,9 @@ from core.risk.limits_input import limits_from_input
 from core.risk.price_bands import band_from_limits, dynamic_range, dynamic_rule_for
 from core.sessions import SessionPhase
 from core.timeutil import IST, require_aware, to_ist
+
+if TYPE_CHECKING:  # pragma: no cover (pandas loads on the first report: issue 16 item 7)
+    import pandas as pd
 
 #: Ledger-only charges (fee + GST in one row), not on any fill: Zerodha posts them on the ledger.
 _LEDGER_FEE_KINDS = ("SQUARE_OFF_CHARGE", "DP_CHARGE")
@@ -402,6 +403,8 @@ class TradingBooks:
     # ------------------------------------------------------------------ analytics
 
     def equity_curve(self, now: datetime | None = None) -> pd.DataFrame:
+        import pandas as pd
+
         realized = {f["fill_id"]: Decimal(f["realized"]) for f in self.store.list_fills()}
         ts, eq = [], []
         equity = ZERO
@@ -447,6 +450,8 @@ class TradingBooks:
         ``realized`` (float64 ₹; ``realized`` before charges). Raises ``ValidationError`` when
         ``start`` is after ``end`` or ``until`` is naive.
         """
+        import pandas as pd
+
         _check_range(start, end)
         if until is not None:
             require_aware(until, "until")
@@ -477,6 +482,8 @@ class TradingBooks:
         ``realized`` (before charges), ``charges`` (the fills' charges plus the ledger's fees of
         those days: MIS square-off, DP, same-day CNC netting) and ``net`` = realized − charges
         (float64 ₹), and ``trades`` (int64 fills). Raises as :meth:`trade_report`."""
+        import pandas as pd
+
         trades = self.trade_report(start, end, until=until)
         cols = ["tradingsymbol", "buy_quantity", "sell_quantity", "buy_value", "sell_value", "realized", "charges",
                 "net", "trades"]
@@ -508,6 +515,8 @@ class TradingBooks:
         """Realized P&L grouped by ``key`` (``"tradingsymbol"``, or ``"strategy"``: then also by
         ``origin``, the desk's exits and the ticket under their origin with strategy ``""``),
         over fills and ledger fees of IST days ``start``..``end`` (inclusive; ``None`` open)."""
+        import pandas as pd
+
         keys = ["origin", "strategy"] if key == "strategy" else [key]
         every = self.store.list_fills()
         rows = [r for r in every if _in_range(r["day"], start, end)]

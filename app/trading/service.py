@@ -31,8 +31,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-import pandas as pd
-
 from app.trading.config import TradingConfig
 from app.trading.views import (
     ActionOutcome,
@@ -57,6 +55,8 @@ from app.logging_setup import trace_context
 from core.events import Notifier, NullNotifier, approval_pending, risk_breach
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from app.adapters.tick_cache import TickCache
     from app.adapters.trading_store import TradingStore
     from app.market.instruments import InstrumentService
