@@ -235,6 +235,17 @@ def _prepare(strategy: Strategy, ib: InstrumentBars, cutoff: time, span: timedel
                 day_high, day_low, cols, tick_day_id, tuple(day_insts), tuple(days.tolist()), wake)
 
 
+def _paise_marks(tokens: list[int], close_tl: dict[int, np.ndarray], step: int) -> dict[int, Decimal]:
+    """token → its close as of ``step`` in exact rupees: ``price_from_float`` of each, with the
+    paise rounded in one ``np.rint`` (half-even on the same float64 ``close × 100``, as
+    Python's ``round``). A NaN or infinite close raises ``ValidationError`` as price_from_float does."""
+    closes = np.fromiter((close_tl[t][step] for t in tokens), dtype=np.float64, count=len(tokens))
+    paise = np.rint(closes * 100)
+    if not np.isfinite(paise).all():
+        return {t: price_from_float(float(c)) for t, c in zip(tokens, closes.tolist(), strict=True)}
+    return {t: Decimal(p).scaleb(-2) for t, p in zip(tokens, paise.astype(np.int64).tolist(), strict=True)}
+
+
 def _running(ufunc: np.ufunc, x: np.ndarray, first: np.ndarray) -> np.ndarray:
     """``ufunc.accumulate`` of ``x`` restarted at each day's first bar (``first``: bool per bar)."""
     if first.all():  # one bar a day (daily bars)
@@ -426,7 +437,7 @@ class _Run:
         if self._risk_state is not None and key == self._risk_key and self._risk_pf is self.pf:
             return self._risk_state
         if self._risk_pf is not self.pf or self._risk_step != self.step:
-            marks = {t: price_from_float(float(self.close_tl[t][self.step])) for t, q in self.pos.items() if q}
+            marks = _paise_marks([t for t, q in self.pos.items() if q], self.close_tl, self.step)
             f = funds(self.pf, marks)
             positions = FrozenMap({(q.instrument_token, q.product): q.quantity for q in self.pf.open_positions()})
             self._risk = (f, pnl(self.pf, marks), positions)
