@@ -13,6 +13,7 @@ import time
 from datetime import date, datetime
 
 import pytest
+import redis
 
 from app.adapters.store import SqlStore
 from app.adapters.strategy_store import StrategyStore
@@ -38,10 +39,14 @@ def desk(tmp_path_factory, looping_replay, redis_server):
     session's Redis."""
     tmp = tmp_path_factory.mktemp("sweep-workers")
     server = looping_replay(MARKET_NOW.date().isoformat())
+    # The workers' own Redis database: their market clock reads the newest cached tick, and the
+    # session's database 0 holds other tests' ticks (a 17 Aug tick would cut the 18 Aug bars).
+    private = redis_server.rsplit("/", 1)[0] + "/11"
+    redis.Redis.from_url(private).flushdb()
     db = f"sqlite:///{tmp / 'desk.db'}"
     sql = SqlStore(db)
     seed_instruments(sql)
-    env = {"DESK_ENV": "test", "DESK_BROKER": "redis", "REDIS_URL": redis_server, "DATABASE_URL": db,
+    env = {"DESK_ENV": "test", "DESK_BROKER": "redis", "REDIS_URL": private, "DATABASE_URL": db,
            "DESK_STATE_DIR": str(tmp / "state"), "DESK_REPLAY_HOST": server.host,
            "DESK_REPLAY_PORT": str(server.port), "DESK_REPLAY_API_KEY": server.api_key,
            "DESK_REPLAY_API_SECRET": server.api_secret, "KITE_API_KEY": "", "dramatiq_queue_prefetch": "1"}
@@ -59,7 +64,7 @@ def desk(tmp_path_factory, looping_replay, redis_server):
     try:
         for w in workers:
             w.wait_ready()
-        yield tmp, service, RedisQueue(redis_server), workers
+        yield tmp, service, RedisQueue(private), workers
     finally:
         for w in workers:
             w.stop()
