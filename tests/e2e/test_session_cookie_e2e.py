@@ -51,6 +51,26 @@ def _wait_for_cookie(context, timeout_s: float = 30) -> dict:
     raise AssertionError(f"no {COOKIE_NAME} cookie after sign-in; cookies: {context.cookies()}")
 
 
+def _document_cookie(page, timeout_s: float = 30) -> str:
+    """``document.cookie`` as the page's scripts see it, once the sign-in's own reload is over.
+
+    The page reloads itself right after the browser swaps the one-time code for the cookie, so
+    the cookie can appear while that navigation is under way; an evaluate then loses its
+    execution context and is tried again on the reloaded page.
+    """
+    from playwright.sync_api import Error
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            page.wait_for_load_state("load")
+            return page.evaluate("document.cookie")
+        except Error as exc:
+            if "Execution context was destroyed" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_sign_in_survives_reload_and_sign_out_revokes_the_cookie(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -73,7 +93,7 @@ def test_sign_in_survives_reload_and_sign_out_revokes_the_cookie(tmp_path):
             assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
             lifetime = cookie["expires"] - time.time()
             assert 11.9 * 3600 < lifetime <= 12 * 3600 + 60, lifetime  # expiring, DESK_SESSION_HOURS
-            assert page.evaluate("document.cookie").find(COOKIE_NAME) == -1  # scripts cannot read it
+            assert _document_cookie(page).find(COOKIE_NAME) == -1  # scripts cannot read it
             assert PASSWORD not in cookie["value"]
             old_value = cookie["value"]
 
