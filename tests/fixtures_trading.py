@@ -31,7 +31,7 @@ from core.models import DepthLevel, Tick
 from core.orders import OrderIntent, OrderType, Product, Side
 from core.tick_batch import decode_frame
 from core.timeutil import IST
-from tests.fixtures_store import seed_instruments
+from tests.fixtures_store import instrument_rows, seed_instruments
 
 D = Decimal
 INFY = 408065  # tick 0.10
@@ -102,7 +102,7 @@ def make_desk(url: str, redis_url: str, *, tasks=None, config: TradingConfig | N
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         _from_template(Path(url.removeprefix("sqlite:///")))
     sql = SqlStore(url)
-    if sql.instruments.count() == 0:
+    if sql.instruments.count() != len(instrument_rows()):  # empty, or a part another test seeded
         seed_instruments(sql)
     ts = TradingStore(sql.engine)
     cache = TickCache(redis.Redis.from_url(redis_url))
